@@ -1,0 +1,161 @@
+"""Shared fixtures: the app served by a real Streamlit server, driven by Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from streamlit import config as streamlit_config
+
+# Nothing may reach a model hub, in the tests or in the app server they start.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+# AppTest runs in this process and reads .streamlit/config.toml, whose "type" redacts exception
+# messages and drops tracebacks: give the tests the full details. (The app server that the browser
+# tests start is a separate process and keeps what users get.)
+streamlit_config.set_option("client.showErrorDetails", "full")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_TIMEOUT_S = 60
+APP_RUN_TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve app.py with `streamlit run` on a free port; yield its URL, e.g. http://127.0.0.1:PORT."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    # A file, not a pipe: a server that logs a lot must never block on a full pipe.
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not _health_ok(f"{url}/_stcore/health"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            exited = proc.poll() is not None
+            _stop(proc)
+            reason = (
+                f"exited with code {proc.returncode}"
+                if exited
+                else f"did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s"
+            )
+            pytest.fail(
+                f"Streamlit server {reason}.\nCommand: {' '.join(command)}\n"
+                f"Server output:\n{log_path.read_text(errors='replace')}",
+                pytrace=False,
+            )
+        time.sleep(0.25)
+    yield url
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright's launch arguments, pointed at Debian's Chromium (never a download)."""
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} not found: browser tests need Debian's Chromium. "
+            "Install it with `apt-get install -y chromium` (never `playwright install`).",
+            pytrace=False,
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Folder for screenshots the browser tests save: test-output/screenshots (git-ignored)."""
+    path = REPO_ROOT / "test-output" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def wait_for_streamlit(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Block until the Streamlit app in `page` is connected, finished running and fully drawn.
+
+    The signals are the ones Streamlit's own end-to-end suite waits on (checked in the 1.67
+    frontend bundle): attributes on the `stApp` root, and no element skeletons left.
+    """
+    # A click's rerun reaches the frontend a moment later: do not read the old "notRunning".
+    page.wait_for_timeout(200)
+    app = '[data-testid="stApp"]'
+    page.locator(f'{app}[data-test-connection-state="CONNECTED"]').wait_for(
+        state="attached", timeout=timeout_ms
+    )
+    page.locator(f'{app}[data-test-script-state="notRunning"]').wait_for(
+        state="attached", timeout=timeout_ms
+    )
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=timeout_ms)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout_ms)
+
+
+@pytest.fixture
+def wait_for_app() -> Callable[..., None]:
+    """The helper `wait_for_app(page, timeout_ms=60_000)`: waits until the app finished running."""
+    return wait_for_streamlit
+
+
+@pytest.fixture
+def app_page(page: Page, app_url: str) -> Page:
+    """A Playwright page opened on the app's home page, after its first run finished."""
+    page.goto(app_url)
+    wait_for_streamlit(page)
+    return page
