@@ -1,0 +1,74 @@
+"""Frozen configuration dataclasses: what a model is (ModelConfig) and how it trains."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SIMILARITY_NAMES = ("dot", "scaled_dot", "cosine", "neg_euclidean", "additive", "bilinear")
+ACTIVATIONS = ("identity", "relu", "tanh", "gelu")
+POOLINGS = ("learned", "mean")
+POOL_ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
+SKIPS = ("mean", "none")
+
+
+class ConfigError(ValueError):
+    """A configuration field has an unknown name or an invalid value."""
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+def _check_positive(name: str, value: float, kind: type = int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    if kind is int and not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from a dict, refusing unknown fields with a clear ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as err:  # a required field is missing
+        raise ConfigError(f"{cls.__name__}: {err}") from err
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape and the choices of one DenseAttention model."""
+
+    input_dim: int  # D: features per token (embedding + position, or flattened patch + position)
+    hidden_dim: int  # d: width of the dense projection h = act(W x + b)
+    num_classes: int  # C: outputs of the final layer
+    similarity: str = "scaled_dot"  # s(h_i, h_j), one of SIMILARITY_NAMES
+    temperature: float = 1.0  # tau: every score is s(h_i, h_j) / tau
+    activation: str = "identity"  # act of the dense layer: identity|relu|tanh|gelu
+    pooling: str = "learned"  # alpha: learned (u^T tanh(W_a v_i + b_a)) or mean (uniform)
+    pool_activation: str = "tanh"  # sigma in c = sigma(sum_i alpha_i v_i)
+    skip: str = "mean"  # h_o fed to the output beside c: mean of h_i, or none (c alone)
+
+    def __post_init__(self) -> None:
+        for name in ("input_dim", "hidden_dim", "num_classes"):
+            _check_positive(name, getattr(self, name))
+        _check_positive("temperature", self.temperature, float)
+        _check_choice("similarity", self.similarity, SIMILARITY_NAMES)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("pool_activation", self.pool_activation, POOL_ACTIVATIONS)
+        _check_choice("skip", self.skip, SKIPS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return from_dict(cls, data)

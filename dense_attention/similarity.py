@@ -1,0 +1,127 @@
+"""The similarity functions s(h_i, h_j), one registry that the model, the app and the CLI share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Notation: B batch, N tokens, d hidden size, a width of the additive attention layer.
+
+
+def register_weight(module: nn.Module, name: str, value: torch.Tensor, trainable: bool) -> None:
+    """Attach `value` as a trainable parameter or a fixed buffer; both are in state_dict."""
+    if trainable:
+        module.register_parameter(name, nn.Parameter(value))
+    else:
+        module.register_buffer(name, value)
+
+
+class SimilarityParams(nn.Module):
+    """Weights of the similarities that have any: additive (W_q, W_k, w) and bilinear (W_s).
+
+    Every model carries both sets so the app can switch similarity on a trained model. The set
+    the model was configured with is trainable (nn.Parameter); the others are fixed buffers with
+    a deterministic initialisation (bilinear starts as scaled dot, W_s = I / sqrt(d)), so every
+    entry of `model.parameters()` takes part in the forward pass and receives a gradient.
+    """
+
+    def __init__(self, hidden_dim: int, trainable: str) -> None:
+        super().__init__()
+        d = hidden_dim
+        gen = torch.Generator().manual_seed(0)
+        bound = 1.0 / math.sqrt(d)
+        init = {
+            "additive_query": (torch.rand(d, d, generator=gen) * 2 - 1) * bound,  # W_q (a, d)
+            "additive_key": (torch.rand(d, d, generator=gen) * 2 - 1) * bound,  # W_k (a, d)
+            "additive_vector": (torch.rand(d, generator=gen) * 2 - 1) * bound,  # w (a,)
+            "bilinear": torch.eye(d) / math.sqrt(d),  # W_s (d, d)
+        }
+        owner = {"additive": ("additive_query", "additive_key", "additive_vector")}
+        owner["bilinear"] = ("bilinear",)
+        for name, value in init.items():
+            register_weight(self, name, value, name in owner.get(trainable, ()))
+
+
+SimilarityFn = Callable[[torch.Tensor, SimilarityParams], torch.Tensor]
+
+
+def _dot(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    return h @ h.transpose(-1, -2)
+
+
+def _scaled_dot(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    return (h @ h.transpose(-1, -2)) / math.sqrt(h.shape[-1])
+
+
+def _cosine(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    unit = F.normalize(h, dim=-1, eps=1e-8)
+    return unit @ unit.transpose(-1, -2)
+
+
+def _neg_euclidean(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    # Pairwise differences, not |a|^2 + |b|^2 - 2ab: identical tokens must score exactly 0.
+    dist = torch.cdist(h, h, compute_mode="donot_use_mm_for_euclid_dist")
+    return -dist.square()
+
+
+def _additive(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    query = h @ p.additive_query.T  # (B, N, a)
+    key = h @ p.additive_key.T  # (B, N, a)
+    return torch.tanh(query[:, :, None, :] + key[:, None, :, :]) @ p.additive_vector  # (B, N, N)
+
+
+def _bilinear(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
+    return (h @ p.bilinear) @ h.transpose(-1, -2)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """One similarity function with what the app shows about it."""
+
+    name: str
+    fn: SimilarityFn  # (h (B, N, d), params) -> s (B, N, N), before the temperature
+    latex: str  # s(h_i, h_j) written out
+    description: str
+
+
+SIMILARITIES: dict[str, Similarity] = {
+    s.name: s
+    for s in (
+        Similarity("dot", _dot, r"h_i^\top h_j", "Plain dot product: large vectors dominate."),
+        Similarity(
+            "scaled_dot",
+            _scaled_dot,
+            r"\frac{h_i^\top h_j}{\sqrt{d}}",
+            "Dot product over sqrt(d), as in Transformers: keeps scores in range as d grows.",
+        ),
+        Similarity(
+            "cosine",
+            _cosine,
+            r"\frac{h_i^\top h_j}{\lVert h_i\rVert\,\lVert h_j\rVert}",
+            "Angle only, in [-1, 1]: scores are small, so a low temperature sharpens them.",
+        ),
+        Similarity(
+            "neg_euclidean",
+            _neg_euclidean,
+            r"-\lVert h_i - h_j\rVert^2",
+            "Negative squared distance: every token scores itself highest (0).",
+        ),
+        Similarity(
+            "additive",
+            _additive,
+            r"w^\top \tanh(W_q h_i + W_k h_j)",
+            "Bahdanau-style additive attention, the source article's own layer.",
+        ),
+        Similarity(
+            "bilinear",
+            _bilinear,
+            r"h_i^\top W_s h_j",
+            "A learned bilinear form; it starts equal to the scaled dot product.",
+        ),
+    )
+}

@@ -1,0 +1,92 @@
+"""Trace: every intermediate of one DenseAttention pass, named after the formulas, with shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+TENSOR_FIELDS = (
+    "x",
+    "mask",
+    "h",
+    "scores",
+    "attn",
+    "values",
+    "pool_scores",
+    "alpha",
+    "pooled",
+    "c",
+    "h_o",
+    "logits",
+    "probs",
+)
+# Fields indexed by token on dimension 1, and those indexed by token on dimensions 1 and 2.
+_PER_TOKEN = ("x", "mask", "h", "values", "pool_scores", "alpha")
+_PER_PAIR = ("scores", "attn")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Intermediates of `DenseAttention.trace` (B batch, N tokens, D input, d hidden, C classes).
+
+    Padding (mask False) gets zero weight in `attn` (its row and its column) and in `alpha`;
+    `h` and `scores` are the formulas evaluated at every position, padding included.
+    """
+
+    x: torch.Tensor  # (B, N, D) input tokens
+    mask: torch.Tensor  # (B, N) bool, True = real token
+    h: torch.Tensor  # (B, N, d) h_i = act(W x_i + b)
+    scores: torch.Tensor  # (B, N, N) s(h_i, h_j) / tau, the softmax logits
+    attn: torch.Tensor  # (B, N, N) a_ij = softmax_j(scores_ij) over real j
+    values: torch.Tensor  # (B, N, d) v_i = sum_j a_ij h_j
+    pool_scores: torch.Tensor  # (B, N) e_i = u^T tanh(W_a v_i + b_a); zeros for mean pooling
+    alpha: torch.Tensor  # (B, N) alpha_i = softmax_i(e_i) over real i
+    pooled: torch.Tensor  # (B, d) sum_i alpha_i v_i
+    c: torch.Tensor  # (B, d) sigma(pooled)
+    h_o: torch.Tensor  # (B, d) masked mean of h_i (not fed to the output when skip="none")
+    logits: torch.Tensor  # (B, C) z = W2 [c; h_o] + b2
+    probs: torch.Tensor  # (B, C) softmax(z)
+    similarity: str  # the similarity used for this trace
+    temperature: float  # the temperature used for this trace
+
+    @property
+    def batch_size(self) -> int:
+        return self.x.shape[0]
+
+    def lengths(self) -> list[int]:
+        """Real tokens per example."""
+        return [int(n) for n in self.mask.sum(dim=1)]
+
+    def example(self, b: int, crop: bool = True) -> Trace:
+        """Example `b` as a batch of one; with `crop`, only its real tokens (padding dropped)."""
+        if not -self.batch_size <= b < self.batch_size:
+            raise IndexError(f"example {b} is outside a batch of {self.batch_size}")
+        one = {name: getattr(self, name)[b : b + 1 if b != -1 else None] for name in TENSOR_FIELDS}
+        if crop:
+            keep = one["mask"][0]
+            for name in _PER_TOKEN:
+                one[name] = one[name][:, keep]
+            for name in _PER_PAIR:
+                one[name] = one[name][:, keep][:, :, keep]
+        return replace(self, **one)
+
+    def numpy(self) -> dict[str, Any]:
+        """Every field as plain numpy arrays (float32 / bool) or Python scalars."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu()
+                value = value.numpy() if value.dtype == torch.bool else value.float().numpy()
+            out[f.name] = value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as nested lists, ready for JSON export."""
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.numpy().items()}
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(getattr(self, name).shape) for name in TENSOR_FIELDS}

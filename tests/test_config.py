@@ -1,0 +1,41 @@
+"""ModelConfig validation and its dict round trip."""
+
+import pytest
+
+from dense_attention import ModelConfig
+from dense_attention.config import ConfigError
+
+
+def test_round_trip():
+    cfg = ModelConfig(8, 16, 3, similarity="cosine", temperature=0.5, activation="gelu")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(similarity="manhattan"), "similarity"),
+        (dict(activation="swish"), "activation"),
+        (dict(pooling="max"), "pooling"),
+        (dict(pool_activation="softplus"), "pool_activation"),
+        (dict(skip="concat"), "skip"),
+        (dict(temperature=0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(hidden_dim=0), "hidden_dim"),
+        (dict(hidden_dim=2.5), "hidden_dim"),
+        (dict(num_classes=True), "num_classes"),
+    ],
+)
+def test_invalid_values(kw, message):
+    args = dict(input_dim=8, hidden_dim=16, num_classes=3) | kw
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig(**args)
+
+
+def test_unknown_and_missing_fields():
+    with pytest.raises(ConfigError, match="unknown ModelConfig field.*heads"):
+        ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16, num_classes=3, heads=2))
+    with pytest.raises(ConfigError, match="num_classes"):
+        ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16))
+    with pytest.raises(ConfigError, match="JSON object"):
+        ModelConfig.from_dict([8, 16, 3])

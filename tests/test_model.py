@@ -1,0 +1,238 @@
+"""DenseAttention against a loop-based computation of DESIGN.md's formulas, and its invariants."""
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig
+from dense_attention.config import ACTIVATIONS, POOL_ACTIVATIONS, POOLINGS, SKIPS
+
+D, d, C = 5, 6, 3
+ACT = {
+    "identity": lambda t: t,
+    "relu": lambda t: max(t, 0.0),
+    "tanh": math.tanh,
+    "gelu": lambda t: 0.5 * t * (1 + math.erf(t / math.sqrt(2))),
+    "sigmoid": lambda t: 1 / (1 + math.exp(-t)),
+}
+
+
+def make(seed=0, **kw) -> DenseAttention:
+    torch.manual_seed(seed)
+    model = DenseAttention(ModelConfig(input_dim=D, hidden_dim=d, num_classes=C, **kw)).double()
+    with torch.no_grad():  # move every weight off its initial value, biases and buffers included
+        for t in itertools.chain(model.parameters(), model.buffers()):
+            t.add_(0.3 * torch.randn_like(t))
+    return model
+
+
+def batch(seed=1, lengths=(4, 2, 3)):
+    g = torch.Generator().manual_seed(seed)
+    n = max(lengths)
+    x = torch.randn(len(lengths), n, D, generator=g, dtype=torch.float64)
+    mask = torch.arange(n)[None, :] < torch.tensor(lengths)[:, None]
+    return x, mask
+
+
+def dot(u, v):
+    return sum(a * b for a, b in zip(u, v, strict=True))
+
+
+def sim_ref(model, name, hi, hj):
+    p = model.similarity_params
+    if name == "dot":
+        return dot(hi, hj)
+    if name == "scaled_dot":
+        return dot(hi, hj) / math.sqrt(d)
+    if name == "cosine":
+        norm = lambda v: max(math.sqrt(dot(v, v)), 1e-8)  # noqa: E731  (a zero vector scores 0)
+        return dot(hi, hj) / (norm(hi) * norm(hj))
+    if name == "neg_euclidean":
+        return -sum((a - b) ** 2 for a, b in zip(hi, hj, strict=True))
+    if name == "additive":
+        wq, wk, w = p.additive_query.tolist(), p.additive_key.tolist(), p.additive_vector.tolist()
+        return sum(w[k] * math.tanh(dot(wq[k], hi) + dot(wk[k], hj)) for k in range(len(w)))
+    ws = p.bilinear.tolist()
+    return sum(hi[a] * ws[a][b] * hj[b] for a in range(d) for b in range(d))
+
+
+def softmax(xs):
+    top = max(xs)
+    e = [math.exp(v - top) for v in xs]
+    return [v / sum(e) for v in e]
+
+
+def reference(model, x, n, similarity, tau, pooling):
+    """One example's intermediates by plain loops over its n real tokens."""
+    cfg = model.config
+    W, b = model.dense.weight.tolist(), model.dense.bias.tolist()
+    h = [[ACT[cfg.activation](dot(W[k], x[i]) + b[k]) for k in range(d)] for i in range(n)]
+    scores = [[sim_ref(model, similarity, h[i], h[j]) / tau for j in range(n)] for i in range(n)]
+    attn = [softmax(row) for row in scores]
+    values = [[sum(attn[i][j] * h[j][k] for j in range(n)) for k in range(d)] for i in range(n)]
+    if pooling == "learned":
+        Wa, ba, u = model.pool_weight.tolist(), model.pool_bias.tolist(), model.pool_vector.tolist()
+        e = [sum(u[k] * math.tanh(dot(Wa[k], v) + ba[k]) for k in range(d)) for v in values]
+    else:
+        e = [0.0] * n
+    alpha = softmax(e)
+    pooled = [sum(alpha[i] * values[i][k] for i in range(n)) for k in range(d)]
+    c = [ACT[cfg.pool_activation](v) for v in pooled]
+    h_o = [sum(h[i][k] for i in range(n)) / n for k in range(d)]
+    feats = c + h_o if cfg.skip == "mean" else c
+    W2, b2 = model.out.weight.tolist(), model.out.bias.tolist()
+    logits = [dot(W2[k], feats) + b2[k] for k in range(C)]
+    return dict(h=h, scores=scores, attn=attn, values=values, pool_scores=e, alpha=alpha,
+                pooled=pooled, c=c, h_o=h_o, logits=logits, probs=softmax(logits))  # fmt: skip
+
+
+def assert_matches_reference(model, similarity, tau, pooling):
+    x, mask = batch()
+    t = model.trace(x, mask, similarity=similarity, temperature=tau, pooling=pooling)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        ref = reference(model, x[b].tolist(), n, similarity, tau, pooling)
+        one = t.example(b)
+        for name, want in ref.items():
+            got = getattr(one, name)[0]
+            assert torch.allclose(got, torch.tensor(want, dtype=got.dtype), atol=1e-9), name
+
+
+CONFIGS = [
+    dict(similarity=s, activation=a, pooling=p, pool_activation=pa, skip=k)
+    for s, a, p, pa, k in itertools.product(
+        SIMILARITIES, ACTIVATIONS, POOLINGS, POOL_ACTIVATIONS[:2], SKIPS
+    )
+    # every similarity x activation, and each of the rest with every similarity
+    if (a, p, pa, k) == ("identity", "learned", "identity", "mean") or a == "tanh" or p == "mean"
+]
+
+
+@pytest.mark.parametrize("kw", CONFIGS, ids=lambda kw: "-".join(kw.values()))
+def test_trace_matches_loop_reference(kw):
+    model = make(**kw)
+    assert_matches_reference(model, kw["similarity"], 1.0, kw["pooling"])
+
+
+@pytest.mark.parametrize("pool_activation", POOL_ACTIVATIONS)
+@pytest.mark.parametrize("tau", [0.5, 3.0])
+def test_pool_activation_and_temperature(pool_activation, tau):
+    model = make(similarity="cosine", pool_activation=pool_activation, temperature=tau)
+    assert_matches_reference(model, "cosine", tau, "learned")
+
+
+@pytest.mark.parametrize("override", list(SIMILARITIES))
+def test_override_similarity_on_a_model_trained_with_another(override):
+    model = make(similarity="dot")
+    assert_matches_reference(model, override, 0.7, "mean")
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_forward_equals_trace_logits(similarity, pooling):
+    model = make(similarity=similarity, pooling=pooling)
+    x, mask = batch()
+    assert torch.allclose(model(x, mask), model.trace(x, mask).logits, atol=1e-10)
+    assert torch.allclose(model(x), model.trace(x).logits, atol=1e-10)
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_rows_and_alpha_sum_to_one_over_real_tokens(similarity):
+    t = make(similarity=similarity).trace(*batch())
+    real = t.mask.double()
+    keep = real[:, :, None] * real[:, None, :]
+    assert torch.allclose(t.attn.sum(-1), real)
+    assert torch.allclose(t.alpha.sum(-1), torch.ones(3, dtype=torch.float64))
+    assert (t.attn * (1 - keep)).abs().max() == 0  # padding rows and columns get zero weight
+    assert (t.alpha * (1 - real)).abs().max() == 0
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_padding_and_batch_change_nothing(similarity, pooling):
+    model = make(similarity=similarity, pooling=pooling)
+    x, mask = batch(lengths=(4, 2, 3))
+    t = model.trace(x, mask)
+    x_junk = x.clone()
+    x_junk[~mask] = 1e3 * torch.randn_like(x_junk[~mask])  # padding content must not matter
+    t_junk = model.trace(x_junk, mask)
+    for b, n in enumerate((4, 2, 3)):
+        alone = model.trace(x[b : b + 1, :n])  # the example on its own, no padding, no batch
+        for name in ("attn", "values", "alpha", "pooled", "c", "h_o", "logits", "probs"):
+            want = getattr(alone.example(0), name)
+            assert torch.allclose(getattr(t.example(b), name), want, atol=1e-10), name
+            assert torch.allclose(getattr(t_junk.example(b), name), want, atol=1e-10), name
+    assert torch.allclose(model(x, mask), model(x_junk, mask), atol=1e-10)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.25])
+@pytest.mark.parametrize("similarity", ["dot", "scaled_dot"])
+def test_values_equal_scaled_dot_product_attention(similarity, tau):
+    model = make(similarity=similarity, temperature=tau)
+    x, mask = batch()
+    t = model.trace(x, mask)
+    scale = 1 / tau / (math.sqrt(d) if similarity == "scaled_dot" else 1)
+    sdpa = F.scaled_dot_product_attention(t.h, t.h, t.h, attn_mask=mask[:, None, :], scale=scale)
+    assert torch.allclose(t.values[mask], sdpa[mask], atol=1e-10)
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("kw", [dict(pooling="learned", skip="mean"), dict(pooling="mean")])
+def test_gradients_reach_every_parameter(similarity, kw):
+    model = make(similarity=similarity, activation="tanh", **kw)
+    x, mask = batch()
+    model(x, mask).square().sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("tau", [1e-4, 1.0, 1e4])
+def test_no_nan_at_extremes(similarity, tau):
+    model = make(similarity=similarity, activation="relu").float()
+    x = torch.randn(4, 5, D) * 10
+    x[1] = x[1, :1]  # all-identical tokens
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[2, 1:] = False  # a sequence of one token
+    mask[3] = False  # a fully padded row
+    x[3] = 0
+    t = model.trace(x, mask, temperature=tau)
+    for name, value in t.numpy().items():
+        if hasattr(value, "dtype") and value.dtype != bool:
+            assert torch.isfinite(torch.from_numpy(value)).all(), name
+    assert torch.isfinite(model(x, mask, temperature=tau)).all()
+    assert torch.allclose(t.attn[2, 0, 0], torch.tensor(1.0)) and t.alpha[2, 0] == 1
+    assert t.attn[3].abs().sum() == 0 and t.alpha[3].abs().sum() == 0
+    model(x, mask, temperature=tau).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_one_token_sequence_attends_to_itself():
+    t = make().trace(torch.randn(1, 1, D, dtype=torch.float64))
+    assert t.attn.item() == pytest.approx(1.0) and t.alpha.item() == pytest.approx(1.0)
+    assert torch.allclose(t.values, t.h)
+
+
+@pytest.mark.parametrize(
+    "x, mask, message",
+    [
+        (torch.randn(2, 3), None, "shape"),
+        (torch.randn(2, 3, D + 1), None, "shape"),
+        (torch.randn(2, 3, D), torch.ones(2, 4, dtype=torch.bool), "mask"),
+    ],
+)
+def test_bad_shapes_raise_clear_errors(x, mask, message):
+    with pytest.raises(ValueError, match=message):
+        make().float()(x, mask)
+
+
+def test_bad_overrides_raise_clear_errors():
+    model, x = make(), torch.randn(1, 3, D, dtype=torch.float64)
+    with pytest.raises(ValueError, match="similarity"):
+        model.trace(x, similarity="manhattan")
+    with pytest.raises(ValueError, match="temperature"):
+        model.trace(x, temperature=0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.trace(x, temperature=float("nan"))
