@@ -1,0 +1,134 @@
+"""plots: figures carry exactly the trace's numbers, labels and clickable cells."""
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from dense_attention import DenseAttention, ModelConfig, plots
+from dense_attention.formulas import toy_example
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return toy_example()
+
+
+@pytest.fixture(scope="module")
+def trace(toy):
+    return toy.trace()
+
+
+def data(fig: go.Figure) -> list[dict]:
+    """The figure as the browser gets it (plain JSON)."""
+    return json.loads(fig.to_json())["data"]
+
+
+def test_heatmap_holds_the_matrix_and_duplicate_token_labels(toy, trace):
+    fig = plots.attention_heatmap(trace.attn[0], toy.tokens)
+    heatmap = data(fig)[0]
+    assert heatmap["type"] == "heatmap"
+    np.testing.assert_allclose(heatmap["z"], trace.attn[0].numpy(), atol=1e-7)
+    assert fig.layout.xaxis.ticktext == toy.tokens == fig.layout.yaxis.ticktext
+    assert toy.tokens.count("the") == 2  # two cells per row, both labelled "the"
+    assert list(fig.layout.xaxis.tickvals) == list(range(len(toy.tokens)))
+    assert fig.layout.yaxis.range[0] > fig.layout.yaxis.range[1]  # row 1 on top
+    assert ":.4f" in heatmap["hovertemplate"]
+    assert heatmap["text"][4][1] == "i = 5: the<br>j = 2: cat"
+    assert heatmap["texttemplate"]  # values written in the cells of a small matrix
+
+
+def test_clickable_overlay_has_one_invisible_point_per_cell(toy, trace):
+    n = len(toy.tokens)
+    fig = plots.attention_heatmap(trace.attn[0], toy.tokens, cell=(1, 2), clickable=True)
+    heatmap, overlay = data(fig)
+    assert heatmap["hoverinfo"] == "skip" and overlay["type"] == "scatter"
+    assert overlay["mode"] == "markers" and overlay["marker"]["opacity"] == 0
+    assert len(overlay["customdata"]) == n * n
+    for x, y, (i, j) in zip(overlay["x"], overlay["y"], overlay["customdata"], strict=True):
+        assert (x, y) == (j, i)
+    assert sorted(map(tuple, overlay["customdata"])) == [(i, j) for i in range(n) for j in range(n)]
+    (outline,) = fig.layout.shapes
+    assert (outline.x0, outline.x1, outline.y0, outline.y1) == (1.5, 2.5, 0.5, 1.5)
+    assert fig.layout.clickmode == "event+select"
+
+
+def test_large_matrices_drop_cell_text_and_thin_the_ticks():
+    big = plots.matrix_heatmap(
+        np.zeros((13, 13)), list("abcdefghijklm"), list("abcdefghijklm"), "t"
+    )
+    assert big.data[0].texttemplate is None
+    long = [f"t{k}" for k in range(200)]
+    fig = plots.matrix_heatmap(np.zeros((200, 3)), ["a", "b", "c"], long, "t")
+    assert len(fig.layout.yaxis.ticktext) <= plots.TICKS_MAX
+    assert fig.layout.yaxis.ticktext[1] == long[fig.layout.yaxis.tickvals[1]]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: plots.matrix_heatmap(np.zeros((3, 3)), ["a", "b"], ["a", "b", "c"], "t"),
+        lambda: plots.matrix_heatmap(np.zeros((3, 2)), ["a", "b"], ["a", "b"], "t"),
+        lambda: plots.matrix_heatmap(np.zeros((2, 2, 2)), ["a", "b"], ["a", "b"], "t"),
+        lambda: plots.alpha_bar([0.5, 0.5], ["a"]),
+        lambda: plots.alpha_bar([0.5, 0.5], ["a", "b"], pool_scores=[1.0]),
+        lambda: plots.probs_bar([0.2, 0.8], ["x", "y", "z"]),
+        lambda: plots.vector_strip(np.zeros((2, 4)), "t"),
+        lambda: plots.token_shading_html(["a", "b"], [1.0]),
+        lambda: plots.token_shading_html(["a"], [-1.0]),
+    ],
+)
+def test_bad_shapes_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_labels_and_html_are_escaped():
+    html = plots.token_shading_html(["<b>", "a&b", "##ing"], [0.2, 0.8, 0.0])
+    assert "&lt;b&gt;" in html and "a&amp;b" in html and "##ing" in html
+    assert "<b>" not in html and html.count("<span") == 3
+    fig = plots.matrix_heatmap(np.eye(2), ["<b>", "x"], ["<b>", "x"], "t")
+    assert fig.layout.xaxis.ticktext[0] == "&lt;b&gt;"
+    assert "&lt;b&gt;" in fig.data[0].text[0][0]
+
+
+def test_bars_highlight_the_winner_and_the_top_token(toy, trace):
+    probs = plots.probs_bar(trace.probs[0], toy.class_names, trace.logits[0])
+    bar = data(probs)[0]
+    np.testing.assert_allclose(bar["y"], trace.probs[0].numpy(), atol=1e-7)
+    winner = int(trace.probs[0].argmax())
+    assert bar["marker"]["color"][winner] == plots.HIGHLIGHT
+    assert bar["marker"]["color"].count(plots.HIGHLIGHT) == 1
+    alpha = data(plots.alpha_bar(trace.alpha[0], toy.tokens, trace.pool_scores[0]))[0]
+    np.testing.assert_allclose(alpha["y"], trace.alpha[0].numpy(), atol=1e-7)
+    assert "e = " in alpha["hovertext"][0]
+    top = [k for k, color in enumerate(alpha["marker"]["color"]) if color == plots.HIGHLIGHT]
+    assert top == [0, 4]  # the two "the" tie for the largest weight
+
+
+def test_trace_figures_match_every_field(toy, trace):
+    figs = plots.trace_figures(trace, toy.tokens, toy.class_names, cell=(0, 4))
+    assert {"h", "scores", "attn", "values", "alpha", "c", "probs"} <= set(figs)
+    expected = {
+        "x": trace.x[0], "h": trace.h[0], "similarity": trace.scores[0] * trace.temperature,
+        "scores": trace.scores[0], "attn": trace.attn[0], "values": trace.values[0],
+        "c": trace.c[0][None], "h_o": trace.h_o[0][None],
+    }  # fmt: skip
+    for key, value in expected.items():
+        np.testing.assert_allclose(data(figs[key])[0]["z"], value.numpy(), atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(data(figs["probs"])[0]["y"], trace.probs[0].numpy(), atol=1e-7)
+    assert len(figs["attn"].layout.shapes) == 1
+
+
+def test_trace_figures_crop_padding_and_check_tokens():
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=3, num_classes=2))
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    with torch.no_grad():
+        trace = model.trace(torch.randn(2, 3, 4), mask)
+    figs = plots.trace_figures(trace, ["a", "b"], ["n", "p"], b=1)
+    np.testing.assert_allclose(data(figs["attn"])[0]["z"], trace.attn[1, :2, :2].numpy(), atol=1e-7)
+    with pytest.raises(ValueError, match="tokens"):
+        plots.trace_figures(trace, ["a", "b", "c"], ["n", "p"], b=1)
