@@ -15,7 +15,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
+from .encoders import EncodingError
 from .model import DenseAttention
 
 FORMAT = "dense-attention-lab"
@@ -27,6 +29,7 @@ MAX_WEIGHTS_BYTES = 200 * 2**20  # larger files are refused before they are read
 # kind -> (config from dict, model from config); other modules register their model kinds here.
 MODEL_KINDS: dict[str, tuple[Callable[[dict], Any], Callable[[Any], nn.Module]]] = {
     "DenseAttention": (ModelConfig.from_dict, DenseAttention),
+    "Classifier": (ClassifierConfig.from_dict, Classifier),
 }
 
 
@@ -37,6 +40,7 @@ class CheckpointError(ValueError):
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are shared files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -132,6 +136,9 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module
         config = config_from_dict(header.get("config"))
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from err
-    model = build(config)
+    try:
+        model = build(config)
+    except EncodingError as err:  # e.g. the MiniLM package an encoder needs is missing
+        raise CheckpointError(f"{directory}: {err}") from err
     _fit(model, _read_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
     return model.to(device).eval()

@@ -72,3 +72,41 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return from_dict(cls, data)
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained; every field has a default that trains digits in seconds."""
+
+    epochs: int = 30  # passes over the training split (at most; early stopping may end sooner)
+    batch_size: int = 64  # examples per optimiser step
+    lr: float = 3e-3  # AdamW learning rate
+    weight_decay: float = 1e-4  # AdamW decoupled weight decay
+    schedule: str = "cosine"  # learning rate: constant, or cosine decay to 0 over all epochs
+    patience: int = 8  # stop after this many epochs without a better validation accuracy
+    seed: int = 0  # seeds the initialisation and the shuffling: repeatable runs on the CPU
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
+    snapshot_every: int = 20  # record the probe examples' attention every k optimiser steps
+    probes: int = 4  # validation examples whose attention is recorded in snapshots
+    max_seconds: float | None = None  # wall-clock budget; training stops (keeping the best) after
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "snapshot_every"):
+            _check_positive(name, getattr(self, name))
+        _check_positive("lr", self.lr, float)
+        if self.weight_decay < 0 or self.probes < 0:
+            raise ConfigError("weight_decay and probes must not be negative")
+        if self.max_seconds is not None:
+            _check_positive("max_seconds", self.max_seconds, float)
+        _check_choice("device", self.device, DEVICES)
+        _check_choice("schedule", self.schedule, ("constant", "cosine"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return from_dict(cls, data)

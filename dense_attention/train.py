@@ -1,0 +1,248 @@
+"""The training loop: AdamW, validation each epoch, best-epoch restore, snapshots; no UI in here.
+
+Progress goes out through `on_step(event)`; the app moves st.progress with it, the CLI a tqdm bar.
+Nothing here is specific to text or images: a model is anything with `forward(*inputs) -> logits`
+and `trace(*inputs) -> Trace`, and a split is a tuple of input tensors plus labels.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import TrainConfig
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """One split ready for the model: input tensors with the example on dimension 0, and labels."""
+
+    inputs: tuple[torch.Tensor, ...]  # e.g. (ids (n, N), mask (n, N)) or (pixels (n, C, H, W),)
+    labels: torch.Tensor  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: torch.Tensor | slice) -> TensorSplit:
+        return TensorSplit(tuple(t[index] for t in self.inputs), self.labels[index])
+
+    def to(self, device: torch.device) -> TensorSplit:
+        return TensorSplit(tuple(t.to(device) for t in self.inputs), self.labels.to(device))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The probe examples as the model saw them at one optimiser step."""
+
+    step: int
+    epoch: float  # fractional epoch, e.g. 2.5 = half way through the third
+    attn: np.ndarray  # (P, N, N) attention of the probes
+    alpha: np.ndarray  # (P, N) pooling weights
+    probs: np.ndarray  # (P, C) class probabilities
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int  # 1-based
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float  # since training started
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What `on_step` receives after every optimiser step (epoch-end fields set at epoch ends)."""
+
+    step: int
+    total_steps: int
+    epoch: int  # 1-based epoch this step belongs to
+    loss: float  # this batch's training loss
+    record: EpochRecord | None = None  # set on the last step of an epoch
+    snapshot: Snapshot | None = None  # set when a snapshot was taken at this step
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps)
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped: str = "completed"  # completed | early_stopping | time_limit | stopped_by_user
+    seconds: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def best(self) -> EpochRecord | None:
+        return next((r for r in self.history if r.epoch == self.best_epoch), None)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """cuda, then mps, then cpu for "auto"; a named device that is missing raises ValueError."""
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name == "auto":
+        return torch.device(next((d for d in ("cuda", "mps") if has[d]), "cpu"))
+    if name != "cpu" and not has.get(name, False):
+        raise ValueError(f"device {name!r} is not available on this machine; use auto or cpu")
+    return torch.device(name)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on `split` (on the model's device)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(split), batch_size):
+        part = split.take(slice(start, start + batch_size)).to(device)
+        with _autocast(device):
+            logits = model(*part.inputs).float()
+        loss_sum += F.cross_entropy(logits, part.labels, reduction="sum").item()
+        correct += (logits.argmax(-1) == part.labels).sum().item()
+    model.train(was_training)
+    n = max(len(split), 1)
+    return loss_sum / n, correct / n
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> torch.Tensor:
+    """Class probabilities (n, C) on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(split), batch_size):
+        part = split.take(slice(start, start + batch_size)).to(device)
+        with _autocast(device):
+            out.append(torch.softmax(model(*part.inputs).float(), -1).cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def take_snapshot(model: nn.Module, probes: TensorSplit, step: int, epoch: float) -> Snapshot:
+    was_training = model.training
+    model.eval()
+    t = model.trace(*probes.inputs)
+    model.train(was_training)
+    to_np = lambda v: v.detach().float().cpu().numpy()  # noqa: E731
+    return Snapshot(step, epoch, to_np(t.attn), to_np(t.alpha), to_np(t.probs))
+
+
+def train(
+    model: nn.Module,
+    train_split: TensorSplit,
+    val_split: TensorSplit,
+    config: TrainConfig | None = None,
+    on_step: Callable[[StepEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train `model` in place and leave it in eval mode with the weights of its best epoch.
+
+    `should_stop()` is polled after every step (the app's stop button); `on_step` gets a StepEvent.
+    """
+    config = config or TrainConfig()
+    if len(train_split) == 0 or len(val_split) == 0:
+        raise ValueError("training needs at least one training and one validation example")
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = None
+    if config.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    probes = val_split.take(slice(0, config.probes)).to(device)
+    result = TrainResult(device=str(device))
+    best = _Best()
+    step, start = 0, time.perf_counter()
+    if config.probes:
+        result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(train_split), generator=gen)
+        seen, loss_sum, correct, stop = 0, 0.0, 0, None
+        for b in range(steps_per_epoch):
+            batch = train_split.take(order[b * config.batch_size : (b + 1) * config.batch_size])
+            batch = batch.to(device)
+            with _autocast(device):
+                logits = model(*batch.inputs).float()
+            loss = F.cross_entropy(logits, batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            seen += len(batch)
+            loss_sum += loss.item() * len(batch)
+            correct += (logits.argmax(-1) == batch.labels).sum().item()
+            snap = None
+            if config.probes and step % config.snapshot_every == 0:
+                snap = take_snapshot(model, probes, step, epoch - 1 + (b + 1) / steps_per_epoch)
+                result.snapshots.append(snap)
+            stop = _interrupt(config, start, should_stop)
+            record = None
+            if stop or b == steps_per_epoch - 1:  # validate at epoch ends and before stopping
+                val_loss, val_acc = evaluate(model, val_split.to(device))
+                elapsed = time.perf_counter() - start
+                record = EpochRecord(epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
+                                     elapsed)  # fmt: skip
+                result.history.append(record)
+                best.offer(model, record)
+            if on_step:
+                on_step(StepEvent(step, total, epoch, loss.item(), record, snap))
+            if stop:
+                break
+        if stop or best.since >= config.patience:
+            result.stopped = stop or "early_stopping"
+            break
+    model.load_state_dict(best.state)
+    result.best_epoch = best.epoch
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    return result
+
+
+class _Best:
+    """The weights of the epoch with the best validation accuracy (ties: lower loss)."""
+
+    def __init__(self) -> None:
+        self.key, self.state, self.epoch, self.since = None, None, 0, 0
+
+    def offer(self, model: nn.Module, record: EpochRecord) -> None:
+        key = (record.val_accuracy, -record.val_loss)
+        # Patience counts epochs without a better accuracy: a loss that creeps down resets nothing.
+        self.since = 0 if self.key is None or key[0] > self.key[0] else self.since + 1
+        if self.key is None or key > self.key:
+            self.key, self.epoch = key, record.epoch
+            self.state = copy.deepcopy(model.state_dict())
+
+
+def _interrupt(config: TrainConfig, start: float, should_stop) -> str | None:
+    if should_stop is not None and should_stop():
+        return "stopped_by_user"
+    if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+        return "time_limit"
+    return None
