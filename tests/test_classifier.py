@@ -1,0 +1,70 @@
+"""Classifier: encoder + DenseAttention end to end, its config, checkpoints and explanations."""
+
+import numpy as np
+import pytest
+import torch
+
+from dense_attention import checkpoint
+from dense_attention.classifier import Classifier, ClassifierConfig, build_classifier
+from dense_attention.config import ConfigError, ModelConfig
+from dense_attention.data import load_dataset
+from dense_attention.encoders import ImageConfig, TextConfig
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", limit=200)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return load_dataset("bbc-topics", limit=100)
+
+
+def test_image_classifier_matches_its_parts(digits):
+    model = build_classifier(digits, hidden_dim=8)
+    split = model.tensors(digits.test)
+    x, mask = model.encoder(split.inputs[0])
+    assert torch.equal(model(*split.inputs), model.core(x, mask))
+    assert model.config.image.patch == 2 and x.shape[1] == 16  # 8x8 digits -> 16 patches
+    ex = model.explain(digits.test.items[0])
+    assert ex.tokens == model.encoder.patch_labels() and ex.truncated == 0
+    assert torch.allclose(ex.trace.logits[0], model(*split.take(slice(0, 1)).inputs)[0])
+
+
+@pytest.mark.parametrize("mode", ["learned", "minilm_contextual"])
+def test_text_classifier_precomputed_features_equal_raw_path(texts, mode):
+    model = build_classifier(texts, hidden_dim=8, text=TextConfig(mode=mode, max_len=24))
+    split = model.tensors(texts.test)
+    ids, mask = model.prepare(texts.test.items)
+    assert torch.allclose(model(*split.inputs), model(ids, mask), atol=1e-5)
+    if mode == "learned":
+        assert len(model.config.text.vocab) < 30522  # vocabulary trimmed to the training split
+    ex = model.explain("The striker scored twice in the final")
+    assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]" and "striker" in ex.tokens
+    np.testing.assert_allclose(ex.trace.attn[0].sum(-1).numpy(), 1, atol=1e-5)
+
+
+def test_checkpoint_round_trip(tmp_path, texts):
+    model = build_classifier(texts, hidden_dim=8, similarity="additive")
+    checkpoint.save(tmp_path, model, {"dataset": "bbc-topics"})
+    loaded = checkpoint.load(tmp_path)
+    assert isinstance(loaded, Classifier) and loaded.config == model.config
+    ids, mask = model.prepare(["Markets rallied", "A long sentence about the election campaign"])
+    assert torch.equal(loaded(ids, mask), model.eval()(ids, mask))
+
+
+def test_config_consistency_errors():
+    model = ModelConfig(input_dim=20, hidden_dim=4, num_classes=2)
+    image = ImageConfig(size=8, channels=1, patch=4, pos_dim=4)  # 16 + 4 = 20 features
+    ClassifierConfig(model, ("a", "b"), image=image)
+    with pytest.raises(ConfigError, match="exactly one"):
+        ClassifierConfig(model, ("a", "b"))
+    with pytest.raises(ConfigError, match="features"):
+        ClassifierConfig(model, ("a", "b"), image=ImageConfig(8, 1, 2, 4))
+    with pytest.raises(ConfigError, match="class names"):
+        ClassifierConfig(model, ("a",), image=image)
+    cfg = ClassifierConfig(model, ("a", "b"), image=image)
+    assert ClassifierConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="exactly"):
+        ClassifierConfig.from_dict({**cfg.to_dict(), "extra": 1})

@@ -1,0 +1,96 @@
+"""The CLI end to end on tiny configurations, and the shipped checkpoints' recorded accuracy."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dense_attention.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def tiny_digits(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "digits"
+    code = main(["train", "--dataset", "digits", "--limit", "300", "--epochs", "2",
+                 "--hidden", "8", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_train_writes_checkpoint_and_metrics(tiny_digits):
+    metrics = json.loads((tiny_digits / "metrics.json").read_text())
+    assert metrics["dataset"] == "digits" and metrics["limit"] == 300
+    assert 0 <= metrics["test_accuracy"] <= 1 and 0.5 < metrics["baseline_accuracy"] <= 1
+    assert metrics["command"].startswith("python -m dense_attention train --dataset digits")
+    assert {"train_seconds", "device", "split_seed", "history"} <= set(metrics)
+    assert (tiny_digits / "config.json").is_file() and (tiny_digits / "model.safetensors").is_file()
+
+
+def test_eval_reproduces_train_accuracy(capsys, tiny_digits):
+    code, out, _ = run(capsys, "eval", "--checkpoint", str(tiny_digits))
+    assert code == 0
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"accuracy=0\.\d{4}", last)
+    metrics = json.loads((tiny_digits / "metrics.json").read_text())
+    assert float(last.split("=")[1]) == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+
+
+def test_trace_image(capsys, tiny_digits, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (8, 8), 200).save(tmp_path / "x.png")
+    code, out, _ = run(capsys, "trace", "--checkpoint", str(tiny_digits), "--image",
+                       str(tmp_path / "x.png"))  # fmt: skip
+    assert code == 0
+    assert "attention a_ij" in out and "0:r0c0" in out and "predicted=" in out
+
+
+def test_train_and_trace_text(capsys, tmp_path):
+    out = tmp_path / "bbc"
+    args = "--dataset bbc-topics --limit 100 --epochs 1 --max-len 16 --hidden 8 --no-baseline"
+    code, _, _ = run(capsys, "train", *args.split(), "--out", str(out))
+    assert code == 0
+    code, text, _ = run(capsys, "trace", "--checkpoint", str(out), "The striker scored twice")
+    assert code == 0
+    assert "[CLS]" in text and "striker" in text and "pooling weights alpha_i" in text
+
+
+def test_clear_errors(capsys, tmp_path, tiny_digits):
+    code, _, err = run(capsys, "eval", "--checkpoint", str(tmp_path / "missing"))
+    assert code == 1 and "error:" in err and "config.json is missing" in err
+    code, _, err = run(capsys, "trace", "--checkpoint", str(tiny_digits), "some words")
+    assert code == 2 and "--image" in err
+    (tmp_path / "bad.csv").write_text("text,label\nonly one,a\n")
+    code, _, err = run(capsys, "train", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path))
+    assert code == 1 and "error:" in err
+
+
+def test_help_runs():
+    out = subprocess.run([sys.executable, "-m", "dense_attention", "train", "--help"],
+                         capture_output=True, text=True, cwd=ROOT, check=True)  # fmt: skip
+    assert "--similarity" in out.stdout and "--dataset" in out.stdout
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_reproduces_its_metrics(capsys, name):
+    folder = ROOT / "assets" / "checkpoints" / name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 10 * 2**20
+    code, out, _ = run(capsys, "eval", "--checkpoint", str(folder))
+    assert code == 0
+    accuracy = float(out.strip().splitlines()[-1].removeprefix("accuracy="))
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=0.005)
+    assert accuracy >= metrics["baseline_accuracy"] - (0.02 if name == "bbc-topics" else 0)
