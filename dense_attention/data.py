@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import gzip
@@ -170,7 +171,7 @@ def _make_dataset(
     _check_labels(labels, classes)
     keep = _limit_indices(labels, limit, seed)
     if len(keep) < len(labels):
-        _check_labels(labels[keep], classes, f" after limit={limit}; raise the limit")
+        _check_labels(labels[keep], classes, f" (with limit={limit}: raise the limit)")
     train, val, test = (keep[part] for part in split_indices(labels[keep], seed))
     return Dataset(
         name=name,
@@ -410,9 +411,7 @@ def from_csv(
 def _read_table(raw: bytes) -> pd.DataFrame:
     if not raw.strip():
         raise DataError("the CSV file is empty")
-    if b"\0" in raw:
-        raise DataError("this is not a CSV file: it contains binary data")
-    text = _decode(raw)
+    text = _csv_text(raw)
     header = text.lstrip().split("\n", 1)[0]
     sep = next((s for s in (",", "\t", ";") if s in header), ",")
     try:
@@ -427,6 +426,17 @@ def _read_table(raw: bytes) -> pd.DataFrame:
             f"the CSV needs a text column and a label column; found only '{frame.columns[0]}'"
         )
     return frame
+
+
+def _csv_text(raw: bytes) -> str:
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text" export
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise DataError(f"the CSV file is damaged UTF-16 text ({err})") from err
+    if b"\0" in raw:
+        raise DataError("this is not a CSV file: it contains binary data")
+    return _decode(raw)
 
 
 def _column(frame: pd.DataFrame, wanted: str) -> str:
@@ -463,7 +473,8 @@ def from_image_zip(
 ) -> Dataset:
     """An image dataset from a ZIP with one folder per class, split like the built-ins.
 
-    A single wrapper folder is allowed; __MACOSX and dotfiles are ignored. Images are read in
+    A single wrapper folder is allowed; __MACOSX, dotfiles and files outside a class folder
+    are ignored. Images are read in
     memory (never extracted), stretched to `size` x `size` (default: min(32, median side)),
     grayscale if every image is grayscale else RGB: float32 (n, S, S, C) in [0, 1].
     """
@@ -631,8 +642,8 @@ def baseline_accuracy(ds: Dataset) -> float:
         classifier = LogisticRegression(max_iter=2000, random_state=0, solver="saga")
         model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), classifier)
         x_fit, x_test = list(ds.train.items) + list(ds.val.items), list(ds.test.items)
-    else:  # lbfgs: saga takes minutes on dense pixels
-        model = LogisticRegression(max_iter=2000, random_state=0)
+    else:  # newton-cg: faster than lbfgs on Fashion-MNIST's pixels, same accuracy
+        model = LogisticRegression(max_iter=2000, random_state=0, solver="newton-cg")
         x_fit = np.concatenate([ds.train.items, ds.val.items]).reshape(
             len(ds.train) + len(ds.val), -1
         )
