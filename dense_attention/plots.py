@@ -25,7 +25,13 @@ HIGHLIGHT = "#3b5bdb"  # the app's primary colour
 MUTED = "#adb5bd"
 ANNOTATE_MAX = 12  # write the value in every cell up to this many rows and columns
 TICKS_MAX = 64  # label every row/column up to this many, else every k-th
+FEATURE_TICKS_MAX = 16  # feature axes (components 1..d) are numbered: fewer labels stay legible
+X_TICKS_MAX = 24  # token labels side by side along a chart's width, before they overlap
+TICK_PX = 12  # vertical pixels one row label needs
 CELL_PX = 42  # target height of one matrix row in pixels
+# Above this many cells a heatmap has no per-cell hover text and sends z as float32 binary:
+# a 512-token attention matrix would otherwise take seconds to build and ~20 MB of JSON.
+HOVER_CELLS_MAX = 64 * 64
 
 
 def to_numpy(values: ArrayLike) -> np.ndarray:
@@ -47,9 +53,14 @@ def _check_labels(name: str, labels: Sequence[str], size: int) -> list[str]:
     return labels
 
 
-def _ticks(labels: list[str]) -> dict:
+def _x_angle(shown: int) -> int:
+    """Upright for a few labels, slanted for more, vertical (the narrowest) for many."""
+    return 0 if shown <= 8 else -45 if shown <= 16 else -90
+
+
+def _ticks(labels: list[str], limit: int = TICKS_MAX) -> dict:
     """Axis settings putting label k at position k (every k-th label for long axes)."""
-    step = max(1, -(-len(labels) // TICKS_MAX))
+    step = max(1, -(-len(labels) // limit))
     positions = list(range(0, len(labels), step))
     return dict(
         tickmode="array",
@@ -118,10 +129,13 @@ def matrix_heatmap(
     rows, cols = z.shape
     y_labels = _check_labels("y_labels", y_labels, rows)
     x_labels = _check_labels("x_labels", x_labels, cols)
-    text = _hover_text(x_labels, y_labels, row_name, col_name)
+    large = rows * cols > HOVER_CELLS_MAX
+    if large and clickable:
+        raise ValueError(f"a clickable matrix has at most {HOVER_CELLS_MAX} cells")
+    text = None if large else _hover_text(x_labels, y_labels, row_name, col_name)
     height = _height(rows)
     heatmap = go.Heatmap(
-        z=z.tolist(),
+        z=z.astype(np.float32) if large else z.tolist(),
         x=list(range(cols)),
         y=list(range(rows)),
         colorscale=colorscale,
@@ -129,10 +143,10 @@ def matrix_heatmap(
         zmin=zmin,
         zmax=zmax,
         text=text,
-        hovertemplate="%{text}<br>value = %{z:.4f}<extra></extra>",
+        hovertemplate=("" if large else "%{text}<br>") + "value = %{z:.4f}<extra></extra>",
         hoverinfo="skip" if clickable else None,
-        xgap=1,
-        ygap=1,
+        xgap=0 if large else 1,
+        ygap=0 if large else 1,
     )
     if rows <= ANNOTATE_MAX and cols <= ANNOTATE_MAX:
         heatmap.update(texttemplate="%{z:.2f}", textfont=dict(size=11))
@@ -152,8 +166,14 @@ def matrix_heatmap(
         hovermode="closest",
         clickmode="event+select" if clickable else "event",
     )
-    fig.update_xaxes(**_ticks(x_labels), range=[-0.5, cols - 0.5], tickangle=-45 if cols > 8 else 0)
-    fig.update_yaxes(**_ticks(y_labels), range=[rows - 0.5, -0.5])  # reversed: row 1 on top
+    if col_name == "component":  # numbered features: fewer, upright labels
+        fig.update_xaxes(**_ticks(x_labels, FEATURE_TICKS_MAX), tickangle=0)
+    else:
+        x_ticks = _ticks(x_labels, X_TICKS_MAX)
+        fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
+    fig.update_xaxes(range=[-0.5, cols - 0.5])
+    y_ticks = _ticks(y_labels, min(TICKS_MAX, max(1, (height - 140) // TICK_PX)))
+    fig.update_yaxes(**y_ticks, range=[rows - 0.5, -0.5])  # reversed: row 1 on top
     return fig
 
 
@@ -180,7 +200,7 @@ def _bar(
             x=list(range(len(labels))),
             y=values.tolist(),
             marker_color=colors,
-            text=[f"{v:.2f}" for v in values],
+            text=[f"{v:.2f}" for v in values] if len(labels) <= X_TICKS_MAX else None,
             textposition="outside",
             hovertext=hover,
             hovertemplate="%{hovertext}<extra></extra>",
@@ -189,7 +209,8 @@ def _bar(
     fig.update_layout(
         title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=10), showlegend=False
     )
-    fig.update_xaxes(**_ticks(labels))
+    x_ticks = _ticks(labels, X_TICKS_MAX)
+    fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
     fig.update_yaxes(range=[0, max(1.0, float(values.max(initial=0.0))) * 1.15])
     return fig
 
@@ -253,9 +274,24 @@ def attention_heatmap(
     clickable: bool = False,
     title: str = "Attention a<sub>ij</sub> (row i: query, column j: key)",
 ) -> go.Figure:
-    """The (N, N) attention matrix on a fixed 0..1 colour scale, cell (i, j) outlined."""
+    """The (N, N) attention matrix on a fixed 0..1 colour scale, cell (i, j) outlined.
+
+    Past TICKS_MAX tokens the scale ends at the largest weight instead: spread over hundreds of
+    keys, weights are small and a 0..1 scale would show a blank square.
+    """
+    attn = to_numpy(attn)
+    zmax = 1.0 if attn.shape[-1] <= TICKS_MAX else None
     return matrix_heatmap(
-        attn, tokens, tokens, title, SEQUENTIAL, None, clickable, highlight=cell, zmin=0.0, zmax=1.0
+        attn,
+        tokens,
+        tokens,
+        title,
+        SEQUENTIAL,
+        None,
+        clickable,
+        highlight=cell,
+        zmin=0.0,
+        zmax=zmax,
     )
 
 
@@ -302,3 +338,252 @@ def trace_figures(
         ),
         "probs": probs_bar(one["probs"][0], class_names, one["logits"][0]),
     }
+
+
+# ---------------------------------------------------------------- images
+# Pixels are (H, W, C) floats in [0, 1], C = 1 or 3, as images.resized_input gives them. Pixel
+# (row r, column c) is centred at x = c, y = r; a patch box is (top, left, bottom, right) with
+# bottom and right exclusive, as ImageEncoder.patch_boxes gives them.
+
+# Low weights almost transparent (the picture shows through), high weights opaque red.
+OVERLAY_SCALE = [
+    [0.0, "rgba(255, 255, 178, 0.0)"],
+    [0.5, "rgba(253, 141, 60, 0.5)"],
+    [1.0, "rgba(189, 0, 38, 0.85)"],
+]
+IMAGE_PX = 380  # height of an image figure
+PATCH_TEXT_MAX = 64  # write labels or values inside the patches up to this many patches
+
+Box = tuple[int, int, int, int]
+
+
+def _pixels(pixels: ArrayLike) -> np.ndarray:
+    pixels = to_numpy(pixels)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or 0 in pixels.shape:
+        raise ValueError(f"pixels must be (H, W), (H, W, 1) or (H, W, 3), got {pixels.shape}")
+    if not np.isfinite(pixels).all():
+        raise ValueError("pixels must be finite")
+    return pixels
+
+
+def _rgb_image(pixels: np.ndarray, hover: list[list[str]]) -> go.Image:
+    """go.Image needs RGB: gray is repeated to three channels."""
+    rgb = np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8)
+    rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
+    return go.Image(
+        z=rgb.tolist(), hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", name="input"
+    )
+
+
+def _box_index(boxes: Sequence[Box], height: int, width: int) -> np.ndarray:
+    """(H, W) int: the patch each pixel belongs to, -1 where none."""
+    index = np.full((height, width), -1, dtype=np.int64)
+    for k, (top, left, bottom, right) in enumerate(boxes):
+        if not (0 <= top < bottom <= height and 0 <= left < right <= width):
+            raise ValueError(f"patch box {k} {(top, left, bottom, right)} is outside the image")
+        index[top:bottom, left:right] = k
+    return index
+
+
+def patch_map(weights: ArrayLike, boxes: Sequence[Box], height: int, width: int) -> np.ndarray:
+    """Per-patch weights (N,) painted on their boxes: (H, W), NaN outside every box."""
+    weights = to_numpy(weights).reshape(-1)
+    if len(boxes) != weights.shape[0]:
+        raise ValueError(f"{weights.shape[0]} weights for {len(boxes)} patch boxes")
+    index = _box_index(boxes, height, width)
+    return np.where(index >= 0, weights[index], np.nan)
+
+
+def _image_layout(fig: go.Figure, title: str, height: int, width: int) -> go.Figure:
+    fig.update_layout(title=dict(text=title), height=IMAGE_PX, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
+    fig.update_yaxes(
+        visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain"
+    )  # reversed: row 0 on top, square pixels
+    return fig
+
+
+def _grid_lines(boxes: Sequence[Box], color: str, width: int = 1) -> list[dict]:
+    return [
+        dict(
+            type="rect",
+            x0=left - 0.5,
+            x1=right - 0.5,
+            y0=top - 0.5,
+            y1=bottom - 0.5,
+            line=dict(color=color, width=width),
+            layer="above",
+        )  # fmt: skip
+        for top, left, bottom, right in boxes
+    ]
+
+
+def _patch_texts(boxes: Sequence[Box], texts: Sequence[str]) -> list[dict]:
+    """A small label at the centre of each patch (none for grids over PATCH_TEXT_MAX)."""
+    if len(boxes) > PATCH_TEXT_MAX:
+        return []
+    return [
+        dict(
+            x=(left + right - 1) / 2,
+            y=(top + bottom - 1) / 2,
+            text=text,
+            showarrow=False,
+            font=dict(color="white", size=11),
+            bgcolor="rgba(0, 0, 0, 0.45)",
+        )  # fmt: skip
+        for (top, left, bottom, right), text in zip(boxes, texts, strict=True)
+    ]
+
+
+def square_boxes(height: int, width: int, patch: int) -> list[Box]:
+    """The boxes of a row-major grid of patch x patch squares (as ImageEncoder.patch_boxes)."""
+    if patch < 1 or height % patch or width % patch:
+        raise ValueError(f"a {height}x{width} image cannot be cut into {patch}x{patch} patches")
+    return [
+        (r, c, r + patch, c + patch)
+        for r in range(0, height, patch)
+        for c in range(0, width, patch)
+    ]
+
+
+def image_with_grid(
+    pixels: ArrayLike,
+    patch: int,
+    labels: Sequence[str] | None = None,
+    title: str = "What the model sees: the resized input, cut into patches",
+) -> go.Figure:
+    """The model's input image, pixel for pixel (drawn large, no smoothing), with the patch
+    grid and each patch's label; hovering a pixel names its patch (token)."""
+    pixels = _pixels(pixels)
+    height, width = pixels.shape[:2]
+    boxes = square_boxes(height, width, patch)
+    labels = _check_labels("labels", labels or [f"r{r}c{c}" for r, c in _grid(boxes)], len(boxes))
+    index = _box_index(boxes, height, width)
+    hover = [
+        [
+            f"patch {index[r, c] + 1}: {_escape(labels[index[r, c]])}<br>pixel ({r}, {c})"
+            f"<br>value {_pixel_text(pixels[r, c])}"
+            for c in range(width)
+        ]
+        for r in range(height)
+    ]
+    fig = go.Figure(_rgb_image(pixels, hover))
+    # Shapes and annotations in one update: adding them one by one costs O(N^2) in plotly.
+    fig.update_layout(
+        shapes=_grid_lines(boxes, HIGHLIGHT),
+        annotations=_patch_texts(boxes, [_escape(label) for label in labels]),
+    )
+    return _image_layout(fig, title, height, width)
+
+
+def _grid(boxes: Sequence[Box]) -> list[tuple[int, int]]:
+    """(row, col) of each box in the patch grid."""
+    tops = sorted({b[0] for b in boxes})
+    lefts = sorted({b[1] for b in boxes})
+    return [(tops.index(b[0]), lefts.index(b[1])) for b in boxes]
+
+
+def _pixel_text(value: np.ndarray) -> str:
+    return ", ".join(f"{v:.2f}" for v in value)
+
+
+def patch_overlay(
+    pixels: ArrayLike,
+    weights: ArrayLike,
+    boxes: Sequence[Box],
+    title: str,
+    labels: Sequence[str] | None = None,
+    name: str = "weight",
+    outline: int | None = None,
+) -> go.Figure:
+    """The image under a semi-transparent heat map of one weight per patch (N,), e.g. the
+    pooling weights α or one row of the attention matrix, with a colour bar from 0 to the
+    largest weight. `outline` (0-based patch) draws a box around one patch (the query)."""
+    pixels = _pixels(pixels)
+    height, width = pixels.shape[:2]
+    weights = to_numpy(weights).reshape(-1)
+    if not np.isfinite(weights).all():
+        raise ValueError("weights must be finite")
+    z = patch_map(weights, boxes, height, width)
+    labels = _check_labels("labels", labels or [str(k + 1) for k in range(len(boxes))], len(boxes))
+    index = _box_index(boxes, height, width)
+    hover = [
+        [
+            f"patch {k + 1}: {_escape(labels[k])}<br>{name} = {weights[k]:.4f}" if k >= 0 else ""
+            for k in row
+        ]
+        for row in index
+    ]
+    top = float(weights.max(initial=0.0))
+    heat = go.Heatmap(
+        z=[[None if np.isnan(v) else float(v) for v in row] for row in z],
+        x=list(range(width)),
+        y=list(range(height)),
+        zmin=0.0,
+        zmax=top if top > 0 else 1.0,
+        colorscale=OVERLAY_SCALE,
+        colorbar=dict(title=dict(text=name), thickness=14),
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+        name=name,
+    )
+    fig = go.Figure([_rgb_image(pixels, hover), heat])
+    shapes = _grid_lines(boxes, "rgba(255, 255, 255, 0.5)")
+    if outline is not None:
+        shapes += _grid_lines([boxes[outline]], HIGHLIGHT, width=4)
+    fig.update_layout(shapes=shapes, annotations=_patch_texts(boxes, [f"{w:.2f}" for w in weights]))
+    return _image_layout(fig, title, height, width)
+
+
+def patch_attention_row(
+    pixels: ArrayLike, attn: ArrayLike, boxes: Sequence[Box], i: int, labels: Sequence[str]
+) -> go.Figure:
+    """Row i of the (N, N) attention matrix on the image: where query patch i (outlined) looks."""
+    attn = to_numpy(attn)
+    if attn.ndim != 2 or attn.shape[0] != attn.shape[1]:
+        raise ValueError(f"attn must be an (N, N) matrix, got shape {attn.shape}")
+    if not 0 <= i < attn.shape[0]:
+        raise ValueError(f"patch {i} is outside 0..{attn.shape[0] - 1}")
+    title = f"Attention row a<sub>{i + 1}j</sub>: where patch {i + 1} ({_escape(labels[i])}) looks"
+    return patch_overlay(
+        pixels, attn[i], boxes, title, labels, name=f"a<sub>{i + 1}j</sub>", outline=i
+    )
+
+
+ENTROPY_TITLE = "Row entropy H<sub>i</sub> = −Σ<sub>j</sub> a<sub>ij</sub> ln a<sub>ij</sub>"
+
+
+def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.Figure:
+    """Entropy of each attention row (N,) per setting, as grouped bars, with log N dashed.
+
+    0: query token i attends to one key only; log N: it attends to every key equally.
+    """
+    labels = [str(t) for t in tokens]
+    n = len(labels)
+    fig = go.Figure()
+    for name, values in entropies.items():
+        values = to_numpy(values).reshape(-1)
+        _check_labels("tokens", labels, values.shape[0])
+        hover = [
+            f"i = {i + 1}: {_escape(t)}<br>H = {h:.4f}"
+            for i, (t, h) in enumerate(zip(labels, values, strict=True))
+        ]
+        bar = go.Bar(x=list(range(n)), y=values.tolist(), name=_escape(name), hovertext=hover)
+        fig.add_trace(bar.update(hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>"))
+    uniform = float(np.log(max(n, 1)))
+    fig.add_hline(y=uniform, line=dict(dash="dash", color=MUTED))
+    fig.update_layout(
+        title=dict(text=ENTROPY_TITLE),
+        height=340,
+        barmode="group",
+        margin=dict(l=10, r=10, t=80, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0.0),
+    )
+    x_ticks = _ticks(labels, X_TICKS_MAX)
+    fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
+    fig.update_yaxes(
+        range=[0, max(uniform, 0.1) * 1.15], title_text=f"nats (log N = {uniform:.2f})"
+    )
+    return fig

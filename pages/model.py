@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, formulas, plots
+from dense_attention import SIMILARITIES, formulas, plots, ui
+from dense_attention.classifier import Explanation
 
 TEMPERATURES = [0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
 
@@ -13,21 +14,8 @@ def load_toy() -> formulas.ToyExample:
     return formulas.toy_example()
 
 
-def select_clicked_cell() -> None:
-    """on_select of the attention heatmap: the clicked cell becomes the selected i and j."""
-    points = st.session_state["attn_click"].selection.points
-    if points:
-        st.session_state["cell_i"], st.session_state["cell_j"] = points[0]["customdata"]
-
-
-def token_label(k: int) -> str:
-    return f"{k + 1} · {toy.tokens[k]}"
-
-
 toy = load_toy()
 n = len(toy.tokens)
-st.session_state.setdefault("cell_i", 1)
-st.session_state.setdefault("cell_j", 2)
 
 st.title("The model, one formula at a time")
 st.markdown(
@@ -53,34 +41,11 @@ temperature = right.select_slider(
 )
 
 trace = toy.trace(similarity, temperature)
-cell = (st.session_state["cell_i"], st.session_state["cell_j"])
-figures = plots.trace_figures(trace, toy.tokens, toy.class_names, cell=cell)
-
-for step in formulas.STEPS:
-    st.subheader(step.title, divider="gray")
-    text, chart = st.columns([2, 3])
-    text.latex(formulas.step_latex(step.key, similarity, toy.model.config, temperature))
-    text.write(step.explanation)
-    if step.key == "alpha":
-        text.html(plots.token_shading_html(toy.tokens, trace.alpha[0]))
-    chart.plotly_chart(figures[step.key], width="stretch", key=f"figure_{step.key}")
-
-st.header("The formula with numbers", divider="blue")
-st.write("Click a cell of the attention matrix, or pick a query token i and a key token j.")
-chart, numbers = st.columns([2, 3])
-with chart:
-    st.plotly_chart(
-        plots.attention_heatmap(trace.attn[0], toy.tokens, cell, clickable=True),
-        width="stretch",
-        key="attn_click",
-        on_select=select_clicked_cell,
-        selection_mode="points",
-    )
-    st.selectbox("Query token i", range(n), format_func=token_label, key="cell_i")
-    st.selectbox("Key token j", range(n), format_func=token_label, key="cell_j")
-with numbers:
-    for caption, latex in formulas.cell_latex(
-        trace, *cell, toy.tokens, toy.class_names, toy.model.config
-    ):
-        st.markdown(caption)
-        st.latex(latex)
+explanation = Explanation(trace, list(toy.tokens), 0, toy.class_names)
+ui.render_steps(
+    explanation,
+    toy.model.config,
+    cell=ui.selected_cell(n),
+    extras={"alpha": lambda: st.html(plots.token_shading_html(toy.tokens, trace.alpha[0]))},
+)
+ui.cell_panel(explanation, toy.model.config)

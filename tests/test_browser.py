@@ -1,9 +1,14 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
+
+from dense_attention import checkpoint, ui
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +42,7 @@ def test_home_page_renders(page: Page, app_url: str, wait_for_app, screenshot_di
 
 
 def test_model_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/model")
     wait_for_app(page)
 
     expect(page.get_by_role("heading", name="The model, one formula at a time")).to_be_visible()
@@ -63,3 +68,159 @@ def test_model_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
     tex = page.locator(".katex-display annotation").all_text_contents()
     assert any(r"a_{5,2}" in t for t in tex)
     expect(page.locator(".katex-error")).to_have_count(0)
+
+
+def test_image_page_upload_shows_the_overlays(
+    page: Page, app_url: str, wait_for_app, screenshot_dir, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from dense_attention import images
+
+    # A test-set digit blown up to a 256 x 256 photo-like PNG: something the digits model knows.
+    digit = images.test_examples("digits", 4)[3].image
+    picture = tmp_path / "digit.png"
+    digit.resize((256, 256), Image.Resampling.NEAREST).convert("RGB").save(picture)
+
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Image").click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Your picture, one formula at a time")).to_be_visible()
+    page.get_by_test_id("stRadio").get_by_text("Upload", exact=True).click()
+    wait_for_app(page)
+    page.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(picture)
+    wait_for_app(page)
+
+    expect(page.get_by_text("The picture, 256×256")).to_be_visible(timeout=30_000)
+    overlay = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="Pooling weights α")
+    )
+    expect(overlay.locator(".imagelayer image")).to_have_count(1)  # the picture (go.Image)
+    expect(overlay.locator(".heatmaplayer image")).to_have_count(1)  # the α heat on top
+    expect(overlay.locator(".colorbar")).to_have_count(1)
+    row = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="looks"))
+    expect(row.locator(".heatmaplayer image")).to_have_count(1)
+    expect(page.locator(".js-plotly-plot")).to_have_count(15)  # 4 image-page + 10 steps + panel
+    # The query patch and the formula panel's selectors agree, after the upload as before it.
+    expect(page.get_by_role("combobox", name="Query patch i")).to_have_value("2 · r0c1")
+    expect(page.get_by_role("combobox", name="Query token i")).to_have_value("2 · r0c1")
+    expect(page.get_by_role("combobox", name="Key token j")).to_have_value("3 · r1c0")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".katex-error")).to_have_count(0)
+    screenshot_whole_app(page, screenshot_dir / "image.png")
+
+
+# --------------------------------------------------------------------------- text, compare, about
+
+FIGURES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => ({
+    title: el.layout.title.text,
+    xticks: el.layout.xaxis.ticktext || [],
+    yticks: el.layout.yaxis.ticktext || [],
+    z: el.data[0].z || null,
+}))"""
+
+
+def figures(page: Page) -> list[dict]:
+    """Every plotly chart's title, tick labels and z, read from the charts in the page."""
+    return page.evaluate(FIGURES_JS)
+
+
+def attention_figure(page: Page) -> dict:
+    return next(f for f in figures(page) if "Attention a" in f["title"])
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    """The model the text page opens with: the first text checkpoint."""
+    found = [c for c in ui.discover_checkpoints(ui.checkpoint_root()).values() if c.kind == "text"]
+    if not found:
+        pytest.fail(f"no text checkpoint under {ui.checkpoint_root()}", pytrace=False)
+    return checkpoint.load(found[0].path)
+
+
+def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_model) -> None:
+    page.goto(app_url)  # the home page
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Your sentence, one formula at a time")).to_be_visible()
+
+    # Type a sentence, apply it with Ctrl+Enter: its tokens label the heatmaps' axes.
+    sentence = "Shares fell after the bank warned about profits"
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill(sentence)
+    box.press("Control+Enter")
+    wait_for_app(page)
+    explanation = text_model.explain(sentence)
+    attention = attention_figure(page)
+    assert attention["xticks"] == explanation.tokens == attention["yticks"]
+    np.testing.assert_allclose(attention["z"], explanation.trace.attn[0], atol=1e-6)
+    drawn = page.locator(".js-plotly-plot").filter(has_text="Attention a").first
+    labels = drawn.locator(".xtick text").all_text_contents()
+    assert labels == explanation.tokens  # drawn in the SVG, not only in the data
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".katex-error")).to_have_count(0)
+
+    # Switch the similarity in the sidebar: the matrix changes, and the control is marked.
+    trained = text_model.config.model.similarity
+    other = "cosine" if trained != "cosine" else "dot"
+    page.get_by_role("combobox", name="Similarity", exact=True).click()
+    page.get_by_role("option", name=other, exact=True).click()
+    wait_for_app(page)
+    changed = attention_figure(page)
+    assert not np.allclose(changed["z"], attention["z"])
+    expected = text_model.explain(sentence, similarity=other).trace.attn[0]
+    np.testing.assert_allclose(changed["z"], expected, atol=1e-6)
+    expect(page.get_by_text(f"≠ trained: {trained}")).to_be_visible()
+
+    # Export the attention matrix (the fifth figure) as PNG through its Export menu.
+    page.get_by_role("button", name="Export").nth(4).click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_test_id("stPopoverBody").get_by_role("button", name="PNG image").click()
+    assert download.value.suggested_filename == "attn.png"
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = Image.open(io.BytesIO(data)).size
+    assert width >= 900 and height >= 300
+    page.keyboard.press("Escape")
+    screenshot_whole_app(page, screenshot_dir / "text.png")
+
+
+def test_text_page_bad_input(page: Page, app_url: str, wait_for_app) -> None:
+    page.goto(app_url)
+    wait_for_app(page)
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill("   ")
+    box.press("Control+Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("Type a sentence above")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(0)
+    box.fill("word " * 10_000)
+    box.press("Control+Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("tokens kept")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_compare_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
+    page.goto(f"{app_url}/compare")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Compare attention")).to_be_visible()
+    titles = [f["title"] for f in figures(page)]
+    assert any("Difference B − A" in t for t in titles)
+    assert any("MiniLM layer 1" in t for t in titles)
+    minilm = next(f for f in figures(page) if "MiniLM" in f["title"])
+    ours = next(f for f in figures(page) if "Dense attention" in f["title"])
+    assert minilm["xticks"] == ours["xticks"] and minilm["xticks"][0] == "[CLS]"
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot_whole_app(page, screenshot_dir / "compare.png")
+
+
+def test_about_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
+    page.goto(f"{app_url}/about")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="The model in one table")).to_be_visible()
+    expect(page.get_by_role("table")).to_have_count(1)
+    expect(page.locator(".katex").first).to_be_visible()
+    expect(page.locator(".katex-error")).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot_whole_app(page, screenshot_dir / "about.png")

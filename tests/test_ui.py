@@ -1,0 +1,244 @@
+"""ui: the shared sidebar (picker, live settings, markers, reset), caches and friendly errors."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from dense_attention import checkpoint, ui
+from dense_attention.config import ModelConfig
+from dense_attention.model import DenseAttention
+from dense_attention.trace import Trace
+
+
+def sidebar_script() -> None:
+    """A page with only the sidebar; it prints what sidebar() returned."""
+    import streamlit as st
+
+    from dense_attention import ui
+
+    settings = ui.sidebar(st.session_state.get("page_kind", "text"))
+    if settings is not None:
+        st.write(
+            f"model={settings.model_name} similarity={settings.similarity} "
+            f"temperature={settings.temperature:g} pooling={settings.pooling} "
+            f"changed={','.join(settings.changed) or '-'} kind={settings.model.config.kind} "
+            f"shared={settings.cache_key is not None}"
+        )
+
+
+def run(target) -> AppTest:
+    at = target.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def shown(at: AppTest) -> str:
+    return at.markdown[-1].value
+
+
+def markers(at: AppTest) -> list[str]:
+    return [c.value for c in at.sidebar.caption if "≠ trained" in c.value]
+
+
+@pytest.fixture(scope="module")
+def found() -> dict[str, ui.CheckpointInfo]:
+    infos = ui.discover_checkpoints(ui.checkpoint_root())
+    if not any(c.kind == "text" for c in infos.values()):
+        pytest.fail(f"no text checkpoint under {ui.checkpoint_root()}", pytrace=False)
+    return infos
+
+
+def sidebar_app(kind: str | None = "text", **state) -> AppTest:
+    at = AppTest.from_function(sidebar_script, default_timeout=60)
+    at.session_state["page_kind"] = kind
+    for key, value in state.items():
+        at.session_state[key] = value
+    return run(at)
+
+
+@pytest.mark.parametrize("kind", ["text", "image", None])
+def test_picker_lists_the_shipped_checkpoints_of_the_kind(found, kind):
+    at = sidebar_app(kind)
+    expected = [name for name, c in found.items() if kind in (None, c.kind)]
+    if not expected:
+        assert at.info and not at.markdown
+        return
+    assert at.selectbox(key=ui.MODEL_WIDGET).options == expected
+    assert f"model={expected[0]} " in shown(at)
+    assert "Device: **" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_changing_a_setting_marks_it_and_reset_restores_the_trained_ones(found):
+    at = sidebar_app()
+    name = next(n for n, c in found.items() if c.kind == "text")
+    trained = checkpoint.load(found[name].path).config.model
+    assert "changed=- " in shown(at) and not markers(at)
+    assert at.button[0].disabled  # nothing to reset
+    other = "cosine" if trained.similarity != "cosine" else "dot"
+    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    assert f"similarity={other} " in shown(at) and "changed=similarity " in shown(at)
+    assert markers(at) == [f":orange[≠ trained: {trained.similarity}]"]
+    run(at.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(0.01))
+    run(at.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    assert "changed=similarity,temperature,pooling " in shown(at)
+    assert len(markers(at)) == 3
+    run(at.button[0].click())
+    assert f"similarity={trained.similarity} " in shown(at)
+    assert f"temperature={trained.temperature:g} " in shown(at)
+    assert f"pooling={trained.pooling} " in shown(at) and "changed=- " in shown(at)
+    assert not markers(at) and at.selectbox(key=ui.SIMILARITY_WIDGET).value == trained.similarity
+
+
+def test_a_model_trained_in_this_session_appears_in_the_picker(found):
+    name = next(n for n, c in found.items() if c.kind == "text")
+    mine = checkpoint.load(found[name].path)
+    at = sidebar_app(**{ui.USER_MODELS: {"my model": mine}})
+    label = f"my model{ui.USER_SUFFIX}"
+    assert label in at.selectbox(key=ui.MODEL_WIDGET).options
+    assert "shared=True" in shown(at)  # a shipped model: its explanations may be shared
+    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(label))
+    assert f"model={label} " in shown(at) and "shared=False" in shown(at)  # never in a cache
+    assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
+    # Settings belong to a model: changing them on mine leaves the shipped one as trained.
+    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
+    assert "changed=- " in shown(at)
+    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(label))
+    assert "similarity=additive " in shown(at)
+
+
+def test_a_user_model_of_the_other_kind_is_not_offered(found):
+    name = next(n for n, c in found.items() if c.kind == "text")
+    at = sidebar_app("image", **{ui.USER_MODELS: {"mine": checkpoint.load(found[name].path)}})
+    options = at.selectbox(key=ui.MODEL_WIDGET).options if at.get("selectbox") else []
+    assert f"mine{ui.USER_SUFFIX}" not in options
+
+
+def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(ui.CHECKPOINTS_ENV, str(tmp_path))
+    at = sidebar_app("text")
+    assert "No text model yet" in at.info[0].value and not at.markdown
+
+
+def test_discovery_skips_folders_that_are_not_checkpoints(tmp_path, found):
+    name, info = next(iter(found.items()))
+    shutil.copytree(info.path, tmp_path / name)
+    (tmp_path / "half-written").mkdir()
+    (tmp_path / "half-written" / "config.json").write_text("{not json")
+    (tmp_path / "notes").mkdir()
+    raw = tmp_path / "raw-model"  # a bare DenseAttention checkpoint: not a classifier
+    checkpoint.save(raw, DenseAttention(ModelConfig(input_dim=2, hidden_dim=2, num_classes=2)))
+    discovered = ui.discover_checkpoints(tmp_path)
+    assert list(discovered) == [name]
+    assert discovered[name].kind == info.kind and discovered[name].summary
+
+
+def errors_script() -> None:
+    import streamlit as st
+
+    from dense_attention import checkpoint, ui
+    from dense_attention.encoders import EncodingError
+
+    with ui.friendly_errors(stop=False):
+        raise EncodingError("Type some text: the input is empty")
+    with ui.friendly_errors(stop=False):
+        raise checkpoint.CheckpointError("model.safetensors is missing")
+    with ui.friendly_errors():
+        raise ValueError("temperature must be a positive number")
+    st.write("not reached")
+
+
+def test_friendly_errors_show_messages_not_tracebacks():
+    at = run(AppTest.from_function(errors_script, default_timeout=30))
+    assert at.info[0].value == "Type some text: the input is empty"
+    assert [e.value for e in at.error] == [
+        "model.safetensors is missing",
+        "temperature must be a positive number",
+    ]
+    assert not at.markdown  # the last one stopped the page
+
+
+def test_digest_follows_content_not_identity():
+    t = torch.arange(6.0).reshape(2, 3)
+    assert ui.digest(t, ["a", "b"], 1.0) == ui.digest(t.clone(), ["a", "b"], 1.0)
+    assert ui.digest(t) != ui.digest(t + 1e-7)
+    assert ui.digest(t) != ui.digest(t.reshape(3, 2))
+    assert ui.digest(["a", "b"]) != ui.digest(["ab"])
+    model = DenseAttention(ModelConfig(input_dim=3, hidden_dim=4, num_classes=2))
+    x = torch.randn(1, 5, 3)
+    with torch.no_grad():
+        one, two = model.trace(x), model.trace(x, temperature=2.0)
+    assert isinstance(one, Trace)
+    assert ui.digest(one) == ui.digest(model.trace(x)) != ui.digest(two)
+
+
+def cached_script() -> None:
+    import streamlit as st
+
+    from dense_attention import plots, ui
+
+    fig = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    again = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    other = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
+    st.write(f"same={fig is again} other={fig is other} z={fig.data[0].z}")
+
+
+def test_cached_builds_once_per_content():
+    at = run(AppTest.from_function(cached_script, default_timeout=30))
+    assert at.markdown[0].value.startswith("same=True other=False z=")
+
+
+def test_settings_config_carries_the_live_settings(found):
+    name = next(n for n, c in found.items() if c.kind == "text")
+    model = checkpoint.load(found[name].path)
+    settings = ui.Settings(name, model, "cosine", 0.5, "mean", ("similarity",))
+    cfg = settings.config
+    assert (cfg.similarity, cfg.temperature, cfg.pooling) == ("cosine", 0.5, "mean")
+    assert cfg.hidden_dim == settings.trained.hidden_dim
+    explained = settings.explain("Great match")
+    direct = model.explain("Great match", similarity="cosine", temperature=0.5, pooling="mean")
+    assert torch.equal(explained.trace.attn, direct.trace.attn)
+    overrides = {"similarity": "cosine", "temperature": 0.5, "pooling": "mean"}
+    assert json.loads(json.dumps(settings.overrides)) == overrides
+
+
+def long_input_script() -> None:
+    """The walk-through and the formula panel for 100 tokens (10,000 attention cells)."""
+    import torch
+
+    from dense_attention import DenseAttention, ModelConfig, ui
+    from dense_attention.classifier import Explanation
+
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=8, num_classes=2)).eval()
+    with torch.no_grad():
+        trace = model.trace(torch.randn(1, 100, 4))
+    explanation = Explanation(trace, [f"t{k}" for k in range(100)], 0, ("a", "b"))
+    ui.render_steps(explanation, model.config, cell=ui.selected_cell(100))
+    ui.cell_panel(explanation, model.config)
+
+
+def test_long_inputs_render_without_per_cell_overlays():
+    import base64
+
+    import numpy as np
+
+    at = run(AppTest.from_function(long_input_script, default_timeout=60))
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    assert len(specs) == 11
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=8, num_classes=2)).eval()
+    with torch.no_grad():
+        attn = model.trace(torch.randn(1, 100, 4)).attn[0].numpy()
+    attention = [s for s in specs if s["layout"]["title"]["text"].startswith("Attention a")]
+    assert len(attention) == 2
+    for spec in attention:
+        (heatmap,) = spec["data"]  # no invisible marker per cell: 10,000 would be too many
+        z = heatmap["z"]  # float32 binary, not 10,000 numbers as text
+        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(100, 100)
+        np.testing.assert_allclose(values, attn, atol=1e-6)
+    assert any("too many cells to click" in m.value for m in at.markdown)
+    assert at.selectbox(key="cell_i").options[99] == "100 · t99"
