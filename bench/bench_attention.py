@@ -1,4 +1,4 @@
-"""Time DenseAttention.forward and .trace against torch's scaled_dot_product_attention on the same h.
+"""Time DenseAttention.forward and .trace against scaled_dot_product_attention on the same h.
 
 Run: python bench/bench_attention.py [--device cpu|cuda] [--repeats 20]
 Prints median milliseconds and ratios to the SDPA baseline measured in the same run.
@@ -55,8 +55,10 @@ def main() -> None:
             h = model.project(x)
             scale = 1 / d**0.5
             sdpa = median_ms(
-                lambda h=h: F.scaled_dot_product_attention(h, h, h, scale=scale), dev, args.repeats
-            )  # noqa: E501
+                lambda h=h, s=scale: F.scaled_dot_product_attention(h, h, h, scale=s),
+                dev,
+                args.repeats,
+            )
             fwd = median_ms(lambda x=x: model(x), dev, args.repeats)
             fwd_pad = median_ms(lambda x=x, m=pad: model(x, m), dev, args.repeats)
             trc = median_ms(lambda x=x: model.trace(x), dev, max(3, args.repeats // 4))
