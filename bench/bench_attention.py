@@ -1,6 +1,6 @@
 """Time DenseAttention.forward and .trace against scaled_dot_product_attention on the same h.
 
-Run: python bench/bench_attention.py [--device cpu|cuda] [--repeats 20]
+Run: python bench/bench_attention.py [--device cpu|cuda] [--repeats 20] [--threads N]
 Prints median milliseconds and ratios to the SDPA baseline measured in the same run.
 """
 
@@ -40,7 +40,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev, B, d = args.device, args.batch, args.hidden
     torch.manual_seed(0)
     model = DenseAttention(ModelConfig(input_dim=d, hidden_dim=d, num_classes=4)).to(dev).eval()

@@ -1,4 +1,4 @@
-"""Command line: python -m dense_attention train | eval | trace (see --help of each)."""
+"""Command line: python -m dense_attention train|eval|trace|sweep|tune (see --help of each)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,15 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .classifier import Classifier, build_classifier
-from .config import ACTIVATIONS, POOL_ACTIVATIONS, POOLINGS, SIMILARITY_NAMES, SKIPS, TrainConfig
+from .config import (
+    ACTIVATIONS,
+    POOL_ACTIVATIONS,
+    POOLINGS,
+    SEQUENCE_ENCODERS,
+    SIMILARITY_NAMES,
+    SKIPS,
+    TrainConfig,
+)
 from .data import (
     DATASETS,
     Dataset,
@@ -28,22 +36,39 @@ from .data import (
     load_image,
 )
 from .encoders import TEXT_MODES, ImageConfig, TextConfig
+from .sweep import sweep_similarities
 from .train import StepEvent, evaluate, pick_device, train
+from .tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
+from .tune import SearchSpace, TrialRecord, TuneResult, tune
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--similarity", choices=SIMILARITY_NAMES, default="scaled_dot")
+def _add_encoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding", choices=TEXT_MODES, default="learned", help="text only")
+    p.add_argument("--max-len", type=int, default=64, help="text only: tokens kept")
+    p.add_argument("--embed-dim", type=int, default=32, help="text only: learned embedding width")
+    p.add_argument("--patch", type=int, default=None, help="images only: patch side p")
+    p.add_argument("--pos-dim", type=int, default=16, help="positional embedding width")
+
+
+def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None:
+    if similarity:
+        p.add_argument("--similarity", choices=SIMILARITY_NAMES, default="scaled_dot")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--activation", choices=ACTIVATIONS, default="gelu")
     p.add_argument("--pooling", choices=POOLINGS, default="learned")
     p.add_argument("--pool-activation", choices=POOL_ACTIVATIONS, default="tanh")
     p.add_argument("--skip", choices=SKIPS, default="mean")
     p.add_argument("--hidden", type=int, default=64, help="hidden size d")
-    p.add_argument("--embedding", choices=TEXT_MODES, default="learned", help="text only")
-    p.add_argument("--max-len", type=int, default=64, help="text only: tokens kept")
-    p.add_argument("--embed-dim", type=int, default=32, help="text only: learned embedding width")
-    p.add_argument("--patch", type=int, default=None, help="images only: patch side p")
-    p.add_argument("--pos-dim", type=int, default=16, help="positional embedding width")
+    p.add_argument(
+        "--sequence-encoder",
+        choices=SEQUENCE_ENCODERS,
+        default="none",
+        help="bidirectional LSTM or one transformer layer before the dense layer",
+    )
+    p.add_argument("--dropout-h", type=float, default=0.0, help="dropout on h while training")
+    p.add_argument("--dropout-attn", type=float, default=0.0,
+                   help="dropout on the attention weights while training")  # fmt: skip
+    _add_encoder_args(p)
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -56,6 +81,21 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--max-seconds", type=float, default=None, help="training time budget")
+    _add_regularisation_args(p)
+
+
+def _add_regularisation_args(p: argparse.ArgumentParser, penalties: bool = True) -> None:
+    if penalties:
+        p.add_argument("--l1", type=float, default=0.0, help="loss += l1 * sum|w|")
+        p.add_argument("--l2", type=float, default=0.0, help="loss += l2 * sum w^2")
+    slice_help = "train on a stratified slice of the training split (provokes overfitting)"
+    p.add_argument("--max-train-examples", type=int, default=None, help=slice_help)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many examples")
+    p.add_argument("--data-path", type=Path, default=None, help="folder of Fashion-MNIST IDX")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,44 +121,95 @@ def parser() -> argparse.ArgumentParser:
     tc.add_argument("--image", type=Path, help="an image file (image checkpoints)")
     tc.add_argument("--similarity", choices=SIMILARITY_NAMES, default=None)
     tc.add_argument("--temperature", type=float, default=None)
+    sw = sub.add_parser("sweep", help="train one model per similarity and compare them")
+    _add_data_args(sw)
+    sw.add_argument("--similarities", nargs="+", choices=SIMILARITY_NAMES,
+                    default=list(SIMILARITY_NAMES), help="default: all six")  # fmt: skip
+    sw.add_argument("--probe", type=int, default=0, help="test example whose attention is shown")
+    sw.add_argument("--csv", "--out", dest="out", type=Path, default=None,
+                    help="write the table to this CSV file")  # fmt: skip
+    _add_model_args(sw, similarity=False)
+    _add_train_args(sw)
+    tu = sub.add_parser("tune", help="search model and training choices with Optuna")
+    _add_data_args(tu)
+    tu.add_argument("--trials", type=int, default=20, help="trials at most")
+    tu.add_argument("--timeout", type=float, default=None, help="seconds for the whole search")
+    tu.add_argument("--search-seed", type=int, default=0, help="seed of the TPE sampler")
+    tu.add_argument("--sequence-encoders", nargs="+", choices=SEQUENCE_ENCODERS,
+                    default=["none"], help="sequence encoders to search")  # fmt: skip
+    tu.add_argument("--csv", "--out", dest="out", type=Path, default=None,
+                    help="write the trials table to this CSV file")  # fmt: skip
+    tu.add_argument("--pool-activation", choices=POOL_ACTIVATIONS, default="tanh")
+    tu.add_argument("--skip", choices=SKIPS, default="mean")
+    _add_encoder_args(tu)
+    tu.add_argument("--epochs", type=int, default=DEFAULT_TUNE_TRAIN.epochs, help="per trial")
+    tu.add_argument("--batch-size", type=int, default=DEFAULT_TUNE_TRAIN.batch_size)
+    tu.add_argument("--patience", type=int, default=DEFAULT_TUNE_TRAIN.patience)
+    tu.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
+    tu.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    _add_regularisation_args(tu, penalties=False)
     return top
 
 
 def _dataset(args: argparse.Namespace) -> Dataset:
-    if args.csv:
+    if getattr(args, "csv", None):
         return from_csv(args.csv, seed=args.seed, name=args.csv.stem)
-    if args.zip:
+    if getattr(args, "zip", None):
         return from_image_zip(args.zip, seed=args.seed, name=args.zip.stem)
     return load_dataset(args.dataset, seed=args.seed, limit=args.limit, path=args.data_path)
 
 
-def _model(args: argparse.Namespace, ds: Dataset) -> Classifier:
-    options: dict[str, Any] = dict(
-        similarity=args.similarity, temperature=args.temperature, activation=args.activation,
-        pooling=args.pooling, pool_activation=args.pool_activation, skip=args.skip,
-    )  # fmt: skip
+def _encoder_options(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
+    """build_classifier's text= or image= from the encoder flags (image=None: the default)."""
     if ds.kind == "text":
-        text = TextConfig(args.embedding, args.max_len, args.embed_dim, args.pos_dim)
-        return build_classifier(ds, args.hidden, text=text, **options)
+        return {"text": TextConfig(args.embedding, args.max_len, args.embed_dim, args.pos_dim)}
     image = None
     if args.patch:
         size, channels = ds.train.items.shape[1], ds.train.items.shape[3]
         image = ImageConfig(size, channels, args.patch, args.pos_dim)
-    return build_classifier(ds, args.hidden, image=image, **options)
+    return {"image": image}
+
+
+def _model_options(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
+    """build_classifier's keyword arguments from the model flags."""
+    options: dict[str, Any] = dict(
+        hidden_dim=args.hidden, temperature=args.temperature, activation=args.activation,
+        pooling=args.pooling, pool_activation=args.pool_activation, skip=args.skip,
+        sequence_encoder=args.sequence_encoder, dropout_h=args.dropout_h,
+        dropout_attn=args.dropout_attn, **_encoder_options(args, ds),
+    )  # fmt: skip
+    if getattr(args, "similarity", None):
+        options["similarity"] = args.similarity
+    return options
+
+
+def _model(args: argparse.Namespace, ds: Dataset) -> Classifier:
+    return build_classifier(ds, **_model_options(args, ds))
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
+        device=args.device, max_seconds=args.max_seconds, l1=args.l1, l2=args.l2,
+        max_train_examples=args.max_train_examples,
+    )  # fmt: skip
+
+
+def _steps(ds: Dataset, cfg: TrainConfig) -> int:
+    """Optimiser steps of one full run (early stopping may take fewer)."""
+    n = min(len(ds.train), cfg.max_train_examples or len(ds.train))
+    return -(-n // cfg.batch_size) * cfg.epochs
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     torch.manual_seed(args.seed)
     ds = _dataset(args)
     model = _model(args, ds)
-    cfg = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-        device=args.device, max_seconds=args.max_seconds,
-    )  # fmt: skip
+    cfg = _train_config(args)
     print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}", file=sys.stderr)
     splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
-    steps = -(-len(ds.train) // cfg.batch_size) * cfg.epochs
+    steps = _steps(ds, cfg)
     with tqdm(total=steps, desc="training", unit="step", file=sys.stderr, mininterval=1) as bar:
 
         def on_step(event: StepEvent) -> None:
@@ -201,13 +292,101 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    ds = _dataset(args)
+    cfg = _train_config(args)
+    print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}", file=sys.stderr)
+    total = _steps(ds, cfg) * len(args.similarities)
+    with tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, mininterval=1) as bar:
+
+        def on_progress(run: int, runs: int, similarity: str, event: StepEvent) -> None:
+            bar.update(1)
+            if event.record:
+                bar.set_postfix(run=f"{run + 1}/{runs}", similarity=similarity,
+                                val_acc=f"{event.record.val_accuracy:.3f}")  # fmt: skip
+
+        result = sweep_similarities(
+            ds, _model_options(args, ds), cfg, on_progress=on_progress,
+            probe_index=args.probe, similarities=args.similarities,
+        )  # fmt: skip
+        bar.update(bar.total - bar.n)  # early stopping skips steps
+    table = result.table()
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"attention entropy of uniform attention (log n): {result.uniform_entropy:.4g}")
+    if args.out:
+        print(f"wrote {result.to_csv(args.out)}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    ds = _dataset(args)
+    base = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=args.seed,
+        device=args.device, max_train_examples=args.max_train_examples, probes=0,
+    )  # fmt: skip
+    space = SearchSpace(sequence_encoders=tuple(args.sequence_encoders))
+    fixed = dict(pool_activation=args.pool_activation, skip=args.skip, **_encoder_options(args, ds))
+    limit = f"{args.trials} trials" + (f", {args.timeout:g} s" if args.timeout else "")
+    print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}; {limit}", file=sys.stderr)
+
+    def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
+        value = "      -" if record.value is None else f"{record.value:.4f}"
+        params = " ".join(f"{k}={_short(v)}" for k, v in record.params.items())
+        epochs = len(record.val_curve)
+        print(f"trial {finished}/{total or '?'} {record.state:<8} val_acc={value} "
+              f"epochs={epochs} {record.seconds:.1f}s  {params}", flush=True)  # fmt: skip
+
+    result = tune(ds, args.trials, timeout=args.timeout, seed=args.search_seed, on_trial=on_trial,
+                  base_train_config=base, space=space, model_options=fixed)  # fmt: skip
+    if args.out:
+        print(f"wrote {result.to_csv(args.out)}")
+    if result.best_number is None:
+        print("no trial completed; raise --trials or --timeout", file=sys.stderr)
+        return 1
+    print(f"\nbest: trial {result.best_number}, validation accuracy {result.best_value:.4f}")
+    for name, value in result.best_params.items():
+        print(f"  {name} = {_short(value)}")
+    print("\ntrain it in full with:")
+    print("python -m dense_attention " + shlex.join(_tuned_train_argv(args, ds, result)))
+    return 0
+
+
+def _tuned_train_argv(args: argparse.Namespace, ds: Dataset, result: TuneResult) -> list[str]:
+    argv = ["train", "--dataset", args.dataset]
+    if args.limit is not None:
+        argv += ["--limit", str(args.limit)]
+    if args.data_path is not None:
+        argv += ["--data-path", str(args.data_path)]
+    argv += result.train_arguments()
+    argv += ["--pool-activation", args.pool_activation, "--skip", args.skip]
+    if ds.kind == "text":
+        argv += ["--embedding", args.embedding, "--max-len", str(args.max_len),
+                 "--embed-dim", str(args.embed_dim), "--pos-dim", str(args.pos_dim)]  # fmt: skip
+    elif args.patch:
+        argv += ["--patch", str(args.patch), "--pos-dim", str(args.pos_dim)]
+    if args.max_train_examples is not None:
+        argv += ["--max-train-examples", str(args.max_train_examples)]
+    argv += ["--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    return [*argv, "--out", f"checkpoints/{args.dataset}-tuned"]
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    commands = {
+        "train": lambda: cmd_train(args, argv),
+        "eval": lambda: cmd_eval(args),
+        "trace": lambda: cmd_trace(args),
+        "sweep": lambda: cmd_sweep(args),
+        "tune": lambda: cmd_tune(args),
+    }
     try:
-        if args.command == "train":
-            return cmd_train(args, argv)
-        return cmd_eval(args) if args.command == "eval" else cmd_trace(args)
+        return commands[args.command]()
     except (ValueError, OSError) as err:  # DataError, CheckpointError, EncodingError, ...
         print(f"error: {err}", file=sys.stderr)
         return 1

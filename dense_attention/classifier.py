@@ -107,6 +107,10 @@ class Classifier(nn.Module):
     def trace(self, *inputs: torch.Tensor, **overrides: Any) -> Trace:
         return self.core.trace(*self.features(*inputs), **overrides)
 
+    def penalised_parameters(self) -> dict[str, nn.Parameter]:
+        """The core's weights that L1/L2 act on; the encoder's embeddings are not penalised."""
+        return {f"core.{k}": p for k, p in self.core.penalised_parameters().items()}
+
     @torch.no_grad()
     def explain(self, item: str | Any, **overrides: Any) -> Explanation:
         """Trace one raw input (a text or an image); overrides: similarity, temperature, pooling."""
@@ -133,11 +137,17 @@ class Classifier(nn.Module):
 
     @torch.no_grad()
     def _frozen_tokens(self, ids: torch.Tensor, mask: torch.Tensor, batch_size: int):
-        parts = [
-            self.encoder.token_embeddings(ids[s : s + batch_size], mask[s : s + batch_size])
-            for s in range(0, len(ids), batch_size)
-        ]
-        return torch.cat(parts)
+        """MiniLM's token embeddings (n, N, 384); padding rows zero. Batches of similar length,
+        each cut to its longest text, so short texts do not pay for the longest one's padding."""
+        lengths = mask.sum(dim=1)
+        out = torch.zeros(*ids.shape, self.encoder.config.token_dim)
+        order = torch.argsort(lengths, stable=True)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            n = int(lengths[rows].max())
+            tok = self.encoder.token_embeddings(ids[rows, :n], mask[rows, :n])
+            out[rows, :n] = tok * mask[rows, :n, None]
+        return out
 
 
 def build_classifier(

@@ -10,6 +10,7 @@ ACTIVATIONS = ("identity", "relu", "tanh", "gelu")
 POOLINGS = ("learned", "mean")
 POOL_ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
 SKIPS = ("mean", "none")
+SEQUENCE_ENCODERS = ("none", "lstm", "transformer")
 
 
 class ConfigError(ValueError):
@@ -26,6 +27,17 @@ def _check_positive(name: str, value: float, kind: type = int) -> None:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
     if kind is int and not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
+
+
+def _check_probability(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{name} must be a probability in [0, 1), got {value!r}")
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -55,6 +67,12 @@ class ModelConfig:
     pooling: str = "learned"  # alpha: learned (u^T tanh(W_a v_i + b_a)) or mean (uniform)
     pool_activation: str = "tanh"  # sigma in c = sigma(sum_i alpha_i v_i)
     skip: str = "mean"  # h_o fed to the output beside c: mean of h_i, or none (c alone)
+    # The fields below came later; their defaults rebuild the models saved before them exactly.
+    dropout_h: float = 0.0  # p of dropout on h while training (h_o and the values see it too)
+    dropout_attn: float = 0.0  # p of dropout on the attention weights a_ij while training
+    # Reads x in context before the dense layer, h = act(W x' + b) with x' = seq(x):
+    # none | lstm (bidirectional, output width D) | transformer (one torch encoder layer)
+    sequence_encoder: str = "none"
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden_dim", "num_classes"):
@@ -65,6 +83,9 @@ class ModelConfig:
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("pool_activation", self.pool_activation, POOL_ACTIVATIONS)
         _check_choice("skip", self.skip, SKIPS)
+        _check_probability("dropout_h", self.dropout_h)
+        _check_probability("dropout_attn", self.dropout_attn)
+        _check_choice("sequence_encoder", self.sequence_encoder, SEQUENCE_ENCODERS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +113,15 @@ class TrainConfig:
     snapshot_every: int = 20  # record the probe examples' attention every k optimiser steps
     probes: int = 4  # validation examples whose attention is recorded in snapshots
     max_seconds: float | None = None  # wall-clock budget; training stops (keeping the best) after
+    # Penalties added to the cross-entropy: loss = CE + l1 * sum|w| + l2 * sum w^2, summed over
+    # the penalised weights (train.penalised_parameters: the dense-attention core's weight
+    # matrices and vectors; no biases, LayerNorm or encoder embeddings). l2 is a coupled penalty,
+    # unlike AdamW's decoupled weight_decay, which decays every parameter.
+    l1: float = 0.0
+    l2: float = 0.0
+    # Train on a stratified subsample of at most this many training examples (None = all); the
+    # validation split is untouched, so a small value provokes overfitting on purpose.
+    max_train_examples: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "snapshot_every"):
@@ -101,6 +131,10 @@ class TrainConfig:
             raise ConfigError("weight_decay and probes must not be negative")
         if self.max_seconds is not None:
             _check_positive("max_seconds", self.max_seconds, float)
+        _check_non_negative("l1", self.l1)
+        _check_non_negative("l2", self.l2)
+        if self.max_train_examples is not None:
+            _check_positive("max_train_examples", self.max_train_examples)
         _check_choice("device", self.device, DEVICES)
         _check_choice("schedule", self.schedule, ("constant", "cosine"))
 

@@ -2,6 +2,8 @@
 
 Notation: B batch, N tokens, D input features, d hidden size, C classes; i query token, j key token.
 The formulas are those of DESIGN.md; `trace` returns every intermediate, `forward` only the logits.
+An optional sequence encoder (bidirectional LSTM or one transformer layer) reads x in context
+first: h = act(W x' + b) with x' = seq(x). Dropout (on h and on a_ij) acts in training mode only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
 from .similarity import SIMILARITIES, SimilarityParams, register_weight
@@ -40,6 +43,68 @@ def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
+def transformer_heads(width: int) -> int:
+    """Heads of the transformer sequence encoder: the largest of 4, 2, 1 that divides D."""
+    return next(n for n in (4, 2, 1) if width % n == 0)
+
+
+class LSTMSequenceEncoder(nn.Module):
+    """x' = BiLSTM(x): (B, N, D) -> (B, N, D), over the real tokens only; x' = 0 at padding.
+
+    ceil(D/2) units per direction; the two directions are concatenated, which is D wide for an
+    even D; for an odd D a linear layer maps the D + 1 outputs back to D. Sequences are packed,
+    so the backward direction starts at the last real token, never at padding.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        units = -(-width // 2)
+        self.lstm = nn.LSTM(width, units, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * units, width) if 2 * units != width else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if bool(mask.all()):
+            out = self.lstm(x)[0]
+        else:
+            # Real tokens first, in their order (packing wants each sequence as a prefix).
+            order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)  # (B, N)
+            tokens = x.gather(1, order[..., None].expand_as(x))
+            lengths = mask.sum(dim=1).clamp_min(1).cpu()  # an all-padding row runs 1 step
+            packed = pack_padded_sequence(tokens, lengths, batch_first=True, enforce_sorted=False)
+            out = pad_packed_sequence(self.lstm(packed)[0], batch_first=True,
+                                      total_length=x.shape[1])[0]  # fmt: skip
+            out = torch.zeros_like(out).scatter(1, order[..., None].expand_as(out), out)
+        if self.proj is not None:
+            out = self.proj(out)
+        return out * mask[..., None].to(out.dtype)
+
+
+class TransformerSequenceEncoder(nn.Module):
+    """x' = one torch.nn.TransformerEncoderLayer(x): (B, N, D) -> (B, N, D); x' = 0 at padding.
+
+    d_model D, nhead `transformer_heads(D)`, feed-forward 2D wide, GELU, pre-norm (x' keeps x's
+    scale through the residual), dropout 0; padding is a key padding mask (src_key_padding_mask).
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(
+            width, transformer_heads(width), dim_feedforward=2 * width, dropout=0.0,
+            activation="gelu", batch_first=True, norm_first=True,
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # With every key masked, a softmax over nothing can give NaN (older torch releases and
+        # some kernels do): an example with no real token attends to all of its positions
+        # instead, and its outputs are zeroed below.
+        keys = mask | ~mask.any(dim=1, keepdim=True)
+        out = self.layer(x, src_key_padding_mask=~keys)
+        return out * mask[..., None].to(out.dtype)
+
+
+SEQUENCE_ENCODER_CLASSES = {"lstm": LSTMSequenceEncoder, "transformer": TransformerSequenceEncoder}
+
+
 class DenseAttention(nn.Module):
     """The dense + attention classifier of DESIGN.md, with `trace` for every intermediate."""
 
@@ -57,6 +122,11 @@ class DenseAttention(nn.Module):
         register_weight(self, "pool_bias", torch.zeros(d), learned)
         register_weight(self, "pool_vector", (torch.rand(d) * 2 - 1) * bound, learned)
         self.out = nn.Linear(2 * d if config.skip == "mean" else d, config.num_classes)
+        # Built last, so a seed gives the other weights the same values with or without it.
+        self.sequence_encoder = None
+        if config.sequence_encoder != "none":
+            cls = SEQUENCE_ENCODER_CLASSES[config.sequence_encoder]
+            self.sequence_encoder = cls(config.input_dim)
 
     def _check(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.config.input_dim:
@@ -83,9 +153,40 @@ class DenseAttention(nn.Module):
             raise ValueError(f"unknown pooling {pooling!r}; choose learned or mean")
         return similarity, temperature, pooling
 
+    def encode_sequence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x' = seq(x) (B, N, D), 0 at padding; x itself when there is no sequence encoder."""
+        return x if self.sequence_encoder is None else self.sequence_encoder(x, mask)
+
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        """h = act(W x + b): (B, N, D) -> (B, N, d)."""
+        """h = act(W x + b): (B, N, D) -> (B, N, d); given x' when there is a sequence encoder."""
         return ACTIVATION_FNS[self.config.activation](self.dense(x))
+
+    def hidden(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """h (B, N, d) from the input x: sequence encoder, dense layer, and dropout if training."""
+        h = self.project(self.encode_sequence(x, mask))
+        if self.training and self.config.dropout_h > 0:
+            h = F.dropout(h, self.config.dropout_h)
+        return h
+
+    def _attn_dropout(self, attn: torch.Tensor) -> torch.Tensor:
+        if self.training and self.config.dropout_attn > 0:
+            return F.dropout(attn, self.config.dropout_attn)
+        return attn
+
+    def penalised_parameters(self) -> dict[str, nn.Parameter]:
+        """The weights L1/L2 penalties act on: every trainable parameter but biases and LayerNorm.
+
+        That is W (dense), the configured similarity's weights, W_a and u of learned pooling, W2
+        (out) and the sequence encoder's weight matrices; fixed buffers are not parameters.
+        """
+        norms = {name for name, m in self.named_modules() if isinstance(m, nn.LayerNorm)}
+        return {
+            name: p
+            for name, p in self.named_parameters()
+            if p.requires_grad
+            and "bias" not in name.rpartition(".")[2]
+            and name.rpartition(".")[0] not in norms
+        }
 
     def attend(
         self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
@@ -100,11 +201,12 @@ class DenseAttention(nn.Module):
     ) -> torch.Tensor:
         """v = attn @ h through scaled_dot_product_attention, for dot and scaled_dot."""
         scale = 1.0 / temperature / (math.sqrt(h.shape[-1]) if similarity == "scaled_dot" else 1.0)
+        p = self.config.dropout_attn if self.training else 0.0
         if bool(mask.all()):
-            return F.scaled_dot_product_attention(h, h, h, scale=scale)
+            return F.scaled_dot_product_attention(h, h, h, dropout_p=p, scale=scale)
         # Allow every key of an all-padding example (no NaN), then zero padded query rows.
         keys = (mask | ~mask.any(dim=1, keepdim=True))[:, None, :]  # (B, 1, N)
-        values = F.scaled_dot_product_attention(h, h, h, attn_mask=keys, scale=scale)
+        values = F.scaled_dot_product_attention(h, h, h, attn_mask=keys, dropout_p=p, scale=scale)
         return values * mask[..., None].to(values.dtype)
 
     def pool(
@@ -139,11 +241,11 @@ class DenseAttention(nn.Module):
         """Logits (B, C) for x (B, N, D) and mask (B, N) (True = real token)."""
         mask = self._check(x, mask)
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
-        h = self.project(x)
+        h = self.hidden(x, mask)
         if similarity in ("dot", "scaled_dot"):
             values = self._fast_values(h, mask, similarity, temperature)
         else:
-            values = self.attend(h, mask, similarity, temperature)[1] @ h
+            values = self._attn_dropout(self.attend(h, mask, similarity, temperature)[1]) @ h
         alpha = self.pool(values, mask, pooling)[1]
         return self.head(values, h, mask, alpha)[-1]
 
@@ -155,12 +257,16 @@ class DenseAttention(nn.Module):
         temperature: float | None = None,
         pooling: str | None = None,
     ) -> Trace:
-        """Every intermediate; `similarity`, `temperature` and `pooling` override the config."""
+        """Every intermediate; `similarity`, `temperature` and `pooling` override the config.
+
+        `x` is the input as given; with a sequence encoder, h is computed from x' = seq(x). In
+        training mode (dropout > 0) `values` use the dropped-out attention; `attn` is the softmax.
+        """
         mask = self._check(x, mask)
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
-        h = self.project(x)
+        h = self.hidden(x, mask)
         scores, attn = self.attend(h, mask, similarity, temperature)
-        values = attn @ h
+        values = self._attn_dropout(attn) @ h
         pool_scores, alpha = self.pool(values, mask, pooling)
         pooled, c, h_o, logits = self.head(values, h, mask, alpha)
         return Trace(

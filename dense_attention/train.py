@@ -2,7 +2,9 @@
 
 Progress goes out through `on_step(event)`; the app moves st.progress with it, the CLI a tqdm bar.
 Nothing here is specific to text or images: a model is anything with `forward(*inputs) -> logits`
-and `trace(*inputs) -> Trace`, and a split is a tuple of input tensors plus labels.
+and `trace(*inputs) -> Trace`, and a split is a tuple of input tensors plus labels. The objective
+is cross-entropy plus optional L1/L2 penalties (`regularised_loss`); losses reported in the
+history are the cross-entropy alone, so training and validation curves compare like with like.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
+from .data import _limit_indices
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class EpochRecord:
     val_loss: float
     val_accuracy: float
     seconds: float  # since training started
+    train_penalty: float = 0.0  # mean l1 * sum|w| + l2 * sum w^2 over the epoch's steps
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class StepEvent:
     step: int
     total_steps: int
     epoch: int  # 1-based epoch this step belongs to
-    loss: float  # this batch's training loss
+    loss: float  # this batch's training cross-entropy (without the L1/L2 penalty)
     record: EpochRecord | None = None  # set on the last step of an epoch
     snapshot: Snapshot | None = None  # set when a snapshot was taken at this step
 
@@ -104,6 +108,51 @@ def _autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def subsample(split: TensorSplit, n: int | None, seed: int) -> TensorSplit:
+    """At most `n` examples of `split`, classes in proportion, deterministic from `seed`.
+
+    A smaller n gives a subset of a larger one (data.load_dataset's `limit` rule).
+    """
+    if n is None or n >= len(split):
+        return split
+    keep = _limit_indices(split.labels.cpu().numpy(), n, seed)
+    return split.take(torch.as_tensor(keep, device=split.labels.device))
+
+
+def penalised_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights L1/L2 penalise: `model.penalised_parameters()` where the model defines one.
+
+    DenseAttention and Classifier do: the dense-attention core's weights (W, the similarity's
+    weights, W_a, u, W2, the sequence encoder's matrices), without biases, LayerNorm parameters
+    or the encoder's embeddings. Any other model: every trainable parameter.
+    """
+    own = getattr(model, "penalised_parameters", None)
+    if callable(own):
+        return dict(own())
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
+def regularised_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    l1: float = 0.0,
+    l2: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(objective, cross-entropy, penalty) with objective = CE + l1 * sum|w| + l2 * sum w^2.
+
+    logits (B, C), labels (B,); sums run over every element of every tensor in `weights`.
+    """
+    ce = F.cross_entropy(logits, labels)
+    penalty = torch.zeros((), dtype=ce.dtype, device=ce.device)
+    for w in weights:
+        if l1:
+            penalty = penalty + l1 * w.abs().sum()
+        if l2:
+            penalty = penalty + l2 * w.square().sum()
+    return ce + penalty, ce, penalty
 
 
 @torch.no_grad()
@@ -158,15 +207,18 @@ def train(
     """Train `model` in place and leave it in eval mode with the weights of its best epoch.
 
     `should_stop()` is polled after every step (the app's stop button); `on_step` gets a StepEvent.
+    With `config.max_train_examples`, only a stratified subsample of `train_split` is used.
     """
     config = config or TrainConfig()
     if len(train_split) == 0 or len(val_split) == 0:
         raise ValueError("training needs at least one training and one validation example")
+    train_split = subsample(train_split, config.max_train_examples, config.seed)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
+    penalised = list(penalised_parameters(model).values()) if config.l1 or config.l2 else []
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -181,15 +233,17 @@ def train(
         result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(train_split), generator=gen)
-        seen, loss_sum, correct, stop = 0, 0.0, 0, None
+        seen, loss_sum, penalty_sum, correct, stop = 0, 0.0, 0.0, 0, None
         for b in range(steps_per_epoch):
             batch = train_split.take(order[b * config.batch_size : (b + 1) * config.batch_size])
             batch = batch.to(device)
             with _autocast(device):
                 logits = model(*batch.inputs).float()
-            loss = F.cross_entropy(logits, batch.labels)
+            objective, loss, penalty = regularised_loss(
+                logits, batch.labels, penalised, config.l1, config.l2
+            )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             optimizer.step()
             if scheduler is not None:
@@ -197,6 +251,7 @@ def train(
             step += 1
             seen += len(batch)
             loss_sum += loss.item() * len(batch)
+            penalty_sum += penalty.item() * len(batch)
             correct += (logits.argmax(-1) == batch.labels).sum().item()
             snap = None
             if config.probes and step % config.snapshot_every == 0:
@@ -208,14 +263,14 @@ def train(
                 val_loss, val_acc = evaluate(model, val_split.to(device))
                 elapsed = time.perf_counter() - start
                 record = EpochRecord(epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
-                                     elapsed)  # fmt: skip
+                                     elapsed, penalty_sum / seen)  # fmt: skip
                 result.history.append(record)
                 best.offer(model, record)
             if on_step:
                 on_step(StepEvent(step, total, epoch, loss.item(), record, snap))
             if stop:
                 break
-        if stop or best.since >= config.patience:
+        if stop or (best.since >= config.patience and epoch < config.epochs):
             result.stopped = stop or "early_stopping"
             break
     model.load_state_dict(best.state)

@@ -1,5 +1,7 @@
 """Classifier: encoder + DenseAttention end to end, its config, checkpoints and explanations."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,43 @@ def test_config_consistency_errors():
     assert ClassifierConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="exactly"):
         ClassifierConfig.from_dict({**cfg.to_dict(), "extra": 1})
+
+
+@pytest.mark.parametrize("seq", ["lstm", "transformer"])
+def test_text_classifier_with_sequence_encoder_ignores_padding(tmp_path, texts, seq):
+    torch.manual_seed(0)
+    model = build_classifier(texts, hidden_dim=8, text=TextConfig(max_len=24),
+                             sequence_encoder=seq, dropout_h=0.1).eval()  # fmt: skip
+    short, long = "Markets rallied", "A long sentence about the election campaign and its results"
+    ids, mask = model.prepare([short, long])
+    assert not mask[0].all()  # the short text is padded
+    alone = model(*model.prepare([short]))
+    assert torch.allclose(model(ids, mask)[0], alone[0], atol=1e-5)
+    ex = model.explain(short)
+    np.testing.assert_allclose(ex.trace.attn[0].sum(-1).numpy(), 1, atol=1e-5)
+    checkpoint.save(tmp_path, model)
+    loaded = checkpoint.load(tmp_path)
+    assert loaded.config.model.sequence_encoder == seq
+    assert torch.equal(loaded(ids, mask), model(ids, mask))
+
+
+def test_checkpoint_saved_before_the_new_fields_loads_with_identical_logits(tmp_path, digits):
+    torch.manual_seed(0)
+    model = build_classifier(digits, hidden_dim=8, similarity="cosine").eval()
+    checkpoint.save(tmp_path, model)
+    path = tmp_path / "config.json"
+    header = json.loads(path.read_text())
+    for name in ("dropout_h", "dropout_attn", "sequence_encoder"):  # as written before they existed
+        del header["config"]["model"][name]
+    path.write_text(json.dumps(header))
+    loaded = checkpoint.load(tmp_path)
+    assert loaded.config == model.config
+    split = model.tensors(digits.test)
+    assert torch.equal(loaded(*split.inputs), model(*split.inputs))
+
+
+def test_penalised_parameters_leave_the_encoder_alone(texts):
+    model = build_classifier(texts, hidden_dim=8, text=TextConfig(max_len=24))
+    names = set(model.penalised_parameters())
+    assert names == {"core.dense.weight", "core.pool_weight", "core.pool_vector", "core.out.weight"}
+    assert {"encoder.tok.weight", "encoder.pos.weight"} <= {n for n, _ in model.named_parameters()}

@@ -9,6 +9,14 @@ from dense_attention.config import ConfigError
 def test_round_trip():
     cfg = ModelConfig(8, 16, 3, similarity="cosine", temperature=0.5, activation="gelu")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    cfg = ModelConfig(8, 16, 3, dropout_h=0.2, dropout_attn=0.1, sequence_encoder="lstm")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_fields_added_later_default_to_the_old_behaviour():
+    old = dict(input_dim=8, hidden_dim=16, num_classes=3, similarity="cosine")
+    cfg = ModelConfig.from_dict(old)
+    assert (cfg.dropout_h, cfg.dropout_attn, cfg.sequence_encoder) == (0.0, 0.0, "none")
 
 
 @pytest.mark.parametrize(
@@ -24,6 +32,10 @@ def test_round_trip():
         (dict(hidden_dim=0), "hidden_dim"),
         (dict(hidden_dim=2.5), "hidden_dim"),
         (dict(num_classes=True), "num_classes"),
+        (dict(dropout_h=1.0), "dropout_h"),
+        (dict(dropout_h=-0.1), "dropout_h"),
+        (dict(dropout_attn=True), "dropout_attn"),
+        (dict(sequence_encoder="gru"), "sequence_encoder"),
     ],
 )
 def test_invalid_values(kw, message):

@@ -2,13 +2,16 @@
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dense_attention.__main__ import main
+from dense_attention.config import SIMILARITY_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")
@@ -94,3 +97,62 @@ def test_shipped_checkpoint_reproduces_its_metrics(capsys, name):
     accuracy = float(out.strip().splitlines()[-1].removeprefix("accuracy="))
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=0.005)
     assert accuracy >= metrics["baseline_accuracy"] - (0.02 if name == "bbc-topics" else 0)
+
+
+def test_train_with_regularisation_and_a_sequence_encoder(capsys, tmp_path):
+    out = tmp_path / "reg"
+    code, _, _ = run(capsys, "train", "--dataset", "digits", "--limit", "200", "--epochs", "2",
+                     "--hidden", "8", "--no-baseline", "--dropout-h", "0.2", "--dropout-attn",
+                     "0.1", "--l1", "1e-5", "--l2", "1e-4", "--sequence-encoder", "lstm",
+                     "--max-train-examples", "50", "--out", str(out))  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    cfg = metrics["train_config"]
+    assert (cfg["l1"], cfg["l2"], cfg["max_train_examples"]) == (1e-5, 1e-4, 50)
+    assert all(r["train_penalty"] > 0 for r in metrics["history"])
+    model = json.loads((out / "config.json").read_text())["config"]["model"]
+    assert [model[k] for k in ("dropout_h", "dropout_attn", "sequence_encoder")] == [
+        0.2,
+        0.1,
+        "lstm",
+    ]
+    code, text, _ = run(capsys, "eval", "--checkpoint", str(out))
+    assert code == 0 and float(text.strip().splitlines()[-1].split("=")[1]) == pytest.approx(
+        metrics["test_accuracy"], abs=1e-4
+    )
+
+
+def test_sweep_prints_the_table_and_writes_csv(capsys, tmp_path):
+    code, out, _ = run(capsys, "sweep", "--dataset", "digits", "--limit", "200", "--epochs", "1",
+                       "--hidden", "8", "--csv", str(tmp_path / "sweep.csv"))  # fmt: skip
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:5] == ["similarity", "test_accuracy", "train_seconds", "parameters",
+                                    "attention_entropy"]  # fmt: skip
+    assert [line.split()[0] for line in lines[1:7]] == list(SIMILARITY_NAMES)
+    table = pd.read_csv(tmp_path / "sweep.csv")
+    assert list(table["similarity"]) == list(SIMILARITY_NAMES)
+    assert table["test_accuracy"].between(0, 1).all()
+
+
+def test_tune_prints_trials_and_a_command_that_trains_the_best(capsys, tmp_path):
+    code, out, _ = run(capsys, "tune", "--dataset", "digits", "--limit", "200", "--trials", "3",
+                       "--epochs", "1", "--csv", str(tmp_path / "trials.csv"))  # fmt: skip
+    assert code == 0
+    assert len(re.findall(r"^trial \d/3 COMPLETE val_acc=\d\.\d{4}", out, re.M)) == 3
+    assert "best: trial" in out and "similarity = " in out
+    assert len(pd.read_csv(tmp_path / "trials.csv")) == 3
+    command = out.strip().splitlines()[-1]
+    assert command.startswith("python -m dense_attention train --dataset digits --limit 200")
+    argv = shlex.split(command)[3:]
+    argv = argv[: argv.index("--out")] + ["--epochs", "1", "--no-baseline", "--out",
+                                          str(tmp_path / "best")]  # fmt: skip
+    code, _, _ = run(capsys, *argv)
+    assert code == 0 and (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_tune_and_sweep_reject_bad_input(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--dataset", "digits", "--similarities", "manhattan"])
+    code, _, err = run(capsys, "tune", "--dataset", "digits", "--limit", "1", "--trials", "1")
+    assert code == 1 and "error:" in err

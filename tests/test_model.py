@@ -7,8 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dense_attention import SIMILARITIES, DenseAttention, ModelConfig
-from dense_attention.config import ACTIVATIONS, POOL_ACTIVATIONS, POOLINGS, SKIPS
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint
+from dense_attention.config import (
+    ACTIVATIONS,
+    POOL_ACTIVATIONS,
+    POOLINGS,
+    SEQUENCE_ENCODERS,
+    SKIPS,
+)
+from dense_attention.model import transformer_heads
 
 D, d, C = 5, 6, 3
 ACT = {
@@ -129,18 +136,20 @@ def test_override_similarity_on_a_model_trained_with_another(override):
     assert_matches_reference(model, override, 0.7, "mean")
 
 
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_forward_equals_trace_logits(similarity, pooling):
-    model = make(similarity=similarity, pooling=pooling)
+def test_forward_equals_trace_logits(similarity, pooling, seq):
+    model = make(similarity=similarity, pooling=pooling, sequence_encoder=seq)
     x, mask = batch()
     assert torch.allclose(model(x, mask), model.trace(x, mask).logits, atol=1e-10)
     assert torch.allclose(model(x), model.trace(x).logits, atol=1e-10)
 
 
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
-def test_rows_and_alpha_sum_to_one_over_real_tokens(similarity):
-    t = make(similarity=similarity).trace(*batch())
+def test_rows_and_alpha_sum_to_one_over_real_tokens(similarity, seq):
+    t = make(similarity=similarity, sequence_encoder=seq).trace(*batch())
     real = t.mask.double()
     keep = real[:, :, None] * real[:, None, :]
     assert torch.allclose(t.attn.sum(-1), real)
@@ -149,10 +158,11 @@ def test_rows_and_alpha_sum_to_one_over_real_tokens(similarity):
     assert (t.alpha * (1 - real)).abs().max() == 0
 
 
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_padding_and_batch_change_nothing(similarity, pooling):
-    model = make(similarity=similarity, pooling=pooling)
+def test_padding_and_batch_change_nothing(similarity, pooling, seq):
+    model = make(similarity=similarity, pooling=pooling, sequence_encoder=seq)
     x, mask = batch(lengths=(4, 2, 3))
     t = model.trace(x, mask)
     x_junk = x.clone()
@@ -178,20 +188,22 @@ def test_values_equal_scaled_dot_product_attention(similarity, tau):
     assert torch.allclose(t.values[mask], sdpa[mask], atol=1e-10)
 
 
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("kw", [dict(pooling="learned", skip="mean"), dict(pooling="mean")])
-def test_gradients_reach_every_parameter(similarity, kw):
-    model = make(similarity=similarity, activation="tanh", **kw)
+def test_gradients_reach_every_parameter(similarity, kw, seq):
+    model = make(similarity=similarity, activation="tanh", sequence_encoder=seq, **kw)
     x, mask = batch()
     model(x, mask).square().sum().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("tau", [1e-4, 1.0, 1e4])
-def test_no_nan_at_extremes(similarity, tau):
-    model = make(similarity=similarity, activation="relu").float()
+def test_no_nan_at_extremes(similarity, tau, seq):
+    model = make(similarity=similarity, activation="relu", sequence_encoder=seq).float()
     x = torch.randn(4, 5, D) * 10
     x[1] = x[1, :1]  # all-identical tokens
     mask = torch.ones(4, 5, dtype=torch.bool)
@@ -236,3 +248,170 @@ def test_bad_overrides_raise_clear_errors():
         model.trace(x, temperature=0.0)
     with pytest.raises(ValueError, match="temperature"):
         model.trace(x, temperature=float("nan"))
+
+
+# ---------------------------------------------------------------- sequence encoders
+
+
+@pytest.mark.parametrize("seq", ["lstm", "transformer"])
+@pytest.mark.parametrize("similarity", ["scaled_dot", "additive"])
+def test_sequence_encoder_trace_is_the_formulas_applied_to_x_prime(seq, similarity):
+    model = make(similarity=similarity, sequence_encoder=seq, activation="tanh")
+    x, mask = batch()
+    x_prime = model.encode_sequence(x, mask)
+    t = model.trace(x, mask)
+    assert t.x is x  # the trace keeps the input, not x'
+    assert not torch.allclose(x_prime[mask], x[mask])
+    for b, n in enumerate(mask.sum(1).tolist()):
+        ref = reference(model, x_prime[b].tolist(), n, similarity, 1.0, "learned")
+        for name, want in ref.items():
+            got = getattr(t.example(b), name)[0]
+            assert torch.allclose(got, torch.tensor(want, dtype=got.dtype), atol=1e-9), name
+
+
+def test_lstm_reads_only_real_tokens_in_order_in_both_directions():
+    model = make(sequence_encoder="lstm")
+    x, _ = batch(lengths=(5, 5, 5, 5))
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [0, 1, 1, 0, 1], [0, 0, 0, 0, 0]]).bool()
+    x_prime = model.encode_sequence(x, mask)
+    enc = model.sequence_encoder
+    for b in range(3):
+        alone = enc.proj(enc.lstm(x[b : b + 1, mask[b]])[0])[0]  # real tokens only, no padding
+        assert torch.allclose(x_prime[b, mask[b]], alone, atol=1e-12)
+    assert x_prime[~mask].abs().max() == 0  # padding positions (and an empty row) give 0
+
+
+@pytest.mark.parametrize("width, heads, projected", [(8, 4, False), (6, 2, False), (5, 1, True)])
+def test_sequence_encoders_keep_the_input_width(width, heads, projected):
+    x = torch.randn(2, 3, width)
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    for seq in ("lstm", "transformer"):
+        model = DenseAttention(ModelConfig(width, 4, 2, sequence_encoder=seq))
+        assert model.encode_sequence(x, mask).shape == x.shape
+    lstm = DenseAttention(ModelConfig(width, 4, 2, sequence_encoder="lstm")).sequence_encoder
+    assert lstm.lstm.hidden_size == -(-width // 2) and lstm.lstm.bidirectional
+    assert (lstm.proj is not None) == projected
+    layer = DenseAttention(ModelConfig(width, 4, 2, sequence_encoder="transformer"))
+    assert transformer_heads(width) == heads == layer.sequence_encoder.layer.self_attn.num_heads
+
+
+@pytest.mark.parametrize("seq", ["lstm", "transformer"])
+def test_transformer_and_lstm_match_the_layer_run_on_each_example_alone(seq):
+    model = make(sequence_encoder=seq)
+    x, mask = batch()
+    x_prime = model.encode_sequence(x, mask)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        if seq == "transformer":
+            alone = model.sequence_encoder.layer(x[b : b + 1, :n])[0]
+        else:
+            enc = model.sequence_encoder
+            alone = enc.proj(enc.lstm(x[b : b + 1, :n])[0])[0]
+        assert torch.allclose(x_prime[b, :n], alone, atol=1e-12)
+
+
+@pytest.mark.parametrize("seq", SEQUENCE_ENCODERS)
+def test_checkpoint_round_trip_with_sequence_encoder(tmp_path, seq):
+    model = make(similarity="cosine", sequence_encoder=seq, dropout_h=0.2, dropout_attn=0.1)
+    model = model.float().eval()
+    checkpoint.save(tmp_path, model)
+    loaded = checkpoint.load(tmp_path)
+    x, mask = batch()
+    x = x.float()
+    assert loaded.config == model.config
+    assert torch.equal(loaded(x, mask), model(x, mask))
+    assert torch.equal(loaded.trace(x, mask).attn, model.trace(x, mask).attn)
+
+
+def test_config_without_the_new_fields_rebuilds_the_same_model():
+    old = dict(
+        input_dim=D,
+        hidden_dim=d,
+        num_classes=C,
+        similarity="cosine",
+        temperature=0.5,
+        activation="gelu",
+        pooling="learned",
+        pool_activation="tanh",
+        skip="mean",
+    )
+    cfg = ModelConfig.from_dict(old)
+    assert (cfg.dropout_h, cfg.dropout_attn, cfg.sequence_encoder) == (0.0, 0.0, "none")
+    torch.manual_seed(0)
+    before = DenseAttention(cfg)
+    torch.manual_seed(0)
+    again = DenseAttention(ModelConfig.from_dict(old))
+    assert list(before.state_dict()) == list(again.state_dict())
+    pairs = zip(before.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    # The state dict has no key the pre-dropout model lacked.
+    assert set(before.state_dict()) == {
+        "pool_weight", "pool_bias", "pool_vector", "dense.weight", "dense.bias", "out.weight",
+        "out.bias", "similarity_params.additive_query", "similarity_params.additive_key",
+        "similarity_params.additive_vector", "similarity_params.bilinear",
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------- dropout
+
+
+@pytest.mark.parametrize("similarity", ["scaled_dot", "cosine"])  # SDPA path and explicit path
+@pytest.mark.parametrize("which", ["dropout_h", "dropout_attn"])
+def test_dropout_acts_in_training_only(similarity, which):
+    plain = make(similarity=similarity)
+    dropped = make(similarity=similarity, **{which: 0.5})
+    dropped.load_state_dict(plain.state_dict())
+    x, mask = batch()
+    plain.train(), dropped.train()
+    assert torch.equal(plain(x, mask), plain(x, mask))  # no dropout: training is deterministic
+    assert not torch.allclose(dropped(x, mask), dropped(x, mask))
+    assert not torch.allclose(dropped(x, mask), plain(x, mask))
+    plain.eval(), dropped.eval()
+    assert torch.equal(dropped(x, mask), dropped(x, mask))
+    assert torch.equal(dropped(x, mask), plain(x, mask))
+    t = dropped.trace(x, mask)
+    assert torch.equal(t.logits, plain.trace(x, mask).logits)
+    assert torch.allclose(dropped(x, mask), t.logits, atol=1e-10)
+
+
+def test_dropout_in_training_keeps_attention_rows_normalised():
+    model = make(dropout_h=0.3, dropout_attn=0.3).train()
+    x, mask = batch()
+    t = model.trace(x, mask)
+    assert torch.allclose(t.attn.sum(-1), mask.double())
+    assert not torch.allclose(t.values, t.attn @ t.h)  # values saw the dropped-out weights
+    torch.manual_seed(5)
+    a = model(x, mask)
+    torch.manual_seed(5)
+    assert torch.equal(model(x, mask), a)  # a seed repeats the dropout masks
+
+
+def test_penalised_parameters_are_the_weights_not_biases():
+    model = make(similarity="bilinear", sequence_encoder="transformer")
+    names = set(model.penalised_parameters())
+    assert names == {
+        "dense.weight", "pool_weight", "pool_vector", "out.weight", "similarity_params.bilinear",
+        "sequence_encoder.layer.self_attn.in_proj_weight",
+        "sequence_encoder.layer.self_attn.out_proj.weight",
+        "sequence_encoder.layer.linear1.weight", "sequence_encoder.layer.linear2.weight",
+    }  # fmt: skip
+    mean = make(pooling="mean", sequence_encoder="lstm")  # mean pooling: W_a, u are buffers
+    assert set(mean.penalised_parameters()) == {
+        "dense.weight", "out.weight", "sequence_encoder.lstm.weight_ih_l0",
+        "sequence_encoder.lstm.weight_hh_l0", "sequence_encoder.lstm.weight_ih_l0_reverse",
+        "sequence_encoder.lstm.weight_hh_l0_reverse", "sequence_encoder.proj.weight",
+    }  # fmt: skip
+
+
+def test_transformer_never_masks_every_key_of_a_row(monkeypatch):
+    model = make(sequence_encoder="transformer")
+    seen = []
+    layer = model.sequence_encoder.layer
+    forward = layer.forward
+    monkeypatch.setattr(layer, "forward", lambda x, **kw: seen.append(kw) or forward(x, **kw))
+    x, mask = batch(lengths=(3, 1, 2))
+    mask[1] = False  # an example with no real token
+    out = model.encode_sequence(x, mask)
+    padding = seen[0]["src_key_padding_mask"]  # True = ignore this key
+    assert not padding.all(dim=1).any()  # a fully masked row gives NaN on some torch kernels
+    assert torch.equal(padding[0], ~mask[0]) and torch.equal(padding[2], ~mask[2])
+    assert torch.isfinite(out).all() and out[1].abs().max() == 0

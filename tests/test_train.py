@@ -1,13 +1,25 @@
 """The training loop on a real slice of digits: loss falls, accuracy beats chance, stops work."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dense_attention.classifier import build_classifier
 from dense_attention.config import ConfigError, TrainConfig
 from dense_attention.data import load_dataset
-from dense_attention.train import evaluate, pick_device, train
+from dense_attention.encoders import ImageConfig
+from dense_attention.train import (
+    TensorSplit,
+    evaluate,
+    penalised_parameters,
+    pick_device,
+    regularised_loss,
+    subsample,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +103,99 @@ def test_devices_and_config_errors():
         TrainConfig(device="tpu")
     with pytest.raises(ConfigError, match="lr"):
         TrainConfig(lr=0)
+
+
+def test_penalty_changes_the_loss_by_exactly_its_formula(digits):
+    ds, (tr, _, _) = digits
+    model = fresh(ds)
+    batch = tr.take(slice(0, 16))
+    logits = model(*batch.inputs)
+    weights = penalised_parameters(model)
+    # Independently: the core's weights, no biases, no positional embedding of the encoder.
+    names = {"core.dense.weight", "core.pool_weight", "core.pool_vector", "core.out.weight"}
+    assert set(weights) == names
+    l1, l2 = 3e-4, 2e-3
+    by_hand = sum(
+        l1 * float(p.detach().double().abs().sum()) + l2 * float(p.detach().double().pow(2).sum())
+        for name, p in model.named_parameters()
+        if name in names
+    )
+    ce = F.cross_entropy(logits, batch.labels)
+    total, ce_part, penalty = regularised_loss(logits, batch.labels, list(weights.values()), l1, l2)
+    assert torch.equal(ce_part, ce)
+    assert float((total - ce).detach()) == pytest.approx(by_hand, rel=1e-5) and by_hand > 0.01
+    assert float(penalty.detach()) == pytest.approx(by_hand, rel=1e-5)
+    only_l1 = regularised_loss(logits, batch.labels, list(weights.values()), l1, 0.0)[0]
+    assert float((only_l1 - ce).detach()) == pytest.approx(
+        l1 * sum(float(weights[n].detach().abs().sum()) for n in names), rel=1e-5
+    )
+    assert torch.equal(regularised_loss(logits, batch.labels, list(weights.values()))[0], ce)
+
+
+def test_l1_and_l2_shrink_the_penalised_weights(digits):
+    ds, (tr, va, _) = digits
+    runs = {}
+    for key, kw in {"none": {}, "l1": dict(l1=1e-3), "l2": dict(l2=1e-2)}.items():
+        model = fresh(ds)
+        cfg = TrainConfig(epochs=3, batch_size=16, lr=2e-2, probes=0, max_train_examples=128,
+                          **kw)  # fmt: skip
+        result = train(model, tr, va, cfg)
+        weights = penalised_parameters(model).values()
+        runs[key] = (
+            sum(float(w.detach().abs().sum()) for w in weights),
+            sum(float(w.detach().square().sum()) for w in weights),
+            result.history,
+        )
+    assert runs["l1"][0] < 0.5 * runs["none"][0]
+    assert runs["l2"][1] < 0.5 * runs["none"][1]
+    assert all(r.train_penalty == 0 for r in runs["none"][2])
+    assert all(r.train_penalty > 0 for r in runs["l1"][2] + runs["l2"][2])
+    # The history's train loss is the cross-entropy alone, comparable with the validation loss.
+    assert all(r.train_loss < math.log(10) + 1 for r in runs["l1"][2])
+
+
+def test_max_train_examples_trains_on_a_stratified_slice(digits):
+    ds, (tr, va, _) = digits
+    small = subsample(tr, 30, seed=0)
+    assert len(small) == 30 and set(small.labels.tolist()) == set(range(10))
+    assert set(subsample(tr, 20, seed=0).inputs[0][:, 0, 0, 0].tolist()) <= set(
+        small.inputs[0][:, 0, 0, 0].tolist()
+    )  # a smaller slice is part of a larger one
+    assert subsample(tr, None, 0) is tr and subsample(tr, 10**6, 0) is tr
+    torch.manual_seed(0)  # 4x4 patches learn fast enough to memorise 30 examples in 25 epochs
+    model = build_classifier(ds, hidden_dim=32, activation="gelu", image=ImageConfig(8, 1, 4, 16))
+    tr, va = model.tensors(ds.train), model.tensors(ds.val)
+    events = []
+    cfg = TrainConfig(epochs=25, batch_size=10, lr=3e-2, patience=100, max_train_examples=30,
+                      probes=0)  # fmt: skip
+    result = train(model, tr, va, cfg, on_step=events.append)
+    assert len(events) == 3 * 25  # 30 examples in batches of 10
+    last = result.history[-1]
+    assert last.train_accuracy > last.val_accuracy + 0.1  # the gap a small slice opens
+    assert last.train_loss < last.val_loss
+
+
+def test_dropout_model_trains_and_evaluates_deterministically(digits):
+    ds, (tr, va, te) = digits
+    torch.manual_seed(0)
+    model = build_classifier(ds, hidden_dim=32, activation="gelu", dropout_h=0.3,
+                             dropout_attn=0.2, similarity="cosine")  # fmt: skip
+    train(model, tr, va, TrainConfig(epochs=2, batch_size=32, probes=0, max_train_examples=64))
+    assert not model.training and evaluate(model, te) == evaluate(model, te)
+
+
+def test_new_fields_validate():
+    with pytest.raises(ConfigError, match="l1"):
+        TrainConfig(l1=-1e-3)
+    with pytest.raises(ConfigError, match="l2"):
+        TrainConfig(l2=float("nan"))
+    with pytest.raises(ConfigError, match="max_train_examples"):
+        TrainConfig(max_train_examples=0)
+    assert TrainConfig.from_dict(TrainConfig(l1=1e-5, max_train_examples=50).to_dict()).l1 == 1e-5
+
+
+def test_penalised_parameters_of_any_module():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    assert set(penalised_parameters(model)) == {"0.weight", "0.bias"}
+    split = TensorSplit((torch.randn(4, 3),), torch.zeros(4, dtype=torch.int64))
+    assert len(subsample(split, 2, 0)) == 2
