@@ -334,8 +334,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         value = "      -" if record.value is None else f"{record.value:.4f}"
         params = " ".join(f"{k}={_short(v)}" for k, v in record.params.items())
         epochs = len(record.val_curve)
+        note = "" if record.note in ("completed", "early_stopping") else f" ({record.note})"
         print(f"trial {finished}/{total or '?'} {record.state:<8} val_acc={value} "
-              f"epochs={epochs} {record.seconds:.1f}s  {params}", flush=True)  # fmt: skip
+              f"epochs={epochs}{note} {record.seconds:.1f}s  {params}", flush=True)  # fmt: skip
 
     result = tune(ds, args.trials, timeout=args.timeout, seed=args.search_seed, on_trial=on_trial,
                   base_train_config=base, space=space, model_options=fixed)  # fmt: skip
