@@ -87,7 +87,8 @@ def test_stop_and_timeout_end_the_search(digits):
     assert stopped.stopped and len(stopped.trials) == 1
     assert stopped.trials[0].state == "PRUNED" and stopped.trials[0].note == "stopped_by_user"
     timed = tune(digits, None, timeout=0.5, space=SMALL,
-                 base_train_config=TrainConfig(epochs=500, batch_size=32, probes=0))  # fmt: skip
+                 base_train_config=TrainConfig(epochs=500, patience=500, batch_size=32,
+                                               probes=0))  # fmt: skip
     assert len(timed.trials) == 1 and timed.trials[0].note == "time_limit"
     assert timed.trials[0].state == "COMPLETE" and len(timed.trials[0].val_curve) < 500
 
