@@ -65,6 +65,15 @@ TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0
 SETTING_NAMES = ("similarity", "temperature", "pooling")
 CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
 
+# Sentences one click away on the text and compare pages.
+EXAMPLE_SENTENCES = (
+    "The striker scored twice in the final",
+    "Shares fell after the bank's profit warning",
+    "The film won three awards at the festival",
+    "I love this phone, the battery lasts forever",
+    "Worst customer service ever",
+)
+
 
 def checkpoint_root() -> Path:
     """assets/checkpoints, or the folder named by $DENSE_ATTENTION_CHECKPOINTS."""

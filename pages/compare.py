@@ -7,12 +7,6 @@ import streamlit as st
 
 from dense_attention import SIMILARITIES, export, plots, reference, ui
 
-EXAMPLES = (
-    "The striker scored twice in the final",
-    "Shares fell after the bank's profit warning",
-    "I love this phone, the battery lasts forever",
-)
-
 settings = ui.sidebar("text")
 if settings is None:
     st.stop()
@@ -22,7 +16,7 @@ st.markdown(
     "**A** is the sidebar's setting; pick **B** below. The same trained model reads the same "
     "sentence both ways: only the similarity function and the temperature change, no retraining."
 )
-text = ui.sentence_input(EXAMPLES)
+text = ui.sentence_input(ui.EXAMPLE_SENTENCES)
 if not text.strip():
     st.info("Type a sentence above, or pick an example, to compare.", icon=":material/edit:")
     st.stop()

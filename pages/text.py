@@ -4,20 +4,12 @@ import streamlit as st
 
 from dense_attention import plots, ui
 
-EXAMPLES = (
-    "The striker scored twice in the final",
-    "Shares fell after the bank's profit warning",
-    "The film won three awards at the festival",
-    "I love this phone, the battery lasts forever",
-    "Worst customer service ever",
-)
-
 settings = ui.sidebar("text")
 if settings is None:
     st.stop()
 
 st.title("Your sentence, one formula at a time")
-text = ui.sentence_input(EXAMPLES)
+text = ui.sentence_input(ui.EXAMPLE_SENTENCES)
 if not text.strip():
     st.info(
         "Type a sentence above, or pick an example, to see it go through the model.",
