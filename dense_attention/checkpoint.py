@@ -1,12 +1,16 @@
-"""Save and load models as a folder of config.json + model.safetensors; never a pickle."""
+"""Save and load models as a folder of config.json + model.safetensors (or the same files in a
+ZIP, for downloads and uploads); never a pickle."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -25,6 +29,11 @@ VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 MAX_WEIGHTS_BYTES = 200 * 2**20  # larger files are refused before they are read
+METRICS_FILE = "metrics.json"  # optional in a checkpoint ZIP: e.g. test accuracy, loss curve
+MAX_ZIP_BYTES = 210 * 2**20  # uploaded ZIPs larger than this are refused before they are opened
+MAX_UNZIPPED_BYTES = 210 * 2**20  # ... and so are ZIPs whose members declare more, in all
+# Files that torch.save, pickle and joblib write: loading them can run arbitrary code.
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt", ".joblib")
 
 # kind -> (config from dict, model from config); other modules register their model kinds here.
 MODEL_KINDS: dict[str, tuple[Callable[[dict], Any], Callable[[Any], nn.Module]]] = {
@@ -142,3 +151,149 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module
         raise CheckpointError(f"{directory}: {err}") from err
     _fit(model, _read_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
     return model.to(device).eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# The same checkpoint as one ZIP: what the app offers to download and accepts as an upload
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A checkpoint read from a ZIP."""
+
+    model: nn.Module  # in eval mode, on the device asked for
+    metadata: dict[str, Any] = field(default_factory=dict)  # config.json's "metadata"
+    metrics: dict[str, Any] | None = None  # metrics.json, when the ZIP has one
+
+
+def to_zip(
+    model: nn.Module,
+    metadata: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> bytes:
+    """The checkpoint `save` writes, as ZIP bytes: config.json, model.safetensors and, when
+    `metrics` is given, metrics.json, all at the root of the archive."""
+    if metrics is not None:
+        metrics_json = json.dumps(metrics, indent=2).encode()  # fails before anything is written
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buffer, "w") as archive:
+        folder = save(tmp, model, metadata)
+        archive.write(folder / CONFIG_FILE, CONFIG_FILE, zipfile.ZIP_DEFLATED)
+        archive.write(folder / WEIGHTS_FILE, WEIGHTS_FILE, zipfile.ZIP_STORED)  # floats: no gain
+        if metrics is not None:
+            archive.writestr(METRICS_FILE, metrics_json, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def _open_zip(raw: bytes) -> zipfile.ZipFile:
+    if len(raw) > MAX_ZIP_BYTES:
+        raise CheckpointError(
+            f"the file is {_mb(len(raw))}; checkpoints up to {MAX_ZIP_BYTES // 2**20} MB are read"
+        )
+    try:
+        return zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as err:
+        raise CheckpointError(f"not a ZIP file, or a damaged one ({err})") from err
+
+
+def _refuse_unsafe(members: list[zipfile.ZipInfo]) -> None:
+    """Refuse pickles and zip bombs from the central directory alone, before reading a byte."""
+    pickles = [m.filename for m in members if m.filename.lower().endswith(PICKLE_SUFFIXES)]
+    if pickles:
+        raise CheckpointError(
+            f"the ZIP holds {pickles[0]}: pickle-based checkpoints (torch.save, .pt, .bin, .pkl) "
+            "are refused: they can run code when loaded; export with safetensors "
+            f"(a Dense Attention Lab checkpoint is {CONFIG_FILE} + {WEIGHTS_FILE})"
+        )
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise CheckpointError(
+            f"the ZIP would unpack to {_mb(total)}; checkpoints up to "
+            f"{MAX_UNZIPPED_BYTES // 2**20} MB are read"
+        )
+
+
+KNOWN_MEMBERS = (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
+
+
+def _find_members(members: list[zipfile.ZipInfo]) -> tuple[str, dict[str, zipfile.ZipInfo]]:
+    """The folder prefix ("" or "name/") of the checkpoint and its known members by file name.
+
+    Only `name` or `folder/name` are looked at, with an ordinary folder name: absolute paths and
+    `..` are never followed (nothing is ever extracted to a member's own name anyway).
+    """
+    by_folder: dict[str, dict[str, zipfile.ZipInfo]] = {}
+    for member in members:
+        parts = PurePosixPath(member.filename).parts
+        name, folder = parts[-1], "/".join(parts[:-1])
+        safe_folder = len(parts) <= 2 and folder not in (".", "..", "/") and "\\" not in folder
+        if safe_folder and not member.is_dir() and name in KNOWN_MEMBERS:
+            by_folder.setdefault(folder, {})[name] = member
+    with_config = sorted(f for f, found in by_folder.items() if CONFIG_FILE in found)
+    if not with_config:
+        raise CheckpointError(
+            f"the ZIP has no {CONFIG_FILE} (at its root or in one folder): "
+            "not a Dense Attention Lab checkpoint"
+        )
+    if len(with_config) > 1 and "" not in with_config:
+        raise CheckpointError(f"the ZIP holds several checkpoints: {', '.join(with_config)}")
+    folder = "" if "" in with_config else with_config[0]
+    found = by_folder[folder]
+    prefix = f"{folder}/" if folder else ""
+    if WEIGHTS_FILE not in found:
+        raise CheckpointError(f"the ZIP has {prefix}{CONFIG_FILE} but no {prefix}{WEIGHTS_FILE}")
+    return prefix, found
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    try:
+        with archive.open(member) as f:
+            data = f.read(MAX_UNZIPPED_BYTES + 1)  # a size header that lies cannot make it more
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as err:
+        # RuntimeError: encrypted; NotImplementedError: a compression method zipfile lacks
+        raise CheckpointError(f"cannot read {member.filename} from the ZIP: {err}") from err
+    if len(data) > MAX_UNZIPPED_BYTES:
+        raise CheckpointError(f"{member.filename} unpacks to more than its declared size")
+    return data
+
+
+def from_zip(raw: bytes, device: str | torch.device = "cpu") -> Loaded:
+    """Read a checkpoint ZIP (as `to_zip` writes, or a checkpoint folder zipped whole).
+
+    Checks, before any member is read: the size of the file, the sizes its members declare
+    (zip bombs), no pickle-based file anywhere (torch.save archives, .pt, .bin, .pkl...), and
+    config.json + model.safetensors at the root or inside one top-level folder. Those files are
+    then checked as `load` checks a folder. Raises CheckpointError saying what is wrong.
+    """
+    with _open_zip(raw) as archive:
+        members = archive.infolist()
+        _refuse_unsafe(members)
+        prefix, found = _find_members(members)
+        files = {name: _read_member(archive, member) for name, member in found.items()}
+    metrics = _parse_metrics(files.get(METRICS_FILE), prefix)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in (CONFIG_FILE, WEIGHTS_FILE):  # fixed names: never a member's own path
+            (Path(tmp) / name).write_bytes(files[name])
+        try:
+            metadata = read_metadata(tmp)
+            model = load(tmp, device=device)
+        except CheckpointError as err:  # name the files as they are in the ZIP, not in /tmp
+            message = str(err).replace(f"{tmp}{os.sep}", prefix).replace(tmp, "the checkpoint")
+            raise CheckpointError(message) from err
+    return Loaded(model, metadata, metrics)
+
+
+def _parse_metrics(raw: bytes | None, prefix: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        metrics = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{prefix}{METRICS_FILE} is not valid JSON: {err}") from err
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"{prefix}{METRICS_FILE} must be a JSON object")
+    return metrics

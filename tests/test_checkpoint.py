@@ -1,6 +1,8 @@
 """Checkpoint round trip and every way a checkpoint folder can be bad."""
 
+import io
 import json
+import zipfile
 
 import pytest
 import torch
@@ -9,6 +11,7 @@ from safetensors.torch import save_file
 from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint
 from dense_attention.checkpoint import WEIGHTS_FILE as WEIGHTS
 from dense_attention.checkpoint import CheckpointError
+from dense_attention.classifier import Classifier
 
 
 def model_for(similarity="scaled_dot", **kw):
@@ -92,3 +95,150 @@ def test_bad_checkpoint_raises_checkpoint_error(saved, case):
 def test_not_a_folder(tmp_path):
     with pytest.raises(CheckpointError, match="not a checkpoint folder"):
         checkpoint.load(tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------- checkpoint ZIPs
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    from dense_attention.classifier import build_classifier
+    from dense_attention.data import load_dataset
+
+    torch.manual_seed(0)
+    digits = load_dataset("digits", limit=200)
+    return build_classifier(digits, hidden_dim=8).eval(), digits
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def members(raw: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_zip_round_trip_gives_identical_logits(digits_model):
+    model, digits = digits_model
+    raw = checkpoint.to_zip(model, {"dataset": "digits"}, {"test_accuracy": 0.5, "loss": [2, 1]})
+    assert sorted(members(raw)) == ["config.json", "metrics.json", "model.safetensors"]
+    loaded = checkpoint.from_zip(raw)
+    assert isinstance(loaded.model, Classifier) and not loaded.model.training
+    assert loaded.model.config == model.config
+    assert loaded.metadata == {"dataset": "digits"}
+    assert loaded.metrics == {"test_accuracy": 0.5, "loss": [2, 1]}
+    (pixels,) = model.prepare(digits.test.items[:5])
+    assert torch.equal(loaded.model(pixels), model(pixels))
+
+
+def test_zip_holds_what_save_writes(tmp_path, digits_model):
+    model, _ = digits_model
+    folder = checkpoint.save(tmp_path, model, {"dataset": "digits"})
+    files = members(checkpoint.to_zip(model, {"dataset": "digits"}))
+    assert sorted(files) == ["config.json", "model.safetensors"]  # no metrics.json unless given
+    for name, data in files.items():
+        assert data == (folder / name).read_bytes()
+    assert checkpoint.from_zip(checkpoint.to_zip(model)).metrics is None
+
+
+def test_a_checkpoint_folder_zipped_whole_loads(tmp_path, digits_model):
+    model, digits = digits_model
+    files = members(checkpoint.to_zip(model, {"dataset": "digits"}))
+    nested = zip_of({"digits/": b"", **{f"digits/{name}": data for name, data in files.items()}})
+    loaded = checkpoint.from_zip(nested)
+    (pixels,) = model.prepare(digits.test.items[:3])
+    assert torch.equal(loaded.model(pixels), model(pixels))
+    assert loaded.metadata == {"dataset": "digits"}
+
+
+def torch_save_bytes() -> bytes:
+    buffer = io.BytesIO()
+    torch.save(model_for().state_dict(), buffer)  # a real pickle-based checkpoint, never loaded
+    return buffer.getvalue()
+
+
+def with_config(model_zip: bytes, **changes) -> bytes:
+    files = members(model_zip)
+    header = json.loads(files["config.json"]) | changes
+    return zip_of({**files, "config.json": json.dumps(header).encode()})
+
+
+BAD_ZIPS = {
+    "random bytes": (lambda z: bytes(range(256)) * 8, "not a ZIP file"),
+    "truncated": (lambda z: z[: len(z) // 2], "not a ZIP file, or a damaged one"),
+    "empty": (lambda z: b"", "not a ZIP file"),
+    "only config.json": (
+        lambda z: zip_of({"config.json": members(z)["config.json"]}),
+        "has config.json but no model.safetensors",
+    ),
+    "no config.json": (
+        lambda z: zip_of({"model.safetensors": members(z)["model.safetensors"]}),
+        "has no config.json",
+    ),
+    "a torch.save file as the upload": (lambda z: torch_save_bytes(), "pickle-based"),
+    "a torch.save file inside": (
+        lambda z: zip_of({**members(z), "model.pt": torch_save_bytes()}),
+        "model.pt: pickle-based checkpoints .* can run code when loaded; export with safetensors",
+    ),
+    "a data.pkl deep down": (
+        lambda z: zip_of({**members(z), "a/b/c/data.pkl": b"\x80\x04N."}),
+        "data.pkl: pickle-based",
+    ),
+    "foreign format": (lambda z: with_config(z, format="keras"), "not a Dense Attention Lab"),
+    "newer version": (lambda z: with_config(z, version=99), "has version 99"),
+    "bare file names only outside the root": (
+        lambda z: zip_of({f"../{name}": data for name, data in members(z).items()}),
+        "has no config.json",
+    ),
+    "absolute member names": (
+        lambda z: zip_of({f"/{name}": data for name, data in members(z).items()}),
+        "has no config.json",
+    ),
+    "two checkpoints": (
+        lambda z: zip_of({f"{d}/{n}": data for d in "ab" for n, data in members(z).items()}),
+        "several checkpoints",
+    ),
+    "garbage weights": (
+        lambda z: zip_of({**members(z), "model.safetensors": b"\x00" * 64}),
+        "^model.safetensors is not a readable safetensors",  # its name in the ZIP, not in /tmp
+    ),
+    "metrics not an object": (
+        lambda z: zip_of({**members(z), "metrics.json": b"[1, 2]"}),
+        "metrics.json must be a JSON object",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ZIPS)
+def test_bad_zip_raises_checkpoint_error(case):
+    spoil, message = BAD_ZIPS[case]
+    good = checkpoint.to_zip(model_for())
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.from_zip(spoil(good))
+
+
+def test_foreign_format_in_a_folder_names_the_member():
+    files = members(with_config(checkpoint.to_zip(model_for()), format="keras"))
+    nested = zip_of({f"ckpt/{name}": data for name, data in files.items()})
+    with pytest.raises(CheckpointError, match="^ckpt/config.json is not a Dense Attention Lab"):
+        checkpoint.from_zip(nested)
+
+
+def test_zip_bombs_are_refused_from_the_directory(monkeypatch):
+    good = checkpoint.to_zip(model_for())
+    bomb = zip_of({**members(good), "padding.txt": b"\x00" * 2**20})  # 1 MB that packs to ~1 kB
+    assert len(bomb) < 50_000
+    monkeypatch.setattr(checkpoint, "MAX_UNZIPPED_BYTES", 2**19)
+    with pytest.raises(CheckpointError, match="would unpack to 1.0 MB"):
+        checkpoint.from_zip(bomb)
+
+
+def test_oversized_zip_is_refused_before_it_is_opened(monkeypatch):
+    monkeypatch.setattr(checkpoint, "MAX_ZIP_BYTES", 100)
+    with pytest.raises(CheckpointError, match="the file is 0.0 MB; checkpoints up to"):
+        checkpoint.from_zip(checkpoint.to_zip(model_for()))
