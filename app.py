@@ -5,6 +5,8 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from dense_attention import ui
+
 st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
 
 HERE = Path(__file__).resolve().parent
@@ -23,9 +25,22 @@ PAGES = [
         else []
     ),
     st.Page("pages/model.py", title="The model", icon=":material/function:"),
+    *(
+        [st.Page("pages/train.py", title="Train", icon=":material/model_training:")]
+        if (HERE / "pages" / "train.py").is_file()
+        else []
+    ),
+    *(
+        [st.Page("pages/present.py", title="Present", icon=":material/slideshow:")]
+        if (HERE / "pages" / "present.py").is_file()
+        else []
+    ),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 
 st.sidebar.title("Dense Attention Lab")
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+ui.restore_view()  # a shared link opens the same sentence, model, settings and slide
+ui.remember_browser()  # this browser's trained models survive a reload
+page.run()

@@ -4,7 +4,9 @@ with numbers, exports, friendly errors).
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
 (shipped checkpoints in eval mode, MiniLM, figures keyed by a digest of everything they show). A
-model trained in a session lives in `st.session_state[USER_MODELS]`, never in a shared cache.
+model trained or uploaded in a browser lives in that browser's workspace (`workspace()`), found
+by a random token kept in the session and in a cookie, so a reload keeps it and no other
+browser can reach it; jobs (training, sweeps, tuning) run in background threads (`jobs`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import math
 import os
+import re
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,21 +27,30 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import streamlit.components.v1 as components
 import torch
 from PIL import Image
 
-from . import checkpoint, export, formulas, plots, reference
+from . import checkpoint, export, formulas, jobs, plots, reference
 from .classifier import Classifier, Explanation
-from .config import POOLINGS, ModelConfig
-from .encoders import CHARS_PER_TOKEN_CAP, EncodingError, load_minilm
+from .config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, ModelConfig, TrainConfig
+from .data import DATASETS, DataError, Dataset, from_csv, from_image_zip
+from .encoders import (
+    CHARS_PER_TOKEN_CAP,
+    TEXT_MODES,
+    EncodingError,
+    ImageConfig,
+    TextConfig,
+    load_minilm,
+)
 from .similarity import SIMILARITIES
 from .trace import TENSOR_FIELDS, Trace
 from .train import pick_device
+from .tune import TuneResult
 
 # ---------------------------------------------------------------------------------------------
 # Session-state keys, all in one place
 
-USER_MODELS = "user_models"  # dict name -> Classifier trained in this session (never shared)
 SELECTED_MODEL = "selected_model"  # dict page kind ("text", "image", "any") -> model label
 OVERRIDES = "model_overrides"  # dict model label -> {"similarity"|"temperature"|"pooling": value}
 SENTENCE = "sentence"  # the text of the text and compare pages (kept across pages)
@@ -53,6 +67,7 @@ SETTING_WIDGETS = {
 }
 SENTENCE_WIDGET = "sentence_text"
 EXAMPLE_WIDGET = "sentence_example"
+SLIDE = "slide"  # the presentation page's current slide, 0-based (also in the shared URL)
 CELL = "cell"  # prefix of the formula panel's keys: cell_i, cell_j, cell_click
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +164,8 @@ def load_reference_model():
 
 
 def user_models() -> dict[str, Classifier]:
-    """Models trained in this session: name -> Classifier (only this session sees them)."""
-    return st.session_state.setdefault(USER_MODELS, {})
+    """Models trained or uploaded in this browser: name -> Classifier (only it sees them)."""
+    return workspace().models
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +374,588 @@ def sidebar(kind: str | None = None) -> Settings | None:
             disabled=not changed,
             icon=":material/restart_alt:",
         )
+    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
+    share_view(
+        model=label if shipped else None,
+        similarity=similarity if shipped else None,
+        temperature=float(temperature) if shipped else None,
+        pooling=pooling if shipped else None,
+    )
     return Settings(label, model, similarity, float(temperature), pooling, changed, cache_key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shareable views: the URL's query parameters
+
+VIEW_RESTORED = "view_restored"  # session key: the URL was read into the session already
+PRESENT_SOURCE, PRESENT_PHOTO = "present_source", "present_photo"  # the present page's widgets
+SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
+
+
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def restore_view() -> None:
+    """Once per session (app.py, before the page runs): a shared URL's view into the session.
+
+    Parameters: text, model (a shipped checkpoint), similarity, temperature, pooling, slide
+    (1-based), input (text | image) and image (a demo photo) of the present page. Unknown or
+    invalid values are ignored: the page opens with its defaults instead.
+    """
+    if st.session_state.get(VIEW_RESTORED):
+        return
+    st.session_state[VIEW_RESTORED] = True
+    text = _param("text")
+    if text is not None:
+        st.session_state[SENTENCE] = text[:SHARED_TEXT_MAX]
+    model, infos = _param("model"), checkpoints()
+    if model in infos:
+        picks = st.session_state.setdefault(SELECTED_MODEL, {})
+        picks[infos[model].kind] = picks["any"] = model
+        live: dict[str, Any] = {}
+        if _param("similarity") in SIMILARITIES:
+            live["similarity"] = _param("similarity")
+        if _number(_param("temperature")) is not None:
+            live["temperature"] = _number(_param("temperature"))
+        if _param("pooling") in POOLINGS:
+            live["pooling"] = _param("pooling")
+        st.session_state.setdefault(OVERRIDES, {})[model] = live
+    slide = _number(_param("slide"))
+    if slide is not None and slide == int(slide):
+        st.session_state[SLIDE] = int(slide) - 1
+    if _param("input") in ("text", "image"):
+        st.session_state[PRESENT_SOURCE] = _param("input").capitalize()
+    if _param("image") is not None:
+        st.session_state[PRESENT_PHOTO] = _param("image")
+
+
+def share_view(**params: Any) -> None:
+    """Write the view into the URL's query parameters (None removes one); unchanged values are
+    not rewritten, so a rerun does not touch the browser's history."""
+    for name, value in params.items():
+        text = None if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        if text is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspaces: this browser's models and jobs, kept across page reloads
+
+WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored
+WORKSPACE = "workspace_token"  # session key: the token this session uses
+COOKIE_WRITTEN = "workspace_cookie_written"
+MODEL_COUNTER = "model_counter"
+
+
+@st.cache_resource(show_spinner=False)
+def _workspaces() -> jobs.Workspaces:
+    """Token -> Workspace for the whole server. Only a browser holding a token (its own, in a
+    cookie) reaches that workspace: sessions never see each other's models."""
+    return jobs.Workspaces()
+
+
+def _cookie_token() -> str | None:
+    try:
+        token = st.context.cookies.get(WORKSPACE_COOKIE)
+    except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): no cookie
+        return None
+    return token if isinstance(token, str) and re.fullmatch(r"[0-9a-f]{32}", token) else None
+
+
+def workspace() -> jobs.Workspace:
+    """This browser's workspace: its trained and uploaded models and its running jobs.
+
+    A finished training job's model joins `models` here, so it appears in the model picker on
+    every page (and becomes the picked model of its kind).
+    """
+    token = st.session_state.get(WORKSPACE)
+    if token is None:
+        token = st.session_state[WORKSPACE] = _cookie_token() or secrets.token_hex(16)
+    space = _workspaces().get(token)
+    job = space.jobs.get("train")
+    trained = job.result if job is not None else None
+    known = any(r is trained for r in space.results.values())
+    if isinstance(trained, jobs.TrainedModel) and not known:
+        _register(space, trained)
+    return space
+
+
+def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
+    count = max(len(space.results), st.session_state.get(MODEL_COUNTER, 0)) + 1
+    st.session_state[MODEL_COUNTER] = count
+    name = f"{trained.dataset} #{count}"
+    while name in space.models:
+        name += "+"
+    space.models[name] = trained.model
+    space.results[name] = trained
+    label = f"{name}{USER_SUFFIX}"
+    picks = st.session_state.setdefault(SELECTED_MODEL, {})
+    picks[trained.model.config.kind] = picks["any"] = label
+    return name
+
+
+def remember_browser() -> None:
+    """Give this browser its workspace token in a cookie (once per session), so a reload finds
+    the same workspace. A zero-height component runs one line of JavaScript for it."""
+    workspace()
+    token = st.session_state[WORKSPACE]
+    if _cookie_token() == token or st.session_state.get(COOKIE_WRITTEN):
+        return
+    st.session_state[COOKIE_WRITTEN] = True
+    with st.sidebar:
+        components.html(
+            f"<script>document.cookie = '{WORKSPACE_COOKIE}={token}; path=/; "
+            f"max-age={6 * 3600}; SameSite=Strict';</script>",
+            height=0,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The train page: data, settings, jobs and their live progress
+
+TRAIN_PREFIX = "train_"  # widget keys of the train page's settings
+UPLOADED_DATA = "train_uploaded"  # session key: (file_id, Dataset or DataError)
+DATA_UPLOAD_MB = 200
+JOB_POLL_S = 0.7  # how often a running job's panel refreshes
+# Examples to use by default: all of the small datasets, a slice of the large ones (the train
+# page should answer in about a minute on a laptop CPU).
+DEFAULT_LIMITS = {
+    "digits": None,
+    "fashion-mnist": 6000,
+    "bbc-topics": None,
+    "tweet-sentiment": 5000,
+}
+DATASET_KINDS = {
+    "digits": "image",
+    "fashion-mnist": "image",
+    "bbc-topics": "text",
+    "tweet-sentiment": "text",
+}
+UPLOAD = "Upload your own"
+
+
+def _read_dataset(file: Any) -> Dataset:
+    """A CSV (text,label) or a ZIP (a folder of images per class), read once per upload."""
+    cached = st.session_state.get(UPLOADED_DATA)
+    if cached is None or cached[0] != file.file_id:
+        stem = Path(file.name).stem[:40] or "my-data"
+        try:
+            with st.spinner(f"Reading {file.name}…"):
+                if file.name.lower().endswith(".zip"):
+                    result: Any = from_image_zip(file.getvalue(), name=stem)
+                else:
+                    result = from_csv(file.getvalue(), name=stem)
+        except (DataError, ValueError) as err:
+            result = err
+        st.session_state[UPLOADED_DATA] = cached = (file.file_id, result)
+    if isinstance(cached[1], Exception):
+        st.error(str(cached[1]), icon=":material/error:")
+        st.stop()
+    return cached[1]
+
+
+def data_choice() -> tuple[jobs.DataChoice, str]:
+    """The data widgets: a built-in dataset (and how much of it) or an upload.
+    Returns the choice and its kind ("text" | "image"); stops the page until an upload."""
+    names = [*DATASETS, UPLOAD]
+    name = st.selectbox("Data", names, key=f"{TRAIN_PREFIX}dataset")
+    if name != UPLOAD:
+        total = {
+            "digits": 1797,
+            "fashion-mnist": 70000,
+            "bbc-topics": 2225,
+            "tweet-sentiment": 33224,
+        }[name]
+        default = DEFAULT_LIMITS[name] or total
+        limit = st.number_input(
+            "Examples to use",
+            100,
+            total,
+            default,
+            step=100,
+            key=f"{TRAIN_PREFIX}limit_{name}",
+            help=f"{name} has {total:,}; fewer train faster. Split 70/10/20 train/val/test.",
+        )
+        return jobs.DataChoice(name, None if limit >= total else int(limit)), DATASET_KINDS[name]
+    file = st.file_uploader(
+        "A CSV of text,label rows, or a ZIP with one folder of images per class",
+        type=["csv", "zip"],
+        max_upload_size=DATA_UPLOAD_MB,
+        key=f"{TRAIN_PREFIX}upload",
+    )
+    if file is None:
+        st.info("Upload a CSV or a ZIP to train on your own data.", icon=":material/upload:")
+        st.stop()
+    ds = _read_dataset(file)
+    st.caption(
+        f"**{ds.name}**: {len(ds.classes)} classes ({', '.join(ds.classes[:8])}"
+        f"{'…' if len(ds.classes) > 8 else ''}), {len(ds.train)} train / {len(ds.val)} val / "
+        f"{len(ds.test)} test examples."
+    )
+    return jobs.DataChoice(ds.name, uploaded=ds), ds.kind
+
+
+def _devices() -> list[str]:
+    found = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def _encoder_options(choice: jobs.DataChoice, kind: str) -> dict[str, Any]:
+    key = TRAIN_PREFIX
+    if kind == "text":
+        mode = st.selectbox(
+            "Token embeddings",
+            TEXT_MODES,
+            key=f"{key}embedding",
+            help="learned: trained from scratch (fast). minilm_static: MiniLM's word vectors. "
+            "minilm_contextual: MiniLM's contextual vectors (best, slow to encode on a CPU).",
+        )
+        max_len = st.select_slider("Tokens kept", [16, 32, 64, 128, 256], 64, key=f"{key}maxlen")
+        return {"text": TextConfig(mode, max_len, 32, 16)}
+    size = 8 if choice.name == "digits" else 28 if choice.name == "fashion-mnist" else None
+    if choice.uploaded is not None:
+        size = choice.uploaded.train.items.shape[1]
+    patches = [p for p in (1, 2, 4, 7, 8, 16) if size and size % p == 0 and size // p <= 16]
+    default = 2 if size == 8 else 7 if size == 28 else patches[len(patches) // 2]
+    patch = st.select_slider(
+        "Patch side p (pixels)",
+        patches,
+        default,
+        key=f"{key}patch_{size}",
+        help="Each p×p patch is one token: smaller patches mean more tokens.",
+    )
+    channels = 1 if choice.uploaded is None else choice.uploaded.train.items.shape[3]
+    return {"image": ImageConfig(size, channels, patch, 32)}
+
+
+def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any], TrainConfig]:
+    """The model and training widgets in three columns; returns (build_classifier options,
+    TrainConfig). Defaults train digits to about 95% in seconds on a CPU."""
+    key = TRAIN_PREFIX
+    model_col, train_col, reg_col = st.columns(3)
+    with model_col:
+        st.markdown("**Model**")
+        options = _encoder_options(choice, kind)
+        options["hidden_dim"] = st.select_slider(
+            "Hidden size d", [16, 32, 64, 128, 256], 128, key=f"{key}hidden"
+        )
+        options["similarity"] = st.selectbox(
+            "Similarity", list(SIMILARITIES), 1, key=f"{key}similarity"
+        )
+        options["activation"] = st.selectbox(
+            "Activation", ACTIVATIONS, ACTIVATIONS.index("gelu"), key=f"{key}activation"
+        )
+        options["pooling"] = st.radio("Pooling", POOLINGS, horizontal=True, key=f"{key}pooling")
+        options["sequence_encoder"] = st.selectbox(
+            "Sequence encoder before the dense layer",
+            SEQUENCE_ENCODERS,
+            key=f"{key}seq",
+            help="lstm: a bidirectional LSTM; transformer: one transformer encoder layer. "
+            "With one, h is computed from its output x' instead of x.",
+        )
+    with train_col:
+        st.markdown("**Training**")
+        lr = st.select_slider(
+            "Learning rate",
+            [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+            1e-2,
+            key=f"{key}lr",
+            format_func="{:g}".format,
+        )
+        epochs = st.slider("Epochs", 1, 200, 40, key=f"{key}epochs")
+        batch = st.select_slider("Batch size", [8, 16, 32, 64, 128, 256], 32, key=f"{key}batch")
+        device = st.selectbox(
+            "Device", _devices(), key=f"{key}device", help=f"auto picks {pick_device().type} here"
+        )
+        seed = st.number_input("Seed", 0, 10_000, 0, key=f"{key}seed")
+    with reg_col:
+        st.markdown("**Against overfitting**")
+        options["dropout_h"] = st.slider("Dropout on h", 0.0, 0.8, 0.0, 0.05, key=f"{key}drop_h")
+        options["dropout_attn"] = st.slider(
+            "Dropout on attention", 0.0, 0.8, 0.0, 0.05, key=f"{key}drop_a"
+        )
+        penalties = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
+        fmt = "{:g}".format
+        l1 = st.select_slider("L1 penalty", penalties, 0.0, key=f"{key}l1", format_func=fmt)
+        l2 = st.select_slider("L2 penalty", penalties, 0.0, key=f"{key}l2", format_func=fmt)
+        small = st.checkbox(
+            "Train on a small slice (provokes overfitting)",
+            key=f"{key}slice",
+            help="Only 100 training examples; validation and test stay whole.",
+        )
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch,
+        lr=lr,
+        seed=int(seed),
+        device=device,
+        l1=l1,
+        l2=l2,
+        patience=max(8, epochs // 4),
+        max_train_examples=100 if small else None,
+    )
+    return options, config
+
+
+def running(slot: str) -> jobs.Job | None:
+    """This browser's job in `slot` (train | sweep | tune) while it runs, else None."""
+    job = workspace().jobs.get(slot)
+    return job if job is not None and not job.finished else None
+
+
+def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
+    """Start a job in `slot` unless one runs there (a double click starts one job)."""
+    space = workspace()
+    if running(slot) is None:
+        space.jobs[slot] = start()
+
+
+def job_controls(slot: str, label: str, start: Callable[[], jobs.Job]) -> None:
+    """Start and Stop buttons for the job in `slot`.
+
+    Start is read in the page run (not as an on_click callback): a callback would get the
+    request built in the previous run, before the user's latest change of a setting.
+    """
+    job = running(slot)
+    left, right = st.columns([1, 1])
+    if left.button(
+        label, type="primary", icon=":material/play_arrow:", disabled=job is not None,
+        key=f"{slot}_start",
+    ):  # fmt: skip
+        start_job(slot, start)
+        st.rerun()
+    right.button(
+        "Stop (keeps the best so far)" if slot == "train" else "Stop",
+        icon=":material/stop:", disabled=job is None, key=f"{slot}_stop",
+        on_click=job.stop if job is not None else None,
+    )  # fmt: skip
+
+
+def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
+    """The job in `slot`: progress bar, then `draw(job)`; refreshed every JOB_POLL_S seconds
+    while it runs (a fragment: only this panel reruns), then once more as a whole page."""
+    job = workspace().jobs.get(slot)
+    if job is None:
+        return
+    seen = f"{slot}_finished_seen"
+
+    @st.fragment(run_every=None if job.finished else JOB_POLL_S)
+    def live() -> None:
+        st.progress(job.progress, text=f"{job.title}: {job.phase} ({job.progress:.0%})")
+        if job.error:
+            st.error(f"{job.title} failed: {job.error}", icon=":material/error:")
+        draw(job)
+        if job.finished and st.session_state.get(seen) != job.id:
+            st.session_state[seen] = job.id
+            st.rerun()  # the whole page: Start comes back, the model joins the picker
+
+    live()
+
+
+def train_progress(job: jobs.Job) -> None:
+    """Curves, the live attention of the first probe, and the result when there is one."""
+    result: jobs.TrainedModel | None = job.result
+    history = result.history if result else list(job.history)
+    steps = list(job.steps)
+    per_epoch = steps[-1][0] / max(history[-1].epoch, 1) if history and steps else 0
+    if history or steps:
+        st.plotly_chart(
+            plots.training_curves(history, steps, int(per_epoch)),
+            width="stretch",
+            key=f"curves_{job.id}",
+        )
+    if result is None:
+        snaps, probes = list(job.snapshots), list(job.probes)
+        if snaps and probes:
+            n = len(probes[0].tokens)
+            fig = plots.attention_heatmap(
+                snaps[-1].attn[0][:n, :n],
+                probes[0].tokens,
+                title=f"Attention now (step {snaps[-1].step})",
+            )
+            st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
+            st.caption(
+                f"A validation example (true class {probes[0].label}): its attention "
+                "changes as the model learns. The full replay comes when training ends."
+            )
+        return
+    acc, base = result.test_accuracy, result.baseline_accuracy
+    cols = st.columns(3)
+    cols[0].metric(
+        "Test accuracy", f"{acc:.1%}", None if base is None else f"{acc - base:+.1%} vs baseline"
+    )
+    cols[1].metric(
+        "Baseline", "measuring…" if base is None else f"{base:.1%}", help=result.baseline_name
+    )
+    cols[2].metric(
+        "Best epoch",
+        f"{result.best_epoch} of {len(result.history)}",
+        help=f"stopped: {result.stopped.replace('_', ' ')}; {result.seconds:.1f} s "
+        f"on {result.device}",
+    )
+
+
+def _frame_name(snap: Any) -> str:
+    return f"step {snap.step} · epoch {snap.epoch:.1f}"
+
+
+def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
+    """Attention replay over the training snapshots: an animation of the attention matrix (play
+    button and slider in the browser), and α and the prediction at a chosen step."""
+    snaps, probes = trained.snapshots, trained.probes
+    if not snaps or not probes:
+        st.info("This run kept no snapshots to replay.", icon=":material/history:")
+        return
+    st.subheader("Attention replay", divider="gray")
+    k = st.radio(
+        "Example",
+        range(len(probes)),
+        horizontal=True,
+        key=f"{key}_probe",
+        format_func=lambda p: f"{p + 1} · true class {probes[p].label}",
+    )
+    probe, n = probes[k], len(probes[k].tokens)
+    frames = [s.attn[k][:n, :n] for s in snaps]
+    names = [_frame_name(s) for s in snaps]
+    left, right = st.columns(2)
+    with left:
+        fig = cached(plots.attention_replay, frames, names, probe.tokens)
+        st.plotly_chart(fig, width="stretch", key=f"{key}_animation")
+        st.caption("Press ▶ Play: attention goes from nearly uniform (step 0) to focused.")
+    with right:
+        t = st.select_slider(
+            "Training step",
+            range(len(snaps)),
+            len(snaps) - 1,
+            format_func=lambda f: names[f],
+            key=f"{key}_step",
+        )
+        alpha, probs = snaps[t].alpha[k][:n], snaps[t].probs[k]
+        predicted = trained.classes[int(probs.argmax())]
+        mark = "✓" if predicted == probe.label else "✗"
+        st.markdown(f"At {names[t]}: predicts **{predicted}** ({float(probs.max()):.1%}) {mark}")
+        if probe.image is not None:
+            height, width = probe.image.shape[:2]
+            patch = trained.model.config.image.patch
+            boxes = plots.square_boxes(height, width, patch)
+            fig = plots.patch_overlay(
+                probe.image,
+                alpha,
+                boxes,
+                "Pooling weights α on the picture",
+                probe.tokens,
+                name="α",
+            )
+        else:
+            fig = plots.alpha_bar(alpha, probe.tokens)
+        st.plotly_chart(fig, width="stretch", key=f"{key}_alpha")
+        fig = plots.attention_heatmap(
+            snaps[t].attn[k][:n, :n], probe.tokens, title=f"Attention a<sub>ij</sub> at {names[t]}"
+        )
+        st.plotly_chart(fig, width="stretch", key=f"{key}_matrix")
+        st.plotly_chart(
+            plots.probs_bar(probs, trained.classes), width="stretch", key=f"{key}_probs"
+        )
+
+
+def sweep_progress(job: jobs.Job) -> None:
+    """The run in progress (its curves), then the sweep's table, chart and attention grid."""
+    result = job.result
+    if result is None:
+        if job.history:
+            st.plotly_chart(
+                plots.training_curves(list(job.history)),
+                width="stretch",
+                key=f"sweep_curves_{job.id}",
+            )
+        return
+    if not result.runs:
+        st.warning("The sweep stopped before any run finished.", icon=":material/stop:")
+        return
+    table = result.table()
+    best = table.loc[table["test_accuracy"].idxmax()]
+    st.success(
+        f"Best on {result.dataset}: **{best['similarity']}** with "
+        f"{best['test_accuracy']:.1%} test accuracy (same seed, split and budget for all).",
+        icon=":material/emoji_events:",
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=f"sweep_table_{job.id}",
+        column_config={
+            "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+            "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+            "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+            "attention_entropy": st.column_config.NumberColumn("entropy (nats)", format="%.2f"),
+            "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
+        },
+    )
+    st.caption(
+        f"Attention entropy: 0 = each token attends to one other; "
+        f"{result.uniform_entropy:.2f} (log n) = uniform."
+    )
+    chart(
+        plots.sweep_chart(table), "sweep", lambda: table.to_csv(index=False), key=f"sweep_{job.id}"
+    )
+    st.markdown(
+        f"**The same test example** (#{result.probe_index}, true class "
+        f"{result.probe_label}) under each trained model:"
+    )
+    columns = st.columns(3)
+    for k, run in enumerate(result.runs):
+        predicted = result.classes[int(run.probe_probs.argmax())]
+        fig = plots.attention_heatmap(
+            run.probe_attn, list(result.probe_tokens), title=f"{run.similarity} → {predicted}"
+        )
+        columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
+
+
+def tune_progress(job: jobs.Job) -> TuneResult | None:
+    """The trials so far as a table and a plot; the result when the search ended."""
+    trials = list(job.trials)
+    if trials:
+        table = TuneResult(job.title, tuple(trials), None, None, {}, 0, TrainConfig()).table()
+        st.plotly_chart(plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}")
+        st.dataframe(
+            table,
+            hide_index=True,
+            key=f"tune_table_{job.id}",
+            column_config={
+                "value": st.column_config.NumberColumn("val accuracy", format="percent")
+            },
+        )
+    result = job.result
+    if result is not None and result.best_number is None:
+        st.warning("No trial completed: raise the number of trials.", icon=":material/warning:")
+    elif result is not None:
+        params = ", ".join(
+            f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
+            for k, v in result.best_params.items()
+        )
+        st.success(
+            f"Best: trial {result.best_number}, validation accuracy "
+            f"{result.best_value:.1%}. {params}",
+            icon=":material/emoji_events:",
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,7 +1041,9 @@ def sentence_input(examples: Sequence[str]) -> str:
         help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
     )
     st.pills("Or try an example", list(examples), key=EXAMPLE_WIDGET, on_change=_use_example)
-    return st.session_state[SENTENCE]
+    text = st.session_state[SENTENCE]
+    share_view(text=text if len(text) <= SHARED_TEXT_MAX else None)
+    return text
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:
@@ -669,3 +1267,204 @@ def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttenti
     load_reference_model()
     ids = batch.ids[0][batch.mask[0]]
     return _shared(digest("minilm", ids), functools.partial(reference.minilm_attention, batch))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints as ZIP files: download a model, upload one into this session
+# (Appended while this file is edited in parallel: these imports belong with the ones at the top.)
+
+from . import images  # noqa: E402
+from .slides import Slide, steps_of  # noqa: E402
+
+
+def checkpoint_download(
+    model: Classifier,
+    name: str,
+    metrics: dict[str, Any] | None = None,
+    key: str = "checkpoint_zip",
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """A "Download checkpoint (ZIP)" button: `{name}.zip` holds config.json, model.safetensors
+    and, when given, metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
+    st.download_button(
+        "Download checkpoint (ZIP)",
+        data=functools.partial(checkpoint.to_zip, model, metadata, metrics),
+        file_name=f"{name}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key=key,
+        icon=":material/download:",
+    )
+
+
+def _upload_name(filename: str) -> str:
+    """A new name in user_models() from the file's: digits.zip -> digits-upload(-2, -3...)."""
+    base = f"{Path(filename).stem.strip() or 'checkpoint'}-upload"
+    name, k = base, 2
+    while name in user_models():
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
+    """Read a checkpoint ZIP into this session's models: (it worked, what to tell the user)."""
+    try:
+        loaded = checkpoint.from_zip(raw, device=pick_device())
+    except checkpoint.CheckpointError as err:
+        return False, f"Cannot load `{filename}`: {err}"
+    if not isinstance(loaded.model, Classifier):
+        return False, (
+            f"Cannot load `{filename}`: it holds a bare {type(loaded.model).__name__}, without "
+            "the text or image encoder the pages feed it through. Load a classifier checkpoint "
+            "(as the Train page or `python -m dense_attention train` save)."
+        )
+    name = _upload_name(filename)
+    user_models()[name] = loaded.model
+    kind, label = loaded.model.config.kind, f"{name}{USER_SUFFIX}"
+    picks = st.session_state.setdefault(SELECTED_MODEL, {})
+    picks[kind] = picks["any"] = label  # picked, as a model trained here is
+    return True, (
+        f"Loaded **{name}**, a {kind} model. It is now in the model picker of every page that "
+        f"shows {kind} models, as “{label}”, and picked there (only you see it)."
+    )
+
+
+def checkpoint_upload(key: str = "checkpoint_upload") -> None:
+    """A ZIP uploader: a checkpoint read from it joins this session's models (user_models()).
+
+    Each file is read once (its file_id is remembered under f"{key}_done") and what came of it
+    stays shown while the file is in the uploader. Only classifier checkpoints are accepted;
+    any problem (not a ZIP, a pickle, a foreign config...) is an st.error, never a traceback.
+    """
+    file = st.file_uploader(
+        "Load a checkpoint (ZIP)",
+        type=["zip"],
+        key=key,
+        max_upload_size=max(1, checkpoint.MAX_ZIP_BYTES // 2**20),
+        help="A ZIP as “Download checkpoint (ZIP)” makes it: config.json + model.safetensors. "
+        "Pickle-based files (torch.save, .pt, .bin, .pkl) are refused.",
+    )
+    if file is None:
+        return
+    done = st.session_state.get(f"{key}_done")
+    if done is None or done[0] != file.file_id:
+        done = (file.file_id, *_add_uploaded_checkpoint(file.getvalue(), file.name))
+        st.session_state[f"{key}_done"] = done
+    _, ok, message = done
+    if ok:
+        st.success(message, icon=":material/check_circle:")
+    else:
+        st.error(message, icon=":material/error:")
+
+
+# ---------------------------------------------------------------------------------------------
+# Presentation mode: one slide per step, in large type
+
+SLIDE_VIEW = "slide_view"  # key of the slide's container: its CSS class scopes the large type
+PRESENT_CSS = """<style>
+.st-key-slide_view h1 { font-size: 3.4rem; }
+.st-key-slide_view [data-testid="stMarkdownContainer"] p,
+.st-key-slide_view [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; line-height: 1.5; }
+.st-key-slide_view .katex-display { font-size: 1.5rem; }
+.st-key-slide_view summary p { font-size: 1.2rem; }
+.st-key-slide_controls [data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+</style>"""
+
+
+def current_slide(n: int) -> int:
+    """The slide index in st.session_state[SLIDE] (0-based; it may come from a shared URL),
+    clamped into 0..n-1 and stored back."""
+    try:
+        k = int(st.session_state.get(SLIDE, 0))
+    except (TypeError, ValueError):
+        k = 0
+    st.session_state[SLIDE] = k = min(max(k, 0), n - 1)
+    return k
+
+
+def _step_slide(delta: int, n: int) -> None:
+    st.session_state[SLIDE] = min(max(current_slide(n) + delta, 0), n - 1)
+
+
+def slide_controls(n: int) -> int:
+    """Previous, "Slide k of n", Next (disabled at the ends); returns the current slide index."""
+    k = current_slide(n)
+    with st.container(key="slide_controls"):
+        back, counter, forward = st.columns([1, 2, 1], vertical_alignment="center")
+    back.button(
+        "Previous",
+        key="slide_previous",
+        on_click=_step_slide,
+        args=(-1, n),
+        disabled=k == 0,
+        icon=":material/arrow_back:",
+        width="stretch",
+    )
+    counter.markdown(
+        f"<div style='text-align:center'>Slide {k + 1} of {n}</div>", unsafe_allow_html=True
+    )
+    forward.button(
+        "Next",
+        key="slide_next",
+        on_click=_step_slide,
+        args=(1, n),
+        disabled=k == n - 1,
+        icon=":material/arrow_forward:",
+        icon_position="right",
+        type="primary",
+        width="stretch",
+    )
+    return k
+
+
+def sentence_line(key: str = "sentence_line") -> str:
+    """A one-line box for the sentence of the text pages (st.session_state[SENTENCE])."""
+    st.session_state.setdefault(SENTENCE, EXAMPLE_SENTENCES[0])
+    st.session_state[key] = st.session_state[SENTENCE]
+    st.text_input("Sentence", key=key, on_change=_copy_state, args=(key, SENTENCE))
+    return st.session_state[SENTENCE]
+
+
+def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
+    """What the model reads, for the first slide: the tokens as chips, or the picture as the
+    model sees it, cut into its patches."""
+    tokens = list(explanation.tokens)
+    if model.config.kind == "text":
+        token_box(len(tokens)).html(token_chips_html(tokens))
+        return
+    cfg = model.config.image
+    title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
+    pixels = images.resized_input(model, item)
+    grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+    st.plotly_chart(grid, width="stretch", key="slide_input_grid")
+
+
+def render_slide(
+    slide: Slide,
+    explanation: Explanation,
+    config: ModelConfig,
+    show_input: Callable[[], None] | None = None,
+) -> None:
+    """One slide in large type: its title, the formulas of its steps (for `config`, the live
+    settings) each with its sentence, its figure, and the speaker notes in an expander.
+    `show_input` draws the input under the first slide's formula."""
+    trace = explanation.trace
+    figures = cached(
+        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes)
+    )
+    st.html(PRESENT_CSS)
+    with st.container(key=SLIDE_VIEW):
+        st.title(slide.title)
+        words, picture = st.columns([2, 3], gap="large")
+        with words:
+            for step in steps_of(slide):
+                st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
+                st.markdown(step.explanation)
+            if slide.key == "input" and show_input is not None:
+                show_input()
+            if slide.figure == "probs":
+                st.markdown(prediction_line(explanation))
+        with picture:
+            st.plotly_chart(figures[slide.figure], width="stretch", key=f"slide_{slide.key}")
+        with st.expander("Speaker notes", icon=":material/record_voice_over:"):
+            st.markdown(slide.note)

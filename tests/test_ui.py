@@ -19,6 +19,7 @@ def sidebar_script() -> None:
 
     from dense_attention import ui
 
+    ui.user_models().update(st.session_state.get("inject_models", {}))  # as if trained here
     settings = ui.sidebar(st.session_state.get("page_kind", "text"))
     if settings is not None:
         st.write(
@@ -95,7 +96,7 @@ def test_changing_a_setting_marks_it_and_reset_restores_the_trained_ones(found):
 def test_a_model_trained_in_this_session_appears_in_the_picker(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     mine = checkpoint.load(found[name].path)
-    at = sidebar_app(**{ui.USER_MODELS: {"my model": mine}})
+    at = sidebar_app(**{"inject_models": {"my model": mine}})
     label = f"my model{ui.USER_SUFFIX}"
     assert label in at.selectbox(key=ui.MODEL_WIDGET).options
     assert "shared=True" in shown(at)  # a shipped model: its explanations may be shared
@@ -112,7 +113,7 @@ def test_a_model_trained_in_this_session_appears_in_the_picker(found):
 
 def test_a_user_model_of_the_other_kind_is_not_offered(found):
     name = next(n for n, c in found.items() if c.kind == "text")
-    at = sidebar_app("image", **{ui.USER_MODELS: {"mine": checkpoint.load(found[name].path)}})
+    at = sidebar_app("image", **{"inject_models": {"mine": checkpoint.load(found[name].path)}})
     options = at.selectbox(key=ui.MODEL_WIDGET).options if at.get("selectbox") else []
     assert f"mine{ui.USER_SUFFIX}" not in options
 

@@ -1,0 +1,393 @@
+"""Long work off the page's thread: training, a similarity sweep or a tuning search runs in a
+background thread while the page polls its progress; no UI in here.
+
+A `Job` is owned by one browser session (the app keeps it in that session's workspace), so two
+sessions training at once each have their own model, history and stop button. At most
+`MAX_RUNNING` jobs compute at the same time on the server; later ones wait for a free slot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from .classifier import Classifier, build_classifier
+from .config import TrainConfig
+from .data import Dataset, baseline_accuracy, load_dataset
+from .sweep import SweepResult, sweep_similarities
+from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
+from .tune import SearchSpace, TrialRecord, TuneResult, tune
+
+MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
+REPLAY_FRAMES = 60  # about this many attention snapshots per training run
+_SLOTS = threading.BoundedSemaphore(MAX_RUNNING)
+_IDS = itertools.count(1)
+
+# Job states
+WAITING, RUNNING, DONE, STOPPED, FAILED = "waiting", "running", "done", "stopped", "failed"
+
+
+class Job:
+    """One piece of work in a daemon thread, with progress the page can read at any time.
+
+    `work(job)` does the work, reporting through `job.update(...)` and the lists `history`,
+    `snapshots`, `trials`; it polls `job.should_stop()`. Its return value becomes `job.result`.
+    An error becomes `job.error` (a message for the user) and the state FAILED: nothing raises
+    into the page.
+    """
+
+    def __init__(
+        self, kind: str, title: str, work: Callable[[Job], Any], request: Any = None
+    ) -> None:
+        self.id = next(_IDS)
+        self.request = request  # what was asked for (TrainRequest, SweepRequest, TuneRequest)
+        self.kind = kind  # train | sweep | tune
+        self.title = title
+        self.state = WAITING
+        self.phase = "Waiting for a free slot"  # what it is doing now, in words
+        self.progress = 0.0  # 0..1
+        self.history: list[EpochRecord] = []  # of the run in progress (train) or the last run
+        self.snapshots: list[Snapshot] = []  # probe attention over training (train jobs)
+        self.steps: list[tuple[int, float]] = []  # (step, batch loss) of the current run
+        self.trials: list[TrialRecord] = []  # finished tuning trials (tune jobs)
+        self.probes: list[Probe] = []  # the examples the snapshots follow (train jobs)
+        self.result: Any = None
+        self.error: str | None = None
+        self.started = time.time()
+        self.seconds = 0.0
+        self._work = work
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-{self.id}", daemon=True)
+
+    def start(self) -> Job:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the job to end; training keeps the best weights found so far."""
+        self._stop.set()
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (DONE, STOPPED, FAILED)
+
+    def update(self, progress: float | None = None, phase: str | None = None) -> None:
+        if progress is not None:
+            self.progress = min(max(progress, 0.0), 1.0)
+        if phase is not None:
+            self.phase = phase
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        with _SLOTS:
+            if self._stop.is_set():
+                self.state, self.phase = STOPPED, "Stopped before it started"
+                return
+            self.state, self.phase = RUNNING, "Starting"
+            try:
+                self.result = self._work(self)
+            except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
+                self.state, self.error = FAILED, str(err)
+            except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
+                traceback.print_exc()
+                self.state, self.error = FAILED, f"{type(err).__name__}: {err}"
+            else:
+                self.state = STOPPED if self._stop.is_set() else DONE
+                self.progress = 1.0 if self.state == DONE else self.progress
+            finally:
+                self.seconds = time.perf_counter() - start
+                self.phase = {DONE: "Finished", STOPPED: "Stopped", FAILED: "Failed"}[self.state]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the app asks for
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """A built-in dataset by name (and a limit), or an uploaded one already read."""
+
+    name: str  # a built-in dataset, or the upload's name
+    limit: int | None = None  # built-in only: at most this many examples
+    uploaded: Dataset | None = None
+    seed: int = 0  # the split's seed
+
+    def load(self) -> Dataset:
+        if self.uploaded is not None:
+            return self.uploaded
+        return load_dataset(self.name, seed=self.seed, limit=self.limit)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    data: DataChoice
+    model_options: dict[str, Any]  # build_classifier's keyword arguments
+    train_config: TrainConfig
+    baseline: bool = True  # also measure the classic baseline on the same split
+
+
+@dataclass
+class TrainedModel:
+    """What a training job leaves: the model (eval mode, CPU-ready) and how it was made."""
+
+    model: Classifier
+    dataset: str
+    classes: tuple[str, ...]
+    test_accuracy: float
+    test_loss: float
+    history: list[EpochRecord]
+    snapshots: list[Snapshot]
+    probes: list[Probe]
+    stopped: str  # completed | early_stopping | time_limit | stopped_by_user
+    best_epoch: int
+    seconds: float
+    device: str
+    train_config: TrainConfig
+    baseline_accuracy: float | None = None  # set when measured (after the test accuracy)
+    baseline_name: str = ""
+
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json of a downloaded checkpoint: the CLI's fields that apply here."""
+        return {
+            "dataset": self.dataset,
+            "test_accuracy": round(self.test_accuracy, 4),
+            "test_loss": round(self.test_loss, 4),
+            "baseline_accuracy": None
+            if self.baseline_accuracy is None
+            else round(self.baseline_accuracy, 4),
+            "baseline": self.baseline_name,
+            "best_epoch": self.best_epoch,
+            "stopped": self.stopped,
+            "train_seconds": round(self.seconds, 1),
+            "device": self.device,
+            "train_config": self.train_config.to_dict(),
+            "history": [r.__dict__ for r in self.history],
+            "trained_in": "Dense Attention Lab train page",
+            "torch": torch.__version__,
+        }
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One validation example whose attention the snapshots follow."""
+
+    tokens: list[str]  # its real tokens (word pieces or patch names)
+    label: str  # its true class
+    image: np.ndarray | None = None  # (H, W, C) in [0, 1] for image datasets
+
+
+def baseline_name(kind: str) -> str:
+    if kind == "text":
+        return "TF-IDF (1-2-grams) + logistic regression"
+    return "logistic regression on raw pixels"
+
+
+def replay_every(train_examples: int, config: TrainConfig) -> int:
+    """snapshot_every that gives about REPLAY_FRAMES snapshots over the whole run."""
+    steps = math.ceil(train_examples / config.batch_size) * config.epochs
+    return max(1, steps // REPLAY_FRAMES)
+
+
+def _probes(model: Classifier, ds: Dataset, count: int) -> list[Probe]:
+    """The first `count` validation examples, as train() picks its probes."""
+    items = ds.val.items[:count]
+    labels = [ds.classes[int(k)] for k in ds.val.labels[:count]]
+    if ds.kind == "text":
+        tokens = model.encoder.tokenize(list(items)).tokens
+        return [Probe(list(t), y) for t, y in zip(tokens, labels, strict=True)]
+    patches = model.encoder.patch_labels()
+    return [Probe(list(patches), y, np.asarray(im)) for im, y in zip(items, labels, strict=True)]
+
+
+def train_job(request: TrainRequest) -> Job:
+    """A started job that trains one classifier; its result is a TrainedModel."""
+
+    def work(job: Job) -> TrainedModel:
+        job.update(0.0, "Reading the data")
+        ds = request.data.load()
+        config = request.train_config
+        torch.manual_seed(config.seed)
+        model = build_classifier(ds, **request.model_options)
+        job.update(0.0, "Encoding the examples")
+        splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
+        n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
+        config = replace(config, snapshot_every=replay_every(n_train, config))
+        probes = job.probes = _probes(model, ds, config.probes)
+        job.update(0.0, "Training")
+
+        def on_step(event: StepEvent) -> None:
+            job.steps.append((event.step, event.loss))
+            if event.record is not None:
+                job.history.append(event.record)
+            if event.snapshot is not None:
+                job.snapshots.append(event.snapshot)
+            job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
+
+        run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
+        job.update(1.0, "Measuring test accuracy")
+        model.cpu().eval()
+        test_loss, test_acc = evaluate(model, splits[2])
+        trained = TrainedModel(
+            model,
+            ds.name,
+            ds.classes,
+            test_acc,
+            test_loss,
+            run.history,
+            run.snapshots,
+            probes,
+            run.stopped,
+            run.best_epoch,
+            run.seconds,
+            run.device,
+            config,
+            baseline_name=baseline_name(ds.kind),
+        )
+        job.result = trained  # the model is usable while the baseline is measured
+        if request.baseline and not job.should_stop():
+            job.update(phase=f"Measuring the baseline ({trained.baseline_name})")
+            trained.baseline_accuracy = baseline_accuracy(ds)
+        return trained
+
+    return Job("train", f"Train on {request.data.name}", work, request).start()
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    data: DataChoice
+    model_options: dict[str, Any]
+    train_config: TrainConfig
+    similarities: tuple[str, ...]
+    probe_index: int = 0
+
+
+def sweep_job(request: SweepRequest) -> Job:
+    """A started job that trains one model per similarity; its result is a SweepResult."""
+
+    def work(job: Job) -> SweepResult:
+        job.update(0.0, "Reading the data")
+        ds = request.data.load()
+        runs = len(request.similarities)
+
+        def on_progress(index: int, total: int, similarity: str, event: StepEvent) -> None:
+            if event.step == 1:
+                job.history = []
+            if event.record is not None:
+                job.history.append(event.record)
+            job.update(
+                (index + event.progress) / total,
+                f"Run {index + 1} of {runs}: {similarity}, epoch {event.epoch}",
+            )
+
+        job.update(0.0, "Encoding the examples")
+        return sweep_similarities(
+            ds,
+            request.model_options,
+            request.train_config,
+            on_progress=on_progress,
+            should_stop=job.should_stop,
+            probe_index=request.probe_index,
+            similarities=request.similarities,
+        )
+
+    return Job("sweep", f"Similarity sweep on {request.data.name}", work, request).start()
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    data: DataChoice
+    model_options: dict[str, Any]  # fixed options outside the search space (text, image)
+    train_config: TrainConfig  # per trial: epochs, batch size, patience, seed
+    trials: int
+    timeout: float | None = None
+    search_seed: int = 0
+    space: SearchSpace = field(default_factory=SearchSpace)
+
+
+def tune_job(request: TuneRequest) -> Job:
+    """A started job that searches with Optuna; its result is a TuneResult."""
+
+    def work(job: Job) -> TuneResult:
+        job.update(0.0, "Reading the data")
+        ds = request.data.load()
+        trials = request.trials
+
+        def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
+            job.trials.append(record)
+            job.update(finished / trials, f"{finished} of {trials} trials finished")
+
+        def on_step(number: int, event: StepEvent) -> None:
+            done = len(job.trials) + event.progress
+            job.update(done / trials, f"Trial {number + 1} of {trials}: epoch {event.epoch}")
+
+        job.update(0.0, "Encoding the examples")
+        return tune(
+            ds,
+            trials,
+            timeout=request.timeout,
+            seed=request.search_seed,
+            on_trial=on_trial,
+            should_stop=job.should_stop,
+            base_train_config=request.train_config,
+            space=request.space,
+            model_options=request.model_options,
+            on_step=on_step,
+        )
+
+    return Job("tune", f"Tune on {request.data.name}", work, request).start()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspaces: what one browser keeps across page reloads
+
+
+@dataclass
+class Workspace:
+    """One browser's models and jobs. The app finds it by a random token kept in a cookie, so a
+    reload (a new Streamlit session) finds its trained models again; no other browser has the
+    token."""
+
+    models: dict[str, Classifier] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)  # slot (train | sweep | tune) -> job
+    results: dict[str, TrainedModel] = field(default_factory=dict)  # model name -> its run
+    touched: float = field(default_factory=time.time)
+
+
+class Workspaces:
+    """Token -> Workspace, forgetting the ones unused for `ttl` seconds (at most `limit` kept)."""
+
+    def __init__(self, ttl: float = 6 * 3600, limit: int = 200) -> None:
+        self.ttl, self.limit = ttl, limit
+        self._spaces: dict[str, Workspace] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Workspace:
+        now = time.time()
+        with self._lock:
+            for old in [k for k, w in self._spaces.items() if now - w.touched > self.ttl]:
+                del self._spaces[old]
+            space = self._spaces.get(token)
+            if space is None:
+                if len(self._spaces) >= self.limit:  # forget the least recently used
+                    del self._spaces[min(self._spaces, key=lambda k: self._spaces[k].touched)]
+                space = self._spaces[token] = Workspace()
+            space.touched = now
+            return space
+
+    def __len__(self) -> int:
+        return len(self._spaces)

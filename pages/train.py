@@ -1,0 +1,72 @@
+"""Train a model in the browser and watch its attention learn; compare similarities; auto-tune."""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from dense_attention import SIMILARITIES, jobs, ui
+
+TRAIN, SWEEP, TUNE = "Train one model", "Compare the six similarities", "Tune automatically"
+MODE = "train_mode"
+
+
+def train_best(tuned: jobs.Job, epochs: int) -> None:
+    """on_click of "Train the best configuration": a full run of the best trial."""
+    options, config = tuned.result.best_configs(epochs)
+    options = {**options, **tuned.request.model_options}
+    request = jobs.TrainRequest(tuned.request.data, options, replace(config, probes=4))
+    ui.start_job("train", lambda: jobs.train_job(request))
+    st.session_state[MODE] = TRAIN
+
+
+st.title("Train a model and watch attention learn")
+st.caption(
+    "Training runs in the background on this server: the page stays usable, and other visitors "
+    "never see your models. A finished model joins the model picker on every page."
+)
+choice, kind = ui.data_choice()
+with st.expander("Model and training settings", expanded=True):
+    options, config = ui.training_settings(choice, kind)
+mode = st.segmented_control("What to run", [TRAIN, SWEEP, TUNE], default=TRAIN, key=MODE)
+
+if mode == SWEEP:
+    chosen = st.multiselect("Similarities", list(SIMILARITIES), list(SIMILARITIES))
+    request = jobs.SweepRequest(choice, options, config, tuple(chosen))
+    st.caption("Each similarity trains from the same seed, on the same split, for the same epochs.")
+    ui.job_controls("sweep", f"Train {len(chosen)} models", lambda: jobs.sweep_job(request))
+    ui.job_panel("sweep", ui.sweep_progress)
+elif mode == TUNE:
+    left, right = st.columns(2)
+    trials = left.slider("Trials", 3, 100, 20)
+    minutes = right.slider("Time limit (minutes)", 1, 60, 5)
+    st.caption(
+        "Optuna searches hidden size, similarity, temperature, activation, pooling, learning rate, "
+        "dropout and L1/L2 (the settings above give the data, encoder, epochs per trial and "
+        "seed); poor trials are pruned early."
+    )
+    base = replace(config, probes=0, epochs=min(config.epochs, 15))
+    encoder = {k: v for k, v in options.items() if k in ("text", "image")}
+    request = jobs.TuneRequest(choice, encoder, base, trials, timeout=minutes * 60.0)
+    ui.job_controls("tune", "Start the search", lambda: jobs.tune_job(request))
+    ui.job_panel("tune", ui.tune_progress)
+    tuned = ui.workspace().jobs.get("tune")
+    if (
+        tuned is not None
+        and tuned.finished
+        and getattr(tuned.result, "best_number", None) is not None
+    ):
+        st.button("Train the best configuration in full", type="primary", on_click=train_best,
+                  args=(tuned, config.epochs), icon=":material/model_training:")  # fmt: skip
+else:
+    request = jobs.TrainRequest(choice, options, config)
+    ui.job_controls("train", "Start training", lambda: jobs.train_job(request))
+    ui.job_panel("train", ui.train_progress)
+    job = ui.workspace().jobs.get("train")
+    if job is not None and job.finished and isinstance(job.result, jobs.TrainedModel):
+        ui.replay(job.result)
+        name = next((n for n, r in ui.workspace().results.items() if r is job.result), "model")
+        ui.checkpoint_download(job.result.model, name, job.result.metrics(), key="train_zip")
+
+st.divider()
+st.subheader("Explore a checkpoint", divider="gray")
+ui.checkpoint_upload(key="train_checkpoint_upload")

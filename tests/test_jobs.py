@@ -1,0 +1,134 @@
+"""jobs: training, sweeps and tuning in background threads; per-browser workspaces."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from dense_attention import jobs
+from dense_attention.config import TrainConfig
+from dense_attention.data import baseline_accuracy, load_dataset
+from dense_attention.train import evaluate
+
+DIGITS = jobs.DataChoice("digits", limit=300)
+OPTIONS = {"hidden_dim": 16}
+QUICK = TrainConfig(epochs=3, batch_size=32, lr=1e-2)
+
+
+def finish(job: jobs.Job, timeout: float = 120) -> jobs.Job:
+    job.join(timeout)
+    assert job.finished, f"{job.title} still {job.state} after {timeout} s: {job.phase}"
+    return job
+
+
+@pytest.fixture(scope="module")
+def trained() -> jobs.Job:
+    return finish(jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, QUICK)))
+
+
+def test_a_training_job_leaves_a_model_its_curves_and_the_baseline(trained):
+    assert trained.state == jobs.DONE and trained.error is None and trained.progress == 1.0
+    result = trained.result
+    assert isinstance(result, jobs.TrainedModel) and not result.model.training
+    assert [r.epoch for r in result.history] == [1, 2, 3] == [r.epoch for r in trained.history]
+    ds = load_dataset("digits", limit=300)
+    # The reported test accuracy is the model's, measured again here; the baseline is data's.
+    assert evaluate(result.model, result.model.tensors(ds.test))[1] == pytest.approx(
+        result.test_accuracy
+    )
+    assert result.baseline_accuracy == pytest.approx(baseline_accuracy(ds))
+    assert json.loads(json.dumps(result.metrics()))["test_accuracy"] == round(
+        result.test_accuracy, 4
+    )
+    steps = [s for s, _ in trained.steps]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) == 3 * 7  # 210 train / 32
+
+
+def test_snapshots_follow_the_probes_from_step_0(trained):
+    result = trained.result
+    snaps, probes = result.snapshots, result.probes
+    assert len(probes) == QUICK.probes and snaps[0].step == 0
+    assert [s.step for s in snaps] == sorted({s.step for s in snaps})
+    assert 3 <= len(snaps) <= jobs.REPLAY_FRAMES + 2
+    ds = load_dataset("digits", limit=300)
+    assert [p.label for p in probes] == [ds.classes[k] for k in ds.val.labels[: QUICK.probes]]
+    assert probes[0].tokens == result.model.encoder.patch_labels()
+    np.testing.assert_array_equal(probes[0].image, ds.val.items[0])
+    for snap in snaps:
+        n = len(probes[0].tokens)
+        np.testing.assert_allclose(snap.attn[:, :n, :n].sum(-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(snap.probs.sum(-1), 1.0, atol=1e-5)
+    # Attention changes as the model learns.
+    assert not np.allclose(snaps[0].attn, snaps[-1].attn)
+
+
+def test_replay_every_gives_about_the_wanted_number_of_frames():
+    config = TrainConfig(epochs=40, batch_size=32)
+    every = jobs.replay_every(1258, config)
+    frames = 40 * 40 // every  # 40 steps an epoch
+    assert jobs.REPLAY_FRAMES <= frames < 2 * jobs.REPLAY_FRAMES
+    assert jobs.replay_every(10, TrainConfig(epochs=1)) == 1
+
+
+def test_stop_keeps_the_best_model_so_far():
+    job = jobs.train_job(
+        jobs.TrainRequest(DIGITS, OPTIONS, TrainConfig(epochs=500, batch_size=8), baseline=False)
+    )
+    deadline = time.monotonic() + 60
+    while not job.history and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    finish(job)
+    assert job.state == jobs.STOPPED and job.result.stopped == "stopped_by_user"
+    assert 1 <= len(job.result.history) < 500 and job.result.baseline_accuracy is None
+
+
+def test_a_bad_request_fails_with_a_message_not_an_exception():
+    job = finish(jobs.train_job(jobs.TrainRequest(jobs.DataChoice("nope"), OPTIONS, QUICK)))
+    assert job.state == jobs.FAILED and "unknown dataset" in job.error and job.result is None
+    bad = jobs.TrainRequest(DIGITS, {"hidden_dim": 16, "similarity": "manhattan"}, QUICK)
+    job = finish(jobs.train_job(bad))
+    assert job.state == jobs.FAILED and "manhattan" in job.error
+
+
+def test_two_jobs_at_once_train_their_own_models():
+    first = jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, QUICK, baseline=False))
+    second = jobs.train_job(
+        jobs.TrainRequest(DIGITS, OPTIONS, TrainConfig(epochs=3, batch_size=32, lr=1e-2, seed=1),
+                          baseline=False)
+    )  # fmt: skip
+    finish(first), finish(second)
+    a, b = first.result.model, second.result.model
+    assert a is not b and first.history is not second.history
+    wa, wb = a.core.state_dict(), b.core.state_dict()
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)  # different seeds, own weights
+
+
+def test_a_sweep_job_reports_each_run():
+    request = jobs.SweepRequest(DIGITS, OPTIONS, QUICK, ("dot", "cosine"))
+    job = finish(jobs.sweep_job(request))
+    assert job.state == jobs.DONE and list(job.result.table()["similarity"]) == ["dot", "cosine"]
+    assert job.request is request and job.progress == 1.0
+
+
+def test_a_tune_job_lists_its_trials():
+    request = jobs.TuneRequest(DIGITS, {}, TrainConfig(epochs=1, batch_size=32, probes=0), 3)
+    job = finish(jobs.tune_job(request))
+    assert job.state == jobs.DONE and len(job.trials) == 3 == len(job.result.trials)
+    assert [t.number for t in job.trials] == [0, 1, 2]
+
+
+def test_workspaces_are_per_token_and_forget_old_ones():
+    spaces = jobs.Workspaces(ttl=60, limit=2)
+    a, b = spaces.get("a"), spaces.get("b")
+    assert a is spaces.get("a") and a is not b and a.models is not b.models
+    a.models["m"] = object()
+    assert "m" not in b.models
+    spaces.get("c")  # over the limit: the least recently used ("b") goes
+    assert len(spaces) == 2 and spaces.get("a") is a and spaces.get("b") is not b
+    old = spaces.get("old")
+    old.touched -= 61
+    spaces.get("a")
+    assert spaces.get("old") is not old
