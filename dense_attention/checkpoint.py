@@ -205,9 +205,9 @@ def _refuse_unsafe(members: list[zipfile.ZipInfo]) -> None:
     pickles = [m.filename for m in members if m.filename.lower().endswith(PICKLE_SUFFIXES)]
     if pickles:
         raise CheckpointError(
-            f"the ZIP holds {pickles[0]}: pickle-based checkpoints (torch.save, .pt, .bin, .pkl) "
-            "are refused: they can run code when loaded; export with safetensors "
-            f"(a Dense Attention Lab checkpoint is {CONFIG_FILE} + {WEIGHTS_FILE})"
+            f"the ZIP holds {pickles[0]}, a pickle (torch.save, .pt, .bin, .pkl...). "
+            "Pickle-based checkpoints are refused: they can run code when loaded; export with "
+            f"safetensors (a Dense Attention Lab checkpoint is {CONFIG_FILE} + {WEIGHTS_FILE})"
         )
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED_BYTES:

@@ -180,14 +180,17 @@ BAD_ZIPS = {
         lambda z: zip_of({"model.safetensors": members(z)["model.safetensors"]}),
         "has no config.json",
     ),
-    "a torch.save file as the upload": (lambda z: torch_save_bytes(), "pickle-based"),
+    "a torch.save file as the upload": (
+        lambda z: torch_save_bytes(),
+        "data.pkl, a pickle.*Pickle-based checkpoints are refused",
+    ),
     "a torch.save file inside": (
         lambda z: zip_of({**members(z), "model.pt": torch_save_bytes()}),
-        "model.pt: pickle-based checkpoints .* can run code when loaded; export with safetensors",
+        "model.pt, a pickle.*Pickle-based checkpoints are refused: they can run code when loaded",
     ),
     "a data.pkl deep down": (
         lambda z: zip_of({**members(z), "a/b/c/data.pkl": b"\x80\x04N."}),
-        "data.pkl: pickle-based",
+        "a/b/c/data.pkl, a pickle",
     ),
     "foreign format": (lambda z: with_config(z, format="keras"), "not a Dense Attention Lab"),
     "newer version": (lambda z: with_config(z, version=99), "has version 99"),
