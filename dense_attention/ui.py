@@ -1367,7 +1367,7 @@ PRESENT_CSS = """<style>
 .st-key-slide_view [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; line-height: 1.5; }
 .st-key-slide_view .katex-display { font-size: 1.5rem; }
 .st-key-slide_view summary p { font-size: 1.2rem; }
-.st-key-slide_controls [data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+.st-key-slide_controls [data-testid="stMarkdownContainer"] { font-size: 1.3rem; }
 </style>"""
 
 
@@ -1439,6 +1439,17 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
 
 
+SLIDE_FONT_PX = 16  # plotly's default is 12: too small across a room
+
+
+def _slide_figures(trace: Trace, tokens: list[str], classes: list[str]) -> dict[str, go.Figure]:
+    """plots.trace_figures in larger type (its own copies: cached figures are shared)."""
+    figures = plots.trace_figures(trace, tokens, classes)
+    for fig in figures.values():
+        fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
+    return figures
+
+
 def render_slide(
     slide: Slide,
     explanation: Explanation,
@@ -1449,9 +1460,7 @@ def render_slide(
     settings) each with its sentence, its figure, and the speaker notes in an expander.
     `show_input` draws the input under the first slide's formula."""
     trace = explanation.trace
-    figures = cached(
-        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes)
-    )
+    figures = cached(_slide_figures, trace, list(explanation.tokens), list(explanation.classes))
     st.html(PRESENT_CSS)
     with st.container(key=SLIDE_VIEW):
         st.title(slide.title)

@@ -224,3 +224,30 @@ def test_about_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
     expect(page.locator(".katex-error")).to_have_count(0)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     screenshot_whole_app(page, screenshot_dir / "about.png")
+
+
+# --------------------------------------------------------------------------- present
+
+
+def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
+    page.set_viewport_size({"width": 1600, "height": 900})  # a projector
+    page.goto(f"{app_url}/present")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="1 · The input")).to_be_visible()
+    expect(page.get_by_text("Slide 1 of 8")).to_be_visible()
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+    expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    for _ in range(3):
+        page.get_by_role("button", name="Next").click()
+        wait_for_app(page)
+    expect(page.get_by_text("Slide 4 of 8")).to_be_visible()
+    expect(page.get_by_role("heading", name="4 · Attention weights")).to_be_visible()
+    expect(page.locator(".katex").first).to_be_visible()
+    expect(page.locator(".katex-error")).to_have_count(0)
+    expect(page.locator(".js-plotly-plot .heatmaplayer")).to_have_count(1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    title_px = page.get_by_role("heading", name="4 · Attention weights").evaluate(
+        "el => parseFloat(getComputedStyle(el).fontSize)"
+    )
+    assert title_px >= 48  # large type: Streamlit's own title is 2.75rem (44 px)
+    page.screenshot(path=screenshot_dir / "present-slide.png")

@@ -1,0 +1,40 @@
+"""Present the walk-through to a room: one step of the model per slide, in large type."""
+
+import streamlit as st
+
+from dense_attention import images, ui
+from dense_attention.slides import SLIDES
+
+# A later call overrides the app's page config (Streamlit 1.67); the layout is repeated because
+# the browser shows an unset one as "centered".
+st.set_page_config(layout="wide", initial_sidebar_state="collapsed")
+
+TEXT, IMAGE = "Text", "Image"
+
+source_col, input_col = st.columns([1, 3], vertical_alignment="bottom")
+with source_col:
+    source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key="present_source")
+settings = ui.sidebar("text" if source == TEXT else "image")
+if settings is None:
+    st.stop()
+
+with input_col:
+    if source == TEXT:
+        item = ui.sentence_line("present_sentence")
+    else:
+        photos = images.demo_images()
+        item = photos[st.selectbox("Picture", list(photos), key="present_photo")]
+if source == TEXT and not item.strip():
+    st.info("Type a sentence above to present it.", icon=":material/edit:")
+    st.stop()
+
+with ui.friendly_errors():
+    explanation = settings.explain(item)
+
+k = ui.slide_controls(len(SLIDES))
+ui.render_slide(
+    SLIDES[k],
+    explanation,
+    settings.config,
+    show_input=lambda: ui.slide_input(settings.model, item, explanation),
+)
