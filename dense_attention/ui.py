@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import streamlit.components.v1 as components
 import torch
 from PIL import Image
 
@@ -509,17 +508,18 @@ def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
 
 def remember_browser() -> None:
     """Give this browser its workspace token in a cookie (once per session), so a reload finds
-    the same workspace. A zero-height component runs one line of JavaScript for it."""
+    the same workspace. A one-pixel iframe runs one line of JavaScript for it (the token is ours,
+    32 hex digits, never user input)."""
     workspace()
     token = st.session_state[WORKSPACE]
     if _cookie_token() == token or st.session_state.get(COOKIE_WRITTEN):
         return
     st.session_state[COOKIE_WRITTEN] = True
     with st.sidebar:
-        components.html(
-            f"<script>document.cookie = '{WORKSPACE_COOKIE}={token}; path=/; "
+        st.iframe(
+            f"<script>window.parent.document.cookie = '{WORKSPACE_COOKIE}={token}; path=/; "
             f"max-age={6 * 3600}; SameSite=Strict';</script>",
-            height=0,
+            height=1,
         )
 
 

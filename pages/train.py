@@ -30,15 +30,17 @@ with st.expander("Model and training settings", expanded=True):
 mode = st.segmented_control("What to run", [TRAIN, SWEEP, TUNE], default=TRAIN, key=MODE)
 
 if mode == SWEEP:
-    chosen = st.multiselect("Similarities", list(SIMILARITIES), list(SIMILARITIES))
+    chosen = st.multiselect(
+        "Similarities", list(SIMILARITIES), list(SIMILARITIES), key="sweep_similarities"
+    )
     request = jobs.SweepRequest(choice, options, config, tuple(chosen))
     st.caption("Each similarity trains from the same seed, on the same split, for the same epochs.")
     ui.job_controls("sweep", f"Train {len(chosen)} models", lambda: jobs.sweep_job(request))
     ui.job_panel("sweep", ui.sweep_progress)
 elif mode == TUNE:
     left, right = st.columns(2)
-    trials = left.slider("Trials", 3, 100, 20)
-    minutes = right.slider("Time limit (minutes)", 1, 60, 5)
+    trials = left.slider("Trials", 3, 100, 20, key="tune_trials")
+    minutes = right.slider("Time limit (minutes)", 1, 60, 5, key="tune_minutes")
     st.caption(
         "Optuna searches hidden size, similarity, temperature, activation, pooling, learning rate, "
         "dropout and L1/L2 (the settings above give the data, encoder, epochs per trial and "
@@ -55,8 +57,10 @@ elif mode == TUNE:
         and tuned.finished
         and getattr(tuned.result, "best_number", None) is not None
     ):
-        st.button("Train the best configuration in full", type="primary", on_click=train_best,
-                  args=(tuned, config.epochs), icon=":material/model_training:")  # fmt: skip
+        st.button(
+            "Train the best configuration in full", type="primary", key="tune_best",
+            on_click=train_best, args=(tuned, config.epochs), icon=":material/model_training:",
+        )  # fmt: skip
 else:
     request = jobs.TrainRequest(choice, options, config)
     ui.job_controls("train", "Start training", lambda: jobs.train_job(request))

@@ -1,0 +1,245 @@
+"""The train page: a short run on a slice of digits under streamlit.testing and in Chromium.
+
+Training, sweeps and tuning run in background threads: the AppTest tests wait for the job, then
+rerun the page, as the page's own refresh would.
+"""
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from playwright.sync_api import Page, expect
+from streamlit.testing.v1 import AppTest
+
+from dense_attention import checkpoint, jobs, ui
+from dense_attention.data import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+LIMIT, EPOCHS = 300, 4
+
+
+def run(target) -> AppTest:
+    at = target.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def the_job(at: AppTest, slot: str) -> jobs.Job:
+    """The job this AppTest session started (its workspace is found by its token)."""
+    token = at.session_state[ui.WORKSPACE]
+    return ui._workspaces().get(token).jobs[slot]
+
+
+def wait(at: AppTest, slot: str, timeout: float = 180) -> jobs.Job:
+    job = the_job(at, slot)
+    job.join(timeout)
+    assert job.finished and job.error is None, (job.state, job.error)
+    run(at)
+    return job
+
+
+def train_page(epochs: int = EPOCHS) -> AppTest:
+    at = run(AppTest.from_file(APP, default_timeout=120))
+    at = run(at.switch_page("pages/train.py"))
+    at.number_input(key="train_limit_digits").set_value(LIMIT)
+    at.slider(key="train_epochs").set_value(epochs)
+    return run(at)
+
+
+@pytest.fixture(scope="module")
+def trained() -> AppTest:
+    at = train_page()
+    run(at.button(key="train_start").click())
+    assert at.button(key="train_start").disabled  # one run at a time
+    wait(at, "train")
+    return at
+
+
+def figure(at: AppTest, key: str) -> dict:
+    return json.loads(next(el for el in at.get("plotly_chart") if key in el.proto.id).proto.spec)
+
+
+def test_training_shows_progress_curves_and_the_result(trained):
+    at = trained
+    progress = at.get("progress")[0].proto
+    assert progress.value == 100 and "Finished" in progress.text
+    job = the_job(at, "train")
+    curves = figure(at, "curves")
+    names = [t["name"] for t in curves["data"]]
+    assert names.count("training") == 2 and names.count("validation") == 2
+    val_acc = [t for t in curves["data"] if t["name"] == "validation"][1]["y"]
+    assert val_acc == pytest.approx([r.val_accuracy for r in job.result.history])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{job.result.test_accuracy:.1%}"
+    assert metrics["Baseline"] == f"{job.result.baseline_accuracy:.1%}"
+    assert not at.button(key="train_start").disabled and at.button(key="train_stop").disabled
+
+
+def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
+    at = run(trained.switch_page("pages/image.py"))
+    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
+    assert picker.value == f"digits #1{ui.USER_SUFFIX}" and "digits" in picker.options
+    assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
+    at = run(at.switch_page("pages/text.py"))  # a text page does not offer an image model
+    assert f"digits #1{ui.USER_SUFFIX}" not in at.sidebar.selectbox(key=ui.MODEL_WIDGET).options
+    run(at.switch_page("pages/train.py"))
+
+
+def test_the_replay_slider_changes_the_matrix(trained):
+    at = trained
+    job = the_job(at, "train")
+    snaps, n = job.result.snapshots, len(job.result.probes[0].tokens)
+    last = figure(at, "replay_matrix")["data"][0]["z"]
+    np.testing.assert_allclose(last, snaps[-1].attn[0][:n, :n], atol=1e-6)
+    run(at.select_slider(key="replay_step").set_value(0))
+    first = figure(at, "replay_matrix")["data"][0]["z"]
+    np.testing.assert_allclose(first, snaps[0].attn[0][:n, :n], atol=1e-6)
+    assert not np.allclose(first, last)
+    animation = figure(at, "replay_animation")
+    assert len(animation["frames"]) == len(snaps)
+
+
+def test_the_downloaded_checkpoint_loads_back_to_identical_logits(trained):
+    job = the_job(trained, "train")
+    model = job.result.model
+    raw = checkpoint.to_zip(model, metrics=job.result.metrics())  # what the button serves
+    loaded = checkpoint.from_zip(raw)
+    again = loaded.model if hasattr(loaded, "model") else loaded[0]
+    ds = load_dataset("digits", limit=LIMIT)
+    inputs = model.tensors(ds.test).inputs
+    with torch.no_grad():
+        assert torch.equal(model(*inputs), again(*inputs))
+    names = zipfile.ZipFile(io.BytesIO(raw)).namelist()
+    assert {"config.json", "model.safetensors", "metrics.json"} <= {Path(n).name for n in names}
+
+
+def test_a_second_session_does_not_see_the_first_sessions_model(trained):
+    other = run(AppTest.from_file(APP, default_timeout=60))
+    other = run(other.switch_page("pages/image.py"))
+    assert other.session_state[ui.WORKSPACE] != trained.session_state[ui.WORKSPACE]
+    options = other.sidebar.selectbox(key=ui.MODEL_WIDGET).options
+    assert not any(ui.USER_SUFFIX in o for o in options)
+
+
+def test_the_overfitting_slice_trains_on_100_examples():
+    at = train_page(epochs=2)
+    run(at.checkbox(key="train_slice").check())
+    run(at.button(key="train_start").click())
+    job = wait(at, "train")
+    assert job.request.train_config.max_train_examples == 100
+    assert [s for s, _ in job.steps][-1] == 2 * 4  # 100 examples in batches of 32, 2 epochs
+
+
+def test_the_sweep_shows_its_table_and_chart():
+    at = train_page(epochs=1)
+    run(at.segmented_control(key="train_mode").set_value("Compare the six similarities"))
+    run(at.multiselect(key="sweep_similarities").set_value(["dot", "cosine"]))
+    run(at.button(key="sweep_start").click())
+    job = wait(at, "sweep")
+    table = at.dataframe[0].value
+    assert list(table["similarity"]) == ["dot", "cosine"]
+    assert table["test_accuracy"].tolist() == list(job.result.table()["test_accuracy"])
+    assert any("Best on digits" in s.value for s in at.success)
+    assert figure(at, "chart_sweep")["data"][0]["x"] == ["dot", "cosine"]
+
+
+def test_tuning_lists_trials_and_trains_the_best_in_one_click():
+    at = train_page(epochs=1)
+    run(at.segmented_control(key="train_mode").set_value("Tune automatically"))
+    run(at.slider(key="tune_trials").set_value(3))
+    run(at.button(key="tune_start").click())
+    job = wait(at, "tune")
+    assert len(at.dataframe[0].value) == 3 == len(job.trials)
+    assert figure(at, "tune_plot")["layout"]["title"]["text"].startswith("The search")
+    run(at.button(key="tune_best").click())
+    assert at.segmented_control(key="train_mode").value == "Train one model"
+    trained = wait(at, "train")
+    best = job.result.best_params
+    assert trained.result.model.config.model.similarity == best["similarity"]
+    assert trained.result.model.config.model.hidden_dim == best["hidden_dim"]
+
+
+def test_a_failing_job_shows_its_message_not_a_traceback():
+    at = train_page()
+    job = jobs.train_job(jobs.TrainRequest(jobs.DataChoice("missing"), {}, jobs.TrainConfig()))
+    job.join(30)
+    ui._workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    run(at)
+    assert any("unknown dataset" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------- in Chromium
+
+
+def start_training(page: Page, wait_for_app, epochs: int = 5) -> None:
+    limit = page.get_by_role("spinbutton", name="Examples to use")
+    limit.fill(str(LIMIT))
+    limit.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=120_000)
+    wait_for_app(page)
+
+
+@pytest.mark.browser
+def test_browser_train_watch_replay_and_reload(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/train")
+    wait_for_app(page)
+    start_training(page, wait_for_app)
+    expect(page.get_by_role("heading", name="Attention replay")).to_be_visible()
+    expect(page.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.get_by_role("heading", name="Attention replay").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "train-page.png", full_page=True)
+    # The model is in this browser's picker, and a reload keeps it (the workspace cookie).
+    page.goto(f"{app_url}/image")
+    wait_for_app(page)
+    expect(page.get_by_test_id("stSidebar").get_by_text("digits #1")).to_be_visible(timeout=60_000)
+    page.reload()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stSidebar").get_by_text("digits #1")).to_be_visible(timeout=60_000)
+    page.goto(f"{app_url}/train")
+    wait_for_app(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download checkpoint (ZIP)").click()
+    raw = Path(download.value.path()).read_bytes()
+    loaded = checkpoint.from_zip(raw)
+    model = loaded.model if hasattr(loaded, "model") else loaded[0]
+    assert model.config.kind == "image" and model.config.classes == tuple("0123456789")
+
+
+@pytest.mark.browser
+def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
+    browser, app_url: str, wait_for_app
+) -> None:
+    pages = [browser.new_context().new_page() for _ in range(2)]
+    for k, page in enumerate(pages):
+        page.goto(f"{app_url}/train")
+        wait_for_app(page)
+        limit = page.get_by_role("spinbutton", name="Examples to use")
+        limit.fill(str(LIMIT + 100 * k))
+        limit.press("Enter")
+        wait_for_app(page)
+    for page in pages:  # both start before either finishes
+        page.get_by_role("button", name="Start training").click()
+    for page in pages:
+        expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=180_000)
+        wait_for_app(page)
+    cookies = [p.context.cookies() for p in pages]
+    tokens = [next(c["value"] for c in jar if c["name"] == ui.WORKSPACE_COOKIE) for jar in cookies]
+    assert tokens[0] != tokens[1]
+    for page in pages:
+        page.goto(f"{app_url}/image")
+        wait_for_app(page)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("digits #1")).to_be_visible(timeout=60_000)
+        expect(sidebar.get_by_text("digits #2")).to_have_count(0)  # never the other's
+        page.context.close()
