@@ -29,11 +29,11 @@ from dense_attention import ui  # noqa: E402
 TARGET_MS = 300
 # page -> (widget kind, key, values for the "after a change" reruns, each new to the page)
 CHANGES = {
-    "pages/text.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
+    "views/text.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
                                                            "neg_euclidean", "scaled_dot"]),
-    "pages/model.py": ("select_slider", "temperature", [0.1, 0.3, 3.0, 10.0, 100.0, 0.01]),
-    "pages/compare.py": ("select_slider", "compare_temperature", [0.1, 0.2, 0.5, 2.0, 5.0, 10.0]),
-    "pages/image.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
+    "views/model.py": ("select_slider", "temperature", [0.1, 0.3, 3.0, 10.0, 100.0, 0.01]),
+    "views/compare.py": ("select_slider", "compare_temperature", [0.1, 0.2, 0.5, 2.0, 5.0, 10.0]),
+    "views/image.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
                                                             "neg_euclidean", "scaled_dot"]),
 }  # fmt: skip
 
@@ -49,7 +49,7 @@ def timed(at: AppTest) -> float:
 
 def bench(page: str, reruns: int) -> tuple[float, float, float | None]:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    if page != "pages/text.py":  # the text page is home: the app's first run is its first run
+    if page != "views/text.py":  # the text page is home: the app's first run is its first run
         at.run()
         at.switch_page(page)
     first = timed(at)
@@ -71,11 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     set_log_level("error")  # no "missing ScriptRunContext" warnings between the rows
     pages = [p for p in ("text", "image", "model", "compare", "about")
-             if (ROOT / "pages" / f"{p}.py").is_file()]  # fmt: skip
+             if (ROOT / "views" / f"{p}.py").is_file()]  # fmt: skip
     print(f"checkpoints: {ui.checkpoint_root()}")
     print(f"{'page':<10} {'first run':>10} {'rerun':>8} {'changed':>8}  under {TARGET_MS} ms")
     for name in pages:
-        first, plain, changed = bench(f"pages/{name}.py", args.reruns)
+        first, plain, changed = bench(f"views/{name}.py", args.reruns)
         worst = max(plain, changed or 0.0)
         shown = f"{changed:>8.0f}" if changed is not None else f"{'-':>8}"
         verdict = "yes" if worst < TARGET_MS else "NO"

@@ -1,5 +1,5 @@
 """The presentation's slides: which steps of the model each one shows, in order, with a title and
-speaker notes. Plain data; pages/present.py draws them."""
+speaker notes. Plain data; views/present.py draws them."""
 
 from __future__ import annotations
 

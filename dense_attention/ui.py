@@ -298,7 +298,8 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
         return None
     slot = kind or "any"
     chosen = st.session_state.setdefault(SELECTED_MODEL, {}).get(slot)
-    st.session_state[MODEL_WIDGET] = chosen if chosen in labels else labels[0]
+    newest_own = list(own)[-1] if own else None  # after a reload: the model trained last
+    st.session_state[MODEL_WIDGET] = chosen if chosen in labels else newest_own or labels[0]
     label = st.selectbox("Model", labels, key=MODEL_WIDGET, on_change=_remember_model, args=(slot,))
     if label in own:
         st.caption("Trained in this session: only you see it.")

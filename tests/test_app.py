@@ -59,7 +59,7 @@ def text_page() -> AppTest:
 
 @pytest.fixture
 def model_page() -> AppTest:
-    return open_page("pages/model.py")
+    return open_page("views/model.py")
 
 
 def figures(at: AppTest) -> list[dict]:
@@ -269,7 +269,7 @@ def test_exports_are_offered_for_every_figure_and_the_trace(text_page):
 
 def test_settings_follow_the_user_to_the_compare_page(text_page):
     at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("neg_euclidean"))
-    at = run(at.switch_page("pages/compare.py"))
+    at = run(at.switch_page("views/compare.py"))
     assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "neg_euclidean"
     assert titled(at, "A: neg_euclidean")
 
@@ -279,7 +279,7 @@ def test_settings_follow_the_user_to_the_compare_page(text_page):
 
 @pytest.fixture
 def compare_page() -> AppTest:
-    return open_page("pages/compare.py")
+    return open_page("views/compare.py")
 
 
 def test_compare_page_shows_both_settings_and_their_difference(compare_page, text_model):
@@ -326,7 +326,7 @@ def test_compare_page_empty_text_prompts(compare_page):
 
 
 def test_about_page_has_the_table_and_the_departures():
-    at = open_page("pages/about.py")
+    at = open_page("views/about.py")
     text = "\n".join(m.value for m in at.markdown)
     assert "| step | formula | Trace field | shape |" in text
     for field in ("x", "h", "scores", "attn", "values", "alpha", "c", "h_o", "logits, probs"):
@@ -337,7 +337,7 @@ def test_about_page_has_the_table_and_the_departures():
 
 @pytest.mark.parametrize(
     "page",
-    ["pages/text.py", "pages/model.py", "pages/compare.py", "pages/about.py", "pages/present.py"],
+    ["views/text.py", "views/model.py", "views/compare.py", "views/about.py", "views/present.py"],
 )
 def test_every_page_runs_and_reruns(page, text_model):
     at = open_page(page)
@@ -351,7 +351,7 @@ def test_every_page_runs_and_reruns(page, text_model):
 
 @pytest.fixture
 def present_page() -> AppTest:
-    return open_page("pages/present.py")
+    return open_page("views/present.py")
 
 
 def slide_counter(at: AppTest) -> str:

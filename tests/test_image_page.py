@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dense_attention import checkpoint, images
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "image.py")
+PAGE = str(ROOT / "views" / "image.py")
 APP = str(ROOT / "app.py")
 DIGITS = ROOT / "assets" / "checkpoints" / "digits"
 
@@ -200,7 +200,7 @@ def test_odd_sizes_are_resized_with_a_note(at, digits, name, make, note):
 
 def test_the_app_serves_the_image_page(digits, examples):
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/image.py").run()
+    at.switch_page("views/image.py").run()
     assert at.title[0].value == "Your picture, one formula at a time"
     assert_shows(at, digits, examples[0].image)
 
