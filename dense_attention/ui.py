@@ -655,7 +655,7 @@ def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any
         st.markdown("**Model**")
         options = _encoder_options(choice, kind)
         options["hidden_dim"] = st.select_slider(
-            "Hidden size d", [16, 32, 64, 128, 256], 128, key=f"{key}hidden"
+            "Hidden size d", [16, 32, 64, 128, 256], 256, key=f"{key}hidden"
         )
         options["similarity"] = st.selectbox(
             "Similarity", list(SIMILARITIES), 1, key=f"{key}similarity"
