@@ -30,7 +30,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from . import checkpoint, export, formulas, jobs, plots, reference
+from . import checkpoint, export, formulas, images, jobs, plots, reference
 from .classifier import Classifier, Explanation
 from .config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, ModelConfig, TrainConfig
 from .data import DATASETS, DataError, Dataset, from_csv, from_image_zip
@@ -43,6 +43,7 @@ from .encoders import (
     load_minilm,
 )
 from .similarity import SIMILARITIES
+from .slides import Slide, steps_of
 from .trace import TENSOR_FIELDS, Trace
 from .train import pick_device
 from .tune import TuneResult
@@ -435,7 +436,7 @@ def restore_view() -> None:
         st.session_state[SLIDE] = int(slide) - 1
     if _param("input") in ("text", "image"):
         st.session_state[PRESENT_SOURCE] = _param("input").capitalize()
-    if _param("image") is not None:
+    if _param("image") in images.demo_images():
         st.session_state[PRESENT_PHOTO] = _param("image")
 
 
@@ -1028,6 +1029,13 @@ def _use_example() -> None:
     st.session_state[EXAMPLE_WIDGET] = None  # a pill is a shortcut, not a lasting choice
 
 
+def _shared_sentence() -> str:
+    """The sentence of the text pages, also written into the URL (when it is short enough)."""
+    text = st.session_state[SENTENCE]
+    share_view(text=text if len(text) <= SHARED_TEXT_MAX else None)
+    return text
+
+
 def sentence_input(examples: Sequence[str]) -> str:
     """A sentence box (kept across pages) with example sentences one click away."""
     st.session_state.setdefault(SENTENCE, examples[0] if examples else "")
@@ -1042,9 +1050,7 @@ def sentence_input(examples: Sequence[str]) -> str:
         help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
     )
     st.pills("Or try an example", list(examples), key=EXAMPLE_WIDGET, on_change=_use_example)
-    text = st.session_state[SENTENCE]
-    share_view(text=text if len(text) <= SHARED_TEXT_MAX else None)
-    return text
+    return _shared_sentence()
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:
@@ -1274,9 +1280,6 @@ def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttenti
 # Checkpoints as ZIP files: download a model, upload one into this session
 # (Appended while this file is edited in parallel: these imports belong with the ones at the top.)
 
-from . import images  # noqa: E402
-from .slides import Slide, steps_of  # noqa: E402
-
 
 def checkpoint_download(
     model: Classifier,
@@ -1423,7 +1426,7 @@ def sentence_line(key: str = "sentence_line") -> str:
     st.session_state.setdefault(SENTENCE, EXAMPLE_SENTENCES[0])
     st.session_state[key] = st.session_state[SENTENCE]
     st.text_input("Sentence", key=key, on_change=_copy_state, args=(key, SENTENCE))
-    return st.session_state[SENTENCE]
+    return _shared_sentence()
 
 
 def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:

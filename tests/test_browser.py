@@ -1,6 +1,7 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +252,25 @@ def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
     )
     assert title_px >= 48  # large type: Streamlit's own title is 2.75rem (44 px)
     page.screenshot(path=screenshot_dir / "present-slide.png")
+
+
+def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
+    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    query = f"text=Voters+head+to+the+polls&model={name}&similarity=cosine&temperature=0.5&slide=4"
+    page.goto(f"{app_url}/present?{query}")
+    wait_for_app(page)
+    expect(page.get_by_text("Slide 4 of 8")).to_be_visible()
+    expect(page.get_by_label("Sentence")).to_have_value("Voters head to the polls")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("combobox", name="Similarity")).to_have_value("cosine")
+    # Moving on updates the link: a copied URL opens the new slide.
+    page.get_by_role("button", name="Next").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"[?&]slide=5(&|$)"))
+    copied = page.url
+    other = page.context.browser.new_context().new_page()  # another visitor opens the link
+    other.goto(copied)
+    wait_for_app(other)
+    expect(other.get_by_text("Slide 5 of 8")).to_be_visible()
+    expect(other.get_by_label("Sentence")).to_have_value("Voters head to the polls")
+    other.context.close()

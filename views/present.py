@@ -13,7 +13,7 @@ TEXT, IMAGE = "Text", "Image"
 
 source_col, input_col = st.columns([1, 3], vertical_alignment="bottom")
 with source_col:
-    source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key="present_source")
+    source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key=ui.PRESENT_SOURCE)
 settings = ui.sidebar("text" if source == TEXT else "image")
 if settings is None:
     st.stop()
@@ -23,7 +23,7 @@ with input_col:
         item = ui.sentence_line("present_sentence")
     else:
         photos = images.demo_images()
-        item = photos[st.selectbox("Picture", list(photos), key="present_photo")]
+        item = photos[st.selectbox("Picture", list(photos), key=ui.PRESENT_PHOTO)]
 if source == TEXT and not item.strip():
     st.info("Type a sentence above to present it.", icon=":material/edit:")
     st.stop()
@@ -32,6 +32,8 @@ with ui.friendly_errors():
     explanation = settings.explain(item)
 
 k = ui.slide_controls(len(SLIDES))
+photo = st.session_state.get(ui.PRESENT_PHOTO) if source == IMAGE else None
+ui.share_view(slide=k + 1, input=source.lower(), image=photo)
 ui.render_slide(
     SLIDES[k],
     explanation,
