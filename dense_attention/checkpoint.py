@@ -21,7 +21,7 @@ from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
-from .encoders import EncodingError
+from .encoders import EncodingError, ImageEncoder, TextEncoder
 from .model import DenseAttention
 
 FORMAT = "dense-attention-lab"
@@ -136,6 +136,30 @@ def _fit(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None
     model.load_state_dict({k: t.to(expected[k].dtype) for k, t in tensors.items()})
 
 
+def _check_size(config: Any, path: Path) -> None:
+    """Refuse a config whose model would hold more than MAX_WEIGHTS_BYTES of float32 weights,
+    before any memory is allocated: the parts that read no pretrained weights are built on the
+    meta device (shapes only); MiniLM's own embeddings have a fixed, known size."""
+    with torch.device("meta"):
+        if isinstance(config, ClassifierConfig):
+            parts: list[nn.Module] = [DenseAttention(config.model)]
+            text = config.text
+            if text is None:
+                parts.append(ImageEncoder(config.image))
+            elif text.mode == "learned":
+                parts.append(TextEncoder(text))
+            else:  # MiniLM's token embeddings are shared, read-only; only positions are ours
+                parts.append(nn.Embedding(text.max_len, text.pos_dim))
+        else:
+            parts = [DenseAttention(config)]
+    size = sum(p.numel() * 4 for part in parts for p in part.parameters())
+    if size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(
+            f"{path}: this config describes a model of {size / 2**20:,.0f} MiB, over the "
+            f"{MAX_WEIGHTS_BYTES // 2**20} MiB limit"
+        )
+
+
 def load(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model saved in `directory`, in eval mode, on `device`."""
     directory = Path(directory)
@@ -145,10 +169,13 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module
         config = config_from_dict(header.get("config"))
     except ConfigError as err:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from err
+    _check_size(config, directory / CONFIG_FILE)
     try:
         model = build(config)
     except EncodingError as err:  # e.g. the MiniLM package an encoder needs is missing
         raise CheckpointError(f"{directory}: {err}") from err
+    except (RuntimeError, MemoryError) as err:  # e.g. an allocation the machine cannot make
+        raise CheckpointError(f"{directory / CONFIG_FILE}: cannot build this model: {err}") from err
     _fit(model, _read_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
     return model.to(device).eval()
 

@@ -77,6 +77,13 @@ _SIGMA_LATEX = {
 }
 
 
+# With a sequence encoder, the dense layer reads its output x' instead of x.
+_SEQUENCE_LATEX = {
+    "lstm": r"\operatorname{BiLSTM}",
+    "transformer": r"\operatorname{TransformerLayer}",
+}
+
+
 def _apply(activation: str, body: str) -> str:
     return _ACTIVATION_LATEX[activation].replace("{}", body, 1)
 
@@ -89,8 +96,12 @@ def step_latex(
     if similarity not in SIMILARITIES:
         raise ValueError(f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}")
     if key == "h":
-        body = _apply(config.activation, "W x_i + b")
-        return rf"h_i = {body} \in \mathbb{{R}}^{{{config.hidden_dim}}}"
+        if config.sequence_encoder == "none":
+            body = _apply(config.activation, "W x_i + b")
+            return rf"h_i = {body} \in \mathbb{{R}}^{{{config.hidden_dim}}}"
+        body = _apply(config.activation, "W x'_i + b")
+        encoder = _SEQUENCE_LATEX[config.sequence_encoder]
+        return rf"x' = {encoder}(x), \quad h_i = {body} \in \mathbb{{R}}^{{{config.hidden_dim}}}"
     if key == "similarity":
         return rf"s(h_i, h_j) = {SIMILARITIES[similarity].latex}"
     if key == "scores":

@@ -22,7 +22,7 @@ import torch
 
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
-from .data import Dataset, baseline_accuracy, load_dataset
+from .data import Dataset, Split, _limit_indices, baseline_accuracy, load_dataset
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -62,13 +62,13 @@ class Job:
         self.probes: list[Probe] = []  # the examples the snapshots follow (train jobs)
         self.result: Any = None
         self.error: str | None = None
-        self.started = time.time()
         self.seconds = 0.0
         self._work = work
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job-{self.id}", daemon=True)
 
     def start(self) -> Job:
+        """Start the thread; returns the job."""
         self._thread.start()
         return self
 
@@ -77,6 +77,7 @@ class Job:
         self._stop.set()
 
     def should_stop(self) -> bool:
+        """True once stop() was called (the work polls it)."""
         return self._stop.is_set()
 
     def join(self, timeout: float | None = None) -> None:
@@ -87,6 +88,7 @@ class Job:
         return self.state in (DONE, STOPPED, FAILED)
 
     def update(self, progress: float | None = None, phase: str | None = None) -> None:
+        """Report progress (0..1, clipped) and/or what the job is doing now, in words."""
         if progress is not None:
             self.progress = min(max(progress, 0.0), 1.0)
         if phase is not None:
@@ -94,24 +96,33 @@ class Job:
 
     def _run(self) -> None:
         start = time.perf_counter()
-        with _SLOTS:
+        while not _SLOTS.acquire(timeout=0.2):  # Stop works while it waits for a slot, too
             if self._stop.is_set():
                 self.state, self.phase = STOPPED, "Stopped before it started"
                 return
-            self.state, self.phase = RUNNING, "Starting"
-            try:
-                self.result = self._work(self)
-            except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
-                self.state, self.error = FAILED, str(err)
-            except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
-                traceback.print_exc()
-                self.state, self.error = FAILED, f"{type(err).__name__}: {err}"
-            else:
-                self.state = STOPPED if self._stop.is_set() else DONE
-                self.progress = 1.0 if self.state == DONE else self.progress
-            finally:
-                self.seconds = time.perf_counter() - start
-                self.phase = {DONE: "Finished", STOPPED: "Stopped", FAILED: "Failed"}[self.state]
+        try:
+            self._work_in_slot(start)
+        finally:
+            _SLOTS.release()
+
+    def _work_in_slot(self, start: float) -> None:
+        if self._stop.is_set():
+            self.state, self.phase = STOPPED, "Stopped before it started"
+            return
+        self.state, self.phase = RUNNING, "Starting"
+        try:
+            self.result = self._work(self)
+        except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
+            self.state, self.error = FAILED, str(err)
+        except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
+            traceback.print_exc()
+            self.state, self.error = FAILED, f"{type(err).__name__}: {err}"
+        else:
+            self.state = STOPPED if self._stop.is_set() else DONE
+            self.progress = 1.0 if self.state == DONE else self.progress
+        finally:
+            self.seconds = time.perf_counter() - start
+            self.phase = {DONE: "Finished", STOPPED: "Stopped", FAILED: "Failed"}[self.state]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +146,8 @@ class DataChoice:
 
 @dataclass(frozen=True)
 class TrainRequest:
+    """Train one classifier on `data` and measure it (and the baseline) on the test split."""
+
     data: DataChoice
     model_options: dict[str, Any]  # build_classifier's keyword arguments
     train_config: TrainConfig
@@ -192,6 +205,7 @@ class Probe:
 
 
 def baseline_name(kind: str) -> str:
+    """The classic baseline a model of this kind (text | image) is compared with."""
     if kind == "text":
         return "TF-IDF (1-2-grams) + logistic regression"
     return "logistic regression on raw pixels"
@@ -212,6 +226,17 @@ def _probes(model: Classifier, ds: Dataset, count: int) -> list[Probe]:
         return [Probe(list(t), y) for t, y in zip(tokens, labels, strict=True)]
     patches = model.encoder.patch_labels()
     return [Probe(list(patches), y, np.asarray(im)) for im, y in zip(items, labels, strict=True)]
+
+
+def _sliced(ds: Dataset, config: TrainConfig) -> Dataset:
+    """`ds` with the training split cut as train() cuts it (max_train_examples, its seed)."""
+    n = config.max_train_examples
+    if n is None or n >= len(ds.train):
+        return ds
+    keep = _limit_indices(ds.train.labels, n, config.seed)
+    items = ds.train.items
+    items = [items[k] for k in keep] if isinstance(items, list) else items[keep]
+    return replace(ds, train=Split(items, ds.train.labels[keep]))
 
 
 def train_job(request: TrainRequest) -> Job:
@@ -261,7 +286,10 @@ def train_job(request: TrainRequest) -> Job:
         job.result = trained  # the model is usable while the baseline is measured
         if request.baseline and not job.should_stop():
             job.update(phase=f"Measuring the baseline ({trained.baseline_name})")
-            trained.baseline_accuracy = baseline_accuracy(ds)
+            try:  # on the same training examples as the model (a slice, when it trained on one)
+                trained.baseline_accuracy = baseline_accuracy(_sliced(ds, config))
+            except (ValueError, MemoryError) as err:
+                trained.baseline_name += f" (could not be measured: {err})"
         return trained
 
     return Job("train", f"Train on {request.data.name}", work, request).start()
@@ -269,6 +297,8 @@ def train_job(request: TrainRequest) -> Job:
 
 @dataclass(frozen=True)
 class SweepRequest:
+    """Train one classifier per similarity, same seed, split and budget (sweep.py)."""
+
     data: DataChoice
     model_options: dict[str, Any]
     train_config: TrainConfig
@@ -310,6 +340,8 @@ def sweep_job(request: SweepRequest) -> Job:
 
 @dataclass(frozen=True)
 class TuneRequest:
+    """Search the space with Optuna (tune.py) under a trial budget and a time limit."""
+
     data: DataChoice
     model_options: dict[str, Any]  # fixed options outside the search space (text, image)
     train_config: TrainConfig  # per trial: epochs, batch size, patience, seed
@@ -366,12 +398,13 @@ class Workspace:
     jobs: dict[str, Job] = field(default_factory=dict)  # slot (train | sweep | tune) -> job
     results: dict[str, TrainedModel] = field(default_factory=dict)  # model name -> its run
     touched: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # for registering results
 
 
 class Workspaces:
     """Token -> Workspace, forgetting the ones unused for `ttl` seconds (at most `limit` kept)."""
 
-    def __init__(self, ttl: float = 6 * 3600, limit: int = 200) -> None:
+    def __init__(self, ttl: float = 6 * 3600, limit: int = 1000) -> None:
         self.ttl, self.limit = ttl, limit
         self._spaces: dict[str, Workspace] = {}
         self._lock = threading.Lock()
@@ -379,15 +412,23 @@ class Workspaces:
     def get(self, token: str) -> Workspace:
         now = time.time()
         with self._lock:
-            for old in [k for k, w in self._spaces.items() if now - w.touched > self.ttl]:
-                del self._spaces[old]
+            idle = [k for k, w in self._spaces.items() if now - w.touched > self.ttl]
+            for old in idle:
+                if not _busy(self._spaces[old]):
+                    del self._spaces[old]
             space = self._spaces.get(token)
             if space is None:
-                if len(self._spaces) >= self.limit:  # forget the least recently used
-                    del self._spaces[min(self._spaces, key=lambda k: self._spaces[k].touched)]
+                free = [k for k, w in self._spaces.items() if not _busy(w)]
+                if len(self._spaces) >= self.limit and free:  # forget the least recently used
+                    del self._spaces[min(free, key=lambda k: self._spaces[k].touched)]
                 space = self._spaces[token] = Workspace()
             space.touched = now
             return space
 
     def __len__(self) -> int:
         return len(self._spaces)
+
+
+def _busy(space: Workspace) -> bool:
+    """A workspace with a running job is kept: its owner may be waiting for it."""
+    return any(not job.finished for job in space.jobs.values())

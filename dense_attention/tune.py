@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -146,20 +146,7 @@ class TuneResult:
 
     def table(self) -> pd.DataFrame:
         """One row per trial: number, state, value, seconds, epochs and one column per parameter."""
-        rows = [
-            {
-                "number": t.number,
-                "state": t.state,
-                "value": t.value,
-                "seconds": t.seconds,
-                "epochs": len(t.val_curve),
-                **t.params,
-                "note": t.note,
-            }
-            for t in self.trials
-        ]
-        columns = ["number", "state", "value", "seconds", "epochs", *MODEL_PARAMS, *TRAIN_PARAMS]
-        return pd.DataFrame(rows, columns=[*columns, "note"])
+        return trials_table(self.trials)
 
     def to_csv(self, path: str | Path) -> Path:
         path = Path(path)
@@ -187,6 +174,24 @@ class TuneResult:
             value = self.best_params[name]
             args += [CLI_FLAGS[name], repr(value) if isinstance(value, float) else str(value)]
         return args
+
+
+def trials_table(trials: Sequence[TrialRecord]) -> pd.DataFrame:
+    """Trials as rows: number, state, value, seconds, epochs, every parameter, note."""
+    rows = [
+        {
+            "number": t.number,
+            "state": t.state,
+            "value": t.value,
+            "seconds": t.seconds,
+            "epochs": len(t.val_curve),
+            **t.params,
+            "note": t.note,
+        }
+        for t in trials
+    ]
+    columns = ["number", "state", "value", "seconds", "epochs", *MODEL_PARAMS, *TRAIN_PARAMS]
+    return pd.DataFrame(rows, columns=[*columns, "note"])
 
 
 TrialFn = Callable[[TrialRecord, int, int | None], None]

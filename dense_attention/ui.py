@@ -46,7 +46,7 @@ from .similarity import SIMILARITIES
 from .slides import Slide, steps_of
 from .trace import TENSOR_FIELDS, Trace
 from .train import pick_device
-from .tune import TuneResult
+from .tune import TuneResult, trials_table
 
 # ---------------------------------------------------------------------------------------------
 # Session-state keys, all in one place
@@ -426,8 +426,9 @@ def restore_view() -> None:
         live: dict[str, Any] = {}
         if _param("similarity") in SIMILARITIES:
             live["similarity"] = _param("similarity")
-        if _number(_param("temperature")) is not None:
-            live["temperature"] = _number(_param("temperature"))
+        tau = _number(_param("temperature"))
+        if tau is not None and TEMPERATURES[0] <= tau <= TEMPERATURES[-1]:
+            live["temperature"] = tau  # the slider's range: no NaN-prone extremes from a link
         if _param("pooling") in POOLINGS:
             live["pooling"] = _param("pooling")
         st.session_state.setdefault(OVERRIDES, {})[model] = live
@@ -488,9 +489,10 @@ def workspace() -> jobs.Workspace:
     space = _workspaces().get(token)
     job = space.jobs.get("train")
     trained = job.result if job is not None else None
-    known = any(r is trained for r in space.results.values())
-    if isinstance(trained, jobs.TrainedModel) and not known:
-        _register(space, trained)
+    if isinstance(trained, jobs.TrainedModel):
+        with space.lock:  # two tabs of one browser rerun at once: register the model once
+            if not any(r is trained for r in space.results.values()):
+                _register(space, trained)
     return space
 
 
@@ -514,7 +516,7 @@ def remember_browser() -> None:
     32 hex digits, never user input)."""
     workspace()
     token = st.session_state[WORKSPACE]
-    if _cookie_token() == token or st.session_state.get(COOKIE_WRITTEN):
+    if st.session_state.get(COOKIE_WRITTEN):  # once per session: it also renews max-age
         return
     st.session_state[COOKIE_WRITTEN] = True
     with st.sidebar:
@@ -532,6 +534,8 @@ TRAIN_PREFIX = "train_"  # widget keys of the train page's settings
 UPLOADED_DATA = "train_uploaded"  # session key: (file_id, Dataset or DataError)
 DATA_UPLOAD_MB = 200
 JOB_POLL_S = 0.7  # how often a running job's panel refreshes
+CURVE_POINTS = 2000  # batch losses drawn at most (redrawn every JOB_POLL_S)
+JOB_MAX_SECONDS = 15 * 60  # a training run (each run of a sweep) stops there, keeping its best
 # Examples to use by default: all of the small datasets, a slice of the large ones (the train
 # page should answer in about a minute on a laptop CPU).
 DEFAULT_LIMITS = {
@@ -634,7 +638,7 @@ def _encoder_options(choice: jobs.DataChoice, kind: str) -> dict[str, Any]:
     size = 8 if choice.name == "digits" else 28 if choice.name == "fashion-mnist" else None
     if choice.uploaded is not None:
         size = choice.uploaded.train.items.shape[1]
-    patches = [p for p in (1, 2, 4, 7, 8, 16) if size and size % p == 0 and size // p <= 16]
+    patches = [p for p in range(1, size + 1) if size % p == 0 and size // p <= 16]  # <= 256 tokens
     default = 2 if size == 8 else 7 if size == 28 else patches[len(patches) // 2]
     patch = st.select_slider(
         "Patch side p (pixels)",
@@ -712,6 +716,7 @@ def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any
         l2=l2,
         patience=max(8, epochs // 4),
         max_train_examples=100 if small else None,
+        max_seconds=JOB_MAX_SECONDS,
     )
     return options, config
 
@@ -729,7 +734,7 @@ def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
         space.jobs[slot] = start()
 
 
-def job_controls(slot: str, label: str, start: Callable[[], jobs.Job]) -> None:
+def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
     """Start and Stop buttons for the job in `slot`.
 
     Start is read in the page run (not as an on_click callback): a callback would get the
@@ -738,7 +743,7 @@ def job_controls(slot: str, label: str, start: Callable[[], jobs.Job]) -> None:
     job = running(slot)
     left, right = st.columns([1, 1])
     if left.button(
-        label, type="primary", icon=":material/play_arrow:", disabled=job is not None,
+        label, type="primary", icon=":material/play_arrow:", disabled=job is not None or not ready,
         key=f"{slot}_start",
     ):  # fmt: skip
         start_job(slot, start)
@@ -776,6 +781,7 @@ def train_progress(job: jobs.Job) -> None:
     result: jobs.TrainedModel | None = job.result
     history = result.history if result else list(job.history)
     steps = list(job.steps)
+    steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss
     per_epoch = steps[-1][0] / max(history[-1].epoch, 1) if history and steps else 0
     if history or steps:
         st.plotly_chart(
@@ -934,7 +940,7 @@ def tune_progress(job: jobs.Job) -> TuneResult | None:
     """The trials so far as a table and a plot; the result when the search ended."""
     trials = list(job.trials)
     if trials:
-        table = TuneResult(job.title, tuple(trials), None, None, {}, 0, TrainConfig()).table()
+        table = trials_table(trials)
         st.plotly_chart(plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}")
         st.dataframe(
             table,
@@ -1229,6 +1235,12 @@ def _picker_heatmap(
 def cell_panel(
     explanation: Explanation, config: ModelConfig | None = None, key: str = CELL
 ) -> None:
+    """ "The formula with numbers" (see _cell_panel); a problem is a message, never a trace."""
+    with friendly_errors(stop=False):
+        _cell_panel(explanation, config, key)
+
+
+def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> None:
     """ "The formula with numbers": a clickable attention matrix and i/j selectors on the left,
     the formulas of cell (i, j) with the trace's numbers substituted on the right."""
     trace, tokens = explanation.trace, list(explanation.tokens)
@@ -1278,7 +1290,6 @@ def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttenti
 
 # ---------------------------------------------------------------------------------------------
 # Checkpoints as ZIP files: download a model, upload one into this session
-# (Appended while this file is edited in parallel: these imports belong with the ones at the top.)
 
 
 def checkpoint_download(

@@ -245,3 +245,13 @@ def test_oversized_zip_is_refused_before_it_is_opened(monkeypatch):
     monkeypatch.setattr(checkpoint, "MAX_ZIP_BYTES", 100)
     with pytest.raises(CheckpointError, match="the file is 0.0 MB; checkpoints up to"):
         checkpoint.from_zip(checkpoint.to_zip(model_for()))
+
+
+def test_a_config_too_large_to_build_is_refused_before_allocating(tmp_path):
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=8, num_classes=2))
+    checkpoint.save(tmp_path, model)
+    header = json.loads((tmp_path / checkpoint.CONFIG_FILE).read_text())
+    header["config"]["hidden_dim"] = 10**6  # 4 x 10^6 x 10^6 bytes: terabytes
+    (tmp_path / checkpoint.CONFIG_FILE).write_text(json.dumps(header))
+    with pytest.raises(checkpoint.CheckpointError, match="over the 200 MiB limit"):
+        checkpoint.load(tmp_path)

@@ -195,3 +195,14 @@ def test_all_latex_renders_with_streamlits_own_katex(toy, tmp_path):
     )  # fmt: skip
     assert json.loads(result.stdout) == []
     assert all(not re.search(r"\\begin\{align\*?\}", tex) for tex in latex)
+
+
+@pytest.mark.parametrize(
+    ("encoder", "name"), [("lstm", "BiLSTM"), ("transformer", "TransformerLayer")]
+)
+def test_h_formula_names_the_sequence_encoder(encoder, name):
+    config = ModelConfig(input_dim=4, hidden_dim=8, num_classes=2, sequence_encoder=encoder)
+    latex = formulas.step_latex("h", "dot", config)
+    assert f"x' = \\operatorname{{{name}}}(x)" in latex and "W x'_i + b" in latex
+    plain = formulas.step_latex("h", "dot", ModelConfig(input_dim=4, hidden_dim=8, num_classes=2))
+    assert "x'" not in plain and "W x_i + b" in plain

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from dense_attention import jobs
 from dense_attention.config import TrainConfig
-from dense_attention.data import baseline_accuracy, load_dataset
+from dense_attention.data import Split, _limit_indices, baseline_accuracy, load_dataset
 from dense_attention.train import evaluate
 
 DIGITS = jobs.DataChoice("digits", limit=300)
@@ -132,3 +133,32 @@ def test_workspaces_are_per_token_and_forget_old_ones():
     old.touched -= 61
     spaces.get("a")
     assert spaces.get("old") is not old
+
+
+def test_a_waiting_job_can_be_stopped():
+    long = TrainConfig(epochs=500, batch_size=8)
+    busy = [
+        jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, long, baseline=False))
+        for _ in range(jobs.MAX_RUNNING)
+    ]
+    deadline = time.monotonic() + 60
+    while any(j.state != jobs.RUNNING for j in busy) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waiting = jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, QUICK))
+    time.sleep(0.5)
+    assert waiting.state == jobs.WAITING
+    waiting.stop()
+    waiting.join(5)
+    assert waiting.state == jobs.STOPPED and waiting.result is None
+    for job in busy:
+        job.stop()
+        finish(job)
+
+
+def test_the_baseline_of_a_sliced_run_sees_the_same_slice():
+    config = TrainConfig(epochs=1, batch_size=32, max_train_examples=60)
+    job = finish(jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, config)))
+    ds = load_dataset("digits", limit=300)
+    keep = _limit_indices(ds.train.labels, 60, config.seed)
+    sliced = replace(ds, train=Split(ds.train.items[keep], ds.train.labels[keep]))
+    assert job.result.baseline_accuracy == pytest.approx(baseline_accuracy(sliced))

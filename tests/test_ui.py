@@ -98,7 +98,9 @@ def test_a_model_trained_in_this_session_appears_in_the_picker(found):
     mine = checkpoint.load(found[name].path)
     at = sidebar_app(**{"inject_models": {"my model": mine}})
     label = f"my model{ui.USER_SUFFIX}"
-    assert label in at.selectbox(key=ui.MODEL_WIDGET).options
+    # Nothing picked yet in this session (e.g. after a reload): this browser's newest model.
+    assert at.selectbox(key=ui.MODEL_WIDGET).value == label
+    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
     assert "shared=True" in shown(at)  # a shipped model: its explanations may be shared
     run(at.selectbox(key=ui.MODEL_WIDGET).set_value(label))
     assert f"model={label} " in shown(at) and "shared=False" in shown(at)  # never in a cache

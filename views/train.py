@@ -13,7 +13,6 @@ MODE = "train_mode"
 def train_best(tuned: jobs.Job, epochs: int) -> None:
     """on_click of "Train the best configuration": a full run of the best trial."""
     options, config = tuned.result.best_configs(epochs)
-    options = {**options, **tuned.request.model_options}
     request = jobs.TrainRequest(tuned.request.data, options, replace(config, probes=4))
     ui.start_job("train", lambda: jobs.train_job(request))
     st.session_state[MODE] = TRAIN
@@ -35,7 +34,9 @@ if mode == SWEEP:
     )
     request = jobs.SweepRequest(choice, options, config, tuple(chosen))
     st.caption("Each similarity trains from the same seed, on the same split, for the same epochs.")
-    ui.job_controls("sweep", f"Train {len(chosen)} models", lambda: jobs.sweep_job(request))
+    ui.job_controls(
+        "sweep", f"Train {len(chosen)} models", lambda: jobs.sweep_job(request), ready=bool(chosen)
+    )
     ui.job_panel("sweep", ui.sweep_progress)
 elif mode == TUNE:
     left, right = st.columns(2)
@@ -60,6 +61,7 @@ elif mode == TUNE:
         st.button(
             "Train the best configuration in full", type="primary", key="tune_best",
             on_click=train_best, args=(tuned, config.epochs), icon=":material/model_training:",
+            disabled=ui.running("train") is not None,
         )  # fmt: skip
 else:
     request = jobs.TrainRequest(choice, options, config)
