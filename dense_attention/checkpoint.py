@@ -21,7 +21,7 @@ from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
-from .encoders import EncodingError, ImageEncoder, TextEncoder
+from .encoders import MINILM_VOCAB_SIZE, EncodingError, ImageEncoder
 from .model import DenseAttention
 
 FORMAT = "dense-attention-lab"
@@ -138,21 +138,21 @@ def _fit(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None
 
 def _check_size(config: Any, path: Path) -> None:
     """Refuse a config whose model would hold more than MAX_WEIGHTS_BYTES of float32 weights,
-    before any memory is allocated: the parts that read no pretrained weights are built on the
-    meta device (shapes only); MiniLM's own embeddings have a fixed, known size."""
+    before any memory is allocated: the dense-attention core and an image encoder are built on
+    the meta device (shapes only); a text encoder's embedding tables are counted from its config
+    (MiniLM's own token embeddings, shared and read-only, are not ours to count)."""
+    core = config.model if isinstance(config, ClassifierConfig) else config
     with torch.device("meta"):
-        if isinstance(config, ClassifierConfig):
-            parts: list[nn.Module] = [DenseAttention(config.model)]
-            text = config.text
-            if text is None:
-                parts.append(ImageEncoder(config.image))
-            elif text.mode == "learned":
-                parts.append(TextEncoder(text))
-            else:  # MiniLM's token embeddings are shared, read-only; only positions are ours
-                parts.append(nn.Embedding(text.max_len, text.pos_dim))
-        else:
-            parts = [DenseAttention(config)]
-    size = sum(p.numel() * 4 for part in parts for p in part.parameters())
+        parts: list[nn.Module] = [DenseAttention(core)]
+        if isinstance(config, ClassifierConfig) and config.image is not None:
+            parts.append(ImageEncoder(config.image))
+    count = sum(p.numel() for part in parts for p in part.parameters())
+    text = config.text if isinstance(config, ClassifierConfig) else None
+    if text is not None:
+        count += text.max_len * text.pos_dim
+        if text.mode == "learned":
+            count += (len(text.vocab) or MINILM_VOCAB_SIZE) * text.embed_dim
+    size = count * 4
     if size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(
             f"{path}: this config describes a model of {size / 2**20:,.0f} MiB, over the "

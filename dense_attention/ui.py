@@ -553,24 +553,30 @@ DATASET_KINDS = {
 UPLOAD = "Upload your own"
 
 
-def _read_dataset(file: Any) -> Dataset:
-    """A CSV (text,label) or a ZIP (a folder of images per class), read once per upload."""
-    cached = st.session_state.get(UPLOADED_DATA)
+def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
+    """parse(bytes, file name) of an uploaded file, once per file (kept under `key`). A
+    DataError or ValueError is shown as an error and stops the page, for as long as the file
+    stays in the uploader."""
+    cached = st.session_state.get(key)
     if cached is None or cached[0] != file.file_id:
-        stem = Path(file.name).stem[:40] or "my-data"
         try:
             with st.spinner(f"Reading {file.name}…"):
-                if file.name.lower().endswith(".zip"):
-                    result: Any = from_image_zip(file.getvalue(), name=stem)
-                else:
-                    result = from_csv(file.getvalue(), name=stem)
+                result: Any = parse(file.getvalue(), file.name)
         except (DataError, ValueError) as err:
             result = err
-        st.session_state[UPLOADED_DATA] = cached = (file.file_id, result)
+        st.session_state[key] = cached = (file.file_id, result)
     if isinstance(cached[1], Exception):
         st.error(str(cached[1]), icon=":material/error:")
         st.stop()
     return cached[1]
+
+
+def _parse_dataset(raw: bytes, filename: str) -> Dataset:
+    """A CSV (text,label) or a ZIP (a folder of images per class)."""
+    stem = Path(filename).stem[:40] or "my-data"
+    if filename.lower().endswith(".zip"):
+        return from_image_zip(raw, name=stem)
+    return from_csv(raw, name=stem)
 
 
 def data_choice() -> tuple[jobs.DataChoice, str]:
@@ -605,7 +611,7 @@ def data_choice() -> tuple[jobs.DataChoice, str]:
     if file is None:
         st.info("Upload a CSV or a ZIP to train on your own data.", icon=":material/upload:")
         st.stop()
-    ds = _read_dataset(file)
+    ds = read_once(file, UPLOADED_DATA, _parse_dataset)
     st.caption(
         f"**{ds.name}**: {len(ds.classes)} classes ({', '.join(ds.classes[:8])}"
         f"{'…' if len(ds.classes) > 8 else ''}), {len(ds.train)} train / {len(ds.val)} val / "

@@ -259,3 +259,36 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
             f"digits #1{ui.USER_SUFFIX}"
         ]  # its own model, never the other browser's
         page.context.close()
+
+
+@pytest.mark.browser
+def test_browser_upload_your_own_csv_and_a_bad_file(
+    page: Page, app_url: str, wait_for_app, tmp_path
+) -> None:
+    words = {"sports": "match goal team", "weather": "rain sun cloud", "food": "bread soup cake"}
+    rows = ["text,label"] + [
+        f"the {w} {k},{label}"
+        for label, ws in words.items()
+        for k in range(20)
+        for w in ws.split()[:1]
+    ]
+    good = tmp_path / "topics.csv"
+    good.write_text("\n".join(rows))
+    bad = tmp_path / "photo.csv"
+    bad.write_bytes(bytes(range(256)) * 10)
+    page.goto(f"{app_url}/train")
+    wait_for_app(page)
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Upload your own").click()
+    wait_for_app(page)
+    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(str(bad))
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    uploader.set_input_files(str(good))
+    wait_for_app(page)
+    expect(page.get_by_text("3 classes (food, sports, weather)")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from dense_attention import checkpoint, export, images, plots, ui
-from dense_attention.data import DATASETS, DataError
+from dense_attention.data import DATASETS
 
 EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
@@ -31,17 +31,7 @@ def training_metadata(settings: ui.Settings) -> dict:
 
 def read_upload(file) -> Image.Image:
     """The uploaded file as an image, decoded once per file (a 40 MP photo takes ~0.5 s)."""
-    cached = st.session_state.get(UPLOADED)
-    if cached is None or cached[0] != file.file_id:
-        try:
-            result = images.upload_to_image(file.getvalue(), file.name)
-        except DataError as err:
-            result = err
-        st.session_state[UPLOADED] = cached = (file.file_id, result)
-    if isinstance(cached[1], DataError):
-        st.error(str(cached[1]), icon=":material/error:")
-        st.stop()
-    return cached[1]
+    return ui.read_once(file, UPLOADED, images.upload_to_image)
 
 
 def pick_image(meta: dict) -> Picked:
