@@ -826,6 +826,38 @@ def train_progress(job: jobs.Job) -> None:
     )
 
 
+def _run_summary(trained: jobs.TrainedModel) -> str:
+    """One line of what a run changed against overfitting, e.g. "100 examples, dropout h 0.3"."""
+    config, model = trained.train_config, trained.model.config.model
+    parts = [f"{config.max_train_examples} examples" if config.max_train_examples else "all"]
+    parts += [f"dropout h {model.dropout_h:g}"] if model.dropout_h else []
+    parts += [f"dropout attention {model.dropout_attn:g}"] if model.dropout_attn else []
+    parts += [f"L1 {config.l1:g}"] if config.l1 else []
+    parts += [f"L2 {config.l2:g}"] if config.l2 else []
+    return ", ".join(parts)
+
+
+def compare_runs(key: str = "compare_runs") -> None:
+    """The curves of two runs of this browser side by side: does dropout, a penalty or more data
+    close the gap between training and validation accuracy?"""
+    runs = workspace().results
+    if len(runs) < 2:
+        return
+    names = list(runs)
+    with st.expander("Compare two runs: is it overfitting?", icon=":material/compare_arrows:"):
+        left, right = st.columns(2)
+        for column, default, side in ((left, len(names) - 2, "a"), (right, len(names) - 1, "b")):
+            with column:
+                name = st.selectbox("Run", names, default, key=f"{key}_{side}")
+                run = runs[name]
+                st.caption(f"{_run_summary(run)} · test accuracy {run.test_accuracy:.1%}")
+                gap = run.history[-1].train_accuracy - run.history[-1].val_accuracy
+                st.markdown(f"Train − validation accuracy at the end: **{gap:+.1%}**")
+                st.plotly_chart(
+                    plots.training_curves(run.history), width="stretch", key=f"{key}_{side}_curves"
+                )
+
+
 def _frame_name(snap: Any) -> str:
     return f"step {snap.step} · epoch {snap.epoch:.1f}"
 

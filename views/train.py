@@ -72,6 +72,7 @@ else:
         ui.replay(job.result)
         name = next((n for n, r in ui.workspace().results.items() if r is job.result), "model")
         ui.checkpoint_download(job.result.model, name, job.result.metrics(), key="train_zip")
+    ui.compare_runs()
 
 st.divider()
 st.subheader("Explore a checkpoint", divider="gray")
