@@ -595,6 +595,7 @@ def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.F
 # Training: curves, attention replay, sweep and tuning charts
 
 TRAIN_COLOR, VAL_COLOR = HIGHLIGHT, "#e8590c"
+REPLAY_CONTROLS_PX = 70  # the replay's play button and slider sit this far below the plot area
 
 
 def training_curves(
@@ -656,10 +657,11 @@ def attention_replay(
         frame=dict(duration=120, redraw=True), fromcurrent=True, transition=dict(duration=0)
     )
     fig.update_layout(
-        height=fig.layout.height + 90,
-        margin=dict(l=10, r=10, t=50, b=40),
+        height=fig.layout.height + 150,
+        margin=dict(l=10, r=10, t=50, b=150),  # room for the token labels, then the controls
         updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
+            type="buttons", direction="left", x=0.0, y=0, xanchor="left", yanchor="top",
+            pad=dict(t=REPLAY_CONTROLS_PX + 10),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, play]),
                 dict(label="❚❚ Pause", method="animate",
@@ -667,7 +669,8 @@ def attention_replay(
             ],
         )],
         sliders=[dict(
-            active=0, x=0.18, len=0.82, y=-0.02, yanchor="top", currentvalue=dict(prefix=""),
+            active=0, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=REPLAY_CONTROLS_PX),
+            currentvalue=dict(prefix="", visible=True),
             steps=[
                 dict(label=name, method="animate",
                      args=[[str(k)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])

@@ -112,10 +112,15 @@ def test_trace_figures_match_every_field(toy, trace):
     figs = plots.trace_figures(trace, toy.tokens, toy.class_names, cell=(0, 4))
     assert {"h", "scores", "attn", "values", "alpha", "c", "probs"} <= set(figs)
     expected = {
-        "x": trace.x[0], "h": trace.h[0], "similarity": trace.scores[0] * trace.temperature,
-        "scores": trace.scores[0], "attn": trace.attn[0], "values": trace.values[0],
-        "c": trace.c[0][None], "h_o": trace.h_o[0][None],
-    }  # fmt: skip
+        "x": trace.x[0],
+        "h": trace.h[0],
+        "similarity": trace.scores[0] * trace.temperature,
+        "scores": trace.scores[0],
+        "attn": trace.attn[0],
+        "values": trace.values[0],
+        "c": trace.c[0][None],
+        "h_o": trace.h_o[0][None],
+    }
     for key, value in expected.items():
         np.testing.assert_allclose(data(figs[key])[0]["z"], value.numpy(), atol=1e-6, err_msg=key)
     np.testing.assert_allclose(data(figs["probs"])[0]["y"], trace.probs[0].numpy(), atol=1e-7)
@@ -132,3 +137,54 @@ def test_trace_figures_crop_padding_and_check_tokens():
     np.testing.assert_allclose(data(figs["attn"])[0]["z"], trace.attn[1, :2, :2].numpy(), atol=1e-7)
     with pytest.raises(ValueError, match="tokens"):
         plots.trace_figures(trace, ["a", "b", "c"], ["n", "p"], b=1)
+
+
+def test_training_curves_carry_the_history_side_by_side():
+    from dense_attention.train import EpochRecord
+
+    history = [
+        EpochRecord(e, 1.0 / e, 0.5 + e / 10, 1.2 / e, 0.4 + e / 10, float(e)) for e in (1, 2, 3)
+    ]
+    fig = plots.training_curves(history, steps=[(1, 2.0), (2, 1.5), (3, 1.0)], steps_per_epoch=1)
+    traces = {(t["name"], t.get("xaxis", "x")): t for t in data(fig)}
+    np.testing.assert_allclose(traces[("training", "x")]["y"], [1.0, 0.5, 1 / 3])
+    np.testing.assert_allclose(traces[("validation", "x2")]["y"], [0.5, 0.6, 0.7])
+    assert traces[("batch loss", "x")]["y"] == [2.0, 1.5, 1.0]
+
+
+def test_attention_replay_has_one_frame_per_snapshot():
+    frames = [np.full((3, 3), 1 / 3), np.eye(3)]
+    fig = plots.attention_replay(frames, ["step 0", "step 9"], ["a", "b", "c"])
+    spec = json.loads(fig.to_json())
+    assert len(spec["frames"]) == 2 and spec["frames"][1]["data"][0]["z"] == np.eye(3).tolist()
+    np.testing.assert_allclose(spec["data"][0]["z"], frames[0])  # it opens on step 0
+    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == ["step 0", "step 9"]
+    with pytest.raises(ValueError, match="no snapshots"):
+        plots.attention_replay([], [], ["a"])
+
+
+def test_sweep_chart_and_tune_history_show_the_tables():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "similarity": ["dot", "cosine"],
+            "test_accuracy": [0.9, 0.95],
+            "train_seconds": [1.0, 2.0],
+            "attention_entropy": [0.1, 1.0],
+        }
+    )
+    bars = data(plots.sweep_chart(table))
+    assert bars[0]["x"] == ["dot", "cosine"] and bars[0]["y"] == [0.9, 0.95]
+    assert bars[0]["marker"]["color"] == [plots.MUTED, plots.HIGHLIGHT]  # the best stands out
+    trials = pd.DataFrame(
+        {
+            "number": [0, 1, 2],
+            "value": [0.5, None, 0.7],
+            "similarity": ["dot", "dot", "cosine"],
+            "state": ["COMPLETE", "PRUNED", "COMPLETE"],
+            "hidden_dim": [16, 32, 64],
+        }
+    )
+    best = next(t for t in data(plots.tune_history(trials)) if t["name"] == "best so far")
+    assert best["y"] == [0.5, 0.5, 0.7]
