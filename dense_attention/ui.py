@@ -639,7 +639,12 @@ def _encoder_options(choice: jobs.DataChoice, kind: str) -> dict[str, Any]:
             help="learned: trained from scratch (fast). minilm_static: MiniLM's word vectors. "
             "minilm_contextual: MiniLM's contextual vectors (best, slow to encode on a CPU).",
         )
-        max_len = st.select_slider("Tokens kept", [16, 32, 64, 128, 256], 64, key=f"{key}maxlen")
+        max_len = st.select_slider("Tokens kept", [16, 32, 64, 128, 256], 128, key=f"{key}maxlen")
+        if mode != "minilm_contextual":
+            st.caption(
+                "Best accuracy on text: minilm_contextual (BBC topics 97%; encoding the "
+                "examples takes minutes on a CPU)."
+            )
         return {"text": TextConfig(mode, max_len, 32, 16)}
     size = 8 if choice.name == "digits" else 28 if choice.name == "fashion-mnist" else None
     if choice.uploaded is not None:
@@ -659,14 +664,17 @@ def _encoder_options(choice: jobs.DataChoice, kind: str) -> dict[str, Any]:
 
 def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any], TrainConfig]:
     """The model and training widgets in three columns; returns (build_classifier options,
-    TrainConfig). Defaults train digits to about 95% in seconds on a CPU."""
+    TrainConfig). Defaults (per kind of data) train digits to 96.4% in about 12 s on a CPU."""
     key = TRAIN_PREFIX
     model_col, train_col, reg_col = st.columns(3)
     with model_col:
         st.markdown("**Model**")
         options = _encoder_options(choice, kind)
         options["hidden_dim"] = st.select_slider(
-            "Hidden size d", [16, 32, 64, 128, 256], 256, key=f"{key}hidden"
+            "Hidden size d",
+            [16, 32, 64, 128, 256],
+            256 if kind == "image" else 64,
+            key=f"{key}hidden_{kind}",
         )
         options["similarity"] = st.selectbox(
             "Similarity", list(SIMILARITIES), 1, key=f"{key}similarity"
@@ -687,8 +695,8 @@ def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any
         lr = st.select_slider(
             "Learning rate",
             [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
-            1e-2,
-            key=f"{key}lr",
+            1e-2 if kind == "image" else 3e-3,
+            key=f"{key}lr_{kind}",
             format_func="{:g}".format,
         )
         epochs = st.slider("Epochs", 1, 200, 40, key=f"{key}epochs")

@@ -313,3 +313,14 @@ def test_two_runs_compare_side_by_side_with_their_gap():
     gaps = [m.value for m in at.markdown if m.value.startswith("Train − validation accuracy")]
     expected = [r.history[-1].train_accuracy - r.history[-1].val_accuracy for r in (first, second)]
     assert gaps == [f"Train − validation accuracy at the end: **{g:+.1%}**" for g in expected]
+
+
+def test_text_data_gets_text_settings_and_its_own_defaults():
+    at = train_page()
+    at = run(at.selectbox(key="train_dataset").set_value("bbc-topics"))
+    assert at.selectbox(key="train_embedding").value == "learned"
+    assert at.select_slider(key="train_hidden_text").value == 64
+    assert at.select_slider(key="train_lr_text").value == 3e-3
+    assert any("minilm_contextual" in c.value for c in at.caption)
+    at = run(at.selectbox(key="train_dataset").set_value("digits"))
+    assert at.select_slider(key="train_hidden_image").value == 256
