@@ -437,8 +437,9 @@ def restore_view() -> None:
         st.session_state[SLIDE] = int(slide) - 1
     if _param("input") in ("text", "image"):
         st.session_state[PRESENT_SOURCE] = _param("input").capitalize()
-    if _param("image") in images.demo_images():
-        st.session_state[PRESENT_PHOTO] = _param("image")
+    picture = _param("image")
+    if picture is not None and len(picture) <= 100:  # the page keeps it only if it offers it
+        st.session_state[PRESENT_PHOTO] = picture
 
 
 def share_view(**params: Any) -> None:
@@ -1430,6 +1431,34 @@ PRESENT_CSS = """<style>
 .st-key-slide_view summary p { font-size: 1.2rem; }
 .st-key-slide_controls [data-testid="stMarkdownContainer"] { font-size: 1.3rem; }
 </style>"""
+
+
+def training_metadata(settings: Settings) -> dict[str, Any]:
+    """A shipped checkpoint's metadata (dataset, split_seed, limit...); {} for a session model."""
+    info = checkpoints().get(settings.model_name)
+    try:
+        return checkpoint.read_metadata(info.path) if info else {}
+    except checkpoint.CheckpointError:
+        return {}
+
+
+PRESENT_EXAMPLES = 10  # test-set pictures offered on the present page (one of each class first)
+
+
+def presentation_pictures(settings: Settings) -> dict[str, Image.Image]:
+    """Pictures to present, by name: test-set examples of the model's own dataset first (a
+    digits model means something on a digit, not on a photo), then the demo photos."""
+    meta = training_metadata(settings)
+    found: dict[str, Image.Image] = {}
+    if meta.get("dataset") in DATASETS:
+        try:
+            examples = images.test_examples(
+                meta["dataset"], PRESENT_EXAMPLES, meta.get("split_seed", 0), meta.get("limit")
+            )
+        except DataError:  # e.g. Fashion-MNIST not installed: the photos remain
+            examples = []
+        found |= {f"test {k + 1} · {ex.label}": ex.image for k, ex in enumerate(examples)}
+    return found | images.demo_images()
 
 
 def current_slide(n: int) -> int:

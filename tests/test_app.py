@@ -412,7 +412,10 @@ def test_present_page_switches_to_an_image(present_page):
     at = run(present_page.radio(key="present_source").set_value("Image"))
     assert at.title[0].value == "1 · The input"
     assert titled(at, "The 8×8 input, cut into")  # the picture with its patch grid
-    at = run(at.selectbox(key="present_photo").set_value("coffee"))
+    options = at.selectbox(key=ui.PRESENT_PHOTO).options
+    assert options[0].startswith("test 1 · ") and "coffee" in options  # its dataset's pictures
+    assert at.selectbox(key=ui.PRESENT_PHOTO).value == options[0]
+    at = run(at.selectbox(key=ui.PRESENT_PHOTO).set_value("coffee"))
     at = run(at.button(key="slide_next").click())
     assert "Slide 2 of 8" in slide_counter(at) and titled(at, "Dense layer")
 

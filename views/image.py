@@ -5,7 +5,7 @@ from typing import NamedTuple
 import streamlit as st
 from PIL import Image
 
-from dense_attention import checkpoint, export, images, plots, ui
+from dense_attention import export, images, plots, ui
 from dense_attention.data import DATASETS
 
 EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
@@ -18,15 +18,6 @@ class Picked(NamedTuple):
     image: Image.Image
     source: str  # EXAMPLE | PHOTO | UPLOAD
     label: str | None  # the true class of a test-set example
-
-
-def training_metadata(settings: ui.Settings) -> dict:
-    """A shipped checkpoint's metadata (dataset, split_seed, limit...); {} for a session model."""
-    info = ui.checkpoints().get(settings.model_name)
-    try:
-        return checkpoint.read_metadata(info.path) if info else {}
-    except checkpoint.CheckpointError:
-        return {}
 
 
 def read_upload(file) -> Image.Image:
@@ -105,7 +96,7 @@ settings = ui.sidebar("image")
 if settings is None:
     st.stop()
 model, cfg = settings.model, settings.model.config.image
-meta = training_metadata(settings)
+meta = ui.training_metadata(settings)
 shape = f"{cfg.size}×{cfg.size}"
 
 st.title("Your picture, one formula at a time")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dense_attention import images, ui
+from dense_attention import ui
 from dense_attention.slides import SLIDES
 
 # A later call overrides the app's page config (Streamlit 1.67); the layout is repeated because
@@ -22,8 +22,10 @@ with input_col:
     if source == TEXT:
         item = ui.sentence_line("present_sentence")
     else:
-        photos = images.demo_images()
-        item = photos[st.selectbox("Picture", list(photos), key=ui.PRESENT_PHOTO)]
+        pictures = ui.presentation_pictures(settings)
+        if st.session_state.get(ui.PRESENT_PHOTO) not in pictures:  # e.g. from another model
+            st.session_state.pop(ui.PRESENT_PHOTO, None)
+        item = pictures[st.selectbox("Picture", list(pictures), key=ui.PRESENT_PHOTO)]
 if source == TEXT and not item.strip():
     st.info("Type a sentence above to present it.", icon=":material/edit:")
     st.stop()
