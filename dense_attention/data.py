@@ -22,6 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "DATASETS",
+    "DATASET_KINDS",
+    "DATASET_SIZES",
     "DataError",
     "Dataset",
     "Split",
@@ -36,6 +38,11 @@ __all__ = [
 Source = str | Path | bytes | IO[bytes]
 
 DATASETS: tuple[str, ...] = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")
+# What each built-in dataset is, known without loading it (the app's dataset picker).
+DATASET_KINDS = {"digits": "image", "fashion-mnist": "image", "bbc-topics": "text",
+                 "tweet-sentiment": "text"}  # fmt: skip
+DATASET_SIZES = {"digits": 1797, "fashion-mnist": 70_000, "bbc-topics": 2225,
+                 "tweet-sentiment": 33_224}  # fmt: skip
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

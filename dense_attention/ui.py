@@ -33,7 +33,15 @@ from PIL import Image
 from . import checkpoint, export, formulas, images, jobs, plots, reference
 from .classifier import Classifier, Explanation
 from .config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, ModelConfig, TrainConfig
-from .data import DATASETS, DataError, Dataset, from_csv, from_image_zip
+from .data import (
+    DATASET_KINDS,
+    DATASET_SIZES,
+    DATASETS,
+    DataError,
+    Dataset,
+    from_csv,
+    from_image_zip,
+)
 from .encoders import (
     CHARS_PER_TOKEN_CAP,
     TEXT_MODES,
@@ -545,12 +553,6 @@ DEFAULT_LIMITS = {
     "bbc-topics": None,
     "tweet-sentiment": 5000,
 }
-DATASET_KINDS = {
-    "digits": "image",
-    "fashion-mnist": "image",
-    "bbc-topics": "text",
-    "tweet-sentiment": "text",
-}
 UPLOAD = "Upload your own"
 
 
@@ -586,12 +588,7 @@ def data_choice() -> tuple[jobs.DataChoice, str]:
     names = [*DATASETS, UPLOAD]
     name = st.selectbox("Data", names, key=f"{TRAIN_PREFIX}dataset")
     if name != UPLOAD:
-        total = {
-            "digits": 1797,
-            "fashion-mnist": 70000,
-            "bbc-topics": 2225,
-            "tweet-sentiment": 33224,
-        }[name]
+        total = DATASET_SIZES[name]
         default = DEFAULT_LIMITS[name] or total
         limit = st.number_input(
             "Examples to use",

@@ -13,6 +13,9 @@ from PIL import Image
 
 from dense_attention import data
 from dense_attention.data import (
+    DATASET_KINDS,
+    DATASET_SIZES,
+    DATASETS,
     DataError,
     from_csv,
     from_image_zip,
@@ -430,3 +433,9 @@ def zip_bomb(declared: int) -> bytes:
         archive.writestr("dog/0.png", gray(1))
         archive.infolist()[-1].file_size = declared
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_the_kinds_and_sizes_known_without_loading_are_right(name):
+    ds = load_dataset(name)
+    assert ds.kind == DATASET_KINDS[name] and ds.summary()["total"] == DATASET_SIZES[name]
