@@ -58,6 +58,7 @@ class Job:
         self.history: list[EpochRecord] = []  # of the run in progress (train) or the last run
         self.snapshots: list[Snapshot] = []  # probe attention over training (train jobs)
         self.steps: list[tuple[int, float]] = []  # (step, batch loss) of the current run
+        self.steps_per_epoch = 0  # optimiser steps in one epoch of the current run (train jobs)
         self.trials: list[TrialRecord] = []  # finished tuning trials (tune jobs)
         self.probes: list[Probe] = []  # the examples the snapshots follow (train jobs)
         self.result: Any = None
@@ -96,19 +97,20 @@ class Job:
 
     def _run(self) -> None:
         start = time.perf_counter()
-        while not _SLOTS.acquire(timeout=0.2):  # Stop works while it waits for a slot, too
-            if self._stop.is_set():
-                self.state, self.phase = STOPPED, "Stopped before it started"
-                return
+        slot = False
+        while not self._stop.is_set() and not slot:  # Stop works while it waits for a slot
+            slot = _SLOTS.acquire(timeout=0.2)
+        if not slot or self._stop.is_set():
+            if slot:
+                _SLOTS.release()
+            self.state, self.phase = STOPPED, "Stopped before it started"
+            return
         try:
             self._work_in_slot(start)
         finally:
             _SLOTS.release()
 
     def _work_in_slot(self, start: float) -> None:
-        if self._stop.is_set():
-            self.state, self.phase = STOPPED, "Stopped before it started"
-            return
         self.state, self.phase = RUNNING, "Starting"
         try:
             self.result = self._work(self)
@@ -251,6 +253,7 @@ def train_job(request: TrainRequest) -> Job:
         job.update(0.0, "Encoding the examples")
         splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
         n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
+        job.steps_per_epoch = math.ceil(n_train / config.batch_size)
         config = replace(config, snapshot_every=replay_every(n_train, config))
         probes = job.probes = _probes(model, ds, config.probes)
         job.update(0.0, "Training")

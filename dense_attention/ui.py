@@ -54,7 +54,7 @@ from .similarity import SIMILARITIES
 from .slides import Slide, steps_of
 from .trace import TENSOR_FIELDS, Trace
 from .train import pick_device
-from .tune import TuneResult, trials_table
+from .tune import trials_table
 
 # ---------------------------------------------------------------------------------------------
 # Session-state keys, all in one place
@@ -468,7 +468,6 @@ def share_view(**params: Any) -> None:
 WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored
 WORKSPACE = "workspace_token"  # session key: the token this session uses
 COOKIE_WRITTEN = "workspace_cookie_written"
-MODEL_COUNTER = "model_counter"
 
 
 @st.cache_resource(show_spinner=False)
@@ -506,9 +505,7 @@ def workspace() -> jobs.Workspace:
 
 
 def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
-    count = max(len(space.results), st.session_state.get(MODEL_COUNTER, 0)) + 1
-    st.session_state[MODEL_COUNTER] = count
-    name = f"{trained.dataset} #{count}"
+    name = f"{trained.dataset} #{len(space.results) + 1}"
     while name in space.models:
         name += "+"
     space.models[name] = trained.model
@@ -794,10 +791,9 @@ def train_progress(job: jobs.Job) -> None:
     history = result.history if result else list(job.history)
     steps = list(job.steps)
     steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss
-    per_epoch = steps[-1][0] / max(history[-1].epoch, 1) if history and steps else 0
     if history or steps:
         st.plotly_chart(
-            plots.training_curves(history, steps, int(per_epoch)),
+            plots.training_curves(history, steps, job.steps_per_epoch),
             width="stretch",
             key=f"curves_{job.id}",
         )
@@ -974,14 +970,17 @@ def sweep_progress(job: jobs.Job) -> None:
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
         predicted = result.classes[int(run.probe_probs.argmax())]
-        fig = plots.attention_heatmap(
-            run.probe_attn, list(result.probe_tokens), title=f"{run.similarity} → {predicted}"
+        fig = cached(  # the page reruns on every setting change: build these once
+            plots.attention_heatmap,
+            run.probe_attn,
+            list(result.probe_tokens),
+            title=f"{run.similarity} → {predicted}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
 
-def tune_progress(job: jobs.Job) -> TuneResult | None:
-    """The trials so far as a table and a plot; the result when the search ended."""
+def tune_progress(job: jobs.Job) -> None:
+    """The trials so far as a table and a plot; the best trial when the search ended."""
     trials = list(job.trials)
     if trials:
         table = trials_table(trials)
@@ -1007,7 +1006,6 @@ def tune_progress(job: jobs.Job) -> TuneResult | None:
             f"{result.best_value:.1%}. {params}",
             icon=":material/emoji_events:",
         )
-    return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def test_a_training_job_leaves_a_model_its_curves_and_the_baseline(trained):
     )
     steps = [s for s, _ in trained.steps]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) == 3 * 7  # 210 train / 32
+    assert trained.steps_per_epoch == 7
 
 
 def test_snapshots_follow_the_probes_from_step_0(trained):

@@ -72,6 +72,9 @@ def test_training_shows_progress_curves_and_the_result(trained):
     curves = figure(at, "curves")
     names = [t["name"] for t in curves["data"]]
     assert names.count("training") == 2 and names.count("validation") == 2
+    batch = next(t for t in curves["data"] if t["name"] == "batch loss")
+    # 210 training examples in batches of 32: 7 steps an epoch
+    np.testing.assert_allclose(batch["x"], [s / 7 for s, _ in job.steps])
     val_acc = [t for t in curves["data"] if t["name"] == "validation"][1]["y"]
     assert val_acc == pytest.approx([r.val_accuracy for r in job.result.history])
     metrics = {m.label: m.value for m in at.metric}
