@@ -122,6 +122,13 @@ class TrainConfig:
     # Train on a stratified subsample of at most this many training examples (None = all); the
     # validation split is untouched, so a small value provokes overfitting on purpose.
     max_train_examples: int | None = None
+    # Cross-entropy against targets mixed with the uniform distribution (0 = one-hot targets):
+    # discourages over-confident logits. Reported losses stay the plain cross-entropy.
+    label_smoothing: float = 0.0
+    # Which weights training ends with: "best" (the epoch with the best validation accuracy,
+    # with early stopping) or "last" (all epochs, no early stopping: for a refit on train + val,
+    # where the validation split was seen in training and cannot pick an epoch).
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "snapshot_every"):
@@ -137,6 +144,10 @@ class TrainConfig:
             _check_positive("max_train_examples", self.max_train_examples)
         _check_choice("device", self.device, DEVICES)
         _check_choice("schedule", self.schedule, ("constant", "cosine"))
+        _check_choice("keep", self.keep, ("best", "last"))
+        _check_non_negative("label_smoothing", self.label_smoothing)
+        if self.label_smoothing >= 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -140,19 +140,24 @@ def regularised_loss(
     weights: Sequence[torch.Tensor],
     l1: float = 0.0,
     l2: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(objective, cross-entropy, penalty) with objective = CE + l1 * sum|w| + l2 * sum w^2.
+    """(objective, cross-entropy, penalty) with objective = CE_s + l1 * sum|w| + l2 * sum w^2.
 
-    logits (B, C), labels (B,); sums run over every element of every tensor in `weights`.
+    logits (B, C), labels (B,); sums run over every element of every tensor in `weights`. CE_s is
+    the cross-entropy against label-smoothed targets; the returned cross-entropy is the plain one.
     """
     ce = F.cross_entropy(logits, labels)
+    fit = ce
+    if label_smoothing:
+        fit = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     penalty = torch.zeros((), dtype=ce.dtype, device=ce.device)
     for w in weights:
         if l1:
             penalty = penalty + l1 * w.abs().sum()
         if l2:
             penalty = penalty + l2 * w.square().sum()
-    return ce + penalty, ce, penalty
+    return fit + penalty, ce, penalty
 
 
 @torch.no_grad()
@@ -204,7 +209,8 @@ def train(
     on_step: Callable[[StepEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train `model` in place and leave it in eval mode with the weights of its best epoch.
+    """Train `model` in place and leave it in eval mode with the weights of its best epoch
+    (or, with `config.keep == "last"`, of its last epoch, without early stopping).
 
     `should_stop()` is polled after every step (the app's stop button); `on_step` gets a StepEvent.
     With `config.max_train_examples`, only a stratified subsample of `train_split` is used.
@@ -227,7 +233,7 @@ def train(
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     probes = val_split.take(slice(0, config.probes)).to(device)
     result = TrainResult(device=str(device))
-    best = _Best()
+    best = _Best() if config.keep == "best" else _Last()
     step, start = 0, time.perf_counter()
     if config.probes:
         result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
@@ -240,7 +246,7 @@ def train(
             with _autocast(device):
                 logits = model(*batch.inputs).float()
             objective, loss, penalty = regularised_loss(
-                logits, batch.labels, penalised, config.l1, config.l2
+                logits, batch.labels, penalised, config.l1, config.l2, config.label_smoothing
             )
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
@@ -293,6 +299,14 @@ class _Best:
         if self.key is None or key > self.key:
             self.key, self.epoch = key, record.epoch
             self.state = copy.deepcopy(model.state_dict())
+
+
+class _Last(_Best):
+    """The weights of the latest validated epoch; never asks for early stopping."""
+
+    def offer(self, model: nn.Module, record: EpochRecord) -> None:
+        self.key, self.epoch = (record.val_accuracy, -record.val_loss), record.epoch
+        self.state = copy.deepcopy(model.state_dict())
 
 
 def _interrupt(config: TrainConfig, start: float, should_stop) -> str | None:

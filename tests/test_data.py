@@ -195,6 +195,19 @@ def test_unknown_dataset_and_misplaced_path():
         load_dataset("bbc-topics", path="/nonexistent")
 
 
+@pytest.mark.parametrize("name", ["digits", "bbc-topics"])
+def test_train_and_val_is_both_splits_in_order(name):
+    ds = load_dataset(name, limit=300)
+    both = ds.train_and_val()
+    assert len(both) == len(ds.train) + len(ds.val)
+    np.testing.assert_array_equal(both.labels, np.r_[ds.train.labels, ds.val.labels])
+    if ds.kind == "image":
+        np.testing.assert_array_equal(both.items[: len(ds.train)], ds.train.items)
+        np.testing.assert_array_equal(both.items[len(ds.train) :], ds.val.items)
+    else:
+        assert both.items == [*ds.train.items, *ds.val.items]
+
+
 def test_baseline_accuracy():
     assert 0.94 <= data.baseline_accuracy(load_dataset("digits")) <= 0.98
     assert data.baseline_accuracy(load_dataset("bbc-topics", limit=500)) > 0.85

@@ -132,6 +132,44 @@ def test_penalty_changes_the_loss_by_exactly_its_formula(digits):
     assert torch.equal(regularised_loss(logits, batch.labels, list(weights.values()))[0], ce)
 
 
+def test_label_smoothing_objective_matches_its_formula(digits):
+    ds, (tr, _, _) = digits
+    batch = tr.take(slice(0, 16))
+    logits = fresh(ds)(*batch.inputs).detach().double()
+    eps = 0.1
+    log_p = torch.log_softmax(logits, -1)
+    # Independently: target = (1 - eps) * one-hot + eps / C, cross-entropy against it.
+    target = torch.full_like(log_p, eps / log_p.shape[1])
+    target[torch.arange(len(batch)), batch.labels] += 1 - eps
+    by_hand = float(-(target * log_p).sum(-1).mean())
+    plain = float(-log_p[torch.arange(len(batch)), batch.labels].mean())
+    objective, ce, _ = regularised_loss(logits, batch.labels, [], label_smoothing=eps)
+    assert float(objective) == pytest.approx(by_hand, rel=1e-9)
+    assert float(ce) == pytest.approx(plain, rel=1e-9)  # the reported loss stays plain
+    assert abs(by_hand - plain) > 1e-3
+
+
+def test_keep_last_trains_every_epoch_and_keeps_the_last(digits):
+    ds, (tr, va, _) = digits
+    epochs, weights = 6, {}
+
+    def remember(event):
+        if event.record:
+            weights[event.epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    model = fresh(ds)
+    # lr 1e-5 and patience 1 would stop early when keeping the best (see above); not here.
+    cfg = TrainConfig(epochs=epochs, patience=1, lr=1e-5, keep="last", label_smoothing=0.05)
+    result = train(model, tr, va, cfg, on_step=remember)
+    assert result.stopped == "completed" and len(result.history) == epochs
+    assert result.best_epoch == epochs and result.best is result.history[-1]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, weights[epochs][k]), k
+    assert evaluate(model, va)[1] == pytest.approx(result.history[-1].val_accuracy)
+    with pytest.raises(ConfigError, match="keep"):
+        TrainConfig(keep="first")
+
+
 def test_l1_and_l2_shrink_the_penalised_weights(digits):
     ds, (tr, va, _) = digits
     runs = {}
@@ -191,6 +229,9 @@ def test_new_fields_validate():
         TrainConfig(l2=float("nan"))
     with pytest.raises(ConfigError, match="max_train_examples"):
         TrainConfig(max_train_examples=0)
+    for bad in (-0.1, 1.0, float("nan"), "0.1"):
+        with pytest.raises(ConfigError, match="label_smoothing"):
+            TrainConfig(label_smoothing=bad)
     assert TrainConfig.from_dict(TrainConfig(l1=1e-5, max_train_examples=50).to_dict()).l1 == 1e-5
 
 
