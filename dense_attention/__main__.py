@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--max-seconds", type=float, default=None, help="training time budget")
+    smoothing_help = "train against targets mixed with the uniform distribution (e.g. 0.1)"
+    p.add_argument("--label-smoothing", type=float, default=0.0, help=smoothing_help)
     _add_regularisation_args(p)
 
 
@@ -110,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--data-path", type=Path, default=None, help="folder of Fashion-MNIST IDX")
     tr.add_argument("--no-baseline", action="store_true", help="skip the baseline's accuracy")
     tr.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
+    refit_help = (
+        "train on train + val (the baseline's data) for all --epochs and keep the last epoch: "
+        "for settings already chosen on validation or by cross-validation"
+    )
+    tr.add_argument("--refit", action="store_true", help=refit_help)
     _add_model_args(tr)
     _add_train_args(tr)
     ev = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")
@@ -192,24 +200,29 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
         device=args.device, max_seconds=args.max_seconds, l1=args.l1, l2=args.l2,
-        max_train_examples=args.max_train_examples,
+        max_train_examples=args.max_train_examples, label_smoothing=args.label_smoothing,
+        keep="last" if getattr(args, "refit", False) else "best",
     )  # fmt: skip
 
 
-def _steps(ds: Dataset, cfg: TrainConfig) -> int:
-    """Optimiser steps of one full run (early stopping may take fewer)."""
-    n = min(len(ds.train), cfg.max_train_examples or len(ds.train))
+def _steps(n: int, cfg: TrainConfig) -> int:
+    """Optimiser steps of one full run on n examples (early stopping may take fewer)."""
+    n = min(n, cfg.max_train_examples or n)
     return -(-n // cfg.batch_size) * cfg.epochs
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     torch.manual_seed(args.seed)
     ds = _dataset(args)
-    model = _model(args, ds)
+    fit = ds.train_and_val() if args.refit else ds.train
+    model = _model(args, replace(ds, train=fit))  # a learned vocabulary covers what it trains on
     cfg = _train_config(args)
     print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}", file=sys.stderr)
-    splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
-    steps = _steps(ds, cfg)
+    if args.refit:
+        print(f"refit: training on train + val ({len(fit)} examples), keeping the last epoch; "
+              "validation accuracy is on examples seen in training", file=sys.stderr)  # fmt: skip
+    splits = [model.tensors(s) for s in (fit, ds.val, ds.test)]
+    steps = _steps(len(fit), cfg)
     with tqdm(total=steps, desc="training", unit="step", file=sys.stderr, mininterval=1) as bar:
 
         def on_step(event: StepEvent) -> None:
@@ -230,6 +243,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         "baseline": "TF-IDF (1-2-grams) + logistic regression"
         if ds.kind == "text"
         else "logistic regression on raw pixels",
+        "fit_on": "train+val" if args.refit else "train",
         "best_epoch": result.best_epoch,
         "stopped": result.stopped,
         "train_seconds": round(result.seconds, 1),
@@ -296,7 +310,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ds = _dataset(args)
     cfg = _train_config(args)
     print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}", file=sys.stderr)
-    total = _steps(ds, cfg) * len(args.similarities)
+    total = _steps(len(ds.train), cfg) * len(args.similarities)
     with tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, mininterval=1) as bar:
 
         def on_progress(run: int, runs: int, similarity: str, event: StepEvent) -> None:

@@ -15,6 +15,7 @@ from dense_attention.config import SIMILARITY_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")
+TARGETS = {"digits": 0.97, "bbc-topics": 0.97}  # the test-accuracy targets
 
 
 def run(capsys, *argv):
@@ -97,6 +98,22 @@ def test_shipped_checkpoint_reproduces_its_metrics(capsys, name):
     accuracy = float(out.strip().splitlines()[-1].removeprefix("accuracy="))
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=0.005)
     assert accuracy >= metrics["baseline_accuracy"] - (0.02 if name == "bbc-topics" else 0)
+    assert accuracy >= TARGETS.get(name, 0)
+
+
+def test_refit_trains_on_train_and_val_for_every_epoch(capsys, tmp_path):
+    out = tmp_path / "refit"
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--limit", "300", "--epochs", "3",
+                       "--patience", "1", "--hidden", "8", "--no-baseline", "--refit",
+                       "--label-smoothing", "0.05", "--out", str(out))  # fmt: skip
+    assert code == 0 and "refit: training on train + val (240 examples)" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fit_on"] == "train+val" and metrics["sizes"]["train"] == 210
+    assert metrics["best_epoch"] == 3 and len(metrics["history"]) == 3
+    cfg = metrics["train_config"]
+    assert (cfg["keep"], cfg["label_smoothing"]) == ("last", 0.05)
+    code, printed, _ = run(capsys, "eval", "--checkpoint", str(out))
+    assert float(printed.strip().splitlines()[-1].split("=")[1]) == metrics["test_accuracy"]
 
 
 def test_train_with_regularisation_and_a_sequence_encoder(capsys, tmp_path):
