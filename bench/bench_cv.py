@@ -1,6 +1,6 @@
 """Cross-validation on digits' train + val: how the shipped digits checkpoint was chosen.
 
-Run: python bench/bench_cv.py [--folds 5] [--epochs 60] [--candidates shipped smooth-0.05 ...]
+Run: python bench/bench_cv.py [--folds 5] [--epochs 60] [--candidates base smooth-0.05 ...]
 The test split is never touched. Each candidate trains on k-1 folds of train + val for all
 epochs, keeping the last (as `python -m dense_attention train --refit` does), and is scored on
 the held-out fold. Logistic regression on raw pixels, fit on the same folds in the same run, is
@@ -27,15 +27,15 @@ from dense_attention.data import Dataset, Split, load_dataset  # noqa: E402
 from dense_attention.encoders import ImageConfig  # noqa: E402
 from dense_attention.train import evaluate, train  # noqa: E402
 
-SHIPPED = dict(hidden_dim=256, activation="gelu", image=ImageConfig(8, 1, 4, 32))
+BASE = dict(hidden_dim=256, activation="gelu", image=ImageConfig(8, 1, 4, 32))
 CANDIDATES: dict[str, tuple[dict, dict]] = {  # name: (build_classifier options, TrainConfig fields)
-    "shipped": (SHIPPED, {}),
-    "patch-2": ({**SHIPPED, "image": ImageConfig(8, 1, 2, 32)}, {}),
-    "hidden-128": ({**SHIPPED, "hidden_dim": 128}, {}),
-    "dropout-h-0.1": ({**SHIPPED, "dropout_h": 0.1}, {}),
-    "smooth-0.05": (SHIPPED, {"label_smoothing": 0.05}),
-    "smooth-0.1": (SHIPPED, {"label_smoothing": 0.1}),
-    "smooth-0.2": (SHIPPED, {"label_smoothing": 0.2}),
+    "base": (BASE, {}),  # the previous digits checkpoint's settings
+    "patch-2": ({**BASE, "image": ImageConfig(8, 1, 2, 32)}, {}),
+    "hidden-128": ({**BASE, "hidden_dim": 128}, {}),
+    "dropout-h-0.1": ({**BASE, "dropout_h": 0.1}, {}),
+    "smooth-0.05": (BASE, {"label_smoothing": 0.05}),
+    "smooth-0.1": (BASE, {"label_smoothing": 0.1}),
+    "smooth-0.2": (BASE, {"label_smoothing": 0.2}),
 }
 
 

@@ -710,6 +710,15 @@ def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any
         fmt = "{:g}".format
         l1 = st.select_slider("L1 penalty", penalties, 0.0, key=f"{key}l1", format_func=fmt)
         l2 = st.select_slider("L2 penalty", penalties, 0.0, key=f"{key}l2", format_func=fmt)
+        smoothing = st.select_slider(
+            "Label smoothing",
+            [0.0, 0.05, 0.1, 0.2],
+            0.0,
+            key=f"{key}smooth",
+            format_func=fmt,
+            help="Train against targets with this much probability spread over all classes: "
+            "discourages over-confident outputs (0.05 won cross-validation on digits).",
+        )
         small = st.checkbox(
             "Train on a small slice (provokes overfitting)",
             key=f"{key}slice",
@@ -723,6 +732,7 @@ def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any
         device=device,
         l1=l1,
         l2=l2,
+        label_smoothing=smoothing,
         patience=max(8, epochs // 4),
         max_train_examples=100 if small else None,
         max_seconds=JOB_MAX_SECONDS,
@@ -836,6 +846,7 @@ def _run_summary(trained: jobs.TrainedModel) -> str:
     parts += [f"dropout attention {model.dropout_attn:g}"] if model.dropout_attn else []
     parts += [f"L1 {config.l1:g}"] if config.l1 else []
     parts += [f"L2 {config.l2:g}"] if config.l2 else []
+    parts += [f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []
     return ", ".join(parts)
 
 

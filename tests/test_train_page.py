@@ -313,14 +313,19 @@ def test_two_runs_compare_side_by_side_with_their_gap():
     wait(at, "train")
     run(at.checkbox(key="train_slice").check())
     run(at.slider(key="train_drop_h").set_value(0.3))
+    run(at.select_slider(key="train_smooth").set_value(0.1))
     run(at.button(key="train_start").click())
     second = wait(at, "train").result
+    assert second.train_config.label_smoothing == 0.1
     space = ui._workspaces().get(at.session_state[ui.WORKSPACE])
     first = next(r for r in space.results.values() if r is not second)
     assert at.selectbox(key="compare_runs_a").value == "digits #1"
     assert at.selectbox(key="compare_runs_b").value == "digits #2"
     captions = [c.value for c in at.caption]
-    assert any(c.startswith("100 examples, dropout h 0.3 · test accuracy") for c in captions)
+    assert any(
+        c.startswith("100 examples, dropout h 0.3, label smoothing 0.1 · test accuracy")
+        for c in captions
+    )
     assert any(c.startswith("all · test accuracy") for c in captions)
     gaps = [m.value for m in at.markdown if m.value.startswith("Train − validation accuracy")]
     expected = [r.history[-1].train_accuracy - r.history[-1].val_accuracy for r in (first, second)]
