@@ -279,7 +279,8 @@ def train(
         if stop or (best.since >= config.patience and epoch < config.epochs):
             result.stopped = stop or "early_stopping"
             break
-    model.load_state_dict(best.state)
+    if best.state is not None:
+        model.load_state_dict(best.state)
     result.best_epoch = best.epoch
     result.seconds = time.perf_counter() - start
     model.eval()
@@ -302,11 +303,11 @@ class _Best:
 
 
 class _Last(_Best):
-    """The weights of the latest validated epoch; never asks for early stopping."""
+    """The latest validated epoch, whose weights are the model's own (training validates before
+    it stops): nothing to copy or restore; never asks for early stopping."""
 
     def offer(self, model: nn.Module, record: EpochRecord) -> None:
-        self.key, self.epoch = (record.val_accuracy, -record.val_loss), record.epoch
-        self.state = copy.deepcopy(model.state_dict())
+        self.epoch = record.epoch
 
 
 def _interrupt(config: TrainConfig, start: float, should_stop) -> str | None:

@@ -1169,34 +1169,33 @@ def export_buttons(
     """
     key = key or f"export_{name}"
     with st.popover("Export", icon=":material/download:"):
-        st.download_button(
-            "PNG image",
-            data=functools.partial(_png, fig),
-            file_name=f"{name}.png",
-            mime="image/png",
-            on_click="ignore",
-            key=f"{key}_png",
-            icon=":material/image:",
-        )
-        st.download_button(
-            "HTML (interactive)",
-            data=functools.partial(export.figure_html, fig),
-            file_name=f"{name}.html",
-            mime="text/html",
-            on_click="ignore",
-            key=f"{key}_html",
-            icon=":material/html:",
-        )
+        _download("PNG image", functools.partial(_png, fig), f"{name}.png", f"{key}_png", "image")
+        page = functools.partial(export.figure_html, fig)
+        _download("HTML (interactive)", page, f"{name}.html", f"{key}_html", "html")
         if csv is not None:
-            st.download_button(
-                "CSV (the numbers)",
-                data=csv,
-                file_name=f"{name}.csv",
-                mime="text/csv",
-                on_click="ignore",
-                key=f"{key}_csv",
-                icon=":material/table:",
-            )
+            _download("CSV (the numbers)", csv, f"{name}.csv", f"{key}_csv", "table")
+
+
+MIME_TYPES = {
+    "png": "image/png",
+    "html": "text/html",
+    "csv": "text/csv",
+    "json": "application/json",
+    "zip": "application/zip",
+}
+
+
+def _download(label: str, data: Callable[[], Any], file_name: str, key: str, icon: str) -> None:
+    """A download button whose file is made by `data()` only when clicked (no rerun after)."""
+    st.download_button(
+        label,
+        data=data,
+        file_name=file_name,
+        mime=MIME_TYPES[file_name.rsplit(".", 1)[-1]],
+        on_click="ignore",
+        key=key,
+        icon=f":material/{icon}:",
+    )
 
 
 def chart(fig: go.Figure, name: str, csv: Callable[[], str] | None = None, key: str = "") -> None:
@@ -1214,15 +1213,8 @@ def matrix_table(matrix: Any, tokens: Sequence[str]) -> Callable[[], str]:
 
 def trace_download(explanation: Explanation, name: str = "trace", key: str = "trace_json") -> None:
     """A button for the whole trace (every intermediate, tokens, classes) as JSON."""
-    st.download_button(
-        "Download the whole trace (JSON)",
-        data=functools.partial(export.trace_json, explanation),
-        file_name=f"{name}.json",
-        mime="application/json",
-        on_click="ignore",
-        key=key,
-        icon=":material/data_object:",
-    )
+    trace_file = functools.partial(export.trace_json, explanation)
+    _download("Download the whole trace (JSON)", trace_file, f"{name}.json", key, "data_object")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1354,15 +1346,8 @@ def checkpoint_download(
 ) -> None:
     """A "Download checkpoint (ZIP)" button: `{name}.zip` holds config.json, model.safetensors
     and, when given, metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
-    st.download_button(
-        "Download checkpoint (ZIP)",
-        data=functools.partial(checkpoint.to_zip, model, metadata, metrics),
-        file_name=f"{name}.zip",
-        mime="application/zip",
-        on_click="ignore",
-        key=key,
-        icon=":material/download:",
-    )
+    zip_file = functools.partial(checkpoint.to_zip, model, metadata, metrics)
+    _download("Download checkpoint (ZIP)", zip_file, f"{name}.zip", key, "download")
 
 
 def _upload_name(filename: str) -> str:
