@@ -24,14 +24,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from streamlit.logger import set_log_level  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dense_attention import ui  # noqa: E402
+from dense_attention import catalog, ui  # noqa: E402
 
 TARGET_MS = 300
 # page -> (widget kind, key, values for the "after a change" reruns, each new to the page)
 CHANGES = {
     "views/text.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
                                                            "neg_euclidean", "scaled_dot"]),
-    "views/model.py": ("select_slider", "temperature", [0.1, 0.3, 3.0, 10.0, 100.0, 0.01]),
+    "views/model.py": ("select_slider", "temperature", [0.1, 0.2, 2.0, 10.0, 100.0, 0.01]),
     "views/compare.py": ("select_slider", "compare_temperature", [0.1, 0.2, 0.5, 2.0, 5.0, 10.0]),
     "views/image.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
                                                             "neg_euclidean", "scaled_dot"]),
@@ -72,7 +72,7 @@ def main() -> None:
     set_log_level("error")  # no "missing ScriptRunContext" warnings between the rows
     pages = [p for p in ("text", "image", "model", "compare", "about")
              if (ROOT / "views" / f"{p}.py").is_file()]  # fmt: skip
-    print(f"checkpoints: {ui.checkpoint_root()}")
+    print(f"checkpoints: {catalog.checkpoint_root()}")
     print(f"{'page':<10} {'first run':>10} {'rerun':>8} {'changed':>8}  under {TARGET_MS} ms")
     for name in pages:
         first, plain, changed = bench(f"views/{name}.py", args.reruns)

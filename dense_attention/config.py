@@ -11,6 +11,9 @@ POOLINGS = ("learned", "mean")
 POOL_ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
 SKIPS = ("mean", "none")
 SEQUENCE_ENCODERS = ("none", "lstm", "transformer")
+# The temperatures offered wherever τ is chosen (every page and shared links): four orders of
+# magnitude each way of 1, with no NaN-prone extremes.
+TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
 
 class ConfigError(ValueError):

@@ -83,6 +83,21 @@ class TextConfig:
         return from_dict(cls, data)
 
 
+MAX_PATCH_TOKENS = 256  # the most patches an image may be cut into where a user picks the patch
+
+
+def patch_choices(size: int) -> list[int]:
+    """Patch sides p that tile a size x size image into at most MAX_PATCH_TOKENS patches."""
+    return [p for p in range(1, size + 1) if size % p == 0 and (size // p) ** 2 <= MAX_PATCH_TOKENS]
+
+
+def suggested_patch(size: int) -> int:
+    """The patch side offered first: 2 for 8x8 digits, 7 for 28x28 Fashion-MNIST, else the
+    middle of patch_choices."""
+    choices = patch_choices(size)
+    return {8: 2, 28: 7}.get(size, choices[len(choices) // 2])
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     """How an image becomes x: resized square, cut into p x p patches, plus positions."""

@@ -20,6 +20,7 @@ __all__ = [
     "Example",
     "demo_images",
     "input_notes",
+    "presentation_pictures",
     "resized_input",
     "test_examples",
     "upload_to_image",
@@ -92,6 +93,28 @@ def test_examples(
         Example(Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p), name)
         for p, name in zip(pixels, names, strict=True)
     ]
+
+
+PRESENT_EXAMPLES = 10  # test-set pictures offered on the present page (one of each class first)
+
+
+def presentation_pictures(metadata: dict[str, Any]) -> dict[str, Image.Image]:
+    """Pictures to present, by name, for a model with this checkpoint `metadata`: test-set
+    examples of its own dataset first (a digits model means something on a digit, not on a
+    photo), then the demo photos."""
+    found: dict[str, Image.Image] = {}
+    if metadata.get("dataset") in data.DATASETS:
+        try:
+            examples = test_examples(
+                metadata["dataset"],
+                PRESENT_EXAMPLES,
+                metadata.get("split_seed", 0),
+                metadata.get("limit"),
+            )
+        except DataError:  # e.g. Fashion-MNIST not installed: the photos remain
+            examples = []
+        found |= {f"test {k + 1} · {ex.label}": ex.image for k, ex in enumerate(examples)}
+    return found | demo_images()
 
 
 def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:

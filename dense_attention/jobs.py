@@ -22,7 +22,7 @@ import torch
 
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
-from .data import Dataset, Split, _limit_indices, baseline_accuracy, load_dataset
+from .data import BASELINE_NAMES, Dataset, Split, _limit_indices, baseline_accuracy, load_dataset
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -208,9 +208,7 @@ class Probe:
 
 def baseline_name(kind: str) -> str:
     """The classic baseline a model of this kind (text | image) is compared with."""
-    if kind == "text":
-        return "TF-IDF (1-2-grams) + logistic regression"
-    return "logistic regression on raw pixels"
+    return BASELINE_NAMES[kind]
 
 
 def replay_every(train_examples: int, config: TrainConfig) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .encoders import MINILM_MAX_LEN, TokenBatch, load_minilm
+from .encoders import MINILM_MAX_LEN, TextEncoder, TokenBatch, load_minilm
 from .plots import ArrayLike, to_numpy
 
 
@@ -54,6 +54,13 @@ def minilm_attention(batch: TokenBatch, b: int = 0) -> ReferenceAttention:
         raise RuntimeError("MiniLM returned no attention maps: load it with eager attention")
     maps = torch.stack(out.attentions)[:, 0]  # (L, H, N, N)
     return ReferenceAttention(tokens=list(batch.tokens[b]), attentions=maps.float().numpy())
+
+
+def tokens_read(encoder: TextEncoder, text: str) -> tuple[TokenBatch, tuple[int, ...]]:
+    """The batch a text model's `encoder` reads for `text`, and its real MiniLM token ids: the
+    same ids give the same MiniLM attention (a cache key for minilm_attention)."""
+    batch = encoder.tokenize([text])
+    return batch, tuple(int(t) for t in batch.ids[0][batch.mask[0]])
 
 
 def attention_entropy(attn: ArrayLike) -> np.ndarray:

@@ -96,12 +96,23 @@ class TrainResult:
 
 def pick_device(name: str = "auto") -> torch.device:
     """cuda, then mps, then cpu for "auto"; a named device that is missing raises ValueError."""
-    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    has = {d: _has_device(d) for d in ("cuda", "mps")}
     if name == "auto":
         return torch.device(next((d for d in ("cuda", "mps") if has[d]), "cpu"))
     if name != "cpu" and not has.get(name, False):
         raise ValueError(f"device {name!r} is not available on this machine; use auto or cpu")
     return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    """The device names pick_device accepts on this machine: auto, cpu, then cuda/mps if present."""
+    found = ["auto", "cpu"]
+    found += [d for d in ("cuda", "mps") if _has_device(d)]
+    return found
+
+
+def _has_device(name: str) -> bool:
+    return torch.cuda.is_available() if name == "cuda" else torch.backends.mps.is_available()
 
 
 def _autocast(device: torch.device):

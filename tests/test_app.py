@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, reference, ui
-from dense_attention.formulas import SIMILARITIES, fmt_number, toy_example
+from dense_attention import catalog, checkpoint, reference, ui
+from dense_attention.formulas import SIMILARITIES, fmt_number
+from dense_attention.toy import toy_example
 from dense_attention.train import pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,14 @@ def toy():
 @pytest.fixture(scope="module")
 def text_model():
     """The first text checkpoint, loaded as the app loads it: the page's default model."""
-    found = [c for c in ui.discover_checkpoints(ui.checkpoint_root()).values() if c.kind == "text"]
+    found = [
+        c
+        for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+        if c.kind == "text"
+    ]
     if not found:
         pytest.fail(
-            f"no text checkpoint under {ui.checkpoint_root()}: train one, e.g. `python -m "
+            f"no text checkpoint under {catalog.checkpoint_root()}: train one, e.g. `python -m "
             "dense_attention train --dataset bbc-topics --out assets/checkpoints/bbc-topics`",
             pytrace=False,
         )

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dense_attention import checkpoint, ui
+from dense_attention import catalog, checkpoint, ui
 
 pytestmark = pytest.mark.browser
 
@@ -134,9 +134,13 @@ def attention_figure(page: Page) -> dict:
 @pytest.fixture(scope="module")
 def text_model():
     """The model the text page opens with: the first text checkpoint."""
-    found = [c for c in ui.discover_checkpoints(ui.checkpoint_root()).values() if c.kind == "text"]
+    found = [
+        c
+        for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+        if c.kind == "text"
+    ]
     if not found:
-        pytest.fail(f"no text checkpoint under {ui.checkpoint_root()}", pytrace=False)
+        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
     return checkpoint.load(found[0].path)
 
 

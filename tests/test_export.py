@@ -10,7 +10,8 @@ from PIL import Image
 
 from dense_attention import export, plots
 from dense_attention.classifier import Explanation
-from dense_attention.formulas import STEP_KEYS, toy_example
+from dense_attention.formulas import STEP_KEYS
+from dense_attention.toy import toy_example
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

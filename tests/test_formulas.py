@@ -14,7 +14,8 @@ import streamlit
 import torch
 
 from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, formulas
-from dense_attention.formulas import cell_latex, cell_numbers, fmt_number, latex_text, toy_example
+from dense_attention.formulas import cell_latex, cell_numbers, fmt_number, latex_text
+from dense_attention.toy import toy_example
 
 
 @pytest.fixture(scope="module")

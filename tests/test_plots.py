@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dense_attention import DenseAttention, ModelConfig, plots
-from dense_attention.formulas import toy_example
+from dense_attention.toy import toy_example
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import pytest
 
 from dense_attention import formulas, plots
-from dense_attention.formulas import toy_example
 from dense_attention.slides import SLIDES, steps_of
+from dense_attention.toy import toy_example
 
 
 def test_slides_cover_every_step_once_in_order():

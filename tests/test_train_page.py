@@ -32,7 +32,7 @@ def run(target) -> AppTest:
 def the_job(at: AppTest, slot: str) -> jobs.Job:
     """The job this AppTest session started (its workspace is found by its token)."""
     token = at.session_state[ui.WORKSPACE]
-    return ui._workspaces().get(token).jobs[slot]
+    return ui.workspaces().get(token).jobs[slot]
 
 
 def wait(at: AppTest, slot: str, timeout: float = 180) -> jobs.Job:
@@ -171,7 +171,7 @@ def test_a_failing_job_shows_its_message_not_a_traceback():
     at = train_page()
     job = jobs.train_job(jobs.TrainRequest(jobs.DataChoice("missing"), {}, jobs.TrainConfig()))
     job.join(30)
-    ui._workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
     run(at)
     assert any("unknown dataset" in e.value for e in at.error)
 
@@ -317,7 +317,7 @@ def test_two_runs_compare_side_by_side_with_their_gap():
     run(at.button(key="train_start").click())
     second = wait(at, "train").result
     assert second.train_config.label_smoothing == 0.1
-    space = ui._workspaces().get(at.session_state[ui.WORKSPACE])
+    space = ui.workspaces().get(at.session_state[ui.WORKSPACE])
     first = next(r for r in space.results.values() if r is not second)
     assert at.selectbox(key="compare_runs_a").value == "digits #1"
     assert at.selectbox(key="compare_runs_b").value == "digits #2"

@@ -1,16 +1,14 @@
 """ui: the shared sidebar (picker, live settings, markers, reset), caches and friendly errors."""
 
 import json
-import shutil
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, ui
+from dense_attention import catalog, checkpoint, ui
 from dense_attention.config import ModelConfig
 from dense_attention.model import DenseAttention
-from dense_attention.trace import Trace
 
 
 def sidebar_script() -> None:
@@ -45,10 +43,10 @@ def markers(at: AppTest) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def found() -> dict[str, ui.CheckpointInfo]:
-    infos = ui.discover_checkpoints(ui.checkpoint_root())
+def found() -> dict[str, catalog.CheckpointInfo]:
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
     if not any(c.kind == "text" for c in infos.values()):
-        pytest.fail(f"no text checkpoint under {ui.checkpoint_root()}", pytrace=False)
+        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
     return infos
 
 
@@ -121,22 +119,9 @@ def test_a_user_model_of_the_other_kind_is_not_offered(found):
 
 
 def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv(ui.CHECKPOINTS_ENV, str(tmp_path))
+    monkeypatch.setenv(catalog.CHECKPOINTS_ENV, str(tmp_path))
     at = sidebar_app("text")
     assert "No text model yet" in at.info[0].value and not at.markdown
-
-
-def test_discovery_skips_folders_that_are_not_checkpoints(tmp_path, found):
-    name, info = next(iter(found.items()))
-    shutil.copytree(info.path, tmp_path / name)
-    (tmp_path / "half-written").mkdir()
-    (tmp_path / "half-written" / "config.json").write_text("{not json")
-    (tmp_path / "notes").mkdir()
-    raw = tmp_path / "raw-model"  # a bare DenseAttention checkpoint: not a classifier
-    checkpoint.save(raw, DenseAttention(ModelConfig(input_dim=2, hidden_dim=2, num_classes=2)))
-    discovered = ui.discover_checkpoints(tmp_path)
-    assert list(discovered) == [name]
-    assert discovered[name].kind == info.kind and discovered[name].summary
 
 
 def errors_script() -> None:
@@ -162,20 +147,6 @@ def test_friendly_errors_show_messages_not_tracebacks():
         "temperature must be a positive number",
     ]
     assert not at.markdown  # the last one stopped the page
-
-
-def test_digest_follows_content_not_identity():
-    t = torch.arange(6.0).reshape(2, 3)
-    assert ui.digest(t, ["a", "b"], 1.0) == ui.digest(t.clone(), ["a", "b"], 1.0)
-    assert ui.digest(t) != ui.digest(t + 1e-7)
-    assert ui.digest(t) != ui.digest(t.reshape(3, 2))
-    assert ui.digest(["a", "b"]) != ui.digest(["ab"])
-    model = DenseAttention(ModelConfig(input_dim=3, hidden_dim=4, num_classes=2))
-    x = torch.randn(1, 5, 3)
-    with torch.no_grad():
-        one, two = model.trace(x), model.trace(x, temperature=2.0)
-    assert isinstance(one, Trace)
-    assert ui.digest(one) == ui.digest(model.trace(x)) != ui.digest(two)
 
 
 def cached_script() -> None:

@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, formulas, plots, ui
+from dense_attention import SIMILARITIES, plots, ui
 from dense_attention.classifier import Explanation
-
-TEMPERATURES = [0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]
+from dense_attention.config import TEMPERATURES
+from dense_attention.toy import ToyExample, toy_example
 
 
 @st.cache_resource
-def load_toy() -> formulas.ToyExample:
+def load_toy() -> ToyExample:
     """Built once per server and shared by every session: only read, never trained."""
-    return formulas.toy_example()
+    return toy_example()
 
 
 toy = load_toy()

@@ -19,13 +19,7 @@ if settings is None:
     st.stop()
 
 with input_col:
-    if source == TEXT:
-        item = ui.sentence_line("present_sentence")
-    else:
-        pictures = ui.presentation_pictures(settings)
-        if st.session_state.get(ui.PRESENT_PHOTO) not in pictures:  # e.g. from another model
-            st.session_state.pop(ui.PRESENT_PHOTO, None)
-        item = pictures[st.selectbox("Picture", list(pictures), key=ui.PRESENT_PHOTO)]
+    item = ui.sentence_line() if source == TEXT else ui.picture_choice(settings)
 if source == TEXT and not item.strip():
     st.info("Type a sentence above to present it.", icon=":material/edit:")
     st.stop()

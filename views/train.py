@@ -7,7 +7,7 @@ import streamlit as st
 from dense_attention import SIMILARITIES, jobs, ui
 
 TRAIN, SWEEP, TUNE = "Train one model", "Compare the six similarities", "Tune automatically"
-MODE = "train_mode"
+MODE = ui.TRAIN_MODE
 
 
 def train_best(tuned: jobs.Job, epochs: int) -> None:

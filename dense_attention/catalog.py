@@ -1,0 +1,90 @@
+"""The shipped checkpoints: where they live, which ones there are, and what each was trained on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import checkpoint
+
+__all__ = [
+    "CHECKPOINTS_ENV",
+    "CheckpointInfo",
+    "checkpoint_root",
+    "discover_checkpoints",
+    "folder_stamps",
+    "stamp",
+    "training_metadata",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS_ENV = "DENSE_ATTENTION_CHECKPOINTS"  # another folder of checkpoints (dev and tests)
+
+
+def checkpoint_root() -> Path:
+    """assets/checkpoints, or the folder named by $DENSE_ATTENTION_CHECKPOINTS."""
+    return Path(os.environ.get(CHECKPOINTS_ENV) or REPO_ROOT / "assets" / "checkpoints")
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A shipped checkpoint folder, read from its config.json only (weights load on demand)."""
+
+    name: str  # the folder name, shown in the model picker
+    path: Path
+    kind: str  # text | image
+    stamp: int  # modification time of its files (ns): a rewritten checkpoint reloads
+    summary: str  # e.g. "bbc-topics · test accuracy 97.1%"
+
+
+def stamp(folder: Path) -> int:
+    """The newest modification time (ns) of a checkpoint folder's config and weights; 0 if none."""
+    files = (folder / checkpoint.CONFIG_FILE, folder / checkpoint.WEIGHTS_FILE)
+    return max((f.stat().st_mtime_ns for f in files if f.exists()), default=0)
+
+
+def folder_stamps(root: Path) -> tuple[tuple[str, int], ...]:
+    """(folder name, stamp) of every folder under `root`: a cache key that changes on a rewrite."""
+    if not root.is_dir():
+        return ()
+    return tuple((p.name, stamp(p)) for p in sorted(root.glob("*")) if p.is_dir())
+
+
+def _info(folder: Path) -> CheckpointInfo | None:
+    try:
+        header = checkpoint.read_header(folder)
+    except checkpoint.CheckpointError:
+        return None
+    config = header.get("config") or {}
+    if header["kind"] != "Classifier" or not isinstance(config, dict):
+        return None
+    meta = header.get("metadata", {})
+    accuracy = meta.get("test_accuracy")
+    summary = str(meta.get("dataset") or folder.name)
+    if isinstance(accuracy, int | float):
+        summary += f" · test accuracy {accuracy:.1%}"
+    kind = "text" if config.get("text") else "image"
+    return CheckpointInfo(folder.name, folder, kind, stamp(folder), summary)
+
+
+def discover_checkpoints(root: Path) -> dict[str, CheckpointInfo]:
+    """Every readable classifier checkpoint directly under `root`, by folder name (sorted).
+
+    Folders that are not (or not yet) valid checkpoints are skipped.
+    """
+    found = {}
+    for folder in sorted(p for p in root.glob("*") if (p / checkpoint.CONFIG_FILE).is_file()):
+        info = _info(folder)
+        if info is not None:
+            found[folder.name] = info
+    return found
+
+
+def training_metadata(info: CheckpointInfo | None) -> dict[str, Any]:
+    """A checkpoint's metadata (dataset, split_seed, limit...); {} for None or an unreadable one."""
+    try:
+        return checkpoint.read_metadata(info.path) if info else {}
+    except checkpoint.CheckpointError:
+        return {}

@@ -1,0 +1,100 @@
+"""This browser's workspace: its trained and uploaded models and its jobs, found by a random
+token kept in the session and in a cookie, so a reload keeps them and no other browser sees them.
+
+The cookie is written by page JavaScript (Streamlit cannot set one server-side), so it is not
+HttpOnly: the token is a bearer secret for this browser's models and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import streamlit as st
+
+from .. import jobs
+from ..classifier import Classifier
+from . import state
+
+WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored
+COOKIE_MAX_AGE_S = 6 * 3600
+USER_SUFFIX = " (this session)"  # ends the picker label of a model of this browser
+
+
+def label(name: str) -> str:
+    """The model picker's label of this browser's model `name`."""
+    return f"{name}{USER_SUFFIX}"
+
+
+@st.cache_resource(show_spinner=False)
+def workspaces() -> jobs.Workspaces:
+    """Token -> Workspace for the whole server. Only a browser holding a token (its own, in a
+    cookie) reaches that workspace: sessions never see each other's models."""
+    return jobs.Workspaces()
+
+
+def _cookie_token() -> str | None:
+    try:
+        token = st.context.cookies.get(WORKSPACE_COOKIE)
+    except Exception:  # noqa: BLE001 - no browser (AppTest, bare mode): no cookie
+        return None
+    return token if isinstance(token, str) and re.fullmatch(r"[0-9a-f]{32}", token) else None
+
+
+def workspace() -> jobs.Workspace:
+    """This browser's workspace (models, results, jobs). Reading it changes nothing but the
+    session's token, chosen once (the cookie's, or a new random one)."""
+    token = st.session_state.get(state.WORKSPACE)
+    if token is None:
+        token = st.session_state[state.WORKSPACE] = _cookie_token() or secrets.token_hex(16)
+    return workspaces().get(token)
+
+
+def user_models() -> dict[str, Classifier]:
+    """Models trained or uploaded in this browser: name -> Classifier (only it sees them)."""
+    return workspace().models
+
+
+def pick(model: Classifier, name: str) -> None:
+    """Make this browser's model `name` the picked model of its kind on every page."""
+    picks = st.session_state.setdefault(state.SELECTED_MODEL, {})
+    picks[model.config.kind] = picks["any"] = label(name)
+
+
+def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
+    name = f"{trained.dataset} #{len(space.results) + 1}"
+    while name in space.models:
+        name += "+"
+    space.models[name] = trained.model
+    space.results[name] = trained
+    pick(trained.model, name)
+    return name
+
+
+def collect_finished() -> None:
+    """A finished training job's model joins this browser's models (once, whichever tab sees
+    it first) and becomes the picked model of its kind."""
+    space = workspace()
+    job = space.jobs.get("train")
+    trained = job.result if job is not None else None
+    if isinstance(trained, jobs.TrainedModel):
+        with space.lock:  # two tabs of one browser rerun at once: register the model once
+            if not any(r is trained for r in space.results.values()):
+                _register(space, trained)
+
+
+def remember_browser() -> None:
+    """Every run (app.py): collect a finished model, and give this browser its workspace token
+    in a cookie once per session, so a reload finds the same workspace. A one-pixel iframe runs
+    one line of JavaScript for it (the token is ours, 32 hex digits, never user input)."""
+    collect_finished()
+    token = st.session_state[state.WORKSPACE]
+    if st.session_state.get(state.COOKIE_WRITTEN):  # once per session: it also renews max-age
+        return
+    st.session_state[state.COOKIE_WRITTEN] = True
+    with st.sidebar:
+        st.iframe(
+            f"<script>window.parent.document.cookie = '{WORKSPACE_COOKIE}={token}; path=/; "
+            f"max-age={COOKIE_MAX_AGE_S}; SameSite=Strict';</script>",
+            height=1,
+        )

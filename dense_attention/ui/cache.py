@@ -1,0 +1,86 @@
+"""What every session shares, read-only: the shipped checkpoints, MiniLM, and figures and
+explanations keyed by a digest of their content (so sharing them leaks nothing)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from .. import catalog, checkpoint, reference
+from ..classifier import Classifier, Explanation
+from ..encoders import load_minilm
+from ..hashing import digest
+from ..train import pick_device
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _discover(root: str, stamps: tuple[tuple[str, int], ...]) -> dict[str, catalog.CheckpointInfo]:
+    return catalog.discover_checkpoints(Path(root))
+
+
+def checkpoints() -> dict[str, catalog.CheckpointInfo]:
+    """The shipped checkpoints; re-read only when a config.json or weights file changes."""
+    root = catalog.checkpoint_root()
+    if not root.is_dir():
+        return {}
+    return _discover(str(root), catalog.folder_stamps(root))
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def load_checkpoint(path: str, stamp: int) -> Classifier:
+    """A shipped checkpoint on the device in use, in eval mode; shared by every session, so it is
+    only ever read (explain runs under no_grad and changes nothing)."""
+    return checkpoint.load(path, device=pick_device())
+
+
+@st.cache_resource(show_spinner="Loading MiniLM (a pretrained transformer)…")
+def load_reference_model():
+    """The pretrained MiniLM (eval mode, frozen), loaded once per server."""
+    return load_minilm()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64, ttl=3600)
+def _shared(key: str, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
+def _shared_explanation(key: str, _build: Callable[[], Explanation]) -> Explanation:
+    return _build()
+
+
+def cached(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """build(*args, **kwargs), computed once for every session with the same arguments.
+
+    Only for pure builders of read-only results (figures, reference attention): the key is a
+    digest of the builder's name and every argument, so equal content gives the equal result.
+    Building a figure costs tens of ms (plotly validates every cell); this keeps reruns fast.
+    """
+    name = f"{build.__module__}.{build.__qualname__}"
+    key = digest(name, args, kwargs)
+    return _shared(key, functools.partial(build, *args, **kwargs))
+
+
+def shared_explanation(
+    cache_key: str, build: Callable[[], Explanation], *parts: Any
+) -> Explanation:
+    """build(), shared by every session for a shipped model (`cache_key`) and input `parts`.
+
+    An input we cannot fingerprint is explained afresh."""
+    try:
+        key = digest("explain", cache_key, *parts)
+    except TypeError:
+        return build()
+    return _shared_explanation(key, build)
+
+
+def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttention:
+    """MiniLM's attention over the same tokens as `model` reads for `text` (shared cache)."""
+    batch, ids = reference.tokens_read(model.encoder, text)
+    load_reference_model()
+    build = functools.partial(reference.minilm_attention, batch)
+    return _shared(digest("minilm", ids), build)

@@ -1,0 +1,74 @@
+"""A chart with its Export menu, and download buttons whose files are made only when clicked."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from .. import export
+from ..classifier import Explanation
+
+MIME_TYPES = {
+    "png": "image/png",
+    "html": "text/html",
+    "csv": "text/csv",
+    "json": "application/json",
+    "zip": "application/zip",
+}
+
+
+def download(label: str, data: Callable[[], Any], file_name: str, key: str, icon: str) -> None:
+    """A download button whose file is made by `data()` only when clicked (no rerun after)."""
+    st.download_button(
+        label,
+        data=data,
+        file_name=file_name,
+        mime=MIME_TYPES[file_name.rsplit(".", 1)[-1]],
+        on_click="ignore",
+        key=key,
+        icon=f":material/{icon}:",
+    )
+
+
+def _png(fig: go.Figure) -> bytes:
+    return export.figure_png(fig, scale=2.0)
+
+
+def export_buttons(
+    fig: go.Figure, name: str, csv: Callable[[], str] | None = None, key: str | None = None
+) -> None:
+    """An "Export" popover: the figure as PNG and standalone HTML, its numbers as CSV.
+
+    Every file is made only when its button is clicked (a PNG takes ~0.3 s, an HTML page with
+    plotly.js inlined is ~5 MB), so drawing the buttons costs nothing on a rerun.
+    """
+    key = key or f"export_{name}"
+    with st.popover("Export", icon=":material/download:"):
+        download("PNG image", functools.partial(_png, fig), f"{name}.png", f"{key}_png", "image")
+        page = functools.partial(export.figure_html, fig)
+        download("HTML (interactive)", page, f"{name}.html", f"{key}_html", "html")
+        if csv is not None:
+            download("CSV (the numbers)", csv, f"{name}.csv", f"{key}_csv", "table")
+
+
+def chart(fig: go.Figure, name: str, csv: Callable[[], str] | None = None, key: str = "") -> None:
+    """A plotly chart, full width of its column, with its Export menu under it."""
+    key = key or name
+    st.plotly_chart(fig, width="stretch", key=f"chart_{key}")
+    export_buttons(fig, name, csv, key=f"export_{key}")
+
+
+def matrix_table(matrix: Any, tokens: Sequence[str]) -> Callable[[], str]:
+    """A token x token matrix as CSV, made when asked (rows and columns "k:token")."""
+    labels = export.token_labels(tokens)
+    return functools.partial(export.matrix_csv, matrix, labels, labels, "query i \\ key j")
+
+
+def trace_download(explanation: Explanation, name: str = "trace", key: str = "trace_json") -> None:
+    """A button for the whole trace (every intermediate, tokens, classes) as JSON."""
+    trace_file = functools.partial(export.trace_json, explanation)
+    download("Download the whole trace (JSON)", trace_file, f"{name}.json", key, "data_object")

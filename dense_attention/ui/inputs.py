@@ -1,0 +1,107 @@
+"""Input widgets of the text pages (the sentence, kept across pages), uploads read once, and the
+tokens and prediction the model made of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from ..classifier import Explanation
+from ..data import DataError
+from ..encoders import CHARS_PER_TOKEN_CAP
+from . import state
+from .share import SHARED_TEXT_MAX, share_view
+from .styles import token_chips_html
+
+CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
+
+# Sentences one click away on the text and compare pages.
+EXAMPLE_SENTENCES = (
+    "The striker scored twice in the final",
+    "Shares fell after the bank's profit warning",
+    "The film won three awards at the festival",
+    "I love this phone, the battery lasts forever",
+    "Worst customer service ever",
+)
+
+
+def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
+    """parse(bytes, file name) of an uploaded file, once per file (kept under `key`). A
+    DataError or ValueError is shown as an error and stops the page, for as long as the file
+    stays in the uploader."""
+    cached = st.session_state.get(key)
+    if cached is None or cached[0] != file.file_id:
+        try:
+            with st.spinner(f"Reading {file.name}…"):
+                result: Any = parse(file.getvalue(), file.name)
+        except (DataError, ValueError) as err:
+            result = err
+        st.session_state[key] = cached = (file.file_id, result)
+    if isinstance(cached[1], Exception):
+        st.error(str(cached[1]), icon=":material/error:")
+        st.stop()
+    return cached[1]
+
+
+def _use_example() -> None:
+    example = st.session_state.get(state.EXAMPLE_WIDGET)
+    if example:
+        st.session_state[state.SENTENCE] = example
+    st.session_state[state.EXAMPLE_WIDGET] = None  # a pill is a shortcut, not a lasting choice
+
+
+def _shared_sentence() -> str:
+    """The sentence of the text pages, also written into the URL (when it is short enough)."""
+    text = st.session_state[state.SENTENCE]
+    share_view(text=text if len(text) <= SHARED_TEXT_MAX else None)
+    return text
+
+
+def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
+    """A sentence box (kept across pages) with example sentences one click away."""
+    st.session_state.setdefault(state.SENTENCE, examples[0] if examples else "")
+    st.text_area(
+        "Your sentence",
+        height=90,
+        placeholder="Type a sentence, then press Ctrl+Enter",
+        help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
+        **state.bound_to(state.SENTENCE_WIDGET, state.SENTENCE),
+    )
+    st.pills("Or try an example", list(examples), key=state.EXAMPLE_WIDGET, on_change=_use_example)
+    return _shared_sentence()
+
+
+def sentence_line(key: str = state.PRESENT_SENTENCE) -> str:
+    """A one-line box for the sentence of the text pages (st.session_state[SENTENCE])."""
+    st.session_state.setdefault(state.SENTENCE, EXAMPLE_SENTENCES[0])
+    st.text_input("Sentence", **state.bound_to(key, state.SENTENCE))
+    return _shared_sentence()
+
+
+def token_box(n: int, height: int = 160):
+    """A container for n tokens' worth of text: it scrolls past CHIPS_MAX tokens, so hundreds
+    of tokens do not push the rest of the page far down."""
+    return st.container(height=height) if n > CHIPS_MAX else st.container()
+
+
+def show_tokens(explanation: Explanation, text: str, max_len: int) -> None:
+    """The tokens the model read, and a notice when the text was cut to the model's maximum."""
+    kept = len(explanation.tokens)
+    token_box(kept).html(token_chips_html(explanation.tokens))
+    if explanation.truncated:
+        capped = len(text) > max_len * CHARS_PER_TOKEN_CAP  # the count past the cap is a floor
+        total = f"{'at least ' if capped else ''}{kept + explanation.truncated:,}"
+        st.warning(
+            f"Long text: this model reads at most {max_len} tokens, [CLS] and [SEP] included. "
+            f"**{kept} of {total} tokens kept**; the rest is cut off.",
+            icon=":material/content_cut:",
+        )
+
+
+def prediction_line(explanation: Explanation) -> str:
+    """ "Prediction: **sport** (97.1%)" for markdown."""
+    probs = explanation.trace.probs[0]
+    k = int(probs.argmax())
+    return f"Prediction: **{explanation.classes[k]}** ({float(probs[k]):.1%})"

@@ -1,0 +1,147 @@
+"""A background job's controls (Start, Stop) and live panel, and a training run's progress,
+result and comparison with another run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from .. import jobs, plots
+from . import browser, state
+
+JOB_POLL_S = 0.7  # how often a running job's panel refreshes
+CURVE_POINTS = 2000  # batch losses drawn at most (redrawn every JOB_POLL_S)
+
+
+def running(slot: str) -> jobs.Job | None:
+    """This browser's job in `slot` (train | sweep | tune) while it runs, else None."""
+    job = browser.workspace().jobs.get(slot)
+    return job if job is not None and not job.finished else None
+
+
+def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
+    """Start a job in `slot` unless one runs there (a double click starts one job)."""
+    space = browser.workspace()
+    if running(slot) is None:
+        space.jobs[slot] = start()
+
+
+def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
+    """Start and Stop buttons for the job in `slot`.
+
+    Start is read in the page run (not as an on_click callback): a callback would get the
+    request built in the previous run, before the user's latest change of a setting.
+    """
+    job = running(slot)
+    left, right = st.columns([1, 1])
+    if left.button(
+        label, type="primary", icon=":material/play_arrow:", disabled=job is not None or not ready,
+        key=f"{slot}_start",
+    ):  # fmt: skip
+        start_job(slot, start)
+        st.rerun()
+    right.button(
+        "Stop (keeps the best so far)" if slot == "train" else "Stop",
+        icon=":material/stop:", disabled=job is None, key=f"{slot}_stop",
+        on_click=job.stop if job is not None else None,
+    )  # fmt: skip
+
+
+def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
+    """The job in `slot`: progress bar, then `draw(job)`; refreshed every JOB_POLL_S seconds
+    while it runs (a fragment: only this panel reruns), then once more as a whole page."""
+    job = browser.workspace().jobs.get(slot)
+    if job is None:
+        return
+    seen = f"{slot}{state.FINISHED_SEEN}"
+
+    @st.fragment(run_every=None if job.finished else JOB_POLL_S)
+    def live() -> None:
+        st.progress(job.progress, text=f"{job.title}: {job.phase} ({job.progress:.0%})")
+        if job.error:
+            st.error(f"{job.title} failed: {job.error}", icon=":material/error:")
+        draw(job)
+        if job.finished and st.session_state.get(seen) != job.id:
+            st.session_state[seen] = job.id
+            browser.collect_finished()
+            st.rerun()  # the whole page: Start comes back, the model joins the picker
+
+    live()
+
+
+def _live_attention(job: jobs.Job) -> None:
+    """The attention of the first probe at the latest snapshot, while training runs."""
+    snaps, probes = list(job.snapshots), list(job.probes)
+    if not (snaps and probes):
+        return
+    n = len(probes[0].tokens)
+    title = f"Attention now (step {snaps[-1].step})"
+    fig = plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
+    st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
+    st.caption(
+        f"A validation example (true class {probes[0].label}): its attention "
+        "changes as the model learns. The full replay comes when training ends."
+    )
+
+
+def _result_metrics(result: jobs.TrainedModel) -> None:
+    acc, base = result.test_accuracy, result.baseline_accuracy
+    cols = st.columns(3)
+    delta = None if base is None else f"{acc - base:+.1%} vs baseline"
+    cols[0].metric("Test accuracy", f"{acc:.1%}", delta)
+    baseline = "measuring…" if base is None else f"{base:.1%}"
+    cols[1].metric("Baseline", baseline, help=result.baseline_name)
+    cols[2].metric(
+        "Best epoch",
+        f"{result.best_epoch} of {len(result.history)}",
+        help=f"stopped: {result.stopped.replace('_', ' ')}; {result.seconds:.1f} s "
+        f"on {result.device}",
+    )
+
+
+def train_progress(job: jobs.Job) -> None:
+    """Curves, the live attention of the first probe, and the result when there is one."""
+    result: jobs.TrainedModel | None = job.result
+    history = result.history if result else list(job.history)
+    steps = list(job.steps)
+    steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss
+    if history or steps:
+        fig = plots.training_curves(history, steps, job.steps_per_epoch)
+        st.plotly_chart(fig, width="stretch", key=f"curves_{job.id}")
+    if result is None:
+        _live_attention(job)
+    else:
+        _result_metrics(result)
+
+
+def _run_summary(trained: jobs.TrainedModel) -> str:
+    """One line of what a run changed against overfitting, e.g. "100 examples, dropout h 0.3"."""
+    config, model = trained.train_config, trained.model.config.model
+    parts = [f"{config.max_train_examples} examples" if config.max_train_examples else "all"]
+    parts += [f"dropout h {model.dropout_h:g}"] if model.dropout_h else []
+    parts += [f"dropout attention {model.dropout_attn:g}"] if model.dropout_attn else []
+    parts += [f"L1 {config.l1:g}"] if config.l1 else []
+    parts += [f"L2 {config.l2:g}"] if config.l2 else []
+    parts += [f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []
+    return ", ".join(parts)
+
+
+def compare_runs(key: str = "compare_runs") -> None:
+    """The curves of two runs of this browser side by side: does dropout, a penalty or more data
+    close the gap between training and validation accuracy?"""
+    runs = browser.workspace().results
+    if len(runs) < 2:
+        return
+    names = list(runs)
+    with st.expander("Compare two runs: is it overfitting?", icon=":material/compare_arrows:"):
+        left, right = st.columns(2)
+        for column, default, side in ((left, len(names) - 2, "a"), (right, len(names) - 1, "b")):
+            with column:
+                name = st.selectbox("Run", names, default, key=f"{key}_{side}")
+                run = runs[name]
+                st.caption(f"{_run_summary(run)} · test accuracy {run.test_accuracy:.1%}")
+                gap = run.history[-1].train_accuracy - run.history[-1].val_accuracy
+                st.markdown(f"Train − validation accuracy at the end: **{gap:+.1%}**")
+                fig = plots.training_curves(run.history)
+                st.plotly_chart(fig, width="stretch", key=f"{key}_{side}_curves")

@@ -1,0 +1,102 @@
+"""The live settings: one declared list of what a user may change on a trained model without
+retraining (similarity, temperature, pooling): how each is drawn, shown and read from a link."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from ..config import POOLINGS, TEMPERATURES
+from ..similarity import SIMILARITIES
+from . import state
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str | None]:
+    return lambda text: text if text in options else None
+
+
+def _temperature(text: str) -> float | None:
+    """A τ from a link: a finite number within the slider's range (no NaN-prone extremes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    ok = math.isfinite(value) and TEMPERATURES[0] <= value <= TEMPERATURES[-1]
+    return value if ok else None
+
+
+@dataclass(frozen=True)
+class LiveSetting:
+    """One setting of the sidebar: a ModelConfig field the user may change live."""
+
+    name: str  # the ModelConfig field, and the URL parameter
+    label: str
+    widget: str  # its widget's session key
+    draw: Callable[..., Any]  # the streamlit widget function
+    parse: Callable[[str], Any]  # a URL value -> a valid value, or None
+    options: Callable[[Any, Any], list[Any]]  # (trained, live) -> the widget's options
+    extra: tuple[tuple[str, Any], ...] = ()  # more keyword arguments of the widget
+
+    def format(self, value: Any) -> str:
+        return f"τ = {value:g}" if self.name == "temperature" else str(value)
+
+
+LIVE_SETTINGS = (
+    LiveSetting(
+        "similarity", "Similarity", state.SIMILARITY_WIDGET, st.selectbox,
+        _choice(tuple(SIMILARITIES)), lambda trained, live: list(SIMILARITIES),
+    ),
+    LiveSetting(
+        "temperature", "Temperature τ", state.TEMPERATURE_WIDGET, st.select_slider, _temperature,
+        lambda trained, live: sorted({*TEMPERATURES, trained, live}),
+        (("format_func", "{:g}".format),),
+    ),
+    LiveSetting(
+        "pooling", "Pooling α", state.POOLING_WIDGET, st.radio, _choice(POOLINGS),
+        lambda trained, live: list(POOLINGS), (("horizontal", True),),
+    ),
+)  # fmt: skip
+SETTING_NAMES = tuple(s.name for s in LIVE_SETTINGS)
+SETTING_WIDGETS = {s.name: s.widget for s in LIVE_SETTINGS}
+
+
+def overrides_of(label: str) -> dict[str, Any]:
+    """The live values of model `label` that differ from how it was trained (by name)."""
+    return st.session_state.setdefault(state.OVERRIDES, {}).setdefault(label, {})
+
+
+def store_setting(label: str, name: str) -> None:
+    """on_change of a setting's widget: remember its value for model `label`."""
+    overrides_of(label)[name] = st.session_state[SETTING_WIDGETS[name]]
+
+
+def reset_settings(label: str) -> None:
+    """Forget the live settings of a model: it runs as trained again."""
+    st.session_state.setdefault(state.OVERRIDES, {}).pop(label, None)
+
+
+def draw_setting(setting: LiveSetting, label: str, trained: Any, live: Any) -> Any:
+    """One setting's widget, filled with its live value; marked when it differs from training."""
+    kwargs = dict(setting.extra, options=setting.options(trained, live))
+    bind = state.bound(setting.widget, live, store_setting, label, setting.name)
+    value = setting.draw(setting.label, **bind, **kwargs)
+    if value != trained:
+        st.caption(f":orange[≠ trained: {setting.format(trained)}]")
+    if setting.name == "similarity":
+        st.caption(SIMILARITIES[value].description)
+    return value
+
+
+def from_link(params: Callable[[str], str | None]) -> dict[str, Any]:
+    """The valid live settings among a link's parameters (`params(name)` reads one)."""
+    found = {}
+    for setting in LIVE_SETTINGS:
+        text = params(setting.name)
+        value = setting.parse(text) if text is not None else None
+        if value is not None:
+            found[setting.name] = value
+    return found

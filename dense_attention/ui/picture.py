@@ -1,0 +1,121 @@
+"""The image page's rooms: where the picture comes from, what the model sees of it, and its
+attention drawn on the picture."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from .. import images, plots
+from ..classifier import Classifier, Explanation
+from ..data import DATASETS
+from . import state
+from .cache import cached
+from .errors import friendly_errors
+from .inputs import prediction_line, read_once
+
+EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
+N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
+
+
+class Picked(NamedTuple):
+    image: Image.Image
+    source: str  # EXAMPLE | PHOTO | UPLOAD
+    label: str | None  # the true class of a test-set example
+
+
+def _test_example(meta: dict[str, Any]) -> Picked:
+    dataset = meta["dataset"]
+    with friendly_errors(), st.spinner(f"Reading the {dataset} test split…"):
+        examples = images.test_examples(
+            dataset, N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
+        )
+    k = st.selectbox(
+        "Test-set example",
+        range(len(examples)),
+        format_func=lambda k: f"#{k + 1} · {examples[k].label}",
+        key=state.IMAGE_EXAMPLE,
+    )
+    st.caption(f"From the test split of {dataset}: the model never saw these in training.")
+    return Picked(examples[k].image, EXAMPLE, examples[k].label)
+
+
+def _upload() -> Picked:
+    limit_mb = images.MAX_UPLOAD_BYTES // 2**20
+    file = st.file_uploader(
+        "Upload a picture",
+        type=list(images.UPLOAD_TYPES),
+        max_upload_size=limit_mb,
+        key=state.IMAGE_FILE,
+    )
+    st.caption(
+        f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb} MB. "
+        "Large pictures are shrunk; the model only ever sees a few pixels."
+    )
+    if file is None:
+        st.info("Upload a picture to see it go through the model.", icon=":material/upload:")
+        st.stop()
+    # decoded once per file (a 40 MP photo takes ~0.5 s)
+    return Picked(read_once(file, state.IMAGE_UPLOADED, images.upload_to_image), UPLOAD, None)
+
+
+def pick_image(meta: dict[str, Any]) -> Picked:
+    """The source widgets; returns the chosen picture (or stops the page with a prompt).
+    Test-set examples need to know the model's dataset and split (a shipped checkpoint's)."""
+    known = meta.get("dataset") in DATASETS
+    sources = [EXAMPLE, PHOTO, UPLOAD] if known else [PHOTO, UPLOAD]
+    source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE)
+    if source == EXAMPLE:
+        return _test_example(meta)
+    if source == PHOTO:
+        photos = images.demo_images()
+        name = st.selectbox("Demo photo", list(photos), key=state.IMAGE_PHOTO)
+        st.caption("Photos bundled with scikit-image and scikit-learn.")
+        return Picked(photos[name], PHOTO, None)
+    return _upload()
+
+
+def photo_caution(picked: Picked, model: Classifier, meta: dict[str, Any]) -> None:
+    """Beside a photo or an upload: what the model was trained on; why its label means little."""
+    if picked.source == EXAMPLE:
+        return
+    cfg = model.config.image
+    st.info(
+        f"This model was trained on **{meta.get('dataset', 'small images')}**, "
+        f"{cfg.size}×{cfg.size} {'gray' if cfg.channels == 1 else 'colour'} pictures. A photo "
+        "shrunk to that size looks nothing like them, so its prediction is for exploring how "
+        "attention works, not a meaningful label.",
+        icon=":material/science:",
+    )
+
+
+def what_the_model_sees(
+    picked: Picked, model: Classifier, explanation: Explanation, pixels: np.ndarray
+) -> None:
+    """The picture, the model's shrunk input cut into patches, and the prediction."""
+    cfg, trace, tokens = model.config.image, explanation.trace, list(explanation.tokens)
+    st.header("What the model sees", divider="blue")
+    original, seen = st.columns(2)
+    with original:
+        width, height = picked.image.size
+        if max(width, height) > cfg.size:
+            st.image(picked.image, caption=f"The picture, {width}×{height}", width=300)
+        else:
+            st.caption(f"The picture is {width}×{height} pixels.")
+        for note in images.input_notes(picked.image, model):
+            st.caption(note)
+    with seen:
+        title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
+        grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+        st.plotly_chart(grid, width="stretch", key="image_grid")
+    verdict, chart = st.columns([1, 2])
+    with verdict:
+        st.markdown(prediction_line(explanation))
+        if picked.label is not None:
+            st.markdown(f"True label: **{picked.label}**")
+    with chart:
+        probs = cached(plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0])
+        st.plotly_chart(probs, width="stretch", key="image_probs")

@@ -1,0 +1,77 @@
+"""The attention replay of a finished run: how a few validation examples' attention, α and
+prediction changed over the training snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from .. import jobs, plots
+from .cache import cached
+
+
+def _frame_name(snap: Any) -> str:
+    return f"step {snap.step} · epoch {snap.epoch:.1f}"
+
+
+def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
+    """α of probe k: an overlay on its picture, or a bar per token."""
+    probe = trained.probes[k]
+    if probe.image is None:
+        return plots.alpha_bar(alpha, probe.tokens)
+    height, width = probe.image.shape[:2]
+    boxes = plots.square_boxes(height, width, trained.model.config.image.patch)
+    title = "Pooling weights α on the picture"
+    return plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
+
+
+def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> None:
+    """A step slider, and α, the attention matrix and the prediction of probe k at that step."""
+    snaps, probe = trained.snapshots, trained.probes[k]
+    n = len(probe.tokens)
+    t = st.select_slider(
+        "Training step",
+        range(len(snaps)),
+        len(snaps) - 1,
+        format_func=lambda f: names[f],
+        key=f"{key}_step",
+    )
+    alpha, probs = snaps[t].alpha[k][:n], snaps[t].probs[k]
+    predicted = trained.classes[int(probs.argmax())]
+    mark = "✓" if predicted == probe.label else "✗"
+    st.markdown(f"At {names[t]}: predicts **{predicted}** ({float(probs.max()):.1%}) {mark}")
+    st.plotly_chart(_alpha_figure(trained, k, alpha), width="stretch", key=f"{key}_alpha")
+    title = f"Attention a<sub>ij</sub> at {names[t]}"
+    fig = plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)
+    st.plotly_chart(fig, width="stretch", key=f"{key}_matrix")
+    fig = plots.probs_bar(probs, trained.classes)
+    st.plotly_chart(fig, width="stretch", key=f"{key}_probs")
+
+
+def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
+    """Attention replay over the training snapshots: an animation of the attention matrix (play
+    button and slider in the browser), and α and the prediction at a chosen step."""
+    snaps, probes = trained.snapshots, trained.probes
+    if not snaps or not probes:
+        st.info("This run kept no snapshots to replay.", icon=":material/history:")
+        return
+    st.subheader("Attention replay", divider="gray")
+    k = st.radio(
+        "Example",
+        range(len(probes)),
+        horizontal=True,
+        key=f"{key}_probe",
+        format_func=lambda p: f"{p + 1} · true class {probes[p].label}",
+    )
+    n = len(probes[k].tokens)
+    frames = [s.attn[k][:n, :n] for s in snaps]
+    names = [_frame_name(s) for s in snaps]
+    left, right = st.columns(2)
+    with left:
+        fig = cached(plots.attention_replay, frames, names, probes[k].tokens)
+        st.plotly_chart(fig, width="stretch", key=f"{key}_animation")
+        st.caption("Press ▶ Play: attention goes from nearly uniform (step 0) to focused.")
+    with right:
+        _at_step(trained, k, names, key)

@@ -1,0 +1,79 @@
+"""Shareable views: the URL's query parameters to the session (once) and back (every run)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from . import live, state
+from .cache import checkpoints
+
+SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
+PICTURE_NAME_MAX = 100  # a longer picture name in a link is ignored
+
+
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _slide(text: str | None) -> int | None:
+    """A 1-based slide number from a link, as a 0-based index; None if it is not one."""
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    ok = value is not None and math.isfinite(value) and value > 0 and value == int(value)
+    return int(value) - 1 if ok else None
+
+
+def _restore_model() -> None:
+    """A link's shipped model becomes the picked one of its kind, with the link's live settings."""
+    model, infos = _param("model"), checkpoints()
+    if model not in infos:
+        return
+    picks = st.session_state.setdefault(state.SELECTED_MODEL, {})
+    picks[infos[model].kind] = picks["any"] = model
+    st.session_state.setdefault(state.OVERRIDES, {})[model] = live.from_link(_param)
+
+
+def _restore_present() -> None:
+    slide = _slide(_param("slide"))
+    if slide is not None:
+        st.session_state[state.SLIDE] = slide
+    if _param("input") in ("text", "image"):
+        st.session_state[state.PRESENT_SOURCE] = _param("input").capitalize()
+    picture = _param("image")
+    if picture is not None and len(picture) <= PICTURE_NAME_MAX:  # kept only if it is offered
+        st.session_state[state.PRESENT_PHOTO] = picture
+
+
+def restore_view() -> None:
+    """Once per session (app.py, before the page runs): a shared URL's view into the session.
+
+    Parameters: text, model (a shipped checkpoint), similarity, temperature, pooling, slide
+    (1-based), input (text | image) and image (a demo photo) of the present page. Unknown or
+    invalid values are ignored: the page opens with its defaults instead.
+    """
+    if st.session_state.get(state.VIEW_RESTORED):
+        return
+    st.session_state[state.VIEW_RESTORED] = True
+    text = _param("text")
+    if text is not None:
+        st.session_state[state.SENTENCE] = text[:SHARED_TEXT_MAX]
+    _restore_model()
+    _restore_present()
+
+
+def share_view(**params: Any) -> None:
+    """Write the view into the URL's query parameters (None removes one); unchanged values are
+    not rewritten, so a rerun does not touch the browser's history."""
+    for name, value in params.items():
+        text = None if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        if text is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != text:
+            st.query_params[name] = text

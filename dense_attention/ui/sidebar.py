@@ -1,0 +1,144 @@
+"""The shared sidebar: the model picker and the live settings; returns a frozen `Settings`."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import streamlit as st
+
+from ..catalog import checkpoint_root
+from ..classifier import Classifier, Explanation
+from ..config import ModelConfig
+from ..train import pick_device
+from . import browser, live, share, state
+from .cache import checkpoints, load_checkpoint, shared_explanation
+from .errors import friendly_errors
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar returns: the chosen model and the live settings it runs with."""
+
+    model_name: str  # the label in the picker (user models end with browser.USER_SUFFIX)
+    model: Classifier  # read-only
+    similarity: str
+    temperature: float
+    pooling: str
+    changed: tuple[str, ...]  # names of the settings that differ from the trained config
+    cache_key: str | None = None  # shipped checkpoint "path@stamp": explanations may be shared
+
+    @property
+    def trained(self) -> ModelConfig:
+        """The config the model was trained with."""
+        return self.model.config.model
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in live.SETTING_NAMES}
+
+    @property
+    def config(self) -> ModelConfig:
+        """The trained config with the live settings in: what the formulas should show."""
+        return replace(self.trained, **self.overrides)
+
+    def explain(self, item: Any, **overrides: Any) -> Explanation:
+        """The model's explanation of one raw input under the live settings (or `overrides`).
+
+        A shipped model's explanations are cached for every session (a contextual MiniLM
+        encoder takes tens of ms per text); a model trained in this session is never cached.
+        """
+        overrides = {**self.overrides, **overrides}
+        build = functools.partial(self.model.explain, item, **overrides)
+        if self.cache_key is None:
+            return build()
+        return shared_explanation(self.cache_key, build, item, overrides)
+
+
+def _remember_model(slot: str) -> None:
+    st.session_state.setdefault(state.SELECTED_MODEL, {})[slot] = st.session_state[
+        state.MODEL_WIDGET
+    ]
+
+
+def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
+    """The model picker: (label, model, shared-cache key or None for this session's models)."""
+    shipped = {n: c for n, c in checkpoints().items() if kind in (None, c.kind)}
+    own = {
+        browser.label(n): m
+        for n, m in browser.user_models().items()
+        if kind in (None, m.config.kind)
+    }
+    labels = [*shipped, *own]
+    if not labels:
+        return None
+    slot = kind or "any"
+    chosen = st.session_state.setdefault(state.SELECTED_MODEL, {}).get(slot)
+    newest_own = list(own)[-1] if own else None  # after a reload: the model trained last
+    value = chosen if chosen in labels else newest_own or labels[0]
+    label = st.selectbox(
+        "Model", labels, **state.bound(state.MODEL_WIDGET, value, _remember_model, slot)
+    )
+    if label in own:
+        st.caption("Trained in this session: only you see it.")
+        return label, own[label], None
+    info = shipped[label]
+    st.caption(info.summary)
+    with friendly_errors():
+        return label, load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
+    return None  # not reached: friendly_errors stops the page
+
+
+def _no_model(kind: str | None) -> None:
+    st.sidebar.caption(f"No {kind or ''} model to pick yet.")
+    st.info(
+        f"No {kind or ''} model yet. Train one with `python -m dense_attention train` "
+        f"(it writes a checkpoint folder under `{checkpoint_root()}`).",
+        icon=":material/model_training:",
+    )
+
+
+def _live_settings(label: str, model: Classifier) -> dict[str, Any]:
+    """Every live setting's widget, then Reset; returns the values by name."""
+    trained = {name: getattr(model.config.model, name) for name in live.SETTING_NAMES}
+    values = {**trained, **live.overrides_of(label)}
+    for setting in live.LIVE_SETTINGS:
+        values[setting.name] = live.draw_setting(
+            setting, label, trained[setting.name], values[setting.name]
+        )
+    st.button(
+        "Reset to trained settings",
+        on_click=live.reset_settings,
+        args=(label,),
+        disabled=values == trained,
+        icon=":material/restart_alt:",
+    )
+    return values
+
+
+def sidebar(kind: str | None = None) -> Settings | None:
+    """The shared sidebar: model picker, device, similarity, temperature, pooling, reset.
+
+    `kind` ("text" or "image") limits the picker to models of that kind. Returns None (after
+    saying why) when there is no model to pick. Each setting that differs from the model's
+    trained config carries a "≠ trained" marker; "Reset" brings back the trained ones.
+    """
+    with st.sidebar:
+        picked = _pick_model(kind)
+    if picked is None:
+        _no_model(kind)
+        return None
+    label, model, cache_key = picked
+    with st.sidebar:
+        st.caption(f"Device: **{pick_device().type}**")
+        values = _live_settings(label, model)
+    values["temperature"] = float(values["temperature"])
+    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
+    share.share_view(
+        model=label if shipped else None,
+        **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
+    )
+    trained = model.config.model
+    changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
+    return Settings(label, model, **values, changed=changed, cache_key=cache_key)

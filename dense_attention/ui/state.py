@@ -1,0 +1,81 @@
+"""Every session-state key of the app, declared once with what it holds, and the one helper for
+a widget whose value outlives the page that draws it.
+
+Streamlit forgets a widget's state on a page that does not draw it, so a value that must follow
+the user across pages lives under a persistent key; its widget is filled from that key before it
+is drawn and copies its value back on change (`bound`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+# Persistent values, kept across pages
+SELECTED_MODEL = "selected_model"  # dict page kind ("text", "image", "any") -> model label
+OVERRIDES = "model_overrides"  # dict model label -> {"similarity"|"temperature"|"pooling": value}
+SENTENCE = "sentence"  # the text of the text, compare and present pages
+SLIDE = "slide"  # the presentation page's current slide, 0-based (also in the shared URL)
+VIEW_RESTORED = "view_restored"  # True once the shared URL was read into the session
+WORKSPACE = "workspace_token"  # the 32-hex-digit token of this browser's workspace
+COOKIE_WRITTEN = "workspace_cookie_written"  # True once the token went into the cookie
+
+# Widgets of the sidebar and the text pages (filled from the persistent values above)
+MODEL_WIDGET = "sidebar_model"  # the model picker
+SIMILARITY_WIDGET = "sidebar_similarity"  # live similarity
+TEMPERATURE_WIDGET = "sidebar_temperature"  # live temperature τ
+POOLING_WIDGET = "sidebar_pooling"  # live pooling
+SENTENCE_WIDGET = "sentence_text"  # the sentence box of the text and compare pages
+EXAMPLE_WIDGET = "sentence_example"  # the example-sentence pills (reset after each click)
+PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence box
+
+# The formula panel: the selected attention cell (0-based) and its clickable matrix
+CELL = "cell"  # prefix of the panel's keys
+CELL_I, CELL_J, CELL_CLICK = "cell_i", "cell_j", "cell_click"  # query i, key j, the click event
+
+# The image page
+IMAGE_SOURCE = "image_source"  # test-set example | demo photo | upload
+IMAGE_EXAMPLE = "image_example"  # index of the chosen test-set example
+IMAGE_PHOTO = "image_photo"  # name of the chosen demo photo
+IMAGE_FILE = "image_file"  # the picture uploader
+IMAGE_UPLOADED = "image_uploaded"  # (file_id, image or error) of the last uploaded picture
+IMAGE_QUERY = "image_query"  # the query-patch selectbox; mirrors CELL_I
+
+# The present page
+PRESENT_SOURCE = "present_source"  # "Text" | "Image"
+PRESENT_PHOTO = "present_photo"  # the chosen picture's name
+SLIDE_VIEW = "slide_view"  # the slide's container: its CSS class scopes the large type
+SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
+
+# The train page
+TRAIN_PREFIX = "train_"  # prefix of the train page's setting widgets
+TRAIN_MODE = "train_mode"  # train one model | compare the six similarities | tune
+UPLOADED_DATA = "train_uploaded"  # (file_id, Dataset or DataError) of the uploaded data
+FINISHED_SEEN = "_finished_seen"  # suffix: f"{slot}{FINISHED_SEEN}" holds the last job id shown
+UPLOAD_DONE = "_done"  # suffix of a checkpoint uploader's key: (file_id, ok, message)
+
+
+def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:
+    """The keys (query i, key j, click event) of a formula panel drawn under `prefix`."""
+    return f"{prefix}_i", f"{prefix}_j", f"{prefix}_click"
+
+
+def copy_state(source: str, target: str) -> None:
+    """on_change of a bound widget: its value into the persistent key."""
+    st.session_state[target] = st.session_state[source]
+
+
+def bound(widget: str, value: Any, save: Callable[..., None], *args: Any) -> dict[str, Any]:
+    """Fill `widget` with its persistent `value`; returns the widget's key/on_change/args.
+
+    `save(*args)` runs when the user changes the widget, e.g. `copy_state(widget, SENTENCE)`.
+    """
+    st.session_state[widget] = value
+    return {"key": widget, "on_change": save, "args": args}
+
+
+def bound_to(widget: str, store: str) -> dict[str, Any]:
+    """`bound` for a widget mirroring one persistent key `store` (which must be set)."""
+    return bound(widget, st.session_state[store], copy_state, widget, store)

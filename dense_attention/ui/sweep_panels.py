@@ -1,0 +1,90 @@
+"""The live panels of the two search jobs: the similarity sweep and the Optuna tuning."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import jobs, plots
+from ..tune import trials_table
+from .cache import cached
+from .charts import chart
+
+SWEEP_COLUMNS = {
+    "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+    "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+    "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+    "attention_entropy": st.column_config.NumberColumn("entropy (nats)", format="%.2f"),
+    "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
+}
+
+
+def _sweep_probe_grid(job: jobs.Job) -> None:
+    """The same test example's attention under each trained model, three to a row."""
+    result = job.result
+    st.markdown(
+        f"**The same test example** (#{result.probe_index}, true class "
+        f"{result.probe_label}) under each trained model:"
+    )
+    columns = st.columns(3)
+    for k, run in enumerate(result.runs):
+        predicted = result.classes[int(run.probe_probs.argmax())]
+        fig = cached(  # the page reruns on every setting change: build these once
+            plots.attention_heatmap,
+            run.probe_attn,
+            list(result.probe_tokens),
+            title=f"{run.similarity} → {predicted}",
+        )
+        columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
+
+
+def sweep_progress(job: jobs.Job) -> None:
+    """The run in progress (its curves), then the sweep's table, chart and attention grid."""
+    result = job.result
+    if result is None:
+        if job.history:
+            fig = plots.training_curves(list(job.history))
+            st.plotly_chart(fig, width="stretch", key=f"sweep_curves_{job.id}")
+        return
+    if not result.runs:
+        st.warning("The sweep stopped before any run finished.", icon=":material/stop:")
+        return
+    table = result.table()
+    best = table.loc[table["test_accuracy"].idxmax()]
+    st.success(
+        f"Best on {result.dataset}: **{best['similarity']}** with "
+        f"{best['test_accuracy']:.1%} test accuracy (same seed, split and budget for all).",
+        icon=":material/emoji_events:",
+    )
+    st.dataframe(table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS)
+    st.caption(
+        f"Attention entropy: 0 = each token attends to one other; "
+        f"{result.uniform_entropy:.2f} (log n) = uniform."
+    )
+    csv = lambda: table.to_csv(index=False)  # noqa: E731 - made only when clicked
+    chart(plots.sweep_chart(table), "sweep", csv, key=f"sweep_{job.id}")
+    _sweep_probe_grid(job)
+
+
+def tune_progress(job: jobs.Job) -> None:
+    """The trials so far as a table and a plot; the best trial when the search ended."""
+    trials = list(job.trials)
+    if trials:
+        table = trials_table(trials)
+        st.plotly_chart(plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}")
+        value = st.column_config.NumberColumn("val accuracy", format="percent")
+        st.dataframe(
+            table, hide_index=True, key=f"tune_table_{job.id}", column_config={"value": value}
+        )
+    result = job.result
+    if result is not None and result.best_number is None:
+        st.warning("No trial completed: raise the number of trials.", icon=":material/warning:")
+    elif result is not None:
+        params = ", ".join(
+            f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
+            for k, v in result.best_params.items()
+        )
+        st.success(
+            f"Best: trial {result.best_number}, validation accuracy "
+            f"{result.best_value:.1%}. {params}",
+            icon=":material/emoji_events:",
+        )

@@ -1,0 +1,132 @@
+"""The step-by-step walk-through (every formula, sentence and figure) and "the formula with
+numbers" panel for one attention cell (i, j)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from .. import export, formulas, plots
+from ..classifier import Explanation
+from ..config import ModelConfig
+from . import state
+from .cache import cached
+from .charts import chart
+from .errors import friendly_errors
+
+
+def selected_cell(
+    n: int, key: str = state.CELL, default: tuple[int, int] = (1, 2)
+) -> tuple[int, int]:
+    """The attention cell (i, j), 0-based, picked in the formula panel; kept inside 0..n-1."""
+    names = state.cell_keys(key)[:2]
+    for name, fallback in zip(names, default, strict=True):
+        value = st.session_state.get(name)
+        if not isinstance(value, int) or not 0 <= value < n:
+            st.session_state[name] = min(fallback, n - 1)
+    return st.session_state[names[0]], st.session_state[names[1]]
+
+
+def render_steps(
+    explanation: Explanation,
+    config: ModelConfig,
+    *,
+    cell: tuple[int, int] | None = None,
+    extras: dict[str, Callable[[], None]] | None = None,
+    key: str = "steps",
+) -> None:
+    """Every step of the model's table: its formula, a sentence, its figure and its exports.
+
+    `config` is the model's config with the live settings in (Settings.config), so the formulas
+    name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
+    shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices.
+    """
+    trace = explanation.trace
+    figures = cached(
+        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
+    )
+    for step in formulas.STEPS:
+        st.subheader(step.title, divider="gray")
+        left, right = st.columns([2, 3])
+        with left:
+            st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
+            st.write(step.explanation)
+            if extras and step.key in extras:
+                extras[step.key]()
+        with right:
+            csv = functools.partial(export.step_csv, explanation, step.key)
+            chart(figures[step.key], step.key, csv, key=f"{key}_{step.key}")
+
+
+def _select_clicked_cell(key: str) -> None:
+    """on_select of the clickable heatmap: the clicked cell becomes the selected i and j."""
+    key_i, key_j, click = state.cell_keys(key)
+    points = st.session_state[click].selection.points
+    if points:
+        st.session_state[key_i], st.session_state[key_j] = points[0]["customdata"]
+
+
+def _picker_heatmap(
+    attn: torch.Tensor, tokens: list[str], cell: tuple[int, int], clickable: bool
+) -> go.Figure:
+    """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
+    the cells get the width of the column."""
+    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable)
+    return fig.update_traces(showscale=False, selector={"type": "heatmap"})
+
+
+def cell_panel(
+    explanation: Explanation, config: ModelConfig | None = None, key: str = state.CELL
+) -> None:
+    """ "The formula with numbers" (see _cell_panel); a problem is a message, never a trace."""
+    with friendly_errors(stop=False):
+        _cell_panel(explanation, config, key)
+
+
+def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> None:
+    """The clickable attention matrix (small inputs) and the i / j selectors."""
+    tokens = list(explanation.tokens)
+    n = len(tokens)
+    key_i, key_j, click = state.cell_keys(key)
+    clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
+    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable)
+    if clickable:
+        on_select = functools.partial(_select_clicked_cell, key)
+        st.plotly_chart(
+            figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
+        )
+    else:
+        st.plotly_chart(figure, width="stretch", key=click)
+
+    def token_label(k: int) -> str:
+        return f"{k + 1} · {tokens[k]}"
+
+    st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
+    st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
+
+
+def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> None:
+    """ "The formula with numbers": a clickable attention matrix and i/j selectors on the left,
+    the formulas of cell (i, j) with the trace's numbers substituted on the right."""
+    tokens = list(explanation.tokens)
+    n = len(tokens)
+    cell = selected_cell(n, key)
+    st.header("The formula with numbers", divider="blue")
+    st.write(
+        "Click a cell of the attention matrix, or pick a query token i and a key token j."
+        if n * n <= plots.HOVER_CELLS_MAX
+        else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
+    )
+    picker, numbers = st.columns([2, 3])
+    with picker:
+        _cell_picker(explanation, cell, key)
+    with numbers:
+        for caption, latex in formulas.cell_latex(
+            explanation.trace, *cell, tokens, list(explanation.classes), config
+        ):
+            st.markdown(caption)
+            st.latex(latex)

@@ -1,0 +1,49 @@
+"""catalog: discovering the shipped checkpoints and reading what they were trained on."""
+
+import shutil
+
+import pytest
+
+from dense_attention import catalog, checkpoint
+from dense_attention.config import ModelConfig
+from dense_attention.model import DenseAttention
+
+
+@pytest.fixture(scope="module")
+def found() -> dict[str, catalog.CheckpointInfo]:
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
+    if not any(c.kind == "text" for c in infos.values()):
+        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
+    return infos
+
+
+def test_discovery_skips_folders_that_are_not_checkpoints(tmp_path, found):
+    name, info = next(iter(found.items()))
+    shutil.copytree(info.path, tmp_path / name)
+    (tmp_path / "half-written").mkdir()
+    (tmp_path / "half-written" / "config.json").write_text("{not json")
+    (tmp_path / "notes").mkdir()
+    raw = tmp_path / "raw-model"  # a bare DenseAttention checkpoint: not a classifier
+    checkpoint.save(raw, DenseAttention(ModelConfig(input_dim=2, hidden_dim=2, num_classes=2)))
+    discovered = catalog.discover_checkpoints(tmp_path)
+    assert list(discovered) == [name]
+    assert discovered[name].kind == info.kind and discovered[name].summary
+
+
+def test_training_metadata_names_the_dataset_and_split(found):
+    for info in found.values():
+        meta = catalog.training_metadata(info)
+        assert meta["dataset"] in info.summary and "split_seed" in meta
+    assert catalog.training_metadata(None) == {}
+
+
+def test_a_rewritten_checkpoint_changes_the_stamps(tmp_path, found):
+    name, info = next(iter(found.items()))
+    shutil.copytree(info.path, tmp_path / name)
+    before = catalog.folder_stamps(tmp_path)
+    config = tmp_path / name / checkpoint.CONFIG_FILE
+    config.write_text(config.read_text())
+    stamp = config.stat().st_mtime_ns
+    assert dict(catalog.folder_stamps(tmp_path))[name] == stamp
+    assert before != catalog.folder_stamps(tmp_path) or stamp == dict(before)[name]
+    assert catalog.folder_stamps(tmp_path / "missing") == ()
