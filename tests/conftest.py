@@ -13,8 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pagetest import open_page
 from playwright.sync_api import Page, expect
 from streamlit import config as streamlit_config
+from streamlit.testing.v1 import AppTest
+
+from dense_attention import catalog, checkpoint
+from dense_attention.toy import toy_example
+from dense_attention.train import pick_device
 
 # Nothing may reach a model hub, in the tests or in the app server they start.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -159,3 +165,39 @@ def app_page(page: Page, app_url: str) -> Page:
     page.goto(app_url)
     wait_for_streamlit(page)
     return page
+
+
+# --------------------------------------------------------------------------- AppTest page fixtures
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    """The first text checkpoint, loaded as the app loads it: the page's default model."""
+    found = [
+        c
+        for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+        if c.kind == "text"
+    ]
+    if not found:
+        pytest.fail(
+            f"no text checkpoint under {catalog.checkpoint_root()}: train one, e.g. `python -m "
+            "dense_attention train --dataset bbc-topics --out assets/checkpoints/bbc-topics`",
+            pytrace=False,
+        )
+    return checkpoint.load(found[0].path, device=pick_device())
+
+
+@pytest.fixture
+def text_page() -> AppTest:
+    return open_page()
+
+
+@pytest.fixture
+def model_page() -> AppTest:
+    return open_page("views/model.py")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """The Model page's toy example (tiny fixed model and sentence)."""
+    return toy_example()

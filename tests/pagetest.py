@@ -1,0 +1,71 @@
+"""Shared helpers of the AppTest page tests: run the app, open a page, read its figures.
+
+Pages use the first text checkpoint under assets/checkpoints (or the folder named by
+$DENSE_ATTENTION_CHECKPOINTS); the tests fail, never skip, when there is none.
+"""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from dense_attention import ui
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+EXAMPLE = "The striker scored twice in the final"  # the text page's first example, its default
+ATOL = 2e-5  # the app and the test may run MiniLM with different thread counts
+
+
+def run(target) -> AppTest:
+    """Run the app (or the app of a widget just set) and check that nothing raised."""
+    at = target.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    return run(at.switch_page(page)) if page else at
+
+
+def figures(at: AppTest) -> list[dict]:
+    """Every plotly figure on the page, as the browser would receive it."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def titled(at: AppTest, prefix: str) -> list[dict]:
+    return [f for f in figures(at) if f["layout"]["title"]["text"].startswith(prefix)]
+
+
+def decode(value) -> np.ndarray:
+    """A plotly data array from figure JSON: a list, or binary {"dtype", "bdata", "shape"}
+    (plots sends matrices above HOVER_CELLS_MAX cells that way)."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = [int(size) for size in str(value.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.array(value, dtype=float)
+
+
+def z(fig: dict) -> np.ndarray:
+    return decode(fig["data"][0]["z"])
+
+
+def attention_matrices(at: AppTest) -> list[np.ndarray]:
+    """z of every attention heatmap of the walk-through and the formula panel."""
+    return [z(f) for f in titled(at, "Attention a")]
+
+
+def latex_text(at: AppTest) -> str:
+    return "\n".join(latex.value for latex in at.latex)
+
+
+def set_sentence(at: AppTest, text: str) -> AppTest:
+    return run(at.text_area(key=ui.SENTENCE_WIDGET).set_value(text))
+
+
+def slide_counter(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "Slide " in m.value and " of " in m.value)

@@ -1,0 +1,43 @@
+"""The Model page: every step of the toy model, live similarity and temperature, cell numbers."""
+
+import numpy as np
+from pagetest import attention_matrices, figures, latex_text, run
+
+from dense_attention.formulas import fmt_number
+
+
+def test_model_page_shows_every_step(model_page, toy):
+    at = model_page
+    assert at.title[0].value == "The model, one formula at a time"
+    assert len(at.get("plotly_chart")) == 11  # ten steps + the clickable attention matrix
+    assert len(at.latex) >= 10 + 6
+    assert "does not run" in at.info[0].value
+    matrices = attention_matrices(at)
+    assert len(matrices) == 2
+    for matrix in matrices:
+        np.testing.assert_allclose(matrix, toy.trace().attn[0].numpy(), atol=1e-7)
+
+
+def test_model_page_similarity_and_temperature_retrace(model_page, toy):
+    at = model_page
+    before = attention_matrices(at)[0]
+    run(at.selectbox(key="similarity").set_value("cosine"))
+    after = attention_matrices(at)[0]
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, toy.trace("cosine", 1.0).attn[0].numpy(), atol=1e-7)
+    run(at.select_slider(key="temperature").set_value(0.1))
+    np.testing.assert_allclose(
+        attention_matrices(at)[0], toy.trace("cosine", 0.1).attn[0].numpy(), atol=1e-7
+    )
+    assert r"\tau = 0.1" in latex_text(at)
+
+
+def test_model_page_selected_cell_shows_its_numbers(model_page, toy):
+    at = model_page
+    at.selectbox(key="cell_i").set_value(4)
+    run(at.selectbox(key="cell_j").set_value(1))
+    a_ij = float(toy.trace().attn[0, 4, 1])
+    text = latex_text(at)
+    assert r"a_{5,2}" in text and fmt_number(a_ij) in text
+    outline = figures(at)[-1]["layout"]["shapes"][0]
+    assert (outline["x0"], outline["y0"]) == (0.5, 3.5)  # cell (i=5, j=2), 1-based

@@ -1,0 +1,152 @@
+"""The Text page (home): the walk-through of a sentence, live settings, formula panel, exports."""
+
+import numpy as np
+import pytest
+from pagetest import (
+    ATOL,
+    EXAMPLE,
+    attention_matrices,
+    decode,
+    figures,
+    latex_text,
+    run,
+    set_sentence,
+    titled,
+    z,
+)
+
+from dense_attention import ui
+from dense_attention.formulas import SIMILARITIES, fmt_number
+
+
+def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, text_model):
+    at = text_page
+    assert at.title[0].value == "Your sentence, one formula at a time"
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == EXAMPLE
+    explanation = text_model.explain(EXAMPLE)
+    tokens = explanation.tokens
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "striker" in tokens
+    chips = at.get("html")[0].proto.body
+    assert all(f"{t}</span>" in chips for t in tokens)
+    assert len(at.get("plotly_chart")) == 11
+    matrices = attention_matrices(at)
+    assert len(matrices) == 2  # the walk-through's and the formula panel's
+    for matrix in matrices:
+        np.testing.assert_allclose(matrix, explanation.trace.attn[0].cpu().numpy(), atol=ATOL)
+    for fig in [*titled(at, "Attention a"), *titled(at, "Scores"), *titled(at, "Similarity")]:
+        assert fig["layout"]["xaxis"]["ticktext"] == tokens
+        assert fig["layout"]["yaxis"]["ticktext"] == tokens
+    (h_fig,) = titled(at, "Dense layer")
+    np.testing.assert_allclose(z(h_fig), explanation.trace.h[0].cpu().numpy(), atol=ATOL)
+    (probs,) = titled(at, "Output probabilities")
+    np.testing.assert_allclose(probs["data"][0]["y"], explanation.trace.probs[0].cpu(), atol=ATOL)
+    winner = explanation.classes[int(explanation.trace.probs[0].argmax())]
+    assert any(f"Prediction: **{winner}**" in m.value for m in at.markdown)
+    assert "does not" not in " ".join(e.value for e in at.error)
+
+
+def test_typed_sentence_is_traced(text_page, text_model):
+    sentence = "Shares fell sharply after the bank warned about profits"
+    at = set_sentence(text_page, sentence)
+    explanation = text_model.explain(sentence)
+    for matrix in attention_matrices(at):
+        np.testing.assert_allclose(matrix, explanation.trace.attn[0].cpu().numpy(), atol=ATOL)
+    assert titled(at, "Attention a")[0]["layout"]["xaxis"]["ticktext"] == explanation.tokens
+
+
+def test_example_sentences_are_one_click_away(text_page, text_model):
+    at = text_page
+    example = "Worst customer service ever"
+    assert example in at.pills[0].options
+    run(at.pills[0].set_value(example))
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == example
+    assert at.pills[0].value is None  # a shortcut, not a lasting selection
+    expected = text_model.explain(example).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
+
+
+def test_similarity_change_retraces_and_is_marked(text_page, text_model):
+    at = text_page
+    trained = text_model.config.model.similarity
+    other = "cosine" if trained != "cosine" else "dot"
+    before = attention_matrices(at)[0]
+    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    after = attention_matrices(at)[0]
+    assert not np.allclose(before, after)
+    expected = text_model.explain(EXAMPLE, similarity=other).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(after, expected, atol=ATOL)
+    assert f"≠ trained: {trained}" in " ".join(c.value for c in at.sidebar.caption)
+    assert SIMILARITIES[other].latex in latex_text(at)  # the step's formula follows
+
+
+@pytest.mark.parametrize("temperature", [0.01, 100.0])
+def test_extreme_temperatures_show_no_nan(text_page, text_model, temperature):
+    at = run(text_page.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(temperature))
+    for fig in figures(at):
+        for trace in fig["data"]:
+            for field in ("z", "y"):
+                if isinstance(trace.get(field), list | dict):
+                    values = decode(trace[field])
+                    assert np.isfinite(values).all(), (fig["layout"]["title"]["text"], field)
+    assert "NaN" not in latex_text(at) and r"\infty" not in latex_text(at)
+    expected = text_model.explain(EXAMPLE, temperature=temperature).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
+    trained = text_model.config.model.temperature
+    assert f"≠ trained: τ = {trained:g}" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_mean_pooling_gives_uniform_alpha(text_page):
+    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    (alpha,) = titled(at, "Pooling weights")
+    y = np.array(alpha["data"][0]["y"])
+    np.testing.assert_allclose(y, np.full_like(y, 1 / len(y)), atol=ATOL)
+    assert "mean pooling" in latex_text(at)
+
+
+def test_formula_panel_shows_the_traced_numbers(text_page, text_model):
+    at = text_page
+    at.selectbox(key="cell_i").set_value(3)
+    run(at.selectbox(key="cell_j").set_value(1))
+    trace = text_model.explain(EXAMPLE).trace
+    text = latex_text(at)
+    assert r"a_{4,2}" in text and fmt_number(float(trace.attn[0, 3, 1])) in text
+    assert fmt_number(float(trace.scores[0, 3, 1])) in text
+    assert fmt_number(float(trace.alpha[0, 3])) in text
+    outline = figures(at)[-1]["layout"]["shapes"][0]
+    assert (outline["x0"], outline["y0"]) == (0.5, 2.5)  # cell (i=4, j=2), 1-based
+
+
+def test_a_shorter_sentence_keeps_the_selected_cell_inside(text_page):
+    at = text_page
+    run(at.selectbox(key="cell_i").set_value(8))
+    at = set_sentence(at, "Great")  # [CLS] great [SEP]
+    assert at.selectbox(key="cell_i").value <= 2 and at.selectbox(key="cell_j").value <= 2
+
+
+def test_empty_text_shows_a_friendly_prompt(text_page):
+    at = set_sentence(text_page, "   \n  ")
+    assert any("Type a sentence" in info.value for info in at.info)
+    assert not at.get("plotly_chart") and not at.error
+
+
+def test_long_text_is_truncated_with_a_notice(text_page, text_model):
+    text = "word " * 10_000  # 50,000 characters
+    at = set_sentence(text_page, text)
+    max_len = text_model.config.text.max_len
+    notice = " ".join(w.value for w in at.warning)
+    assert f"{max_len} of at least" in notice and "tokens kept" in notice
+    assert attention_matrices(at)[0].shape == (max_len, max_len)
+
+
+def test_exports_are_offered_for_every_figure_and_the_trace(text_page):
+    labels = [b.label for b in text_page.get("download_button")]
+    assert labels.count("PNG image") == labels.count("HTML (interactive)") == 10
+    assert labels.count("CSV (the numbers)") == 10
+    assert "Download the whole trace (JSON)" in labels
+
+
+def test_settings_follow_the_user_to_the_compare_page(text_page):
+    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("neg_euclidean"))
+    at = run(at.switch_page("views/compare.py"))
+    assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "neg_euclidean"
+    assert titled(at, "A: neg_euclidean")
