@@ -31,7 +31,9 @@ __all__ = [
     "from_csv",
     "from_image_zip",
     "load_dataset",
+    "limit_indices",
     "load_image",
+    "open_image",
     "split_indices",
 ]
 
@@ -156,7 +158,7 @@ def _name(value: Any, names: Sequence[str] | None) -> str:
     return str(names[int(value)]) if names is not None else str(value)
 
 
-def _limit_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+def limit_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     """Sorted indices of at most `limit` examples, each class kept in proportion.
 
     Each class is shuffled and its k-th member ranked (k + 0.5) / class size; the `limit`
@@ -186,7 +188,7 @@ def _make_dataset(
 ) -> Dataset:
     labels = np.asarray(labels, dtype=np.int64)
     _check_labels(labels, classes)
-    keep = _limit_indices(labels, limit, seed)
+    keep = limit_indices(labels, limit, seed)
     if len(keep) < len(labels):
         _check_labels(labels[keep], classes, f" (with limit={limit}: raise the limit)")
     train, val, test = (keep[part] for part in split_indices(labels[keep], seed))
@@ -569,7 +571,7 @@ def _named(filename: str, func: Callable[[bytes], Any], raw: bytes) -> Any:
 
 
 def _image_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Image.Image:
-    return _named(info.filename, _open_image, _member_bytes(archive, info))
+    return _named(info.filename, open_image, _member_bytes(archive, info))
 
 
 def _square_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int) -> np.ndarray:
@@ -588,7 +590,7 @@ def load_image(source: Source | Image.Image) -> Image.Image:
     and 1-bit scaled to 8-bit L; palette and CMYK to RGB. Images over 50 megapixels are
     refused before decoding. Raises DataError for anything that is not a readable image.
     """
-    image = source if isinstance(source, Image.Image) else _open_image(_read_bytes(source))
+    image = source if isinstance(source, Image.Image) else open_image(_read_bytes(source))
     try:
         image.seek(0)
         image.load()
@@ -599,7 +601,7 @@ def load_image(source: Source | Image.Image) -> Image.Image:
     return _to_rgb_or_l(image)
 
 
-def _open_image(raw: bytes) -> Image.Image:
+def open_image(raw: bytes) -> Image.Image:
     """Open lazily (header only) and refuse oversized images before anything is decoded."""
     try:
         with warnings.catch_warnings():

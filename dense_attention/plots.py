@@ -14,12 +14,9 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from .trace import Trace
-
-ArrayLike = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
+from .trace import ArrayLike, Trace, to_numpy
 
 DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
 SEQUENTIAL = "Blues"  # weights in [0, 1]
@@ -34,13 +31,6 @@ CELL_PX = 42  # target height of one matrix row in pixels
 # Above this many cells a heatmap has no per-cell hover text and sends z as float32 binary:
 # a 512-token attention matrix would otherwise take seconds to build and ~20 MB of JSON.
 HOVER_CELLS_MAX = 64 * 64
-
-
-def to_numpy(values: ArrayLike) -> np.ndarray:
-    """A float64 numpy copy of a tensor, array or nested list."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)
 
 
 def _escape(label: str) -> str:

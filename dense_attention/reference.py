@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .encoders import MINILM_MAX_LEN, TokenBatch, load_minilm
-from .plots import ArrayLike, to_numpy
+from .trace import ArrayLike, to_numpy
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import torch
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
 
 TENSOR_FIELDS = (
     "x",
@@ -90,3 +93,10 @@ class Trace:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(getattr(self, name).shape) for name in TENSOR_FIELDS}
+
+
+def to_numpy(values: ArrayLike) -> np.ndarray:
+    """A float64 numpy copy of a tensor, array or nested list."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)

@@ -22,24 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .data import _limit_indices
-
-
-@dataclass(frozen=True)
-class TensorSplit:
-    """One split ready for the model: input tensors with the example on dimension 0, and labels."""
-
-    inputs: tuple[torch.Tensor, ...]  # e.g. (ids (n, N), mask (n, N)) or (pixels (n, C, H, W),)
-    labels: torch.Tensor  # (n,) int64
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, index: torch.Tensor | slice) -> TensorSplit:
-        return TensorSplit(tuple(t[index] for t in self.inputs), self.labels[index])
-
-    def to(self, device: torch.device) -> TensorSplit:
-        return TensorSplit(tuple(t.to(device) for t in self.inputs), self.labels.to(device))
+from .data import limit_indices
+from .splits import TensorSplit
 
 
 @dataclass(frozen=True)
@@ -117,7 +101,7 @@ def subsample(split: TensorSplit, n: int | None, seed: int) -> TensorSplit:
     """
     if n is None or n >= len(split):
         return split
-    keep = _limit_indices(split.labels.cpu().numpy(), n, seed)
+    keep = limit_indices(split.labels.cpu().numpy(), n, seed)
     return split.take(torch.as_tensor(keep, device=split.labels.device))
 
 
@@ -176,19 +160,6 @@ def evaluate(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> tup
     model.train(was_training)
     n = max(len(split), 1)
     return loss_sum / n, correct / n
-
-
-@torch.no_grad()
-def predict(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> torch.Tensor:
-    """Class probabilities (n, C) on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(split), batch_size):
-        part = split.take(slice(start, start + batch_size)).to(device)
-        with _autocast(device):
-            out.append(torch.softmax(model(*part.inputs).float(), -1).cpu())
-    return torch.cat(out) if out else torch.empty(0)
 
 
 @torch.no_grad()
