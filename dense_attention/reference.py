@@ -1,4 +1,4 @@
-"""A real transformer's attention beside ours: MiniLM's attention maps, and attention entropy."""
+"""A real transformer's attention beside ours: MiniLM's attention maps (entropy: trace.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 from .encoders import MINILM_MAX_LEN, TokenBatch, load_minilm
-from .trace import ArrayLike, to_numpy
+from .trace import attention_entropy
+
+__all__ = ["ReferenceAttention", "attention_entropy", "minilm_attention"]
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,3 @@ def minilm_attention(batch: TokenBatch, b: int = 0) -> ReferenceAttention:
         raise RuntimeError("MiniLM returned no attention maps: load it with eager attention")
     maps = torch.stack(out.attentions)[:, 0]  # (L, H, N, N)
     return ReferenceAttention(tokens=list(batch.tokens[b]), attentions=maps.float().numpy())
-
-
-def attention_entropy(attn: ArrayLike) -> np.ndarray:
-    """Entropy in nats of every attention row: (..., N, N) -> (..., N); 0 log 0 counts as 0.
-
-    A row that puts all its weight on one key has entropy 0; a uniform row over N keys, log N.
-    """
-    a = to_numpy(attn)
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"expected square attention matrices (..., N, N), got shape {a.shape}")
-    logs = np.log(np.where(a > 0, a, 1.0))
-    return -(a * logs).sum(axis=-1)

@@ -21,6 +21,7 @@ from torch import nn
 from .classifier import Classifier, build_classifier
 from .config import SIMILARITY_NAMES, TrainConfig
 from .data import Dataset
+from .trace import attention_entropy as row_entropy
 from .train import EpochRecord, StepEvent, TensorSplit, evaluate, train
 
 ProgressFn = Callable[[int, int, str, StepEvent], None]
@@ -108,10 +109,8 @@ def attention_entropy(
     for start in range(0, len(split), batch_size):
         part = split.take(slice(start, start + batch_size)).to(device)
         t = model.trace(*part.inputs)
-        attn = t.attn.float()
-        entropy = -torch.special.xlogy(attn, attn).sum(dim=-1)  # (B, N)
+        total += float(row_entropy(t.attn, t.mask).sum())  # padding rows count 0
         lengths = t.mask.sum(dim=1, keepdim=True).expand_as(t.mask).float()  # (B, N)
-        total += entropy[t.mask].sum().item()
         bound += lengths[t.mask].log().sum().item()
         rows += int(t.mask.sum())
     model.train(was_training)
