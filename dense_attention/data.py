@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive import NOT_A_ZIP, TOO_MANY_FILES, ZipRefused, open_zip
+
 __all__ = [
     "DATASETS",
     "DATASET_KINDS",
@@ -521,18 +523,17 @@ def from_image_zip(
 
 def _open_zip(raw: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise DataError("this is not a ZIP file; zip one folder per class") from err
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_FILES:
-        raise DataError(f"the ZIP holds {len(infos)} files; the limit is {MAX_ZIP_FILES}")
-    total = sum(info.file_size for info in infos)
-    if total > MAX_ZIP_BYTES:
-        raise DataError(
-            f"the ZIP unpacks to {total / 1e6:.0f} MB; the limit is {MAX_ZIP_BYTES / 1e6:.0f} MB"
-        )
-    return archive
+        return open_zip(raw, max_files=MAX_ZIP_FILES, max_unzipped_bytes=MAX_ZIP_BYTES)
+    except ZipRefused as err:
+        raise DataError(_zip_message(err)) from err.__cause__
+
+
+def _zip_message(err: ZipRefused) -> str:
+    if err.check == NOT_A_ZIP:
+        return "this is not a ZIP file; zip one folder per class"
+    if err.check == TOO_MANY_FILES:
+        return f"the ZIP holds {err.size} files; the limit is {err.limit}"
+    return f"the ZIP unpacks to {err.size / 1e6:.0f} MB; the limit is {err.limit / 1e6:.0f} MB"
 
 
 def _class_members(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
