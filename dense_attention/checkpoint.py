@@ -19,6 +19,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from .archive import NOT_A_ZIP, TOO_LARGE, ZipRefused, open_zip
 from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
 from .encoders import MINILM_VOCAB_SIZE, EncodingError, ImageEncoder
@@ -217,30 +218,31 @@ def _mb(n: int) -> str:
 
 
 def _open_zip(raw: bytes) -> zipfile.ZipFile:
-    if len(raw) > MAX_ZIP_BYTES:
-        raise CheckpointError(
-            f"the file is {_mb(len(raw))}; checkpoints up to {MAX_ZIP_BYTES // 2**20} MB are read"
-        )
+    """The upload's size, then pickles and zip bombs from the central directory alone."""
     try:
-        return zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as err:
-        raise CheckpointError(f"not a ZIP file, or a damaged one ({err})") from err
+        return open_zip(
+            raw, MAX_ZIP_BYTES, max_unzipped_bytes=MAX_UNZIPPED_BYTES, inspect=_refuse_pickles
+        )
+    except ZipRefused as err:
+        raise CheckpointError(_zip_message(err)) from err.__cause__
 
 
-def _refuse_unsafe(members: list[zipfile.ZipInfo]) -> None:
-    """Refuse pickles and zip bombs from the central directory alone, before reading a byte."""
+def _zip_message(err: ZipRefused) -> str:
+    limit = f"checkpoints up to {err.limit // 2**20} MB are read"
+    if err.check == TOO_LARGE:
+        return f"the file is {_mb(err.size)}; {limit}"
+    if err.check == NOT_A_ZIP:
+        return f"not a ZIP file, or a damaged one ({err.__cause__})"
+    return f"the ZIP would unpack to {_mb(err.size)}; {limit}"
+
+
+def _refuse_pickles(members: list[zipfile.ZipInfo]) -> None:
     pickles = [m.filename for m in members if m.filename.lower().endswith(PICKLE_SUFFIXES)]
     if pickles:
         raise CheckpointError(
             f"the ZIP holds {pickles[0]}, a pickle (torch.save, .pt, .bin, .pkl...). "
             "Pickle-based checkpoints are refused: they can run code when loaded; export with "
             f"safetensors (a Dense Attention Lab checkpoint is {CONFIG_FILE} + {WEIGHTS_FILE})"
-        )
-    total = sum(m.file_size for m in members)
-    if total > MAX_UNZIPPED_BYTES:
-        raise CheckpointError(
-            f"the ZIP would unpack to {_mb(total)}; checkpoints up to "
-            f"{MAX_UNZIPPED_BYTES // 2**20} MB are read"
         )
 
 
@@ -297,9 +299,7 @@ def from_zip(raw: bytes, device: str | torch.device = "cpu") -> Loaded:
     then checked as `load` checks a folder. Raises CheckpointError saying what is wrong.
     """
     with _open_zip(raw) as archive:
-        members = archive.infolist()
-        _refuse_unsafe(members)
-        prefix, found = _find_members(members)
+        prefix, found = _find_members(archive.infolist())
         files = {name: _read_member(archive, member) for name, member in found.items()}
     metrics = _parse_metrics(files.get(METRICS_FILE), prefix)
     with tempfile.TemporaryDirectory() as tmp:

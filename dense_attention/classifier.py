@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from .config import ConfigError, ModelConfig
-from .data import Dataset, Split
 from .encoders import ImageConfig, ImageEncoder, TextConfig, TextEncoder
 from .model import DenseAttention
+from .splits import TensorSplit
 from .trace import Trace
-from .train import TensorSplit
+
+
+class ItemSplit(Protocol):
+    """What `Classifier.tensors` reads from a split (data.Split is one): items and labels."""
+
+    items: list[str] | Any  # texts, or images float32 (n, H, W, C) in [0, 1]
+    labels: Any  # (n,) int class indices
+
+
+class LabelledData(Protocol):
+    """What `build_classifier` reads from a dataset (data.Dataset is one)."""
+
+    kind: str  # "text" | "image"
+    classes: tuple[str, ...]  # class names, index = label
+    train: ItemSplit
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,7 @@ class Classifier(nn.Module):
         trace = self.trace(*inputs, **overrides).example(0)
         return Explanation(trace, tokens, truncated, self.classes)
 
-    def tensors(self, split: Split, batch_size: int = 64) -> TensorSplit:
+    def tensors(self, split: ItemSplit, batch_size: int = 64) -> TensorSplit:
         """A dataset split as tensors ready for `train` (frozen MiniLM features precomputed)."""
         labels = torch.as_tensor(split.labels, dtype=torch.int64)
         if self.config.kind == "image":
@@ -151,7 +165,7 @@ class Classifier(nn.Module):
 
 
 def build_classifier(
-    dataset: Dataset,
+    dataset: LabelledData,
     hidden_dim: int = 64,
     text: TextConfig | None = None,
     image: ImageConfig | None = None,

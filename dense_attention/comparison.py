@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reference import attention_entropy
-from .trace import Trace
+from .trace import Trace, attention_entropy
 
 __all__ = ["AttentionComparison", "compare_attention"]
 

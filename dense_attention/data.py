@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive import NOT_A_ZIP, TOO_MANY_FILES, ZipRefused, open_zip
+
 __all__ = [
     "DATASETS",
     "DATASET_KINDS",
@@ -34,8 +36,10 @@ __all__ = [
     "from_csv",
     "from_image_zip",
     "load_dataset",
+    "limit_indices",
     "load_image",
     "parse_upload",
+    "open_image",
     "split_indices",
 ]
 
@@ -186,7 +190,7 @@ def _name(value: Any, names: Sequence[str] | None) -> str:
     return str(names[int(value)]) if names is not None else str(value)
 
 
-def _limit_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+def limit_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     """Sorted indices of at most `limit` examples, each class kept in proportion.
 
     Each class is shuffled and its k-th member ranked (k + 0.5) / class size; the `limit`
@@ -216,7 +220,7 @@ def _make_dataset(
 ) -> Dataset:
     labels = np.asarray(labels, dtype=np.int64)
     _check_labels(labels, classes)
-    keep = _limit_indices(labels, limit, seed)
+    keep = limit_indices(labels, limit, seed)
     if len(keep) < len(labels):
         _check_labels(labels[keep], classes, f" (with limit={limit}: raise the limit)")
     train, val, test = (keep[part] for part in split_indices(labels[keep], seed))
@@ -558,18 +562,17 @@ def from_image_zip(
 
 def _open_zip(raw: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise DataError("this is not a ZIP file; zip one folder per class") from err
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_FILES:
-        raise DataError(f"the ZIP holds {len(infos)} files; the limit is {MAX_ZIP_FILES}")
-    total = sum(info.file_size for info in infos)
-    if total > MAX_ZIP_BYTES:
-        raise DataError(
-            f"the ZIP unpacks to {total / 1e6:.0f} MB; the limit is {MAX_ZIP_BYTES / 1e6:.0f} MB"
-        )
-    return archive
+        return open_zip(raw, max_files=MAX_ZIP_FILES, max_unzipped_bytes=MAX_ZIP_BYTES)
+    except ZipRefused as err:
+        raise DataError(_zip_message(err)) from err.__cause__
+
+
+def _zip_message(err: ZipRefused) -> str:
+    if err.check == NOT_A_ZIP:
+        return "this is not a ZIP file; zip one folder per class"
+    if err.check == TOO_MANY_FILES:
+        return f"the ZIP holds {err.size} files; the limit is {err.limit}"
+    return f"the ZIP unpacks to {err.size / 1e6:.0f} MB; the limit is {err.limit / 1e6:.0f} MB"
 
 
 def _class_members(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
@@ -608,7 +611,7 @@ def _named(filename: str, func: Callable[[bytes], Any], raw: bytes) -> Any:
 
 
 def _image_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Image.Image:
-    return _named(info.filename, _open_image, _member_bytes(archive, info))
+    return _named(info.filename, open_image, _member_bytes(archive, info))
 
 
 def _square_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int) -> np.ndarray:
@@ -627,7 +630,7 @@ def load_image(source: Source | Image.Image) -> Image.Image:
     and 1-bit scaled to 8-bit L; palette and CMYK to RGB. Images over 50 megapixels are
     refused before decoding. Raises DataError for anything that is not a readable image.
     """
-    image = source if isinstance(source, Image.Image) else _open_image(_read_bytes(source))
+    image = source if isinstance(source, Image.Image) else open_image(_read_bytes(source))
     try:
         image.seek(0)
         image.load()
@@ -638,7 +641,7 @@ def load_image(source: Source | Image.Image) -> Image.Image:
     return _to_rgb_or_l(image)
 
 
-def _open_image(raw: bytes) -> Image.Image:
+def open_image(raw: bytes) -> Image.Image:
     """Open lazily (header only) and refuse oversized images before anything is decoded."""
     try:
         with warnings.catch_warnings():

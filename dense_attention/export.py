@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .classifier import Explanation
-from .plots import ArrayLike, to_numpy
+from .trace import ArrayLike, to_numpy
 
 PNG_WIDTH = 900  # pixels, for figures that leave their width to the page (Streamlit stretches)
 PNG_HEIGHT = 500  # pixels, for figures without a height of their own

@@ -133,7 +133,7 @@ def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:
     if not raw:
         raise DataError(f"{filename} is empty")
     try:
-        image = data._open_image(raw)  # header only: size checked before decoding
+        image = data.open_image(raw)  # header only: size checked before decoding
         original = image.size
         if image.format == "JPEG":
             image.draft(image.mode, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale

@@ -22,7 +22,7 @@ import torch
 
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
-from .data import BASELINE_NAMES, Dataset, Split, _limit_indices, baseline_accuracy, load_dataset
+from .data import BASELINE_NAMES, Dataset, Split, baseline_accuracy, limit_indices, load_dataset
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -233,7 +233,7 @@ def _sliced(ds: Dataset, config: TrainConfig) -> Dataset:
     n = config.max_train_examples
     if n is None or n >= len(ds.train):
         return ds
-    keep = _limit_indices(ds.train.labels, n, config.seed)
+    keep = limit_indices(ds.train.labels, n, config.seed)
     items = ds.train.items
     items = [items[k] for k in keep] if isinstance(items, list) else items[keep]
     return replace(ds, train=Split(items, ds.train.labels[keep]))

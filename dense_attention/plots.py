@@ -14,12 +14,9 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from .trace import Trace
-
-ArrayLike = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
+from .trace import ArrayLike, Trace, to_numpy
 
 DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
 SEQUENTIAL = "Blues"  # weights in [0, 1]
@@ -34,13 +31,6 @@ CELL_PX = 42  # target height of one matrix row in pixels
 # Above this many cells a heatmap has no per-cell hover text and sends z as float32 binary:
 # a 512-token attention matrix would otherwise take seconds to build and ~20 MB of JSON.
 HOVER_CELLS_MAX = 64 * 64
-
-
-def to_numpy(values: ArrayLike) -> np.ndarray:
-    """A float64 numpy copy of a tensor, array or nested list."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)
 
 
 def _escape(label: str) -> str:
@@ -136,22 +126,7 @@ def matrix_heatmap(
         raise ValueError(f"a clickable matrix has at most {HOVER_CELLS_MAX} cells")
     text = None if large else _hover_text(x_labels, y_labels, row_name, col_name)
     height = _height(rows)
-    heatmap = go.Heatmap(
-        z=z.astype(np.float32) if large else z.tolist(),
-        x=list(range(cols)),
-        y=list(range(rows)),
-        colorscale=colorscale,
-        zmid=zmid,
-        zmin=zmin,
-        zmax=zmax,
-        text=text,
-        hovertemplate=("" if large else "%{text}<br>") + "value = %{z:.4f}<extra></extra>",
-        hoverinfo="skip" if clickable else None,
-        xgap=0 if large else 1,
-        ygap=0 if large else 1,
-    )
-    if rows <= ANNOTATE_MAX and cols <= ANNOTATE_MAX:
-        heatmap.update(texttemplate="%{z:.2f}", textfont=dict(size=11))
+    heatmap = _heatmap(z, text, clickable, colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax)
     fig = go.Figure(heatmap)
     if clickable:
         fig.add_trace(_cell_overlay(text, rows, cols, height))
@@ -168,15 +143,46 @@ def matrix_heatmap(
         hovermode="closest",
         clickmode="event+select" if clickable else "event",
     )
-    if col_name == "component":  # numbered features: fewer, upright labels
+    _matrix_axes(fig, x_labels, y_labels, height, features=col_name == "component")
+    return fig
+
+
+def _heatmap(
+    z: np.ndarray, text: list[list[str]] | None, clickable: bool, **colours: Any
+) -> go.Heatmap:
+    """The matrix's cells, valued in every cell up to ANNOTATE_MAX; `colours`: colorscale, zmid,
+    zmin, zmax. Large matrices (no hover `text`) go as float32 binary without cell gaps."""
+    rows, cols = z.shape
+    large = text is None
+    heatmap = go.Heatmap(
+        z=z.astype(np.float32) if large else z.tolist(),
+        x=list(range(cols)),
+        y=list(range(rows)),
+        **colours,
+        text=text,
+        hovertemplate=("" if large else "%{text}<br>") + "value = %{z:.4f}<extra></extra>",
+        hoverinfo="skip" if clickable else None,
+        xgap=0 if large else 1,
+        ygap=0 if large else 1,
+    )
+    if rows <= ANNOTATE_MAX and cols <= ANNOTATE_MAX:
+        heatmap.update(texttemplate="%{z:.2f}", textfont=dict(size=11))
+    return heatmap
+
+
+def _matrix_axes(
+    fig: go.Figure, x_labels: list[str], y_labels: list[str], height: int, features: bool
+) -> None:
+    """Label columns and rows (as many as fit), row 1 at the top; numbered `features` upright."""
+    if features:  # numbered features: fewer, upright labels
         fig.update_xaxes(**_ticks(x_labels, FEATURE_TICKS_MAX), tickangle=0)
     else:
         x_ticks = _ticks(x_labels, X_TICKS_MAX)
         fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
-    fig.update_xaxes(range=[-0.5, cols - 0.5])
+    fig.update_xaxes(range=[-0.5, len(x_labels) - 0.5])
     y_ticks = _ticks(y_labels, min(TICKS_MAX, max(1, (height - 140) // TICK_PX)))
+    rows = len(y_labels)
     fig.update_yaxes(**y_ticks, range=[rows - 0.5, -0.5])  # reversed: row 1 on top
-    return fig
 
 
 def vector_strip(vec: ArrayLike, title: str, row_label: str = "") -> go.Figure:

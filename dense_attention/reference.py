@@ -1,4 +1,4 @@
-"""A real transformer's attention beside ours: MiniLM's attention maps, and attention entropy."""
+"""A real transformer's attention beside ours: MiniLM's attention maps (entropy: trace.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 from .encoders import MINILM_MAX_LEN, TextEncoder, TokenBatch, load_minilm
-from .plots import ArrayLike, to_numpy
+from .trace import attention_entropy
+
+__all__ = ["ReferenceAttention", "attention_entropy", "minilm_attention", "tokens_read"]
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,3 @@ def tokens_read(encoder: TextEncoder, text: str) -> tuple[TokenBatch, tuple[int,
     same ids give the same MiniLM attention (a cache key for minilm_attention)."""
     batch = encoder.tokenize([text])
     return batch, tuple(int(t) for t in batch.ids[0][batch.mask[0]])
-
-
-def attention_entropy(attn: ArrayLike) -> np.ndarray:
-    """Entropy in nats of every attention row: (..., N, N) -> (..., N); 0 log 0 counts as 0.
-
-    A row that puts all its weight on one key has entropy 0; a uniform row over N keys, log N.
-    """
-    a = to_numpy(attn)
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"expected square attention matrices (..., N, N), got shape {a.shape}")
-    logs = np.log(np.where(a > 0, a, 1.0))
-    return -(a * logs).sum(axis=-1)

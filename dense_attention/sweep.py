@@ -21,7 +21,8 @@ from torch import nn
 from .classifier import Classifier, build_classifier
 from .config import SIMILARITY_NAMES, TrainConfig
 from .data import Dataset
-from .train import EpochRecord, StepEvent, TensorSplit, evaluate, train
+from .trace import attention_entropy as row_entropy
+from .train import EpochRecord, StepEvent, TensorSplit, TrainResult, evaluate, train
 
 ProgressFn = Callable[[int, int, str, StepEvent], None]
 
@@ -108,10 +109,8 @@ def attention_entropy(
     for start in range(0, len(split), batch_size):
         part = split.take(slice(start, start + batch_size)).to(device)
         t = model.trace(*part.inputs)
-        attn = t.attn.float()
-        entropy = -torch.special.xlogy(attn, attn).sum(dim=-1)  # (B, N)
+        total += float(row_entropy(t.attn, t.mask).sum())  # padding rows count 0
         lengths = t.mask.sum(dim=1, keepdim=True).expand_as(t.mask).float()  # (B, N)
-        total += entropy[t.mask].sum().item()
         bound += lengths[t.mask].log().sum().item()
         rows += int(t.mask.sum())
     model.train(was_training)
@@ -138,13 +137,7 @@ def sweep_similarities(
     """
     options = {k: v for k, v in (model_options or {}).items() if k != "similarity"}
     config = replace(train_config or TrainConfig(), probes=0)  # snapshots are not needed here
-    unknown = sorted(set(similarities) - set(SIMILARITY_NAMES))
-    if unknown or not similarities:
-        raise ValueError(f"similarities must be some of {', '.join(SIMILARITY_NAMES)}: {unknown}")
-    if not 0 <= probe_index < len(dataset.test):
-        raise ValueError(
-            f"probe_index {probe_index} is outside the test split ({len(dataset.test)})"
-        )
+    _check_request(dataset, similarities, probe_index)
     first = _build(dataset, options, similarities[0], config.seed)
     # Reuse the resolved encoder (e.g. the learned vocabulary) and the tensors for every run.
     options |= {first.config.kind: getattr(first.config, first.config.kind)}
@@ -158,38 +151,14 @@ def sweep_similarities(
             break
         _warm_up(_build(dataset, options, similarity, config.seed), splits, config)
         model = _build(dataset, options, similarity, config.seed)
-        step_fn = None
-        if on_progress is not None:
-
-            def step_fn(event: StepEvent, index: int = index, similarity: str = similarity) -> None:
-                on_progress(index, len(similarities), similarity, event)
-
+        step_fn = _step_fn(on_progress, index, len(similarities), similarity)
         result = train(model, splits[0], splits[1], config, on_step=step_fn,
                        should_stop=should_stop)  # fmt: skip
         if result.stopped == "stopped_by_user":  # a cut-short run would not compare fairly
             stopped = True
             break
-        test_loss, test_acc = evaluate(model, splits[2])
-        entropy, uniform = attention_entropy(model, splits[2])
-        probe = model.explain(dataset.test.items[probe_index])
-        tokens = tuple(probe.tokens)
-        runs.append(
-            SweepRun(
-                similarity=similarity,
-                test_accuracy=test_acc,
-                test_loss=test_loss,
-                val_accuracy=result.best.val_accuracy if result.best else math.nan,
-                train_seconds=result.seconds,
-                parameters=count_parameters(model),
-                attention_entropy=entropy,
-                best_epoch=result.best_epoch,
-                epochs=len(result.history),
-                stopped=result.stopped,
-                history=tuple(result.history),
-                probe_attn=probe.trace.attn[0].detach().float().cpu().numpy(),
-                probe_probs=probe.trace.probs[0].detach().float().cpu().numpy(),
-            )
-        )
+        run, tokens, uniform = _measure(model, result, splits[2], dataset.test.items[probe_index])
+        runs.append(run)
     return SweepResult(
         dataset=dataset.name,
         runs=tuple(runs),
@@ -200,6 +169,50 @@ def sweep_similarities(
         uniform_entropy=uniform,
         stopped=stopped,
     )
+
+
+def _check_request(dataset: Dataset, similarities: Sequence[str], probe_index: int) -> None:
+    unknown = sorted(set(similarities) - set(SIMILARITY_NAMES))
+    if unknown or not similarities:
+        raise ValueError(f"similarities must be some of {', '.join(SIMILARITY_NAMES)}: {unknown}")
+    if not 0 <= probe_index < len(dataset.test):
+        raise ValueError(
+            f"probe_index {probe_index} is outside the test split ({len(dataset.test)})"
+        )
+
+
+def _step_fn(
+    on_progress: ProgressFn | None, index: int, total: int, similarity: str
+) -> Callable[[StepEvent], None] | None:
+    """`train`'s on_step for run `index`: passes each event on, with which run it belongs to."""
+    if on_progress is None:
+        return None
+    return lambda event: on_progress(index, total, similarity, event)
+
+
+def _measure(
+    model: Classifier, result: TrainResult, test: TensorSplit, probe_item: Any
+) -> tuple[SweepRun, tuple[str, ...], float]:
+    """(the trained model's SweepRun, the probe's tokens, the test rows' mean log n)."""
+    test_loss, test_acc = evaluate(model, test)
+    entropy, uniform = attention_entropy(model, test)
+    probe = model.explain(probe_item)
+    run = SweepRun(
+        similarity=model.config.model.similarity,
+        test_accuracy=test_acc,
+        test_loss=test_loss,
+        val_accuracy=result.best.val_accuracy if result.best else math.nan,
+        train_seconds=result.seconds,
+        parameters=count_parameters(model),
+        attention_entropy=entropy,
+        best_epoch=result.best_epoch,
+        epochs=len(result.history),
+        stopped=result.stopped,
+        history=tuple(result.history),
+        probe_attn=probe.trace.attn[0].detach().float().cpu().numpy(),
+        probe_probs=probe.trace.probs[0].detach().float().cpu().numpy(),
+    )
+    return run, tuple(probe.tokens), uniform
 
 
 def _build(dataset: Dataset, options: dict[str, Any], similarity: str, seed: int) -> Classifier:

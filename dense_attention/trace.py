@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import torch
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
 
 TENSOR_FIELDS = (
     "x",
@@ -90,3 +93,25 @@ class Trace:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(getattr(self, name).shape) for name in TENSOR_FIELDS}
+
+
+def to_numpy(values: ArrayLike) -> np.ndarray:
+    """A float64 numpy copy of a tensor, array or nested list."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def attention_entropy(attn: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
+    """Entropy in nats of every attention row: attn (..., N, N) -> (..., N) float64.
+
+    H_i = -sum_j a_ij ln a_ij with 0 ln 0 = 0: a row on one key has entropy 0, a uniform row over
+    n keys ln n. `mask` (..., N), True = real token, zeroes the rows of padding queries.
+    """
+    a = to_numpy(attn)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"expected square attention matrices (..., N, N), got shape {a.shape}")
+    entropy = -(a * np.log(np.where(a > 0, a, 1.0))).sum(axis=-1)
+    if mask is not None:
+        entropy = np.where(np.asarray(to_numpy(mask), dtype=bool), entropy, 0.0)
+    return entropy

@@ -22,24 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .data import _limit_indices
-
-
-@dataclass(frozen=True)
-class TensorSplit:
-    """One split ready for the model: input tensors with the example on dimension 0, and labels."""
-
-    inputs: tuple[torch.Tensor, ...]  # e.g. (ids (n, N), mask (n, N)) or (pixels (n, C, H, W),)
-    labels: torch.Tensor  # (n,) int64
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, index: torch.Tensor | slice) -> TensorSplit:
-        return TensorSplit(tuple(t[index] for t in self.inputs), self.labels[index])
-
-    def to(self, device: torch.device) -> TensorSplit:
-        return TensorSplit(tuple(t.to(device) for t in self.inputs), self.labels.to(device))
+from .data import limit_indices
+from .splits import TensorSplit
 
 
 @dataclass(frozen=True)
@@ -128,7 +112,7 @@ def subsample(split: TensorSplit, n: int | None, seed: int) -> TensorSplit:
     """
     if n is None or n >= len(split):
         return split
-    keep = _limit_indices(split.labels.cpu().numpy(), n, seed)
+    keep = limit_indices(split.labels.cpu().numpy(), n, seed)
     return split.take(torch.as_tensor(keep, device=split.labels.device))
 
 
@@ -190,19 +174,6 @@ def evaluate(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> tup
 
 
 @torch.no_grad()
-def predict(model: nn.Module, split: TensorSplit, batch_size: int = 256) -> torch.Tensor:
-    """Class probabilities (n, C) on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(split), batch_size):
-        part = split.take(slice(start, start + batch_size)).to(device)
-        with _autocast(device):
-            out.append(torch.softmax(model(*part.inputs).float(), -1).cpu())
-    return torch.cat(out) if out else torch.empty(0)
-
-
-@torch.no_grad()
 def take_snapshot(model: nn.Module, probes: TensorSplit, step: int, epoch: float) -> Snapshot:
     was_training = model.training
     model.eval()
@@ -230,72 +201,154 @@ def train(
     if len(train_split) == 0 or len(val_split) == 0:
         raise ValueError("training needs at least one training and one validation example")
     train_split = subsample(train_split, config.max_train_examples, config.seed)
+    loop = _start(model, train_split, val_split, config)
+    loop.on_step, loop.should_stop = on_step, should_stop
+    gen = torch.Generator().manual_seed(config.seed)
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(train_split), generator=gen)
+        stop = _run_epoch(loop, train_split, order, epoch)
+        if stop or (loop.best.since >= config.patience and epoch < config.epochs):
+            loop.result.stopped = stop or "early_stopping"
+            break
+    return _finish(loop)
+
+
+@dataclass
+class _Loop:
+    """What the training loop carries from step to step."""
+
+    model: nn.Module
+    config: TrainConfig
+    device: torch.device
+    params: list[nn.Parameter]  # what the optimiser updates and the gradient clip measures
+    penalised: list[torch.Tensor]  # what L1/L2 act on (empty without a penalty)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    val_split: TensorSplit
+    probes: TensorSplit  # the validation examples snapshots trace, on the device
+    steps_per_epoch: int
+    best: _Best
+    result: TrainResult
+    on_step: Callable[[StepEvent], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    step: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _EpochSums:
+    """One epoch's training loss, penalty and correct answers so far, weighted by batch size."""
+
+    seen: int = 0
+    loss: float = 0.0
+    penalty: float = 0.0
+    correct: int = 0
+
+    def add(self, batch: TensorSplit, logits: torch.Tensor, loss: torch.Tensor,
+            penalty: torch.Tensor) -> None:  # fmt: skip
+        self.seen += len(batch)
+        self.loss += loss.item() * len(batch)
+        self.penalty += penalty.item() * len(batch)
+        self.correct += (logits.argmax(-1) == batch.labels).sum().item()
+
+    def record(
+        self, epoch: int, val_loss: float, val_accuracy: float, seconds: float
+    ) -> EpochRecord:
+        return EpochRecord(epoch, self.loss / self.seen, self.correct / self.seen, val_loss,
+                           val_accuracy, seconds, self.penalty / self.seen)  # fmt: skip
+
+
+def _start(
+    model: nn.Module, train_split: TensorSplit, val_split: TensorSplit, config: TrainConfig
+) -> _Loop:
+    """Seed, move the model to its device, build the optimiser; snapshot the probes at step 0."""
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     penalised = list(penalised_parameters(model).values()) if config.l1 or config.l2 else []
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    total = steps_per_epoch * config.epochs
     scheduler = None
     if config.schedule == "cosine":
+        total = steps_per_epoch * config.epochs
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     probes = val_split.take(slice(0, config.probes)).to(device)
-    result = TrainResult(device=str(device))
     best = _Best() if config.keep == "best" else _Last()
-    step, start = 0, time.perf_counter()
+    loop = _Loop(model, config, device, params, penalised, optimizer, scheduler, val_split,
+                 probes, steps_per_epoch, best, TrainResult(device=str(device)))  # fmt: skip
     if config.probes:
-        result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(train_split), generator=gen)
-        seen, loss_sum, penalty_sum, correct, stop = 0, 0.0, 0.0, 0, None
-        for b in range(steps_per_epoch):
-            batch = train_split.take(order[b * config.batch_size : (b + 1) * config.batch_size])
-            batch = batch.to(device)
-            with _autocast(device):
-                logits = model(*batch.inputs).float()
-            objective, loss, penalty = regularised_loss(
-                logits, batch.labels, penalised, config.l1, config.l2, config.label_smoothing
-            )
-            optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            step += 1
-            seen += len(batch)
-            loss_sum += loss.item() * len(batch)
-            penalty_sum += penalty.item() * len(batch)
-            correct += (logits.argmax(-1) == batch.labels).sum().item()
-            snap = None
-            if config.probes and step % config.snapshot_every == 0:
-                snap = take_snapshot(model, probes, step, epoch - 1 + (b + 1) / steps_per_epoch)
-                result.snapshots.append(snap)
-            stop = _interrupt(config, start, should_stop)
-            record = None
-            if stop or b == steps_per_epoch - 1:  # validate at epoch ends and before stopping
-                val_loss, val_acc = evaluate(model, val_split.to(device))
-                elapsed = time.perf_counter() - start
-                record = EpochRecord(epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
-                                     elapsed, penalty_sum / seen)  # fmt: skip
-                result.history.append(record)
-                best.offer(model, record)
-            if on_step:
-                on_step(StepEvent(step, total, epoch, loss.item(), record, snap))
-            if stop:
-                break
-        if stop or (best.since >= config.patience and epoch < config.epochs):
-            result.stopped = stop or "early_stopping"
-            break
-    if best.state is not None:
-        model.load_state_dict(best.state)
-    result.best_epoch = best.epoch
-    result.seconds = time.perf_counter() - start
-    model.eval()
-    return result
+        loop.result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
+    return loop
+
+
+def _run_epoch(loop: _Loop, split: TensorSplit, order: torch.Tensor, epoch: int) -> str | None:
+    """One pass over `split` in the given order, in batches; validates at the end of the pass and
+    before stopping early. Returns why training must stop (see `_interrupt`), or None.
+    """
+    config, n = loop.config, loop.steps_per_epoch
+    sums = _EpochSums()
+    for b in range(n):
+        batch = split.take(order[b * config.batch_size : (b + 1) * config.batch_size])
+        batch = batch.to(loop.device)
+        logits, loss, penalty = _optimiser_step(loop, batch)
+        sums.add(batch, logits, loss, penalty)
+        snap = _maybe_snapshot(loop, epoch - 1 + (b + 1) / n)
+        stop = _interrupt(config, loop.start, loop.should_stop)
+        record = None
+        if stop or b == n - 1:  # validate at epoch ends and before stopping
+            record = _validate(loop, epoch, sums)
+        if loop.on_step:
+            loop.on_step(StepEvent(loop.step, n * config.epochs, epoch, loss.item(), record, snap))
+        if stop:
+            return stop
+    return None
+
+
+def _optimiser_step(
+    loop: _Loop, batch: TensorSplit
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One AdamW step on `batch`: (logits, cross-entropy, penalty)."""
+    config = loop.config
+    with _autocast(loop.device):
+        logits = loop.model(*batch.inputs).float()
+    objective, loss, penalty = regularised_loss(
+        logits, batch.labels, loop.penalised, config.l1, config.l2, config.label_smoothing
+    )
+    loop.optimizer.zero_grad(set_to_none=True)
+    objective.backward()
+    torch.nn.utils.clip_grad_norm_(loop.params, 5.0)
+    loop.optimizer.step()
+    if loop.scheduler is not None:
+        loop.scheduler.step()
+    loop.step += 1
+    return logits, loss, penalty
+
+
+def _maybe_snapshot(loop: _Loop, epoch: float) -> Snapshot | None:
+    if not loop.config.probes or loop.step % loop.config.snapshot_every != 0:
+        return None
+    snap = take_snapshot(loop.model, loop.probes, loop.step, epoch)
+    loop.result.snapshots.append(snap)
+    return snap
+
+
+def _validate(loop: _Loop, epoch: int, sums: _EpochSums) -> EpochRecord:
+    val_loss, val_acc = evaluate(loop.model, loop.val_split.to(loop.device))
+    record = sums.record(epoch, val_loss, val_acc, time.perf_counter() - loop.start)
+    loop.result.history.append(record)
+    loop.best.offer(loop.model, record)
+    return record
+
+
+def _finish(loop: _Loop) -> TrainResult:
+    """Restore the kept epoch's weights, if copied, and leave the model in eval mode."""
+    if loop.best.state is not None:
+        loop.model.load_state_dict(loop.best.state)
+    loop.result.best_epoch = loop.best.epoch
+    loop.result.seconds = time.perf_counter() - loop.start
+    loop.model.eval()
+    return loop.result
 
 
 class _Best:

@@ -28,6 +28,7 @@ from .config import (
     TrainConfig,
 )
 from .data import Dataset
+from .splits import TensorSplit
 from .train import StepEvent, train
 
 # Searched parameters: those that shape the model (ModelConfig / build_classifier) and those of
@@ -221,47 +222,117 @@ def tune(
     follows every finished trial; `on_step(trial_number, event)` every optimiser step;
     `should_stop()` ends the search (the running trial is recorded as PRUNED, note stopped_by_user).
     """
+    _check_budget(n_trials, timeout)
+    fixed = _fixed_options(model_options)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = replace(base_train_config, probes=0)
+    encoder, splits = _encode_once(dataset, fixed, base.seed)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    search = _Search(dataset, space or SearchSpace(), base, {**fixed, **encoder}, splits,
+                     deadline, n_trials, on_trial, on_step, should_stop)  # fmt: skip
+    study = _study(seed, n_trials, pruner)
+    study.optimize(search.objective, n_trials=n_trials, timeout=timeout,
+                   callbacks=[search.after_trial])  # fmt: skip
+    complete = [t for t in search.records if t.state == "COMPLETE"]
+    best = max(complete, key=lambda t: t.value, default=None)  # first of equals, as Optuna
+    return TuneResult(
+        dataset=dataset.name,
+        trials=tuple(search.records),
+        best_number=best.number if best else None,
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        seed=seed,
+        base_train_config=base_train_config,
+        model_options=fixed,
+        stopped=search.stopped,
+    )
+
+
+def _check_budget(n_trials: int | None, timeout: float | None) -> None:
     if n_trials is None and timeout is None:
         raise ValueError("give n_trials, timeout, or both: the search needs an end")
     if n_trials is not None and n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}")
-    space = space or SearchSpace()
+
+
+def _fixed_options(model_options: dict[str, Any] | None) -> dict[str, Any]:
     fixed = dict(model_options or {})
     clash = sorted(set(fixed) & set(MODEL_PARAMS))
     if clash:
         raise ValueError(f"{', '.join(clash)} are searched: fix them through the SearchSpace")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base = replace(base_train_config, probes=0)
-    # Resolve the encoder once (e.g. the learned vocabulary) and encode the splits once.
-    torch.manual_seed(base.seed)
+    return fixed
+
+
+def _encode_once(
+    dataset: Dataset, fixed: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], list[TensorSplit]]:
+    """The resolved encoder option (e.g. the learned vocabulary) and the train and validation
+    splits as tensors: every trial reuses both."""
+    torch.manual_seed(seed)
     first = build_classifier(dataset, **fixed)
     encoder = {first.config.kind: getattr(first.config, first.config.kind)}
-    splits = [first.tensors(s) for s in (dataset.train, dataset.val)]
-    deadline = None if timeout is None else time.monotonic() + timeout
+    return encoder, [first.tensors(s) for s in (dataset.train, dataset.val)]
+
+
+def _study(
+    seed: int, n_trials: int | None, pruner: optuna.pruners.BasePruner | None
+) -> optuna.Study:
     startup = 10 if n_trials is None else max(3, min(10, n_trials // 3))
-    study = optuna.create_study(
+    return optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup),
         pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
     )
-    stopped = False
 
-    def objective(trial: optuna.Trial) -> float:
-        nonlocal stopped
-        params = space.suggest(trial)
+
+@dataclass
+class _Search:
+    """One search: what every trial trains on, Optuna's objective and callback, what finished."""
+
+    dataset: Dataset
+    space: SearchSpace
+    base: TrainConfig  # every trial's TrainConfig before its sampled lr, l1, l2
+    options: dict[str, Any]  # fixed build_classifier options, the resolved encoder included
+    splits: list[TensorSplit]  # train, validation
+    deadline: float | None  # time.monotonic() at which the search ends
+    n_trials: int | None
+    on_trial: TrialFn | None
+    on_step: Callable[[int, StepEvent], None] | None
+    should_stop: Callable[[], bool] | None
+    records: list[TrialRecord] = field(default_factory=list)
+    stopped: bool = False
+
+    def objective(self, trial: optuna.Trial) -> float:
+        params = self.space.suggest(trial)
         trial.set_user_attr("val_curve", [])
-        config = replace(base, **{k: params[k] for k in TRAIN_PARAMS})
-        if deadline is not None:
-            left = max(deadline - time.monotonic(), 1e-3)
-            config = replace(config, max_seconds=min(config.max_seconds or left, left))
-        torch.manual_seed(base.seed)
+        config = self._train_config(params)
+        torch.manual_seed(self.base.seed)
         choices = {k: params[k] for k in MODEL_PARAMS}
-        model = build_classifier(dataset, **{**fixed, **encoder}, **choices)
+        model = build_classifier(self.dataset, **self.options, **choices)
+        result = train(model, *self.splits, config, on_step=self._step_fn(trial),
+                       should_stop=self.should_stop)  # fmt: skip
+        trial.set_user_attr("note", result.stopped)
+        if result.stopped == "stopped_by_user":
+            self.stopped = True
+            trial.study.stop()
+            raise optuna.TrialPruned("stopped by user")
+        return result.best.val_accuracy
+
+    def _train_config(self, params: dict[str, Any]) -> TrainConfig:
+        """The base config with the sampled training choices, cut at the search's deadline."""
+        config = replace(self.base, **{k: params[k] for k in TRAIN_PARAMS})
+        if self.deadline is None:
+            return config
+        left = max(self.deadline - time.monotonic(), 1e-3)
+        return replace(config, max_seconds=min(config.max_seconds or left, left))
+
+    def _step_fn(self, trial: optuna.Trial) -> Callable[[StepEvent], None]:
+        """Forwards steps to on_step; reports each epoch's validation accuracy for pruning."""
         curve: list[float] = []
 
         def step(event: StepEvent) -> None:
-            if on_step is not None:
-                on_step(trial.number, event)
+            if self.on_step is not None:
+                self.on_step(trial.number, event)
             if event.record is not None:
                 curve.append(event.record.val_accuracy)
                 trial.set_user_attr("val_curve", list(curve))
@@ -270,42 +341,18 @@ def tune(
                     trial.set_user_attr("note", "pruned")
                     raise optuna.TrialPruned(f"epoch {event.record.epoch}")
 
-        result = train(model, splits[0], splits[1], config, on_step=step, should_stop=should_stop)
-        trial.set_user_attr("note", result.stopped)
-        if result.stopped == "stopped_by_user":
-            stopped = True
-            trial.study.stop()
-            raise optuna.TrialPruned("stopped by user")
-        return result.best.val_accuracy
+        return step
 
-    records: list[TrialRecord] = []
-
-    def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-        nonlocal stopped
+    def after_trial(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
         record = _record(frozen)
-        records.append(record)
-        if on_trial is not None:
-            on_trial(record, len(records), n_trials)
-        if should_stop is not None and should_stop():
-            stopped = True
-        out_of_time = deadline is not None and time.monotonic() >= deadline
-        if stopped or out_of_time:
+        self.records.append(record)
+        if self.on_trial is not None:
+            self.on_trial(record, len(self.records), self.n_trials)
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+        out_of_time = self.deadline is not None and time.monotonic() >= self.deadline
+        if self.stopped or out_of_time:
             study.stop()
-
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[after_trial])
-    complete = [t for t in records if t.state == "COMPLETE"]
-    best = max(complete, key=lambda t: t.value, default=None)  # first of equals, as Optuna
-    return TuneResult(
-        dataset=dataset.name,
-        trials=tuple(records),
-        best_number=best.number if best else None,
-        best_value=best.value if best else None,
-        best_params=dict(best.params) if best else {},
-        seed=seed,
-        base_train_config=base_train_config,
-        model_options=fixed,
-        stopped=stopped,
-    )
 
 
 def _record(frozen: optuna.trial.FrozenTrial) -> TrialRecord:

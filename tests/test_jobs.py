@@ -10,7 +10,7 @@ import torch
 
 from dense_attention import jobs
 from dense_attention.config import TrainConfig
-from dense_attention.data import Split, _limit_indices, baseline_accuracy, load_dataset
+from dense_attention.data import Split, baseline_accuracy, limit_indices, load_dataset
 from dense_attention.train import evaluate
 
 DIGITS = jobs.DataChoice("digits", limit=300)
@@ -160,6 +160,6 @@ def test_the_baseline_of_a_sliced_run_sees_the_same_slice():
     config = TrainConfig(epochs=1, batch_size=32, max_train_examples=60)
     job = finish(jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, config)))
     ds = load_dataset("digits", limit=300)
-    keep = _limit_indices(ds.train.labels, 60, config.seed)
+    keep = limit_indices(ds.train.labels, 60, config.seed)
     sliced = replace(ds, train=Split(ds.train.items[keep], ds.train.labels[keep]))
     assert job.result.baseline_accuracy == pytest.approx(baseline_accuracy(sliced))

@@ -1,13 +1,14 @@
-"""Trace: selecting one example, numpy/dict export and shapes."""
+"""Trace: selecting one example, numpy/dict export, shapes, and attention entropy."""
 
 import json
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 from dense_attention import DenseAttention, ModelConfig, Trace
-from dense_attention.trace import TENSOR_FIELDS
+from dense_attention.trace import TENSOR_FIELDS, attention_entropy
 
 
 @pytest.fixture
@@ -48,3 +49,18 @@ def test_numpy_and_json_export(trace):
     data = json.loads(json.dumps(trace.to_dict()))
     assert data["similarity"] == "scaled_dot" and data["temperature"] == 1.0
     np.testing.assert_allclose(data["probs"], trace.probs.detach().numpy(), rtol=1e-6)
+
+
+def test_attention_entropy_matches_scipy_row_by_row_and_zeroes_padding_queries():
+    rng = np.random.default_rng(0)
+    attn = rng.dirichlet(np.ones(5), size=(2, 5))  # (B, N, N), rows sum to 1
+    attn[0, :, 1] = 0.0  # a key with no weight: 0 log 0 counts as 0
+    attn[0] /= attn[0].sum(axis=-1, keepdims=True)
+    expected = scipy.stats.entropy(attn, axis=-1)  # natural log
+    np.testing.assert_allclose(attention_entropy(torch.tensor(attn)), expected, rtol=1e-12)
+    mask = np.array([[True] * 5, [True, True, True, False, False]])
+    masked = attention_entropy(attn, mask)
+    np.testing.assert_allclose(masked[mask], expected[mask], rtol=1e-12)
+    assert (masked[~mask] == 0).all()
+    with pytest.raises(ValueError, match="square"):
+        attention_entropy(np.ones((2, 3)))
