@@ -524,7 +524,7 @@ class StudySummary:
         ]
         rows += [{"section": "aopc", "name": k, "aopc": v} for k, v in self.aopc.items()]
         columns = ["section", "name", "flip_rate", "mean_abs_dp", "kendall_tau", "defined", "aopc"]
-        return pd.DataFrame(rows, columns=columns)  # fmt: skip
+        return pd.DataFrame(rows, columns=columns).astype({"defined": "Int64"})  # fmt: skip
 
 
 def summarize(results: list[Faithfulness]) -> StudySummary:
