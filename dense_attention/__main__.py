@@ -1,4 +1,4 @@
-"""Command line: python -m dense_attention train|eval|trace|sweep|tune (see --help of each)."""
+"""Command line: python -m dense_attention train|eval|trace|sweep|tune|faithfulness (see --help)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, faithfulness
 from .classifier import Classifier, build_classifier
 from .config import (
     ACTIVATIONS,
@@ -156,7 +156,24 @@ def parser() -> argparse.ArgumentParser:
     tu.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
     tu.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     _add_regularisation_args(tu, penalties=False)
+    _add_faithfulness_parser(sub)
     return top
+
+
+def _add_faithfulness_parser(sub: Any) -> None:
+    fa = sub.add_parser("faithfulness", help="ablations and attributions over the test split")
+    fa.add_argument("--checkpoint", type=Path, required=True)
+    fa.add_argument("--limit", type=int, default=None, help="test examples (stratified sample)")
+    out_help = "write the table to this CSV file and the summary beside it as .json"
+    fa.add_argument("--out", type=Path, default=None, help=out_help)
+    fa.add_argument("--write-metrics", action="store_true",
+                    help=f"store the summary in the checkpoint's metrics.json "
+                    f"under '{faithfulness.METRICS_KEY}'")  # fmt: skip
+    fa.add_argument("--ig-steps", type=int, default=32, help="Integrated Gradients steps")
+    fa.add_argument("--permutations", type=int, default=20, help="permuted-attention draws")
+    fa.add_argument("--means-examples", type=int, default=500,
+                    help="training examples the means of h_o and c are taken over")  # fmt: skip
+    fa.add_argument("--seed", type=int, default=0, help="samples, permutations, random orders")
 
 
 def _dataset(args: argparse.Namespace) -> Dataset:
@@ -386,6 +403,58 @@ def _tuned_train_argv(args: argparse.Namespace, ds: Dataset, result: TuneResult)
     return [*argv, "--out", f"checkpoints/{args.dataset}-tuned"]
 
 
+def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
+    start = time.perf_counter()
+    model = checkpoint.load(args.checkpoint)
+    meta = checkpoint.read_metadata(args.checkpoint)
+    if meta.get("dataset") not in DATASETS:
+        print(f"{args.checkpoint} was trained on {meta.get('dataset')!r}, which is not built in")
+        return 2
+    metrics_path = args.checkpoint / checkpoint.METRICS_FILE
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
+                      path=meta.get("data_path"))  # fmt: skip
+    fit_on = metrics.get("fit_on", "train")
+    print(f"{ds.name}: training means of h_o and c over {fit_on}", file=sys.stderr)
+    means = faithfulness.training_means(model, ds, fit_on, args.means_examples, args.seed)
+    total = min(args.limit or len(ds.test), len(ds.test))
+    with tqdm(total=total, desc="faithfulness", unit="input", file=sys.stderr) as bar:
+        results = faithfulness.study(
+            model, ds.test, means, args.limit, args.seed,
+            on_example=lambda done, _: bar.update(done - bar.n),
+            ig_steps=args.ig_steps, permutations=args.permutations,
+        )  # fmt: skip
+    summary = faithfulness.summarize(results)
+    seconds = time.perf_counter() - start
+    _print_faithfulness(summary, seconds)
+    block = {**summary.to_dict(), "training_means": means.to_dict(), "limit": args.limit,
+             "ig_steps": args.ig_steps, "ig_baseline": faithfulness.IG_BASELINE,
+             "permutations": args.permutations, "seconds": round(seconds, 1),
+             "command": "python -m dense_attention " + shlex.join(argv),
+             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    if args.out:
+        summary.table().to_csv(args.out, index=False)
+        args.out.with_suffix(".json").write_text(json.dumps(block, indent=2))
+        print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+    if args.write_metrics:
+        metrics_path.write_text(json.dumps({**metrics, faithfulness.METRICS_KEY: block}, indent=2))
+        print(f"wrote {metrics_path} ({faithfulness.METRICS_KEY})")
+    return 0
+
+
+def _print_faithfulness(summary: faithfulness.StudySummary, seconds: float) -> None:
+    table = summary.table()
+    fmt = lambda v: f"{v:.3f}"  # noqa: E731
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for section, columns in (("ablation", ["flip_rate", "mean_abs_dp"]),
+                                 ("kendall", ["kendall_tau", "defined"]),
+                                 ("aopc", ["aopc"])):  # fmt: skip
+            part = table[table.section == section].set_index("name")[columns]
+            print(part.to_string(float_format=fmt, na_rep="-") + "\n")
+    print(f"examples={summary.examples} ig_mean_abs_delta={summary.ig_abs_delta:.2e} "
+          f"seconds={seconds:.1f}")  # fmt: skip
+
+
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -399,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         "trace": lambda: cmd_trace(args),
         "sweep": lambda: cmd_sweep(args),
         "tune": lambda: cmd_tune(args),
+        "faithfulness": lambda: cmd_faithfulness(args, argv),
     }
     try:
         return commands[args.command]()

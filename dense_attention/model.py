@@ -221,12 +221,20 @@ class DenseAttention(nn.Module):
         return pool_scores, masked_softmax(pool_scores, mask, dim=1)
 
     def head(
-        self, values: torch.Tensor, h: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor
+        self,
+        values: torch.Tensor,
+        h: torch.Tensor,
+        mask: torch.Tensor,
+        alpha: torch.Tensor,
+        c_override: torch.Tensor | None = None,
+        h_o_override: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """pooled (B, d), c (B, d), h_o (B, d) and logits (B, C)."""
+        """pooled (B, d), c (B, d), h_o (B, d) and logits (B, C); an override replaces c or h_o."""
         pooled = (alpha.unsqueeze(-1) * values).sum(dim=1)
         c = ACTIVATION_FNS[self.config.pool_activation](pooled)
         h_o = masked_mean(h, mask)
+        c = c if c_override is None else _overridden("c_override", c_override, c)
+        h_o = h_o if h_o_override is None else _overridden("h_o_override", h_o_override, h_o)
         features = torch.cat([c, h_o], dim=-1) if self.config.skip == "mean" else c
         return pooled, c, h_o, self.out(features)
 
@@ -256,22 +264,47 @@ class DenseAttention(nn.Module):
         similarity: str | None = None,
         temperature: float | None = None,
         pooling: str | None = None,
+        attn_override: torch.Tensor | None = None,
+        alpha_override: torch.Tensor | None = None,
+        h_o_override: torch.Tensor | None = None,
+        c_override: torch.Tensor | None = None,
     ) -> Trace:
         """Every intermediate; `similarity`, `temperature` and `pooling` override the config.
 
         `x` is the input as given; with a sequence encoder, h is computed from x' = seq(x). In
         training mode (dropout > 0) `values` use the dropped-out attention; `attn` is the softmax.
+
+        The `*_override` hooks replace one intermediate and let the rest follow from it (the
+        ablations of dense_attention.faithfulness): `attn_override` (B, N, N) a_ij, used as given
+        (padding is not re-masked); `alpha_override` (B, N); `h_o_override` and `c_override`
+        (B, d) or (d,). The trace then holds the replacement in that field. With no override
+        the computation is exactly the one `trace` did before the hooks existed.
         """
         mask = self._check(x, mask)
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
         h = self.hidden(x, mask)
         scores, attn = self.attend(h, mask, similarity, temperature)
+        if attn_override is not None:
+            attn = _overridden("attn_override", attn_override, attn)
         values = self._attn_dropout(attn) @ h
         pool_scores, alpha = self.pool(values, mask, pooling)
-        pooled, c, h_o, logits = self.head(values, h, mask, alpha)
+        if alpha_override is not None:
+            alpha = _overridden("alpha_override", alpha_override, alpha)
+        pooled, c, h_o, logits = self.head(values, h, mask, alpha, c_override, h_o_override)
         return Trace(
             x=x, mask=mask, h=h, scores=scores, attn=attn, values=values,
             pool_scores=pool_scores, alpha=alpha, pooled=pooled, c=c, h_o=h_o,
             logits=logits, probs=torch.softmax(logits, dim=-1),
             similarity=similarity, temperature=temperature,
         )  # fmt: skip
+
+
+def _overridden(name: str, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`value` broadcast to the shape of the intermediate it replaces, on its device and dtype."""
+    value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    try:
+        return value.expand_as(like)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{name} must broadcast to {tuple(like.shape)}, got {tuple(value.shape)}"
+        ) from err

@@ -3,6 +3,7 @@
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,20 @@ def test_tune_and_sweep_reject_bad_input(capsys):
         main(["sweep", "--dataset", "digits", "--similarities", "manhattan"])
     code, _, err = run(capsys, "tune", "--dataset", "digits", "--limit", "1", "--trials", "1")
     assert code == 1 and "error:" in err
+
+
+def test_faithfulness_prints_writes_and_stores_its_table(capsys, tiny_digits, tmp_path):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_digits, folder)
+    code, out, err = run(capsys, "faithfulness", "--checkpoint", str(folder), "--limit", "6",
+                         "--ig-steps", "4", "--permutations", "3", "--means-examples", "30",
+                         "--out", str(tmp_path / "f.csv"), "--write-metrics")  # fmt: skip
+    assert code == 0 and "faithfulness" in err  # the tqdm bar
+    assert "flip_rate" in out and "alpha~integrated_gradients" in out and "examples=6" in out
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert set(table.section) == {"ablation", "kendall", "aopc"}
+    block = json.loads((folder / "metrics.json").read_text())["faithfulness"]
+    assert block == json.loads((tmp_path / "f.json").read_text())
+    assert block["examples"] == 6 and block["training_means"]["examples"] == 30
+    assert set(block["flip_rate"]) >= {"uniform", "permuted", "no_attention", "c_mean"}
+    assert json.loads((folder / "metrics.json").read_text())["test_accuracy"] is not None

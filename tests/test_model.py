@@ -415,3 +415,57 @@ def test_transformer_never_masks_every_key_of_a_row(monkeypatch):
     assert not padding.all(dim=1).any()  # a fully masked row gives NaN on some torch kernels
     assert torch.equal(padding[0], ~mask[0]) and torch.equal(padding[2], ~mask[2])
     assert torch.isfinite(out).all() and out[1].abs().max() == 0
+
+
+# ---------------------------------------------------------------- override hooks (faithfulness)
+
+
+def _trace_without_hooks(model, x, mask):
+    """trace as it was computed before the override hooks, from the public building blocks."""
+    cfg = model.config
+    h = model.hidden(x, mask)
+    attn = model.attend(h, mask, cfg.similarity, cfg.temperature)[1]
+    values = attn @ h
+    alpha = model.pool(values, mask, cfg.pooling)[1]
+    return attn, values, alpha, model.head(values, h, mask, alpha)[-1]
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("skip", SKIPS)
+def test_trace_and_forward_without_overrides_are_bit_identical(similarity, skip):
+    model = make(similarity=similarity, skip=skip).float().eval()
+    x, mask = batch()
+    x = x.float()
+    attn, values, alpha, logits = _trace_without_hooks(model, x, mask)
+    t = model.trace(x, mask)
+    assert torch.equal(t.attn, attn) and torch.equal(t.values, values)
+    assert torch.equal(t.alpha, alpha) and torch.equal(t.logits, logits)
+    assert torch.equal(model(x, mask), model(x, mask))
+    if similarity not in ("dot", "scaled_dot"):  # same path as trace: equal to the bit
+        assert torch.equal(model(x, mask), logits)
+
+
+def test_overrides_by_its_own_intermediates_change_nothing():
+    model = make()
+    x, mask = batch()
+    t = model.trace(x, mask)
+    again = model.trace(x, mask, attn_override=t.attn, alpha_override=t.alpha,
+                        h_o_override=t.h_o, c_override=t.c)  # fmt: skip
+    assert torch.equal(again.logits, t.logits)
+
+
+def test_overrides_replace_each_intermediate():
+    model = make(pool_activation="identity")
+    x, mask = batch()
+    t = model.trace(x, mask)
+    eye = torch.eye(x.shape[1], dtype=x.dtype) * mask[:, :, None]  # v_i = h_i on real tokens
+    no_attn = model.trace(x, mask, attn_override=eye)
+    assert torch.allclose(no_attn.values, t.h * mask[..., None])
+    zeros = torch.zeros(d, dtype=x.dtype)
+    t0 = model.trace(x, mask, c_override=zeros, h_o_override=zeros)
+    assert torch.allclose(t0.logits, model.out.bias.expand_as(t0.logits))
+    uniform = mask / mask.sum(dim=1, keepdim=True)
+    pooled = model.trace(x, mask, alpha_override=uniform).pooled
+    assert torch.allclose(pooled, (t.values * uniform[..., None]).sum(dim=1))
+    with pytest.raises(ValueError, match="alpha_override must broadcast"):
+        model.trace(x, mask, alpha_override=torch.ones(7))
