@@ -23,6 +23,7 @@ PAGES = [
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/present.py", title="Present", icon=":material/slideshow:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("views/attention.py", title="Does attention matter?", icon=":material/visibility:"),
     st.Page("views/about.py", title="About", icon=":material/info:"),
 ]
 

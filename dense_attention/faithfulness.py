@@ -171,6 +171,7 @@ class _One:
     mask: torch.Tensor  # (1, n) all True
     probs: torch.Tensor  # (C,)
     predicted: int
+    settings: dict[str, Any]  # live similarity / temperature / pooling (empty: as trained)
 
     @property
     def n(self) -> int:
@@ -185,16 +186,26 @@ class _One:
         """Probabilities (K, C) of K copies of x, under masks (K, n) or overrides batched to K."""
         k = mask.shape[0] if mask is not None else k
         mask = self.mask.expand(k, -1) if mask is None else mask
-        return self.core.trace(self.x.expand(k, -1, -1), mask, **overrides).probs.float()
+        x = self.x.expand(k, -1, -1)
+        return self.core.trace(x, mask, **self.settings, **overrides).probs.float()
+
+    @torch.no_grad()
+    def trace(self) -> Any:
+        """The trace of the input under the live settings."""
+        return self.core.trace(self.x, **self.settings)
 
     def p_fn(self, x: torch.Tensor) -> torch.Tensor:
         """p(predicted class) (K,) for inputs x (K, n, D): what IG and gradients explain."""
-        return torch.softmax(self.core(x, self.mask.expand(x.shape[0], -1)), dim=-1)[
-            :, self.predicted
-        ]
+        logits = self.core(x, self.mask.expand(x.shape[0], -1), **self.settings)
+        return torch.softmax(logits, dim=-1)[:, self.predicted]
 
 
-def _prepare(core: DenseAttention, x: torch.Tensor, mask: torch.Tensor | None) -> _One:
+def _prepare(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    settings: dict[str, Any] | None = None,
+) -> _One:
     if x.dim() == 2:
         x = x[None]
     if x.dim() != 3 or x.shape[0] != 1:
@@ -206,11 +217,11 @@ def _prepare(core: DenseAttention, x: torch.Tensor, mask: torch.Tensor | None) -
     x = x[:, mask[0]].detach()  # (1, n, D) real tokens only
     core.eval()
     with torch.no_grad():
-        probs = core.trace(x).probs[0].float()
+        probs = core.trace(x, **(settings or {})).probs[0].float()
     if not bool(torch.isfinite(probs).all()):
         raise FaithfulnessError("the model gives non-finite probabilities for this input")
     return _One(core, x, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device), probs,
-                int(probs.argmax()))  # fmt: skip
+                int(probs.argmax()), dict(settings or {}))  # fmt: skip
 
 
 def _ablation(name: str, one: _One, probs: torch.Tensor) -> Ablation:
@@ -227,8 +238,7 @@ def ablate(
 ) -> dict[str, Ablation]:
     """Every ablation of ABLATIONS; h_o_mean and c_mean only when `means` are given."""
     dev, mask, k = one.x.device, one.mask, permutations
-    with torch.no_grad():
-        attn = one.core.trace(one.x).attn  # (1, n, n)
+    attn = one.trace().attn  # (1, n, n)
     gen = torch.Generator().manual_seed(seed)
     runs: dict[str, Callable[[], torch.Tensor]] = {
         "uniform": lambda: one.run(attn_override=uniform_attention(mask)),
@@ -283,8 +293,7 @@ def token_importance(
     alpha_i; received r_j = sum_i alpha_i a_ij; gradient x input ||dp/dx_j * x_j|| (L2 over
     features); Integrated Gradients summed over features (signed); occlusion p_0 - p_(-j).
     """
-    with torch.no_grad():
-        t = one.core.trace(one.x)
+    t = one.trace()
     alpha = t.alpha[0]  # (n,)
     received = alpha @ t.attn[0]  # (n,) r_j = sum_i alpha_i a_ij
     grad_x = (_gradient(one) * one.x[0]).norm(dim=-1)
@@ -368,11 +377,13 @@ def analyze_features(
     deletion_steps: int = 20,
     random_orders: int = 5,
     seed: int = 0,
+    settings: dict[str, Any] | None = None,
 ) -> Faithfulness:
     """Ablations, importances, agreement and deletion curves of one input x (N, D) or (1, N, D)
     with its mask (N,) or (1, N) (None: all real). Padding is dropped first; `tokens` label the
-    real tokens (N of them, or one per real token)."""
-    one = _prepare(core, x, mask)
+    real tokens (N of them, or one per real token). `settings` (similarity, temperature,
+    pooling) override the trained config, as the app's live settings do."""
+    one = _prepare(core, x, mask, settings)
     if min(permutations, random_orders, deletion_steps) < 1:
         raise FaithfulnessError("permutations, random_orders and deletion_steps must be >= 1")
     ablations = ablate(one, means, permutations, seed)
@@ -399,11 +410,18 @@ def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tupl
     return tuple(tokens)
 
 
-def analyze(
-    classifier: Classifier, item: Any, means: TrainingMeans | None = None, **options: Any
-) -> Faithfulness:
-    """`analyze_features` of one raw input (a text or an image) of `classifier`; options go to
-    analyze_features (ig_steps, permutations, deletion_steps, random_orders, seed)."""
+@dataclass(frozen=True)
+class Features:
+    """What a classifier's core reads for one raw input: x, its mask and the token labels."""
+
+    x: torch.Tensor  # (1, N, D)
+    mask: torch.Tensor  # (1, N) bool, True = real token
+    tokens: list[str]  # (N,) display tokens (padding included for text: N = real here)
+    grid: tuple[int, int] | None  # (rows, cols) of an image's patches; None for text
+
+
+def features_of(classifier: Classifier, item: Any) -> Features:
+    """The core's input for one raw input (a text or an image), computed once."""
     classifier.eval()
     device = next(classifier.parameters()).device
     if classifier.config.kind == "text":
@@ -414,8 +432,17 @@ def analyze(
         tokens, grid = classifier.encoder.patch_labels(), classifier.config.image.grid
     with torch.no_grad():
         x, mask = classifier.features(*(t.to(device) for t in inputs))
-    return analyze_features(classifier.core, x, mask, means, tokens, classifier.classes, grid,
-                            **options)  # fmt: skip
+    return Features(x, mask, list(tokens), grid)
+
+
+def analyze(
+    classifier: Classifier, item: Any, means: TrainingMeans | None = None, **options: Any
+) -> Faithfulness:
+    """`analyze_features` of one raw input (a text or an image) of `classifier`; options go to
+    analyze_features (ig_steps, permutations, deletion_steps, random_orders, seed, settings)."""
+    f = features_of(classifier, item)
+    return analyze_features(classifier.core, f.x, f.mask, means, f.tokens, classifier.classes,
+                            f.grid, **options)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,12 +481,19 @@ def training_means(
                          examples=n, split=fit_on)  # fmt: skip
 
 
+def stored_block(checkpoint_dir: str | Path) -> dict[str, Any]:
+    """The dataset-level study a checkpoint's metrics.json keeps under METRICS_KEY ({} if none)."""
+    path = Path(checkpoint_dir) / "metrics.json"
+    try:
+        block = json.loads(path.read_text()).get(METRICS_KEY) if path.is_file() else None
+    except (OSError, ValueError, AttributeError):  # unreadable or not a JSON object
+        return {}
+    return block if isinstance(block, dict) else {}
+
+
 def stored_means(checkpoint_dir: str | Path) -> TrainingMeans | None:
     """The training means a checkpoint's metrics.json keeps under METRICS_KEY, if any."""
-    path = Path(checkpoint_dir) / "metrics.json"
-    if not path.is_file():
-        return None
-    block = json.loads(path.read_text()).get(METRICS_KEY) or {}
+    block = stored_block(checkpoint_dir)
     return TrainingMeans.from_dict(block["training_means"]) if "training_means" in block else None
 
 

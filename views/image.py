@@ -23,7 +23,7 @@ with ui.friendly_errors():
     explanation = settings.explain(picked.image)
     pixels = images.resized_input(model, picked.image)
 
-ui.what_the_model_sees(picked, model, explanation, pixels)
+ui.what_the_model_sees(picked, settings, explanation, pixels)
 ui.attention_on_picture(model, explanation, pixels)
 
 st.header("Step by step", divider="blue")

@@ -21,6 +21,7 @@ with ui.friendly_errors():
     explanation = settings.explain(text)
 ui.show_tokens(explanation, text, settings.model.config.text.max_len)
 st.markdown(ui.prediction_line(explanation))
+ui.badge(settings, text)
 ui.trace_download(explanation)
 
 ui.render_steps(

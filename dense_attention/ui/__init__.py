@@ -10,6 +10,7 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, sweep_panels, replay, checkpoint_zip: the train page
+- matters, what_if: the "Does attention matter?" page and the badge beside a prediction
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -42,6 +43,7 @@ from .inputs import (
 )
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
+from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .present import (
@@ -58,6 +60,7 @@ from .sidebar import Settings, sidebar
 from .state import (
     CELL,
     EXAMPLE_WIDGET,
+    MATTERS_SOURCE,
     MODEL_WIDGET,
     OVERRIDES,
     POOLING_WIDGET,
@@ -75,12 +78,14 @@ from .state import (
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
 from .walkthrough import cell_panel, render_steps, selected_cell
+from .what_if import badge, dataset_level, what_if
 
 __all__ = [
     "CELL",
     "EXAMPLE",
     "EXAMPLE_SENTENCES",
     "EXAMPLE_WIDGET",
+    "MATTERS_SOURCE",
     "MODEL_WIDGET",
     "OVERRIDES",
     "POOLING_WIDGET",
@@ -100,8 +105,11 @@ __all__ = [
     "USER_SUFFIX",
     "WORKSPACE",
     "WORKSPACE_COOKIE",
+    "ablations",
+    "analysis",
     "attention_chart",
     "attention_on_picture",
+    "badge",
     "cached",
     "cell_panel",
     "chart",
@@ -111,8 +119,11 @@ __all__ = [
     "compare_runs",
     "current_slide",
     "data_choice",
+    "dataset_level",
+    "deletion",
     "export_buttons",
     "friendly_errors",
+    "importance",
     "job_controls",
     "job_panel",
     "load_checkpoint",
@@ -139,6 +150,7 @@ __all__ = [
     "setting_b",
     "share_view",
     "show_tokens",
+    "show_verdict",
     "sidebar",
     "slide_controls",
     "slide_input",
@@ -147,11 +159,13 @@ __all__ = [
     "token_box",
     "trace_download",
     "train_progress",
+    "training_means",
     "training_metadata",
     "training_settings",
     "tune_progress",
     "user_models",
     "what_changed",
+    "what_if",
     "what_the_model_sees",
     "workspace",
     "workspaces",

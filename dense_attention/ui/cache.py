@@ -48,7 +48,7 @@ def _shared(key: str, _build: Callable[[], Any]) -> Any:
     return _build()
 
 
-@st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
+@st.cache_resource(show_spinner=False, max_entries=64, ttl=3600)
 def _shared_explanation(key: str, _build: Callable[[], Explanation]) -> Explanation:
     return _build()
 
@@ -68,11 +68,19 @@ def cached(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def shared_explanation(
     cache_key: str, build: Callable[[], Explanation], *parts: Any
 ) -> Explanation:
-    """build(), shared by every session for a shipped model (`cache_key`) and input `parts`.
+    """build(), shared by every session for a shipped model (`cache_key`) and input `parts`."""
+    return shared_result("explain", cache_key, build, *parts)
 
-    An input we cannot fingerprint is explained afresh."""
+
+def shared_result(tag: str, cache_key: str | None, build: Callable[[], Any], *parts: Any) -> Any:
+    """build() (a read-only result about a model's input, e.g. an explanation or a
+    faithfulness analysis), shared by every session for a shipped model (`cache_key`; None for
+    a model of this browser: computed afresh) and input `parts`. An input we cannot
+    fingerprint is computed afresh."""
+    if cache_key is None:
+        return build()
     try:
-        key = digest("explain", cache_key, *parts)
+        key = digest(tag, cache_key, *parts)
     except TypeError:
         return build()
     return _shared_explanation(key, build)

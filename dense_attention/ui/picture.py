@@ -16,6 +16,8 @@ from . import state
 from .cache import cached
 from .errors import friendly_errors
 from .inputs import prediction_line, read_once
+from .sidebar import Settings
+from .what_if import badge
 
 EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
@@ -93,9 +95,10 @@ def photo_caution(picked: Picked, model: Classifier, meta: dict[str, Any]) -> No
 
 
 def what_the_model_sees(
-    picked: Picked, model: Classifier, explanation: Explanation, pixels: np.ndarray
+    picked: Picked, settings: Settings, explanation: Explanation, pixels: np.ndarray
 ) -> None:
     """The picture, the model's shrunk input cut into patches, and the prediction."""
+    model = settings.model
     cfg, trace, tokens = model.config.image, explanation.trace, list(explanation.tokens)
     st.header("What the model sees", divider="blue")
     original, seen = st.columns(2)
@@ -114,6 +117,7 @@ def what_the_model_sees(
     verdict, chart = st.columns([1, 2])
     with verdict:
         st.markdown(prediction_line(explanation))
+        badge(settings, picked.image)
         if picked.label is not None:
             st.markdown(f"True label: **{picked.label}**")
     with chart:

@@ -49,6 +49,13 @@ PRESENT_PHOTO = "present_photo"  # the chosen picture's name
 SLIDE_VIEW = "slide_view"  # the slide's container: its CSS class scopes the large type
 SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
 
+# The "Does attention matter?" page
+MATTERS_SOURCE = "matters_source"  # "Text" | "Image"
+WHATIF_KNOCKED = "whatif_knocked"  # indices of the tokens knocked out in the what-if
+WHATIF_TOKEN = "whatif_token"  # the token whose α is dragged (None: α as computed)
+WHATIF_ALPHA = "whatif_alpha"  # the dragged α value
+STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a session model
+
 # The train page
 TRAIN_PREFIX = "train_"  # prefix of the train page's setting widgets
 TRAIN_MODE = "train_mode"  # train one model | compare the six similarities | tune

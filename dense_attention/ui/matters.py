@@ -1,0 +1,109 @@
+"""The "Does attention matter?" page's rooms: the analysis of one input (cached for shipped
+models), the verdict, the ablation table, the five importance methods and the deletion curves."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import streamlit as st
+
+from .. import faithfulness, faithfulness_plots, images, plots, verdict
+from ..classifier import Explanation
+from ..faithfulness import METHODS, Faithfulness
+from .cache import cached, checkpoints, shared_result
+from .charts import chart
+from .sidebar import Settings
+
+ABLATION_COLUMNS = {
+    "p_original_class": st.column_config.NumberColumn("p(original class)", format="%.3f"),
+    "delta_p": st.column_config.NumberColumn("Δp", format="%+.3f"),
+    "delta_p_std": st.column_config.NumberColumn("± (draws)", format="%.3f"),
+    "flip_rate": st.column_config.NumberColumn("flips", format="percent"),
+}
+
+
+def training_means(settings: Settings) -> faithfulness.TrainingMeans | None:
+    """A shipped model's stored training means of h_o and c; None for a model of this browser."""
+    info = checkpoints().get(settings.model_name)
+    return faithfulness.stored_means(info.path) if info is not None else None
+
+
+def analysis(settings: Settings, item: Any) -> Faithfulness:
+    """Ablations, importances, agreement and deletion curves of `item` under the live settings
+    (shared by every session for a shipped model)."""
+    means = training_means(settings)
+    build = functools.partial(
+        faithfulness.analyze, settings.model, item, means, settings=settings.overrides
+    )
+    with st.spinner("Ablating, attributing and deleting…"):
+        return shared_result("faithfulness", settings.cache_key, build, item, settings.overrides)
+
+
+def show_verdict(result: Faithfulness, explanation: Explanation) -> verdict.Verdict:
+    """The plain-language verdict the numbers support, in green (attention matters) or amber."""
+    answer = verdict.judge(result, verdict.attention_spread(explanation.trace))
+    if answer.matters:
+        st.success(answer.text, icon=":material/visibility:")
+    else:
+        st.warning(answer.text, icon=":material/visibility_off:")
+    return answer
+
+
+def ablations(result: Faithfulness, means_known: bool) -> None:
+    """Each ablation's new prediction, p of the original class, Δp and flips, with its CSV."""
+    st.subheader("Ablations: replace one step, watch the output", divider="gray")
+    table = verdict.ablation_table(result)
+    st.dataframe(table, hide_index=True, column_config=ABLATION_COLUMNS, key="matters_ablations")
+    st.download_button(
+        "Ablations (CSV)", data=lambda: table.to_csv(index=False), file_name="ablations.csv",
+        mime="text/csv", on_click="ignore", icon=":material/table:", key="matters_ablations_csv",
+    )  # fmt: skip
+    if not means_known:
+        st.caption("h_o and c := training mean need the training data: shipped models only.")
+
+
+def _importance_csv(result: Faithfulness) -> str:
+    import pandas as pd  # only when the CSV is asked for
+
+    frame = pd.DataFrame({m: result.importance[m] for m in METHODS})
+    frame.insert(0, "token", [f"{k + 1}:{t}" for k, t in enumerate(result.tokens)])
+    return frame.to_csv(index=False)
+
+
+def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:
+    """An image's five importances, each as a heat map over its patches (|score| scaled)."""
+    columns = st.columns(len(METHODS))
+    for column, method in zip(columns, METHODS, strict=True):
+        scores = abs(result.importance[method])
+        title = faithfulness_plots.METHOD_LABELS[method]
+        fig = cached(plots.patch_overlay, pixels, scores, boxes, title, list(result.tokens))
+        column.plotly_chart(fig, width="stretch", key=f"matters_overlay_{method}")
+
+
+def importance(settings: Settings, item: Any, result: Faithfulness) -> None:
+    """The five methods side by side (token bars, or overlays on an image) and their τ."""
+    st.subheader("Which tokens mattered? Five methods", divider="gray")
+    if settings.model.config.kind == "image":
+        pixels = images.resized_input(settings.model, item)
+        _overlays(result, pixels, settings.model.encoder.patch_boxes())
+    else:
+        fig = faithfulness_plots.importance_bars(result)
+        chart(fig, "importance", functools.partial(_importance_csv, result), key="importance")
+    st.caption(
+        f"Integrated Gradients from {faithfulness.IG_BASELINE}, 32 steps (convergence delta "
+        f"{result.ig_delta:+.1e}). Leave one out: how much p drops when the token is masked."
+    )
+    chart(faithfulness_plots.tau_heatmap(result), "kendall_tau", key="kendall_tau")
+
+
+def deletion(result: Faithfulness) -> None:
+    """The deletion curves and their AOPC: which method's order removes p fastest?"""
+    st.subheader("Deletion curves", divider="gray")
+    chart(faithfulness_plots.deletion_chart(result), "deletion_curves", key="deletion")
+    best = max(METHODS, key=lambda m: result.deletion[m].aopc)
+    random = result.deletion[faithfulness.RANDOM].aopc
+    st.caption(
+        f"Most faithful order here: {faithfulness_plots.METHOD_LABELS[best]} (AOPC "
+        f"{result.deletion[best].aopc:.2f} vs {random:.2f} for random orders)."
+    )

@@ -1,0 +1,35 @@
+"""Does attention matter? Ablate it, attribute the prediction five ways, and see who agrees."""
+
+import streamlit as st
+
+from dense_attention import ui
+
+TEXT, IMAGE = "Text", "Image"
+
+st.title("Does attention matter?")
+st.markdown(
+    "A model can show attention and still decide without it. Here each step is **replaced** "
+    "(uniform attention, shuffled attention, no skip input…) to see whether the prediction "
+    "moves, and the tokens are ranked by **five methods**, from attention's own weights to "
+    "Integrated Gradients, to see whether they agree (Jain & Wallace 2019, *Attention is not "
+    "Explanation*; Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."
+)
+source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key=ui.MATTERS_SOURCE)
+settings = ui.sidebar("text" if source == TEXT else "image")
+if settings is None:
+    st.stop()
+item = ui.sentence_input() if source == TEXT else ui.picture_choice(settings)
+if source == TEXT and not item.strip():
+    st.info("Type a sentence above, or pick an example, to test it.", icon=":material/edit:")
+    st.stop()
+
+with ui.friendly_errors():
+    explanation = settings.explain(item)
+    result = ui.analysis(settings, item)
+st.markdown(ui.prediction_line(explanation))
+ui.show_verdict(result, explanation)
+ui.ablations(result, means_known=ui.training_means(settings) is not None)
+ui.importance(settings, item, result)
+ui.deletion(result)
+ui.what_if(settings, item, result)
+ui.dataset_level(settings)
