@@ -154,7 +154,7 @@ def _dragged_alpha(trace: Trace, j: int, value: float, mask: torch.Tensor) -> to
     """α (1, N) with α_j = value and the rest scaled to sum to 1 - value over real tokens."""
     if not 0.0 <= value <= 1.0 or not bool(mask[0, j]):
         raise FaithfulnessError("α must lie in [0, 1], on a token that is not knocked out")
-    alpha = trace.alpha.clone() * mask
+    alpha = trace.alpha.detach().clone() * mask
     others = alpha.clone()
     others[0, j] = 0.0
     total = float(others.sum())

@@ -220,6 +220,24 @@ def test_compare_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
     screenshot_whole_app(page, screenshot_dir / "compare.png")
 
 
+def test_attention_matters_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
+    page.goto(f"{app_url}/attention")
+    wait_for_app(page)
+
+    expect(page.get_by_role("heading", name="Does attention matter?")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)  # this input, the test split
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)
+    expect(page.locator(".js-plotly-plot .barlayer").first).to_be_visible()
+    screenshot_whole_app(page, screenshot_dir / "attention.png")
+
+    page.get_by_role("combobox", name="Drag the α of").click()
+    page.get_by_role("option", name=re.compile(r"^2 ·")).click()
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile(r"^The prediction (stays|flips to)"))).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 def test_about_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
     page.goto(f"{app_url}/about")
     wait_for_app(page)

@@ -284,3 +284,17 @@ def test_study_and_summary():
     table = s.table()
     assert list(table.section.unique()) == ["ablation", "kendall", "aopc"]
     assert json.loads(json.dumps(s.to_dict()))["examples"] == 4
+
+
+def test_live_settings_are_what_is_analysed():
+    model, x = make(), inputs()
+    live = {"similarity": "cosine", "temperature": 0.1}
+    r = fa.analyze_features(model, x, settings=live, ig_steps=8)
+    with torch.no_grad():
+        expected = torch.softmax(model(x, None, **live), dim=-1)[0]
+        uniform = model.trace(x, attn_override=fa.uniform_attention(torch.ones(1, 7, dtype=bool)),
+                              **live).probs[0]  # fmt: skip
+    np.testing.assert_allclose(r.probs, expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(r.ablations["uniform"].probs, uniform.numpy(), atol=1e-6)
+    as_trained = fa.analyze_features(model, x, ig_steps=8)
+    assert not np.allclose(as_trained.probs, r.probs)

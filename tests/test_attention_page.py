@@ -1,0 +1,69 @@
+"""The "Does attention matter?" page: its verdict, ablations and what-if are the library's."""
+
+import pytest
+from pagetest import EXAMPLE, open_page, run
+
+from dense_attention import catalog, checkpoint, faithfulness, ui, verdict
+from dense_attention.train import pick_device
+
+PAGE = "views/attention.py"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    info = next(c for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+                if c.kind == "text")  # fmt: skip
+    return info, checkpoint.load(info.path, device=pick_device())
+
+
+@pytest.fixture(scope="module")
+def analysed(shipped):
+    info, model = shipped
+    live = {n: getattr(model.config.model, n) for n in ("similarity", "temperature", "pooling")}
+    means = faithfulness.stored_means(info.path)
+    return faithfulness.analyze(model, EXAMPLE, means, settings=live), live
+
+
+def test_the_page_shows_the_librarys_verdict_and_ablations(shipped, analysed):
+    at = open_page(PAGE)
+    result, _ = analysed
+    _, model = shipped
+    answer = verdict.judge(result, verdict.attention_spread(model.explain(EXAMPLE).trace))
+    shown = [m.value for m in (*at.success, *at.warning)]
+    assert answer.text in shown
+    table = at.dataframe[0].value
+    expected = verdict.ablation_table(result)
+    assert list(table["ablation"]) == list(expected["ablation"])
+    assert list(table["delta_p"].round(6)) == list(expected["delta_p"].round(6))
+    assert len(at.get("plotly_chart")) == 3  # importance bars, Kendall tau, deletion curves
+    assert "flip rate" not in str(at.exception)
+    assert len(at.dataframe) == 2  # this input, and the precomputed dataset-level table
+
+
+def test_knocking_out_a_token_shows_the_librarys_new_prediction(shipped, analysed):
+    at = open_page(PAGE)
+    result, live = analysed
+    _, model = shipped
+    at = run(at.multiselect(key=ui.state.WHATIF_KNOCKED).set_value([1, 2]))
+    probs = verdict.what_if(model, faithfulness.features_of(model, EXAMPLE), [1, 2], None, live)
+    before = result.classes[result.predicted]
+    line = next(m.value for m in at.markdown if m.value.startswith("The prediction"))
+    assert (
+        f"p({before}) {result.probs[result.predicted]:.1%} → **{probs[result.predicted]:.1%}**"
+        in line
+    )
+
+
+def test_dragging_alpha_and_an_image_run_without_errors():
+    at = open_page(PAGE)
+    at = run(at.selectbox(key=ui.state.WHATIF_TOKEN).set_value(1))
+    at = run(at.slider(key=ui.state.WHATIF_ALPHA).set_value(0.9))
+    assert any(m.value.startswith("The prediction") for m in at.markdown)
+    at = run(at.radio(key=ui.MATTERS_SOURCE).set_value("Image"))
+    assert len(at.get("plotly_chart")) >= 5 + 2  # five overlays, tau and deletion curves
+
+
+def test_the_text_page_carries_the_badge():
+    at = open_page()
+    badges = [m.value for m in at.markdown if "badge[" in m.value]
+    assert badges and "uniform attention" in badges[0]

@@ -1,0 +1,48 @@
+"""faithfulness_plots: the figures show the analysis' own numbers."""
+
+import numpy as np
+import pytest
+import torch
+
+from dense_attention import DenseAttention, ModelConfig
+from dense_attention import faithfulness as fa
+from dense_attention.faithfulness_plots import deletion_chart, importance_bars, tau_heatmap
+
+
+@pytest.fixture(scope="module")
+def result():
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=6, num_classes=3)).eval()
+    x = torch.randn(1, 5, 4)
+    return fa.analyze_features(model, x, tokens=["a", "<b>", "c", "d", "e"], ig_steps=8)
+
+
+def test_importance_bars_scale_each_method_and_keep_raw_scores(result):
+    fig = importance_bars(result)
+    assert len(fig.data) == len(fa.METHODS)
+    for bar, method in zip(fig.data, fa.METHODS, strict=True):
+        raw = result.importance[method]
+        np.testing.assert_allclose(bar.customdata, raw)
+        top = np.abs(raw).max()
+        np.testing.assert_allclose(bar.x, raw / top if top > 0 else raw)
+        assert np.abs(bar.x).max() <= 1.0 + 1e-9
+    assert "2 &lt;b&gt;" in fig.layout.yaxis.ticktext  # tokens are shown as text, not HTML
+
+
+def test_tau_heatmap_is_the_symmetric_tau_matrix(result):
+    z = np.array(tau_heatmap(result).data[0].z, dtype=float)
+    assert z.shape == (5, 5)
+    np.testing.assert_allclose(np.diag(z), 1.0)
+    np.testing.assert_allclose(z, z.T, equal_nan=True)
+    tau = result.kendall[("alpha", "occlusion")]
+    i, j = fa.METHODS.index("alpha"), fa.METHODS.index("occlusion")
+    assert (tau is None and np.isnan(z[i, j])) or z[i, j] == pytest.approx(tau)
+
+
+def test_deletion_chart_has_one_curve_per_order_with_its_aopc(result):
+    fig = deletion_chart(result)
+    assert len(fig.data) == len(result.deletion)
+    for line, (method, curve) in zip(fig.data, result.deletion.items(), strict=True):
+        np.testing.assert_allclose(line.y, curve.probs)
+        assert f"AOPC {curve.aopc:.2f}" in line.name
+        assert line.y[0] == pytest.approx(result.probs[result.predicted], abs=1e-6)
