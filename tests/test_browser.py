@@ -231,7 +231,10 @@ def test_attention_matters_page(page: Page, app_url: str, wait_for_app, screensh
     expect(page.locator(".js-plotly-plot .barlayer").first).to_be_visible()
     screenshot_whole_app(page, screenshot_dir / "attention.png")
 
-    page.get_by_role("combobox", name="Drag the α of").click()
+    token = page.get_by_role("combobox", name="Drag the α of")
+    token.scroll_into_view_if_needed()  # far down the page: Streamlit scrolls inside stMain
+    page.wait_for_timeout(500)
+    token.click()
     page.get_by_role("option", name=re.compile(r"^2 ·")).click()
     wait_for_app(page)
     expect(page.get_by_text(re.compile(r"^The prediction (stays|flips to)"))).to_be_visible()
