@@ -46,7 +46,8 @@ def importance_bars(result: Faithfulness) -> go.Figure:
         raw = np.asarray(result.importance[method], dtype=float)
         bar = go.Bar(
             x=_scaled(raw), y=list(range(len(labels))), orientation="h", showlegend=False,
-            customdata=raw, text=labels, textposition="none", marker_color=np.where(raw >= 0, "#3b5bdb", "#e8590c"),
+            customdata=raw, text=labels, textposition="none",
+            marker_color=np.where(raw >= 0, "#3b5bdb", "#e8590c"),
             hovertemplate="%{text}<br>score %{customdata:.4g}<extra>" + METHOD_LABELS[method]
             + "</extra>",
         )  # fmt: skip

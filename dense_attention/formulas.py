@@ -343,3 +343,28 @@ def cell_latex(
         ("**Pooled vector** (first components)", pooled_latex),
         ("**Output**: the winning class, its logit and its probability", output),
     ]  # fmt: skip
+
+
+# The model in one table (the About page): step, formula (markdown LaTeX), Trace field, shape.
+MODEL_TABLE = (
+    ("input", r"$x_i$: token embedding or flattened patch, plus its position", "x", "(B, N, D)"),
+    ("dense layer", r"$h_i = \mathrm{act}(W x_i + b)$", "h", "(B, N, d)"),
+    ("similarity", r"$s_{ij} = s(h_i, h_j)\,/\,\tau$", "scores", "(B, N, N)"),
+    (
+        "attention weights",
+        r"$a_{ij} = \exp(s_{ij}) \,/\, \sum_{k} \exp(s_{ik})$",
+        "attn",
+        "(B, N, N)",
+    ),
+    ("attention values", r"$v_i = \sum_j a_{ij} h_j$", "values", "(B, N, d)"),
+    (
+        "pooling weights",
+        r"$e_i = u^\top \tanh(W_\alpha v_i + b_\alpha)$, "
+        r"$\alpha_i = \mathrm{softmax}_i(e_i)$ (or $1/N$)",
+        "pool_scores, alpha",
+        "(B, N)",
+    ),
+    ("attention pooling", r"$c = \sigma\left(\sum_i \alpha_i v_i\right)$", "pooled, c", "(B, d)"),
+    ("skip input", r"$h_o = \frac{1}{N} \sum_i h_i$", "h_o", "(B, d)"),
+    ("output", r"$z = W_2 [c; h_o] + b_2$, $y = \mathrm{softmax}(z)$", "logits, probs", "(B, C)"),
+)

@@ -42,7 +42,7 @@ def test_tau_heatmap_is_the_symmetric_tau_matrix(result):
 def test_deletion_chart_has_one_curve_per_order_with_its_aopc(result):
     fig = deletion_chart(result)
     assert len(fig.data) == len(result.deletion)
-    for line, (method, curve) in zip(fig.data, result.deletion.items(), strict=True):
+    for line, curve in zip(fig.data, result.deletion.values(), strict=True):
         np.testing.assert_allclose(line.y, curve.probs)
         assert f"AOPC {curve.aopc:.2f}" in line.name
         assert line.y[0] == pytest.approx(result.probs[result.predicted], abs=1e-6)

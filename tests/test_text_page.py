@@ -15,7 +15,7 @@ from pagetest import (
     z,
 )
 
-from dense_attention import ui
+from dense_attention import ui, verdict
 from dense_attention.formulas import SIMILARITIES, fmt_number
 
 
@@ -150,3 +150,20 @@ def test_settings_follow_the_user_to_the_compare_page(text_page):
     at = run(at.switch_page("views/compare.py"))
     assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "neg_euclidean"
     assert titled(at, "A: neg_euclidean")
+
+
+def test_near_uniform_attention_is_said_beside_the_matrix(text_page, text_model):
+    spread = verdict.attention_spread(text_model.explain(EXAMPLE).trace)
+    notes = [i.value for i in text_page.info if "near-uniform" in i.value]
+    assert bool(notes) == spread.near_uniform
+    if notes:
+        assert f"{spread.entropy:.2f} of a maximum log N = {spread.maximum:.2f}" in notes[0]
+
+
+def test_an_untrained_similarity_is_flagged(text_page, text_model):
+    trained = text_model.config.model.similarity
+    other = "additive" if trained != "additive" else "bilinear"
+    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    assert any("Untrained here" in c.value for c in at.sidebar.caption)
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(trained))
+    assert not any("Untrained here" in c.value for c in at.sidebar.caption)

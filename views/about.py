@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, ui
+from dense_attention import SIMILARITIES, formulas, ui
 
 settings = ui.sidebar()
 
@@ -20,29 +20,9 @@ st.markdown(
     "i is the query token, j the key token. Each step's result is a field of the `Trace` "
     "that `DenseAttention.trace` returns."
 )
-STEPS = (
-    ("input", r"$x_i$: token embedding or flattened patch, plus its position", "x", "(B, N, D)"),
-    ("dense layer", r"$h_i = \mathrm{act}(W x_i + b)$", "h", "(B, N, d)"),
-    ("similarity", r"$s_{ij} = s(h_i, h_j)\,/\,\tau$", "scores", "(B, N, N)"),
-    (
-        "attention weights",
-        r"$a_{ij} = \exp(s_{ij}) \,/\, \sum_{k} \exp(s_{ik})$",
-        "attn",
-        "(B, N, N)",
-    ),
-    ("attention values", r"$v_i = \sum_j a_{ij} h_j$", "values", "(B, N, d)"),
-    (
-        "pooling weights",
-        r"$e_i = u^\top \tanh(W_\alpha v_i + b_\alpha)$, "
-        r"$\alpha_i = \mathrm{softmax}_i(e_i)$ (or $1/N$)",
-        "pool_scores, alpha",
-        "(B, N)",
-    ),
-    ("attention pooling", r"$c = \sigma\left(\sum_i \alpha_i v_i\right)$", "pooled, c", "(B, d)"),
-    ("skip input", r"$h_o = \frac{1}{N} \sum_i h_i$", "h_o", "(B, d)"),
-    ("output", r"$z = W_2 [c; h_o] + b_2$, $y = \mathrm{softmax}(z)$", "logits, probs", "(B, C)"),
+rows = "\n".join(
+    f"| {s} | {f} | `{field}` | {shape} |" for s, f, field, shape in formulas.MODEL_TABLE
 )
-rows = "\n".join(f"| {s} | {f} | `{field}` | {shape} |" for s, f, field, shape in STEPS)
 st.markdown(f"| step | formula | Trace field | shape |\n|---|---|---|---|\n{rows}")
 if settings is not None:
     cfg = settings.trained
@@ -56,7 +36,11 @@ st.markdown(
 )
 
 st.header("The similarity functions", divider="blue")
-st.markdown("Any of the six can be switched on a trained model, without retraining:")
+st.markdown(
+    "Any of the six can be switched on a trained model, without retraining. `additive` and "
+    "`bilinear` have weights of their own: on a model trained with another similarity those "
+    "weights are untrained (fixed values), so switching to them shows what untrained weights do."
+)
 for name, sim in SIMILARITIES.items():
     st.markdown(f"- `{name}`: $s(h_i, h_j) = {sim.latex}$. {sim.description}")
 

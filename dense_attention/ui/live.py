@@ -61,6 +61,15 @@ LIVE_SETTINGS = (
     ),
 )  # fmt: skip
 SETTING_NAMES = tuple(s.name for s in LIVE_SETTINGS)
+# Similarities with weights of their own: on a model trained with another similarity, these
+# weights were never trained (fixed deterministic values), so the scores mean little.
+UNTRAINED_NOTES = {
+    "additive": "Untrained here: this model was not trained with additive attention, so its "
+    "W_q, W_k and w are fixed random values, not learned ones. Read the matrix as what random "
+    "weights give.",
+    "bilinear": "Untrained here: this model was not trained with bilinear attention, so W_s is "
+    "its initial value I/√d (scaled dot product), not a learned matrix.",
+}
 SETTING_WIDGETS = {s.name: s.widget for s in LIVE_SETTINGS}
 
 
@@ -88,6 +97,8 @@ def draw_setting(setting: LiveSetting, label: str, trained: Any, live: Any) -> A
         st.caption(f":orange[≠ trained: {setting.format(trained)}]")
     if setting.name == "similarity":
         st.caption(SIMILARITIES[value].description)
+        if value in UNTRAINED_NOTES and value != trained:
+            st.caption(f":orange[{UNTRAINED_NOTES[value]}]")
     return value
 
 

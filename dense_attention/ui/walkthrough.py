@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from .. import export, formulas, plots
+from .. import export, formulas, plots, verdict
 from ..classifier import Explanation
 from ..config import ModelConfig
 from . import state
@@ -57,9 +57,23 @@ def render_steps(
             st.write(step.explanation)
             if extras and step.key in extras:
                 extras[step.key]()
+            if step.key == "attn":
+                _uniformity_note(explanation)
         with right:
             csv = functools.partial(export.step_csv, explanation, step.key)
             chart(figures[step.key], step.key, csv, key=f"{key}_{step.key}")
+
+
+def _uniformity_note(explanation: Explanation) -> None:
+    """Beside the attention matrix: say so when its rows are near-uniform (nothing to read)."""
+    spread = verdict.attention_spread(explanation.trace)
+    if spread.near_uniform:
+        st.info(
+            f"Attention is near-uniform here: mean row entropy {spread.entropy:.2f} of a "
+            f"maximum log N = {spread.maximum:.2f}. Every token looks at every other about "
+            "equally, so a row says little about where the token looks.",
+            icon=":material/blur_on:",
+        )
 
 
 def _select_clicked_cell(key: str) -> None:
