@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .classifier import Explanation
 from .formulas import STEPS, Step
 
-__all__ = ["SLIDES", "Slide", "steps_of"]
+__all__ = ["SLIDES", "Slide", "on_screen", "steps_of"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,38 @@ def steps_of(slide: Slide) -> tuple[Step, ...]:
     """The formulas.STEPS a slide shows, in order."""
     by_key = {step.key: step for step in STEPS}
     return tuple(by_key[key] for key in slide.steps)
+
+
+def _focus(explanation: Explanation) -> tuple[int, str, float]:
+    """The token with the largest α: its index, label and α."""
+    alpha = explanation.trace.alpha[0]
+    k = int(alpha.argmax())
+    return k, explanation.tokens[k], float(alpha[k])
+
+
+def _row_note(explanation: Explanation) -> str:
+    k, token, _ = _focus(explanation)
+    row = explanation.trace.attn[0, k]
+    j = int(row.argmax())
+    return (
+        f"Row {k + 1} ({token!r}, the token with the largest α) looks most at "
+        f"{explanation.tokens[j]!r}: a = {float(row[j]):.2f} (uniform would be {1 / len(row):.2f})."
+    )
+
+
+def on_screen(slide: Slide, explanation: Explanation) -> str:
+    """One sentence quoting the numbers the slide's figure shows for this input, for the
+    speaker: the top attended token of the largest-α token's row, the largest α, the
+    prediction and its probability."""
+    probs = explanation.trace.probs[0]
+    top = int(probs.argmax())
+    prediction = f"The model predicts {explanation.classes[top]!r} at {float(probs[top]):.1%}."
+    if slide.key in ("scores", "attention", "values"):
+        return _row_note(explanation)
+    if slide.key in ("alpha", "c"):
+        _, token, alpha = _focus(explanation)
+        n = len(explanation.tokens)
+        return f"The largest α is {alpha:.2f}, on {token!r} (uniform would be {1 / n:.2f})."
+    if slide.key == "output":
+        return prediction
+    return f"{len(explanation.tokens)} tokens here. {prediction}"

@@ -24,3 +24,25 @@ def test_every_slide_has_a_figure_a_title_and_notes(slide):
     assert slide.title.strip()
     assert 1 <= slide.note.count(". ") + 1 <= 3 and slide.note.endswith(".")
     assert [step.key for step in steps_of(slide)] == list(slide.steps)
+
+
+def test_speaker_notes_quote_the_numbers_on_screen():
+    from dense_attention.classifier import Explanation
+    from dense_attention.slides import on_screen
+
+    toy = toy_example()
+    trace = toy.trace()
+    explanation = Explanation(trace, list(toy.tokens), 0, toy.class_names)
+    k = int(trace.alpha[0].argmax())
+    j = int(trace.attn[0, k].argmax())
+    by_key = {s.key: s for s in SLIDES}
+    row = on_screen(by_key["attention"], explanation)
+    assert f"Row {k + 1} ({toy.tokens[k]!r}" in row and f"{toy.tokens[j]!r}" in row
+    assert f"a = {float(trace.attn[0, k, j]):.2f}" in row
+    assert f"The largest α is {float(trace.alpha[0, k]):.2f}" in on_screen(
+        by_key["alpha"], explanation
+    )
+    top = int(trace.probs[0].argmax())
+    assert on_screen(by_key["output"], explanation) == (
+        f"The model predicts {toy.class_names[top]!r} at {float(trace.probs[0, top]):.1%}."
+    )

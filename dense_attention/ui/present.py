@@ -11,13 +11,13 @@ import streamlit as st
 from .. import catalog, formulas, images, plots
 from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
-from ..slides import Slide, steps_of
+from ..slides import Slide, on_screen, steps_of
 from ..trace import Trace
 from . import state
 from .cache import cached, checkpoints
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
-from .styles import PRESENT_CSS, SLIDE_FONT_PX, centered, token_chips_html
+from .styles import PRESENT_CSS, SLIDE_FONT_PX, centered, escape_markdown, token_chips_html
 
 
 def training_metadata(settings: Settings) -> dict[str, Any]:
@@ -114,3 +114,4 @@ def render_slide(
             st.plotly_chart(figures[slide.figure], width="stretch", key=f"slide_{slide.key}")
         with st.expander("Speaker notes", icon=":material/record_voice_over:"):
             st.markdown(slide.note)
+            st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")

@@ -36,3 +36,9 @@ def token_chips_html(tokens: Sequence[str]) -> str:
 def centered(text: str) -> str:
     """Markdown-safe HTML of one centred line (the text is escaped)."""
     return f"<div style='text-align:center'>{html.escape(text)}</div>"
+
+
+def escape_markdown(text: str) -> str:
+    """User or model text shown through st.markdown as plain text (no links, images, HTML)."""
+    special = "\\`*_{}[]<>()#+-.!|~$"
+    return "".join(f"\\{c}" if c in special else c for c in str(text))
