@@ -313,6 +313,14 @@ class TextEncoder(nn.Module):
         """
         return _tokenize(texts, self.config.max_len)
 
+    def unknown(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, N) bool: True where the model reads [UNK] (an id outside a learned table's
+        vocabulary, or MiniLM's own [UNK])."""
+        if self.config.mode == "learned":
+            unk_row = self.lookup[UNK_ID]
+            return self.lookup[ids.clamp(0, MINILM_VOCAB_SIZE - 1)] == unk_row
+        return ids == UNK_ID
+
     def token_embeddings(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token part of x: ids, mask (B, N) -> (B, N, token_dim)."""
         if self.config.mode == "learned":

@@ -23,6 +23,7 @@ __all__ = [
     "ablation_table",
     "attention_spread",
     "dataset_table",
+    "input_caution",
     "judge",
     "uniform_effect",
     "what_if",
@@ -192,3 +193,68 @@ def dataset_table(block: dict[str, Any]) -> pd.DataFrame:
         for name, rate in flips.items()
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=["ablation", "flip_rate", "mean_abs_delta_p"])
+
+
+UNKNOWN_SHARE = 0.5  # from this share of unknown word pieces, the input gets a caution
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "he",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "she",
+        "that",
+        "the",
+        "their",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "will",
+        "with",
+        "you",
+    ]
+)
+
+
+def input_caution(classifier: Classifier, text: str) -> str | None:
+    """A caution for a prediction the input cannot support: mostly [UNK] pieces, or a single
+    stop word. None when the input is fine (or the model reads images)."""
+    if classifier.config.kind != "text":
+        return None
+    batch = classifier.encoder.tokenize([text])
+    ids = batch.ids[0][batch.mask[0]][1:-1]  # word pieces, without [CLS] and [SEP]
+    if len(ids) == 0:
+        return None
+    unknown = int(classifier.encoder.unknown(ids[None].to(classifier.encoder.device)).sum())
+    if unknown / len(ids) >= UNKNOWN_SHARE:
+        return (
+            f"Most of this input is unknown to the model ({unknown} of {len(ids)} word pieces "
+            "read as [UNK]): the prediction says little about this text."
+        )
+    words = text.split()
+    if len(words) == 1 and words[0].strip(".,!?;:").lower() in STOP_WORDS:
+        return (
+            f"A single stop word ({words[0]!r}) tells the model almost nothing: the prediction "
+            "reflects what it learned on average, not this input."
+        )
+    return None

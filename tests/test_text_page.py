@@ -167,3 +167,10 @@ def test_an_untrained_similarity_is_flagged(text_page, text_model):
     assert any("Untrained here" in c.value for c in at.sidebar.caption)
     at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(trained))
     assert not any("Untrained here" in c.value for c in at.sidebar.caption)
+
+
+def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
+    at = set_sentence(text_page, "the")
+    assert any("single stop word" in w.value for w in at.warning)
+    at = set_sentence(at, EXAMPLE)
+    assert not any("single stop word" in w.value for w in at.warning)

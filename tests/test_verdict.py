@@ -135,3 +135,23 @@ def test_ablation_and_dataset_tables():
     data = verdict.dataset_table(block)
     assert list(data["flip_rate"]) == [0.1, 0.4]
     assert data["mean_abs_delta_p"].iloc[0] == 0.2 and data["mean_abs_delta_p"].isna().iloc[1]
+
+
+def test_mostly_unknown_input_and_a_lone_stop_word_get_a_caution():
+    from dense_attention.encoders import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
+
+    known = load_tokenizer()("the cat sat", add_special_tokens=False)["input_ids"]
+    vocab = tuple(sorted({0, UNK_ID, CLS_ID, SEP_ID, *known}))
+    cfg = ClassifierConfig(
+        model=ModelConfig(input_dim=12, hidden_dim=8, num_classes=3),
+        classes=("a", "b", "c"),
+        text=TextConfig("learned", 16, 8, 4, vocab),
+    )
+    model = Classifier(cfg).eval()
+    assert verdict.input_caution(model, "the cat sat") is None
+    note = verdict.input_caution(model, "quantum chromodynamics")
+    assert note is not None and note.startswith("Most of this input is unknown to the model")
+    pieces = load_tokenizer()("quantum chromodynamics", add_special_tokens=False)["input_ids"]
+    assert f"({len(pieces)} of {len(pieces)} word pieces" in note
+    assert "single stop word ('the')" in verdict.input_caution(model, "the")
+    assert verdict.input_caution(model, "cat") is None

@@ -22,6 +22,7 @@ with ui.friendly_errors():
 ui.show_tokens(explanation, text, settings.model.config.text.max_len)
 st.markdown(ui.prediction_line(explanation))
 ui.badge(settings, text)
+ui.caution(settings.model, text)
 ui.trace_download(explanation)
 
 ui.render_steps(

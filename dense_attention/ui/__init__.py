@@ -34,6 +34,7 @@ from .compare import attention_chart, minilm_beside, setting_b, what_changed
 from .errors import friendly_errors
 from .inputs import (
     EXAMPLE_SENTENCES,
+    caution,
     prediction_line,
     read_once,
     sentence_input,
@@ -111,6 +112,7 @@ __all__ = [
     "attention_on_picture",
     "badge",
     "cached",
+    "caution",
     "cell_panel",
     "chart",
     "checkpoint_download",

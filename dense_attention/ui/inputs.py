@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from ..classifier import Explanation
+from .. import verdict
+from ..classifier import Classifier, Explanation
 from ..data import DataError
 from ..encoders import CHARS_PER_TOKEN_CAP
 from . import state
@@ -98,6 +99,13 @@ def show_tokens(explanation: Explanation, text: str, max_len: int) -> None:
             f"**{kept} of {total} tokens kept**; the rest is cut off.",
             icon=":material/content_cut:",
         )
+
+
+def caution(model: Classifier, text: str) -> None:
+    """A visible caution beside the prediction when the input cannot support it."""
+    note = verdict.input_caution(model, text)
+    if note:
+        st.warning(note, icon=":material/help:")
 
 
 def prediction_line(explanation: Explanation) -> str:
