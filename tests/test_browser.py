@@ -278,6 +278,14 @@ def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
     assert title_px >= 48  # large type: Streamlit's own title is 2.75rem (44 px)
     page.screenshot(path=screenshot_dir / "present-slide.png")
 
+    # A clicker's keys: → and PageDown move on, ← and PageUp back; the Deploy button is hidden.
+    page.get_by_role("heading", name="4 · Attention weights").click()
+    for key, slide in (("ArrowRight", 5), ("PageDown", 6), ("ArrowLeft", 5), ("PageUp", 4)):
+        page.keyboard.press(key)
+        wait_for_app(page)
+        expect(page.get_by_text(f"Slide {slide} of 8")).to_be_visible()
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+
 
 def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
     name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")

@@ -48,9 +48,35 @@ def _step_slide(delta: int, n: int) -> None:
     st.session_state[state.SLIDE] = min(max(current_slide(n) + delta, 0), n - 1)
 
 
+# Arrow keys and PageUp / PageDown (what presentation clickers send) press Previous / Next, found
+# by the CSS class of their key; typing in a text box is left alone. Installed once per page.
+SLIDE_KEYS_JS = """<script>
+const doc = window.parent.document;
+if (!doc.dalSlideKeys) {
+  doc.dalSlideKeys = true;
+  doc.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target && (["INPUT", "TEXTAREA"].includes(target.tagName) || target.isContentEditable)) {
+      return;
+    }
+    const forward = ["ArrowRight", "PageDown"].includes(event.key);
+    const back = ["ArrowLeft", "PageUp"].includes(event.key);
+    if (!forward && !back) return;
+    const button = doc.querySelector(`.st-key-${forward ? "slide_next" : "slide_previous"} button`);
+    if (button && !button.disabled) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+}
+</script>"""
+
+
 def slide_controls(n: int) -> int:
-    """Previous, "Slide k of n", Next (disabled at the ends); returns the current slide index."""
+    """Previous, "Slide k of n", Next (disabled at the ends; also ← / →, PageUp / PageDown);
+    returns the current slide index."""
     k = current_slide(n)
+    st.iframe(SLIDE_KEYS_JS, height=1)
     with st.container(key=state.SLIDE_CONTROLS):
         back, counter, forward = st.columns([1, 2, 1], vertical_alignment="center")
     back.button(
