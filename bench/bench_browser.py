@@ -1,0 +1,212 @@
+"""How live the app feels in a real browser: start-up, a setting change, a page switch, a slide.
+
+Run: python bench/bench_browser.py [--repeats 3] [--train]
+Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Playwright and
+prints medians (seconds) of:
+- process start -> the first chart drawn on the home page;
+- a similarity change in the sidebar -> the attention heatmap shows new numbers and the app
+  is idle again; one temperature step (→ on the slider) -> the same;
+- a switch to each page -> its first chart (or its title, for a page without charts);
+- Present: Next -> the next slide's title and chart;
+- with --train: training digits with the train page's defaults, from Start to the test
+  accuracy shown, beside the CLI's time for the same settings in the same run.
+A benchmark, not a test: CI times nothing. Run it on a quiet machine; it prints the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]  # fmt: skip
+TARGETS = {"similarity": 0.3, "temperature": 0.2, "first chart": 8.0, "page switch": 1.0,
+           "present next": 0.3}  # fmt: skip
+# Present last: it collapses the sidebar, whose links the switches click.
+PAGES = {"image": "Your picture", "model": "The model, one formula", "train": "Train a model",
+         "compare": "Compare attention", "attention": "Does attention matter?",
+         "about": "About the model", "present": "1 · The input"}  # fmt: skip
+# The train page's defaults for digits (ui/train_form.py), as CLI flags.
+CLI_DIGITS = ["--dataset", "digits", "--patch", "2", "--hidden", "256", "--lr", "0.01",
+              "--epochs", "40", "--batch-size", "32", "--activation", "gelu",
+              "--similarity", "scaled_dot", "--patience", "10", "--no-baseline"]  # fmt: skip
+# The numbers of the scores and attention heatmaps (a model with uniform attention changes
+# only its scores when the similarity or τ changes).
+ATTENTION_Z = """() => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter((p) => {
+    const title = (p.layout?.title?.text || '').replace(/<[^>]*>/g, '');  // Streamlit adds <b>
+    return title.startsWith('Attention a') || title.startsWith('Scores s');
+  });
+  return plots.length ? JSON.stringify(plots.map((p) => p.data[0].z)) : null;
+}"""
+
+
+def start_server() -> tuple[subprocess.Popen, str, float]:
+    """`streamlit run app.py` on a free port: (process, URL, monotonic start time)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() - started < 120:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.read().strip() == b"ok":
+                    return proc, url, started
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the server did not start within 120 s")
+
+
+def idle(page: Page, timeout_ms: int = 120_000) -> None:
+    """Wait until the app has finished its run (Streamlit's own end-to-end signal)."""
+    page.wait_for_timeout(50)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        state="attached", timeout=timeout_ms
+    )
+
+
+def until_changed(page: Page, before: str | None, timeout_s: float = 60) -> None:
+    """Wait until the scores / attention heatmaps' numbers differ from `before` and the app is
+    idle."""
+    deadline = time.monotonic() + timeout_s
+    while page.evaluate(ATTENTION_Z) in (before, None):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the attention heatmap did not change")
+        page.wait_for_timeout(10)
+    idle(page)
+
+
+def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
+    start = time.monotonic()
+    action()
+    done()
+    return time.monotonic() - start
+
+
+def similarity_changes(page: Page, repeats: int) -> list[float]:
+    times = []
+    for name in ["dot", "cosine", "neg_euclidean", "scaled_dot", "bilinear"][:repeats]:
+        box = page.get_by_role("combobox", name="Similarity")
+        box.click()
+        before = page.evaluate(ATTENTION_Z)
+        option = page.get_by_role("option", name=name, exact=True)
+        times.append(timed(option.click, lambda b=before: until_changed(page, b)))
+    return times
+
+
+def temperature_steps(page: Page, repeats: int) -> list[float]:
+    thumb = page.get_by_test_id("stSidebar").get_by_role("slider").first
+    times = []
+    for _ in range(repeats):
+        before = page.evaluate(ATTENTION_Z)
+        thumb.focus()
+        times.append(timed(lambda: page.keyboard.press("ArrowLeft"),
+                           lambda b=before: until_changed(page, b)))  # fmt: skip
+    return times
+
+
+def page_switches(page: Page, url: str) -> dict[str, float]:
+    times = {}
+    for slug, heading in PAGES.items():
+        link = page.get_by_test_id("stSidebarNav").locator(f'a[href$="/{slug}"]')
+        target = page.get_by_text(heading).first
+        times[slug] = timed(link.click, lambda t=target: (t.wait_for(), idle(page)))
+    page.goto(url)
+    idle(page)
+    return times
+
+
+def present_next(page: Page, url: str, repeats: int) -> list[float]:
+    page.goto(f"{url}/present")
+    idle(page)
+    times = []
+    for k in range(2, 2 + repeats):
+        title = page.get_by_role("heading", name=f"{k} ·")
+        times.append(timed(page.get_by_role("button", name="Next").click,
+                           lambda t=title: (t.wait_for(), idle(page))))  # fmt: skip
+    return times
+
+
+def train_in_app(page: Page, url: str) -> float:
+    """Start training digits with the defaults; seconds until the test accuracy shows."""
+    page.goto(f"{url}/train")
+    idle(page)
+    start = page.get_by_role("button", name="Start training")
+    return timed(start.click, lambda: page.get_by_text("Test accuracy").first.wait_for(
+        timeout=1_800_000))  # fmt: skip
+
+
+def train_in_cli() -> float:
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "dense_attention", "train", *CLI_DIGITS, "--out", out]
+        return timed(lambda: subprocess.run(command, cwd=ROOT, check=True,
+                                            capture_output=True), lambda: None)  # fmt: skip
+
+
+def report(name: str, seconds: list[float]) -> None:
+    target = TARGETS.get(name)
+    median = statistics.median(seconds)
+    verdict = (
+        ""
+        if target is None
+        else f"  target ≤ {target:g} s: {'met' if median <= target else 'MISSED'}"
+    )
+    print(f"{name:<24} median {median:6.2f} s  ({', '.join(f'{s:.2f}' for s in seconds)}){verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train", action="store_true", help="also time training digits")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    proc, url, started = start_server()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+            report("first chart", [time.monotonic() - started])
+            idle(page)
+            report("similarity", similarity_changes(page, args.repeats))
+            report("temperature", temperature_steps(page, args.repeats))
+            switches = page_switches(page, url)
+            for slug, seconds in switches.items():
+                report(f"page switch: {slug}", [seconds])
+            report("page switch", list(switches.values()))
+            report("present next", present_next(page, url, args.repeats))
+            if args.train:
+                app_s, cli_s = train_in_app(page, url), train_in_cli()
+                print(f"training digits: app {app_s:.1f} s, CLI {cli_s:.1f} s, "
+                      f"ratio {app_s / cli_s:.2f} (target ≤ 1.2)")  # fmt: skip
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
