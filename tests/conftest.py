@@ -201,3 +201,12 @@ def model_page() -> AppTest:
 def toy():
     """The Model page's toy example (tiny fixed model and sentence)."""
     return toy_example()
+
+
+@pytest.fixture(scope="module")
+def found() -> dict[str, catalog.CheckpointInfo]:
+    """Every shipped checkpoint by name; fails (never skips) without a text one."""
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
+    if not any(c.kind == "text" for c in infos.values()):
+        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
+    return infos

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dense_attention import catalog, checkpoint, ui
+from dense_attention import ui
 
 pytestmark = pytest.mark.browser
 
@@ -129,19 +129,6 @@ def figures(page: Page) -> list[dict]:
 
 def attention_figure(page: Page) -> dict:
     return next(f for f in figures(page) if "Attention a" in f["title"])
-
-
-@pytest.fixture(scope="module")
-def text_model():
-    """The model the text page opens with: the first text checkpoint."""
-    found = [
-        c
-        for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
-        if c.kind == "text"
-    ]
-    if not found:
-        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
-    return checkpoint.load(found[0].path)
 
 
 def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_model) -> None:

@@ -2,19 +2,9 @@
 
 import shutil
 
-import pytest
-
 from dense_attention import catalog, checkpoint
 from dense_attention.config import ModelConfig
 from dense_attention.model import DenseAttention
-
-
-@pytest.fixture(scope="module")
-def found() -> dict[str, catalog.CheckpointInfo]:
-    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
-    if not any(c.kind == "text" for c in infos.values()):
-        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
-    return infos
 
 
 def test_discovery_skips_folders_that_are_not_checkpoints(tmp_path, found):

@@ -42,14 +42,6 @@ def markers(at: AppTest) -> list[str]:
     return [c.value for c in at.sidebar.caption if "≠ trained" in c.value]
 
 
-@pytest.fixture(scope="module")
-def found() -> dict[str, catalog.CheckpointInfo]:
-    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
-    if not any(c.kind == "text" for c in infos.values()):
-        pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
-    return infos
-
-
 def sidebar_app(kind: str | None = "text", **state) -> AppTest:
     at = AppTest.from_function(sidebar_script, default_timeout=60)
     at.session_state["page_kind"] = kind
