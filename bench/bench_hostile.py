@@ -91,10 +91,15 @@ def view_image_page(raw: bytes) -> str:
 
 
 def zip_bomb() -> bytes:
-    buffer = io.BytesIO()
+    """Two classes of two members each; the first member unpacks to 450 MB of zeros (written
+    in 1 MB chunks, so building it costs no memory)."""
+    buffer, chunk = io.BytesIO(), b"\0" * 2**20
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("cats/a.png", b"\0" * 450_000_000)
-        archive.writestr("dogs/b.png", b"\0" * 10)
+        with archive.open("cats/a.png", "w") as member:
+            for _ in range(450_000_000 // len(chunk)):
+                member.write(chunk)
+        for name in ("cats/b.png", "dogs/c.png", "dogs/d.png"):
+            archive.writestr(name, b"\0" * 10)
     return buffer.getvalue()
 
 
