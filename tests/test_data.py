@@ -452,3 +452,12 @@ def zip_bomb(declared: int) -> bytes:
 def test_the_kinds_and_sizes_known_without_loading_are_right(name):
     ds = load_dataset(name)
     assert ds.kind == DATASET_KINDS[name] and ds.summary()["total"] == DATASET_SIZES[name]
+
+
+def test_too_many_classes_are_refused_before_anything_is_built(monkeypatch):
+    rows = "".join(f"text {k},class{k}\ntext {k} again,class{k}\n" for k in range(101))
+    with pytest.raises(DataError, match="101 classes; the limit is 100"):
+        from_csv(f"text,label\n{rows}".encode())
+    monkeypatch.setattr(data, "MAX_CLASSES", 2)  # small ZIPs: the same check on folders
+    with pytest.raises(DataError, match="3 classes; the limit is 2"):
+        from_image_zip(class_zip({"bird/1.png": gray(0), "bird/2.png": gray(1)}))
