@@ -21,6 +21,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archive import NOT_A_ZIP, TOO_MANY_FILES, ZipRefused, open_zip
+from .encoders import MAX_IMAGE_SIZE
 
 __all__ = [
     "DATASETS",
@@ -559,8 +560,8 @@ def from_image_zip(
     if size is None:
         sides = [side for _, info in members for side in _image_header(archive, info).size]
         size = min(32, int(np.median(sides)))
-    if not 1 <= size <= 512:
-        raise DataError(f"size must be between 1 and 512 pixels, not {size}")
+    if not 1 <= size <= MAX_IMAGE_SIZE:
+        raise DataError(f"size must be between 1 and {MAX_IMAGE_SIZE} pixels, not {size}")
     if len(members) * size * size * 3 * 4 > MAX_IMAGE_ARRAY_BYTES:
         raise DataError(
             f"{len(members)} images of {size}x{size} would not fit in memory; pass a smaller size"
