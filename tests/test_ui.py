@@ -165,6 +165,25 @@ def test_cached_builds_once_per_content():
     assert at.markdown[0].value.startswith("same=True other=False z=")
 
 
+def big_figure_script() -> None:
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from dense_attention import ui
+
+    def big(n: int) -> go.Figure:  # over 8 MB of JSON, cheap to build
+        return go.Figure(layout_title_text="x" * n)
+
+    small, small_again = ui.cached(big, 10), ui.cached(big, 10)
+    first, again = ui.cached(big, 9 * 2**20), ui.cached(big, 9 * 2**20)
+    st.write(f"small kept={small is small_again} big kept={first is again}")
+
+
+def test_the_shared_figure_cache_never_keeps_a_figure_of_many_megabytes():
+    at = run(AppTest.from_function(big_figure_script, default_timeout=30))
+    assert at.markdown[0].value == "small kept=True big kept=False"
+
+
 def test_settings_config_carries_the_live_settings(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     model = checkpoint.load(found[name].path)
