@@ -279,3 +279,11 @@ def test_a_crafted_config_asking_for_huge_pictures_is_refused(digits_model):
     config["image"].update(size=2048, patch=2048)  # one patch of 2048 x 2048 pixels
     with pytest.raises(CheckpointError, match="size=2048 is over the limit of 256 pixels"):
         checkpoint.from_zip(with_config(raw, config=config))
+
+
+def test_a_member_over_its_limit_stops_being_read(monkeypatch):
+    raw = checkpoint.to_zip(model_for())
+    padded = members(raw)["config.json"] + b" " * 2**20  # valid JSON, 1 MB of blanks
+    monkeypatch.setattr(checkpoint, "MAX_JSON_BYTES", 2**19, raising=False)
+    with pytest.raises(CheckpointError, match="config.json unpacks to more than 0.5 MB"):
+        checkpoint.from_zip(zip_of({**members(raw), "config.json": padded}))
