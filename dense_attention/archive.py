@@ -9,7 +9,9 @@ from collections.abc import Callable
 NOT_A_ZIP = "not_a_zip"
 TOO_LARGE = "too_large"  # the upload itself
 TOO_MANY_FILES = "too_many_files"
-UNPACKS_TOO_LARGE = "unpacks_too_large"  # the sizes its members declare, in all
+UNPACKS_TOO_LARGE = "unpacks_too_large"  # the sizes its members declare, or read, in all
+MEMBER_TOO_LARGE = "member_too_large"  # one member, as read
+CHUNK_BYTES = 2**20  # members are read this much at a time
 # What zipfile raises for bytes that are not a readable ZIP directory.
 _NOT_A_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError)
 
@@ -55,3 +57,35 @@ def open_zip(
 def _check_limit(check: str, size: int, limit: int | None) -> None:
     if limit is not None and size > limit:
         raise ZipRefused(check, size, limit)
+
+
+class ByteBudget:
+    """Bytes that may still be unpacked from one archive, shared by every member read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def spend(self, count: int) -> None:
+        self.used += count
+        _check_limit(UNPACKS_TOO_LARGE, self.used, self.limit)
+
+
+def read_member(
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    budget: ByteBudget | None = None,
+    max_bytes: int | None = None,
+) -> bytes:
+    """One member's bytes, read CHUNK_BYTES at a time: reading stops as soon as the member passes
+    `max_bytes` (ZipRefused MEMBER_TOO_LARGE) or the archive's `budget` runs out
+    (UNPACKS_TOO_LARGE), so a bomb costs at most one chunk past the limit, never its whole size.
+    zipfile's own errors (a damaged or encrypted member) pass through."""
+    chunks, size = [], 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            size += len(chunk)
+            _check_limit(MEMBER_TOO_LARGE, size, max_bytes)
+            if budget is not None:
+                budget.spend(len(chunk))
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -19,7 +19,15 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from .archive import NOT_A_ZIP, TOO_LARGE, ZipRefused, open_zip
+from .archive import (
+    NOT_A_ZIP,
+    TOO_LARGE,
+    UNPACKS_TOO_LARGE,
+    ByteBudget,
+    ZipRefused,
+    open_zip,
+    read_member,
+)
 from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
 from .encoders import MINILM_VOCAB_SIZE, EncodingError, ImageEncoder
@@ -32,7 +40,8 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_WEIGHTS_BYTES = 200 * 2**20  # larger files are refused before they are read
 METRICS_FILE = "metrics.json"  # optional in a checkpoint ZIP: e.g. test accuracy, loss curve
 MAX_ZIP_BYTES = 210 * 2**20  # uploaded ZIPs larger than this are refused before they are opened
-MAX_UNZIPPED_BYTES = 210 * 2**20  # ... and so are ZIPs whose members declare more, in all
+MAX_UNZIPPED_BYTES = 210 * 2**20  # ... and so are ZIPs whose members declare (or unpack) more
+MAX_JSON_BYTES = 8 * 2**20  # config.json or metrics.json, as read from a ZIP
 # Files that torch.save, pickle and joblib write: loading them can run arbitrary code.
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt", ".joblib")
 
@@ -278,16 +287,20 @@ def _find_members(members: list[zipfile.ZipInfo]) -> tuple[str, dict[str, zipfil
     return prefix, found
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: ByteBudget) -> bytes:
+    """The member streamed a chunk at a time, stopping once the checkpoint's members together
+    pass MAX_UNZIPPED_BYTES (the budget) or this one its own limit."""
+    limit = MAX_WEIGHTS_BYTES if member.filename.endswith(WEIGHTS_FILE) else MAX_JSON_BYTES
     try:
-        with archive.open(member) as f:
-            data = f.read(MAX_UNZIPPED_BYTES + 1)  # a size header that lies cannot make it more
+        return read_member(archive, member, budget, limit)
+    except ZipRefused as err:
+        raise CheckpointError(
+            f"{member.filename} unpacks to more than {_mb(err.limit)}; {_mb(err.limit)} is the "
+            "limit" + (" for all the files together" if err.check == UNPACKS_TOO_LARGE else "")
+        ) from err
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as err:
         # RuntimeError: encrypted; NotImplementedError: a compression method zipfile lacks
         raise CheckpointError(f"cannot read {member.filename} from the ZIP: {err}") from err
-    if len(data) > MAX_UNZIPPED_BYTES:
-        raise CheckpointError(f"{member.filename} unpacks to more than its declared size")
-    return data
 
 
 def from_zip(raw: bytes, device: str | torch.device = "cpu") -> Loaded:
@@ -300,7 +313,8 @@ def from_zip(raw: bytes, device: str | torch.device = "cpu") -> Loaded:
     """
     with _open_zip(raw) as archive:
         prefix, found = _find_members(archive.infolist())
-        files = {name: _read_member(archive, member) for name, member in found.items()}
+        budget = ByteBudget(MAX_UNZIPPED_BYTES)
+        files = {name: _read_member(archive, m, budget) for name, m in found.items()}
     metrics = _parse_metrics(files.get(METRICS_FILE), prefix)
     with tempfile.TemporaryDirectory() as tmp:
         for name in (CONFIG_FILE, WEIGHTS_FILE):  # fixed names: never a member's own path

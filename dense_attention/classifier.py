@@ -137,6 +137,7 @@ class Classifier(nn.Module):
             inputs = (self.encoder.prepare([item]).to(device),)
             tokens, truncated = self.encoder.patch_labels(), 0
         trace = self.trace(*inputs, **overrides).example(0)
+        _check_finite(trace)
         return Explanation(trace, tokens, truncated, self.classes)
 
     def tensors(self, split: ItemSplit, batch_size: int = 64) -> TensorSplit:
@@ -162,6 +163,21 @@ class Classifier(nn.Module):
             tok = self.encoder.token_embeddings(ids[rows, :n], mask[rows, :n])
             out[rows, :n] = tok * mask[rows, :n, None]
         return out
+
+
+class NonFiniteTrace(ValueError):
+    """A trace whose attention or output overflowed to NaN or Inf: nothing to draw."""
+
+
+def _check_finite(trace: Trace) -> None:
+    names = ("scores", "attn", "alpha", "probs")
+    bad = [name for name in names if not torch.isfinite(getattr(trace, name)).all()]
+    if bad:
+        raise NonFiniteTrace(
+            f"this input overflows the model: {', '.join(bad)} hold NaN or infinite values at "
+            f"temperature {trace.temperature:g} (its weights are too large for this setting); "
+            "try a larger temperature or another similarity"
+        )
 
 
 def build_classifier(

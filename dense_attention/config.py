@@ -14,6 +14,9 @@ SEQUENCE_ENCODERS = ("none", "lstm", "transformer")
 # The temperatures offered wherever τ is chosen (every page and shared links): four orders of
 # magnitude each way of 1, with no NaN-prone extremes.
 TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+# The temperatures a config may hold: ten times wider than TEMPERATURES each way. Outside it
+# (1e-300, NaN, Inf) every score overflows or vanishes and the attention is NaN or uniform.
+TEMPERATURE_RANGE = (1e-3, 1e3)
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,13 @@ def _check_positive(name: str, value: float, kind: type = int) -> None:
 def _check_probability(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ConfigError(f"{name} must be a probability in [0, 1), got {value!r}")
+
+
+def _check_temperature(value: float) -> None:
+    low, high = TEMPERATURE_RANGE
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not low <= value <= high:  # also False for NaN
+        raise ConfigError(f"temperature must be a number from {low:g} to {high:g}, got {value!r}")
 
 
 def _check_non_negative(name: str, value: float) -> None:
@@ -65,7 +75,7 @@ class ModelConfig:
     hidden_dim: int  # d: width of the dense projection h = act(W x + b)
     num_classes: int  # C: outputs of the final layer
     similarity: str = "scaled_dot"  # s(h_i, h_j), one of SIMILARITY_NAMES
-    temperature: float = 1.0  # tau: every score is s(h_i, h_j) / tau
+    temperature: float = 1.0  # tau: every score is s(h_i, h_j) / tau; within TEMPERATURE_RANGE
     activation: str = "identity"  # act of the dense layer: identity|relu|tanh|gelu
     pooling: str = "learned"  # alpha: learned (u^T tanh(W_a v_i + b_a)) or mean (uniform)
     pool_activation: str = "tanh"  # sigma in c = sigma(sum_i alpha_i v_i)
@@ -80,7 +90,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden_dim", "num_classes"):
             _check_positive(name, getattr(self, name))
-        _check_positive("temperature", self.temperature, float)
+        _check_temperature(self.temperature)
         _check_choice("similarity", self.similarity, SIMILARITY_NAMES)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("pooling", self.pooling, POOLINGS)

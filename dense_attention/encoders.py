@@ -23,6 +23,12 @@ MINILM_MAX_LEN = 512  # its position embeddings
 MINILM_VOCAB_SIZE = 30522  # WordPiece vocabulary of all-MiniLM-L6-v2 (bert-base-uncased)
 PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 100, 101, 102  # its special tokens
 SPECIAL_IDS = (PAD_ID, UNK_ID, CLS_ID, SEP_ID)
+# Caps on what a config (a shipped, trained or uploaded checkpoint) may ask for: attention costs
+# N^2 per view, and a picture's figures grow with its pixels. A crafted checkpoint with
+# max_len 10^9 made 1,000 pasted words 1,002 tokens (36 s a view); one asking for 2048x2048
+# pictures took the server from 0.9 to 3 GB on one view of the Image page.
+MAX_TOKENS = MINILM_MAX_LEN  # N, text tokens or image patches: MiniLM's own limit
+MAX_IMAGE_SIZE = 256  # pixels a side of the model's input picture
 CHARS_PER_TOKEN_CAP = 50  # raw text is cut at max_len * this many characters before tokenizing
 EMPTY_TEXT = "Type some text: the input is empty"
 
@@ -54,10 +60,12 @@ class TextConfig:
         if self.mode not in TEXT_MODES:
             raise ConfigError(f"mode={self.mode!r} is not one of {', '.join(TEXT_MODES)}")
         _check_int("max_len", self.max_len, 3)
+        if self.max_len > MAX_TOKENS:
+            raise ConfigError(
+                f"max_len={self.max_len} is over the limit of {MAX_TOKENS} tokens (MiniLM's)"
+            )
         _check_int("embed_dim", self.embed_dim, 1)
         _check_int("pos_dim", self.pos_dim, 0)
-        if self.mode == "minilm_contextual" and self.max_len > MINILM_MAX_LEN:
-            raise ConfigError(f"minilm_contextual reads at most {MINILM_MAX_LEN} tokens")
         vocab = tuple(sorted({int(i) for i in self.vocab}))  # JSON gives a list: normalise
         if vocab and (vocab[0] < 0 or vocab[-1] >= MINILM_VOCAB_SIZE):
             raise ConfigError(f"vocab ids must lie in [0, {MINILM_VOCAB_SIZE})")
@@ -115,6 +123,13 @@ class ImageConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels!r}")
         if self.size % self.patch:
             raise ConfigError(f"size={self.size} is not a multiple of patch={self.patch}")
+        if self.size > MAX_IMAGE_SIZE:
+            raise ConfigError(f"size={self.size} is over the limit of {MAX_IMAGE_SIZE} pixels")
+        if self.num_patches > MAX_TOKENS:
+            raise ConfigError(
+                f"size={self.size} in patches of {self.patch} makes {self.num_patches} patches; "
+                f"the limit is {MAX_TOKENS} (take a larger patch)"
+            )
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,31 @@ def matrix_csv(
             f"{values.shape}"
         )
     frame = pd.DataFrame(values, index=list(row_labels), columns=list(col_labels))
-    return frame.to_csv(index_label=index_label or None)
+    return safe_csv(frame, index=True, index_label=index_label or None)
+
+
+# A cell a spreadsheet reads as a formula (=HYPERLINK(...), +, -, @) or that hides one behind a
+# tab or carriage return: OWASP's list for CSV injection.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A string a spreadsheet would run as a formula, prefixed with ' (shown as text); any other
+    value (numbers too, negative ones included) unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
+def safe_csv(frame: pd.DataFrame, index: bool = False, **to_csv: Any) -> str:
+    """`frame.to_csv(...)` with every string cell, column name and index label that starts like
+    a formula neutralised (neutralise_cell): class names, tokens and dataset names come from
+    uploads. Numeric columns are written as they are."""
+    out = frame.map(neutralise_cell)
+    out.columns = [neutralise_cell(c) for c in out.columns]
+    if index:
+        out.index = pd.Index([neutralise_cell(k) for k in out.index], name=out.index.name)
+    return out.to_csv(index=index, **to_csv)
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:

@@ -3,17 +3,21 @@ background thread while the page polls its progress; no UI in here.
 
 A `Job` is owned by one browser session (the app keeps it in that session's workspace), so two
 sessions training at once each have their own model, history and stop button. At most
-`MAX_RUNNING` jobs compute at the same time on the server; later ones wait for a free slot.
+`MAX_RUNNING` jobs compute at the same time on the server, and at most one per owner (a job
+created inside `owned_by(workspace)`): later ones wait for a free slot, first come first
+served among the owners without a running job, so one browser cannot hold every slot.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,8 +33,57 @@ from .tune import SearchSpace, TrialRecord, TuneResult, tune
 
 MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
-_SLOTS = threading.BoundedSemaphore(MAX_RUNNING)
 _IDS = itertools.count(1)
+# Who the jobs created now belong to (a browser's Workspace; None: nobody, each job alone).
+_OWNER: contextvars.ContextVar[object | None] = contextvars.ContextVar("job_owner", default=None)
+
+
+@contextmanager
+def owned_by(owner: object) -> Iterator[None]:
+    """Jobs created inside belong to `owner` (the app passes the browser's Workspace): an owner
+    runs at most one job at a time; its others queue behind other owners' jobs."""
+    token = _OWNER.set(owner)
+    try:
+        yield
+    finally:
+        _OWNER.reset(token)
+
+
+class _Slots:
+    """MAX_RUNNING slots shared fairly: a waiting job gets one when it is the oldest waiting job
+    whose owner runs nothing (a job without an owner is its own owner)."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._waiting: list[Job] = []
+        self._running: list[Job] = []
+
+    def acquire(self, job: Job, timeout: float) -> bool:
+        with self._ready:
+            if job not in self._waiting:
+                self._waiting.append(job)
+            if not self._ready.wait_for(lambda: self._next() is job, timeout):
+                return False
+            self._waiting.remove(job)
+            self._running.append(job)
+            return True
+
+    def _next(self) -> Job | None:
+        if len(self._running) >= MAX_RUNNING:
+            return None
+        busy = {id(j.owner) for j in self._running if j.owner is not None}
+        return next((j for j in self._waiting if j.owner is None or id(j.owner) not in busy), None)
+
+    def leave(self, job: Job) -> None:
+        """`job` waits or runs no more: its slot or its place in the queue goes to the others."""
+        with self._ready:
+            for queue in (self._waiting, self._running):
+                if job in queue:
+                    queue.remove(job)
+            self._ready.notify_all()
+
+
+_SLOTS = _Slots()
 
 # Job states
 WAITING, RUNNING, DONE, STOPPED, FAILED = "waiting", "running", "done", "stopped", "failed"
@@ -49,6 +102,7 @@ class Job:
         self, kind: str, title: str, work: Callable[[Job], Any], request: Any = None
     ) -> None:
         self.id = next(_IDS)
+        self.owner = _OWNER.get()  # the browser's Workspace it was created for (owned_by)
         self.request = request  # what was asked for (TrainRequest, SweepRequest, TuneRequest)
         self.kind = kind  # train | sweep | tune
         self.title = title
@@ -99,16 +153,15 @@ class Job:
         start = time.perf_counter()
         slot = False
         while not self._stop.is_set() and not slot:  # Stop works while it waits for a slot
-            slot = _SLOTS.acquire(timeout=0.2)
+            slot = _SLOTS.acquire(self, timeout=0.2)
         if not slot or self._stop.is_set():
-            if slot:
-                _SLOTS.release()
+            _SLOTS.leave(self)
             self.state, self.phase = STOPPED, "Stopped before it started"
             return
         try:
             self._work_in_slot(start)
         finally:
-            _SLOTS.release()
+            _SLOTS.leave(self)
 
     def _work_in_slot(self, start: float) -> None:
         self.state, self.phase = RUNNING, "Starting"
@@ -401,30 +454,76 @@ class Workspace:
     touched: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)  # for registering results
 
+    def empty(self) -> bool:
+        """Nothing to lose: no model, no result, no job."""
+        return not (self.models or self.results or self.jobs)
+
+    def model_bytes(self) -> int:
+        """Bytes of the weights of this browser's models (parameters and buffers)."""
+        tensors = [
+            t
+            for model in self.models.values()
+            if isinstance(model, torch.nn.Module)
+            for t in itertools.chain(model.parameters(), model.buffers())
+        ]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
 
 class Workspaces:
-    """Token -> Workspace, forgetting the ones unused for `ttl` seconds (at most `limit` kept)."""
+    """Token -> Workspace, forgetting the ones unused for `ttl` seconds.
 
-    def __init__(self, ttl: float = 6 * 3600, limit: int = 1000) -> None:
-        self.ttl, self.limit = ttl, limit
+    Bounds: at most `limit` workspaces, and `max_model_bytes` of models in all. A new token
+    past `limit` pushes out the least recently used *empty* workspace first (so a flood of
+    cookie-less sessions never costs anyone a trained model), then the least recently used
+    idle one; models past `max_model_bytes` push out the least recently used idle workspaces
+    holding them. A workspace with a job still running is never forgotten.
+    """
+
+    def __init__(
+        self, ttl: float = 6 * 3600, limit: int = 1000, max_model_bytes: int = 2 * 2**30
+    ) -> None:
+        self.ttl, self.limit, self.max_model_bytes = ttl, limit, max_model_bytes
         self._spaces: dict[str, Workspace] = {}
         self._lock = threading.Lock()
 
     def get(self, token: str) -> Workspace:
         now = time.time()
         with self._lock:
-            idle = [k for k, w in self._spaces.items() if now - w.touched > self.ttl]
-            for old in idle:
+            for old in [k for k, w in self._spaces.items() if now - w.touched > self.ttl]:
                 if not _busy(self._spaces[old]):
                     del self._spaces[old]
             space = self._spaces.get(token)
             if space is None:
-                free = [k for k, w in self._spaces.items() if not _busy(w)]
-                if len(self._spaces) >= self.limit and free:  # forget the least recently used
-                    del self._spaces[min(free, key=lambda k: self._spaces[k].touched)]
+                if len(self._spaces) >= self.limit:
+                    self._forget(self._evictable(token, empty_first=True)[:1])
                 space = self._spaces[token] = Workspace()
             space.touched = now
+            self._bound_bytes(token)
             return space
+
+    def _evictable(self, keep: str, empty_first: bool = False) -> list[str]:
+        """Idle workspaces other than `keep`, least recently used first (empty ones first)."""
+        idle = [k for k, w in self._spaces.items() if k != keep and not _busy(w)]
+
+        def order(token: str) -> tuple[bool, float]:
+            space = self._spaces[token]
+            return (empty_first and not space.empty(), space.touched)
+
+        return sorted(idle, key=order)
+
+    def _bound_bytes(self, keep: str) -> None:
+        sizes = {k: w.model_bytes() for k, w in self._spaces.items()}
+        total = sum(sizes.values())
+        for old in self._evictable(keep):
+            if total <= self.max_model_bytes:
+                return
+            if sizes[old]:
+                total -= sizes[old]
+                del self._spaces[old]
+
+    def _forget(self, tokens: list[str]) -> None:
+        for token in tokens:
+            del self._spaces[token]
 
     def __len__(self) -> int:
         return len(self._spaces)

@@ -6,12 +6,16 @@ import zipfile
 import pytest
 
 from dense_attention.archive import (
+    CHUNK_BYTES,
+    MEMBER_TOO_LARGE,
     NOT_A_ZIP,
     TOO_LARGE,
     TOO_MANY_FILES,
     UNPACKS_TOO_LARGE,
+    ByteBudget,
     ZipRefused,
     open_zip,
+    read_member,
 )
 
 
@@ -52,3 +56,28 @@ def test_the_callers_inspection_runs_before_the_size_checks():
 
     with pytest.raises(RuntimeError, match=r"saw \['a.txt'\]"):
         open_zip(zip_of({"a.txt": b"a" * 100}), max_unzipped_bytes=1, inspect=refuse)
+
+
+def test_a_member_is_streamed_and_reading_stops_one_chunk_past_its_limit():
+    raw = zip_of({"bomb.bin": b"\x00" * (8 * CHUNK_BYTES), "ok.txt": b"fine"})
+    archive = open_zip(raw)
+    bomb, ok = archive.infolist()
+    with pytest.raises(ZipRefused) as caught:
+        read_member(archive, bomb, max_bytes=CHUNK_BYTES // 2)
+    assert caught.value.check == MEMBER_TOO_LARGE
+    assert caught.value.size <= CHUNK_BYTES  # stopped at the first chunk, not 8 MB later
+    assert read_member(archive, ok, max_bytes=4) == b"fine"
+
+
+def test_the_budget_runs_across_members():
+    raw = zip_of({"a.bin": b"a" * 3000, "b.bin": b"b" * 3000})
+    archive = open_zip(raw)
+    budget = ByteBudget(5000)
+    assert read_member(archive, archive.infolist()[0], budget) == b"a" * 3000
+    with pytest.raises(ZipRefused) as caught:
+        read_member(archive, archive.infolist()[1], budget)
+    assert (caught.value.check, caught.value.size, caught.value.limit) == (
+        UNPACKS_TOO_LARGE,
+        6000,
+        5000,
+    )

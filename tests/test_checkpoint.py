@@ -255,3 +255,35 @@ def test_a_config_too_large_to_build_is_refused_before_allocating(tmp_path):
     (tmp_path / checkpoint.CONFIG_FILE).write_text(json.dumps(header))
     with pytest.raises(checkpoint.CheckpointError, match="over the 200 MiB limit"):
         checkpoint.load(tmp_path)
+
+
+def text_model_without_positions():
+    from dense_attention.classifier import ClassifierConfig
+    from dense_attention.encoders import TextConfig
+
+    text = TextConfig(max_len=8, embed_dim=4, pos_dim=0, vocab=(0, 100, 101, 102))
+    return Classifier(ClassifierConfig(ModelConfig(4, 2, 2), ("a", "b"), text=text)).eval()
+
+
+def test_a_crafted_config_asking_for_a_billion_tokens_is_refused():
+    raw = checkpoint.to_zip(text_model_without_positions())
+    header = json.loads(members(raw)["config.json"])
+    header["config"]["text"]["max_len"] = 10**9  # no position table: the weights still fit
+    with pytest.raises(CheckpointError, match="max_len=1000000000 is over the limit of 512"):
+        checkpoint.from_zip(with_config(raw, config=header["config"]))
+
+
+def test_a_crafted_config_asking_for_huge_pictures_is_refused(digits_model):
+    raw = checkpoint.to_zip(digits_model[0])
+    config = json.loads(members(raw)["config.json"])["config"]
+    config["image"].update(size=2048, patch=2048)  # one patch of 2048 x 2048 pixels
+    with pytest.raises(CheckpointError, match="size=2048 is over the limit of 256 pixels"):
+        checkpoint.from_zip(with_config(raw, config=config))
+
+
+def test_a_member_over_its_limit_stops_being_read(monkeypatch):
+    raw = checkpoint.to_zip(model_for())
+    padded = members(raw)["config.json"] + b" " * 2**20  # valid JSON, 1 MB of blanks
+    monkeypatch.setattr(checkpoint, "MAX_JSON_BYTES", 2**19, raising=False)
+    with pytest.raises(CheckpointError, match="config.json unpacks to more than 0.5 MB"):
+        checkpoint.from_zip(zip_of({**members(raw), "config.json": padded}))

@@ -110,3 +110,13 @@ def test_penalised_parameters_leave_the_encoder_alone(texts):
     names = set(model.penalised_parameters())
     assert names == {"core.dense.weight", "core.pool_weight", "core.pool_vector", "core.out.weight"}
     assert {"encoder.tok.weight", "encoder.pos.weight"} <= {n for n, _ in model.named_parameters()}
+
+
+def test_an_overflowing_trace_is_a_clear_value_error_not_a_nan_figure():
+    core = ModelConfig(4, 2, 2, temperature=1e-3)
+    config = ClassifierConfig(core, ("a", "b"), image=ImageConfig(4, 1, 2, 0))
+    model = Classifier(config).eval()
+    with torch.no_grad():
+        model.core.dense.weight.fill_(1e30)  # finite weights whose scores overflow float32
+    with pytest.raises(ValueError, match="overflows the model: scores, attn"):
+        model.explain(np.full((4, 4), 0.5, dtype=np.float32))

@@ -29,6 +29,11 @@ def test_fields_added_later_default_to_the_old_behaviour():
         (dict(skip="concat"), "skip"),
         (dict(temperature=0), "temperature"),
         (dict(temperature=-1.0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(temperature=float("inf")), "temperature"),
+        (dict(temperature=1e-300), "temperature must be a number from 0.001 to 1000"),
+        (dict(temperature=1e4), "temperature"),
+        (dict(temperature="1"), "temperature"),
         (dict(hidden_dim=0), "hidden_dim"),
         (dict(hidden_dim=2.5), "hidden_dim"),
         (dict(num_classes=True), "num_classes"),
@@ -51,3 +56,16 @@ def test_unknown_and_missing_fields():
         ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16))
     with pytest.raises(ConfigError, match="JSON object"):
         ModelConfig.from_dict([8, 16, 3])
+
+
+def test_every_offered_temperature_is_a_valid_config():
+    from dense_attention.config import TEMPERATURES
+
+    for tau in TEMPERATURES:
+        assert ModelConfig(8, 16, 3, temperature=tau).temperature == tau
+
+
+def test_a_checkpoint_header_with_nan_temperature_is_refused():
+    data = ModelConfig(8, 16, 3).to_dict() | {"temperature": float("nan")}
+    with pytest.raises(ConfigError, match="temperature"):
+        ModelConfig.from_dict(data)

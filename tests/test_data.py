@@ -452,3 +452,28 @@ def zip_bomb(declared: int) -> bytes:
 def test_the_kinds_and_sizes_known_without_loading_are_right(name):
     ds = load_dataset(name)
     assert ds.kind == DATASET_KINDS[name] and ds.summary()["total"] == DATASET_SIZES[name]
+
+
+def test_too_many_classes_are_refused_before_anything_is_built(monkeypatch):
+    rows = "".join(f"text {k},class{k}\ntext {k} again,class{k}\n" for k in range(101))
+    with pytest.raises(DataError, match="101 classes; the limit is 100"):
+        from_csv(f"text,label\n{rows}".encode())
+    monkeypatch.setattr(data, "MAX_CLASSES", 2)  # small ZIPs: the same check on folders
+    with pytest.raises(DataError, match="3 classes; the limit is 2"):
+        from_image_zip(class_zip({"bird/1.png": gray(0), "bird/2.png": gray(1)}))
+
+
+def test_an_image_member_is_read_only_up_to_its_limit(monkeypatch):
+    monkeypatch.setattr(data, "MAX_IMAGE_FILE_BYTES", 2**20, raising=False)
+    bomb = class_zip({"cat/bomb.png": b"\x00" * (3 * 2**20)})  # 3 MB packed to ~3 kB
+    with pytest.raises(DataError, match="cat/bomb.png: unpacks to more than 1 MB, the limit for"):
+        from_image_zip(bomb)
+
+
+def test_the_total_pixels_are_checked_from_the_headers_before_decoding(monkeypatch):
+    monkeypatch.setattr(
+        data, "MAX_TOTAL_PIXELS", 1000, raising=False
+    )  # ten 12 x 12 images: 1,440 pixels
+    truncated = {"cat/bad.png": noise_png()[:300]}  # a header, then no pixels to decode
+    with pytest.raises(DataError, match="the 11 images hold 0 megapixels in all; the limit is 0"):
+        from_image_zip(class_zip(truncated))

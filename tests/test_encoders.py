@@ -392,3 +392,14 @@ def test_image_x_is_patches_then_positions() -> None:
     torch.testing.assert_close(x[..., :12], encoder.patches(encoder.prepare(images)))
     torch.testing.assert_close(x[1, :, 12:], encoder.pos.weight)
     assert list(encoder.state_dict()) == ["pos.weight"]
+
+
+def test_configs_cap_tokens_and_picture_size() -> None:
+    assert TextConfig(max_len=512, pos_dim=0).max_len == 512  # MiniLM's own limit
+    with pytest.raises(ConfigError, match="max_len=1000000000 is over the limit of 512"):
+        TextConfig(max_len=10**9, pos_dim=0)  # 88 KB of weights, 1,002 tokens for 1,000 words
+    assert ImageConfig(size=256, patch=16).num_patches == 256
+    with pytest.raises(ConfigError, match="size=2048 is over the limit of 256 pixels"):
+        ImageConfig(size=2048, channels=3, patch=2048, pos_dim=0)
+    with pytest.raises(ConfigError, match="makes 1024 patches; the limit is 512"):
+        ImageConfig(size=64, patch=2)

@@ -113,3 +113,31 @@ def test_trace_json_parses_to_the_trace(explanation):
         np.testing.assert_allclose(np.array(document["trace"][name], dtype=float), trace[name])
     assert document["trace"]["similarity"] == "cosine"
     assert document["trace"]["temperature"] == 0.5
+
+
+FORMULA = '=HYPERLINK("http://example.com","pwn")'
+
+
+def test_matrix_csv_neutralises_formula_labels_but_keeps_numbers():
+    text = export.matrix_csv(np.array([[-1.5], [2.0]]), [FORMULA, "@SUM(A1)"], ["-x"], "class")
+    frame = pd.read_csv(io.StringIO(text), index_col=0)
+    assert list(frame.index) == [f"'{FORMULA}", "'@SUM(A1)"]
+    assert list(frame.columns) == ["'-x"]
+    assert frame.iloc[:, 0].tolist() == [-1.5, 2.0]  # a negative number is not a formula
+
+
+def test_safe_csv_neutralises_every_formula_start_in_string_cells_only():
+    starts = ["=1+1", "+1", "-1", "@A1", "\tx", "ok", "a=b"]
+    frame = pd.DataFrame({"name": starts, "score": [-1.0] * len(starts), "n": [-3] * len(starts)})
+    back = pd.read_csv(io.StringIO(export.safe_csv(frame)), keep_default_na=False)
+    assert back["name"].tolist() == [f"'{s}" for s in starts[:5]] + ["ok", "a=b"]
+    assert back["score"].tolist() == [-1.0] * len(starts)
+    assert back["n"].tolist() == [-3] * len(starts)
+    assert export.neutralise_cell("\r=1") == "'\r=1"
+
+
+def test_step_csv_of_probs_neutralises_a_formula_class_name(explanation):
+    crafted = Explanation(
+        explanation.trace, explanation.tokens, 0, (FORMULA, *explanation.classes[1:])
+    )
+    assert f"'{FORMULA}" in export.step_csv(crafted, "probs").replace('""', '"')

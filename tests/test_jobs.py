@@ -163,3 +163,56 @@ def test_the_baseline_of_a_sliced_run_sees_the_same_slice():
     keep = limit_indices(ds.train.labels, 60, config.seed)
     sliced = replace(ds, train=Split(ds.train.items[keep], ds.train.labels[keep]))
     assert job.result.baseline_accuracy == pytest.approx(baseline_accuracy(sliced))
+
+
+def blocking_job(owner: object, release) -> jobs.Job:
+    def work(job: jobs.Job) -> None:
+        while not release.is_set() and not job.should_stop():
+            time.sleep(0.01)
+
+    with jobs.owned_by(owner):
+        return jobs.Job("train", "blocked", work).start()
+
+
+def wait_for_states(job_list, timeout: float = 10) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(j.state == jobs.WAITING for j in job_list[:1]):
+        time.sleep(0.02)
+    time.sleep(0.5)  # time for any job that could start to start
+    return [j.state for j in job_list]
+
+
+def test_one_browser_runs_one_job_at_a_time_and_others_get_the_second_slot():
+    import threading
+
+    release, a, b = threading.Event(), jobs.Workspace(), jobs.Workspace()
+    assert jobs.MAX_RUNNING == 2
+    a1, a2 = blocking_job(a, release), blocking_job(a, release)
+    b1 = blocking_job(b, release)
+    try:
+        states = wait_for_states([a1, a2, b1])
+        assert states == [jobs.RUNNING, jobs.WAITING, jobs.RUNNING]  # a2 queues behind b1
+    finally:
+        release.set()
+    for job in (a1, a2, b1):
+        finish(job, timeout=10)
+    assert a2.state == jobs.DONE  # it ran once a1 left
+
+
+def test_a_flood_of_empty_sessions_never_evicts_a_workspace_with_models():
+    spaces = jobs.Workspaces(ttl=60, limit=3)
+    keeper = spaces.get("keeper")
+    keeper.models["m"] = torch.nn.Linear(2, 2)
+    for k in range(20):  # cookie-less visits: a new token each
+        spaces.get(f"visitor{k}")
+    assert len(spaces) == 3 and spaces.get("keeper") is keeper
+
+
+def test_models_past_the_byte_bound_evict_the_least_recently_used_idle_workspace():
+    spaces = jobs.Workspaces(ttl=60, limit=100, max_model_bytes=6000)
+    first, second = spaces.get("first"), spaces.get("second")
+    first.models["m"] = torch.nn.Linear(999, 1)  # 1,000 floats: 4,000 bytes
+    second.models["m"] = torch.nn.Linear(999, 1)
+    assert first.model_bytes() == 4000
+    spaces.get("second")  # 8,000 bytes > 6,000: the least recently used holder goes
+    assert spaces.get("first") is not first and spaces.get("second") is second

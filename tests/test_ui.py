@@ -157,6 +157,42 @@ def test_cached_builds_once_per_content():
     assert at.markdown[0].value.startswith("same=True other=False z=")
 
 
+def big_figure_script() -> None:
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from dense_attention import ui
+
+    def big(n: int) -> go.Figure:  # over 8 MB of JSON, cheap to build
+        return go.Figure(layout_title_text="x" * n)
+
+    small, small_again = ui.cached(big, 10), ui.cached(big, 10)
+    first, again = ui.cached(big, 9 * 2**20), ui.cached(big, 9 * 2**20)
+    st.write(f"small kept={small is small_again} big kept={first is again}")
+
+
+def test_the_shared_figure_cache_never_keeps_a_figure_of_many_megabytes():
+    at = run(AppTest.from_function(big_figure_script, default_timeout=30))
+    assert at.markdown[0].value == "small kept=True big kept=False"
+
+
+def owner_script() -> None:
+    import streamlit as st
+
+    from dense_attention import jobs, ui
+    from dense_attention.ui import browser
+
+    ui.start_job("train", lambda: jobs.Job("train", "quick", lambda job: None).start())
+    job = browser.workspace().jobs["train"]
+    job.join(5)
+    st.write(f"owned={job.owner is browser.workspace()} state={job.state}")
+
+
+def test_a_started_job_belongs_to_this_browser_for_fair_sharing():
+    at = run(AppTest.from_function(owner_script, default_timeout=30))
+    assert at.markdown[0].value == "owned=True state=done"
+
+
 def test_settings_config_carries_the_live_settings(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     model = checkpoint.load(found[name].path)

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from .. import catalog, checkpoint, reference
+from .. import catalog, checkpoint, memo, reference
 from ..classifier import Classifier, Explanation
 from ..encoders import load_minilm
 from ..hashing import digest
@@ -43,9 +43,18 @@ def load_reference_model():
     return load_minilm()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64, ttl=3600)
-def _shared(key: str, _build: Callable[[], Any]) -> Any:
-    return _build()
+FIGURE_CACHE_BYTES = 256 * 2**20  # figures kept for every session, in all (JSON bytes)
+FIGURE_MAX_BYTES = 8 * 2**20  # a larger figure is drawn afresh each time, never kept
+
+
+@st.cache_resource(show_spinner=False)
+def _figures() -> memo.ByteLRU:
+    """The server's figure cache: bounded by bytes, least recently used out first."""
+    return memo.ByteLRU(FIGURE_CACHE_BYTES, FIGURE_MAX_BYTES)
+
+
+def _shared(key: str, build: Callable[[], Any]) -> Any:
+    return _figures().get_or_build(key, build)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64, ttl=3600)
@@ -59,6 +68,8 @@ def cached(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     Only for pure builders of read-only results (figures, reference attention): the key is a
     digest of the builder's name and every argument, so equal content gives the equal result.
     Building a figure costs tens of ms (plotly validates every cell); this keeps reruns fast.
+    The cache is bounded by bytes (FIGURE_CACHE_BYTES; a figure over FIGURE_MAX_BYTES is
+    never kept), so large pictures or many users cannot grow the server without end.
     """
     name = f"{build.__module__}.{build.__qualname__}"
     key = digest(name, args, kwargs)

@@ -21,10 +21,12 @@ def running(slot: str) -> jobs.Job | None:
 
 
 def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
-    """Start a job in `slot` unless one runs there (a double click starts one job)."""
+    """Start a job in `slot` unless one runs there (a double click starts one job). The job is
+    this browser's: it runs at most one job at a time, so it cannot hold every slot."""
     space = browser.workspace()
     if running(slot) is None:
-        space.jobs[slot] = start()
+        with jobs.owned_by(space):
+            space.jobs[slot] = start()
 
 
 def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
