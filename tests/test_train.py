@@ -2,6 +2,7 @@
 
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -251,8 +252,7 @@ def seeded_run(ds, splits, out, key, rng_states=None):
     model = build_classifier(ds, hidden_dim=16, activation="gelu", dropout_h=0.2,
                              dropout_attn=0.2, similarity="scaled_dot")  # fmt: skip
     init_parameters(model, seed=11)
-    cfg = TrainConfig(epochs=3, batch_size=32, lr=1e-2, seed=11, probes=2, snapshot_every=3,
-                      max_train_examples=160)  # fmt: skip
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-2, seed=11, probes=2, snapshot_every=3)
     before = torch.get_rng_state()
     result = train(model, tr, va, cfg)
     if rng_states is not None:
@@ -268,16 +268,21 @@ def test_seeded_runs_repeat_bit_for_bit_beside_other_jobs(digits):
     seeded_run(ds, splits, runs, "alone", states)
     assert torch.equal(*states)  # training drew nothing from the global RNG
 
-    def noise() -> None:
-        for _ in range(300):
+    done = threading.Event()
+
+    def noise() -> None:  # another job's draws from the global RNG, all along
+        while not done.is_set():
             torch.rand(100)
+            time.sleep(0.005)
 
     threads = [threading.Thread(target=seeded_run, args=(ds, splits, runs, k)) for k in "ab"]
-    threads.append(threading.Thread(target=noise))
-    for thread in threads:
+    drawing = threading.Thread(target=noise)
+    for thread in [drawing, *threads]:
         thread.start()
     for thread in threads:
         thread.join()
+    done.set()
+    drawing.join()
     alone_state, alone_history, alone_snaps, alone_test = runs["alone"]
     for key in "ab":
         state, history, snaps, test = runs[key]
