@@ -87,7 +87,9 @@ def sum_across(values: Sequence[float], device: torch.device | None = None) -> l
     return total.tolist()
 
 
-def first_reason(reason: str | None, reasons: Sequence[str], device=None) -> str | None:
+def first_reason(
+    reason: str | None, reasons: Sequence[str], device: torch.device | None = None
+) -> str | None:
     """One stop decision for every process: the earliest of `reasons` any process gives, or None
     when none does (a time limit reached on one worker ends the run on all, never deadlocks)."""
     if world()[1] == 1:

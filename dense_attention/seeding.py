@@ -57,7 +57,8 @@ def init_parameters(model: nn.Module, seed: int) -> nn.Module:
     any other module that defines `reset_parameters(generator=...)` (DenseAttention) re-draws its
     own weights. Modules with a fixed initialisation (SimilarityParams) are left as they are.
     Children go before their parent, so a parent's rule (MultiheadAttention zeroes its output
-    projection's bias) wins. Returns `model`, on the CPU generator's values moved to its device.
+    projection's bias) wins. Values are drawn on the CPU and copied to wherever each weight
+    lives, so a seed gives the same model on every device. Returns `model`.
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -341,7 +341,7 @@ def _run_epoch(loop: _Loop, split: TensorSplit, order: torch.Tensor, epoch: int)
         sums.add(batch, logits, loss, penalty)
         snap = _maybe_snapshot(loop, epoch - 1 + (b + 1) / n)
         stop = _interrupt(config, loop.start, loop.should_stop)
-        stop = distributed.first_reason(stop, _STOPS, loop.device) if loop.world > 1 else stop
+        stop = distributed.first_reason(stop, _STOPS, loop.device)  # the same on every process
         record = None
         if stop or b == n - 1:  # validate at epoch ends and before stopping
             record = _validate(loop, epoch, sums)
