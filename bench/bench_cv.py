@@ -24,6 +24,7 @@ from dense_attention.classifier import build_classifier  # noqa: E402
 from dense_attention.config import TrainConfig  # noqa: E402
 from dense_attention.data import Dataset, Split, baseline_accuracy, load_dataset  # noqa: E402
 from dense_attention.encoders import ImageConfig  # noqa: E402
+from dense_attention.seeding import init_parameters  # noqa: E402
 from dense_attention.train import evaluate, train  # noqa: E402
 
 BASE = dict(hidden_dim=256, activation="gelu", image=ImageConfig(8, 1, 4, 32))
@@ -40,8 +41,7 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {  # name: (build_classifier options,
 
 def fold_score(ds: Dataset, fit: Split, held: Split, options: dict, fields: dict, epochs: int):
     """Correct predictions on `held` of a model trained on `fit` (all epochs, last kept)."""
-    torch.manual_seed(0)
-    model = build_classifier(replace(ds, train=fit), **options)
+    model = init_parameters(build_classifier(replace(ds, train=fit), **options), seed=0)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, seed=0, probes=0, keep="last",
                       **fields)  # fmt: skip
     held_tensors = model.tensors(held)

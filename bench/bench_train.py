@@ -19,6 +19,7 @@ from dense_attention.classifier import build_classifier  # noqa: E402
 from dense_attention.config import TrainConfig  # noqa: E402
 from dense_attention.data import baseline_accuracy, load_dataset  # noqa: E402
 from dense_attention.encoders import ImageConfig  # noqa: E402
+from dense_attention.seeding import init_parameters  # noqa: E402
 from dense_attention.train import evaluate, train  # noqa: E402
 
 
@@ -36,8 +37,8 @@ def main() -> None:
     start = time.perf_counter()
     baseline = baseline_accuracy(ds)
     baseline_s = time.perf_counter() - start
-    torch.manual_seed(0)
     model = build_classifier(ds, 256, image=ImageConfig(8, 1, 4, 32), activation="gelu")
+    init_parameters(model, seed=0)
     splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
     reached: list[float] = []
 

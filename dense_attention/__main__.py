@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, faithfulness
+from . import checkpoint, distributed, faithfulness
 from .classifier import Classifier, build_classifier
 from .config import (
     ACTIVATIONS,
@@ -37,8 +37,9 @@ from .data import (
     load_image,
 )
 from .encoders import TEXT_MODES, ImageConfig, TextConfig
+from .seeding import init_parameters
 from .sweep import sweep_similarities
-from .train import StepEvent, evaluate, pick_device, train
+from .train import StepEvent, TrainResult, evaluate, pick_device, train
 from .tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
 
@@ -229,18 +230,28 @@ def _steps(n: int, cfg: TrainConfig) -> int:
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    torch.manual_seed(args.seed)
+    """Train one classifier; launched by torchrun, as one of its DistributedDataParallel workers
+    (distributed.process_group), of which rank 0 alone prints and writes the checkpoint."""
+    with distributed.process_group(pick_device(args.device).type) as launch:
+        return _train_worker(args, argv, launch)
+
+
+def _train_worker(args: argparse.Namespace, argv: list[str], launch: distributed.Launch) -> int:
     ds = _dataset(args)
     fit = ds.train_and_val() if args.refit else ds.train
     model = _model(args, replace(ds, train=fit))  # a learned vocabulary covers what it trains on
+    init_parameters(model, args.seed)
     cfg = _train_config(args)
-    print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}", file=sys.stderr)
-    if args.refit:
+    if launch.is_main:
+        workers = f" x {launch.world_size} processes" if launch.world_size > 1 else ""
+        print(f"{ds.name}: {ds.summary()} on {pick_device(args.device)}{workers}", file=sys.stderr)
+    if args.refit and launch.is_main:
         print(f"refit: training on train + val ({len(fit)} examples), keeping the last epoch; "
               "validation accuracy is on examples seen in training", file=sys.stderr)  # fmt: skip
     splits = [model.tensors(s) for s in (fit, ds.val, ds.test)]
-    steps = _steps(len(fit), cfg)
-    with tqdm(total=steps, desc="training", unit="step", file=sys.stderr, mininterval=1) as bar:
+    steps = -(-_steps(len(fit), cfg) // launch.world_size)
+    with tqdm(total=steps, desc="training", unit="step", file=sys.stderr, mininterval=1,
+              disable=not launch.is_main) as bar:  # fmt: skip
 
         def on_step(event: StepEvent) -> None:
             bar.update(1)
@@ -248,8 +259,31 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
                 bar.set_postfix(epoch=event.epoch, val_acc=f"{event.record.val_accuracy:.3f}")
 
         result = train(model, splits[0], splits[1], cfg, on_step=on_step)
+    if not launch.is_main:
+        return 0
     test_loss, test_acc = evaluate(model, splits[2])
-    metrics = {
+    metrics = _train_metrics(args, argv, ds, cfg, result, (test_loss, test_acc))
+    metrics["processes"] = launch.world_size
+    metadata = {k: metrics[k] for k in ("dataset", "split_seed", "limit", "test_accuracy")}
+    metadata["data_path"] = str(args.data_path) if args.data_path else None
+    checkpoint.save(args.out, model, metadata)
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"test accuracy {test_acc:.4f} (baseline {metrics['baseline_accuracy']})")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _train_metrics(
+    args: argparse.Namespace,
+    argv: list[str],
+    ds: Dataset,
+    cfg: TrainConfig,
+    result: TrainResult,
+    test: tuple[float, float],
+) -> dict[str, Any]:
+    """What metrics.json records of a training run; test = (loss, accuracy) on the test split."""
+    test_loss, test_acc = test
+    return {
         "dataset": ds.name,
         "split_seed": ds.seed,
         "limit": args.limit,
@@ -271,13 +305,6 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         "torch": torch.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    metadata = {k: metrics[k] for k in ("dataset", "split_seed", "limit", "test_accuracy")}
-    metadata["data_path"] = str(args.data_path) if args.data_path else None
-    checkpoint.save(args.out, model, metadata)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"test accuracy {test_acc:.4f} (baseline {metrics['baseline_accuracy']})")
-    print(f"wrote {args.out}")
-    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import torch
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
 from .data import BASELINE_NAMES, Dataset, Split, baseline_accuracy, limit_indices, load_dataset
+from .seeding import init_parameters
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -299,8 +300,7 @@ def train_job(request: TrainRequest) -> Job:
         job.update(0.0, "Reading the data")
         ds = request.data.load()
         config = request.train_config
-        torch.manual_seed(config.seed)
-        model = build_classifier(ds, **request.model_options)
+        model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
         job.update(0.0, "Encoding the examples")
         splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
         n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from . import seeding
 from .config import ModelConfig
 from .similarity import SIMILARITIES, SimilarityParams, register_weight
 from .trace import Trace
@@ -117,16 +118,28 @@ class DenseAttention(nn.Module):
         # Learned pooling e_i = u^T tanh(W_a v_i + b_a); kept (as buffers) under mean pooling too,
         # so the app can switch pooling on any model.
         learned = config.pooling == "learned"
-        bound = 1.0 / math.sqrt(d)
-        register_weight(self, "pool_weight", (torch.rand(d, d) * 2 - 1) * bound, learned)
+        pool_weight, pool_vector = _pooling_init(d)
+        register_weight(self, "pool_weight", pool_weight, learned)
         register_weight(self, "pool_bias", torch.zeros(d), learned)
-        register_weight(self, "pool_vector", (torch.rand(d) * 2 - 1) * bound, learned)
+        register_weight(self, "pool_vector", pool_vector, learned)
         self.out = nn.Linear(2 * d if config.skip == "mean" else d, config.num_classes)
         # Built last, so a seed gives the other weights the same values with or without it.
         self.sequence_encoder = None
         if config.sequence_encoder != "none":
             cls = SEQUENCE_ENCODER_CLASSES[config.sequence_encoder]
             self.sequence_encoder = cls(config.input_dim)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Re-draw this module's own random weights (W_a, u of pooling) from `generator`.
+
+        Its layers (dense, out, the sequence encoder) are not touched: seeding.init_parameters
+        re-draws every layer of a model; the similarity weights have a fixed initialisation.
+        """
+        pool_weight, pool_vector = _pooling_init(self.config.hidden_dim, generator)
+        self.pool_weight.copy_(pool_weight)
+        self.pool_bias.zero_()
+        self.pool_vector.copy_(pool_vector)
 
     def _check(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.config.input_dim:
@@ -165,12 +178,12 @@ class DenseAttention(nn.Module):
         """h (B, N, d) from the input x: sequence encoder, dense layer, and dropout if training."""
         h = self.project(self.encode_sequence(x, mask))
         if self.training and self.config.dropout_h > 0:
-            h = F.dropout(h, self.config.dropout_h)
+            h = seeding.dropout(h, self.config.dropout_h)
         return h
 
     def _attn_dropout(self, attn: torch.Tensor) -> torch.Tensor:
         if self.training and self.config.dropout_attn > 0:
-            return F.dropout(attn, self.config.dropout_attn)
+            return seeding.dropout(attn, self.config.dropout_attn)
         return attn
 
     def penalised_parameters(self) -> dict[str, nn.Parameter]:
@@ -199,14 +212,14 @@ class DenseAttention(nn.Module):
     def _fast_values(
         self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
     ) -> torch.Tensor:
-        """v = attn @ h through scaled_dot_product_attention, for dot and scaled_dot."""
+        """v = attn @ h through scaled_dot_product_attention, for dot and scaled_dot (no dropout:
+        `forward` takes the explicit path when attention dropout is on)."""
         scale = 1.0 / temperature / (math.sqrt(h.shape[-1]) if similarity == "scaled_dot" else 1.0)
-        p = self.config.dropout_attn if self.training else 0.0
         if bool(mask.all()):
-            return F.scaled_dot_product_attention(h, h, h, dropout_p=p, scale=scale)
+            return F.scaled_dot_product_attention(h, h, h, scale=scale)
         # Allow every key of an all-padding example (no NaN), then zero padded query rows.
         keys = (mask | ~mask.any(dim=1, keepdim=True))[:, None, :]  # (B, 1, N)
-        values = F.scaled_dot_product_attention(h, h, h, attn_mask=keys, dropout_p=p, scale=scale)
+        values = F.scaled_dot_product_attention(h, h, h, attn_mask=keys, scale=scale)
         return values * mask[..., None].to(values.dtype)
 
     def pool(
@@ -250,7 +263,9 @@ class DenseAttention(nn.Module):
         mask = self._check(x, mask)
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
         h = self.hidden(x, mask)
-        if similarity in ("dot", "scaled_dot"):
+        # Attention dropout draws its masks through seeding.dropout, so it needs a_ij itself.
+        drops_attn = self.training and self.config.dropout_attn > 0
+        if similarity in ("dot", "scaled_dot") and not drops_attn:
             values = self._fast_values(h, mask, similarity, temperature)
         else:
             values = self._attn_dropout(self.attend(h, mask, similarity, temperature)[1]) @ h
@@ -297,6 +312,15 @@ class DenseAttention(nn.Module):
             logits=logits, probs=torch.softmax(logits, dim=-1),
             similarity=similarity, temperature=temperature,
         )  # fmt: skip
+
+
+def _pooling_init(
+    d: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """W_a (d, d) and u (d,) of learned pooling, each U(-1/sqrt(d), 1/sqrt(d))."""
+    bound = 1.0 / math.sqrt(d)
+    pool_weight = (torch.rand(d, d, generator=generator) * 2 - 1) * bound
+    return pool_weight, (torch.rand(d, generator=generator) * 2 - 1) * bound
 
 
 def _overridden(name: str, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from torch import nn
 from .classifier import Classifier, build_classifier
 from .config import SIMILARITY_NAMES, TrainConfig
 from .data import Dataset
+from .seeding import init_parameters
 from .trace import attention_entropy as row_entropy
 from .train import EpochRecord, StepEvent, TensorSplit, TrainResult, evaluate, train
 
@@ -216,8 +217,7 @@ def _measure(
 
 
 def _build(dataset: Dataset, options: dict[str, Any], similarity: str, seed: int) -> Classifier:
-    torch.manual_seed(seed)
-    return build_classifier(dataset, **options, similarity=similarity)
+    return init_parameters(build_classifier(dataset, **options, similarity=similarity), seed)
 
 
 def _warm_up(model: Classifier, splits: list[TensorSplit], config: TrainConfig) -> None:

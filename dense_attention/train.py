@@ -20,7 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
 
+from . import distributed, seeding
 from .config import TrainConfig
 from .data import limit_indices
 from .splits import TensorSplit
@@ -196,6 +199,16 @@ def train(
 
     `should_stop()` is polled after every step (the app's stop button); `on_step` gets a StepEvent.
     With `config.max_train_examples`, only a stratified subsample of `train_split` is used.
+
+    Every random draw comes from the run's own generators, seeded by `config.seed`: the data
+    order (`epoch_order`) and dropout (seeding.dropout); torch's global RNG is not touched, so a
+    run repeats bit for bit beside other runs in the same process. The model's initial weights
+    are the caller's (seeding.init_parameters draws them from a seed).
+
+    Inside a process group of N > 1 processes (a torchrun launch, see dense_attention.
+    distributed) the model trains as DistributedDataParallel: each process takes its share of
+    every global batch of `config.batch_size` (batch_size / N examples), so the run follows a
+    single-process run with the same batch size step by step.
     """
     config = config or TrainConfig()
     if len(train_split) == 0 or len(val_split) == 0:
@@ -203,14 +216,27 @@ def train(
     train_split = subsample(train_split, config.max_train_examples, config.seed)
     loop = _start(model, train_split, val_split, config)
     loop.on_step, loop.should_stop = on_step, should_stop
-    gen = torch.Generator().manual_seed(config.seed)
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(train_split), generator=gen)
-        stop = _run_epoch(loop, train_split, order, epoch)
-        if stop or (loop.best.since >= config.patience and epoch < config.epochs):
-            loop.result.stopped = stop or "early_stopping"
-            break
+    with seeding.dropout_generator(loop.dropout):
+        for epoch in range(1, config.epochs + 1):
+            order = epoch_order(len(train_split), config.seed, epoch, loop.rank, loop.world)
+            stop = _run_epoch(loop, train_split, order, epoch)
+            if stop or (loop.best.since >= config.patience and epoch < config.epochs):
+                loop.result.stopped = stop or "early_stopping"
+                break
     return _finish(loop)
+
+
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """The training examples process `rank` of `world` visits in `epoch` (1-based), in order.
+
+    torch's DistributedSampler: a permutation of range(n) from a generator seeded with
+    seed + epoch - 1, padded (by repeating its start) to a multiple of `world`, of which process
+    r takes positions r, r + world, ... With world = 1 it is the whole permutation, and the
+    processes' shares of batch b together are batch b of the single-process order.
+    """
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch - 1)
+    return torch.tensor(list(sampler), dtype=torch.int64)
 
 
 @dataclass
@@ -220,6 +246,11 @@ class _Loop:
     model: nn.Module
     config: TrainConfig
     device: torch.device
+    net: nn.Module  # what steps call: the model, or its DistributedDataParallel wrapper
+    dropout: torch.Generator  # the run's dropout masks, on the device
+    rank: int  # this process among `world` training together (0 of 1 alone)
+    world: int
+    batch_size: int  # this process's share of a global batch: config.batch_size / world
     params: list[nn.Parameter]  # what the optimiser updates and the gradient clip measures
     penalised: list[torch.Tensor]  # what L1/L2 act on (empty without a penalty)
     optimizer: torch.optim.Optimizer
@@ -261,40 +292,56 @@ class _EpochSums:
 def _start(
     model: nn.Module, train_split: TensorSplit, val_split: TensorSplit, config: TrainConfig
 ) -> _Loop:
-    """Seed, move the model to its device, build the optimiser; snapshot the probes at step 0."""
+    """Move the model to its device (and wrap it for DDP in a process group), seed the dropout
+    generator, build the optimiser; snapshot the probes at step 0."""
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
+    rank, world = distributed.world()
+    if config.batch_size % world:
+        raise ValueError(f"batch size {config.batch_size} does not split over {world} processes")
     model.to(device).train()
+    net = _parallel(model, device) if world > 1 else model
+    dropout = torch.Generator(device=device).manual_seed(config.seed + rank)
     params = [p for p in model.parameters() if p.requires_grad]
     penalised = list(penalised_parameters(model).values()) if config.l1 or config.l2 else []
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    batch_size = config.batch_size // world
+    steps_per_epoch = math.ceil(math.ceil(len(train_split) / world) / batch_size)
     scheduler = None
     if config.schedule == "cosine":
         total = steps_per_epoch * config.epochs
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     probes = val_split.take(slice(0, config.probes)).to(device)
     best = _Best() if config.keep == "best" else _Last()
-    loop = _Loop(model, config, device, params, penalised, optimizer, scheduler, val_split,
-                 probes, steps_per_epoch, best, TrainResult(device=str(device)))  # fmt: skip
+    loop = _Loop(model, config, device, net, dropout, rank, world, batch_size, params, penalised,
+                 optimizer, scheduler, val_split, probes, steps_per_epoch, best,
+                 TrainResult(device=str(device)))  # fmt: skip
     if config.probes:
         loop.result.snapshots.append(take_snapshot(model, probes, 0, 0.0))
     return loop
+
+
+def _parallel(model: nn.Module, device: torch.device) -> DistributedDataParallel:
+    """`model` as DDP: gradients averaged over the processes after every backward pass. Buffers
+    are fixed here (frozen embeddings, the other similarities' weights): not synced per step."""
+    ids = None
+    if device.type == "cuda":
+        ids = [device.index if device.index is not None else torch.cuda.current_device()]
+    return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
 
 def _run_epoch(loop: _Loop, split: TensorSplit, order: torch.Tensor, epoch: int) -> str | None:
     """One pass over `split` in the given order, in batches; validates at the end of the pass and
     before stopping early. Returns why training must stop (see `_interrupt`), or None.
     """
-    config, n = loop.config, loop.steps_per_epoch
+    config, n, size = loop.config, loop.steps_per_epoch, loop.batch_size
     sums = _EpochSums()
     for b in range(n):
-        batch = split.take(order[b * config.batch_size : (b + 1) * config.batch_size])
-        batch = batch.to(loop.device)
+        batch = split.take(order[b * size : (b + 1) * size]).to(loop.device)
         logits, loss, penalty = _optimiser_step(loop, batch)
         sums.add(batch, logits, loss, penalty)
         snap = _maybe_snapshot(loop, epoch - 1 + (b + 1) / n)
         stop = _interrupt(config, loop.start, loop.should_stop)
+        stop = distributed.first_reason(stop, _STOPS, loop.device)  # the same on every process
         record = None
         if stop or b == n - 1:  # validate at epoch ends and before stopping
             record = _validate(loop, epoch, sums)
@@ -311,7 +358,7 @@ def _optimiser_step(
     """One AdamW step on `batch`: (logits, cross-entropy, penalty)."""
     config = loop.config
     with _autocast(loop.device):
-        logits = loop.model(*batch.inputs).float()
+        logits = loop.net(*batch.inputs).float()
     objective, loss, penalty = regularised_loss(
         logits, batch.labels, loop.penalised, config.l1, config.l2, config.label_smoothing
     )
@@ -335,6 +382,10 @@ def _maybe_snapshot(loop: _Loop, epoch: float) -> Snapshot | None:
 
 def _validate(loop: _Loop, epoch: int, sums: _EpochSums) -> EpochRecord:
     val_loss, val_acc = evaluate(loop.model, loop.val_split.to(loop.device))
+    if loop.world > 1:  # the training statistics of every process's share
+        total = distributed.sum_across([sums.seen, sums.loss, sums.penalty, sums.correct],
+                                       loop.device)  # fmt: skip
+        sums = _EpochSums(int(total[0]), total[1], total[2], int(total[3]))
     record = sums.record(epoch, val_loss, val_acc, time.perf_counter() - loop.start)
     loop.result.history.append(record)
     loop.best.offer(loop.model, record)
@@ -372,6 +423,9 @@ class _Last(_Best):
 
     def offer(self, model: nn.Module, record: EpochRecord) -> None:
         self.epoch = record.epoch
+
+
+_STOPS = ("stopped_by_user", "time_limit")  # what _interrupt returns, in order of precedence
 
 
 def _interrupt(config: TrainConfig, start: float, should_stop) -> str | None:

@@ -28,6 +28,7 @@ from .config import (
     TrainConfig,
 )
 from .data import Dataset
+from .seeding import init_parameters
 from .splits import TensorSplit
 from .train import StepEvent, train
 
@@ -306,9 +307,9 @@ class _Search:
         params = self.space.suggest(trial)
         trial.set_user_attr("val_curve", [])
         config = self._train_config(params)
-        torch.manual_seed(self.base.seed)
         choices = {k: params[k] for k in MODEL_PARAMS}
         model = build_classifier(self.dataset, **self.options, **choices)
+        init_parameters(model, self.base.seed)
         result = train(model, *self.splits, config, on_step=self._step_fn(trial),
                        should_stop=self.should_stop)  # fmt: skip
         trial.set_user_attr("note", result.stopped)

@@ -108,6 +108,22 @@ def test_two_jobs_at_once_train_their_own_models():
     assert any(not torch.equal(wa[k], wb[k]) for k in wa)  # different seeds, own weights
 
 
+def test_a_seeded_job_ends_the_same_beside_its_twin_as_alone():
+    """Jobs are threads of one process: with dropout on, two identical seeded jobs at once end
+    bit-identical to the same job alone (weights, history, test accuracy)."""
+    options = {**OPTIONS, "dropout_h": 0.2, "dropout_attn": 0.2}
+    config = replace(QUICK, epochs=4, lr=3e-2, seed=5)
+    request = jobs.TrainRequest(DIGITS, options, config, baseline=False)
+    alone = finish(jobs.train_job(request)).result
+    twins = [jobs.train_job(request) for _ in range(2)]
+    curve = lambda run: [(r.train_loss, r.val_loss, r.val_accuracy) for r in run.history]  # noqa: E731
+    for twin in map(finish, twins):
+        assert twin.result.test_accuracy == alone.test_accuracy
+        assert curve(twin.result) == curve(alone)
+        state = twin.result.model.state_dict()
+        assert all(torch.equal(v, state[k]) for k, v in alone.model.state_dict().items())
+
+
 def test_a_sweep_job_reports_each_run():
     request = jobs.SweepRequest(DIGITS, OPTIONS, QUICK, ("dot", "cosine"))
     job = finish(jobs.sweep_job(request))

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint, seeding
 from dense_attention.config import (
     ACTIVATIONS,
     POOL_ACTIVATIONS,
@@ -383,6 +383,21 @@ def test_dropout_in_training_keeps_attention_rows_normalised():
     a = model(x, mask)
     torch.manual_seed(5)
     assert torch.equal(model(x, mask), a)  # a seed repeats the dropout masks
+
+
+@pytest.mark.parametrize("similarity", ["scaled_dot", "cosine"])
+def test_training_dropout_draws_from_the_runs_generator(similarity):
+    model = make(similarity=similarity, dropout_h=0.3, dropout_attn=0.3).train()
+    x, mask = batch()
+    state = torch.get_rng_state()
+    with seeding.dropout_generator(torch.Generator().manual_seed(9)):
+        a = model(x, mask)
+        t = model.trace(x, mask)
+    with seeding.dropout_generator(torch.Generator().manual_seed(9)):
+        assert torch.equal(model(x, mask), a)  # the same generator seed, the same masks
+    assert torch.equal(state, torch.get_rng_state())  # none drawn from the global RNG
+    assert not torch.equal(t.logits, a)  # the generator moved on: each step new masks
+    assert torch.allclose(t.attn.sum(-1), mask.double())
 
 
 def test_penalised_parameters_are_the_weights_not_biases():

@@ -1,6 +1,8 @@
 """The training loop on a real slice of digits: loss falls, accuracy beats chance, stops work."""
 
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,8 +13,10 @@ from dense_attention.classifier import build_classifier
 from dense_attention.config import ConfigError, TrainConfig
 from dense_attention.data import load_dataset
 from dense_attention.encoders import ImageConfig
+from dense_attention.seeding import init_parameters
 from dense_attention.train import (
     TensorSplit,
+    epoch_order,
     evaluate,
     penalised_parameters,
     pick_device,
@@ -240,3 +244,61 @@ def test_penalised_parameters_of_any_module():
     assert set(penalised_parameters(model)) == {"0.weight", "0.bias"}
     split = TensorSplit((torch.randn(4, 3),), torch.zeros(4, dtype=torch.int64))
     assert len(subsample(split, 2, 0)) == 2
+
+
+def seeded_run(ds, splits, out, key, rng_states=None):
+    """One seeded run as a training job makes it: build, init from the seed, train, test."""
+    tr, va, te = splits
+    model = build_classifier(ds, hidden_dim=16, activation="gelu", dropout_h=0.2,
+                             dropout_attn=0.2, similarity="scaled_dot")  # fmt: skip
+    init_parameters(model, seed=11)
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-2, seed=11, probes=2, snapshot_every=3)
+    before = torch.get_rng_state()
+    result = train(model, tr, va, cfg)
+    if rng_states is not None:
+        rng_states += [before, torch.get_rng_state()]
+    out[key] = (model.state_dict(), result.history, result.snapshots, evaluate(model, te))
+
+
+def test_seeded_runs_repeat_bit_for_bit_beside_other_jobs(digits):
+    """Two identical seeded runs in threads at once (and a thread drawing from the global RNG
+    meanwhile) end exactly where the same run alone ends: weights, history, snapshots, test."""
+    ds, splits = digits
+    runs, states = {}, []
+    seeded_run(ds, splits, runs, "alone", states)
+    assert torch.equal(*states)  # training drew nothing from the global RNG
+
+    done = threading.Event()
+
+    def noise() -> None:  # another job's draws from the global RNG, all along
+        while not done.is_set():
+            torch.rand(100)
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=seeded_run, args=(ds, splits, runs, k)) for k in "ab"]
+    drawing = threading.Thread(target=noise)
+    for thread in [drawing, *threads]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    drawing.join()
+    alone_state, alone_history, alone_snaps, alone_test = runs["alone"]
+    for key in "ab":
+        state, history, snaps, test = runs[key]
+        for (name, value), other in zip(alone_state.items(), state.values(), strict=True):
+            assert torch.equal(value, other), (key, name)
+        assert [r.train_loss for r in history] == [r.train_loss for r in alone_history]
+        assert [r.val_loss for r in history] == [r.val_loss for r in alone_history]
+        assert all(np.array_equal(x.attn, y.attn) for x, y in zip(snaps, alone_snaps, strict=True))
+        assert test == alone_test
+
+
+def test_epoch_order_shares_each_global_batch_between_processes():
+    single = epoch_order(10, seed=3, epoch=2)
+    assert sorted(single.tolist()) == list(range(10))
+    assert not torch.equal(single, epoch_order(10, seed=3, epoch=1))  # reshuffled each epoch
+    shares = [epoch_order(10, seed=3, epoch=2, rank=r, world=2) for r in (0, 1)]
+    for b in range(0, 5, 2):  # local batches of 2 make global batches of 4
+        together = torch.cat([s[b : b + 2] for s in shares])
+        assert sorted(together.tolist()) == sorted(single[2 * b : 2 * b + 4].tolist())

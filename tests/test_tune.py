@@ -3,11 +3,11 @@ best configuration trains to the value the search recorded."""
 
 import optuna
 import pytest
-import torch
 
 from dense_attention.classifier import build_classifier
 from dense_attention.config import ConfigError, TrainConfig
 from dense_attention.data import load_dataset
+from dense_attention.seeding import init_parameters
 from dense_attention.train import train
 from dense_attention.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune
 
@@ -58,8 +58,7 @@ def test_best_config_trains_to_the_recorded_value(searched, digits):
     options, config = result.best_configs()
     assert config.lr == result.best_params["lr"] and config.l1 == result.best_params["l1"]
     assert config.epochs == BASE.epochs and result.best_configs(epochs=5)[1].epochs == 5
-    torch.manual_seed(config.seed)
-    model = build_classifier(digits, **options)
+    model = init_parameters(build_classifier(digits, **options), config.seed)
     for name in MODEL_PARAMS:
         want = result.best_params[name]
         assert getattr(model.config.model, name) == want, name
