@@ -40,12 +40,17 @@ CANDIDATES: dict[str, dict] = {  # name: options beyond hidden_dim=64, activatio
     "shipped-scaled_dot": dict(similarity="scaled_dot"),
     "none-cosine-t0.1": dict(similarity="cosine", temperature=0.1, skip="none"),
     "none-cosine-t0.05": dict(similarity="cosine", temperature=0.05, skip="none"),
+    "none-cosine-t0.03": dict(similarity="cosine", temperature=0.03, skip="none"),
+    "none-cosine-t0.02": dict(similarity="cosine", temperature=0.02, skip="none"),
+    "none-cosine-t0.05-mean": dict(
+        similarity="cosine", temperature=0.05, skip="none", pooling="mean"
+    ),
     "none-scaled_dot": dict(similarity="scaled_dot", skip="none"),
     "none-scaled_dot-t0.25": dict(similarity="scaled_dot", temperature=0.25, skip="none"),
     "none-dot": dict(similarity="dot", skip="none"),
     "none-cosine-t0.1-mean": dict(
         similarity="cosine", temperature=0.1, skip="none", pooling="mean"
-    ),  # fmt: skip
+    ),
 }
 
 
