@@ -35,11 +35,46 @@ SETUPS = {  # dataset: (max_len, TrainConfig fields) as in each shipped checkpoi
     "bbc-topics": (128, dict(epochs=15, patience=5, lr=3e-3, batch_size=64)),
     "tweet-sentiment": (64, dict(epochs=8, patience=3, lr=3e-3, batch_size=128)),
 }
-CANDIDATES: dict[str, dict] = {  # name: options beyond hidden_dim=64, activation="gelu"
+# name: build_classifier options (hidden_dim=64, activation="gelu" unless given); "train":
+# TrainConfig fields beyond the dataset's
+CANDIDATES: dict[str, dict] = {
     "shipped-cosine": dict(similarity="cosine"),
     "shipped-scaled_dot": dict(similarity="scaled_dot"),
     "none-cosine-t0.1": dict(similarity="cosine", temperature=0.1, skip="none"),
     "none-cosine-t0.05": dict(similarity="cosine", temperature=0.05, skip="none"),
+    "none-cosine-t0.07": dict(similarity="cosine", temperature=0.07, skip="none"),
+    "none-cosine-t0.05-d128": dict(
+        similarity="cosine", temperature=0.05, skip="none", hidden_dim=128
+    ),
+    "none-cosine-t0.05-ls0.1": dict(
+        similarity="cosine", temperature=0.05, skip="none", train={"label_smoothing": 0.1}
+    ),
+    "none-cosine-t0.07-ls0.1": dict(
+        similarity="cosine", temperature=0.07, skip="none", train={"label_smoothing": 0.1}
+    ),
+    "none-cosine-t0.05-ls0.2": dict(
+        similarity="cosine", temperature=0.05, skip="none", train={"label_smoothing": 0.2}
+    ),
+    "none-cosine-t0.05-d128-ls0.1": dict(
+        similarity="cosine",
+        temperature=0.05,
+        skip="none",
+        hidden_dim=128,
+        train={"label_smoothing": 0.1},
+    ),
+    "none-cosine-t0.1-ls0.1": dict(
+        similarity="cosine", temperature=0.1, skip="none", train={"label_smoothing": 0.1}
+    ),
+    "none-cosine-t0.05-drop0.2": dict(
+        similarity="cosine", temperature=0.05, skip="none", dropout_h=0.2
+    ),
+    "none-cosine-t0.1-drop0.2-ls0.1": dict(
+        similarity="cosine",
+        temperature=0.1,
+        skip="none",
+        dropout_h=0.2,
+        train={"label_smoothing": 0.1},
+    ),
     "none-cosine-t0.03": dict(similarity="cosine", temperature=0.03, skip="none"),
     "none-cosine-t0.02": dict(similarity="cosine", temperature=0.02, skip="none"),
     "none-cosine-t0.05-mean": dict(
@@ -89,10 +124,12 @@ def attention_numbers(model: Classifier, split: TensorSplit, batch: int = 128) -
 def run(ds: Dataset, splits: list[TensorSplit], max_len: int, fields: dict, options: dict):
     torch.manual_seed(0)
     text = TextConfig("minilm_contextual", max_len)
-    model = build_classifier(ds, 64, text=text, activation="gelu", **options)
+    options = {"hidden_dim": 64, "activation": "gelu", **options}
+    fields = {**fields, **options.pop("train", {})}
+    model = build_classifier(ds, text=text, **options)
     result = train(model, splits[0], splits[1], TrainConfig(seed=0, **fields))
     numbers = attention_numbers(model, splits[1])
-    numbers["best_epoch"], numbers["train_loss"] = result.best_epoch, evaluate(model, splits[0])[0]
+    numbers["best_epoch"], numbers["val_loss"] = result.best_epoch, evaluate(model, splits[1])[0]
     numbers["attends"] = numbers["entropy_ratio"] <= 0.8 and (
         numbers["flip"] >= 0.1 or numbers["abs_dp"] >= 0.15
     )
@@ -119,7 +156,8 @@ def main() -> None:
         seconds = time.perf_counter() - start
         print(f"{name:<24} val_acc {n['val_acc']:.4f}  entropy/logN {n['entropy_ratio']:.3f}  "
               f"uniform flips {n['flip']:.3f} |dp| {n['abs_dp']:.3f}  attends {n['attends']}  "
-              f"epoch {n['best_epoch']}  {seconds:.0f} s", flush=True)  # fmt: skip
+              f"val_loss {n['val_loss']:.3f}  epoch {n['best_epoch']}  {seconds:.0f} s",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
