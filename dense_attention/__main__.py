@@ -478,6 +478,8 @@ def _print_faithfulness(summary: faithfulness.StudySummary, seconds: float) -> N
                                  ("aopc", ["aopc"])):  # fmt: skip
             part = table[table.section == section].set_index("name")[columns]
             print(part.to_string(float_format=fmt, na_rep="-") + "\n")
+    ratio = "-" if summary.entropy_ratio is None else f"{summary.entropy_ratio:.3f}"
+    print(f"mean attention entropy / log N = {ratio} (1 = uniform attention, 0 = one key a row)")
     print(f"examples={summary.examples} ig_mean_abs_delta={summary.ig_abs_delta:.2e} "
           f"seconds={seconds:.1f}")  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,11 @@ from . import checkpoint
 
 __all__ = [
     "CHECKPOINTS_ENV",
+    "GENERIC_EXAMPLES",
     "CheckpointInfo",
     "checkpoint_root",
     "discover_checkpoints",
+    "examples_for",
     "folder_stamps",
     "stamp",
     "training_metadata",
@@ -21,6 +24,14 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_ENV = "DENSE_ATTENTION_CHECKPOINTS"  # another folder of checkpoints (dev and tests)
+EXAMPLES_KEY = "examples"  # metrics.json: example sentences the checkpoint's model gets right
+GENERIC_EXAMPLES = (  # for a checkpoint without its own: one sentence per shipped text task
+    "The striker scored twice in the final",
+    "Shares fell after the bank's profit warning",
+    "The film won three awards at the festival",
+    "I love this phone, the battery lasts forever",
+    "Worst customer service ever",
+)
 
 
 def checkpoint_root() -> Path:
@@ -88,3 +99,21 @@ def training_metadata(info: CheckpointInfo | None) -> dict[str, Any]:
         return checkpoint.read_metadata(info.path) if info else {}
     except checkpoint.CheckpointError:
         return {}
+
+
+def examples_for(info: CheckpointInfo | None) -> tuple[str, ...]:
+    """Example sentences that belong to a text checkpoint, best first: its metrics.json's
+    "examples" (sentences its model classifies correctly, with confidence below 100%, the first
+    with the most visibly structured attention). GENERIC_EXAMPLES for None, an image checkpoint,
+    or one without readable examples."""
+    if info is None or info.kind != "text":
+        return GENERIC_EXAMPLES
+    try:
+        metrics = json.loads((info.path / checkpoint.METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return GENERIC_EXAMPLES
+    found = metrics.get(EXAMPLES_KEY) if isinstance(metrics, dict) else None
+    if not isinstance(found, list):
+        return GENERIC_EXAMPLES
+    sentences = tuple(s for s in found if isinstance(s, str) and s.strip())
+    return sentences or GENERIC_EXAMPLES

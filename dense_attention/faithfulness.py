@@ -26,6 +26,7 @@ from scipy.stats import kendalltau
 from .classifier import Classifier
 from .data import Dataset, Split
 from .model import DenseAttention
+from .trace import attention_entropy, to_numpy
 from .train import TensorSplit, subsample
 
 METHODS = ("alpha", "received", "grad_x_input", "integrated_gradients", "occlusion")
@@ -114,6 +115,9 @@ class Faithfulness:
     ig_delta: float  # Captum's convergence delta: sum(attr) - (f(x) - f(baseline))
     kendall: dict[tuple[str, str], float | None]  # tau per pair; None if undefined (ties only)
     deletion: dict[str, DeletionCurve]  # METHODS and RANDOM
+    # Mean over the query rows of H_i / ln N (trace.attention_entropy): 0 = every row on one key,
+    # 1 = uniform attention; NaN when N < 2 (one token cannot attend anywhere else)
+    entropy_ratio: float = float("nan")
     grid: tuple[int, int] | None = None  # (rows, cols) of image patches; None for text
     ig_baseline: str = IG_BASELINE
 
@@ -130,6 +134,19 @@ class Faithfulness:
             i, j = METHODS.index(a), METHODS.index(b)
             out[i, j] = out[j, i] = np.nan if tau is None else tau
         return out
+
+
+def entropy_ratio(attn: torch.Tensor | np.ndarray, mask: torch.Tensor | None = None) -> float:
+    """One input's attention (N, N) or (1, N, N), mask (N,) or (1, N) (None: all real) -> the
+    mean over real query rows of entropy / ln n, n real tokens: 0 = each row on one key,
+    1 = uniform. NaN when n < 2."""
+    a = to_numpy(attn)
+    a = a.reshape(a.shape[-2:])
+    keep = np.ones(a.shape[0], bool) if mask is None else to_numpy(mask).reshape(-1) > 0
+    n = int(keep.sum())
+    if n < 2:
+        return float("nan")
+    return float(attention_entropy(a[keep][:, keep]).mean() / np.log(n))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,13 +407,15 @@ def analyze_features(
     knockout = knock_out(one)
     importance, delta = token_importance(one, knockout, ig_steps)
     labels = _labels(tokens, mask, one.n)
+    with torch.no_grad():
+        ratio = entropy_ratio(core.trace(one.x).attn)
     return Faithfulness(
         tokens=labels, classes=tuple(classes or (str(i) for i in range(len(one.probs)))),
         predicted=one.predicted, probs=one.probs.cpu().numpy(), ablations=ablations,
         knockout=knockout, importance=importance, ig_delta=delta,
         kendall=kendall_pairs(importance),
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
-        grid=grid,
+        entropy_ratio=ratio, grid=grid,
     )  # fmt: skip
 
 
@@ -530,6 +549,9 @@ class StudySummary:
     kendall_defined: dict[str, int]  # "a~b" -> examples where it is defined
     aopc: dict[str, float]  # METHODS and RANDOM -> mean AOPC
     ig_abs_delta: float  # mean |IG convergence delta|
+    # mean of the examples' entropy_ratio (mean row entropy / ln N; 1 = uniform attention) over
+    # the examples with N >= 2; None when there are none
+    entropy_ratio: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
@@ -539,7 +561,8 @@ class StudySummary:
                 "kendall": {k: r(v) for k, v in self.kendall.items()},
                 "kendall_defined": dict(self.kendall_defined),
                 "aopc": {k: r(v) for k, v in self.aopc.items()},
-                "ig_abs_delta": r(self.ig_abs_delta)}  # fmt: skip
+                "ig_abs_delta": r(self.ig_abs_delta),
+                "entropy_ratio": r(self.entropy_ratio)}  # fmt: skip
 
     def table(self) -> pd.DataFrame:
         """One row per ablation, method pair and method: section, name and its numbers."""
@@ -580,4 +603,11 @@ def summarize(results: list[Faithfulness]) -> StudySummary:
         aopc={m: float(np.mean([r.deletion[m].aopc for r in results]))
               for m in results[0].deletion},
         ig_abs_delta=float(np.mean([abs(r.ig_delta) for r in results])),
+        entropy_ratio=_mean_defined([r.entropy_ratio for r in results]),
     )  # fmt: skip
+
+
+def _mean_defined(values: list[float]) -> float | None:
+    """Mean of the values that are not NaN; None when every one is."""
+    defined = [v for v in values if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else None

@@ -31,6 +31,7 @@ CELL_PX = 42  # target height of one matrix row in pixels
 # Above this many cells a heatmap has no per-cell hover text and sends z as float32 binary:
 # a 512-token attention matrix would otherwise take seconds to build and ~20 MB of JSON.
 HOVER_CELLS_MAX = 64 * 64
+ROBUST_PERCENTILES = (2.0, 98.0)  # the input x's colour range: a few outliers do not wash it out
 
 
 def _escape(label: str) -> str:
@@ -303,6 +304,36 @@ def attention_heatmap(
     )
 
 
+def robust_range(z: ArrayLike, percentiles: tuple[float, float] = ROBUST_PERCENTILES) -> float:
+    """m for a colour range [-m, m] centred on 0: the larger of |low| and |high| percentile of z
+    (values beyond it get the end colours). 0 when z is all zeros."""
+    low, high = np.percentile(to_numpy(z), percentiles)
+    return float(max(abs(low), abs(high)))
+
+
+def _ordinal(value: float) -> str:
+    """2 -> "2nd", 98 -> "98th", 2.5 -> "2.5th"."""
+    if value != int(value):
+        return f"{value:g}th"
+    n = int(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def input_heatmap(x: ArrayLike, tokens: Sequence[str], title: str) -> go.Figure:
+    """The input x (tokens × input features), coloured over ±robust_range(x) so that hundreds of
+    small features stay visible beside a few large ones; the colour bar states the range."""
+    z = to_numpy(x)
+    features = [str(k + 1) for k in range(z.shape[1])] if z.ndim == 2 else []
+    m = robust_range(z) if z.size else 0.0
+    if m == 0:
+        return matrix_heatmap(z, features, tokens, title, zmid=0.0, col_name="component")
+    fig = matrix_heatmap(z, features, tokens, title, zmin=-m, zmax=m, col_name="component")
+    low, high = (_ordinal(p) for p in ROBUST_PERCENTILES)
+    label = f"±{m:.3g}<br>({low}–{high}<br>percentile of x)"
+    return fig.update_traces(colorbar=dict(title=dict(text=label)), selector=dict(type="heatmap"))
+
+
 def trace_figures(
     trace: Trace,
     tokens: Sequence[str],
@@ -318,7 +349,6 @@ def trace_figures(
     one = trace.example(b).numpy()
     tokens = _check_labels("tokens", tokens, one["attn"].shape[1])
     features = [str(k + 1) for k in range(one["h"].shape[2])]
-    inputs = [str(k + 1) for k in range(one["x"].shape[2])]
 
     def by_feature(z: np.ndarray, cols: list[str], title: str) -> go.Figure:
         return matrix_heatmap(z, cols, tokens, title, zmid=0.0, col_name="component")
@@ -327,7 +357,7 @@ def trace_figures(
         return matrix_heatmap(z, tokens, tokens, title, highlight=cell, **kw)
 
     return {
-        "x": by_feature(one["x"][0], inputs, "Input x<sub>i</sub> (token × input feature)"),
+        "x": input_heatmap(one["x"][0], tokens, "Input x<sub>i</sub> (token × input feature)"),
         "h": by_feature(one["h"][0], features, "Dense layer h<sub>i</sub> (token × hidden unit)"),
         "similarity": by_token(
             one["scores"][0] * trace.temperature,

@@ -37,3 +37,27 @@ def test_a_rewritten_checkpoint_changes_the_stamps(tmp_path, found):
     assert dict(catalog.folder_stamps(tmp_path))[name] == stamp
     assert before != catalog.folder_stamps(tmp_path) or stamp == dict(before)[name]
     assert catalog.folder_stamps(tmp_path / "missing") == ()
+
+
+def test_each_shipped_text_checkpoint_has_its_own_examples(found):
+    for info in found.values():
+        examples = catalog.examples_for(info)
+        if info.kind == "image":
+            assert examples == catalog.GENERIC_EXAMPLES
+        elif info.name in ("bbc-topics", "tweet-sentiment"):
+            assert len(examples) >= 3 and set(examples).isdisjoint(catalog.GENERIC_EXAMPLES)
+            assert all(isinstance(s, str) and s.strip() for s in examples)
+    assert catalog.examples_for(None) == catalog.GENERIC_EXAMPLES
+
+
+@pytest.mark.parametrize("metrics", [None, "{not json", '{"examples": "one string"}',
+                                     '{"examples": [3, ""]}', "[1, 2]"])  # fmt: skip
+def test_examples_fall_back_to_generic_ones(tmp_path, found, metrics):
+    info = next(i for i in found.values() if i.kind == "text")
+    folder = tmp_path / info.name
+    shutil.copytree(info.path, folder)
+    (folder / checkpoint.METRICS_FILE).unlink()
+    if metrics is not None:
+        (folder / checkpoint.METRICS_FILE).write_text(metrics)
+    copy = catalog.discover_checkpoints(tmp_path)[info.name]
+    assert catalog.examples_for(copy) == catalog.GENERIC_EXAMPLES

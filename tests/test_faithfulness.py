@@ -12,6 +12,7 @@ from dense_attention import faithfulness as fa
 from dense_attention.classifier import Classifier, ClassifierConfig
 from dense_attention.data import Dataset, Split
 from dense_attention.encoders import EncodingError, ImageConfig, TextConfig
+from dense_attention.trace import attention_entropy
 
 D, d, C = 6, 8, 3
 
@@ -121,6 +122,24 @@ def test_deletion_curves_and_agreement(result):
     assert m.shape == (5, 5) and np.allclose(m, m.T, equal_nan=True)
 
 
+def test_entropy_ratio_is_0_for_one_key_rows_1_for_uniform_and_ignores_padding():
+    n = 5
+    assert fa.entropy_ratio(torch.eye(n)) == 0
+    assert fa.entropy_ratio(torch.full((1, n, n), 1 / n)) == pytest.approx(1)
+    padded = torch.zeros(1, 7, 7)
+    padded[0, :n, :n] = 1 / n
+    assert fa.entropy_ratio(padded, torch.arange(7)[None] < n) == pytest.approx(1)
+    assert np.isnan(fa.entropy_ratio(torch.ones(1, 1, 1)))
+
+
+def test_the_results_entropy_ratio_is_the_traces_mean_row_entropy_over_log_n(result):
+    model, x, r = result
+    with torch.no_grad():
+        entropy = attention_entropy(model.trace(x).attn)[0]  # (N,) nats
+    assert r.entropy_ratio == pytest.approx(entropy.mean() / np.log(x.shape[1]), rel=1e-6)
+    assert 0 < r.entropy_ratio < 1
+
+
 def test_permuted_attention_shuffles_within_rows():
     attn = torch.softmax(torch.randn(1, 5, 5), dim=-1)
     out = fa.permuted_attention(attn, 4, torch.Generator().manual_seed(0))
@@ -190,6 +209,8 @@ def test_a_one_token_input_gives_a_degenerate_result_without_nan():
     assert all(tau is None for tau in r.kendall.values())
     assert all(np.isfinite(c.probs).all() for c in r.deletion.values())
     assert np.isfinite(r.knockout.probs).all() and r.ablations["uniform"].delta == 0
+    assert np.isnan(r.entropy_ratio)  # one token attends nowhere else: undefined, by design
+    assert fa.summarize([r]).entropy_ratio is None
 
 
 def test_no_real_token_and_bad_settings_are_clear_errors():
@@ -284,6 +305,8 @@ def test_study_and_summary():
     table = s.table()
     assert list(table.section.unique()) == ["ablation", "kendall", "aopc"]
     assert json.loads(json.dumps(s.to_dict()))["examples"] == 4
+    assert s.to_dict()["entropy_ratio"] == round(s.entropy_ratio, 4)
+    assert s.entropy_ratio == pytest.approx(np.mean([r.entropy_ratio for r in results]))
 
 
 def test_live_settings_are_what_is_analysed():

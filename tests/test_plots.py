@@ -127,6 +127,27 @@ def test_trace_figures_match_every_field(toy, trace):
     assert len(figs["attn"].layout.shapes) == 1
 
 
+def test_input_x_is_coloured_over_a_robust_range_that_its_colour_bar_states():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.1, size=(6, 400))
+    x[0, :3] = [40.0, -55.0, 70.0]  # three outliers among 2,400 values
+    fig = plots.input_heatmap(x, [f"t{i}" for i in range(6)], "Input x")
+    heatmap = data(fig)[0]
+    m = max(abs(np.percentile(x, 2)), abs(np.percentile(x, 98)))
+    assert 0.1 < m < 0.3  # the outliers would have stretched the range to ±70
+    assert heatmap["zmin"] == pytest.approx(-m) and heatmap["zmax"] == pytest.approx(m)
+    title = heatmap["colorbar"]["title"]["text"]
+    assert "2nd–98th" in title and "percentile" in title and f"{m:.3g}" in title
+    np.testing.assert_allclose(np.asarray(heatmap["z"], dtype=float), x, rtol=1e-6, atol=1e-6)
+    zero = data(plots.input_heatmap(np.zeros((2, 3)), ["a", "b"], "Input x"))[0]
+    assert zero["zmid"] == 0 and "colorbar" not in zero  # nothing to scale: the usual colours
+
+
+def test_trace_figures_x_uses_the_robust_range(toy, trace):
+    fig = plots.trace_figures(trace, toy.tokens, toy.class_names)["x"]
+    assert data(fig)[0]["zmax"] == pytest.approx(plots.robust_range(trace.x[0]))
+
+
 def test_trace_figures_crop_padding_and_check_tokens():
     torch.manual_seed(0)
     model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=3, num_classes=2))
