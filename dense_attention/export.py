@@ -148,7 +148,8 @@ def _head(title: str, about: Provenance | None) -> str:
             f'<meta name="dal:{k}" content="{html.escape(v)}">' for k, v in about.fields().items()
         )
     )
-    return f'<head><meta charset="utf-8"><title>{html.escape(title)}</title>{meta}</head>'
+    style = "<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}</style>"
+    return f'<head><meta charset="utf-8"><title>{html.escape(title)}</title>{meta}{style}</head>'
 
 
 def figure_html(fig: go.Figure, about: Provenance | None = None) -> str:

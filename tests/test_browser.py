@@ -278,3 +278,37 @@ def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app
     expect(other.get_by_text("Slide 5 of 8")).to_be_visible()
     expect(other.get_by_label("Sentence")).to_have_value("Voters head to the polls")
     other.context.close()
+
+
+def _download(page: Page, button: str, path: Path) -> bytes:
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_test_id("stPopoverBody").get_by_role("button", name=button).click()
+    data = Path(download.value.path()).read_bytes()
+    path.write_bytes(data)
+    return data
+
+
+def test_text_page_exports_keep_labels_and_name_the_settings(
+    page: Page, app_url: str, wait_for_app, screenshot_dir, text_model
+) -> None:
+    """Issue #16.1: the app's PNG/SVG of the attention matrix kept only the last character of
+    each row label and no column labels (Streamlit's plotly template has no automargin)."""
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("button", name="Export").nth(4).click()  # the attention matrix
+    png = _download(page, "PNG image", screenshot_dir / "export_attn.png")
+    image = Image.open(io.BytesIO(png))
+    ink = np.asarray(image.convert("L"), dtype=float) < 200
+    assert not ink[:, :6].any()  # no label cut at the left edge
+    model = image.text["model"]
+    assert model and image.text["similarity"] == text_model.config.model.similarity
+    assert image.text["text"] == "The striker scored twice in the final"
+    svg = _download(page, "SVG (vector)", screenshot_dir / "export_attn.svg").decode()
+    assert svg.count('class="ytick"') == svg.count('class="xtick"') > 5
+    assert f"model {model} · similarity" in svg
+    page.keyboard.press("Escape")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="The whole walk-through (one HTML page)").click()
+    walk = Path(download.value.path()).read_text()
+    (screenshot_dir / "export_walkthrough.html").write_text(walk)
+    assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000

@@ -11,6 +11,7 @@ import streamlit as st
 from ..catalog import checkpoint_root
 from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
+from ..export import Provenance
 from ..train import pick_device
 from . import browser, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation
@@ -42,6 +43,12 @@ class Settings:
     def config(self) -> ModelConfig:
         """The trained config with the live settings in: what the formulas should show."""
         return replace(self.trained, **self.overrides)
+
+    def provenance(self, text: str = "") -> Provenance:
+        """What exported files say made them: this model, the live settings and `text`."""
+        return Provenance(
+            self.model_name, self.similarity, self.temperature, self.pooling, text=text
+        )
 
     def explain(self, item: Any, **overrides: Any) -> Explanation:
         """The model's explanation of one raw input under the live settings (or `overrides`).

@@ -15,7 +15,7 @@ from ..classifier import Explanation
 from ..config import ModelConfig
 from . import state
 from .cache import cached
-from .charts import chart
+from .charts import chart, download
 from .errors import friendly_errors
 
 
@@ -38,17 +38,23 @@ def render_steps(
     cell: tuple[int, int] | None = None,
     extras: dict[str, Callable[[], None]] | None = None,
     key: str = "steps",
+    about: export.Provenance | None = None,
 ) -> None:
     """Every step of the model's table: its formula, a sentence, its figure and its exports.
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
     name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
-    shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices.
+    shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices. `about`
+    (model, settings, input) goes into every exported file. The charts are offered together as
+    one HTML page (plotly.js once, not ~5 MB per chart).
     """
     trace = explanation.trace
     figures = cached(
         plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
     )
+    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
+    page = functools.partial(export.figures_html, sections, "The walk-through", about)
+    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
     for step in formulas.STEPS:
         st.subheader(step.title, divider="gray")
         left, right = st.columns([2, 3])
@@ -59,7 +65,9 @@ def render_steps(
                 extras[step.key]()
         with right:
             csv = functools.partial(export.step_csv, explanation, step.key)
-            chart(figures[step.key], step.key, csv, key=f"{key}_{step.key}")
+            chart(
+                figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
+            )
 
 
 def _select_clicked_cell(key: str) -> None:
