@@ -175,6 +175,20 @@ class TrainedModel:
     train_config: TrainConfig
     baseline_accuracy: float | None = None  # set when measured (after the test accuracy)
     baseline_name: str = ""
+    baseline_note: str = ""  # why there is no baseline, e.g. the run was stopped
+
+    @property
+    def stopped_by_user(self) -> bool:
+        return self.stopped == "stopped_by_user"
+
+    def run_summary(self) -> str:
+        """How the run ended, e.g. "stopped by you during epoch 1 of 30" or "30 epochs"."""
+        last, planned = len(self.history), self.train_config.epochs
+        if self.stopped_by_user:
+            return f"stopped by you during epoch {last} of {planned}"
+        if self.stopped == "completed":
+            return f"{last} epochs"
+        return f"{self.stopped.replace('_', ' ')} after epoch {last} of {planned}"
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json of a downloaded checkpoint: the CLI's fields that apply here."""
@@ -186,6 +200,7 @@ class TrainedModel:
             if self.baseline_accuracy is None
             else round(self.baseline_accuracy, 4),
             "baseline": self.baseline_name,
+            **({"baseline_note": self.baseline_note} if self.baseline_note else {}),
             "best_epoch": self.best_epoch,
             "stopped": self.stopped,
             "train_seconds": round(self.seconds, 1),
@@ -285,12 +300,14 @@ def train_job(request: TrainRequest) -> Job:
             baseline_name=baseline_name(ds.kind),
         )
         job.result = trained  # the model is usable while the baseline is measured
-        if request.baseline and not job.should_stop():
+        if request.baseline and job.should_stop():  # Stop asked for an end, not more work
+            trained.baseline_note = "not measured: the run was stopped"
+        elif request.baseline:
             job.update(phase=f"Measuring the baseline ({trained.baseline_name})")
             try:  # on the same training examples as the model (a slice, when it trained on one)
                 trained.baseline_accuracy = baseline_accuracy(_sliced(ds, config))
             except (ValueError, MemoryError) as err:
-                trained.baseline_name += f" (could not be measured: {err})"
+                trained.baseline_note = f"could not be measured: {err}"
         return trained
 
     return Job("train", f"Train on {request.data.name}", work, request).start()

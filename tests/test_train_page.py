@@ -6,6 +6,7 @@ rerun the page, as the page's own refresh would.
 
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -341,3 +342,29 @@ def test_text_data_gets_text_settings_and_its_own_defaults():
     assert any("minilm_contextual" in c.value for c in at.caption)
     at = run(at.selectbox(key="train_dataset").set_value("digits"))
     assert at.select_slider(key="train_hidden_image").value == 256
+
+
+def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
+    """Issue #16.2: Stop left "Best epoch 1 of 1", a baseline "measuring…" forever, and the
+    stopped model picked on every page."""
+    at = train_page(epochs=200)
+    run(at.button(key="train_start").click())
+    job = the_job(at, "train")
+    deadline = time.monotonic() + 60
+    while not job.history and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run(at.button(key="train_stop").click())
+    job.join(120)
+    at = run(run(at))  # the panel's last refresh, then the page's
+    metrics = {m.label: m.value for m in at.metric}
+    epoch = len(job.result.history)
+    assert metrics["Baseline"] == "not measured" and "Best epoch" not in metrics
+    assert metrics["Stopped"] == f"during epoch {epoch}"
+    warning = " ".join(w.value for w in at.warning)
+    assert f"stopped by you during epoch {epoch} of 200" in warning
+    assert "not measured: the run was stopped" in warning
+    stopped = f"digits #1 (stopped in epoch {epoch}){ui.USER_SUFFIX}"
+    at = run(at.switch_page("views/image.py"))
+    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
+    assert stopped in picker.options and picker.value != stopped
+    run(at.switch_page("views/train.py"))

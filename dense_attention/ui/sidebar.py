@@ -82,7 +82,9 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
         return None
     slot = kind or "any"
     chosen = st.session_state.setdefault(state.SELECTED_MODEL, {}).get(slot)
-    newest_own = list(own)[-1] if own else None  # after a reload: the model trained last
+    stopped = {browser.label(n) for n in browser.stopped_runs()}
+    complete = [name for name in own if name not in stopped]
+    newest_own = complete[-1] if complete else None  # after a reload: the model trained last
     value = chosen if chosen in labels else newest_own or labels[0]
     label = st.selectbox(
         "Model", labels, **state.bound(state.MODEL_WIDGET, value, _remember_model, slot)
