@@ -368,3 +368,30 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
     assert stopped in picker.options and picker.value != stopped
     run(at.switch_page("views/train.py"))
+
+
+def _sweep_panel(result) -> None:
+    from types import SimpleNamespace
+
+    from dense_attention import ui
+
+    ui.sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
+
+
+def test_the_sweep_picks_its_best_by_validation_accuracy():
+    """Issue #16.3: "Best" was the highest test accuracy (idxmax on test_accuracy)."""
+    from dense_attention.sweep import SweepResult, SweepRun
+
+    def sweep_run(similarity: str, val: float, test: float) -> SweepRun:
+        return SweepRun(
+            similarity, test, 0.5, val, 1.0, 100, 1.0, 1, 1, "completed", (),
+            np.full((2, 2), 0.5), np.array([0.5, 0.5]),
+        )  # fmt: skip
+
+    runs = (sweep_run("dot", 0.90, 0.80), sweep_run("cosine", 0.85, 0.95))
+    result = SweepResult("digits", runs, 0, ("a", "b"), "0", ("0", "1"), 0.69, False)
+    assert result.best().similarity == "dot"
+    at = run(AppTest.from_function(_sweep_panel, args=(result,), default_timeout=60))
+    line = at.success[0].value
+    assert "by validation accuracy: **dot** with 90.0% validation accuracy" in line
+    assert "test accuracy is 80.0%" in line

@@ -16,6 +16,7 @@ SWEEP_COLUMNS = {
     "attention_entropy": st.column_config.NumberColumn("entropy (nats)", format="%.2f"),
     "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
 }
+FIRST_COLUMNS = ("similarity", "val_accuracy", "test_accuracy")  # what picks, then what measures
 
 
 def _sweep_probe_grid(job: jobs.Job) -> None:
@@ -49,13 +50,21 @@ def sweep_progress(job: jobs.Job) -> None:
         st.warning("The sweep stopped before any run finished.", icon=":material/stop:")
         return
     table = result.table()
-    best = table.loc[table["test_accuracy"].idxmax()]
+    best = result.best()
     st.success(
-        f"Best on {result.dataset}: **{best['similarity']}** with "
-        f"{best['test_accuracy']:.1%} test accuracy (same seed, split and budget for all).",
+        f"Best on {result.dataset}, by validation accuracy: **{best.similarity}** with "
+        f"{best.val_accuracy:.1%} validation accuracy; its test accuracy is "
+        f"{best.test_accuracy:.1%} (same seed, split and budget for all).",
         icon=":material/emoji_events:",
     )
-    st.dataframe(table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS)
+    st.dataframe(
+        table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS,
+        column_order=[*FIRST_COLUMNS, *(c for c in table.columns if c not in FIRST_COLUMNS)],
+    )  # fmt: skip
+    st.caption(
+        "The best is picked on the validation split; the test split only measures it (picking "
+        "by test accuracy would make that number optimistic)."
+    )
     st.caption(
         f"Attention entropy: 0 = each token attends to one other; "
         f"{result.uniform_entropy:.2f} (log n) = uniform."
