@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -204,6 +205,12 @@ def matrix_csv(
         )
     frame = pd.DataFrame(values, index=list(row_labels), columns=list(col_labels))
     return frame.to_csv(index_label=index_label or None)
+
+
+def file_stem(name: str, fallback: str = "model") -> str:
+    """A file-system-safe stem for a download: "digits #1 (stopped)" -> "digits-1-stopped"."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return stem[:80] or fallback
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:

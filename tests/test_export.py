@@ -189,3 +189,12 @@ def test_walkthrough_html_inlines_plotly_once(attention_figure):
     assert len(page) < 1.2 * single  # plotly.js (~4.8 MB) once, not twice
     assert '<meta name="dal:model" content="bbc-topics">' in page
     assert "un ##believ &lt;b&gt;" in page and '<script src="http' not in page
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [("digits #1", "digits-1"), ("digits #2 (stopped in epoch 1)", "digits-2-stopped-in-epoch-1"),
+     ("../../etc/passwd", "etc-passwd"), ("###", "model"), ("bbc-topics_v2.1", "bbc-topics_v2.1")],
+)  # fmt: skip
+def test_file_stem_is_safe_on_every_file_system(name, stem):
+    assert export.file_stem(name) == stem

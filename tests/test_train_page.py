@@ -229,6 +229,7 @@ def test_browser_train_watch_replay_and_reload(
     wait_for_app(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download checkpoint (ZIP)").click()
+    assert download.value.suggested_filename == "digits-1.zip"  # was "digits #1.zip"
     raw = Path(download.value.path()).read_bytes()
     loaded = checkpoint.from_zip(raw)
     model = loaded.model if hasattr(loaded, "model") else loaded[0]

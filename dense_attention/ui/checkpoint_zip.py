@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from .. import checkpoint
+from .. import checkpoint, export
 from ..classifier import Classifier
 from ..train import pick_device
 from . import browser, state
@@ -22,10 +22,13 @@ def checkpoint_download(
     key: str = "checkpoint_zip",
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """A "Download checkpoint (ZIP)" button: `{name}.zip` holds config.json, model.safetensors
-    and, when given, metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
+    """A "Download checkpoint (ZIP)" button: a ZIP named after `name` (file-system safe:
+    "digits #1" -> digits-1.zip) holds config.json, model.safetensors and, when given,
+    metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
     zip_file = functools.partial(checkpoint.to_zip, model, metadata, metrics)
-    download("Download checkpoint (ZIP)", zip_file, f"{name}.zip", key, "download")
+    download(
+        "Download checkpoint (ZIP)", zip_file, f"{export.file_stem(name)}.zip", key, "download"
+    )
 
 
 def _upload_name(filename: str) -> str:
@@ -53,8 +56,10 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     browser.user_models()[name] = loaded.model
     browser.pick(loaded.model, name)  # picked, as a model trained here is
     kind, label = loaded.model.config.kind, browser.label(name)
+    article = "an" if kind[0] in "aeiou" else "a"
     return True, (
-        f"Loaded **{name}**, a {kind} model. It is now in the model picker of every page that "
+        f"Loaded **{name}**, {article} {kind} model. It is now in the model picker of every page "
+        "that "
         f"shows {kind} models, as “{label}”, and picked there (only you see it)."
     )
 
