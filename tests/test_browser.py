@@ -312,3 +312,34 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     walk = Path(download.value.path()).read_text()
     (screenshot_dir / "export_walkthrough.html").write_text(walk)
     assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+
+
+OVERFLOWING_FORMULAS = """() => {
+  const heading = [...document.querySelectorAll('h1, h2')]
+    .find((h) => h.textContent.includes('The formula with numbers'));
+  return [...document.querySelectorAll('.katex-display')]
+    .filter((el) => heading.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+    // Streamlit's formulas scroll sideways when too wide, the scroll bar hidden until hovered:
+    // a cut formula is one whose content is wider than its box (a few pixels are padding).
+    .filter((el) => el.scrollWidth > el.clientWidth + 8)
+    .map((el) => el.textContent.slice(0, 60));
+}"""
+
+
+def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue #16.6: on a 1100-pixel window, a₅,₈'s formulas were cut at the right edge."""
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="The formula with numbers").scroll_into_view_if_needed()
+    for box, option in (("Query token i", "5 · twice"), ("Key token j", "8 · final")):
+        page.get_by_role("combobox", name=box).click()
+        page.keyboard.type(option)  # the selectbox filters its options: one left
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+    expect(page.locator(".katex-display").filter(has_text="a5,8").first).to_be_visible()
+    assert page.evaluate(OVERFLOWING_FORMULAS) == []
+    page.get_by_text("Attention weight:").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "cell_panel_1100.png")

@@ -96,30 +96,33 @@ def cell_panel(
 
 
 def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> None:
-    """The clickable attention matrix (small inputs) and the i / j selectors."""
+    """The clickable attention matrix (small inputs) and, beside it, the i / j selectors."""
     tokens = list(explanation.tokens)
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
     clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
     figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable)
-    if clickable:
-        on_select = functools.partial(_select_clicked_cell, key)
-        st.plotly_chart(
-            figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
-        )
-    else:
-        st.plotly_chart(figure, width="stretch", key=click)
+    matrix, selectors = st.columns([3, 2])
+    with matrix:
+        if clickable:
+            on_select = functools.partial(_select_clicked_cell, key)
+            st.plotly_chart(
+                figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
+            )
+        else:
+            st.plotly_chart(figure, width="stretch", key=click)
 
     def token_label(k: int) -> str:
         return f"{k + 1} · {tokens[k]}"
 
-    st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
-    st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
+    with selectors:
+        st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
+        st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
 
 
 def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> None:
-    """ "The formula with numbers": a clickable attention matrix and i/j selectors on the left,
-    the formulas of cell (i, j) with the trace's numbers substituted on the right."""
+    """ "The formula with numbers": a clickable attention matrix with the i/j selectors beside it,
+    the formulas of cell (i, j) with the trace's numbers substituted under them."""
     tokens = list(explanation.tokens)
     n = len(tokens)
     cell = selected_cell(n, key)
@@ -129,12 +132,11 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
         if n * n <= plots.HOVER_CELLS_MAX
         else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
     )
-    picker, numbers = st.columns([2, 3])
-    with picker:
-        _cell_picker(explanation, cell, key)
-    with numbers:
-        for caption, latex in formulas.cell_latex(
-            explanation.trace, *cell, tokens, list(explanation.classes), config
-        ):
-            st.markdown(caption)
-            st.latex(latex)
+    _cell_picker(explanation, cell, key)
+    # The numbers under the picker, full width: beside it, in 3/5 of the page, a wide cell's
+    # formula (e.g. a₅,₈ with its sum of exponentials) overflowed its box and was cut at the edge.
+    for caption, latex in formulas.cell_latex(
+        explanation.trace, *cell, tokens, list(explanation.classes), config
+    ):
+        st.markdown(caption)
+        st.latex(latex)
