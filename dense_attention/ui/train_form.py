@@ -8,7 +8,7 @@ import streamlit as st
 
 from .. import jobs
 from ..config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, TrainConfig
-from ..data import DATASET_INFO, DATASETS, parse_upload
+from ..data import DATASET_INFO, DATASETS, parse_upload, small_data_warning
 from ..encoders import TEXT_MODES, ImageConfig, TextConfig, patch_choices, suggested_patch
 from ..similarity import SIMILARITIES
 from ..train import available_devices, pick_device
@@ -55,6 +55,9 @@ def _uploaded() -> jobs.DataChoice:
         f"{'…' if len(ds.classes) > 8 else ''}), {len(ds.train)} train / {len(ds.val)} val / "
         f"{len(ds.test)} test examples."
     )
+    warning = small_data_warning(ds)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
     return jobs.DataChoice(ds.name, uploaded=ds)
 
 
