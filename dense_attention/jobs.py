@@ -176,6 +176,18 @@ class TrainedModel:
     baseline_accuracy: float | None = None  # set when measured (after the test accuracy)
     baseline_name: str = ""
     baseline_note: str = ""  # why there is no baseline, e.g. the run was stopped
+    split_seed: int = 0  # the seed the data was split with (test examples are found again by it)
+    limit: int | None = None  # a built-in dataset cut to this many examples
+
+    def training_metadata(self) -> dict[str, Any]:
+        """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
+        offers that dataset's test examples (never seen in training) for this model."""
+        return {
+            "dataset": self.dataset,
+            "split_seed": self.split_seed,
+            "limit": self.limit,
+            "test_accuracy": round(self.test_accuracy, 4),
+        }
 
     @property
     def stopped_by_user(self) -> bool:
@@ -194,6 +206,8 @@ class TrainedModel:
         """metrics.json of a downloaded checkpoint: the CLI's fields that apply here."""
         return {
             "dataset": self.dataset,
+            "split_seed": self.split_seed,
+            "limit": self.limit,
             "test_accuracy": round(self.test_accuracy, 4),
             "test_loss": round(self.test_loss, 4),
             "baseline_accuracy": None
@@ -298,6 +312,8 @@ def train_job(request: TrainRequest) -> Job:
             run.device,
             config,
             baseline_name=baseline_name(ds.kind),
+            split_seed=request.data.seed,
+            limit=request.data.limit,
         )
         job.result = trained  # the model is usable while the baseline is measured
         if request.baseline and job.should_stop():  # Stop asked for an end, not more work
@@ -415,6 +431,8 @@ class Workspace:
     models: dict[str, Classifier] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)  # slot (train | sweep | tune) -> job
     results: dict[str, TrainedModel] = field(default_factory=dict)  # model name -> its run
+    # model name -> its training metadata (dataset, split_seed, limit), trained or uploaded
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)  # for registering results
 

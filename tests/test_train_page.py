@@ -89,6 +89,9 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
     assert picker.value == f"digits #1{ui.USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
+    # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
+    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
     assert f"digits #1{ui.USER_SUFFIX}" not in at.sidebar.selectbox(key=ui.MODEL_WIDGET).options
     run(at.switch_page("views/train.py"))
@@ -234,6 +237,7 @@ def test_browser_train_watch_replay_and_reload(
     loaded = checkpoint.from_zip(raw)
     model = loaded.model if hasattr(loaded, "model") else loaded[0]
     assert model.config.kind == "image" and model.config.classes == tuple("0123456789")
+    assert loaded.metadata["dataset"] == "digits" and "split_seed" in loaded.metadata
 
 
 @pytest.mark.browser

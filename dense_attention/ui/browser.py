@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 import streamlit as st
 
@@ -55,6 +56,13 @@ def user_models() -> dict[str, Classifier]:
     return workspace().models
 
 
+def user_metadata(picker_label: str) -> dict[str, Any]:
+    """The training metadata (dataset, split_seed, limit) of this browser's model shown as
+    `picker_label`; {} when unknown (e.g. an uploaded ZIP without it)."""
+    name = picker_label.removesuffix(USER_SUFFIX)
+    return dict(workspace().metadata.get(name, {}))
+
+
 def stopped_runs() -> set[str]:
     """Names of this browser's models whose training the user stopped: never picked unasked."""
     return {name for name, run in workspace().results.items() if run.stopped_by_user}
@@ -76,6 +84,7 @@ def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
         name += "+"
     space.models[name] = trained.model
     space.results[name] = trained
+    space.metadata[name] = trained.training_metadata()
     if not trained.stopped_by_user:
         pick(trained.model, name)
     return name

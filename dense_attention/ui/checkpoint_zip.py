@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from .. import checkpoint, export
+from .. import checkpoint, export, jobs
 from ..classifier import Classifier
 from ..train import pick_device
 from . import browser, state
@@ -31,6 +31,15 @@ def checkpoint_download(
     )
 
 
+def trained_download(trained: jobs.TrainedModel, key: str = "checkpoint_zip") -> None:
+    """checkpoint_download of a run of this browser, named as in the picker, with its metrics
+    and its training metadata (dataset, split seed, limit: test examples are found again)."""
+    runs = browser.workspace().results.items()
+    name = next((n for n, r in runs if r is trained), "model")
+    metadata = trained.training_metadata()
+    checkpoint_download(trained.model, name, trained.metrics(), key=key, metadata=metadata)
+
+
 def _upload_name(filename: str) -> str:
     """A new name in user_models() from the file's: digits.zip -> digits-upload(-2, -3...)."""
     base = f"{Path(filename).stem.strip() or 'checkpoint'}-upload"
@@ -38,6 +47,12 @@ def _upload_name(filename: str) -> str:
     while name in browser.user_models():
         name, k = f"{base}-{k}", k + 1
     return name
+
+
+def _training_metadata(loaded: checkpoint.Loaded) -> dict[str, Any]:
+    """The ZIP's dataset, split seed and limit: config.json's metadata, else metrics.json's."""
+    found = {**(loaded.metrics or {}), **loaded.metadata}
+    return {k: found[k] for k in ("dataset", "split_seed", "limit") if k in found}
 
 
 def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
@@ -54,6 +69,7 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
         )
     name = _upload_name(filename)
     browser.user_models()[name] = loaded.model
+    browser.workspace().metadata[name] = _training_metadata(loaded)
     browser.pick(loaded.model, name)  # picked, as a model trained here is
     kind, label = loaded.model.config.kind, browser.label(name)
     article = "an" if kind[0] in "aeiou" else "a"
