@@ -30,10 +30,10 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     for k, run in enumerate(result.runs):
         predicted = result.classes[int(run.probe_probs.argmax())]
         fig = cached(  # the page reruns on every setting change: build these once
-            plots.attention_heatmap,
+            plots.small_attention_heatmap,
             run.probe_attn,
             list(result.probe_tokens),
-            title=f"{run.similarity} → {predicted}",
+            f"{run.similarity} → {plots.escape_label(predicted)}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
