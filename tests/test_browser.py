@@ -1,5 +1,6 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
+import base64
 import io
 import re
 from pathlib import Path
@@ -37,7 +38,14 @@ def test_home_page_renders(page: Page, app_url: str, wait_for_app, screenshot_di
     page.goto(app_url)
     wait_for_app(page)
 
-    expect(page.get_by_role("heading", name="Dense Attention Lab").first).to_be_visible()
+    # The app's name tops the sidebar, above the page list (issue #16.6: a sidebar title came
+    # out below it).
+    logo = page.get_by_test_id("stSidebarLogo")
+    expect(logo).to_be_visible()
+    source = logo.get_attribute("src")  # the SVG, inlined as a data URL
+    assert b"Dense Attention Lab" in base64.b64decode(source.split("base64,", 1)[1])
+    first_page = page.get_by_test_id("stSidebarNav").get_by_role("link").first
+    assert logo.bounding_box()["y"] < first_page.bounding_box()["y"]
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "home.png", full_page=True)
 
