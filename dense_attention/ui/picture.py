@@ -16,8 +16,9 @@ from . import state
 from .cache import cached
 from .errors import friendly_errors
 from .inputs import prediction_line, read_once
+from .share import EXAMPLE_SOURCE, share_view
 
-EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
+EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
 
 
@@ -33,6 +34,8 @@ def _test_example(meta: dict[str, Any]) -> Picked:
         examples = images.test_examples(
             dataset, N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
         )
+    if st.session_state.get(state.IMAGE_EXAMPLE) not in range(len(examples)):  # e.g. a link's
+        st.session_state.pop(state.IMAGE_EXAMPLE, None)
     k = st.selectbox(
         "Test-set example",
         range(len(examples)),
@@ -40,6 +43,7 @@ def _test_example(meta: dict[str, Any]) -> Picked:
         key=state.IMAGE_EXAMPLE,
     )
     st.caption(f"From the test split of {dataset}: the model never saw these in training.")
+    share_view(example=k + 1)  # 1-based, in the page's link
     return Picked(examples[k].image, EXAMPLE, examples[k].label)
 
 
@@ -67,9 +71,12 @@ def pick_image(meta: dict[str, Any]) -> Picked:
     Test-set examples need to know the model's dataset and split (a shipped checkpoint's)."""
     known = meta.get("dataset") in DATASETS
     sources = [EXAMPLE, PHOTO, UPLOAD] if known else [PHOTO, UPLOAD]
+    if st.session_state.get(state.IMAGE_SOURCE) not in sources:  # e.g. a link's, for a photo
+        st.session_state.pop(state.IMAGE_SOURCE, None)
     source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE)
     if source == EXAMPLE:
         return _test_example(meta)
+    share_view(example=None)
     if source == PHOTO:
         photos = images.demo_images()
         name = st.selectbox("Demo photo", list(photos), key=state.IMAGE_PHOTO)

@@ -17,6 +17,7 @@ from . import state
 from .cache import cached
 from .charts import chart, download
 from .errors import friendly_errors
+from .share import share_view
 
 
 def selected_cell(
@@ -126,6 +127,8 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     tokens = list(explanation.tokens)
     n = len(tokens)
     cell = selected_cell(n, key)
+    if key == state.CELL:  # the page's own panel: its cell goes into the link ("5,8", 1-based)
+        share_view(cell=f"{cell[0] + 1},{cell[1] + 1}")
     st.header("The formula with numbers", divider="blue")
     st.write(
         "Click a cell of the attention matrix, or pick a query token i and a key token j."
