@@ -1,5 +1,6 @@
 """ui: the shared sidebar (picker, live settings, markers, reset), caches and friendly errors."""
 
+import dataclasses
 import json
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import catalog, checkpoint, ui
+from dense_attention.classifier import Explanation
 from dense_attention.config import ModelConfig
 from dense_attention.model import DenseAttention
 
@@ -216,3 +218,25 @@ def test_long_inputs_render_without_per_cell_overlays():
         np.testing.assert_allclose(values, attn, atol=1e-6)
     assert any("too many cells to click" in m.value for m in at.markdown)
     assert at.selectbox(key="cell_i").options[99] == "100 · t99"
+
+
+HOSTILE = ["![t](http://host/track.png)", "[click](http://host/)", ":red[big]", "$x$", "a_b_c*"]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_user_strings_render_as_their_own_text_in_markdown(name):
+    """Issue #17: a CSV label `![t](http://host/track.png)` rendered as an image (a tracker)."""
+    from markdown_it import MarkdownIt
+
+    from dense_attention.toy import toy_example
+    from dense_attention.ui.styles import md
+
+    toy = toy_example()
+    classes = [name, *toy.class_names[1:]]
+    probs = torch.zeros(1, len(classes))
+    probs[0, 0] = 1.0
+    trace = dataclasses.replace(toy.trace(), probs=probs)
+    line = ui.prediction_line(Explanation(trace, list(toy.tokens), 0, classes))
+    rendered = MarkdownIt("commonmark").enable("table").render(line)
+    assert "<img" not in rendered and "<a " not in rendered and "<em>" not in rendered
+    assert name in MarkdownIt("commonmark").enable("table").render(md(name)).replace("&quot;", '"')

@@ -13,6 +13,7 @@ from ..classifier import Classifier
 from ..train import pick_device
 from . import browser, state
 from .charts import download
+from .styles import md
 
 
 def checkpoint_download(
@@ -60,10 +61,10 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     try:
         loaded = checkpoint.from_zip(raw, device=pick_device())
     except checkpoint.CheckpointError as err:
-        return False, f"Cannot load `{filename}`: {err}"
+        return False, f"Cannot load {md(filename)}: {err}"
     if not isinstance(loaded.model, Classifier):
         return False, (
-            f"Cannot load `{filename}`: it holds a bare {type(loaded.model).__name__}, without "
+            f"Cannot load {md(filename)}: it holds a bare {type(loaded.model).__name__}, without "
             "the text or image encoder the pages feed it through. Load a classifier checkpoint "
             "(as the Train page or `python -m dense_attention train` save)."
         )
@@ -74,9 +75,9 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     kind, label = loaded.model.config.kind, browser.label(name)
     article = "an" if kind[0] in "aeiou" else "a"
     return True, (
-        f"Loaded **{name}**, {article} {kind} model. It is now in the model picker of every page "
-        "that "
-        f"shows {kind} models, as “{label}”, and picked there (only you see it)."
+        f"Loaded **{md(name)}**, {article} {kind} model. It is now in the model picker of "
+        f"every page that shows {kind} models, as “{md(label)}”, and picked there (only you "
+        "see it)."
     )
 
 

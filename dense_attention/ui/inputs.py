@@ -13,7 +13,7 @@ from ..data import DataError
 from ..encoders import CHARS_PER_TOKEN_CAP
 from . import state
 from .share import SHARED_TEXT_MAX, share_view
-from .styles import token_chips_html
+from .styles import md, token_chips_html
 
 CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
 
@@ -126,4 +126,4 @@ def prediction_line(explanation: Explanation) -> str:
     """ "Prediction: **sport** (97.1%)" for markdown."""
     probs = explanation.trace.probs[0]
     k = int(probs.argmax())
-    return f"Prediction: **{explanation.classes[k]}** ({float(probs[k]):.1%})"
+    return f"Prediction: **{md(explanation.classes[k])}** ({float(probs[k]):.1%})"

@@ -9,6 +9,7 @@ import streamlit as st
 
 from .. import jobs, plots
 from . import browser, state
+from .styles import md
 
 JOB_POLL_S = 0.7  # how often a running job's panel refreshes
 CURVE_POINTS = 2000  # batch losses drawn at most (redrawn every JOB_POLL_S)
@@ -80,7 +81,7 @@ def _live_attention(job: jobs.Job) -> None:
     fig = plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
     st.caption(
-        f"A validation example (true class {probes[0].label}): its attention "
+        f"A validation example (true class {md(probes[0].label)}): its attention "
         "changes as the model learns. The full replay comes when training ends."
     )
 

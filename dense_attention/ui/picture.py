@@ -17,6 +17,7 @@ from .cache import cached
 from .errors import friendly_errors
 from .inputs import prediction_line, read_once
 from .share import EXAMPLE_SOURCE, share_view
+from .styles import md
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
@@ -91,7 +92,7 @@ def photo_caution(picked: Picked, model: Classifier, meta: dict[str, Any]) -> No
         return
     cfg = model.config.image
     st.info(
-        f"This model was trained on **{meta.get('dataset', 'small images')}**, "
+        f"This model was trained on **{md(meta.get('dataset', 'small images'))}**, "
         f"{cfg.size}×{cfg.size} {'gray' if cfg.channels == 1 else 'colour'} pictures. A photo "
         "shrunk to that size looks nothing like them, so its prediction is for exploring how "
         "attention works, not a meaningful label.",
@@ -122,7 +123,7 @@ def what_the_model_sees(
     with verdict:
         st.markdown(prediction_line(explanation))
         if picked.label is not None:
-            st.markdown(f"True label: **{picked.label}**")
+            st.markdown(f"True label: **{md(picked.label)}**")
     with chart:
         probs = cached(plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0])
         st.plotly_chart(probs, width="stretch", key="image_probs")

@@ -8,6 +8,7 @@ from .. import jobs, plots
 from ..tune import trials_table
 from .cache import cached
 from .charts import chart
+from .styles import md
 
 SWEEP_COLUMNS = {
     "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
@@ -24,7 +25,7 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     result = job.result
     st.markdown(
         f"**The same test example** (#{result.probe_index}, true class "
-        f"{result.probe_label}) under each trained model:"
+        f"{md(result.probe_label)}) under each trained model:"
     )
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
@@ -52,7 +53,7 @@ def sweep_progress(job: jobs.Job) -> None:
     table = result.table()
     best = result.best()
     st.success(
-        f"Best on {result.dataset}, by validation accuracy: **{best.similarity}** with "
+        f"Best on {md(result.dataset)}, by validation accuracy: **{best.similarity}** with "
         f"{best.val_accuracy:.1%} validation accuracy; its test accuracy is "
         f"{best.test_accuracy:.1%} (same seed, split and budget for all).",
         icon=":material/emoji_events:",

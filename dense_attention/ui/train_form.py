@@ -14,6 +14,7 @@ from ..similarity import SIMILARITIES
 from ..train import available_devices, pick_device
 from . import state
 from .inputs import read_once
+from .styles import md
 
 DATA_UPLOAD_MB = 200
 JOB_MAX_SECONDS = 15 * 60  # a training run (each run of a sweep) stops there, keeping its best
@@ -51,7 +52,7 @@ def _uploaded() -> jobs.DataChoice:
         st.stop()
     ds = read_once(file, state.UPLOADED_DATA, parse_upload)
     st.caption(
-        f"**{ds.name}**: {len(ds.classes)} classes ({', '.join(ds.classes[:8])}"
+        f"**{md(ds.name)}**: {len(ds.classes)} classes ({', '.join(map(md, ds.classes[:8]))}"
         f"{'…' if len(ds.classes) > 8 else ''}), {len(ds.train)} train / {len(ds.val)} val / "
         f"{len(ds.test)} test examples."
     )
