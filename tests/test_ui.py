@@ -240,3 +240,25 @@ def test_user_strings_render_as_their_own_text_in_markdown(name):
     rendered = MarkdownIt("commonmark").enable("table").render(line)
     assert "<img" not in rendered and "<a " not in rendered and "<em>" not in rendered
     assert name in MarkdownIt("commonmark").enable("table").render(md(name)).replace("&quot;", '"')
+
+
+def test_every_uploader_states_its_limit_and_the_server_accepts_it():
+    """Issue #17: a 33.6 MB checkpoint got a raw "AxiosError 413": the uploader said 210 MB,
+    the server's maxUploadSize (20 MB) refused it first."""
+    import tomllib
+    from pathlib import Path
+
+    from pagetest import open_page, run
+
+    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit/config.toml").read_text())
+    server_mb = config["server"]["maxUploadSize"]
+    train = open_page("views/train.py")  # the checkpoint uploader
+    uploaders = [u.proto for u in train.get("file_uploader")]
+    train = run(train.selectbox(key="train_dataset").set_value("Upload your own"))
+    image = open_page("views/image.py")
+    image = run(image.radio(key="image_source").set_value("Upload"))
+    uploaders += [u.proto for at in (train, image) for u in at.get("file_uploader")]
+    assert len(uploaders) == 3  # data set and checkpoint (train page), picture (image page)
+    for proto in uploaders:
+        assert 0 < proto.max_upload_size_mb <= server_mb, proto.label
+        assert f"Up to {proto.max_upload_size_mb} MB" in proto.help, proto.label

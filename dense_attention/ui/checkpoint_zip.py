@@ -15,6 +15,8 @@ from . import browser, state
 from .charts import download
 from .styles import md
 
+CHECKPOINT_UPLOAD_MB = max(1, checkpoint.MAX_ZIP_BYTES // 2**20)  # the uploader's stated limit
+
 
 def checkpoint_download(
     model: Classifier,
@@ -92,9 +94,10 @@ def checkpoint_upload(key: str = "checkpoint_upload") -> None:
         "Load a checkpoint (ZIP)",
         type=["zip"],
         key=key,
-        max_upload_size=max(1, checkpoint.MAX_ZIP_BYTES // 2**20),
-        help="A ZIP as “Download checkpoint (ZIP)” makes it: config.json + model.safetensors. "
-        "Pickle-based files (torch.save, .pt, .bin, .pkl) are refused.",
+        max_upload_size=CHECKPOINT_UPLOAD_MB,
+        help=f"Up to {CHECKPOINT_UPLOAD_MB} MB. A ZIP as “Download checkpoint (ZIP)” makes it: "
+        "config.json + model.safetensors. Pickle-based files (torch.save, .pt, .bin, .pkl) are "
+        "refused.",
     )
     if file is None:
         return

@@ -55,6 +55,7 @@ def _upload() -> Picked:
         type=list(images.UPLOAD_TYPES),
         max_upload_size=limit_mb,
         key=state.IMAGE_FILE,
+        help=f"Up to {limit_mb} MB.",
     )
     st.caption(
         f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb} MB. "

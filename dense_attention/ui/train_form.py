@@ -46,6 +46,7 @@ def _uploaded() -> jobs.DataChoice:
         type=["csv", "zip"],
         max_upload_size=DATA_UPLOAD_MB,
         key=f"{KEY}upload",
+        help=f"Up to {DATA_UPLOAD_MB} MB.",
     )
     if file is None:
         st.info("Upload a CSV or a ZIP to train on your own data.", icon=":material/upload:")
