@@ -24,7 +24,9 @@ PRESENT_CSS = """<style>
 </style>"""
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+# Inline markdown that could turn a user string into something else: emphasis, code, links and
+# images ([...]), HTML, LaTeX, Streamlit directives (:red[...]), strikethrough, table cells.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|])")
 
 
 def md(text: object) -> str:
