@@ -23,6 +23,7 @@ import torch
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
 from .data import BASELINE_NAMES, Dataset, Split, baseline_accuracy, limit_indices, load_dataset
+from .images import Example, dataset_examples
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -178,6 +179,8 @@ class TrainedModel:
     baseline_note: str = ""  # why there is no baseline, e.g. the run was stopped
     split_seed: int = 0  # the seed the data was split with (test examples are found again by it)
     limit: int | None = None  # a built-in dataset cut to this many examples
+    # Uploaded pictures: a sample of the held-out test split (an upload cannot be read again)
+    held_out: list[Example] = field(default_factory=list)
 
     def training_metadata(self) -> dict[str, Any]:
         """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
@@ -268,6 +271,16 @@ def _sliced(ds: Dataset, config: TrainConfig) -> Dataset:
     return replace(ds, train=Split(items, ds.train.labels[keep]))
 
 
+HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
+
+
+def _held_out(choice: DataChoice, ds: Dataset) -> list[Example]:
+    """A built-in dataset's test examples are read again by name; an upload's are kept."""
+    if choice.uploaded is None or ds.kind != "image":
+        return []
+    return dataset_examples(ds, HELD_OUT_EXAMPLES)
+
+
 def train_job(request: TrainRequest) -> Job:
     """A started job that trains one classifier; its result is a TrainedModel."""
 
@@ -314,6 +327,7 @@ def train_job(request: TrainRequest) -> Job:
             baseline_name=baseline_name(ds.kind),
             split_seed=request.data.seed,
             limit=request.data.limit,
+            held_out=_held_out(request.data, ds),
         )
         job.result = trained  # the model is usable while the baseline is measured
         if request.baseline and job.should_stop():  # Stop asked for an end, not more work

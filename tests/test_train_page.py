@@ -400,3 +400,25 @@ def test_the_sweep_picks_its_best_by_validation_accuracy():
     line = at.success[0].value
     assert "by validation accuracy: **dot** with 90.0% validation accuracy" in line
     assert "test accuracy is 80.0%" in line
+
+
+def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
+    """Issue #16.4: an upload cannot be read again, so its model offered only demo photos."""
+    import dataclasses
+
+    ds = dataclasses.replace(load_dataset("digits", limit=LIMIT), name="my-pictures")
+    choice = jobs.DataChoice("my-pictures", uploaded=ds)
+    from dense_attention.config import TrainConfig
+
+    request = jobs.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
+    job = jobs.train_job(dataclasses.replace(request, baseline=False))
+    job.join(120)
+    held = job.result.held_out
+    assert len(held) == jobs.HELD_OUT_EXAMPLES and held[0].label in ds.classes
+    at = run(AppTest.from_file(APP, default_timeout=120))
+    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
+    assert at.sidebar.selectbox(key=ui.MODEL_WIDGET).value == f"my-pictures #1{ui.USER_SUFFIX}"
+    assert at.radio(key="image_source").options[0] == "Test-set example"
+    options = at.selectbox(key="image_example").options
+    assert len(options) == jobs.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)

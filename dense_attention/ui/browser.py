@@ -84,7 +84,8 @@ def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
         name += "+"
     space.models[name] = trained.model
     space.results[name] = trained
-    space.metadata[name] = trained.training_metadata()
+    held_out = {"held_out": trained.held_out} if trained.held_out else {}
+    space.metadata[name] = {**trained.training_metadata(), **held_out}
     if not trained.stopped_by_user:
         pick(trained.model, name)
     return name

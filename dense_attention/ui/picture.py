@@ -29,12 +29,19 @@ class Picked(NamedTuple):
     label: str | None  # the true class of a test-set example
 
 
+def _examples(meta: dict[str, Any]) -> list[images.Example]:
+    """The model's held-out pictures: kept with it (an upload), else read from its dataset."""
+    if meta.get("held_out"):
+        return meta["held_out"]
+    with friendly_errors(), st.spinner(f"Reading the {meta['dataset']} test split…"):
+        return images.test_examples(
+            meta["dataset"], N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
+        )
+
+
 def _test_example(meta: dict[str, Any]) -> Picked:
     dataset = meta["dataset"]
-    with friendly_errors(), st.spinner(f"Reading the {dataset} test split…"):
-        examples = images.test_examples(
-            dataset, N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
-        )
+    examples = _examples(meta)
     if st.session_state.get(state.IMAGE_EXAMPLE) not in range(len(examples)):  # e.g. a link's
         st.session_state.pop(state.IMAGE_EXAMPLE, None)
     k = st.selectbox(
@@ -43,7 +50,7 @@ def _test_example(meta: dict[str, Any]) -> Picked:
         format_func=lambda k: f"#{k + 1} · {examples[k].label}",
         key=state.IMAGE_EXAMPLE,
     )
-    st.caption(f"From the test split of {dataset}: the model never saw these in training.")
+    st.caption(f"From the test split of {md(dataset)}: the model never saw these in training.")
     share_view(example=k + 1)  # 1-based, in the page's link
     return Picked(examples[k].image, EXAMPLE, examples[k].label)
 
@@ -71,7 +78,7 @@ def _upload() -> Picked:
 def pick_image(meta: dict[str, Any]) -> Picked:
     """The source widgets; returns the chosen picture (or stops the page with a prompt).
     Test-set examples need to know the model's dataset and split (a shipped checkpoint's)."""
-    known = meta.get("dataset") in DATASETS
+    known = meta.get("dataset") in DATASETS or bool(meta.get("held_out"))
     sources = [EXAMPLE, PHOTO, UPLOAD] if known else [PHOTO, UPLOAD]
     if st.session_state.get(state.IMAGE_SOURCE) not in sources:  # e.g. a link's, for a photo
         st.session_state.pop(state.IMAGE_SOURCE, None)
