@@ -52,8 +52,9 @@ STEPS: tuple[Step, ...] = (
          "The weighted sum of the attention values gives one vector for the whole input."),
     Step("h_o", "Skip input", r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i",
          "The plain mean of the hidden vectors goes to the output layer beside c."),
-    Step("probs", "Output", r"z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix} + b_2, \quad "
-         r"y = \operatorname{softmax}(z)",
+    # two lines: on one, the formula was wider than the step's column on a laptop screen
+    Step("probs", "Output", r"\begin{gathered} z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix}"
+         r" + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}",
          "A last dense layer gives one logit per class; the softmax makes them probabilities."),
 )  # fmt: skip
 

@@ -349,5 +349,10 @@ def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
         wait_for_app(page)
     expect(page.locator(".katex-display").filter(has_text="a5,8").first).to_be_visible()
     assert page.evaluate(OVERFLOWING_FORMULAS) == []
+    # ... and none of the walk-through's (its Output formula was wider than its column)
+    assert (
+        page.evaluate(OVERFLOWING_FORMULAS.replace("The formula with numbers", "Your sentence"))
+        == []
+    )
     page.get_by_text("Attention weight:").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "cell_panel_1100.png")
