@@ -27,7 +27,9 @@ PAGES = [
     st.Page("views/about.py", title="About", icon=":material/info:"),
 ]
 
-st.sidebar.title("Dense Attention Lab")
+# The app's name above the page list: st.logo is drawn at the very top of the sidebar, where a
+# st.sidebar.title came out below the pages (st.navigation draws its list first).
+st.logo("assets/wordmark.svg", size="large")
 page = st.navigation(PAGES)
 ui.restore_view()  # a shared link opens the same sentence, model, settings and slide
 ui.remember_browser()  # this browser's trained models survive a reload

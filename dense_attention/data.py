@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import functools
 import gzip
 import importlib.util
@@ -42,6 +43,7 @@ __all__ = [
     "Dataset",
     "Split",
     "baseline_accuracy",
+    "csv_delimiter",
     "from_csv",
     "from_image_zip",
     "load_dataset",
@@ -49,6 +51,7 @@ __all__ = [
     "load_image",
     "parse_upload",
     "open_image",
+    "small_data_warning",
     "split_indices",
 ]
 
@@ -466,7 +469,8 @@ def from_csv(
     column is the text and the last other column the label. Rows with an empty text or label
     are dropped. Classes are the labels as strings, sorted (numerically if all are integers).
     """
-    frame = _read_table(_read_bytes(source))
+    raw = _read_bytes(source)
+    frame = _read_table(raw)
     text_col = _column(frame, text_column) if text_column else _guess_text_column(frame)
     label_col = (
         _column(frame, label_column) if label_column else _guess_label_column(frame, text_col)
@@ -480,6 +484,13 @@ def from_csv(
         raise DataError(f"no row has both a text in '{text_col}' and a label in '{label_col}'")
     classes = _sort_labels(set(raw_labels[keep]))
     _check_class_count(len(classes))
+    if len(classes) < 2:
+        separator = CSV_DELIMITERS[csv_delimiter(_csv_text(raw))]
+        raise DataError(
+            f"need at least 2 classes; found 1 ('{classes[0][:60]}') in column '{label_col}'. "
+            f"The file was read as {separator}-separated: if it uses another separator, or the "
+            "labels are in another column, fix that and upload it again"
+        )
     labels = raw_labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return _make_dataset(name, "text", classes, texts[keep].tolist(), labels, seed)
 
@@ -488,8 +499,7 @@ def _read_table(raw: bytes) -> pd.DataFrame:
     if not raw.strip():
         raise DataError("the CSV file is empty")
     text = _csv_text(raw)
-    header = text.lstrip().split("\n", 1)[0]
-    sep = next((s for s in (",", "\t", ";") if s in header), ",")
+    sep = csv_delimiter(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
@@ -502,6 +512,45 @@ def _read_table(raw: bytes) -> pd.DataFrame:
             f"the CSV needs a text column and a label column; found only '{frame.columns[0]}'"
         )
     return frame
+
+
+CSV_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SMALL_CLASS = 20  # examples of a class below which training and its test accuracy mean little
+
+
+def csv_delimiter(text: str, lines: int = 50) -> str:
+    """The separator of a CSV: of those that cut its first `lines` lines into the same number
+    (at least 2) of fields, the one giving a column with the fewest distinct values (the labels
+    repeat): "Great film, loved it;pos" rows are semicolon-separated, not comma."""
+    head = text.lstrip().splitlines()[:lines]
+    best: tuple[int, str] | None = None
+    for sep in CSV_DELIMITERS:
+        rows = [row for row in csv.reader(head, delimiter=sep) if row]
+        widths = {len(row) for row in rows}
+        if len(widths) != 1 or widths.pop() < 2:
+            continue
+        distinct = min(len({row[k] for row in rows[1:]}) for k in range(len(rows[0])))
+        best = min(best or (distinct, sep), (distinct, sep), key=lambda b: b[0])
+    if best is not None:
+        return best[1]
+    header = head[0] if head else ""
+    return next((s for s in CSV_DELIMITERS if s in header), ",")
+
+
+def small_data_warning(ds: Dataset) -> str | None:
+    """A warning when some class has fewer than SMALL_CLASS examples in all (None if not)."""
+    labels = np.concatenate([ds.train.labels, ds.val.labels, ds.test.labels])
+    counts = np.bincount(labels, minlength=len(ds.classes))
+    small = [f"{ds.classes[k]} ({n})" for k, n in enumerate(counts) if n < SMALL_CLASS]
+    if not small:
+        return None
+    return (
+        f"Very little data: {', '.join(small[:5])}{'…' if len(small) > 5 else ''} "
+        f"{'has' if len(small) == 1 else 'have'} fewer than {SMALL_CLASS} examples, split "
+        f"{len(ds.train)} train / {len(ds.val)} val / {len(ds.test)} test. The model can "
+        "train, but its accuracy on so few test examples says little; aim for at least "
+        f"{SMALL_CLASS} examples a class."
+    )
 
 
 def _csv_text(raw: bytes) -> str:

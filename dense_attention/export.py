@@ -1,10 +1,15 @@
-"""Figures and traces as files: PNG (kaleido + the system chromium), standalone HTML, CSV, JSON."""
+"""Figures and traces as files: PNG and SVG (kaleido + the system chromium), standalone HTML
+(one chart, or a whole walk-through with plotly.js once), CSV, JSON; each says what made it."""
 
 from __future__ import annotations
 
+import html
+import io
 import json
+import re
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +33,29 @@ class ExportError(RuntimeError):
     """A figure could not be rendered to an image; the message says why."""
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What produced an exported figure or trace: written into titles, metadata and JSON."""
+
+    model: str  # the model's label in the picker, e.g. "bbc-topics"
+    similarity: str  # the similarity the trace ran with
+    temperature: float  # the temperature τ it ran with
+    pooling: str  # "attention" or "mean"
+    text: str = ""  # the input: a sentence, or the picture's name
+
+    def line(self) -> str:
+        """One line for a title: "model bbc-topics · similarity cosine · τ = 1 · pooling ..."."""
+        return (
+            f"model {self.model} · similarity {self.similarity} · τ = {self.temperature:g} · "
+            f"pooling {self.pooling}"
+        )
+
+    def fields(self) -> dict[str, str]:
+        """Every field as text (PNG text chunks, HTML meta tags, SVG metadata)."""
+        return {name: f"{value:g}" if isinstance(value, float) else str(value)
+                for name, value in asdict(self).items()}  # fmt: skip
+
+
 def _kaleido():
     """kaleido, with its server started on first use (never at import: the app may not export)."""
     global _kaleido_started
@@ -40,29 +68,123 @@ def _kaleido():
     return kaleido
 
 
-def figure_png(
-    fig: go.Figure, width: int | None = None, height: int | None = None, scale: float = 1.0
-) -> bytes:
-    """The figure as PNG bytes, (width * scale) x (height * scale) pixels.
+def for_export(fig: go.Figure, about: Provenance | None = None) -> go.Figure:
+    """A copy of `fig` that keeps its labels inside the file and says what made it.
 
-    Width and height default to the figure's own layout size, else PNG_WIDTH x PNG_HEIGHT.
+    Axis margins grow to fit the tick labels (automargin): the figure's own margins are tight
+    for the page, and Streamlit's default template, unlike plotly's, does not grow them, so
+    a PNG made in the app cut the row labels to a character and lost the column labels.
+    `about` goes under the title as a subtitle.
     """
+    out = go.Figure(fig)
+    out.update_xaxes(automargin=True)
+    out.update_yaxes(automargin=True)
+    if about is not None:
+        top = out.layout.margin.t if out.layout.margin.t is not None else 50
+        subtitle = html.escape(about.line(), quote=False)
+        out.update_layout(title_subtitle_text=subtitle, margin_t=top + 30)
+    return out
+
+
+def _render(fig: go.Figure, fmt: str, width: int | None, height: int | None, scale: float) -> bytes:
     width = int(width or fig.layout.width or PNG_WIDTH)
     height = int(height or fig.layout.height or PNG_HEIGHT)
-    opts = {"format": "png", "width": width, "height": height, "scale": scale}
+    opts = {"format": fmt, "width": width, "height": height, "scale": scale}
     with _KALEIDO_LOCK:
         try:
             kaleido = _kaleido()
             return kaleido.calc_fig_sync(fig.to_dict(), opts=opts)
         except ImportError as err:
-            raise ExportError("PNG export needs kaleido: `pip install kaleido`") from err
+            raise ExportError(f"{fmt.upper()} export needs kaleido: `pip install kaleido`") from err
         except Exception as err:  # kaleido's own errors (no chromium, render timeout) -> one type
-            raise ExportError(f"PNG export failed: {err}") from err
+            raise ExportError(f"{fmt.upper()} export failed: {err}") from err
 
 
-def figure_html(fig: go.Figure) -> str:
+def _png_with_text(png: bytes, about: Provenance) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for name, value in about.fields().items():
+        info.add_itxt(name, value)
+    info.add_itxt("Description", about.line())
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(out, format="png", pnginfo=info)
+    return out.getvalue()
+
+
+def figure_png(
+    fig: go.Figure,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float = 1.0,
+    about: Provenance | None = None,
+) -> bytes:
+    """The figure as PNG bytes, (width * scale) x (height * scale) pixels.
+
+    Width and height default to the figure's own layout size, else PNG_WIDTH x PNG_HEIGHT.
+    `about` goes into the subtitle and into the PNG's text chunks (model, similarity, ...).
+    """
+    png = _render(for_export(fig, about), "png", width, height, scale)
+    return png if about is None else _png_with_text(png, about)
+
+
+def figure_svg(fig: go.Figure, about: Provenance | None = None) -> bytes:
+    """The figure as an SVG document at its own size; `about` also as <title> and <metadata>."""
+    svg = _render(for_export(fig, about), "svg", None, None, 1.0).decode("utf-8")
+    if about is not None:
+        rows = "".join(f"<dal:{k}>{html.escape(v)}</dal:{k}>" for k, v in about.fields().items())
+        head = (
+            f"<title>{html.escape(about.line())}</title><metadata "
+            f'xmlns:dal="https://dense-attention-lab/provenance">{rows}</metadata>'
+        )
+        start = svg.index(">", svg.index("<svg")) + 1
+        svg = svg[:start] + head + svg[start:]
+    return svg.encode("utf-8")
+
+
+def _head(title: str, about: Provenance | None) -> str:
+    meta = (
+        ""
+        if about is None
+        else "".join(
+            f'<meta name="dal:{k}" content="{html.escape(v)}">' for k, v in about.fields().items()
+        )
+    )
+    style = "<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}</style>"
+    return f'<head><meta charset="utf-8"><title>{html.escape(title)}</title>{meta}{style}</head>'
+
+
+def figure_html(fig: go.Figure, about: Provenance | None = None) -> str:
     """A standalone HTML page of the interactive figure; plotly.js is inlined (works offline)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    if about is None:
+        return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    return figures_html([("", fig)], about.line(), about)
+
+
+def figures_html(
+    sections: Sequence[tuple[str, go.Figure]], title: str, about: Provenance | None = None
+) -> str:
+    """One standalone HTML page of several interactive figures (a heading over each), with
+    plotly.js inlined once (~5 MB) rather than once per figure; works offline."""
+    from plotly.offline import get_plotlyjs
+
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if about is not None:
+        parts.append(f"<p>{html.escape(about.line())}</p>")
+        if about.text:
+            parts.append(f"<blockquote>{html.escape(about.text)}</blockquote>")
+    for heading, fig in sections:
+        if heading:
+            parts.append(f"<h2>{html.escape(heading)}</h2>")
+        div = for_export(fig, about).to_html(
+            include_plotlyjs=False, full_html=False, config={"displaylogo": False}
+        )
+        parts.append(div)
+    body = "\n".join(parts)
+    return (
+        f"<!DOCTYPE html>\n<html>{_head(title, about)}<body>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script>\n{body}</body></html>\n'
+    )
 
 
 def matrix_csv(
@@ -110,6 +232,12 @@ def safe_csv(frame: pd.DataFrame, index: bool = False, **to_csv: Any) -> str:
     return out.to_csv(index=index, **to_csv)
 
 
+def file_stem(name: str, fallback: str = "model") -> str:
+    """A file-system-safe stem for a download: "digits #1 (stopped)" -> "digits-1-stopped"."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return stem[:80] or fallback
+
+
 def token_labels(tokens: Sequence[str]) -> list[str]:
     """ "1:[CLS]", "2:the", ...: unique labels even when a token repeats (CSV headers)."""
     return [f"{k + 1}:{t}" for k, t in enumerate(tokens)]
@@ -151,10 +279,24 @@ def step_csv(explanation: Explanation, key: str) -> str:
     raise ValueError(f"no table for step {key!r}")
 
 
-def trace_json(explanation: Explanation) -> str:
-    """The whole trace (every field, as nested lists) with its tokens and classes, as JSON."""
+def trace_json(explanation: Explanation, about: Provenance | None = None) -> str:
+    """The whole trace (every field, as nested lists) with its tokens and classes, as JSON;
+    with `about`, also the model's name, the settings it ran with and the input."""
     trace = explanation.trace
     document = {
+        **(
+            {}
+            if about is None
+            else {
+                "model": about.model,
+                "settings": {
+                    "similarity": about.similarity,
+                    "temperature": about.temperature,
+                    "pooling": about.pooling,
+                },
+                "input": about.text,
+            }
+        ),  # fmt: skip
         "tokens": list(explanation.tokens),
         "classes": list(explanation.classes),
         "truncated": explanation.truncated,

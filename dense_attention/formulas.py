@@ -52,12 +52,42 @@ STEPS: tuple[Step, ...] = (
          "The weighted sum of the attention values gives one vector for the whole input."),
     Step("h_o", "Skip input", r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i",
          "The plain mean of the hidden vectors goes to the output layer beside c."),
-    Step("probs", "Output", r"z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix} + b_2, \quad "
-         r"y = \operatorname{softmax}(z)",
+    # two lines: on one, the formula was wider than the step's column on a laptop screen
+    Step("probs", "Output", r"\begin{gathered} z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix}"
+         r" + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}",
          "A last dense layer gives one logit per class; the softmax makes them probabilities."),
 )  # fmt: skip
 
 STEP_KEYS = tuple(step.key for step in STEPS)
+
+# The source the formulas come from, named wherever the app mentions it, and in one line what its
+# sample code gets wrong (About lists the two faults in full).
+SOURCE_ARTICLE = (
+    "the Chinese article on combining a dense layer with an attention mechanism whose formulas "
+    "this app implements"
+)
+ARTICLE_CODE_FAULT = (
+    "its sample code does not run: its `Attention` layer is built for `input_dim` but applied "
+    "to the 128-wide hidden vectors, and `matmul(a, h)` mixes the batch with the sequence"
+)
+# The About page's account of where this project departs from the article (markdown + KaTeX).
+ARTICLE_DEPARTURES = rf"""
+The source is {SOURCE_ARTICLE}. Its sample code scores pairs with a Bahdanau-style additive
+layer $w^\top \tanh(W_q h_i + W_k h_j)$. The formulas above are the article's, corrected and
+generalised. In one line: {ARTICLE_CODE_FAULT}. In full:
+
+1. **Its `Attention` layer is built for the wrong width.** It is created for `input_dim`
+   features but applied to the outputs of the dense layer, which are 128 wide: the weight
+   shapes do not match.
+2. **`matmul(a, h)` mixes the batch with the sequence.** The attention weights of one example
+   end up multiplying the hidden vectors of other examples, instead of
+   $v_i = \sum_j a_{{ij}} h_j$ within each example.
+
+This project implements the formulas instead of that code, and goes further in a few places:
+six similarity functions instead of one (selectable at inference), a temperature $\tau$, masks
+so padding never receives attention, positional embeddings (attention pooling ignores order
+otherwise), and the mean $h_o$ of the hidden vectors as a skip input beside $c$.
+"""
 
 _ACTIVATION_LATEX = {
     "identity": "{}",

@@ -22,6 +22,7 @@ __all__ = [
     "input_notes",
     "presentation_pictures",
     "resized_input",
+    "dataset_examples",
     "test_examples",
     "upload_to_image",
 ]
@@ -65,10 +66,14 @@ def demo_images() -> dict[str, Image.Image]:
 def _test_arrays(
     dataset: str, n: int, seed: int, limit: int | None
 ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """_ordered_test of a built-in dataset, read once per (dataset, n, seed, limit)."""
+    return _ordered_test(data.load_dataset(dataset, seed=seed, limit=limit), n)
+
+
+def _ordered_test(ds: data.Dataset, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """uint8 (n, H, W, C) images and their class names: one per class in turn, in split order."""
-    ds = data.load_dataset(dataset, seed=seed, limit=limit)
     if ds.kind != "image":
-        raise DataError(f"{dataset} is a {ds.kind} dataset, not an image one")
+        raise DataError(f"{ds.name} is a {ds.kind} dataset, not an image one")
     labels = ds.test.labels
     # The k-th example of every class before the (k+1)-th of any: one of each class first.
     rank = np.empty(len(labels), dtype=np.int64)
@@ -81,6 +86,19 @@ def _test_arrays(
     return pixels, tuple(ds.classes[label] for label in labels[order])
 
 
+def dataset_examples(ds: data.Dataset, n: int = 10) -> list[Example]:
+    """test_examples of a Dataset already read (e.g. an upload): its first `n` held-out
+    pictures, one of each class before a second of any."""
+    return _examples(*_ordered_test(ds, n))
+
+
+def _examples(pixels: np.ndarray, names: tuple[str, ...]) -> list[Example]:
+    return [
+        Example(Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p), name)
+        for p, name in zip(pixels, names, strict=True)
+    ]
+
+
 def test_examples(
     dataset: str, n: int = 10, seed: int = 0, limit: int | None = None
 ) -> list[Example]:
@@ -88,11 +106,7 @@ def test_examples(
     class before a second of any. `seed` and `limit` must be those the checkpoint was split
     with (its metadata), so these images were never seen in training.
     Raises DataError when the dataset is missing (e.g. Fashion-MNIST not installed)."""
-    pixels, names = _test_arrays(dataset, n, seed, limit)
-    return [
-        Example(Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p), name)
-        for p, name in zip(pixels, names, strict=True)
-    ]
+    return _examples(*_test_arrays(dataset, n, seed, limit))
 
 
 PRESENT_EXAMPLES = 10  # test-set pictures offered on the present page (one of each class first)

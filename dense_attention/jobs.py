@@ -27,6 +27,7 @@ import torch
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
 from .data import BASELINE_NAMES, Dataset, Split, baseline_accuracy, limit_indices, load_dataset
+from .images import Example, dataset_examples
 from .seeding import init_parameters
 from .sweep import SweepResult, sweep_similarities
 from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
@@ -229,17 +230,48 @@ class TrainedModel:
     train_config: TrainConfig
     baseline_accuracy: float | None = None  # set when measured (after the test accuracy)
     baseline_name: str = ""
+    baseline_note: str = ""  # why there is no baseline, e.g. the run was stopped
+    split_seed: int = 0  # the seed the data was split with (test examples are found again by it)
+    limit: int | None = None  # a built-in dataset cut to this many examples
+    # Uploaded pictures: a sample of the held-out test split (an upload cannot be read again)
+    held_out: list[Example] = field(default_factory=list)
+
+    def training_metadata(self) -> dict[str, Any]:
+        """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
+        offers that dataset's test examples (never seen in training) for this model."""
+        return {
+            "dataset": self.dataset,
+            "split_seed": self.split_seed,
+            "limit": self.limit,
+            "test_accuracy": round(self.test_accuracy, 4),
+        }
+
+    @property
+    def stopped_by_user(self) -> bool:
+        return self.stopped == "stopped_by_user"
+
+    def run_summary(self) -> str:
+        """How the run ended, e.g. "stopped by you during epoch 1 of 30" or "30 epochs"."""
+        last, planned = len(self.history), self.train_config.epochs
+        if self.stopped_by_user:
+            return f"stopped by you during epoch {last} of {planned}"
+        if self.stopped == "completed":
+            return f"{last} epochs"
+        return f"{self.stopped.replace('_', ' ')} after epoch {last} of {planned}"
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json of a downloaded checkpoint: the CLI's fields that apply here."""
         return {
             "dataset": self.dataset,
+            "split_seed": self.split_seed,
+            "limit": self.limit,
             "test_accuracy": round(self.test_accuracy, 4),
             "test_loss": round(self.test_loss, 4),
             "baseline_accuracy": None
             if self.baseline_accuracy is None
             else round(self.baseline_accuracy, 4),
             "baseline": self.baseline_name,
+            **({"baseline_note": self.baseline_note} if self.baseline_note else {}),
             "best_epoch": self.best_epoch,
             "stopped": self.stopped,
             "train_seconds": round(self.seconds, 1),
@@ -293,6 +325,16 @@ def _sliced(ds: Dataset, config: TrainConfig) -> Dataset:
     return replace(ds, train=Split(items, ds.train.labels[keep]))
 
 
+HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
+
+
+def _held_out(choice: DataChoice, ds: Dataset) -> list[Example]:
+    """A built-in dataset's test examples are read again by name; an upload's are kept."""
+    if choice.uploaded is None or ds.kind != "image":
+        return []
+    return dataset_examples(ds, HELD_OUT_EXAMPLES)
+
+
 def train_job(request: TrainRequest) -> Job:
     """A started job that trains one classifier; its result is a TrainedModel."""
 
@@ -336,14 +378,19 @@ def train_job(request: TrainRequest) -> Job:
             run.device,
             config,
             baseline_name=baseline_name(ds.kind),
+            split_seed=request.data.seed,
+            limit=request.data.limit,
+            held_out=_held_out(request.data, ds),
         )
         job.result = trained  # the model is usable while the baseline is measured
-        if request.baseline and not job.should_stop():
+        if request.baseline and job.should_stop():  # Stop asked for an end, not more work
+            trained.baseline_note = "not measured: the run was stopped"
+        elif request.baseline:
             job.update(phase=f"Measuring the baseline ({trained.baseline_name})")
             try:  # on the same training examples as the model (a slice, when it trained on one)
                 trained.baseline_accuracy = baseline_accuracy(_sliced(ds, config))
             except (ValueError, MemoryError) as err:
-                trained.baseline_name += f" (could not be measured: {err})"
+                trained.baseline_note = f"could not be measured: {err}"
         return trained
 
     return Job("train", f"Train on {request.data.name}", work, request).start()
@@ -451,6 +498,8 @@ class Workspace:
     models: dict[str, Classifier] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)  # slot (train | sweep | tune) -> job
     results: dict[str, TrainedModel] = field(default_factory=dict)  # model name -> its run
+    # model name -> its training metadata (dataset, split_seed, limit), trained or uploaded
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)  # for registering results
 

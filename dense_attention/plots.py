@@ -39,6 +39,12 @@ def _escape(label: str) -> str:
     return html.escape(str(label), quote=False)
 
 
+def escape_label(label: str) -> str:
+    """A user string (class name, file name) for a plotly title: its tags shown, not rendered
+    (plotly renders <a href>, <b>, <br> in titles)."""
+    return _escape(label)
+
+
 def _check_labels(name: str, labels: Sequence[str], size: int) -> list[str]:
     labels = [str(label) for label in labels]
     if len(labels) != size:
@@ -332,6 +338,21 @@ def input_heatmap(x: ArrayLike, tokens: Sequence[str], title: str) -> go.Figure:
     low, high = (_ordinal(p) for p in ROBUST_PERCENTILES)
     label = f"±{m:.3g}<br>({low}–{high}<br>percentile of x)"
     return fig.update_traces(colorbar=dict(title=dict(text=label)), selector=dict(type="heatmap"))
+
+
+SMALL_TICKS_MAX = 6  # labels per axis of a small multiple (a third of the page wide)
+
+
+def small_attention_heatmap(attn: ArrayLike, tokens: Sequence[str], title: str) -> go.Figure:
+    """attention_heatmap for a small multiple: at most SMALL_TICKS_MAX labels per axis, upright,
+    no colour bar and no cell values (16 labels such as r0c0..r3c3 overlapped in a third of the
+    page)."""
+    tokens = [str(t) for t in tokens]
+    fig = attention_heatmap(attn, tokens, title=title)
+    fig.update_traces(showscale=False, texttemplate=None, selector={"type": "heatmap"})
+    fig.update_xaxes(**_ticks(tokens, SMALL_TICKS_MAX), tickangle=0)
+    fig.update_yaxes(**_ticks(tokens, SMALL_TICKS_MAX))
+    return fig
 
 
 def trace_figures(
@@ -632,6 +653,9 @@ def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.F
 
 TRAIN_COLOR, VAL_COLOR = HIGHLIGHT, "#e8590c"
 REPLAY_CONTROLS_PX = 70  # the replay's play button and slider sit this far below the plot area
+# The slider gets a row of its own under the buttons: beside them, its current-value label (e.g.
+# "step 120 · epoch 3") ran into Pause in a narrow column.
+REPLAY_SLIDER_ROW_PX = 45
 
 
 def training_curves(
@@ -693,11 +717,12 @@ def attention_replay(
         frame=dict(duration=120, redraw=True), fromcurrent=True, transition=dict(duration=0)
     )
     fig.update_layout(
-        height=fig.layout.height + 150,
-        margin=dict(l=10, r=10, t=50, b=150),  # room for the token labels, then the controls
+        height=fig.layout.height + 150 + REPLAY_SLIDER_ROW_PX,
+        # room for the token labels, then the buttons, then the slider
+        margin=dict(l=10, r=10, t=50, b=150 + REPLAY_SLIDER_ROW_PX),
         updatemenus=[dict(
             type="buttons", direction="left", x=0.0, y=0, xanchor="left", yanchor="top",
-            pad=dict(t=REPLAY_CONTROLS_PX + 10),
+            pad=dict(t=REPLAY_CONTROLS_PX),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, play]),
                 dict(label="❚❚ Pause", method="animate",
@@ -705,7 +730,8 @@ def attention_replay(
             ],
         )],
         sliders=[dict(
-            active=0, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=REPLAY_CONTROLS_PX),
+            active=0, x=0.0, len=1.0, y=0, yanchor="top",
+            pad=dict(t=REPLAY_CONTROLS_PX + REPLAY_SLIDER_ROW_PX),
             currentvalue=dict(prefix="", visible=True),
             steps=[
                 dict(label=name, method="animate",

@@ -87,6 +87,14 @@ class SweepResult:
     def run(self, similarity: str) -> SweepRun:
         return next(r for r in self.runs if r.similarity == similarity)
 
+    def best(self) -> SweepRun:
+        """The run with the best validation accuracy (the first on a tie). Never chosen by test
+        accuracy: the test split only measures the choice, or the choice overfits it."""
+        if not self.runs:
+            raise ValueError("the sweep has no finished run")
+        scores = [-math.inf if math.isnan(r.val_accuracy) else r.val_accuracy for r in self.runs]
+        return self.runs[scores.index(max(scores))]
+
 
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters (fixed buffers and frozen weights excluded)."""

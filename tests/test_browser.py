@@ -1,5 +1,6 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
+import base64
 import io
 import re
 from pathlib import Path
@@ -37,7 +38,14 @@ def test_home_page_renders(page: Page, app_url: str, wait_for_app, screenshot_di
     page.goto(app_url)
     wait_for_app(page)
 
-    expect(page.get_by_role("heading", name="Dense Attention Lab").first).to_be_visible()
+    # The app's name tops the sidebar, above the page list (issue #16.6: a sidebar title came
+    # out below it).
+    logo = page.get_by_test_id("stSidebarLogo")
+    expect(logo).to_be_visible()
+    source = logo.get_attribute("src")  # the SVG, inlined as a data URL
+    assert b"Dense Attention Lab" in base64.b64decode(source.split("base64,", 1)[1])
+    first_page = page.get_by_test_id("stSidebarNav").get_by_role("link").first
+    assert logo.bounding_box()["y"] < first_page.bounding_box()["y"]
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "home.png", full_page=True)
 
@@ -294,3 +302,73 @@ def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app
     expect(other.get_by_text("Slide 5 of 8")).to_be_visible()
     expect(other.get_by_label("Sentence")).to_have_value("Voters head to the polls")
     other.context.close()
+
+
+def _download(page: Page, button: str, path: Path) -> bytes:
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_test_id("stPopoverBody").get_by_role("button", name=button).click()
+    data = Path(download.value.path()).read_bytes()
+    path.write_bytes(data)
+    return data
+
+
+def test_text_page_exports_keep_labels_and_name_the_settings(
+    page: Page, app_url: str, wait_for_app, screenshot_dir, text_model
+) -> None:
+    """Issue #16.1: the app's PNG/SVG of the attention matrix kept only the last character of
+    each row label and no column labels (Streamlit's plotly template has no automargin)."""
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("button", name="Export").nth(4).click()  # the attention matrix
+    png = _download(page, "PNG image", screenshot_dir / "export_attn.png")
+    image = Image.open(io.BytesIO(png))
+    ink = np.asarray(image.convert("L"), dtype=float) < 200
+    assert not ink[:, :6].any()  # no label cut at the left edge
+    model = image.text["model"]
+    assert model and image.text["similarity"] == text_model.config.model.similarity
+    assert image.text["text"] == "The striker scored twice in the final"
+    svg = _download(page, "SVG (vector)", screenshot_dir / "export_attn.svg").decode()
+    assert svg.count('class="ytick"') == svg.count('class="xtick"') > 5
+    assert f"model {model} · similarity" in svg
+    page.keyboard.press("Escape")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="The whole walk-through (one HTML page)").click()
+    walk = Path(download.value.path()).read_text()
+    (screenshot_dir / "export_walkthrough.html").write_text(walk)
+    assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+
+
+OVERFLOWING_FORMULAS = """() => {
+  const heading = [...document.querySelectorAll('h1, h2')]
+    .find((h) => h.textContent.includes('The formula with numbers'));
+  return [...document.querySelectorAll('.katex-display')]
+    .filter((el) => heading.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+    // Streamlit's formulas scroll sideways when too wide, the scroll bar hidden until hovered:
+    // a cut formula is one whose content is wider than its box (a few pixels are padding).
+    .filter((el) => el.scrollWidth > el.clientWidth + 8)
+    .map((el) => el.textContent.slice(0, 60));
+}"""
+
+
+def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue #16.6: on a 1100-pixel window, a₅,₈'s formulas were cut at the right edge."""
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="The formula with numbers").scroll_into_view_if_needed()
+    for box, option in (("Query token i", "5 · twice"), ("Key token j", "8 · final")):
+        page.get_by_role("combobox", name=box).click()
+        page.keyboard.type(option)  # the selectbox filters its options: one left
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+    expect(page.locator(".katex-display").filter(has_text="a5,8").first).to_be_visible()
+    assert page.evaluate(OVERFLOWING_FORMULAS) == []
+    # ... and none of the walk-through's (its Output formula was wider than its column)
+    assert (
+        page.evaluate(OVERFLOWING_FORMULAS.replace("The formula with numbers", "Your sentence"))
+        == []
+    )
+    page.get_by_text("Attention weight:").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "cell_panel_1100.png")

@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from dense_attention import catalog, checkpoint
 from dense_attention.config import ModelConfig
 from dense_attention.model import DenseAttention

@@ -21,6 +21,7 @@ from dense_attention.data import (
     from_image_zip,
     load_dataset,
     load_image,
+    small_data_warning,
     split_indices,
 )
 
@@ -477,3 +478,31 @@ def test_the_total_pixels_are_checked_from_the_headers_before_decoding(monkeypat
     truncated = {"cat/bad.png": noise_png()[:300]}  # a header, then no pixels to decode
     with pytest.raises(DataError, match="the 11 images hold 0 megapixels in all; the limit is 0"):
         from_image_zip(class_zip(truncated))
+
+
+SEMICOLON_CSV = (
+    b"review, in English;label\n"  # a comma in the header made it read as comma-separated
+    + b"".join(f"Great film, loved part {k};pos\nAwful, boring, long part {k};neg\n"
+               f"Fine {k};pos\nMeh {k};neg\n".encode() for k in range(6))
+)  # fmt: skip
+
+
+def test_a_semicolon_csv_with_commas_in_its_text_is_read_by_its_separator():
+    """Issue #16.7: this file got "need at least 2 classes; found 1"."""
+    ds = from_csv(SEMICOLON_CSV)
+    assert ds.classes == ("neg", "pos") and len(ds.train) + len(ds.val) + len(ds.test) == 24
+    assert "Great film, loved part" in " ".join(ds.train.items + ds.test.items + ds.val.items)
+
+
+def test_one_class_names_the_separator_it_read():
+    with pytest.raises(DataError, match="read as semicolon-separated"):
+        from_csv(b"text;label\na;pos\nb;pos\nc;pos\n")
+
+
+def test_a_six_row_csv_gets_a_warning_and_a_big_one_none():
+    tiny = from_csv(b"text,label\na,x\nb,x\nc,y\nd,y\ne,z\nf,z\n")
+    warning = small_data_warning(tiny)
+    assert warning and "fewer than 20 examples" in warning and "x (2)" in warning
+    assert small_data_warning(from_csv(SEMICOLON_CSV * 1)) is not None  # 12 a class
+    rows = b"".join(f"t{k},{'ab'[k % 2]}\n".encode() for k in range(60))
+    assert small_data_warning(from_csv(b"text,label\n" + rows)) is None

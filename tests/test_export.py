@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -141,3 +142,87 @@ def test_step_csv_of_probs_neutralises_a_formula_class_name(explanation):
         explanation.trace, explanation.tokens, 0, (FORMULA, *explanation.classes[1:])
     )
     assert f"'{FORMULA}" in export.step_csv(crafted, "probs").replace('""', '"')
+
+
+# Tokens long enough to need a wide left margin; Streamlit's plotly template (the app's default,
+# set when streamlit is imported) does not grow margins to fit tick labels, plotly's does.
+LONG_TOKENS = ["[CLS]", "photosynthesis", "un", "##believ", "##ably", "quick", "[SEP]"]
+ABOUT = export.Provenance("bbc-topics", "cosine", 0.5, "mean", "un ##believ <b>")
+TICK = re.compile(
+    r'<g class="(?P<axis>[xy])tick"><text text-anchor="(?P<anchor>\w+)" x="(?P<x>[\d.]+)" '
+    r'y="(?P<y>[\d.]+)"[^>]*?translate\((?P<tx>[\d.]+),(?P<ty>[\d.]+)\)[^>]*>(?P<label>[^<]*)<'
+)
+
+
+@pytest.fixture
+def app_template():
+    """Figures made as the app makes them: under Streamlit's default plotly template."""
+    import plotly.io as pio
+    from streamlit.elements.lib.streamlit_plotly_theme import configure_streamlit_plotly_theme
+
+    before = pio.templates.default
+    configure_streamlit_plotly_theme()
+    yield
+    pio.templates.default = before
+
+
+@pytest.fixture
+def long_figure(app_template):
+    n = len(LONG_TOKENS)
+    return plots.attention_heatmap(np.full((n, n), 1 / n), LONG_TOKENS)
+
+
+def test_svg_keeps_every_token_label_inside_and_says_what_made_it(long_figure):
+    svg = export.figure_svg(long_figure, about=ABOUT).decode()
+    width, height = (
+        float(re.search(rf'<svg[^>]* {d}="([\d.]+)"', svg)[1]) for d in ("width", "height")
+    )
+    ticks = [m.groupdict() for m in TICK.finditer(svg)]
+    rows = [t for t in ticks if t["axis"] == "y"]
+    cols = [t for t in ticks if t["axis"] == "x"]
+    assert [t["label"] for t in rows] == [t["label"] for t in cols] == LONG_TOKENS
+    for t in rows:  # right-aligned at x: the label's left end must be inside the image
+        assert t["anchor"] == "end"
+        assert float(t["x"]) + float(t["tx"]) - 0.45 * 12 * len(t["label"]) >= 0, t
+    for t in cols:
+        assert 0 < float(t["y"]) + float(t["ty"]) <= height - 2, t
+        assert 0 < float(t["tx"]) < width
+    assert "model bbc-topics · similarity cosine · τ = 0.5 · pooling mean" in svg  # subtitle
+    assert "<dal:model>bbc-topics</dal:model>" in svg and "<dal:text>un ##believ &lt;b&gt;" in svg
+
+
+def test_png_has_row_labels_in_its_left_margin_and_settings_in_its_metadata(long_figure):
+    image = Image.open(io.BytesIO(export.figure_png(long_figure, about=ABOUT)))
+    pixels = np.asarray(image.convert("L"), dtype=float)
+    ink = pixels < 200
+    assert not ink[:, :4].any()  # nothing cut at the left edge
+    plot_left = int(np.argmax(ink[pixels.shape[0] // 2]))  # first ink on the middle row
+    assert plot_left > 60  # "photosynthesis" sits left of the matrix, whole
+    assert ink[-40:-4, plot_left:].any()  # the column labels are under the matrix
+    assert image.text["model"] == "bbc-topics" and image.text["similarity"] == "cosine"
+    assert image.text["temperature"] == "0.5" and image.text["pooling"] == "mean"
+
+
+def test_trace_json_names_the_model_settings_and_input(explanation):
+    document = json.loads(export.trace_json(explanation, about=ABOUT))
+    assert document["model"] == "bbc-topics" and document["input"] == "un ##believ <b>"
+    assert document["settings"] == {"similarity": "cosine", "temperature": 0.5, "pooling": "mean"}
+
+
+def test_walkthrough_html_inlines_plotly_once(attention_figure):
+    bar = plots.probs_bar([0.2, 0.8], ["no", "yes"])
+    page = export.figures_html([("Attention", attention_figure), ("Output", bar)], "Walk", ABOUT)
+    assert page.count("Plotly.newPlot") == 2  # both charts
+    single = len(export.figure_html(attention_figure))
+    assert len(page) < 1.2 * single  # plotly.js (~4.8 MB) once, not twice
+    assert '<meta name="dal:model" content="bbc-topics">' in page
+    assert "un ##believ &lt;b&gt;" in page and '<script src="http' not in page
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [("digits #1", "digits-1"), ("digits #2 (stopped in epoch 1)", "digits-2-stopped-in-epoch-1"),
+     ("../../etc/passwd", "etc-passwd"), ("###", "model"), ("bbc-topics_v2.1", "bbc-topics_v2.1")],
+)  # fmt: skip
+def test_file_stem_is_safe_on_every_file_system(name, stem):
+    assert export.file_stem(name) == stem

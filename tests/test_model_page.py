@@ -41,3 +41,23 @@ def test_model_page_selected_cell_shows_its_numbers(model_page, toy):
     assert r"a_{5,2}" in text and fmt_number(a_ij) in text
     outline = figures(at)[-1]["layout"]["shapes"][0]
     assert (outline["x0"], outline["y0"]) == (0.5, 3.5)  # cell (i=5, j=2), 1-based
+
+
+def test_model_page_names_the_article_and_renders_its_labels(model_page):
+    """Issue #16.9 and #16.6: the article was never named; "s(h_i, h_j)" showed raw markdown
+    (Streamlit labels are markdown: "_i, h_" turned into italics)."""
+    at = model_page
+    note = at.info[0].value
+    assert "the Chinese article on combining a dense layer with an attention mechanism" in note
+    assert "does not run" in note and "`matmul(a, h)`" in note
+    label = at.selectbox(key="similarity").label
+    assert label == "Similarity $s(h_i, h_j)$"  # KaTeX in a label: no stray italics
+
+
+def test_about_names_the_article_and_says_what_its_code_gets_wrong():
+    from pagetest import open_page
+
+    at = open_page("views/about.py")
+    text = "\n".join(m.value for m in at.markdown)
+    assert "The source is the Chinese article on combining a dense layer" in text
+    assert "In one line: its sample code does not run" in text

@@ -209,3 +209,21 @@ def test_sweep_chart_and_tune_history_show_the_tables():
     )
     best = next(t for t in data(plots.tune_history(trials)) if t["name"] == "best so far")
     assert best["y"] == [0.5, 0.5, 0.7]
+
+
+def test_the_replay_slider_has_a_row_of_its_own_under_play_and_pause():
+    """Issue #16.6: beside the buttons, the slider's value label ran into Pause."""
+    fig = plots.attention_replay([np.eye(3), np.eye(3)], ["step 0", "step 9"], ["a", "b", "c"])
+    (menu,), (slider,) = fig.layout.updatemenus, fig.layout.sliders
+    assert slider.x == 0 and slider.pad.t >= menu.pad.t + 40  # a button is ~35 px high
+    assert fig.layout.margin.b >= slider.pad.t + 60  # and the slider fits in the figure
+
+
+def test_a_small_attention_heatmap_keeps_its_labels_apart():
+    """Issue #16.6: the sweep grid's 16 patch labels r0c0..r3c3 overlapped (a third of a page)."""
+    tokens = [f"r{r}c{c}" for r in range(4) for c in range(4)]
+    fig = plots.small_attention_heatmap(np.full((16, 16), 1 / 16), tokens, "dot → <b>7</b>")
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert len(axis.tickvals) <= plots.SMALL_TICKS_MAX
+    assert fig.layout.xaxis.tickangle == 0 and fig.data[0].showscale is False
+    assert plots.escape_label("<a href='x'>t</a>") == "&lt;a href='x'&gt;t&lt;/a&gt;"

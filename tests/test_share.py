@@ -58,3 +58,39 @@ def test_a_link_with_bad_values_opens_the_defaults(text_model):
     assert at.select_slider(key=ui.TEMPERATURE_WIDGET).value == text_model.config.model.temperature
     at = run(at.switch_page("views/present.py"))
     assert "Slide 1 of 8" in slide_counter(at)
+
+
+def flat_params(at: AppTest) -> dict[str, str]:
+    return {k: v[0] if isinstance(v, list) else v for k, v in dict(at.query_params).items()}
+
+
+def test_a_text_too_long_for_a_link_is_said_so_to_sender_and_receiver(text_page):
+    """Issue #16.5: over 1,000 characters the text silently left the URL."""
+    at = run(text_page.text_area(key=ui.SENTENCE_WIDGET).set_value("word " * 300))
+    params = flat_params(at)
+    assert "text" not in params and params["text_not_shared"] == "1"
+    assert any("a link to this page carries texts up to 1,000" in c.value for c in at.caption)
+    at = shared(**params)  # the receiver
+    assert any("too long to put in a link" in i.value for i in at.info)
+    at = run(at.text_area(key=ui.SENTENCE_WIDGET).set_value("Their own sentence"))
+    assert not any("too long to put in a link" in i.value for i in at.info)
+
+
+def test_the_selected_cell_travels_in_the_link(text_page):
+    at = text_page
+    at.selectbox(key="cell_i").set_value(4)
+    at = run(at.selectbox(key="cell_j").set_value(7))
+    assert flat_params(at)["cell"] == "5,8"
+    at = shared(cell="5,8")
+    assert (at.selectbox(key="cell_i").value, at.selectbox(key="cell_j").value) == (4, 7)
+    assert r"a_{5,8}" in "\n".join(latex.value for latex in at.latex)
+
+
+def test_the_image_pages_test_example_travels_in_the_link():
+    at = run(AppTest.from_file(APP, default_timeout=120).switch_page("views/image.py"))
+    at = run(at.selectbox(key="image_example").set_value(2))
+    assert flat_params(at)["example"] == "3"
+    at = shared(example="3")
+    at = run(at.switch_page("views/image.py"))
+    assert at.radio(key="image_source").value == "Test-set example"
+    assert at.selectbox(key="image_example").value == 2

@@ -140,9 +140,12 @@ def test_long_text_is_truncated_with_a_notice(text_page, text_model):
 
 def test_exports_are_offered_for_every_figure_and_the_trace(text_page):
     labels = [b.label for b in text_page.get("download_button")]
-    assert labels.count("PNG image") == labels.count("HTML (interactive)") == 10
+    assert labels.count("PNG image") == labels.count("SVG (vector)") == 10
     assert labels.count("CSV (the numbers)") == 10
     assert "Download the whole trace (JSON)" in labels
+    # one HTML page for the walk-through (plotly.js once), not ~5 MB per chart
+    assert labels.count("The whole walk-through (one HTML page)") == 1
+    assert "HTML (interactive)" not in labels
 
 
 def test_settings_follow_the_user_to_the_compare_page(text_page):

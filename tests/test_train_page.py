@@ -6,6 +6,7 @@ rerun the page, as the page's own refresh would.
 
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
     assert picker.value == f"digits #1{ui.USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
+    # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
+    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
     assert f"digits #1{ui.USER_SUFFIX}" not in at.sidebar.selectbox(key=ui.MODEL_WIDGET).options
     run(at.switch_page("views/train.py"))
@@ -228,10 +232,12 @@ def test_browser_train_watch_replay_and_reload(
     wait_for_app(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download checkpoint (ZIP)").click()
+    assert download.value.suggested_filename == "digits-1.zip"  # was "digits #1.zip"
     raw = Path(download.value.path()).read_bytes()
     loaded = checkpoint.from_zip(raw)
     model = loaded.model if hasattr(loaded, "model") else loaded[0]
     assert model.config.kind == "image" and model.config.classes == tuple("0123456789")
+    assert loaded.metadata["dataset"] == "digits" and "split_seed" in loaded.metadata
 
 
 @pytest.mark.browser
@@ -341,3 +347,78 @@ def test_text_data_gets_text_settings_and_its_own_defaults():
     assert any("minilm_contextual" in c.value for c in at.caption)
     at = run(at.selectbox(key="train_dataset").set_value("digits"))
     assert at.select_slider(key="train_hidden_image").value == 256
+
+
+def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
+    """Issue #16.2: Stop left "Best epoch 1 of 1", a baseline "measuring…" forever, and the
+    stopped model picked on every page."""
+    at = train_page(epochs=200)
+    run(at.button(key="train_start").click())
+    job = the_job(at, "train")
+    deadline = time.monotonic() + 60
+    while not job.history and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run(at.button(key="train_stop").click())
+    job.join(120)
+    at = run(run(at))  # the panel's last refresh, then the page's
+    metrics = {m.label: m.value for m in at.metric}
+    epoch = len(job.result.history)
+    assert metrics["Baseline"] == "not measured" and "Best epoch" not in metrics
+    assert metrics["Stopped"] == f"during epoch {epoch}"
+    warning = " ".join(w.value for w in at.warning)
+    assert f"stopped by you during epoch {epoch} of 200" in warning
+    assert "not measured: the run was stopped" in warning
+    stopped = f"digits #1 (stopped in epoch {epoch}){ui.USER_SUFFIX}"
+    at = run(at.switch_page("views/image.py"))
+    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
+    assert stopped in picker.options and picker.value != stopped
+    run(at.switch_page("views/train.py"))
+
+
+def _sweep_panel(result) -> None:
+    from types import SimpleNamespace
+
+    from dense_attention import ui
+
+    ui.sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
+
+
+def test_the_sweep_picks_its_best_by_validation_accuracy():
+    """Issue #16.3: "Best" was the highest test accuracy (idxmax on test_accuracy)."""
+    from dense_attention.sweep import SweepResult, SweepRun
+
+    def sweep_run(similarity: str, val: float, test: float) -> SweepRun:
+        return SweepRun(
+            similarity, test, 0.5, val, 1.0, 100, 1.0, 1, 1, "completed", (),
+            np.full((2, 2), 0.5), np.array([0.5, 0.5]),
+        )  # fmt: skip
+
+    runs = (sweep_run("dot", 0.90, 0.80), sweep_run("cosine", 0.85, 0.95))
+    result = SweepResult("digits", runs, 0, ("a", "b"), "0", ("0", "1"), 0.69, False)
+    assert result.best().similarity == "dot"
+    at = run(AppTest.from_function(_sweep_panel, args=(result,), default_timeout=60))
+    line = at.success[0].value
+    assert "by validation accuracy: **dot** with 90.0% validation accuracy" in line
+    assert "test accuracy is 80.0%" in line
+
+
+def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
+    """Issue #16.4: an upload cannot be read again, so its model offered only demo photos."""
+    import dataclasses
+
+    ds = dataclasses.replace(load_dataset("digits", limit=LIMIT), name="my-pictures")
+    choice = jobs.DataChoice("my-pictures", uploaded=ds)
+    from dense_attention.config import TrainConfig
+
+    request = jobs.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
+    job = jobs.train_job(dataclasses.replace(request, baseline=False))
+    job.join(120)
+    held = job.result.held_out
+    assert len(held) == jobs.HELD_OUT_EXAMPLES and held[0].label in ds.classes
+    at = run(AppTest.from_file(APP, default_timeout=120))
+    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
+    assert at.sidebar.selectbox(key=ui.MODEL_WIDGET).value == f"my-pictures #1{ui.USER_SUFFIX}"
+    assert at.radio(key="image_source").options[0] == "Test-set example"
+    options = at.selectbox(key="image_example").options
+    assert len(options) == jobs.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)

@@ -1,5 +1,6 @@
 """ui: the shared sidebar (picker, live settings, markers, reset), caches and friendly errors."""
 
+import dataclasses
 import json
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import catalog, checkpoint, ui
+from dense_attention.classifier import Explanation
 from dense_attention.config import ModelConfig
 from dense_attention.model import DenseAttention
 
@@ -244,3 +246,47 @@ def test_long_inputs_render_without_per_cell_overlays():
         np.testing.assert_allclose(values, attn, atol=1e-6)
     assert any("too many cells to click" in m.value for m in at.markdown)
     assert at.selectbox(key="cell_i").options[99] == "100 · t99"
+
+
+HOSTILE = ["![t](http://host/track.png)", "[click](http://host/)", ":red[big]", "$x$", "a_b_c*"]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_user_strings_render_as_their_own_text_in_markdown(name):
+    """Issue #17: a CSV label `![t](http://host/track.png)` rendered as an image (a tracker)."""
+    from markdown_it import MarkdownIt
+
+    from dense_attention.toy import toy_example
+    from dense_attention.ui.styles import md
+
+    toy = toy_example()
+    classes = [name, *toy.class_names[1:]]
+    probs = torch.zeros(1, len(classes))
+    probs[0, 0] = 1.0
+    trace = dataclasses.replace(toy.trace(), probs=probs)
+    line = ui.prediction_line(Explanation(trace, list(toy.tokens), 0, classes))
+    rendered = MarkdownIt("commonmark").enable("table").render(line)
+    assert "<img" not in rendered and "<a " not in rendered and "<em>" not in rendered
+    assert name in MarkdownIt("commonmark").enable("table").render(md(name)).replace("&quot;", '"')
+
+
+def test_every_uploader_states_its_limit_and_the_server_accepts_it():
+    """Issue #17: a 33.6 MB checkpoint got a raw "AxiosError 413": the uploader said 210 MB,
+    the server's maxUploadSize (20 MB) refused it first."""
+    import tomllib
+    from pathlib import Path
+
+    from pagetest import open_page, run
+
+    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit/config.toml").read_text())
+    server_mb = config["server"]["maxUploadSize"]
+    train = open_page("views/train.py")  # the checkpoint uploader
+    uploaders = [u.proto for u in train.get("file_uploader")]
+    train = run(train.selectbox(key="train_dataset").set_value("Upload your own"))
+    image = open_page("views/image.py")
+    image = run(image.radio(key="image_source").set_value("Upload"))
+    uploaders += [u.proto for at in (train, image) for u in at.get("file_uploader")]
+    assert len(uploaders) == 3  # data set and checkpoint (train page), picture (image page)
+    for proto in uploaders:
+        assert 0 < proto.max_upload_size_mb <= server_mb, proto.label
+        assert f"Up to {proto.max_upload_size_mb} MB" in proto.help, proto.label

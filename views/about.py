@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dense_attention import SIMILARITIES, formulas, ui
+from dense_attention.formulas import ARTICLE_DEPARTURES
 
 settings = ui.sidebar()
 
@@ -45,22 +46,4 @@ for name, sim in SIMILARITIES.items():
     st.markdown(f"- `{name}`: $s(h_i, h_j) = {sim.latex}$. {sim.description}")
 
 st.header("Where this project departs from the article", divider="blue")
-st.markdown(
-    """
-The source article combines a dense layer with an attention mechanism; its sample code scores
-pairs with a Bahdanau-style additive layer $w^\\top \\tanh(W_q h_i + W_k h_j)$. The formulas above
-are the article's, corrected and generalised. Its own sample code does not run:
-
-1. **Its `Attention` layer is built for the wrong width.** It is created for `input_dim`
-   features but applied to the outputs of the dense layer, which are 128 wide: the weight
-   shapes do not match.
-2. **`matmul(a, h)` mixes the batch with the sequence.** The attention weights of one example
-   end up multiplying the hidden vectors of other examples, instead of
-   $v_i = \\sum_j a_{ij} h_j$ within each example.
-
-This project implements the formulas instead of that code, and goes further in a few places:
-six similarity functions instead of one (selectable at inference), a temperature $\\tau$, masks
-so padding never receives attention, positional embeddings (attention pooling ignores order
-otherwise), and the mean $h_o$ of the hidden vectors as a skip input beside $c$.
-"""
-)
+st.markdown(ARTICLE_DEPARTURES)

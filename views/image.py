@@ -27,12 +27,16 @@ ui.what_the_model_sees(picked, settings, explanation, pixels)
 ui.attention_on_picture(model, explanation, pixels)
 
 st.header("Step by step", divider="blue")
-ui.trace_download(explanation, name="image_trace", key="image_trace_json")
+about = settings.provenance(
+    picked.source if picked.label is None else f"{picked.source}: {picked.label}"
+)
+ui.trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
 ui.render_steps(
     explanation,
     settings.config,
     cell=ui.selected_cell(len(explanation.tokens)),
     extras={"x": lambda: st.caption(ui.patch_features(model))},
     key="image_steps",
+    about=about,
 )
 ui.cell_panel(explanation, settings.config)

@@ -5,6 +5,7 @@ import streamlit as st
 from dense_attention import SIMILARITIES, plots, ui
 from dense_attention.classifier import Explanation
 from dense_attention.config import TEMPERATURES
+from dense_attention.formulas import ARTICLE_CODE_FAULT, SOURCE_ARTICLE
 from dense_attention.toy import ToyExample, toy_example
 
 
@@ -27,14 +28,15 @@ st.markdown(
     f"{len(toy.class_names)} classes), one step at a time, with the real numbers."
 )
 st.info(
-    "The source article's own sample code does not run: its Attention layer is built for "
-    "`input_dim` but applied to the 128-wide hidden vectors, and `matmul(a, h)` mixes the batch "
-    "with the sequence. This app implements the article's formulas instead.",
+    f"The source is {SOURCE_ARTICLE}; {ARTICLE_CODE_FAULT}. This app implements the article's "
+    "formulas instead (see About).",
     icon=":material/info:",
 )
 
 left, right = st.columns(2)
-similarity = left.selectbox("Similarity s(h_i, h_j)", list(SIMILARITIES), index=1, key="similarity")
+similarity = left.selectbox(
+    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key="similarity"
+)
 left.caption(SIMILARITIES[similarity].description)
 temperature = right.select_slider(
     "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key="temperature"

@@ -23,12 +23,14 @@ ui.show_tokens(explanation, text, settings.model.config.text.max_len)
 st.markdown(ui.prediction_line(explanation))
 ui.badge(settings, text)
 ui.caution(settings.model, text)
-ui.trace_download(explanation)
+about = settings.provenance(text)  # model, settings and input, in every exported file
+ui.trace_download(explanation, about=about)
 
 ui.render_steps(
     explanation,
     settings.config,
     cell=ui.selected_cell(len(explanation.tokens)),
+    about=about,
     extras={
         "alpha": lambda: ui.token_box(len(explanation.tokens)).html(
             plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])

@@ -70,8 +70,7 @@ else:
     job = ui.workspace().jobs.get("train")
     if job is not None and job.finished and isinstance(job.result, jobs.TrainedModel):
         ui.replay(job.result)
-        name = next((n for n, r in ui.workspace().results.items() if r is job.result), "model")
-        ui.checkpoint_download(job.result.model, name, job.result.metrics(), key="train_zip")
+        ui.trained_download(job.result, key="train_zip")
     ui.compare_runs()
 
 st.divider()

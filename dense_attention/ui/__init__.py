@@ -29,7 +29,7 @@ from .browser import (
 )
 from .cache import cached, checkpoints, load_checkpoint, load_reference_model, minilm_attention
 from .charts import chart, export_buttons, matrix_table, trace_download
-from .checkpoint_zip import checkpoint_download, checkpoint_upload
+from .checkpoint_zip import checkpoint_download, checkpoint_upload, trained_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
 from .errors import friendly_errors
 from .inputs import (
@@ -160,6 +160,7 @@ __all__ = [
     "sweep_progress",
     "token_box",
     "trace_download",
+    "trained_download",
     "train_progress",
     "training_means",
     "training_metadata",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 import streamlit as st
 
@@ -55,6 +56,18 @@ def user_models() -> dict[str, Classifier]:
     return workspace().models
 
 
+def user_metadata(picker_label: str) -> dict[str, Any]:
+    """The training metadata (dataset, split_seed, limit) of this browser's model shown as
+    `picker_label`; {} when unknown (e.g. an uploaded ZIP without it)."""
+    name = picker_label.removesuffix(USER_SUFFIX)
+    return dict(workspace().metadata.get(name, {}))
+
+
+def stopped_runs() -> set[str]:
+    """Names of this browser's models whose training the user stopped: never picked unasked."""
+    return {name for name, run in workspace().results.items() if run.stopped_by_user}
+
+
 def pick(model: Classifier, name: str) -> None:
     """Make this browser's model `name` the picked model of its kind on every page."""
     picks = st.session_state.setdefault(state.SELECTED_MODEL, {})
@@ -62,18 +75,25 @@ def pick(model: Classifier, name: str) -> None:
 
 
 def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
+    """Add a finished run to this browser's models; a complete one becomes the picked model,
+    a run the user stopped only joins the picker (named so), until the user picks it."""
     name = f"{trained.dataset} #{len(space.results) + 1}"
+    if trained.stopped_by_user:
+        name += f" (stopped in epoch {len(trained.history)})"
     while name in space.models:
         name += "+"
     space.models[name] = trained.model
     space.results[name] = trained
-    pick(trained.model, name)
+    held_out = {"held_out": trained.held_out} if trained.held_out else {}
+    space.metadata[name] = {**trained.training_metadata(), **held_out}
+    if not trained.stopped_by_user:
+        pick(trained.model, name)
     return name
 
 
 def collect_finished() -> None:
     """A finished training job's model joins this browser's models (once, whichever tab sees
-    it first) and becomes the picked model of its kind."""
+    it first) and, unless the user stopped it, becomes the picked model of its kind."""
     space = workspace()
     job = space.jobs.get("train")
     trained = job.result if job is not None else None

@@ -14,6 +14,7 @@ from ..classifier import Explanation
 
 MIME_TYPES = {
     "png": "image/png",
+    "svg": "image/svg+xml",
     "html": "text/html",
     "csv": "text/csv",
     "json": "application/json",
@@ -34,32 +35,50 @@ def download(label: str, data: Callable[[], Any], file_name: str, key: str, icon
     )
 
 
-def _png(fig: go.Figure) -> bytes:
-    return export.figure_png(fig, scale=2.0)
+def _png(fig: go.Figure, about: export.Provenance | None) -> bytes:
+    return export.figure_png(fig, scale=2.0, about=about)
 
 
 def export_buttons(
-    fig: go.Figure, name: str, csv: Callable[[], str] | None = None, key: str | None = None
+    fig: go.Figure,
+    name: str,
+    csv: Callable[[], str] | None = None,
+    key: str | None = None,
+    *,
+    about: export.Provenance | None = None,
+    html: bool = True,
 ) -> None:
-    """An "Export" popover: the figure as PNG and standalone HTML, its numbers as CSV.
+    """An "Export" popover: the figure as PNG, SVG and (with `html`) standalone HTML, its
+    numbers as CSV. `about` (model, settings, input) goes into the files' titles and metadata.
 
     Every file is made only when its button is clicked (a PNG takes ~0.3 s, an HTML page with
     plotly.js inlined is ~5 MB), so drawing the buttons costs nothing on a rerun.
     """
     key = key or f"export_{name}"
     with st.popover("Export", icon=":material/download:"):
-        download("PNG image", functools.partial(_png, fig), f"{name}.png", f"{key}_png", "image")
-        page = functools.partial(export.figure_html, fig)
-        download("HTML (interactive)", page, f"{name}.html", f"{key}_html", "html")
+        png = functools.partial(_png, fig, about)
+        download("PNG image", png, f"{name}.png", f"{key}_png", "image")
+        svg = functools.partial(export.figure_svg, fig, about)
+        download("SVG (vector)", svg, f"{name}.svg", f"{key}_svg", "image")
+        if html:
+            page = functools.partial(export.figure_html, fig, about)
+            download("HTML (interactive)", page, f"{name}.html", f"{key}_html", "html")
         if csv is not None:
             download("CSV (the numbers)", csv, f"{name}.csv", f"{key}_csv", "table")
 
 
-def chart(fig: go.Figure, name: str, csv: Callable[[], str] | None = None, key: str = "") -> None:
-    """A plotly chart, full width of its column, with its Export menu under it."""
+def chart(
+    fig: go.Figure,
+    name: str,
+    csv: Callable[[], str] | None = None,
+    key: str = "",
+    **options: Any,
+) -> None:
+    """A plotly chart, full width of its column, with its Export menu under it (`options`:
+    export_buttons' `about` and `html`)."""
     key = key or name
     st.plotly_chart(fig, width="stretch", key=f"chart_{key}")
-    export_buttons(fig, name, csv, key=f"export_{key}")
+    export_buttons(fig, name, csv, key=f"export_{key}", **options)
 
 
 def matrix_table(matrix: Any, tokens: Sequence[str]) -> Callable[[], str]:
@@ -68,7 +87,13 @@ def matrix_table(matrix: Any, tokens: Sequence[str]) -> Callable[[], str]:
     return functools.partial(export.matrix_csv, matrix, labels, labels, "query i \\ key j")
 
 
-def trace_download(explanation: Explanation, name: str = "trace", key: str = "trace_json") -> None:
-    """A button for the whole trace (every intermediate, tokens, classes) as JSON."""
-    trace_file = functools.partial(export.trace_json, explanation)
+def trace_download(
+    explanation: Explanation,
+    name: str = "trace",
+    key: str = "trace_json",
+    about: export.Provenance | None = None,
+) -> None:
+    """A button for the whole trace (every intermediate, tokens, classes; with `about`, the
+    model, its settings and the input) as JSON."""
+    trace_file = functools.partial(export.trace_json, explanation, about)
     download("Download the whole trace (JSON)", trace_file, f"{name}.json", key, "data_object")

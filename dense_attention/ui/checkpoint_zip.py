@@ -8,11 +8,14 @@ from typing import Any
 
 import streamlit as st
 
-from .. import checkpoint
+from .. import checkpoint, export, jobs
 from ..classifier import Classifier
 from ..train import pick_device
 from . import browser, state
 from .charts import download
+from .styles import md
+
+CHECKPOINT_UPLOAD_MB = max(1, checkpoint.MAX_ZIP_BYTES // 2**20)  # the uploader's stated limit
 
 
 def checkpoint_download(
@@ -22,10 +25,22 @@ def checkpoint_download(
     key: str = "checkpoint_zip",
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """A "Download checkpoint (ZIP)" button: `{name}.zip` holds config.json, model.safetensors
-    and, when given, metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
+    """A "Download checkpoint (ZIP)" button: a ZIP named after `name` (file-system safe:
+    "digits #1" -> digits-1.zip) holds config.json, model.safetensors and, when given,
+    metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
     zip_file = functools.partial(checkpoint.to_zip, model, metadata, metrics)
-    download("Download checkpoint (ZIP)", zip_file, f"{name}.zip", key, "download")
+    download(
+        "Download checkpoint (ZIP)", zip_file, f"{export.file_stem(name)}.zip", key, "download"
+    )
+
+
+def trained_download(trained: jobs.TrainedModel, key: str = "checkpoint_zip") -> None:
+    """checkpoint_download of a run of this browser, named as in the picker, with its metrics
+    and its training metadata (dataset, split seed, limit: test examples are found again)."""
+    runs = browser.workspace().results.items()
+    name = next((n for n, r in runs if r is trained), "model")
+    metadata = trained.training_metadata()
+    checkpoint_download(trained.model, name, trained.metrics(), key=key, metadata=metadata)
 
 
 def _upload_name(filename: str) -> str:
@@ -37,25 +52,34 @@ def _upload_name(filename: str) -> str:
     return name
 
 
+def _training_metadata(loaded: checkpoint.Loaded) -> dict[str, Any]:
+    """The ZIP's dataset, split seed and limit: config.json's metadata, else metrics.json's."""
+    found = {**(loaded.metrics or {}), **loaded.metadata}
+    return {k: found[k] for k in ("dataset", "split_seed", "limit") if k in found}
+
+
 def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     """Read a checkpoint ZIP into this session's models: (it worked, what to tell the user)."""
     try:
         loaded = checkpoint.from_zip(raw, device=pick_device())
     except checkpoint.CheckpointError as err:
-        return False, f"Cannot load `{filename}`: {err}"
+        return False, f"Cannot load {md(filename)}: {err}"
     if not isinstance(loaded.model, Classifier):
         return False, (
-            f"Cannot load `{filename}`: it holds a bare {type(loaded.model).__name__}, without "
+            f"Cannot load {md(filename)}: it holds a bare {type(loaded.model).__name__}, without "
             "the text or image encoder the pages feed it through. Load a classifier checkpoint "
             "(as the Train page or `python -m dense_attention train` save)."
         )
     name = _upload_name(filename)
     browser.user_models()[name] = loaded.model
+    browser.workspace().metadata[name] = _training_metadata(loaded)
     browser.pick(loaded.model, name)  # picked, as a model trained here is
     kind, label = loaded.model.config.kind, browser.label(name)
+    article = "an" if kind[0] in "aeiou" else "a"
     return True, (
-        f"Loaded **{name}**, a {kind} model. It is now in the model picker of every page that "
-        f"shows {kind} models, as “{label}”, and picked there (only you see it)."
+        f"Loaded **{md(name)}**, {article} {kind} model. It is now in the model picker of "
+        f"every page that shows {kind} models, as “{md(label)}”, and picked there (only you "
+        "see it)."
     )
 
 
@@ -70,9 +94,10 @@ def checkpoint_upload(key: str = "checkpoint_upload") -> None:
         "Load a checkpoint (ZIP)",
         type=["zip"],
         key=key,
-        max_upload_size=max(1, checkpoint.MAX_ZIP_BYTES // 2**20),
-        help="A ZIP as “Download checkpoint (ZIP)” makes it: config.json + model.safetensors. "
-        "Pickle-based files (torch.save, .pt, .bin, .pkl) are refused.",
+        max_upload_size=CHECKPOINT_UPLOAD_MB,
+        help=f"Up to {CHECKPOINT_UPLOAD_MB} MB. A ZIP as “Download checkpoint (ZIP)” makes it: "
+        "config.json + model.safetensors. Pickle-based files (torch.save, .pt, .bin, .pkl) are "
+        "refused.",
     )
     if file is None:
         return

@@ -14,7 +14,7 @@ from ..data import DataError
 from ..encoders import CHARS_PER_TOKEN_CAP
 from . import state
 from .share import SHARED_TEXT_MAX, share_view
-from .styles import token_chips_html
+from .styles import md, token_chips_html
 
 CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
 
@@ -56,8 +56,30 @@ def _use_example() -> None:
 def _shared_sentence() -> str:
     """The sentence of the text pages, also written into the URL (when it is short enough)."""
     text = st.session_state[state.SENTENCE]
-    share_view(text=text if len(text) <= SHARED_TEXT_MAX else None)
+    shared = len(text) <= SHARED_TEXT_MAX
+    share_view(text=text if shared else None, text_not_shared=None if shared else 1)
+    _link_notices(text)
     return text
+
+
+def _link_notices(text: str) -> None:
+    """What a link does not carry, told to its sender; a receiver told the sender's was cut."""
+    if len(text) > SHARED_TEXT_MAX:
+        st.caption(
+            f"This text is {len(text):,} characters: a link to this page carries texts up to "
+            f"{SHARED_TEXT_MAX:,}, so whoever opens it gets the example sentence instead (and is "
+            "told so). Share the text itself alongside the link."
+        )
+        return
+    shown = st.session_state.get(state.TEXT_NOT_SHARED)
+    if shown is True:  # first run after the link: remember the text it opened with
+        st.session_state[state.TEXT_NOT_SHARED] = shown = text
+    if shown == text:  # until the receiver changes it
+        st.info(
+            "The link you opened came from a text too long to put in a link: this is the "
+            "example sentence, not the sender's text.",
+            icon=":material/link_off:",
+        )
 
 
 def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
@@ -112,4 +134,4 @@ def prediction_line(explanation: Explanation) -> str:
     """ "Prediction: **sport** (97.1%)" for markdown."""
     probs = explanation.trace.probs[0]
     k = int(probs.argmax())
-    return f"Prediction: **{explanation.classes[k]}** ({float(probs[k]):.1%})"
+    return f"Prediction: **{md(explanation.classes[k])}** ({float(probs[k]):.1%})"

@@ -9,6 +9,7 @@ import streamlit as st
 
 from .. import jobs, plots
 from . import browser, state
+from .styles import md
 
 JOB_POLL_S = 0.7  # how often a running job's panel refreshes
 CURVE_POINTS = 2000  # batch losses drawn at most (redrawn every JOB_POLL_S)
@@ -82,24 +83,42 @@ def _live_attention(job: jobs.Job) -> None:
     fig = plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
     st.caption(
-        f"A validation example (true class {probes[0].label}): its attention "
+        f"A validation example (true class {md(probes[0].label)}): its attention "
         "changes as the model learns. The full replay comes when training ends."
     )
 
 
-def _result_metrics(result: jobs.TrainedModel) -> None:
+def _baseline_metric(result: jobs.TrainedModel, finished: bool) -> tuple[str, str]:
+    """The baseline's value and its help: measuring while the job runs, else why it is absent."""
+    if result.baseline_accuracy is not None:
+        return f"{result.baseline_accuracy:.1%}", result.baseline_name
+    if not finished:
+        return "measuring…", result.baseline_name
+    return "not measured", f"{result.baseline_name}: {result.baseline_note or 'not asked for'}"
+
+
+def _result_metrics(result: jobs.TrainedModel, finished: bool) -> None:
     acc, base = result.test_accuracy, result.baseline_accuracy
     cols = st.columns(3)
     delta = None if base is None else f"{acc - base:+.1%} vs baseline"
     cols[0].metric("Test accuracy", f"{acc:.1%}", delta)
-    baseline = "measuring…" if base is None else f"{base:.1%}"
-    cols[1].metric("Baseline", baseline, help=result.baseline_name)
-    cols[2].metric(
-        "Best epoch",
-        f"{result.best_epoch} of {len(result.history)}",
-        help=f"stopped: {result.stopped.replace('_', ' ')}; {result.seconds:.1f} s "
-        f"on {result.device}",
-    )
+    value, about = _baseline_metric(result, finished)
+    cols[1].metric("Baseline", value, help=about)
+    if result.stopped_by_user:
+        cols[2].metric("Stopped", f"during epoch {len(result.history)}", help=result.run_summary())
+    else:
+        cols[2].metric(
+            "Best epoch",
+            f"{result.best_epoch} of {len(result.history)}",
+            help=f"{result.run_summary()}; {result.seconds:.1f} s on {result.device}",
+        )
+    if result.stopped_by_user:
+        st.warning(
+            f"This run was {result.run_summary()}: its test accuracy is that of a model "
+            f"trained for part of a run, and {result.baseline_note or 'the baseline is shown'}. "
+            "It joins your models but is not picked on the other pages until you pick it.",
+            icon=":material/stop_circle:",
+        )
 
 
 def train_progress(job: jobs.Job) -> None:
@@ -114,7 +133,7 @@ def train_progress(job: jobs.Job) -> None:
     if result is None:
         _live_attention(job)
     else:
-        _result_metrics(result)
+        _result_metrics(result, job.finished)
 
 
 def _run_summary(trained: jobs.TrainedModel) -> str:

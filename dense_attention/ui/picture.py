@@ -16,10 +16,12 @@ from . import state
 from .cache import cached
 from .errors import friendly_errors
 from .inputs import prediction_line, read_once
+from .share import EXAMPLE_SOURCE, share_view
 from .sidebar import Settings
+from .styles import md
 from .what_if import badge
 
-EXAMPLE, PHOTO, UPLOAD = "Test-set example", "Demo photo", "Upload"
+EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
 
 
@@ -29,19 +31,29 @@ class Picked(NamedTuple):
     label: str | None  # the true class of a test-set example
 
 
+def _examples(meta: dict[str, Any]) -> list[images.Example]:
+    """The model's held-out pictures: kept with it (an upload), else read from its dataset."""
+    if meta.get("held_out"):
+        return meta["held_out"]
+    with friendly_errors(), st.spinner(f"Reading the {meta['dataset']} test split…"):
+        return images.test_examples(
+            meta["dataset"], N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
+        )
+
+
 def _test_example(meta: dict[str, Any]) -> Picked:
     dataset = meta["dataset"]
-    with friendly_errors(), st.spinner(f"Reading the {dataset} test split…"):
-        examples = images.test_examples(
-            dataset, N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
-        )
+    examples = _examples(meta)
+    if st.session_state.get(state.IMAGE_EXAMPLE) not in range(len(examples)):  # e.g. a link's
+        st.session_state.pop(state.IMAGE_EXAMPLE, None)
     k = st.selectbox(
         "Test-set example",
         range(len(examples)),
         format_func=lambda k: f"#{k + 1} · {examples[k].label}",
         key=state.IMAGE_EXAMPLE,
     )
-    st.caption(f"From the test split of {dataset}: the model never saw these in training.")
+    st.caption(f"From the test split of {md(dataset)}: the model never saw these in training.")
+    share_view(example=k + 1)  # 1-based, in the page's link
     return Picked(examples[k].image, EXAMPLE, examples[k].label)
 
 
@@ -52,6 +64,7 @@ def _upload() -> Picked:
         type=list(images.UPLOAD_TYPES),
         max_upload_size=limit_mb,
         key=state.IMAGE_FILE,
+        help=f"Up to {limit_mb} MB.",
     )
     st.caption(
         f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb} MB. "
@@ -67,11 +80,14 @@ def _upload() -> Picked:
 def pick_image(meta: dict[str, Any]) -> Picked:
     """The source widgets; returns the chosen picture (or stops the page with a prompt).
     Test-set examples need to know the model's dataset and split (a shipped checkpoint's)."""
-    known = meta.get("dataset") in DATASETS
+    known = meta.get("dataset") in DATASETS or bool(meta.get("held_out"))
     sources = [EXAMPLE, PHOTO, UPLOAD] if known else [PHOTO, UPLOAD]
+    if st.session_state.get(state.IMAGE_SOURCE) not in sources:  # e.g. a link's, for a photo
+        st.session_state.pop(state.IMAGE_SOURCE, None)
     source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE)
     if source == EXAMPLE:
         return _test_example(meta)
+    share_view(example=None)
     if source == PHOTO:
         photos = images.demo_images()
         name = st.selectbox("Demo photo", list(photos), key=state.IMAGE_PHOTO)
@@ -86,7 +102,7 @@ def photo_caution(picked: Picked, model: Classifier, meta: dict[str, Any]) -> No
         return
     cfg = model.config.image
     st.info(
-        f"This model was trained on **{meta.get('dataset', 'small images')}**, "
+        f"This model was trained on **{md(meta.get('dataset', 'small images'))}**, "
         f"{cfg.size}×{cfg.size} {'gray' if cfg.channels == 1 else 'colour'} pictures. A photo "
         "shrunk to that size looks nothing like them, so its prediction is for exploring how "
         "attention works, not a meaningful label.",
@@ -119,7 +135,7 @@ def what_the_model_sees(
         st.markdown(prediction_line(explanation))
         badge(settings, picked.image)
         if picked.label is not None:
-            st.markdown(f"True label: **{picked.label}**")
+            st.markdown(f"True label: **{md(picked.label)}**")
     with chart:
         probs = cached(plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0])
         st.plotly_chart(probs, width="stretch", key="image_probs")

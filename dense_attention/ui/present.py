@@ -13,7 +13,7 @@ from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
 from ..slides import Slide, on_screen, steps_of
 from ..trace import Trace
-from . import state
+from . import browser, state
 from .cache import cached, checkpoints
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
@@ -21,8 +21,12 @@ from .styles import PRESENT_CSS, SLIDE_FONT_PX, centered, escape_markdown, token
 
 
 def training_metadata(settings: Settings) -> dict[str, Any]:
-    """A shipped checkpoint's metadata (dataset, split_seed, limit...); {} for a session model."""
-    return catalog.training_metadata(checkpoints().get(settings.model_name))
+    """The model's training metadata (dataset, split_seed, limit...): a shipped checkpoint's,
+    or that of a model trained or uploaded in this browser; {} when unknown."""
+    shipped = checkpoints().get(settings.model_name)
+    if shipped is None:
+        return browser.user_metadata(settings.model_name)
+    return catalog.training_metadata(shipped)
 
 
 def picture_choice(settings: Settings) -> Any:

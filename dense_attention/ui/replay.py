@@ -10,6 +10,7 @@ import streamlit as st
 
 from .. import jobs, plots
 from .cache import cached
+from .styles import md
 
 
 def _frame_name(snap: Any) -> str:
@@ -41,7 +42,7 @@ def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> 
     alpha, probs = snaps[t].alpha[k][:n], snaps[t].probs[k]
     predicted = trained.classes[int(probs.argmax())]
     mark = "✓" if predicted == probe.label else "✗"
-    st.markdown(f"At {names[t]}: predicts **{predicted}** ({float(probs.max()):.1%}) {mark}")
+    st.markdown(f"At {names[t]}: predicts **{md(predicted)}** ({float(probs.max()):.1%}) {mark}")
     st.plotly_chart(_alpha_figure(trained, k, alpha), width="stretch", key=f"{key}_alpha")
     title = f"Attention a<sub>ij</sub> at {names[t]}"
     fig = plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)

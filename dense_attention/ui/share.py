@@ -12,6 +12,7 @@ from .cache import checkpoints
 
 SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
 PICTURE_NAME_MAX = 100  # a longer picture name in a link is ignored
+EXAMPLE_SOURCE = "Test-set example"  # the Image page's source radio value for a test example
 
 
 def _param(name: str) -> str | None:
@@ -54,8 +55,10 @@ def restore_view() -> None:
     """Once per session (app.py, before the page runs): a shared URL's view into the session.
 
     Parameters: text, model (a shipped checkpoint), similarity, temperature, pooling, slide
-    (1-based), input (text | image) and image (a demo photo) of the present page. Unknown or
-    invalid values are ignored: the page opens with its defaults instead.
+    (1-based), input (text | image) and image (a demo photo) of the present page, cell ("i,j",
+    1-based) of the formula panel, example (1-based) of the Image page, and text_not_shared=1
+    when the sender's text was too long for a link. Unknown or invalid values are ignored: the
+    page opens with its defaults instead.
     """
     if st.session_state.get(state.VIEW_RESTORED):
         return
@@ -63,8 +66,27 @@ def restore_view() -> None:
     text = _param("text")
     if text is not None:
         st.session_state[state.SENTENCE] = text[:SHARED_TEXT_MAX]
+    st.session_state[state.TEXT_NOT_SHARED] = _param("text_not_shared") == "1"
     _restore_model()
     _restore_present()
+    _restore_picks()
+
+
+def _index(text: str | None, upper: int = 10_000) -> int | None:
+    """A 1-based index from a link as 0-based; None unless it is a whole number in 1..upper."""
+    k = _slide(text)
+    return k if k is not None and k < upper else None
+
+
+def _restore_picks() -> None:
+    """The selected attention cell ("cell=5,8", 1-based) and the Image page's test example."""
+    cell = (_param("cell") or "").split(",")
+    if len(cell) == 2 and None not in (ij := [_index(part) for part in cell]):
+        st.session_state[state.CELL_I], st.session_state[state.CELL_J] = ij
+    example = _index(_param("example"))
+    if example is not None:
+        st.session_state[state.IMAGE_EXAMPLE] = example
+        st.session_state[state.IMAGE_SOURCE] = EXAMPLE_SOURCE
 
 
 def share_view(**params: Any) -> None:

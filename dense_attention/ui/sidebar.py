@@ -11,6 +11,7 @@ import streamlit as st
 from ..catalog import checkpoint_root
 from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
+from ..export import Provenance
 from ..train import pick_device
 from . import browser, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation
@@ -42,6 +43,12 @@ class Settings:
     def config(self) -> ModelConfig:
         """The trained config with the live settings in: what the formulas should show."""
         return replace(self.trained, **self.overrides)
+
+    def provenance(self, text: str = "") -> Provenance:
+        """What exported files say made them: this model, the live settings and `text`."""
+        return Provenance(
+            self.model_name, self.similarity, self.temperature, self.pooling, text=text
+        )
 
     def explain(self, item: Any, **overrides: Any) -> Explanation:
         """The model's explanation of one raw input under the live settings (or `overrides`).
@@ -75,7 +82,9 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
         return None
     slot = kind or "any"
     chosen = st.session_state.setdefault(state.SELECTED_MODEL, {}).get(slot)
-    newest_own = list(own)[-1] if own else None  # after a reload: the model trained last
+    stopped = {browser.label(n) for n in browser.stopped_runs()}
+    complete = [name for name in own if name not in stopped]
+    newest_own = complete[-1] if complete else None  # after a reload: the model trained last
     value = chosen if chosen in labels else newest_own or labels[0]
     label = st.selectbox(
         "Model", labels, **state.bound(state.MODEL_WIDGET, value, _remember_model, slot)

@@ -19,6 +19,8 @@ OVERRIDES = "model_overrides"  # dict model label -> {"similarity"|"temperature"
 SENTENCE = "sentence"  # the text of the text, compare and present pages
 SLIDE = "slide"  # the presentation page's current slide, 0-based (also in the shared URL)
 VIEW_RESTORED = "view_restored"  # True once the shared URL was read into the session
+# A link said its sender's text was too long to carry: True, then the text the page opened with
+TEXT_NOT_SHARED = "text_not_shared"
 WORKSPACE = "workspace_token"  # the 32-hex-digit token of this browser's workspace
 COOKIE_WRITTEN = "workspace_cookie_written"  # True once the token went into the cookie
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 CHIP_STYLE = (
@@ -21,6 +22,17 @@ PRESENT_CSS = """<style>
 .st-key-slide_view summary p { font-size: 1.2rem; }
 .st-key-slide_controls [data-testid="stMarkdownContainer"] { font-size: 1.3rem; }
 </style>"""
+
+
+# Inline markdown that could turn a user string into something else: emphasis, code, links and
+# images ([...]), HTML, LaTeX, Streamlit directives (:red[...]), strikethrough, table cells.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|])")
+
+
+def md(text: object) -> str:
+    """A user string (class name, file name, dataset name) as literal text inside markdown: its
+    markdown, links, images, LaTeX ($) and Streamlit directives (:red[...]) escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:

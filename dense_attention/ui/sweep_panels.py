@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import jobs, plots
+from .. import export, jobs, plots
 from ..tune import trials_table
 from .cache import cached
 from .charts import chart
+from .styles import md
 
 SWEEP_COLUMNS = {
     "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
@@ -16,6 +17,7 @@ SWEEP_COLUMNS = {
     "attention_entropy": st.column_config.NumberColumn("entropy (nats)", format="%.2f"),
     "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
 }
+FIRST_COLUMNS = ("similarity", "val_accuracy", "test_accuracy")  # what picks, then what measures
 
 
 def _sweep_probe_grid(job: jobs.Job) -> None:
@@ -23,16 +25,16 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     result = job.result
     st.markdown(
         f"**The same test example** (#{result.probe_index}, true class "
-        f"{result.probe_label}) under each trained model:"
+        f"{md(result.probe_label)}) under each trained model:"
     )
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
         predicted = result.classes[int(run.probe_probs.argmax())]
         fig = cached(  # the page reruns on every setting change: build these once
-            plots.attention_heatmap,
+            plots.small_attention_heatmap,
             run.probe_attn,
             list(result.probe_tokens),
-            title=f"{run.similarity} → {predicted}",
+            f"{run.similarity} → {plots.escape_label(predicted)}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
@@ -49,18 +51,26 @@ def sweep_progress(job: jobs.Job) -> None:
         st.warning("The sweep stopped before any run finished.", icon=":material/stop:")
         return
     table = result.table()
-    best = table.loc[table["test_accuracy"].idxmax()]
+    best = result.best()
     st.success(
-        f"Best on {result.dataset}: **{best['similarity']}** with "
-        f"{best['test_accuracy']:.1%} test accuracy (same seed, split and budget for all).",
+        f"Best on {md(result.dataset)}, by validation accuracy: **{best.similarity}** with "
+        f"{best.val_accuracy:.1%} validation accuracy; its test accuracy is "
+        f"{best.test_accuracy:.1%} (same seed, split and budget for all).",
         icon=":material/emoji_events:",
     )
-    st.dataframe(table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS)
+    st.dataframe(
+        table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS,
+        column_order=[*FIRST_COLUMNS, *(c for c in table.columns if c not in FIRST_COLUMNS)],
+    )  # fmt: skip
+    st.caption(
+        "The best is picked on the validation split; the test split only measures it (picking "
+        "by test accuracy would make that number optimistic)."
+    )
     st.caption(
         f"Attention entropy: 0 = each token attends to one other; "
         f"{result.uniform_entropy:.2f} (log n) = uniform."
     )
-    csv = lambda: table.to_csv(index=False)  # noqa: E731 - made only when clicked
+    csv = lambda: export.safe_csv(table)  # noqa: E731 - made only when clicked
     chart(plots.sweep_chart(table), "sweep", csv, key=f"sweep_{job.id}")
     _sweep_probe_grid(job)
 

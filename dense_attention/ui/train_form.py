@@ -8,12 +8,13 @@ import streamlit as st
 
 from .. import jobs
 from ..config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, TrainConfig
-from ..data import DATASET_INFO, DATASETS, parse_upload
+from ..data import DATASET_INFO, DATASETS, parse_upload, small_data_warning
 from ..encoders import TEXT_MODES, ImageConfig, TextConfig, patch_choices, suggested_patch
 from ..similarity import SIMILARITIES
 from ..train import available_devices, pick_device
 from . import state
 from .inputs import read_once
+from .styles import md
 
 DATA_UPLOAD_MB = 200
 JOB_MAX_SECONDS = 15 * 60  # a training run (each run of a sweep) stops there, keeping its best
@@ -45,16 +46,20 @@ def _uploaded() -> jobs.DataChoice:
         type=["csv", "zip"],
         max_upload_size=DATA_UPLOAD_MB,
         key=f"{KEY}upload",
+        help=f"Up to {DATA_UPLOAD_MB} MB.",
     )
     if file is None:
         st.info("Upload a CSV or a ZIP to train on your own data.", icon=":material/upload:")
         st.stop()
     ds = read_once(file, state.UPLOADED_DATA, parse_upload)
     st.caption(
-        f"**{ds.name}**: {len(ds.classes)} classes ({', '.join(ds.classes[:8])}"
+        f"**{md(ds.name)}**: {len(ds.classes)} classes ({', '.join(map(md, ds.classes[:8]))}"
         f"{'…' if len(ds.classes) > 8 else ''}), {len(ds.train)} train / {len(ds.val)} val / "
         f"{len(ds.test)} test examples."
     )
+    warning = small_data_warning(ds)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
     return jobs.DataChoice(ds.name, uploaded=ds)
 
 

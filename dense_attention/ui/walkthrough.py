@@ -15,8 +15,9 @@ from ..classifier import Explanation
 from ..config import ModelConfig
 from . import state
 from .cache import cached
-from .charts import chart
+from .charts import chart, download
 from .errors import friendly_errors
+from .share import share_view
 
 
 def selected_cell(
@@ -38,17 +39,23 @@ def render_steps(
     cell: tuple[int, int] | None = None,
     extras: dict[str, Callable[[], None]] | None = None,
     key: str = "steps",
+    about: export.Provenance | None = None,
 ) -> None:
     """Every step of the model's table: its formula, a sentence, its figure and its exports.
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
     name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
-    shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices.
+    shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices. `about`
+    (model, settings, input) goes into every exported file. The charts are offered together as
+    one HTML page (plotly.js once, not ~5 MB per chart).
     """
     trace = explanation.trace
     figures = cached(
         plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
     )
+    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
+    page = functools.partial(export.figures_html, sections, "The walk-through", about)
+    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
     for step in formulas.STEPS:
         st.subheader(step.title, divider="gray")
         left, right = st.columns([2, 3])
@@ -61,7 +68,9 @@ def render_steps(
                 _uniformity_note(explanation)
         with right:
             csv = functools.partial(export.step_csv, explanation, step.key)
-            chart(figures[step.key], step.key, csv, key=f"{key}_{step.key}")
+            chart(
+                figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
+            )
 
 
 def _uniformity_note(explanation: Explanation) -> None:
@@ -102,45 +111,49 @@ def cell_panel(
 
 
 def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> None:
-    """The clickable attention matrix (small inputs) and the i / j selectors."""
+    """The clickable attention matrix (small inputs) and, beside it, the i / j selectors."""
     tokens = list(explanation.tokens)
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
     clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
     figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable)
-    if clickable:
-        on_select = functools.partial(_select_clicked_cell, key)
-        st.plotly_chart(
-            figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
-        )
-    else:
-        st.plotly_chart(figure, width="stretch", key=click)
+    matrix, selectors = st.columns([3, 2])
+    with matrix:
+        if clickable:
+            on_select = functools.partial(_select_clicked_cell, key)
+            st.plotly_chart(
+                figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
+            )
+        else:
+            st.plotly_chart(figure, width="stretch", key=click)
 
     def token_label(k: int) -> str:
         return f"{k + 1} · {tokens[k]}"
 
-    st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
-    st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
+    with selectors:
+        st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
+        st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
 
 
 def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> None:
-    """ "The formula with numbers": a clickable attention matrix and i/j selectors on the left,
-    the formulas of cell (i, j) with the trace's numbers substituted on the right."""
+    """ "The formula with numbers": a clickable attention matrix with the i/j selectors beside it,
+    the formulas of cell (i, j) with the trace's numbers substituted under them."""
     tokens = list(explanation.tokens)
     n = len(tokens)
     cell = selected_cell(n, key)
+    if key == state.CELL:  # the page's own panel: its cell goes into the link ("5,8", 1-based)
+        share_view(cell=f"{cell[0] + 1},{cell[1] + 1}")
     st.header("The formula with numbers", divider="blue")
     st.write(
         "Click a cell of the attention matrix, or pick a query token i and a key token j."
         if n * n <= plots.HOVER_CELLS_MAX
         else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
     )
-    picker, numbers = st.columns([2, 3])
-    with picker:
-        _cell_picker(explanation, cell, key)
-    with numbers:
-        for caption, latex in formulas.cell_latex(
-            explanation.trace, *cell, tokens, list(explanation.classes), config
-        ):
-            st.markdown(caption)
-            st.latex(latex)
+    _cell_picker(explanation, cell, key)
+    # The numbers under the picker, full width: beside it, in 3/5 of the page, a wide cell's
+    # formula (e.g. a₅,₈ with its sum of exponentials) overflowed its box and was cut at the edge.
+    for caption, latex in formulas.cell_latex(
+        explanation.trace, *cell, tokens, list(explanation.classes), config
+    ):
+        st.markdown(caption)
+        st.latex(latex)
