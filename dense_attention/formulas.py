@@ -142,7 +142,7 @@ def step_latex(
     if key == "h_o" and config.skip == "none":
         return r"h_o \text{ is not used (skip = none)}"
     if key == "probs" and config.skip == "none":
-        return r"z = W_2\, c + b_2, \quad y = \operatorname{softmax}(z)"
+        return r"\begin{gathered} z = W_2\, c + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}"
     for step in STEPS:
         if step.key == key:
             return step.latex

@@ -126,9 +126,9 @@ def test_attention_entropy_bounds_are_reached():
     mask = torch.arange(4)[None, :] < lengths[:, None]
     split = TensorSplit((x, mask), torch.zeros(3, dtype=torch.int64))
     log_n = (4 * math.log(4) + 2 * math.log(2) + 3 * math.log(3)) / 9  # mean over 9 real rows
-    flat, bound = attention_entropy(entropy_model("scaled_dot", 1e6), split, batch_size=2)
+    flat, bound = attention_entropy(entropy_model("scaled_dot", 1e3), split, batch_size=2)
     assert bound == pytest.approx(log_n) and flat == pytest.approx(log_n, abs=1e-6)
-    sharp, _ = attention_entropy(entropy_model("neg_euclidean", 1e-6), split)  # self only
+    sharp, _ = attention_entropy(entropy_model("neg_euclidean", 1e-3), split)  # self only
     assert sharp == pytest.approx(0.0, abs=1e-6)
     middle, _ = attention_entropy(entropy_model("dot", 1.0), split)
     assert 0.01 < middle < log_n - 0.01

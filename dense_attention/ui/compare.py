@@ -32,8 +32,8 @@ def setting_b(settings: Settings) -> tuple[str, float]:
     )
     temperature = right.select_slider(
         "Temperature τ (B)",
-        TEMPERATURES,
-        value=settings.temperature if settings.temperature in TEMPERATURES else 1.0,
+        sorted({*TEMPERATURES, settings.temperature}),  # the model's own τ may be off the list
+        value=settings.temperature,
         format_func="{:g}".format,
         key=COMPARE_TEMPERATURE,
     )
