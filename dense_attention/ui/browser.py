@@ -1,5 +1,6 @@
 """This browser's workspace: its trained and uploaded models and its jobs, found by a random
 token kept in the session and in a cookie, so a reload keeps them and no other browser sees them.
+Its models are kept on disk too (store.py, under $DAL_DATA_DIR): a restarted server finds them.
 
 The cookie is written by page JavaScript (Streamlit cannot set one server-side), so it is not
 HttpOnly: the token is a bearer secret for this browser's models and nothing else.
@@ -13,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from .. import jobs
+from .. import jobs, store
 from ..classifier import Classifier
 from . import state
 
@@ -28,10 +29,11 @@ def label(name: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def workspaces() -> jobs.Workspaces:
-    """Token -> Workspace for the whole server. Only a browser holding a token (its own, in a
-    cookie) reaches that workspace: sessions never see each other's models."""
-    return jobs.Workspaces()
+def workspaces() -> store.Workspaces:
+    """Token -> Workspace for the whole server, kept on disk under store.data_dir(). Only a
+    browser holding a token (its own, in a cookie) reaches that workspace: sessions never see
+    each other's models."""
+    return store.Workspaces()
 
 
 def _cookie_token() -> str | None:
@@ -42,7 +44,7 @@ def _cookie_token() -> str | None:
     return token if isinstance(token, str) and re.fullmatch(r"[0-9a-f]{32}", token) else None
 
 
-def workspace() -> jobs.Workspace:
+def workspace() -> store.StoredWorkspace:
     """This browser's workspace (models, results, jobs). Reading it changes nothing but the
     session's token, chosen once (the cookie's, or a new random one)."""
     token = st.session_state.get(state.WORKSPACE)
@@ -86,15 +88,29 @@ def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
     space.results[name] = trained
     held_out = {"held_out": trained.held_out} if trained.held_out else {}
     space.metadata[name] = {**trained.training_metadata(), **held_out}
+    workspaces().save(space, name)  # on disk: a restarted server finds it again
     if not trained.stopped_by_user:
         pick(trained.model, name)
     return name
 
 
+def save_model(name: str) -> bool:
+    """Keep this browser's model `name` (in user_models(), with its metadata) on disk."""
+    return workspaces().save(workspace(), name)
+
+
+def interrupted(slot: str) -> str | None:
+    """What to tell of this browser's job in `slot` that a server stop interrupted, if any."""
+    space = workspace()
+    return None if slot in space.jobs else space.interrupted.get(slot)
+
+
 def collect_finished() -> None:
     """A finished training job's model joins this browser's models (once, whichever tab sees
-    it first) and, unless the user stopped it, becomes the picked model of its kind."""
+    it first) and, unless the user stopped it, becomes the picked model of its kind. Jobs that
+    started or ended are recorded on disk (a server that dies leaves them "interrupted")."""
     space = workspace()
+    workspaces().record_jobs(space)
     job = space.jobs.get("train")
     trained = job.result if job is not None else None
     if isinstance(trained, jobs.TrainedModel):
