@@ -2,13 +2,21 @@
 
 import json
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import wait_for_streamlit
 from PIL import Image
+from playwright.sync_api import expect
 
 from dense_attention import checkpoint, jobs, store
 from dense_attention.config import TrainConfig
@@ -248,3 +256,135 @@ def test_a_bad_index_costs_nothing_but_a_warning(tmp_path, trained, caplog):
     again = store.Workspaces(tmp_path).get(TOKEN)
     assert again.models == {} and "index not read" in caplog.text
     assert checkpoint.load(spaces.folder(TOKEN) / "models" / "m") is not None
+
+
+# --------------------------------------------------------------------------- restart in Chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+MINE = "digits #1 (this session)"
+CHARTS_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')].map(
+    gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z])))"""
+
+
+class AppServer:
+    """`streamlit run app.py` on a fixed free port with DAL_DATA_DIR set: stopped by a signal,
+    then started again on the same port and data folder, as a restarted deploy would be."""
+
+    def __init__(self, data: Path, log: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url, self.log = f"http://127.0.0.1:{self.port}", log
+        self.env = {**os.environ, "DAL_DATA_DIR": str(data)}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+            "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not self._healthy():
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                return response.read().strip() == b"ok"
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def picker(page):
+    return page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+
+
+def image_page_charts(page, url: str) -> list[str]:
+    """Every number the Image page draws for the picked model (this browser's own model)."""
+    page.goto(f"{url}/image")
+    wait_for_streamlit(page)
+    expect(picker(page)).to_have_value(MINE, timeout=60_000)
+    expect(page.get_by_text("Prediction:")).to_be_visible()
+    charts = page.evaluate(CHARTS_DATA)
+    assert len(charts) > 5 and all(re.search(r"\d\.\d{6}", c) for c in charts[:3])
+    return charts
+
+
+def train(page, url: str, epochs_down: int) -> None:
+    """Start a run on 300 digits; the Epochs slider (40) moved `epochs_down` steps down."""
+    page.goto(f"{url}/train")
+    wait_for_streamlit(page)
+    limit = page.get_by_role("spinbutton", name="Examples to use")
+    limit.fill("300")
+    limit.press("Enter")
+    wait_for_streamlit(page)
+    if epochs_down:
+        page.get_by_role("slider", name="Epochs").focus()
+        for _ in range(epochs_down):
+            page.keyboard.press("ArrowLeft")
+        wait_for_streamlit(page)
+    page.get_by_role("button", name="Start training").click()
+
+
+@pytest.mark.browser
+def test_browser_a_restarted_server_keeps_the_model_and_tells_of_the_interrupted_run(
+    browser, tmp_path, screenshot_dir
+) -> None:
+    """Train in Chromium, stop the server (SIGTERM, then SIGKILL), start it again on the same
+    data folder: the reloaded page has the model, drawing the very same numbers; a run that
+    was going when the server died says so; another browser sees nothing of it."""
+    server = AppServer(tmp_path / "data", tmp_path / "server.log")
+    server.start()
+    try:
+        page = browser.new_context().new_page()
+        train(page, server.url, epochs_down=38)  # 2 epochs
+        expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=120_000)
+        before = image_page_charts(page, server.url)
+
+        server.stop(signal.SIGTERM)
+        server.start()
+        assert image_page_charts(page, server.url) == before
+
+        train(page, server.url, epochs_down=0)  # 40 epochs: still running when killed
+        expect(page.get_by_text("Training: epoch")).to_be_visible(timeout=60_000)
+        server.stop(signal.SIGKILL)
+        server.start()
+        page.goto(f"{server.url}/train")
+        wait_for_streamlit(page)
+        message = "Train on digits: interrupted: the server stopped while it ran"
+        expect(page.get_by_text(message)).to_be_visible()
+        page.get_by_text(message).scroll_into_view_if_needed()
+        page.screenshot(path=screenshot_dir / "train-interrupted.png", full_page=True)
+        assert image_page_charts(page, server.url) == before
+
+        other = browser.new_context().new_page()
+        other.goto(f"{server.url}/image")
+        wait_for_streamlit(other)
+        picker(other).click()
+        options = [o.inner_text() for o in other.get_by_role("option").all()]
+        assert options and not [o for o in options if "(this session)" in o]
+        other.keyboard.press("Escape")
+        other.goto(f"{server.url}/train")
+        wait_for_streamlit(other)
+        expect(other.get_by_text(message)).to_have_count(0)
+    finally:
+        server.stop(signal.SIGKILL)
+    spaces = list((tmp_path / "data" / "workspaces").iterdir())
+    assert len(spaces) == 1  # one browser trained: one workspace on disk
+    assert (spaces[0] / "models" / "digits-1" / "model.safetensors").is_file()
