@@ -322,7 +322,7 @@ def image_page_charts(page, url: str) -> list[str]:
     expect(picker(page)).to_have_value(MINE, timeout=60_000)
     expect(page.get_by_text("Prediction:")).to_be_visible()
     charts = page.evaluate(CHARTS_DATA)
-    assert len(charts) > 5 and all(re.search(r"\d\.\d{6}", c) for c in charts[:3])
+    assert len(charts) > 5 and any(re.search(r"\d\.\d{6}", c) for c in charts)
     return charts
 
 
