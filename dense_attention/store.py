@@ -52,6 +52,7 @@ DATA_DIR_ENV = "DAL_DATA_DIR"
 APP_FOLDER = "dense-attention-lab"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 SERVER_PATTERN = re.compile(r"[0-9a-f]{16}")
+FOLDER_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # export.file_stem's names
 INDEX_FILE, TOUCHED_FILE, LOCK_FILE, HELD_OUT_FILE = (
     "index.json",
     "touched",
@@ -257,7 +258,13 @@ class Workspaces(jobs.Workspaces):
         super().__init__(ttl, limit, max_model_bytes)
         self.root = Path(root) if root is not None else data_dir()
         self.spaces_dir = self.root / "workspaces"
-        self.spaces_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.spaces_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # e.g. a read-only home: the app works, models last one run
+            self.root = Path(tempfile.mkdtemp(prefix="dal-data-"))
+            self.spaces_dir = self.root / "workspaces"
+            self.spaces_dir.mkdir()
+            log.warning("data folder not usable (%s): workspaces kept in %s", err, self.root)
         self.lease = ServerLease(self.root / "servers")
         self.max_disk_bytes = max_disk_bytes
         self._swept = 0.0
@@ -375,8 +382,13 @@ class Workspaces(jobs.Workspaces):
                 return
             space.seen_ns = mtime
             for name, entry in index["models"].items():
-                if name not in space.models:
-                    self._load_model(space, name, folder / "models" / entry["folder"], entry)
+                sub = entry.get("folder") if isinstance(entry, dict) else None
+                if name in space.models or not isinstance(sub, str):
+                    continue
+                if not FOLDER_PATTERN.fullmatch(sub):  # never a path out of the workspace
+                    log.warning("workspace %s: bad model folder %r", space.token, sub)
+                    continue
+                self._load_model(space, name, folder / "models" / sub, entry)
             self._read_jobs(space, index.get("jobs", {}))
 
     def _read_jobs(self, space: StoredWorkspace, records: dict[str, Any]) -> None:

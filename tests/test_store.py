@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -249,6 +250,16 @@ def test_the_size_cap_deletes_the_least_recently_used_and_never_a_busy_one(tmp_p
     assert [p.name for p in spaces.spaces_dir.iterdir()] == [THIRD]
 
 
+def test_a_workspace_pushed_out_of_memory_comes_back_from_disk(tmp_path, trained, test_split):
+    spaces = store.Workspaces(tmp_path, max_model_bytes=1)  # memory holds one with models
+    add_run(spaces, TOKEN, trained, "m")
+    add_run(spaces, OTHER, trained, "m")  # pushes TOKEN out of memory, not off the disk
+    assert len(spaces) == 1 and spaces.folder(TOKEN).is_dir()
+    back = spaces.get(TOKEN).models["m"]
+    assert back is not trained.model
+    assert torch.equal(logits(back, test_split), logits(trained.model, test_split))
+
+
 def test_a_bad_index_costs_nothing_but_a_warning(tmp_path, trained, caplog):
     spaces = store.Workspaces(tmp_path)
     add_run(spaces, TOKEN, trained, "m")
@@ -256,6 +267,22 @@ def test_a_bad_index_costs_nothing_but_a_warning(tmp_path, trained, caplog):
     again = store.Workspaces(tmp_path).get(TOKEN)
     assert again.models == {} and "index not read" in caplog.text
     assert checkpoint.load(spaces.folder(TOKEN) / "models" / "m") is not None
+    # A model folder in an index is never a path out of the workspace.
+    outside = tmp_path / "outside"
+    store.save_model_folder(outside, trained.model, {})
+    bad = {"version": 1, "models": {"x": {"folder": "../../../outside", "run": False}}, "jobs": {}}
+    (spaces.folder(TOKEN) / "index.json").write_text(json.dumps(bad))
+    assert store.Workspaces(tmp_path).get(TOKEN).models == {}
+    assert "bad model folder" in caplog.text
+
+
+def test_an_unusable_data_folder_falls_back_to_a_temporary_one(tmp_path, trained, caplog):
+    (tmp_path / "file").write_text("not a folder")
+    spaces = store.Workspaces(tmp_path / "file" / "data")
+    assert "data folder not usable" in caplog.text and spaces.root.is_dir()
+    add_run(spaces, TOKEN, trained, "m")
+    assert store.Workspaces(spaces.root).get(TOKEN).models.keys() == {"m"}
+    shutil.rmtree(spaces.root)
 
 
 # --------------------------------------------------------------------------- restart in Chromium
