@@ -331,11 +331,13 @@ class Workspaces(jobs.Workspaces):
         run = space.results.get(name)
 
         def add(folder: Path, index: dict) -> None:
-            taken = {entry["folder"] for entry in index["models"].values()}
-            stem, k = export.file_stem(name), 2
-            sub = stem
-            while sub in taken or (folder / "models" / sub).exists():
-                sub, k = f"{stem}-{k}", k + 1
+            sub = index["models"].get(name, {}).get("folder")  # saved again: replaced
+            if not (isinstance(sub, str) and FOLDER_PATTERN.fullmatch(sub)):
+                taken = {entry.get("folder") for entry in index["models"].values()}
+                stem = sub = export.file_stem(name)
+                k = 2
+                while sub in taken or (folder / "models" / sub).exists():
+                    sub, k = f"{stem}-{k}", k + 1
             metrics = run.metrics() if run is not None else None
             save_model_folder(folder / "models" / sub, model, metadata, metrics, held_out)
             index["models"][name] = {"folder": sub, "metadata": metadata, "run": run is not None}

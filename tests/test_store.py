@@ -19,7 +19,7 @@ from conftest import wait_for_streamlit
 from PIL import Image
 from playwright.sync_api import expect
 
-from dense_attention import checkpoint, jobs, store
+from dense_attention import checkpoint, jobs, store, ui
 from dense_attention.config import TrainConfig
 from dense_attention.data import load_dataset
 from dense_attention.images import Example
@@ -148,6 +148,46 @@ def test_a_restarted_server_finds_the_model_its_run_and_metadata(tmp_path, train
         "config.json", "metrics.json", "model.safetensors"
     ]  # fmt: skip
     assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".old"))]
+
+
+def test_a_model_saved_again_replaces_its_folder_and_like_names_get_their_own(tmp_path, trained):
+    spaces = store.Workspaces(tmp_path)
+    add_run(spaces, TOKEN, trained, "digits #1")
+    assert spaces.save(spaces.get(TOKEN), "digits #1")  # again, e.g. with its baseline
+    add_run(spaces, TOKEN, trained, "digits-1")  # the same file-system name
+    index = json.loads((spaces.folder(TOKEN) / "index.json").read_text())
+    assert {n: e["folder"] for n, e in index["models"].items()} == {
+        "digits #1": "digits-1", "digits-1": "digits-1-2"
+    }  # fmt: skip
+    assert sorted(os.listdir(spaces.folder(TOKEN) / "models")) == ["digits-1", "digits-1-2"]
+
+
+def test_a_run_that_ends_with_no_page_open_is_kept_on_disk(tmp_path):
+    """The app's watch(): a run finishing while its browser is away still reaches the disk,
+    so a server restarted before the browser comes back still has it."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = at.switch_page("views/train.py").run()
+    at.number_input(key="train_limit_digits").set_value(200)
+    at.slider(key="train_epochs").set_value(1)
+    at = at.run().button(key="train_start").click().run()
+    assert not at.exception
+    token = at.session_state[ui.WORKSPACE]
+    job = ui.workspaces().get(token).jobs["train"]
+    job.join(120)  # no rerun of the page from here on
+    assert job.state == jobs.DONE, job.error
+    deadline = time.monotonic() + 30
+    index = ui.workspaces().folder(token) / "index.json"
+    while not (index.is_file() and json.loads(index.read_text())["models"]):
+        assert time.monotonic() < deadline, "the finished run never reached the disk"
+        time.sleep(0.2)
+    on_disk = json.loads(index.read_text())
+    assert list(on_disk["models"]) == ["digits #1"] and on_disk["jobs"] == {}
+    metrics = json.loads((index.parent / "models" / "digits-1" / "metrics.json").read_text())
+    assert metrics["baseline_accuracy"] is not None  # saved after the baseline was measured
+    restarted = store.Workspaces(store.data_dir()).get(token)
+    assert list(restarted.models) == ["digits #1"] and restarted.interrupted == {}
 
 
 def test_held_out_pictures_of_an_upload_come_back(tmp_path, trained):

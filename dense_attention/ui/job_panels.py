@@ -29,6 +29,7 @@ def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
         with jobs.owned_by(space):
             space.jobs[slot] = start()
         browser.workspaces().record_jobs(space)  # shown as interrupted if the server dies
+        browser.watch(space, space.jobs[slot])
 
 
 def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
