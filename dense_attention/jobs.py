@@ -545,10 +545,14 @@ class Workspaces:
             if space is None:
                 if len(self._spaces) >= self.limit:
                     self._forget(self._evictable(token, empty_first=True)[:1])
-                space = self._spaces[token] = Workspace()
+                space = self._spaces[token] = self.create(token)
             space.touched = now
             self._bound_bytes(token)
             return space
+
+    def create(self, token: str) -> Workspace:
+        """A new workspace for `token` (store.Workspaces reads it from disk)."""
+        return Workspace()
 
     def _evictable(self, keep: str, empty_first: bool = False) -> list[str]:
         """Idle workspaces other than `keep`, least recently used first (empty ones first)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +28,10 @@ from dense_attention.train import pick_device
 # Nothing may reach a model hub, in the tests or in the app server they start.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Workspaces the tests (and the app servers they start) keep on disk go to a temporary folder,
+# never to the user's cache; removed when the tests end.
+os.environ["DAL_DATA_DIR"] = tempfile.mkdtemp(prefix="dal-test-data-")
+atexit.register(shutil.rmtree, os.environ["DAL_DATA_DIR"], ignore_errors=True)
 
 # AppTest runs in this process and reads .streamlit/config.toml, whose "type" redacts exception
 # messages and drops tracebacks: give the tests the full details. (The app server that the browser

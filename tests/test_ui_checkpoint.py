@@ -4,7 +4,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, ui
+from dense_attention import checkpoint, store, ui
 from dense_attention.classifier import build_classifier
 from dense_attention.config import ModelConfig
 from dense_attention.data import load_dataset
@@ -49,6 +49,11 @@ def test_an_uploaded_checkpoint_joins_the_session_models_once(digits_zip):
     assert at.markdown[0].value == "models=digits-upload,digits-upload-2"
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download checkpoint (ZIP)"] * 2
+    # Kept on disk too: a restarted server (a new store.Workspaces on the folder) has both.
+    token = at.session_state[ui.WORKSPACE]
+    restarted = store.Workspaces(store.data_dir()).get(token)
+    assert sorted(restarted.models) == ["digits-upload", "digits-upload-2"]
+    assert restarted.metadata["digits-upload"] == {"dataset": "digits"}
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """This browser's workspace: its trained and uploaded models and its jobs, found by a random
 token kept in the session and in a cookie, so a reload keeps them and no other browser sees them.
+Its models are kept on disk too (store.py, under $DAL_DATA_DIR): a restarted server finds them.
 
 The cookie is written by page JavaScript (Streamlit cannot set one server-side), so it is not
 HttpOnly: the token is a bearer secret for this browser's models and nothing else.
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from typing import Any
 
 import streamlit as st
 
-from .. import jobs
+from .. import jobs, store
 from ..classifier import Classifier
 from . import state
 
@@ -28,10 +30,11 @@ def label(name: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def workspaces() -> jobs.Workspaces:
-    """Token -> Workspace for the whole server. Only a browser holding a token (its own, in a
-    cookie) reaches that workspace: sessions never see each other's models."""
-    return jobs.Workspaces()
+def workspaces() -> store.Workspaces:
+    """Token -> Workspace for the whole server, kept on disk under store.data_dir(). Only a
+    browser holding a token (its own, in a cookie) reaches that workspace: sessions never see
+    each other's models."""
+    return store.Workspaces()
 
 
 def _cookie_token() -> str | None:
@@ -42,7 +45,7 @@ def _cookie_token() -> str | None:
     return token if isinstance(token, str) and re.fullmatch(r"[0-9a-f]{32}", token) else None
 
 
-def workspace() -> jobs.Workspace:
+def workspace() -> store.StoredWorkspace:
     """This browser's workspace (models, results, jobs). Reading it changes nothing but the
     session's token, chosen once (the cookie's, or a new random one)."""
     token = st.session_state.get(state.WORKSPACE)
@@ -74,9 +77,12 @@ def pick(model: Classifier, name: str) -> None:
     picks[model.config.kind] = picks["any"] = label(name)
 
 
-def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
-    """Add a finished run to this browser's models; a complete one becomes the picked model,
-    a run the user stopped only joins the picker (named so), until the user picks it."""
+def _register(spaces: store.Workspaces, space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
+    """Add a finished run to this browser's models once (under space.lock), on disk too; its
+    name. A run the user stopped is named so."""
+    known = next((n for n, r in space.results.items() if r is trained), None)
+    if known is not None:
+        return known
     name = f"{trained.dataset} #{len(space.results) + 1}"
     if trained.stopped_by_user:
         name += f" (stopped in epoch {len(trained.history)})"
@@ -86,21 +92,57 @@ def _register(space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
     space.results[name] = trained
     held_out = {"held_out": trained.held_out} if trained.held_out else {}
     space.metadata[name] = {**trained.training_metadata(), **held_out}
-    if not trained.stopped_by_user:
-        pick(trained.model, name)
+    spaces.save(space, name)  # on disk: a restarted server finds it again
     return name
 
 
-def collect_finished() -> None:
-    """A finished training job's model joins this browser's models (once, whichever tab sees
-    it first) and, unless the user stopped it, becomes the picked model of its kind."""
+def watch(space: store.StoredWorkspace, job: jobs.Job) -> None:
+    """When `job` ends, even with no page of this browser open: its trained model joins the
+    workspace and the disk (again, now with its baseline), and its record there is cleared."""
+    spaces = workspaces()
+
+    def wait() -> None:
+        job.join()
+        trained = job.result
+        if isinstance(trained, jobs.TrainedModel):
+            with space.lock:
+                known = any(r is trained for r in space.results.values())
+                name = _register(spaces, space, trained)
+                if known:  # registered by a page before its baseline was measured
+                    spaces.save(space, name)
+        spaces.record_jobs(space)
+
+    threading.Thread(target=wait, name=f"watch-job-{job.id}", daemon=True).start()
+
+
+def save_model(name: str) -> bool:
+    """Keep this browser's model `name` (in user_models(), with its metadata) on disk."""
+    return workspaces().save(workspace(), name)
+
+
+def interrupted(slot: str) -> str | None:
+    """What to tell of this browser's job in `slot` that a server stop interrupted, if any."""
     space = workspace()
+    return None if slot in space.jobs else space.interrupted.get(slot)
+
+
+def collect_finished() -> None:
+    """A finished training job's model joins this browser's models (once, whichever tab or
+    watch() sees it first) and, unless the user stopped it, becomes the picked model of its kind
+    (once per session). Jobs that started or ended are recorded on disk (a server that dies
+    leaves them "interrupted")."""
+    space, spaces = workspace(), workspaces()
+    spaces.record_jobs(space)
     job = space.jobs.get("train")
     trained = job.result if job is not None else None
-    if isinstance(trained, jobs.TrainedModel):
-        with space.lock:  # two tabs of one browser rerun at once: register the model once
-            if not any(r is trained for r in space.results.values()):
-                _register(space, trained)
+    if not isinstance(trained, jobs.TrainedModel):
+        return
+    with space.lock:  # two tabs of one browser rerun at once: register the model once
+        name = _register(spaces, space, trained)
+    if st.session_state.get(state.RUN_PICKED) != job.id:
+        st.session_state[state.RUN_PICKED] = job.id
+        if not trained.stopped_by_user:
+            pick(trained.model, name)
 
 
 def remember_browser() -> None:

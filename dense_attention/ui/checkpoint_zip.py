@@ -73,6 +73,7 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     name = _upload_name(filename)
     browser.user_models()[name] = loaded.model
     browser.workspace().metadata[name] = _training_metadata(loaded)
+    browser.save_model(name)  # kept on disk, as a model trained here is
     browser.pick(loaded.model, name)  # picked, as a model trained here is
     kind, label = loaded.model.config.kind, browser.label(name)
     article = "an" if kind[0] in "aeiou" else "a"

@@ -28,6 +28,8 @@ def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
     if running(slot) is None:
         with jobs.owned_by(space):
             space.jobs[slot] = start()
+        browser.workspaces().record_jobs(space)  # shown as interrupted if the server dies
+        browser.watch(space, space.jobs[slot])
 
 
 def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
@@ -56,6 +58,8 @@ def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
     while it runs (a fragment: only this panel reruns), then once more as a whole page."""
     job = browser.workspace().jobs.get(slot)
     if job is None:
+        if (message := browser.interrupted(slot)) is not None:
+            st.warning(message, icon=":material/restart_alt:")
         return
     seen = f"{slot}{state.FINISHED_SEEN}"
 
