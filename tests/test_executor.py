@@ -1,0 +1,146 @@
+"""executor: work in spawned worker processes (and one Ray task), its messages and outcome."""
+
+import os
+import signal
+import sys
+import time
+import types
+
+import pytest
+import torch
+
+from dense_attention import executor, jobs
+from dense_attention.config import TrainConfig
+
+
+def collect(run: executor.Run, timeout: float = 120) -> list[tuple]:
+    """Every message of `run` up to and with its outcome."""
+    messages: list[tuple] = []
+    deadline = time.monotonic() + timeout
+    while not messages or messages[-1][0] not in executor.OUTCOMES:
+        assert time.monotonic() < deadline, messages[-5:]
+        messages += run.poll(0.1)
+    return messages
+
+
+def describe_worker(request: str, job: executor.Reporter) -> dict:
+    job.update(0.5, request)
+    job.add("steps", (1, 0.25))
+    job.set("steps_per_epoch", 3)
+    main_file = getattr(sys.modules["__main__"], "__file__", None)
+    return {"pid": os.getpid(), "threads": torch.get_num_threads(), "main_file": main_file}
+
+
+class Result:
+    accuracy = 0.5
+
+
+def publish_result(request: None, job: executor.Reporter) -> Result:
+    result = Result()
+    job.publish(result)
+    job.amend(note="measured")
+    return result
+
+
+def raise_error(request: Exception, job: executor.Reporter) -> None:
+    raise request
+
+
+def run_until_stopped(request: None, job: executor.Reporter) -> str:
+    job.update(phase="looping")
+    while not job.should_stop():
+        time.sleep(0.01)
+    return "stopped"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    processes = executor.LocalProcesses(keep=1)
+    yield processes
+    processes.close()
+
+
+def test_work_runs_in_a_spawned_process_with_one_torch_thread_and_reports_in_order(pool):
+    messages = collect(pool.submit(describe_worker, "hello"))
+    assert messages[:3] == [("update", 0.5, "hello"), ("add", "steps", (1, 0.25)),
+                            ("set", "steps_per_epoch", 3)]  # fmt: skip
+    kind, found = messages[-1]
+    assert kind == "done" and found["pid"] != os.getpid() and found["threads"] == 1
+    assert found["main_file"] is None  # spawn ran no __main__ script in the worker
+    again = collect(pool.submit(describe_worker, "again"))[-1][1]
+    assert again["pid"] == found["pid"]  # the worker is reused
+
+
+def test_a_worker_never_runs_the_servers_main_script(tmp_path, monkeypatch):
+    """Streamlit installs app.py as __main__: spawn would run it again in each worker."""
+    marker, script = tmp_path / "ran", tmp_path / "app.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    fresh = executor.LocalProcesses()
+    try:
+        assert collect(fresh.submit(describe_worker, "x"))[-1][0] == "done"
+    finally:
+        fresh.close()
+    assert not marker.exists()
+
+
+def test_errors_become_messages(pool):
+    assert collect(pool.submit(raise_error, ValueError("bad data")))[-1] == ("failed", "bad data")
+    outcome = collect(pool.submit(raise_error, KeyError("k")))[-1]
+    assert outcome == ("failed", "KeyError: 'k'")
+
+
+def test_a_published_result_is_amended_not_sent_twice(pool):
+    messages = collect(pool.submit(publish_result, None))
+    assert [m[0] for m in messages] == ["set", "amend", "done_published"]
+    assert messages[1] == ("amend", {"note": "measured"})
+    job = jobs.Job("train", "t", publish_result)
+    for message in messages[:2]:
+        jobs.apply(job, message)
+    assert isinstance(job.result, Result) and job.result.note == "measured"
+    assert collect(pool.submit(describe_worker, "x"))[-1][0] == "done"  # not published
+
+
+def test_stop_reaches_the_worker(pool):
+    run = pool.submit(run_until_stopped, None)
+    assert run.poll(60) == [("update", None, "looping")]
+    run.stop()
+    assert collect(run)[-1] == ("done", "stopped")
+
+
+def test_a_killed_worker_gives_the_message_and_a_fresh_worker_follows(pool):
+    run = pool.submit(run_until_stopped, None)
+    assert run.poll(60)  # it runs
+    os.kill(run.pid, signal.SIGKILL)
+    assert collect(run, timeout=30)[-1] == ("failed", executor.WORKER_STOPPED)
+    after = collect(pool.submit(describe_worker, "after"))[-1][1]
+    assert after["pid"] != run.pid
+
+
+def test_a_training_job_through_ray_gives_the_local_result():
+    """One Ray test (a local Ray start takes about 10 s): the same seeded job through a Ray
+    task and through a local worker gives identical weights and test accuracy."""
+    import ray
+
+    request = jobs.TrainRequest(
+        jobs.DataChoice("digits", limit=300), {"hidden_dim": 16},
+        TrainConfig(epochs=2, batch_size=32, lr=1e-2, seed=3),
+    )  # fmt: skip
+    local = jobs.train_job(request)
+    local.join(180)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": root}})
+    try:
+        remote = jobs.train_job(request, runner=executor.RayTasks())
+        remote.join(300)
+        assert remote.state == jobs.DONE, (remote.state, remote.error)
+        assert remote.worker_pid is None and len(remote.steps) == 2 * 7
+        assert [r.epoch for r in remote.history] == [1, 2]
+        assert remote.result.test_accuracy == local.result.test_accuracy
+        assert remote.result.baseline_accuracy == local.result.baseline_accuracy
+        ours, theirs = remote.result.model.state_dict(), local.result.model.state_dict()
+        assert all(torch.equal(v, theirs[k]) for k, v in ours.items())
+    finally:
+        ray.shutdown()
