@@ -111,13 +111,23 @@ def serve(conn: connection.Connection, stop: Any) -> None:
     import torch
 
     torch.set_num_threads(1)
-    while True:
-        try:
-            work, request = pickle.loads(conn.recv_bytes())
-        except EOFError:
-            return
-        reporter = Reporter(lambda m: conn.send_bytes(dumps(m)), stop.is_set)
-        conn.send_bytes(dumps(run_work(work, request, reporter)))
+    reporter = Reporter(lambda m: conn.send_bytes(dumps(m)), stop.is_set)
+    try:
+        while True:
+            task = conn.recv_bytes()
+            reporter.published = None
+            conn.send_bytes(dumps(run_task(task, reporter)))
+    except (EOFError, OSError):  # the server closed the connection, or is gone
+        return
+
+
+def run_task(task: bytes, reporter: Reporter) -> tuple:
+    """The outcome of a pickled (work, request), or why the worker could not read it."""
+    try:
+        work, request = pickle.loads(task)
+    except Exception as err:  # noqa: BLE001 - e.g. the work's module is missing in the worker
+        return ("failed", f"the worker could not read the job: {type(err).__name__}: {err}")
+    return run_work(work, request, reporter)
 
 
 _spawning = threading.local()  # set while this thread starts a worker
@@ -204,8 +214,9 @@ class LocalProcesses:
 
     def submit(self, work: Work, request: Any) -> LocalRun:
         with self._lock:
-            while self._idle and not self._idle[-1].process.is_alive():
-                self._idle.pop().close()
+            for dead in [w for w in self._idle if not w.process.is_alive()]:
+                self._idle.remove(dead)
+                dead.close()
             worker = self._idle.pop() if self._idle else None
         return LocalRun(self, worker or Worker(), work, request)
 

@@ -92,6 +92,21 @@ def test_errors_become_messages(pool):
     assert outcome == ("failed", "KeyError: 'k'")
 
 
+def test_a_job_the_worker_cannot_import_fails_with_a_message(pool, monkeypatch):
+    phantom = types.ModuleType("phantom_module")  # exists here only, not in the worker
+
+    def phantom_work(request: None, job: executor.Reporter) -> None:
+        return None
+
+    phantom_work.__module__, phantom_work.__qualname__ = "phantom_module", "phantom_work"
+    phantom.phantom_work = phantom_work
+    monkeypatch.setitem(sys.modules, "phantom_module", phantom)
+    kind, message = collect(pool.submit(phantom_work, None))[-1]
+    assert kind == "failed" and message.startswith("the worker could not read the job")
+    assert "phantom_module" in message
+    assert collect(pool.submit(describe_worker, "x"))[-1][0] == "done"  # the worker lives on
+
+
 def test_a_published_result_is_amended_not_sent_twice(pool):
     messages = collect(pool.submit(publish_result, None))
     assert [m[0] for m in messages] == ["set", "amend", "done_published"]

@@ -13,7 +13,13 @@ import torch
 from dense_attention import executor, jobs
 from dense_attention.classifier import build_classifier
 from dense_attention.config import TrainConfig
-from dense_attention.data import Split, baseline_accuracy, limit_indices, load_dataset
+from dense_attention.data import (
+    Split,
+    baseline_accuracy,
+    limit_indices,
+    load_dataset,
+    parse_upload,
+)
 from dense_attention.seeding import init_parameters
 from dense_attention.train import evaluate, train
 
@@ -78,12 +84,12 @@ def test_replay_every_gives_about_the_wanted_number_of_frames():
     assert jobs.replay_every(10, TrainConfig(epochs=1)) == 1
 
 
-def test_a_job_trains_in_a_worker_process_the_model_a_direct_train_call_gives(trained):
-    assert trained.worker_pid is not None and trained.worker_pid != os.getpid()
-    ds = load_dataset("digits", limit=300)
-    model = init_parameters(build_classifier(ds, **OPTIONS), QUICK.seed)
+def assert_same_as_a_direct_train(job: jobs.Job, ds, options: dict, config: TrainConfig) -> None:
+    """The worker's model gives the logits of `train()` called here with the same seed."""
+    assert job.worker_pid is not None and job.worker_pid != os.getpid()
+    model = init_parameters(build_classifier(ds, **options), config.seed)
     train_split, val_split, test_split = (model.tensors(s) for s in (ds.train, ds.val, ds.test))
-    config = replace(QUICK, snapshot_every=jobs.replay_every(len(train_split), QUICK))
+    config = replace(config, snapshot_every=jobs.replay_every(len(train_split), config))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the worker: the sums of a matmul depend on the threads
     try:
@@ -91,10 +97,30 @@ def test_a_job_trains_in_a_worker_process_the_model_a_direct_train_call_gives(tr
     finally:
         torch.set_num_threads(threads)
     model.cpu().eval()
-    worker_model = trained.result.model
     with torch.no_grad():
-        assert torch.equal(worker_model(*test_split.inputs), model(*test_split.inputs))
-    assert [r.val_loss for r in trained.result.history] == [r.val_loss for r in direct.history]
+        assert torch.equal(job.result.model(*test_split.inputs), model(*test_split.inputs))
+    assert [r.val_loss for r in job.result.history] == [r.val_loss for r in direct.history]
+
+
+def test_a_job_trains_in_a_worker_process_the_model_a_direct_train_call_gives(trained):
+    assert_same_as_a_direct_train(trained, load_dataset("digits", limit=300), OPTIONS, QUICK)
+
+
+def test_an_uploaded_text_dataset_and_its_tokenizer_cross_the_process_boundary():
+    words = {"sports": "match goal team", "weather": "rain sun cloud", "food": "bread soup cake"}
+    rows = ["text,label"] + [
+        f"the {w} number {k},{label}" for label, ws in words.items() for k in range(20)
+        for w in ws.split()
+    ]  # fmt: skip
+    ds = parse_upload("\n".join(rows).encode(), "topics.csv")
+    request = jobs.TrainRequest(jobs.DataChoice(ds.name, uploaded=ds), OPTIONS, QUICK)
+    job = finish(jobs.train_job(request))
+    assert job.state == jobs.DONE and job.result.dataset == "topics"
+    assert job.result.model.config.kind == "text" and job.result.baseline_accuracy is not None
+    assert job.probes[0].tokens == job.result.probes[0].tokens  # word pieces of the tokenizer
+    assert_same_as_a_direct_train(job, ds, OPTIONS, QUICK)
+    explained = job.result.model.explain("rain and cloud")
+    assert {"rain", "cloud"} <= set(explained.tokens) and explained.classes == ds.classes
 
 
 def wait_for_history(job: jobs.Job, epochs: int = 1, timeout: float = 120) -> None:
