@@ -351,14 +351,19 @@ class RayTasks:
         return RayRun(self._task, self._actor, work, request)
 
 
+def from_environment() -> Executor:
+    """Ray tasks when DAL_RAY_ADDRESS is set (joining that cluster), else local processes."""
+    address = os.environ.get(RAY_ADDRESS_ENV)
+    return RayTasks(address) if address else LocalProcesses()
+
+
 _DEFAULT: list[Executor] = []
 _DEFAULT_LOCK = threading.Lock()
 
 
 def default() -> Executor:
-    """The server's executor: Ray tasks when DAL_RAY_ADDRESS is set, else local processes."""
+    """The server's executor, made once from the environment (`from_environment`)."""
     with _DEFAULT_LOCK:
         if not _DEFAULT:
-            address = os.environ.get(RAY_ADDRESS_ENV)
-            _DEFAULT.append(RayTasks(address) if address else LocalProcesses())
+            _DEFAULT.append(from_environment())
         return _DEFAULT[0]

@@ -71,6 +71,11 @@ def test_work_runs_in_a_spawned_process_with_one_torch_thread_and_reports_in_ord
     assert again["pid"] == found["pid"]  # the worker is reused
 
 
+def test_without_a_ray_address_jobs_run_in_local_processes(monkeypatch):
+    monkeypatch.delenv(executor.RAY_ADDRESS_ENV, raising=False)
+    assert isinstance(executor.from_environment(), executor.LocalProcesses)
+
+
 def test_a_worker_never_runs_the_servers_main_script(tmp_path, monkeypatch):
     """Streamlit installs app.py as __main__: spawn would run it again in each worker."""
     marker, script = tmp_path / "ran", tmp_path / "app.py"
@@ -134,9 +139,10 @@ def test_a_killed_worker_gives_the_message_and_a_fresh_worker_follows(pool):
     assert after["pid"] != run.pid
 
 
-def test_a_training_job_through_ray_gives_the_local_result():
+def test_a_training_job_through_ray_gives_the_local_result(monkeypatch):
     """One Ray test (a local Ray start takes about 10 s): the same seeded job through a Ray
-    task and through a local worker gives identical weights and test accuracy."""
+    task and through a local worker gives identical weights and test accuracy; Stop reaches
+    a Ray task through its actor."""
     import ray
 
     request = jobs.TrainRequest(
@@ -157,5 +163,17 @@ def test_a_training_job_through_ray_gives_the_local_result():
         assert remote.result.baseline_accuracy == local.result.baseline_accuracy
         ours, theirs = remote.result.model.state_dict(), local.result.model.state_dict()
         assert all(torch.equal(v, theirs[k]) for k, v in ours.items())
+        long = jobs.TrainRequest(request.data, request.model_options,
+                                 TrainConfig(epochs=500, batch_size=8), baseline=False)  # fmt: skip
+        stopped = jobs.train_job(long, runner=executor.RayTasks())
+        deadline = time.monotonic() + 120
+        while not stopped.history and not stopped.finished and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped.stop()
+        stopped.join(120)
+        assert stopped.state == jobs.STOPPED and stopped.result.stopped == "stopped_by_user"
+        assert 1 <= len(stopped.result.history) < 500
+        monkeypatch.setenv(executor.RAY_ADDRESS_ENV, "auto")  # joins the Ray started above
+        assert isinstance(executor.from_environment(), executor.RayTasks)
     finally:
         ray.shutdown()
