@@ -321,16 +321,18 @@ class RayRun:
         import ray
 
         finished, _ = ray.wait([self._done], timeout=timeout)
-        messages = [pickle.loads(m) for m in ray.get(self._channel.drain.remote())]
-        if messages and messages[-1][0] in OUTCOMES:
+        try:
+            messages = [pickle.loads(m) for m in ray.get(self._channel.drain.remote())]
+        except ray.exceptions.RayError as err:  # the channel's actor died with its node
+            return [("failed", f"{WORKER_STOPPED} ({type(err).__name__})")]
+        if (messages and messages[-1][0] in OUTCOMES) or not finished:
             return messages
-        if finished:
-            try:
-                ray.get(self._done)
-                messages.append(("failed", "the Ray task ended without an outcome"))
-            except ray.exceptions.RayError as err:
-                messages.append(("failed", f"{WORKER_STOPPED} ({type(err).__name__})"))
-        return messages
+        try:
+            ray.get(self._done)
+            reason = "the Ray task ended without an outcome"
+        except ray.exceptions.RayError as err:  # its worker died (kill -9, a lost node)
+            reason = f"{WORKER_STOPPED} ({type(err).__name__})"
+        return [*messages, ("failed", reason)]
 
     def stop(self) -> None:
         self._channel.stop.remote()
