@@ -35,6 +35,7 @@ from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
 
 MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
+FOLLOW_BATCH_S = 0.05  # a job's server thread reads its worker's messages at most this often
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
 _IDS = itertools.count(1)
 # Who the jobs created now belong to (a browser's Workspace; None: nobody, each job alone).
@@ -201,10 +202,13 @@ class Job:
             if self._stop.is_set() and not stopping:
                 run.stop()
                 stopping = True
-            for message in run.poll(0.1):
+            messages = run.poll(0.1)
+            for message in messages:
                 if message[0] in executor.OUTCOMES:
                     return message
                 apply(self, message)
+            if messages:  # let the next ones gather: fewer wake-ups of the server
+                time.sleep(FOLLOW_BATCH_S)
 
 
 REPORTED = {"history", "snapshots", "steps", "trials", "probes", "steps_per_epoch", "result"}
