@@ -174,11 +174,11 @@ class Worker:
 class LocalRun:
     """A job on a local worker; the worker goes back to the pool with the outcome."""
 
-    def __init__(self, pool: LocalProcesses, worker: Worker, work: Work, request: Any) -> None:
+    def __init__(self, pool: LocalProcesses, worker: Worker, task: bytes) -> None:
         self._pool, self._worker = pool, worker
         self.pid = worker.process.pid
         worker.stop.clear()
-        worker.conn.send_bytes(pickle.dumps((work, request), protocol=pickle.HIGHEST_PROTOCOL))
+        worker.conn.send_bytes(task)
 
     def poll(self, timeout: float) -> list[tuple]:
         conn, process = self._worker.conn, self._worker.process
@@ -213,12 +213,18 @@ class LocalProcesses:
         self._lock = threading.Lock()
 
     def submit(self, work: Work, request: Any) -> LocalRun:
+        task = pickle.dumps((work, request), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             for dead in [w for w in self._idle if not w.process.is_alive()]:
                 self._idle.remove(dead)
                 dead.close()
             worker = self._idle.pop() if self._idle else None
-        return LocalRun(self, worker or Worker(), work, request)
+        if worker is not None:
+            try:
+                return LocalRun(self, worker, task)
+            except OSError:  # it died after the check: a fresh one takes the job
+                self.discard(worker)
+        return LocalRun(self, Worker(), task)
 
     def give_back(self, worker: Worker) -> None:
         with self._lock:

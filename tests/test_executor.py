@@ -139,6 +139,14 @@ def test_a_killed_worker_gives_the_message_and_a_fresh_worker_follows(pool):
     assert after["pid"] != run.pid
 
 
+def test_an_idle_worker_that_died_is_replaced_without_failing_the_next_job(pool):
+    first = collect(pool.submit(describe_worker, "first"))[-1][1]["pid"]
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.5)
+    outcome = collect(pool.submit(describe_worker, "next"))[-1]
+    assert outcome[0] == "done" and outcome[1]["pid"] != first
+
+
 def test_a_training_job_through_ray_gives_the_local_result(monkeypatch):
     """One Ray test (a local Ray start takes about 10 s): the same seeded job through a Ray
     task and through a local worker gives identical weights and test accuracy; Stop reaches
