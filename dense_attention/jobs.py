@@ -1,5 +1,5 @@
-"""Long work off the page's thread: training, a similarity sweep or a tuning search runs in a
-background thread while the page polls its progress; no UI in here.
+"""Long work off the server's threads: training, a similarity sweep or a tuning search runs in
+a worker process (or a Ray task, executor.py) while the page polls its progress; no UI in here.
 
 A `Job` is owned by one browser session (the app keeps it in that session's workspace), so two
 sessions training at once each have their own model, history and stop button. At most
@@ -16,7 +16,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import executor
 from .classifier import Classifier, build_classifier
 from .config import TrainConfig
 from .data import BASELINE_NAMES, Dataset, Split, baseline_accuracy, limit_indices, load_dataset
@@ -34,6 +35,7 @@ from .train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from .tune import SearchSpace, TrialRecord, TuneResult, tune
 
 MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
+FOLLOW_BATCH_S = 0.05  # a job's server thread reads its worker's messages at most this often
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
 _IDS = itertools.count(1)
 # Who the jobs created now belong to (a browser's Workspace; None: nobody, each job alone).
@@ -92,16 +94,24 @@ WAITING, RUNNING, DONE, STOPPED, FAILED = "waiting", "running", "done", "stopped
 
 
 class Job:
-    """One piece of work in a daemon thread, with progress the page can read at any time.
+    """One piece of work in a worker (executor.py), with progress the page can read at any time.
 
-    `work(job)` does the work, reporting through `job.update(...)` and the lists `history`,
-    `snapshots`, `trials`; it polls `job.should_stop()`. Its return value becomes `job.result`.
-    An error becomes `job.error` (a message for the user) and the state FAILED: nothing raises
-    into the page.
+    `work(request, reporter)` is a module-level function run in a worker process (or a Ray
+    task); its reports (`reporter.update(...)`, `add`/`set` of `history`, `snapshots`, `steps`,
+    `trials`, `probes`, `steps_per_epoch`) come back as messages that a server thread applies
+    to this object, so the page reads them here; the work polls `reporter.should_stop()`, which
+    turns true after `stop()`. Its return value becomes `job.result`. An error becomes
+    `job.error` (a message for the user) and the state FAILED, as does a worker that dies:
+    nothing raises into the page.
     """
 
     def __init__(
-        self, kind: str, title: str, work: Callable[[Job], Any], request: Any = None
+        self,
+        kind: str,
+        title: str,
+        work: executor.Work,
+        request: Any = None,
+        runner: executor.Executor | None = None,
     ) -> None:
         self.id = next(_IDS)
         self.owner = _OWNER.get()  # the browser's Workspace it was created for (owned_by)
@@ -120,12 +130,13 @@ class Job:
         self.result: Any = None
         self.error: str | None = None
         self.seconds = 0.0
-        self._work = work
+        self.worker_pid: int | None = None  # the local worker process running it, once it runs
+        self._work, self._runner = work, runner
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job-{self.id}", daemon=True)
 
     def start(self) -> Job:
-        """Start the thread; returns the job."""
+        """Start the thread that waits for a slot and follows the worker; returns the job."""
         self._thread.start()
         return self
 
@@ -134,7 +145,7 @@ class Job:
         self._stop.set()
 
     def should_stop(self) -> bool:
-        """True once stop() was called (the work polls it)."""
+        """True once stop() was called."""
         return self._stop.is_set()
 
     def join(self, timeout: float | None = None) -> None:
@@ -166,20 +177,58 @@ class Job:
             _SLOTS.leave(self)
 
     def _work_in_slot(self, start: float) -> None:
-        self.state, self.phase = RUNNING, "Starting"
+        self.state, self.phase = RUNNING, "Starting a worker"
         try:
-            self.result = self._work(self)
-        except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
-            self.state, self.error = FAILED, str(err)
-        except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
+            outcome = self._follow((self._runner or executor.default()).submit(
+                self._work, self.request
+            ))  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - e.g. a request that cannot be pickled
             traceback.print_exc()
-            self.state, self.error = FAILED, f"{type(err).__name__}: {err}"
+            outcome = ("failed", f"the job could not start: {type(err).__name__}: {err}")
+        if outcome[0] == "failed":
+            self.state, self.error = FAILED, outcome[1]
         else:
+            self.result = outcome[1] if outcome[0] == "done" else self.result
             self.state = STOPPED if self._stop.is_set() else DONE
             self.progress = 1.0 if self.state == DONE else self.progress
-        finally:
-            self.seconds = time.perf_counter() - start
-            self.phase = {DONE: "Finished", STOPPED: "Stopped", FAILED: "Failed"}[self.state]
+        self.seconds = time.perf_counter() - start
+        self.phase = {DONE: "Finished", STOPPED: "Stopped", FAILED: "Failed"}[self.state]
+
+    def _follow(self, run: executor.Run) -> tuple:
+        """Apply the worker's messages until its outcome, passing Stop on; the outcome."""
+        self.worker_pid = run.pid
+        stopping = False
+        while True:
+            if self._stop.is_set() and not stopping:
+                run.stop()
+                stopping = True
+            messages = run.poll(0.1)
+            for message in messages:
+                if message[0] in executor.OUTCOMES:
+                    return message
+                apply(self, message)
+            if messages:  # let the next ones gather: fewer wake-ups of the server
+                time.sleep(FOLLOW_BATCH_S)
+
+
+REPORTED = {"history", "snapshots", "steps", "trials", "probes", "steps_per_epoch", "result"}
+
+
+def apply(job: Job, message: tuple) -> None:
+    """One progress message of a worker (executor.Reporter) applied to the server's `job`."""
+    kind, *args = message
+    if kind == "update":
+        job.update(*args)
+    elif kind in ("add", "set") and args[0] in REPORTED:
+        if kind == "add":
+            getattr(job, args[0]).append(args[1])
+        else:
+            setattr(job, args[0], args[1])
+    elif kind == "amend" and job.result is not None:
+        for name, value in args[0].items():
+            setattr(job.result, name, value)
+    else:
+        raise ValueError(f"unknown job message {kind!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,65 +384,72 @@ def _held_out(choice: DataChoice, ds: Dataset) -> list[Example]:
     return dataset_examples(ds, HELD_OUT_EXAMPLES)
 
 
-def train_job(request: TrainRequest) -> Job:
-    """A started job that trains one classifier; its result is a TrainedModel."""
+def train_work(request: TrainRequest, job: executor.Reporter) -> TrainedModel:
+    """Train one classifier (in a worker); train_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    config = request.train_config
+    model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
+    job.update(0.0, "Encoding the examples")
+    splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
+    n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
+    job.set("steps_per_epoch", math.ceil(n_train / config.batch_size))
+    config = replace(config, snapshot_every=replay_every(n_train, config))
+    probes = _probes(model, ds, config.probes)
+    job.set("probes", probes)
+    job.update(0.0, "Training")
 
-    def work(job: Job) -> TrainedModel:
-        job.update(0.0, "Reading the data")
-        ds = request.data.load()
-        config = request.train_config
-        model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
-        job.update(0.0, "Encoding the examples")
-        splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
-        n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
-        job.steps_per_epoch = math.ceil(n_train / config.batch_size)
-        config = replace(config, snapshot_every=replay_every(n_train, config))
-        probes = job.probes = _probes(model, ds, config.probes)
-        job.update(0.0, "Training")
+    def on_step(event: StepEvent) -> None:
+        job.add("steps", (event.step, event.loss))
+        if event.record is not None:
+            job.add("history", event.record)
+        if event.snapshot is not None:
+            job.add("snapshots", event.snapshot)
+        job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
 
-        def on_step(event: StepEvent) -> None:
-            job.steps.append((event.step, event.loss))
-            if event.record is not None:
-                job.history.append(event.record)
-            if event.snapshot is not None:
-                job.snapshots.append(event.snapshot)
-            job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
+    run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
+    job.update(1.0, "Measuring test accuracy")
+    model.cpu().eval()
+    test_loss, test_acc = evaluate(model, splits[2])
+    trained = TrainedModel(
+        model,
+        ds.name,
+        ds.classes,
+        test_acc,
+        test_loss,
+        run.history,
+        run.snapshots,
+        probes,
+        run.stopped,
+        run.best_epoch,
+        run.seconds,
+        run.device,
+        config,
+        baseline_name=baseline_name(ds.kind),
+        split_seed=request.data.seed,
+        limit=request.data.limit,
+        held_out=_held_out(request.data, ds),
+    )
+    job.publish(trained)  # the model is usable while the baseline is measured
+    if request.baseline:
+        job.amend(**_baseline(_sliced(ds, config), trained.baseline_name, job))
+    return trained
 
-        run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
-        job.update(1.0, "Measuring test accuracy")
-        model.cpu().eval()
-        test_loss, test_acc = evaluate(model, splits[2])
-        trained = TrainedModel(
-            model,
-            ds.name,
-            ds.classes,
-            test_acc,
-            test_loss,
-            run.history,
-            run.snapshots,
-            probes,
-            run.stopped,
-            run.best_epoch,
-            run.seconds,
-            run.device,
-            config,
-            baseline_name=baseline_name(ds.kind),
-            split_seed=request.data.seed,
-            limit=request.data.limit,
-            held_out=_held_out(request.data, ds),
-        )
-        job.result = trained  # the model is usable while the baseline is measured
-        if request.baseline and job.should_stop():  # Stop asked for an end, not more work
-            trained.baseline_note = "not measured: the run was stopped"
-        elif request.baseline:
-            job.update(phase=f"Measuring the baseline ({trained.baseline_name})")
-            try:  # on the same training examples as the model (a slice, when it trained on one)
-                trained.baseline_accuracy = baseline_accuracy(_sliced(ds, config))
-            except (ValueError, MemoryError) as err:
-                trained.baseline_note = f"could not be measured: {err}"
-        return trained
 
-    return Job("train", f"Train on {request.data.name}", work, request).start()
+def _baseline(ds: Dataset, name: str, job: executor.Reporter) -> dict[str, Any]:
+    """The baseline's accuracy on the model's training examples, or why there is none."""
+    if job.should_stop():  # Stop asked for an end, not more work
+        return {"baseline_note": "not measured: the run was stopped"}
+    job.update(phase=f"Measuring the baseline ({name})")
+    try:
+        return {"baseline_accuracy": baseline_accuracy(ds)}
+    except (ValueError, MemoryError) as err:
+        return {"baseline_note": f"could not be measured: {err}"}
+
+
+def train_job(request: TrainRequest, runner: executor.Executor | None = None) -> Job:
+    """A started job that trains one classifier in a worker; its result is a TrainedModel."""
+    return Job("train", f"Train on {request.data.name}", train_work, request, runner).start()
 
 
 @dataclass(frozen=True)
@@ -407,36 +463,38 @@ class SweepRequest:
     probe_index: int = 0
 
 
-def sweep_job(request: SweepRequest) -> Job:
-    """A started job that trains one model per similarity; its result is a SweepResult."""
+def sweep_work(request: SweepRequest, job: executor.Reporter) -> SweepResult:
+    """Train one model per similarity (in a worker); sweep_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    runs = len(request.similarities)
 
-    def work(job: Job) -> SweepResult:
-        job.update(0.0, "Reading the data")
-        ds = request.data.load()
-        runs = len(request.similarities)
-
-        def on_progress(index: int, total: int, similarity: str, event: StepEvent) -> None:
-            if event.step == 1:
-                job.history = []
-            if event.record is not None:
-                job.history.append(event.record)
-            job.update(
-                (index + event.progress) / total,
-                f"Run {index + 1} of {runs}: {similarity}, epoch {event.epoch}",
-            )
-
-        job.update(0.0, "Encoding the examples")
-        return sweep_similarities(
-            ds,
-            request.model_options,
-            request.train_config,
-            on_progress=on_progress,
-            should_stop=job.should_stop,
-            probe_index=request.probe_index,
-            similarities=request.similarities,
+    def on_progress(index: int, total: int, similarity: str, event: StepEvent) -> None:
+        if event.step == 1:
+            job.set("history", [])
+        if event.record is not None:
+            job.add("history", event.record)
+        job.update(
+            (index + event.progress) / total,
+            f"Run {index + 1} of {runs}: {similarity}, epoch {event.epoch}",
         )
 
-    return Job("sweep", f"Similarity sweep on {request.data.name}", work, request).start()
+    job.update(0.0, "Encoding the examples")
+    return sweep_similarities(
+        ds,
+        request.model_options,
+        request.train_config,
+        on_progress=on_progress,
+        should_stop=job.should_stop,
+        probe_index=request.probe_index,
+        similarities=request.similarities,
+    )
+
+
+def sweep_job(request: SweepRequest, runner: executor.Executor | None = None) -> Job:
+    """A started job that trains one model per similarity; its result is a SweepResult."""
+    title = f"Similarity sweep on {request.data.name}"
+    return Job("sweep", title, sweep_work, request, runner).start()
 
 
 @dataclass(frozen=True)
@@ -452,37 +510,41 @@ class TuneRequest:
     space: SearchSpace = field(default_factory=SearchSpace)
 
 
-def tune_job(request: TuneRequest) -> Job:
-    """A started job that searches with Optuna; its result is a TuneResult."""
+def tune_work(request: TuneRequest, job: executor.Reporter) -> TuneResult:
+    """Search with Optuna (in a worker); tune_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    trials, done = request.trials, [0]
 
-    def work(job: Job) -> TuneResult:
-        job.update(0.0, "Reading the data")
-        ds = request.data.load()
-        trials = request.trials
+    def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
+        job.add("trials", record)
+        done[0] += 1
+        job.update(finished / trials, f"{finished} of {trials} trials finished")
 
-        def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
-            job.trials.append(record)
-            job.update(finished / trials, f"{finished} of {trials} trials finished")
-
-        def on_step(number: int, event: StepEvent) -> None:
-            done = len(job.trials) + event.progress
-            job.update(done / trials, f"Trial {number + 1} of {trials}: epoch {event.epoch}")
-
-        job.update(0.0, "Encoding the examples")
-        return tune(
-            ds,
-            trials,
-            timeout=request.timeout,
-            seed=request.search_seed,
-            on_trial=on_trial,
-            should_stop=job.should_stop,
-            base_train_config=request.train_config,
-            space=request.space,
-            model_options=request.model_options,
-            on_step=on_step,
+    def on_step(number: int, event: StepEvent) -> None:
+        job.update(
+            (done[0] + event.progress) / trials,
+            f"Trial {number + 1} of {trials}: epoch {event.epoch}",
         )
 
-    return Job("tune", f"Tune on {request.data.name}", work, request).start()
+    job.update(0.0, "Encoding the examples")
+    return tune(
+        ds,
+        trials,
+        timeout=request.timeout,
+        seed=request.search_seed,
+        on_trial=on_trial,
+        should_stop=job.should_stop,
+        base_train_config=request.train_config,
+        space=request.space,
+        model_options=request.model_options,
+        on_step=on_step,
+    )
+
+
+def tune_job(request: TuneRequest, runner: executor.Executor | None = None) -> Job:
+    """A started job that searches with Optuna; its result is a TuneResult."""
+    return Job("tune", f"Tune on {request.data.name}", tune_work, request, runner).start()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""jobs: training, sweeps and tuning in background threads; per-browser workspaces."""
+"""jobs: training, sweeps and tuning in worker processes; per-browser workspaces."""
 
 import json
+import os
+import signal
 import time
 from dataclasses import replace
 
@@ -8,10 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention import jobs
+from dense_attention import executor, jobs
+from dense_attention.classifier import build_classifier
 from dense_attention.config import TrainConfig
-from dense_attention.data import Split, baseline_accuracy, limit_indices, load_dataset
-from dense_attention.train import evaluate
+from dense_attention.data import (
+    Split,
+    baseline_accuracy,
+    limit_indices,
+    load_dataset,
+    parse_upload,
+)
+from dense_attention.seeding import init_parameters
+from dense_attention.train import evaluate, train
 
 DIGITS = jobs.DataChoice("digits", limit=300)
 OPTIONS = {"hidden_dim": 16}
@@ -74,17 +84,80 @@ def test_replay_every_gives_about_the_wanted_number_of_frames():
     assert jobs.replay_every(10, TrainConfig(epochs=1)) == 1
 
 
+def assert_same_as_a_direct_train(job: jobs.Job, ds, options: dict, config: TrainConfig) -> None:
+    """The worker's model gives the logits of `train()` called here with the same seed."""
+    assert job.worker_pid is not None and job.worker_pid != os.getpid()
+    model = init_parameters(build_classifier(ds, **options), config.seed)
+    train_split, val_split, test_split = (model.tensors(s) for s in (ds.train, ds.val, ds.test))
+    config = replace(config, snapshot_every=jobs.replay_every(len(train_split), config))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the worker: the sums of a matmul depend on the threads
+    try:
+        direct = train(model, train_split, val_split, config)
+    finally:
+        torch.set_num_threads(threads)
+    model.cpu().eval()
+    with torch.no_grad():
+        assert torch.equal(job.result.model(*test_split.inputs), model(*test_split.inputs))
+    assert [r.val_loss for r in job.result.history] == [r.val_loss for r in direct.history]
+
+
+def test_a_job_trains_in_a_worker_process_the_model_a_direct_train_call_gives(trained):
+    assert_same_as_a_direct_train(trained, load_dataset("digits", limit=300), OPTIONS, QUICK)
+
+
+def test_an_uploaded_text_dataset_and_its_tokenizer_cross_the_process_boundary():
+    words = {"sports": "match goal team", "weather": "rain sun cloud", "food": "bread soup cake"}
+    rows = ["text,label"] + [
+        f"the {w} number {k},{label}" for label, ws in words.items() for k in range(20)
+        for w in ws.split()
+    ]  # fmt: skip
+    ds = parse_upload("\n".join(rows).encode(), "topics.csv")
+    request = jobs.TrainRequest(jobs.DataChoice(ds.name, uploaded=ds), OPTIONS, QUICK)
+    job = finish(jobs.train_job(request))
+    assert job.state == jobs.DONE and job.result.dataset == "topics"
+    assert job.result.model.config.kind == "text" and job.result.baseline_accuracy is not None
+    assert job.probes[0].tokens == job.result.probes[0].tokens  # word pieces of the tokenizer
+    assert_same_as_a_direct_train(job, ds, OPTIONS, QUICK)
+    explained = job.result.model.explain("rain and cloud")
+    assert {"rain", "cloud"} <= set(explained.tokens) and explained.classes == ds.classes
+
+
+def wait_for_history(job: jobs.Job, epochs: int = 1, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while len(job.history) < epochs and not job.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(job.history) >= epochs, (job.state, job.phase, job.error)
+
+
 def test_stop_keeps_the_best_model_so_far():
+    """Stop crosses the process boundary; the worker's model comes back with its best epoch."""
     job = jobs.train_job(
         jobs.TrainRequest(DIGITS, OPTIONS, TrainConfig(epochs=500, batch_size=8), baseline=False)
     )
-    deadline = time.monotonic() + 60
-    while not job.history and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_history(job, epochs=2)
     job.stop()
     finish(job)
-    assert job.state == jobs.STOPPED and job.result.stopped == "stopped_by_user"
-    assert 1 <= len(job.result.history) < 500 and job.result.baseline_accuracy is None
+    result = job.result
+    assert job.state == jobs.STOPPED and result.stopped == "stopped_by_user"
+    assert 2 <= len(result.history) < 500 and result.baseline_accuracy is None
+    best = next(r for r in result.history if r.epoch == result.best_epoch)
+    assert best.val_accuracy == max(r.val_accuracy for r in result.history)
+    val = result.model.tensors(load_dataset("digits", limit=300).val)
+    assert evaluate(result.model, val)[1] == pytest.approx(best.val_accuracy)
+
+
+def test_a_killed_worker_fails_its_job_with_a_message_and_the_next_job_runs():
+    job = jobs.train_job(
+        jobs.TrainRequest(DIGITS, OPTIONS, TrainConfig(epochs=500, batch_size=8), baseline=False)
+    )
+    wait_for_history(job)
+    os.kill(job.worker_pid, signal.SIGKILL)
+    finish(job, timeout=30)
+    assert job.state == jobs.FAILED and job.error == executor.WORKER_STOPPED
+    assert "worker stopped" in job.error and job.result is None
+    again = finish(jobs.train_job(jobs.TrainRequest(DIGITS, OPTIONS, QUICK, baseline=False)))
+    assert again.state == jobs.DONE and again.worker_pid != job.worker_pid
 
 
 def test_a_bad_request_fails_with_a_message_not_an_exception():
@@ -109,7 +182,7 @@ def test_two_jobs_at_once_train_their_own_models():
 
 
 def test_a_seeded_job_ends_the_same_beside_its_twin_as_alone():
-    """Jobs are threads of one process: with dropout on, two identical seeded jobs at once end
+    """With dropout on, two identical seeded jobs at once (two worker processes) end
     bit-identical to the same job alone (weights, history, test accuracy)."""
     options = {**OPTIONS, "dropout_h": 0.2, "dropout_attn": 0.2}
     config = replace(QUICK, epochs=4, lr=3e-2, seed=5)
@@ -181,13 +254,15 @@ def test_the_baseline_of_a_sliced_run_sees_the_same_slice():
     assert job.result.baseline_accuracy == pytest.approx(baseline_accuracy(sliced))
 
 
-def blocking_job(owner: object, release) -> jobs.Job:
-    def work(job: jobs.Job) -> None:
-        while not release.is_set() and not job.should_stop():
-            time.sleep(0.01)
+def wait_for_file(path: str, job: executor.Reporter) -> None:
+    """A job that runs until `path` exists (or it is stopped)."""
+    while not os.path.exists(path) and not job.should_stop():
+        time.sleep(0.01)
 
+
+def blocking_job(owner: object, release: str) -> jobs.Job:
     with jobs.owned_by(owner):
-        return jobs.Job("train", "blocked", work).start()
+        return jobs.Job("train", "blocked", wait_for_file, release).start()
 
 
 def wait_for_states(job_list, timeout: float = 10) -> list[str]:
@@ -198,21 +273,35 @@ def wait_for_states(job_list, timeout: float = 10) -> list[str]:
     return [j.state for j in job_list]
 
 
-def test_one_browser_runs_one_job_at_a_time_and_others_get_the_second_slot():
-    import threading
-
-    release, a, b = threading.Event(), jobs.Workspace(), jobs.Workspace()
+def test_one_browser_runs_one_job_at_a_time_and_others_get_the_second_slot(tmp_path):
+    release, a, b = tmp_path / "release", jobs.Workspace(), jobs.Workspace()
     assert jobs.MAX_RUNNING == 2
-    a1, a2 = blocking_job(a, release), blocking_job(a, release)
-    b1 = blocking_job(b, release)
+    a1, a2 = blocking_job(a, str(release)), blocking_job(a, str(release))
+    b1 = blocking_job(b, str(release))
     try:
         states = wait_for_states([a1, a2, b1])
         assert states == [jobs.RUNNING, jobs.WAITING, jobs.RUNNING]  # a2 queues behind b1
     finally:
-        release.set()
+        release.touch()
     for job in (a1, a2, b1):
-        finish(job, timeout=10)
+        finish(job, timeout=60)
     assert a2.state == jobs.DONE  # it ran once a1 left
+
+
+def test_worker_messages_reach_the_jobs_public_attributes():
+    job = jobs.Job("train", "t", wait_for_file, "unused")
+    jobs.apply(job, ("update", 2.0, "Training"))
+    jobs.apply(job, ("add", "steps", (1, 0.5)))
+    jobs.apply(job, ("set", "steps_per_epoch", 7))
+    jobs.apply(job, ("set", "result", jobs.Probe(["a"], "x")))
+    assert (job.progress, job.phase, job.steps, job.steps_per_epoch) == (
+        1.0,
+        "Training",
+        [(1, 0.5)],
+        7,
+    )
+    with pytest.raises(ValueError, match="unknown"):
+        jobs.apply(job, ("set", "_stop", None))  # only the reported fields
 
 
 def test_a_flood_of_empty_sessions_never_evicts_a_workspace_with_models():

@@ -1,11 +1,13 @@
 """The train page: a short run on a slice of digits under streamlit.testing and in Chromium.
 
-Training, sweeps and tuning run in background threads: the AppTest tests wait for the job, then
+Training, sweeps and tuning run in worker processes: the AppTest tests wait for the job, then
 rerun the page, as the page's own refresh would.
 """
 
 import io
 import json
+import os
+import signal
 import time
 import zipfile
 from pathlib import Path
@@ -277,6 +279,45 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
             f"digits #1{ui.USER_SUFFIX}"
         ]  # its own model, never the other browser's
         page.context.close()
+
+
+def server_workers(app_url: str) -> list[int]:
+    """Process ids of the app server's spawned workers (its children running spawn_main)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or it ended
+        table[int(entry.name)] = (ppid, cmd)
+    port = app_url.rsplit(":", 1)[1]
+    server = next(pid for pid, (_, cmd) in table.items() if f"--server.port {port} " in cmd)
+    return [
+        pid for pid, (ppid, cmd) in table.items()
+        if ppid == server and "spawn_main" in cmd and "resource_tracker" not in cmd
+    ]  # fmt: skip
+
+
+@pytest.mark.browser
+def test_browser_a_killed_worker_fails_the_run_with_a_message(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{app_url}/train")
+    wait_for_app(page)
+    page.get_by_role("button", name="Start training").click()  # all of digits, 40 epochs
+    expect(page.get_by_text("Training: epoch")).to_be_visible(timeout=120_000)
+    workers = server_workers(app_url)
+    assert workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    expect(page.get_by_text("the worker stopped")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / "train-worker-killed.png")
 
 
 @pytest.mark.browser

@@ -182,16 +182,19 @@ def owner_script() -> None:
     import streamlit as st
 
     from dense_attention import jobs, ui
+    from dense_attention.config import TrainConfig
     from dense_attention.ui import browser
 
-    ui.start_job("train", lambda: jobs.Job("train", "quick", lambda job: None).start())
+    data, config = jobs.DataChoice("digits", limit=60), TrainConfig(epochs=1, probes=0)
+    request = jobs.TrainRequest(data, {"hidden_dim": 4}, config, baseline=False)
+    ui.start_job("train", lambda: jobs.train_job(request))  # in a worker process
     job = browser.workspace().jobs["train"]
-    job.join(5)
+    job.join(120)
     st.write(f"owned={job.owner is browser.workspace()} state={job.state}")
 
 
 def test_a_started_job_belongs_to_this_browser_for_fair_sharing():
-    at = run(AppTest.from_function(owner_script, default_timeout=30))
+    at = run(AppTest.from_function(owner_script, default_timeout=150))
     assert at.markdown[0].value == "owned=True state=done"
 
 
