@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -235,16 +234,21 @@ def test_a_job_running_when_its_server_died_is_shown_as_interrupted(tmp_path):
     assert index["jobs"]["train"]["server"] == restarted.lease.id
 
 
+def until_stopped(request, reporter) -> None:
+    """A job's work (in a worker process) that runs until Stop."""
+    while not reporter.should_stop():
+        time.sleep(0.01)
+
+
 def test_a_finished_job_leaves_no_record(tmp_path):
     spaces = store.Workspaces(tmp_path)
     space = spaces.get(TOKEN)
-    go = threading.Event()
-    job = space.jobs["sweep"] = jobs.Job("sweep", "Sweep", lambda job: go.wait(10)).start()
+    job = space.jobs["sweep"] = jobs.Job("sweep", "Sweep", until_stopped).start()
     spaces.record_jobs(space)
     index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
     assert index["jobs"]["sweep"]["state"] == "running"
-    go.set()
-    job.join(10)
+    job.stop()
+    job.join(60)
     spaces.record_jobs(space)
     index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
     assert job.finished and index["jobs"] == {}
