@@ -8,6 +8,7 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - share: the URL ⇄ session; browser: this browser's workspace and its cookie
 - inputs, styles: sentence boxes, uploads read once, token chips, the prediction line
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
+- live_page: the Text page split so a live setting reruns only the steps it changes (fragment)
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, sweep_panels, replay, checkpoint_zip: the train page
 - matters, what_if: the "Does attention matter?" page and the badge beside a prediction
@@ -44,6 +45,7 @@ from .inputs import (
 )
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
+from .live_page import text_walkthrough
 from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
@@ -57,7 +59,8 @@ from .present import (
 )
 from .replay import replay
 from .share import SHARED_TEXT_MAX, restore_view, share_view
-from .sidebar import Settings, sidebar
+from .sidebar import Picked, Settings, live_settings, sidebar
+from .sidebar import pick as pick_model
 from .state import (
     CELL,
     EXAMPLE_WIDGET,
@@ -100,6 +103,7 @@ __all__ = [
     "SHARED_TEXT_MAX",
     "SIMILARITY_WIDGET",
     "SLIDE",
+    "Picked",
     "Settings",
     "TEMPERATURE_WIDGET",
     "TRAIN_MODE",
@@ -128,6 +132,7 @@ __all__ = [
     "importance",
     "job_controls",
     "job_panel",
+    "live_settings",
     "load_checkpoint",
     "load_reference_model",
     "matrix_table",
@@ -136,6 +141,7 @@ __all__ = [
     "patch_features",
     "photo_caution",
     "pick_image",
+    "pick_model",
     "picture_choice",
     "prediction_line",
     "read_once",
@@ -158,6 +164,7 @@ __all__ = [
     "slide_input",
     "start_job",
     "sweep_progress",
+    "text_walkthrough",
     "token_box",
     "trace_download",
     "trained_download",

@@ -4,7 +4,7 @@ numbers" panel for one attention cell (i, j)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -40,8 +40,11 @@ def render_steps(
     extras: dict[str, Callable[[], None]] | None = None,
     key: str = "steps",
     about: export.Provenance | None = None,
+    only: Collection[str] | None = None,
+    page_download: bool = True,
 ) -> None:
-    """Every step of the model's table: its formula, a sentence, its figure and its exports.
+    """Every step of the model's table (or the `only` ones): its formula, a sentence, its figure
+    and its exports; with `page_download`, first a button for the whole walk-through.
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
     name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
@@ -50,13 +53,12 @@ def render_steps(
     one HTML page (plotly.js once, not ~5 MB per chart).
     """
     trace = explanation.trace
-    figures = cached(
-        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
-    )
-    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
-    page = functools.partial(export.figures_html, sections, "The walk-through", about)
-    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
+    figures = _figures(explanation, cell)
+    if page_download:
+        steps_download(explanation, cell=cell, key=key, about=about)
     for step in formulas.STEPS:
+        if only is not None and step.key not in only:
+            continue
         st.subheader(step.title, divider="gray")
         left, right = st.columns([2, 3])
         with left:
@@ -71,6 +73,25 @@ def render_steps(
             chart(
                 figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
             )
+
+
+def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str, go.Figure]:
+    tokens, classes = list(explanation.tokens), list(explanation.classes)
+    return cached(plots.trace_figures, explanation.trace, tokens, classes, cell=cell)
+
+
+def steps_download(
+    explanation: Explanation,
+    *,
+    cell: tuple[int, int] | None = None,
+    key: str = "steps",
+    about: export.Provenance | None = None,
+) -> None:
+    """A button for the whole walk-through as one HTML page (plotly.js once, made on click)."""
+    figures = _figures(explanation, cell)
+    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
+    page = functools.partial(export.figures_html, sections, "The walk-through", about)
+    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
 
 
 def _uniformity_note(explanation: Explanation) -> None:
