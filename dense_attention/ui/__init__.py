@@ -10,7 +10,8 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
 - live_page: the Text page split so a live setting reruns only the steps it changes (fragment)
 - picture, picture_attention: the image page; compare: the compare page
-- train_form, job_panels, sweep_panels, replay, checkpoint_zip: the train page
+- train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
+  checkpoint_zip: the train page
 - matters, what_if: the "Does attention matter?" page and the badge beside a prediction
 - present: the presentation's slides
 
@@ -43,7 +44,14 @@ from .inputs import (
     show_tokens,
     token_box,
 )
-from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
+from .job_panels import (
+    compare_runs,
+    job_controls,
+    job_panel,
+    running,
+    start_job,
+    train_progress,
+)
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
 from .live_page import text_walkthrough
 from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
@@ -81,6 +89,7 @@ from .state import (
 )
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
+from .train_time import time_estimate
 from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import badge, dataset_level, what_if
 
@@ -165,6 +174,7 @@ __all__ = [
     "start_job",
     "sweep_progress",
     "text_walkthrough",
+    "time_estimate",
     "token_box",
     "trace_download",
     "trained_download",
