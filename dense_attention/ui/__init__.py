@@ -8,7 +8,7 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - share: the URL ⇄ session; browser: this browser's workspace and its cookie
 - inputs, styles: sentence boxes, uploads read once, token chips, the prediction line
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
-- live_page: the Text page split so a live setting reruns only the steps it changes (fragment)
+- live_page: Text and Image pages split so a live setting reruns only what it changes
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
@@ -53,7 +53,7 @@ from .job_panels import (
     train_progress,
 )
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
-from .live_page import text_walkthrough
+from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
@@ -138,6 +138,7 @@ __all__ = [
     "deletion",
     "export_buttons",
     "friendly_errors",
+    "image_walkthrough",
     "importance",
     "job_controls",
     "job_panel",

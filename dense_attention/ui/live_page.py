@@ -1,4 +1,5 @@
-"""The Text page below the sentence, split so a live setting reruns only what it changes.
+"""The Text and Image pages below their input, split so a live setting reruns only what it
+changes.
 
 A similarity, temperature or pooling change does not change the tokens, the input x or the
 dense layer h. Those are drawn by the full run; everything a setting changes (the sidebar's
@@ -13,19 +14,23 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from .. import export, plots
+from .. import export, images, plots
 from ..classifier import Explanation
 from ..formulas import STEPS
 from .charts import trace_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .picture import Picked as Picture
+from .picture import what_the_model_sees
+from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
 from .walkthrough import cell_panel, render_steps, selected_cell, steps_download
 from .what_if import badge
 
 FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
 LIVE_STEPS = tuple(step.key for step in STEPS if step.key not in FIXED_STEPS)
-FRAGMENT = "text_live"  # the fragment's key (st.rerun(FRAGMENT) reruns it alone)
+FRAGMENT = "text_live"  # the fragments' keys (st.rerun(key) reruns one alone)
+IMAGE_FRAGMENT = "image_live"
 
 
 def text_walkthrough(picked: Picked, text: str) -> None:
@@ -80,3 +85,56 @@ def _prediction(
     caution(settings.model, text)
     trace_download(explanation, about=about)
     steps_download(explanation, cell=cell, about=about)
+
+
+def image_walkthrough(picked: Picked, picture: Picture) -> None:
+    """The Image page below the picture picker: what the model sees, attention on the picture,
+    every step and the formula panel; a live setting reruns all but the input x and h."""
+    settings = live_settings(picked, draw=False)  # x and h do not depend on them
+    with friendly_errors():
+        explanation = settings.explain(picture.image)
+    head = st.container()
+    head.empty()  # a write in the full run: the fragment may then fill the container
+    st.header("Step by step", divider="blue")
+    downloads = st.container()
+    downloads.empty()
+    render_steps(
+        explanation,
+        settings.config,
+        cell=selected_cell(len(explanation.tokens)),
+        extras={"x": lambda: st.caption(patch_features(picked.model))},
+        key="image_steps",
+        only=FIXED_STEPS,
+        page_download=False,
+    )
+    _image_live(picked, picture, head, downloads)
+
+
+@st.fragment(key=IMAGE_FRAGMENT)
+def _image_live(
+    picked: Picked, picture: Picture, head: DeltaGenerator, downloads: DeltaGenerator
+) -> None:
+    settings = live_settings(picked)  # the widgets: a change reruns this fragment only
+    model = picked.model
+    with friendly_errors():
+        explanation = settings.explain(picture.image)
+        pixels = images.resized_input(model, picture.image)
+    with head:
+        what_the_model_sees(picture, settings, explanation, pixels)
+        attention_on_picture(model, explanation, pixels)
+    label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
+    about = settings.provenance(label)
+    cell = selected_cell(len(explanation.tokens))
+    with downloads:
+        trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
+        steps_download(explanation, cell=cell, key="image_steps", about=about)
+    render_steps(
+        explanation,
+        settings.config,
+        cell=cell,
+        key="image_steps",
+        about=about,
+        only=LIVE_STEPS,
+        page_download=False,
+    )
+    cell_panel(explanation, settings.config)
