@@ -5,8 +5,9 @@ A similarity, temperature or pooling change does not change the tokens, the inpu
 dense layer h. Those are drawn by the full run; everything a setting changes (the sidebar's
 live settings themselves, the prediction, the steps from the similarity on, the formula panel)
 is one st.fragment, so a setting change reruns and resends only that part. The fragment writes
-the prediction into a container the full run put above x (Streamlit lets a fragment write into
-an outside container; its writes there are redrawn in place).
+the prediction into a container the full run put above x, and x's and h's Export menus (their
+files name the live settings) under their charts (Streamlit lets a fragment write into an
+outside container; its writes there are redrawn in place).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
-from .walkthrough import cell_panel, render_steps, selected_cell, steps_download
+from .walkthrough import (
+    cell_panel,
+    render_steps,
+    selected_cell,
+    step_exports,
+    steps_download,
+)
 from .what_if import badge
 
 FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
@@ -43,12 +50,22 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
     cell = selected_cell(len(explanation.tokens))
-    render_steps(explanation, settings.config, cell=cell, only=FIXED_STEPS, page_download=False)
-    _live_part(picked, text, head)
+    slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
+    render_steps(
+        explanation,
+        settings.config,
+        cell=cell,
+        only=FIXED_STEPS,
+        page_download=False,
+        export_slots=slots,
+    )
+    _live_part(picked, text, head, slots)
 
 
 @st.fragment(key=FRAGMENT)
-def _live_part(picked: Picked, text: str, head: DeltaGenerator) -> None:
+def _live_part(
+    picked: Picked, text: str, head: DeltaGenerator, slots: dict[str, DeltaGenerator]
+) -> None:
     settings = live_settings(picked)  # the widgets: a change reruns this fragment only
     with friendly_errors():
         explanation = settings.explain(text)
@@ -56,6 +73,7 @@ def _live_part(picked: Picked, text: str, head: DeltaGenerator) -> None:
     cell = selected_cell(len(explanation.tokens))
     with head:
         _prediction(settings, explanation, text, about, cell)
+    step_exports(explanation, slots, cell=cell, about=about)
     render_steps(
         explanation,
         settings.config,
@@ -98,6 +116,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     st.header("Step by step", divider="blue")
     downloads = st.container()
     downloads.empty()
+    slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,
         settings.config,
@@ -106,13 +125,18 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         key="image_steps",
         only=FIXED_STEPS,
         page_download=False,
+        export_slots=slots,
     )
-    _image_live(picked, picture, head, downloads)
+    _image_live(picked, picture, head, downloads, slots)
 
 
 @st.fragment(key=IMAGE_FRAGMENT)
 def _image_live(
-    picked: Picked, picture: Picture, head: DeltaGenerator, downloads: DeltaGenerator
+    picked: Picked,
+    picture: Picture,
+    head: DeltaGenerator,
+    downloads: DeltaGenerator,
+    slots: dict[str, DeltaGenerator],
 ) -> None:
     settings = live_settings(picked)  # the widgets: a change reruns this fragment only
     model = picked.model
@@ -128,6 +152,7 @@ def _image_live(
     with downloads:
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, cell=cell, key="image_steps", about=about)
+    step_exports(explanation, slots, cell=cell, key="image_steps", about=about)
     render_steps(
         explanation,
         settings.config,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,7 +16,7 @@ from ..classifier import Explanation
 from ..config import ModelConfig
 from . import state
 from .cache import cached
-from .charts import chart, download
+from .charts import chart, download, export_buttons
 from .errors import friendly_errors
 from .share import share_view
 
@@ -42,9 +43,12 @@ def render_steps(
     about: export.Provenance | None = None,
     only: Collection[str] | None = None,
     page_download: bool = True,
+    export_slots: dict[str, Any] | None = None,
 ) -> None:
     """Every step of the model's table (or the `only` ones): its formula, a sentence, its figure
-    and its exports; with `page_download`, first a button for the whole walk-through.
+    and its exports; with `page_download`, first a button for the whole walk-through. With
+    `export_slots`, each step's Export menu is left to `step_exports` and an empty container
+    for it goes into `export_slots[step_key]` (a fragment fills it with the live settings).
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
     name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
@@ -69,9 +73,32 @@ def render_steps(
             if step.key == "attn":
                 _uniformity_note(explanation)
         with right:
+            if export_slots is not None:
+                st.plotly_chart(figures[step.key], width="stretch", key=f"chart_{key}_{step.key}")
+                export_slots[step.key] = st.container()
+                export_slots[step.key].empty()  # written in the full run: a fragment may fill it
+                continue
             csv = functools.partial(export.step_csv, explanation, step.key)
             chart(
                 figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
+            )
+
+
+def step_exports(
+    explanation: Explanation,
+    slots: dict[str, Any],
+    *,
+    cell: tuple[int, int] | None = None,
+    key: str = "steps",
+    about: export.Provenance | None = None,
+) -> None:
+    """The Export menus of the steps render_steps drew with `export_slots`, in their slots."""
+    figures = _figures(explanation, cell)
+    for name, slot in slots.items():
+        csv = functools.partial(export.step_csv, explanation, name)
+        with slot:
+            export_buttons(
+                figures[name], name, csv, key=f"export_{key}_{name}", about=about, html=False
             )
 
 
