@@ -10,6 +10,7 @@ import streamlit as st
 from .. import jobs
 from ..estimate import estimate_training
 from . import browser
+from .errors import friendly_errors
 from .state import TRAIN_ESTIMATE as ESTIMATE
 
 
@@ -19,7 +20,9 @@ def _running(slot: str) -> bool:
 
 
 def _duration(seconds: float) -> str:
-    """63.2 -> "1 min 3 s", 8.4 -> "8 s"."""
+    """63.2 -> "1 min 3 s", 12.4 -> "12 s", 0.44 -> "0.4 s"."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
@@ -37,10 +40,10 @@ def time_estimate(request: jobs.TrainRequest) -> None:
         return
     fingerprint = _fingerprint(request)
     if st.button("Estimate the time", icon=":material/timer:", key=f"{ESTIMATE}_button"):
-        with st.spinner("Timing a few training steps…"):
+        with st.spinner("Timing a few training steps…"), friendly_errors(stop=False):
             ds = request.data.load()
             found = estimate_training(ds, request.model_options, request.train_config)
-        st.session_state[ESTIMATE] = (fingerprint, found)
+            st.session_state[ESTIMATE] = (fingerprint, found)
     saved = st.session_state.get(ESTIMATE)
     if saved is None or saved[0] != fingerprint:
         return
