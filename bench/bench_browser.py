@@ -9,7 +9,10 @@ prints medians (seconds) of:
 - a switch to each page -> its first chart (or its title, for a page without charts);
 - Present: Next -> the next slide's title and chart;
 - with --train: training digits with the train page's defaults, from Start to the test
-  accuracy shown, beside the CLI's time for the same settings in the same run.
+  accuracy shown, beside the CLI's time for the same settings in the same run;
+- the bytes the browser receives (websocket frames) on the first load and per setting change;
+- the floor: an empty page's round trip (a sidebar selectbox change -> the new value shown and
+  the app idle), in a one-line app started the same way; no Streamlit rerun can be faster.
 A benchmark, not a test: CI times nothing. Run it on a quiet machine; it prints the load.
 """
 
@@ -26,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
@@ -55,16 +59,24 @@ ATTENTION_Z = """() => {
 }"""
 
 
-def start_server() -> tuple[subprocess.Popen, str, float]:
-    """`streamlit run app.py` on a free port: (process, URL, monotonic start time)."""
+# The floor's app: one sidebar selectbox and the value it holds.
+EMPTY_APP = """import streamlit as st
+v = st.sidebar.selectbox("Similarity", ["a", "b", "c", "d"], key="s")
+st.write(f"value {v}")
+"""
+RECEIVED: list[int] = []  # sizes of the websocket frames the page received
+
+
+def start_server(app: str = "app.py", cwd: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
+    """`streamlit run app` on a free port: (process, URL, monotonic start time)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port),
          "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() - started < 120:
@@ -104,26 +116,59 @@ def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
     return time.monotonic() - start
 
 
-def similarity_changes(page: Page, repeats: int) -> list[float]:
+def similarity_changes(page: Page, repeats: int, sizes: list[int]) -> list[float]:
+    """Seconds per change; the bytes each change brought go into `sizes`."""
     times = []
     for name in ["dot", "cosine", "neg_euclidean", "scaled_dot", "bilinear"][:repeats]:
         box = page.get_by_role("combobox", name="Similarity")
         box.click()
         before = page.evaluate(ATTENTION_Z)
         option = page.get_by_role("option", name=name, exact=True)
+        RECEIVED.clear()
         times.append(timed(option.click, lambda b=before: until_changed(page, b)))
+        sizes.append(sum(RECEIVED))
     return times
 
 
-def temperature_steps(page: Page, repeats: int) -> list[float]:
+def temperature_steps(page: Page, repeats: int, sizes: list[int]) -> list[float]:
     thumb = page.get_by_test_id("stSidebar").get_by_role("slider").first
     times = []
     for _ in range(repeats):
         before = page.evaluate(ATTENTION_Z)
         thumb.focus()
+        RECEIVED.clear()
         times.append(timed(lambda: page.keyboard.press("ArrowLeft"),
                            lambda b=before: until_changed(page, b)))  # fmt: skip
+        sizes.append(sum(RECEIVED))
     return times
+
+
+def count_frames(ws: Any) -> None:
+    ws.on("framereceived", lambda frame: RECEIVED.append(len(frame)))
+
+
+def empty_page_floor(pw: Any, repeats: int) -> list[float]:
+    """An empty page's round trip: select a value in the sidebar -> shown, app idle."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "app.py").write_text(EMPTY_APP)
+        proc, url, _ = start_server("app.py", Path(folder))
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_text("value a").wait_for(timeout=120_000)
+            idle(page)
+            times = []
+            for name in ["b", "c", "d", "a", "b"][: max(repeats, 3)]:
+                page.get_by_role("combobox", name="Similarity").click()
+                option = page.get_by_role("option", name=name, exact=True)
+                shown = page.get_by_text(f"value {name}")
+                times.append(timed(option.click, lambda s=shown: (s.wait_for(), idle(page))))
+            browser.close()
+            return times
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def page_switches(page: Page, url: str) -> dict[str, float]:
@@ -157,10 +202,13 @@ def train_in_app(page: Page, url: str) -> float:
         timeout=1_800_000))  # fmt: skip
 
 
-def train_in_cli() -> float:
+def train_in_cli(threads: int | None = None) -> float:
+    """The CLI's time for the same settings; with `threads`, torch limited to that many (the
+    app runs with 1: on a busy 2-core machine torch's default of 2 mostly wait for each other)."""
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "dense_attention", "train", *CLI_DIGITS, "--out", out]
-        return timed(lambda: subprocess.run(command, cwd=ROOT, check=True,
+        return timed(lambda: subprocess.run(command, cwd=ROOT, check=True, env=env,
                                             capture_output=True), lambda: None)  # fmt: skip
 
 
@@ -186,25 +234,34 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("websocket", count_frames)
             page.goto(url)
             page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
             report("first chart", [time.monotonic() - started])
             idle(page)
-            report("similarity", similarity_changes(page, args.repeats))
-            report("temperature", temperature_steps(page, args.repeats))
+            print(f"bytes received, first load of the Text page: {sum(RECEIVED):,}")
+            sizes: list[int] = []
+            report("similarity", similarity_changes(page, args.repeats, sizes))
+            print(f"bytes received per similarity change: {', '.join(f'{n:,}' for n in sizes)}")
+            sizes.clear()
+            report("temperature", temperature_steps(page, args.repeats, sizes))
+            print(f"bytes received per temperature step: {', '.join(f'{n:,}' for n in sizes)}")
             switches = page_switches(page, url)
             for slug, seconds in switches.items():
                 report(f"page switch: {slug}", [seconds])
             report("page switch", list(switches.values()))
             report("present next", present_next(page, url, args.repeats))
             if args.train:
-                app_s, cli_s = train_in_app(page, url), train_in_cli()
+                app_s, cli_s, one_s = train_in_app(page, url), train_in_cli(), train_in_cli(1)
                 print(f"training digits: app {app_s:.1f} s, CLI {cli_s:.1f} s, "
-                      f"ratio {app_s / cli_s:.2f} (target ≤ 1.2)")  # fmt: skip
+                      f"ratio {app_s / cli_s:.2f} (target ≤ 1.2); CLI with 1 thread as the app "
+                      f"{one_s:.1f} s, ratio {app_s / one_s:.2f}")  # fmt: skip
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    with sync_playwright() as pw:
+        report("floor: empty page", empty_page_floor(pw, args.repeats))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from captum.attr import IntegratedGradients
-from scipy.stats import kendalltau
 
 from .classifier import Classifier
 from .data import Dataset, Split
@@ -295,6 +293,8 @@ def integrated_gradients(one: _One, steps: int = 32) -> tuple[np.ndarray, float]
     token (n,) and the convergence delta sum(attr) - (p(x) - p(0))."""
     if steps < 2:
         raise FaithfulnessError(f"Integrated Gradients needs at least 2 steps, got {steps}")
+    from captum.attr import IntegratedGradients  # ~0.7 s to import: not at the app's start
+
     ig = IntegratedGradients(one.p_fn)
     with torch.enable_grad():
         attr, delta = ig.attribute(one.x, baselines=torch.zeros_like(one.x), n_steps=steps,
@@ -328,6 +328,8 @@ def token_importance(
 def kendall_pairs(importance: dict[str, np.ndarray]) -> dict[tuple[str, str], float | None]:
     """Kendall tau-b between every pair of methods; None where it is undefined (fewer than two
     tokens, or a method that scores every token the same)."""
+    from scipy.stats import kendalltau  # ~0.6 s to import: not at the app's start
+
     out: dict[tuple[str, str], float | None] = {}
     for a, b in itertools.combinations(importance, 2):
         u, v = importance[a], importance[b]

@@ -31,6 +31,10 @@ CELL_PX = 42  # target height of one matrix row in pixels
 # Above this many cells a heatmap has no per-cell hover text and sends z as float32 binary:
 # a 512-token attention matrix would otherwise take seconds to build and ~20 MB of JSON.
 HOVER_CELLS_MAX = 64 * 64
+# Token x feature matrices (x, h, v, c, h_o) always go compact: float32 binary z, no per-cell
+# hover strings (the hover names i and the component from 1-based coordinates instead). The
+# Input x of a MiniLM sentence (15 x 384) was 251 KB of JSON per rerun that way, 21 KB this way.
+COMPACT_COLUMNS = "component"
 ROBUST_PERCENTILES = (2.0, 98.0)  # the input x's colour range: a few outliers do not wash it out
 
 
@@ -57,13 +61,13 @@ def _x_angle(shown: int) -> int:
     return 0 if shown <= 8 else -45 if shown <= 16 else -90
 
 
-def _ticks(labels: list[str], limit: int = TICKS_MAX) -> dict:
-    """Axis settings putting label k at position k (every k-th label for long axes)."""
+def _ticks(labels: list[str], limit: int = TICKS_MAX, start: int = 0) -> dict:
+    """Axis settings putting label k at position start + k (every k-th label for long axes)."""
     step = max(1, -(-len(labels) // limit))
     positions = list(range(0, len(labels), step))
     return dict(
         tickmode="array",
-        tickvals=positions,
+        tickvals=[start + k for k in positions],
         ticktext=[_escape(labels[k]) for k in positions],
         showgrid=False,
         zeroline=False,
@@ -131,27 +135,55 @@ def matrix_heatmap(
     large = rows * cols > HOVER_CELLS_MAX
     if large and clickable:
         raise ValueError(f"a clickable matrix has at most {HOVER_CELLS_MAX} cells")
-    text = None if large else _hover_text(x_labels, y_labels, row_name, col_name)
+    features = col_name == COMPACT_COLUMNS
+    text = None if large or features else _hover_text(x_labels, y_labels, row_name, col_name)
     height = _height(rows)
-    heatmap = _heatmap(z, text, clickable, colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax)
-    fig = go.Figure(heatmap)
-    if clickable:
-        fig.add_trace(_cell_overlay(text, rows, cols, height))
+    colours = dict(colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax)
+    if features:
+        heatmap = _compact_heatmap(z, row_name, col_name, **colours)
+    else:
+        heatmap = _heatmap(z, text, clickable, **colours)
+    traces = [heatmap, _cell_overlay(text, rows, cols, height)] if clickable else [heatmap]
+    shapes = []
     if highlight is not None:
         r, c = highlight
-        fig.add_shape(
+        shapes.append(dict(
             type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
             line=dict(color="black", width=3),
-        )  # fmt: skip
-    fig.update_layout(
+        ))  # fmt: skip
+    # One layout, validated once: updating the axes one call at a time took most of the ~20 ms
+    # a figure cost, and a live setting change builds eight of them.
+    layout = dict(
         title=dict(text=title),
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
         hovermode="closest",
         clickmode="event+select" if clickable else "event",
+        shapes=shapes,
+        **_matrix_axes(x_labels, y_labels, height, features=features),
     )
-    _matrix_axes(fig, x_labels, y_labels, height, features=col_name == "component")
-    return fig
+    return go.Figure(traces, layout)
+
+
+def _compact_heatmap(z: np.ndarray, row_name: str, col_name: str, **colours: Any) -> go.Heatmap:
+    """A token x feature matrix at 1-based coordinates (row i at y = i, component k at x = k),
+    z as float32 binary, one hover template instead of a string per cell."""
+    rows, cols = z.shape
+    heatmap = go.Heatmap(
+        z=z.astype(np.float32),
+        x0=1,
+        dx=1,
+        y0=1,
+        dy=1,
+        **colours,
+        hovertemplate=f"{row_name} = %{{y}}<br>{col_name} = %{{x}}<br>value = %{{z:.4f}}"
+        "<extra></extra>",
+        xgap=1 if cols <= TICKS_MAX else 0,
+        ygap=1 if rows <= TICKS_MAX else 0,
+    )
+    if rows <= ANNOTATE_MAX and cols <= ANNOTATE_MAX:
+        heatmap.update(texttemplate="%{z:.2f}", textfont=dict(size=11))
+    return heatmap
 
 
 def _heatmap(
@@ -178,18 +210,22 @@ def _heatmap(
 
 
 def _matrix_axes(
-    fig: go.Figure, x_labels: list[str], y_labels: list[str], height: int, features: bool
-) -> None:
-    """Label columns and rows (as many as fit), row 1 at the top; numbered `features` upright."""
+    x_labels: list[str], y_labels: list[str], height: int, features: bool
+) -> dict[str, dict]:
+    """The layout's xaxis and yaxis: columns and rows labelled (as many as fit), row 1 at the
+    top; numbered `features` upright (their cells sit at 1-based coordinates, see
+    _compact_heatmap)."""
+    start = 1 if features else 0
     if features:  # numbered features: fewer, upright labels
-        fig.update_xaxes(**_ticks(x_labels, FEATURE_TICKS_MAX), tickangle=0)
+        xaxis = dict(_ticks(x_labels, FEATURE_TICKS_MAX, start), tickangle=0)
     else:
         x_ticks = _ticks(x_labels, X_TICKS_MAX)
-        fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
-    fig.update_xaxes(range=[-0.5, len(x_labels) - 0.5])
-    y_ticks = _ticks(y_labels, min(TICKS_MAX, max(1, (height - 140) // TICK_PX)))
+        xaxis = dict(x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
+    xaxis["range"] = [start - 0.5, start + len(x_labels) - 0.5]
+    y_ticks = _ticks(y_labels, min(TICKS_MAX, max(1, (height - 140) // TICK_PX)), start)
     rows = len(y_labels)
-    fig.update_yaxes(**y_ticks, range=[rows - 0.5, -0.5])  # reversed: row 1 on top
+    yaxis = dict(y_ticks, range=[start + rows - 0.5, start - 0.5])  # row 1 on top
+    return {"xaxis": xaxis, "yaxis": yaxis}
 
 
 def vector_strip(vec: ArrayLike, title: str, row_label: str = "") -> go.Figure:
@@ -210,24 +246,25 @@ def vector_strip(vec: ArrayLike, title: str, row_label: str = "") -> go.Figure:
 def _bar(
     values: np.ndarray, labels: list[str], title: str, colors: list[str], hover: list[str]
 ) -> go.Figure:
-    fig = go.Figure(
-        go.Bar(
-            x=list(range(len(labels))),
-            y=values.tolist(),
-            marker_color=colors,
-            text=[f"{v:.2f}" for v in values] if len(labels) <= X_TICKS_MAX else None,
-            textposition="outside",
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=10), showlegend=False
+    bar = go.Bar(
+        x=list(range(len(labels))),
+        y=values.tolist(),
+        marker_color=colors,
+        text=[f"{v:.2f}" for v in values] if len(labels) <= X_TICKS_MAX else None,
+        textposition="outside",
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
     )
     x_ticks = _ticks(labels, X_TICKS_MAX)
-    fig.update_xaxes(**x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"])))
-    fig.update_yaxes(range=[0, max(1.0, float(values.max(initial=0.0))) * 1.15])
-    return fig
+    layout = dict(
+        title=dict(text=title),
+        height=300,
+        margin=dict(l=10, r=10, t=50, b=10),
+        showlegend=False,
+        xaxis=dict(x_ticks, tickangle=_x_angle(len(x_ticks["tickvals"]))),
+        yaxis=dict(range=[0, max(1.0, float(values.max(initial=0.0))) * 1.15]),
+    )
+    return go.Figure(bar, layout)  # one layout, validated once (see matrix_heatmap)
 
 
 def alpha_bar(

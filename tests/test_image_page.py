@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pagetest import decode
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -137,7 +138,7 @@ def test_extreme_temperatures_show_finite_numbers(at, digits, similarity, temper
     for title, spec in charts(at).items():
         for trace in spec["data"]:
             for field in ("z", "y"):
-                values = np.array(trace.get(field) or [], dtype=float)
+                values = decode(trace.get(field) or [])  # token x feature z: binary
                 assert not np.isinf(values).any(), title
                 if trace["type"] != "heatmap" or "on the picture" not in title:
                     assert not np.isnan(values).any(), title  # overlays: NaN only off-patch

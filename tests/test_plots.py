@@ -1,5 +1,6 @@
 """plots: figures carry exactly the trace's numbers, labels and clickable cells."""
 
+import base64
 import json
 
 import numpy as np
@@ -24,6 +25,15 @@ def trace(toy):
 def data(fig: go.Figure) -> list[dict]:
     """The figure as the browser gets it (plain JSON)."""
     return json.loads(fig.to_json())["data"]
+
+
+def z_of(trace: dict) -> np.ndarray:
+    """A heatmap's z as the browser decodes it: a list, or float32 binary (token x feature)."""
+    z = trace["z"]
+    if isinstance(z, dict):
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
+        return flat.reshape([int(n) for n in str(z["shape"]).split(",")]).astype(float)
+    return np.asarray(z, dtype=float)
 
 
 def test_heatmap_holds_the_matrix_and_duplicate_token_labels(toy, trace):
@@ -122,7 +132,7 @@ def test_trace_figures_match_every_field(toy, trace):
         "h_o": trace.h_o[0][None],
     }
     for key, value in expected.items():
-        np.testing.assert_allclose(data(figs[key])[0]["z"], value.numpy(), atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(z_of(data(figs[key])[0]), value.numpy(), atol=1e-6, err_msg=key)
     np.testing.assert_allclose(data(figs["probs"])[0]["y"], trace.probs[0].numpy(), atol=1e-7)
     assert len(figs["attn"].layout.shapes) == 1
 
@@ -138,7 +148,7 @@ def test_input_x_is_coloured_over_a_robust_range_that_its_colour_bar_states():
     assert heatmap["zmin"] == pytest.approx(-m) and heatmap["zmax"] == pytest.approx(m)
     title = heatmap["colorbar"]["title"]["text"]
     assert "2nd–98th" in title and "percentile" in title and f"{m:.3g}" in title
-    np.testing.assert_allclose(np.asarray(heatmap["z"], dtype=float), x, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(z_of(heatmap), x, rtol=1e-6, atol=1e-6)
     zero = data(plots.input_heatmap(np.zeros((2, 3)), ["a", "b"], "Input x"))[0]
     assert zero["zmid"] == 0 and "colorbar" not in zero  # nothing to scale: the usual colours
 
@@ -227,3 +237,22 @@ def test_a_small_attention_heatmap_keeps_its_labels_apart():
         assert len(axis.tickvals) <= plots.SMALL_TICKS_MAX
     assert fig.layout.xaxis.tickangle == 0 and fig.data[0].showscale is False
     assert plots.escape_label("<a href='x'>t</a>") == "&lt;a href='x'&gt;t&lt;/a&gt;"
+
+
+def test_feature_matrices_go_compact_with_one_hover_template(toy, trace):
+    """x, h, v: float32 binary, no string per cell; the hover names i and the component 1-based
+    at the cell's own coordinates, and the tick labels sit on those coordinates."""
+    figs = plots.trace_figures(trace, toy.tokens, toy.class_names)
+    for key in ("x", "h", "values"):
+        heatmap = data(figs[key])[0]
+        assert isinstance(heatmap["z"], dict) and heatmap["z"]["dtype"] == "f4", key
+        assert "text" not in heatmap and "i = %{y}" in heatmap["hovertemplate"], key
+        assert (heatmap["x0"], heatmap["y0"], heatmap["dx"], heatmap["dy"]) == (1, 1, 1, 1)
+        rows, cols = z_of(heatmap).shape
+        layout = figs[key].layout
+        assert list(layout.yaxis.tickvals) == list(range(1, rows + 1))
+        assert layout.yaxis.ticktext == tuple(toy.tokens)
+        assert tuple(layout.xaxis.range) == (0.5, cols + 0.5)
+        assert tuple(layout.yaxis.range) == (rows + 0.5, 0.5)  # row 1 on top
+    big = plots.input_heatmap(np.ones((15, 384)), [f"t{k}" for k in range(15)], "Input x")
+    assert len(big.to_json()) < 50_000  # 4 bytes a cell (base64); was ~250 KB with hover strings

@@ -463,3 +463,14 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options
     assert len(options) == jobs.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
+
+
+def test_an_estimate_of_the_run_time_is_offered_before_start():
+    at = train_page()
+    assert not [c for c in at.caption if c.value.startswith("Estimate:")]  # only when asked
+    at = run(at.button(key="train_estimate_button").click())
+    (line,) = [c.value for c in at.caption if c.value.startswith("Estimate:")]
+    assert f"for all {EPOCHS} epochs" in line and "an epoch" in line
+    at.slider(key="train_epochs").set_value(EPOCHS + 1)
+    at = run(at)  # another setting: the old estimate no longer applies, so it goes
+    assert not [c for c in at.caption if c.value.startswith("Estimate:")]

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from dense_attention import images, ui
+from dense_attention import ui
 
-settings = ui.sidebar("image")
-if settings is None:
+picked = ui.pick_model("image")
+if picked is None:
     st.stop()
-model, cfg = settings.model, settings.model.config.image
-meta = ui.training_metadata(settings)
+model, cfg = picked.model, picked.model.config.image
+meta = ui.training_metadata(ui.live_settings(picked, draw=False))
 
 st.title("Your picture, one formula at a time")
 st.markdown(
@@ -16,27 +16,8 @@ st.markdown(
     f"**{cfg.num_patches} patches** of {cfg.patch}×{cfg.patch}: each patch is one token "
     "(its pixels plus its position). Attention then compares every patch with every other."
 )
-picked = ui.pick_image(meta)
-ui.photo_caution(picked, model, meta)
+picture = ui.pick_image(meta)
+ui.photo_caution(picture, model, meta)
 
-with ui.friendly_errors():
-    explanation = settings.explain(picked.image)
-    pixels = images.resized_input(model, picked.image)
-
-ui.what_the_model_sees(picked, settings, explanation, pixels)
-ui.attention_on_picture(model, explanation, pixels)
-
-st.header("Step by step", divider="blue")
-about = settings.provenance(
-    picked.source if picked.label is None else f"{picked.source}: {picked.label}"
-)
-ui.trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
-ui.render_steps(
-    explanation,
-    settings.config,
-    cell=ui.selected_cell(len(explanation.tokens)),
-    extras={"x": lambda: st.caption(ui.patch_features(model))},
-    key="image_steps",
-    about=about,
-)
-ui.cell_panel(explanation, settings.config)
+# The input x and h once per picture; a live setting reruns only what it changes.
+ui.image_walkthrough(picked, picture)

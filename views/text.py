@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from dense_attention import plots, ui
+from dense_attention import ui
 
-settings = ui.sidebar("text")
-if settings is None:
+picked = ui.pick_model("text")
+if picked is None:
     st.stop()
 
 st.title("Your sentence, one formula at a time")
@@ -17,24 +17,5 @@ if not text.strip():
     )
     st.stop()
 
-with ui.friendly_errors():
-    explanation = settings.explain(text)
-ui.show_tokens(explanation, text, settings.model.config.text.max_len)
-st.markdown(ui.prediction_line(explanation))
-ui.badge(settings, text)
-ui.caution(settings.model, text)
-about = settings.provenance(text)  # model, settings and input, in every exported file
-ui.trace_download(explanation, about=about)
-
-ui.render_steps(
-    explanation,
-    settings.config,
-    cell=ui.selected_cell(len(explanation.tokens)),
-    about=about,
-    extras={
-        "alpha": lambda: ui.token_box(len(explanation.tokens)).html(
-            plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
-        )
-    },
-)
-ui.cell_panel(explanation, settings.config)
+# The tokens, x and h once per sentence; a live setting reruns only the steps it changes.
+ui.text_walkthrough(picked, text)

@@ -66,6 +66,7 @@ elif mode == TUNE:
 else:
     request = jobs.TrainRequest(choice, options, config)
     ui.job_controls("train", "Start training", lambda: jobs.train_job(request))
+    ui.time_estimate(request)
     ui.job_panel("train", ui.train_progress)
     job = ui.workspace().jobs.get("train")
     if job is not None and job.finished and isinstance(job.result, jobs.TrainedModel):

@@ -8,8 +8,10 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - share: the URL ⇄ session; browser: this browser's workspace and its cookie
 - inputs, styles: sentence boxes, uploads read once, token chips, the prediction line
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
+- live_page: Text and Image pages split so a live setting reruns only what it changes
 - picture, picture_attention: the image page; compare: the compare page
-- train_form, job_panels, sweep_panels, replay, checkpoint_zip: the train page
+- train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
+  checkpoint_zip: the train page
 - matters, what_if: the "Does attention matter?" page and the badge beside a prediction
 - present: the presentation's slides
 
@@ -42,8 +44,16 @@ from .inputs import (
     show_tokens,
     token_box,
 )
-from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
+from .job_panels import (
+    compare_runs,
+    job_controls,
+    job_panel,
+    running,
+    start_job,
+    train_progress,
+)
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
+from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
@@ -57,7 +67,8 @@ from .present import (
 )
 from .replay import replay
 from .share import SHARED_TEXT_MAX, restore_view, share_view
-from .sidebar import Settings, sidebar
+from .sidebar import Picked, Settings, live_settings, sidebar
+from .sidebar import pick as pick_model
 from .state import (
     CELL,
     EXAMPLE_WIDGET,
@@ -78,6 +89,7 @@ from .state import (
 )
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
+from .train_time import time_estimate
 from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import badge, dataset_level, what_if
 
@@ -100,6 +112,7 @@ __all__ = [
     "SHARED_TEXT_MAX",
     "SIMILARITY_WIDGET",
     "SLIDE",
+    "Picked",
     "Settings",
     "TEMPERATURE_WIDGET",
     "TRAIN_MODE",
@@ -125,9 +138,11 @@ __all__ = [
     "deletion",
     "export_buttons",
     "friendly_errors",
+    "image_walkthrough",
     "importance",
     "job_controls",
     "job_panel",
+    "live_settings",
     "load_checkpoint",
     "load_reference_model",
     "matrix_table",
@@ -136,6 +151,7 @@ __all__ = [
     "patch_features",
     "photo_caution",
     "pick_image",
+    "pick_model",
     "picture_choice",
     "prediction_line",
     "read_once",
@@ -158,6 +174,8 @@ __all__ = [
     "slide_input",
     "start_job",
     "sweep_progress",
+    "text_walkthrough",
+    "time_estimate",
     "token_box",
     "trace_download",
     "trained_download",

@@ -10,9 +10,13 @@ import streamlit as st
 from .. import jobs, plots
 from . import browser, state
 from .styles import md
+from .train_time import eta
 
-JOB_POLL_S = 0.7  # how often a running job's panel refreshes
-CURVE_POINTS = 2000  # batch losses drawn at most (redrawn every JOB_POLL_S)
+# How often a running job's panel refreshes. Each refresh rebuilds the curves and the live
+# attention and ships them; at 0.7 s the panel competed with training for the CPU (digits took
+# 2-5x the CLI's time on a busy 2-core machine).
+JOB_POLL_S = 2.5
+CURVE_POINTS = 300  # batch losses drawn at most (every k-th one of a long run)
 
 
 def running(slot: str) -> jobs.Job | None:
@@ -128,6 +132,8 @@ def _result_metrics(result: jobs.TrainedModel, finished: bool) -> None:
 def train_progress(job: jobs.Job) -> None:
     """Curves, the live attention of the first probe, and the result when there is one."""
     result: jobs.TrainedModel | None = job.result
+    if result is None:
+        eta(job)
     history = result.history if result else list(job.history)
     steps = list(job.steps)
     steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss

@@ -126,6 +126,53 @@ def _live_settings(label: str, model: Classifier) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class Picked:
+    """The model chosen in the sidebar's picker, before its live settings are drawn."""
+
+    label: str
+    model: Classifier  # read-only
+    cache_key: str | None  # shipped checkpoint "path@stamp"; None for this browser's models
+
+
+def pick(kind: str | None = None) -> Picked | None:
+    """The sidebar's model picker and device line; None (after saying why) with no model.
+
+    `kind` ("text" or "image") limits the picker to models of that kind.
+    """
+    with st.sidebar:
+        picked = _pick_model(kind)
+    if picked is None:
+        _no_model(kind)
+        return None
+    with st.sidebar:
+        st.caption(f"Device: **{pick_device().type}**")
+    return Picked(*picked)
+
+
+def live_settings(picked: Picked, draw: bool = True) -> Settings:
+    """The live settings of the picked model: their widgets in the sidebar (Reset under them),
+    and the shared link updated. With `draw` False, the values the widgets hold, undrawn
+    (for the part of a page that does not depend on them; see ui.live_page)."""
+    label, model, cache_key = picked.label, picked.model, picked.cache_key
+    trained = model.config.model
+    if draw:
+        with st.sidebar:
+            values = _live_settings(label, model)
+    else:
+        values = {n: getattr(trained, n) for n in live.SETTING_NAMES}
+        values |= live.overrides_of(label)
+    values["temperature"] = float(values["temperature"])
+    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
+    if draw:
+        share.share_view(
+            model=label if shipped else None,
+            **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
+        )
+    changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
+    return Settings(label, model, **values, changed=changed, cache_key=cache_key)
+
+
 def sidebar(kind: str | None = None) -> Settings | None:
     """The shared sidebar: model picker, device, similarity, temperature, pooling, reset.
 
@@ -133,21 +180,5 @@ def sidebar(kind: str | None = None) -> Settings | None:
     saying why) when there is no model to pick. Each setting that differs from the model's
     trained config carries a "≠ trained" marker; "Reset" brings back the trained ones.
     """
-    with st.sidebar:
-        picked = _pick_model(kind)
-    if picked is None:
-        _no_model(kind)
-        return None
-    label, model, cache_key = picked
-    with st.sidebar:
-        st.caption(f"Device: **{pick_device().type}**")
-        values = _live_settings(label, model)
-    values["temperature"] = float(values["temperature"])
-    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
-    share.share_view(
-        model=label if shipped else None,
-        **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
-    )
-    trained = model.config.model
-    changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
-    return Settings(label, model, **values, changed=changed, cache_key=cache_key)
+    picked = pick(kind)
+    return None if picked is None else live_settings(picked)

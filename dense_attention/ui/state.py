@@ -61,6 +61,7 @@ STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a
 # The train page
 TRAIN_PREFIX = "train_"  # prefix of the train page's setting widgets
 TRAIN_MODE = "train_mode"  # train one model | compare the six similarities | tune
+TRAIN_ESTIMATE = "train_estimate"  # (fingerprint of the settings, estimate.TrainingEstimate)
 UPLOADED_DATA = "train_uploaded"  # (file_id, Dataset or DataError) of the uploaded data
 RUN_PICKED = "train_run_picked"  # id of the training job whose model this session picked
 FINISHED_SEEN = "_finished_seen"  # suffix: f"{slot}{FINISHED_SEEN}" holds the last job id shown

@@ -4,7 +4,8 @@ numbers" panel for one attention cell (i, j)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,7 +16,7 @@ from ..classifier import Explanation
 from ..config import ModelConfig
 from . import state
 from .cache import cached
-from .charts import chart, download
+from .charts import chart, download, export_buttons
 from .errors import friendly_errors
 from .share import share_view
 
@@ -40,8 +41,14 @@ def render_steps(
     extras: dict[str, Callable[[], None]] | None = None,
     key: str = "steps",
     about: export.Provenance | None = None,
+    only: Collection[str] | None = None,
+    page_download: bool = True,
+    export_slots: dict[str, Any] | None = None,
 ) -> None:
-    """Every step of the model's table: its formula, a sentence, its figure and its exports.
+    """Every step of the model's table (or the `only` ones): its formula, a sentence, its figure
+    and its exports; with `page_download`, first a button for the whole walk-through. With
+    `export_slots`, each step's Export menu is left to `step_exports` and an empty container
+    for it goes into `export_slots[step_key]` (a fragment fills it with the live settings).
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
     name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
@@ -50,13 +57,12 @@ def render_steps(
     one HTML page (plotly.js once, not ~5 MB per chart).
     """
     trace = explanation.trace
-    figures = cached(
-        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
-    )
-    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
-    page = functools.partial(export.figures_html, sections, "The walk-through", about)
-    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
+    figures = _figures(explanation, cell)
+    if page_download:
+        steps_download(explanation, cell=cell, key=key, about=about)
     for step in formulas.STEPS:
+        if only is not None and step.key not in only:
+            continue
         st.subheader(step.title, divider="gray")
         left, right = st.columns([2, 3])
         with left:
@@ -67,10 +73,52 @@ def render_steps(
             if step.key == "attn":
                 _uniformity_note(explanation)
         with right:
+            if export_slots is not None:
+                st.plotly_chart(figures[step.key], width="stretch", key=f"chart_{key}_{step.key}")
+                export_slots[step.key] = st.container()
+                export_slots[step.key].empty()  # written in the full run: a fragment may fill it
+                continue
             csv = functools.partial(export.step_csv, explanation, step.key)
             chart(
                 figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
             )
+
+
+def step_exports(
+    explanation: Explanation,
+    slots: dict[str, Any],
+    *,
+    cell: tuple[int, int] | None = None,
+    key: str = "steps",
+    about: export.Provenance | None = None,
+) -> None:
+    """The Export menus of the steps render_steps drew with `export_slots`, in their slots."""
+    figures = _figures(explanation, cell)
+    for name, slot in slots.items():
+        csv = functools.partial(export.step_csv, explanation, name)
+        with slot:
+            export_buttons(
+                figures[name], name, csv, key=f"export_{key}_{name}", about=about, html=False
+            )
+
+
+def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str, go.Figure]:
+    tokens, classes = list(explanation.tokens), list(explanation.classes)
+    return cached(plots.trace_figures, explanation.trace, tokens, classes, cell=cell)
+
+
+def steps_download(
+    explanation: Explanation,
+    *,
+    cell: tuple[int, int] | None = None,
+    key: str = "steps",
+    about: export.Provenance | None = None,
+) -> None:
+    """A button for the whole walk-through as one HTML page (plotly.js once, made on click)."""
+    figures = _figures(explanation, cell)
+    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
+    page = functools.partial(export.figures_html, sections, "The walk-through", about)
+    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
 
 
 def _uniformity_note(explanation: Explanation) -> None:

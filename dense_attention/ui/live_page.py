@@ -1,0 +1,165 @@
+"""The Text and Image pages below their input, split so a live setting reruns only what it
+changes.
+
+A similarity, temperature or pooling change does not change the tokens, the input x or the
+dense layer h. Those are drawn by the full run; everything a setting changes (the sidebar's
+live settings themselves, the prediction, the steps from the similarity on, the formula panel)
+is one st.fragment, so a setting change reruns and resends only that part. The fragment writes
+the prediction into a container the full run put above x, and x's and h's Export menus (their
+files name the live settings) under their charts (Streamlit lets a fragment write into an
+outside container; its writes there are redrawn in place).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from .. import export, images, plots
+from ..classifier import Explanation
+from ..formulas import STEPS
+from .charts import trace_download
+from .errors import friendly_errors
+from .inputs import caution, prediction_line, show_tokens, token_box
+from .picture import Picked as Picture
+from .picture import what_the_model_sees
+from .picture_attention import attention_on_picture, patch_features
+from .sidebar import Picked, Settings, live_settings
+from .walkthrough import (
+    cell_panel,
+    render_steps,
+    selected_cell,
+    step_exports,
+    steps_download,
+)
+from .what_if import badge
+
+FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
+LIVE_STEPS = tuple(step.key for step in STEPS if step.key not in FIXED_STEPS)
+FRAGMENT = "text_live"  # the fragments' keys (st.rerun(key) reruns one alone)
+IMAGE_FRAGMENT = "image_live"
+
+
+def text_walkthrough(picked: Picked, text: str) -> None:
+    """The tokens, prediction, every step and the formula panel of `text` under the model
+    `picked`; the live settings' widgets go into the sidebar, inside the fragment."""
+    settings = live_settings(picked, draw=False)  # x and h do not depend on them
+    with friendly_errors():
+        explanation = settings.explain(text)
+    show_tokens(explanation, text, picked.model.config.text.max_len)
+    head = st.container()
+    head.empty()  # a write in the full run: the fragment may then fill the container
+    cell = selected_cell(len(explanation.tokens))
+    slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
+    render_steps(
+        explanation,
+        settings.config,
+        cell=cell,
+        only=FIXED_STEPS,
+        page_download=False,
+        export_slots=slots,
+    )
+    _live_part(picked, text, head, slots)
+
+
+@st.fragment(key=FRAGMENT)
+def _live_part(
+    picked: Picked, text: str, head: DeltaGenerator, slots: dict[str, DeltaGenerator]
+) -> None:
+    settings = live_settings(picked)  # the widgets: a change reruns this fragment only
+    with friendly_errors():
+        explanation = settings.explain(text)
+    about = settings.provenance(text)  # model, settings and input, in every exported file
+    cell = selected_cell(len(explanation.tokens))
+    with head:
+        _prediction(settings, explanation, text, about, cell)
+    step_exports(explanation, slots, cell=cell, about=about)
+    render_steps(
+        explanation,
+        settings.config,
+        cell=cell,
+        about=about,
+        only=LIVE_STEPS,
+        page_download=False,
+        extras={
+            "alpha": lambda: token_box(len(explanation.tokens)).html(
+                plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
+            )
+        },
+    )
+    cell_panel(explanation, settings.config)
+
+
+def _prediction(
+    settings: Settings,
+    explanation: Explanation,
+    text: str,
+    about: export.Provenance,
+    cell: tuple[int, int],
+) -> None:
+    """The prediction line, the attention badge, a caution, and the whole-trace downloads."""
+    st.markdown(prediction_line(explanation))
+    badge(settings, text)
+    caution(settings.model, text)
+    trace_download(explanation, about=about)
+    steps_download(explanation, cell=cell, about=about)
+
+
+def image_walkthrough(picked: Picked, picture: Picture) -> None:
+    """The Image page below the picture picker: what the model sees, attention on the picture,
+    every step and the formula panel; a live setting reruns all but the input x and h."""
+    settings = live_settings(picked, draw=False)  # x and h do not depend on them
+    with friendly_errors():
+        explanation = settings.explain(picture.image)
+    head = st.container()
+    head.empty()  # a write in the full run: the fragment may then fill the container
+    st.header("Step by step", divider="blue")
+    downloads = st.container()
+    downloads.empty()
+    slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
+    render_steps(
+        explanation,
+        settings.config,
+        cell=selected_cell(len(explanation.tokens)),
+        extras={"x": lambda: st.caption(patch_features(picked.model))},
+        key="image_steps",
+        only=FIXED_STEPS,
+        page_download=False,
+        export_slots=slots,
+    )
+    _image_live(picked, picture, head, downloads, slots)
+
+
+@st.fragment(key=IMAGE_FRAGMENT)
+def _image_live(
+    picked: Picked,
+    picture: Picture,
+    head: DeltaGenerator,
+    downloads: DeltaGenerator,
+    slots: dict[str, DeltaGenerator],
+) -> None:
+    settings = live_settings(picked)  # the widgets: a change reruns this fragment only
+    model = picked.model
+    with friendly_errors():
+        explanation = settings.explain(picture.image)
+        pixels = images.resized_input(model, picture.image)
+    with head:
+        what_the_model_sees(picture, settings, explanation, pixels)
+        attention_on_picture(model, explanation, pixels)
+    label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
+    about = settings.provenance(label)
+    cell = selected_cell(len(explanation.tokens))
+    with downloads:
+        trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
+        steps_download(explanation, cell=cell, key="image_steps", about=about)
+    step_exports(explanation, slots, cell=cell, key="image_steps", about=about)
+    render_steps(
+        explanation,
+        settings.config,
+        cell=cell,
+        key="image_steps",
+        about=about,
+        only=LIVE_STEPS,
+        page_download=False,
+    )
+    cell_panel(explanation, settings.config)

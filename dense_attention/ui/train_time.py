@@ -1,0 +1,73 @@
+"""How long a training run takes: an estimate before Start (a few timed steps) and the time left
+while it runs (from its progress)."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from .. import jobs
+from ..estimate import estimate_training
+from . import browser
+from .errors import friendly_errors
+from .state import TRAIN_ESTIMATE as ESTIMATE
+
+
+def _running(slot: str) -> bool:
+    job = browser.workspace().jobs.get(slot)
+    return job is not None and not job.finished
+
+
+def _duration(seconds: float) -> str:
+    """63.2 -> "1 min 3 s", 12.4 -> "12 s", 0.44 -> "0.4 s"."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _fingerprint(request: jobs.TrainRequest) -> str:
+    data = request.data
+    uploaded = None if data.uploaded is None else id(data.uploaded)
+    return repr((data.name, data.limit, uploaded, request.model_options, request.train_config))
+
+
+def time_estimate(request: jobs.TrainRequest) -> None:
+    """Before Start: a button that times a few training steps of these very settings on this
+    machine, and the estimate of the whole run it gives (kept until a setting changes)."""
+    if _running("train"):
+        return
+    fingerprint = _fingerprint(request)
+    if st.button("Estimate the time", icon=":material/timer:", key=f"{ESTIMATE}_button"):
+        with st.spinner("Timing a few training steps…"), friendly_errors(stop=False):
+            ds = request.data.load()
+            found = estimate_training(ds, request.model_options, request.train_config)
+            st.session_state[ESTIMATE] = (fingerprint, found)
+    saved = st.session_state.get(ESTIMATE)
+    if saved is None or saved[0] != fingerprint:
+        return
+    found = saved[1]
+    encode = f" (encoding {_duration(found.encode_seconds)})" if found.encode_seconds > 1 else ""
+    st.caption(
+        f"Estimate: about **{_duration(found.seconds)}** for all {found.epochs} epochs{encode}, "
+        f"{_duration(found.epoch_seconds)} an epoch, timed on a few steps on this machine just "
+        "now; early stopping may end sooner, and other work on the machine slows it."
+    )
+
+
+def eta(job: jobs.Job) -> None:
+    """Elapsed time and the time left at the pace since training began (from `job.progress`)."""
+    if not job.phase.startswith("Training"):
+        return
+    key = f"{ESTIMATE}_pace_{job.id}"
+    now = time.monotonic()
+    start, progress0 = st.session_state.setdefault(key, (now, job.progress))
+    done = job.progress - progress0
+    if done <= 0:
+        return
+    left = (now - start) * (1 - job.progress) / done
+    st.caption(
+        f"{_duration(now - start)} training so far · about **{_duration(left)} left** at this "
+        "pace (at most: early stopping may end it sooner)"
+    )
