@@ -260,7 +260,18 @@ def seeded_run(ds, splits, out, key, rng_states=None):
     out[key] = (model.state_dict(), result.history, result.snapshots, evaluate(model, te))
 
 
-def test_seeded_runs_repeat_bit_for_bit_beside_other_jobs(digits):
+@pytest.fixture
+def one_torch_thread():
+    """torch's intra-op threads for the test, as in a job's worker process. With two threads,
+    two runs at once can split a reduction differently from a run alone (seen once in six
+    runs at load 7: one weight off in its last bit), which says nothing about the RNG."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_seeded_runs_repeat_bit_for_bit_beside_other_jobs(digits, one_torch_thread):
     """Two identical seeded runs in threads at once (and a thread drawing from the global RNG
     meanwhile) end exactly where the same run alone ends: weights, history, snapshots, test."""
     ds, splits = digits
