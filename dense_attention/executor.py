@@ -22,6 +22,7 @@ from typing import Any, Protocol
 RAY_ADDRESS_ENV = "DAL_RAY_ADDRESS"  # a Ray cluster's address ("auto": the local one)
 WORKER_STOPPED = "the worker stopped: its process ended before the job did"
 OUTCOMES = ("done", "done_published", "failed")
+WORKER_NICENESS = 10  # added to a local worker's niceness: the server's reruns come first
 Work = Callable[[Any, "Reporter"], Any]  # a module-level function: picklable by reference
 
 
@@ -107,10 +108,12 @@ class Executor(Protocol):
 
 def serve(conn: connection.Connection, stop: Any) -> None:
     """A worker process's loop: one task at a time from `conn`, its messages back on it, until
-    the server closes the connection. One torch thread: MAX_RUNNING workers share the CPUs."""
+    the server closes the connection. One torch thread: MAX_RUNNING workers share the CPUs; a
+    lower priority than the server's: a page's rerun goes first, training takes what is left."""
     import torch
 
     torch.set_num_threads(1)
+    os.nice(WORKER_NICENESS)
     reporter = Reporter(lambda m: conn.send_bytes(dumps(m)), stop.is_set)
     try:
         while True:

@@ -28,7 +28,12 @@ def describe_worker(request: str, job: executor.Reporter) -> dict:
     job.add("steps", (1, 0.25))
     job.set("steps_per_epoch", 3)
     main_file = getattr(sys.modules["__main__"], "__file__", None)
-    return {"pid": os.getpid(), "threads": torch.get_num_threads(), "main_file": main_file}
+    return {
+        "pid": os.getpid(),
+        "threads": torch.get_num_threads(),
+        "nice": os.nice(0),
+        "main_file": main_file,
+    }
 
 
 class Result:
@@ -66,6 +71,7 @@ def test_work_runs_in_a_spawned_process_with_one_torch_thread_and_reports_in_ord
                             ("set", "steps_per_epoch", 3)]  # fmt: skip
     kind, found = messages[-1]
     assert kind == "done" and found["pid"] != os.getpid() and found["threads"] == 1
+    assert found["nice"] == min(os.nice(0) + executor.WORKER_NICENESS, 19)  # pages before training
     assert found["main_file"] is None  # spawn ran no __main__ script in the worker
     again = collect(pool.submit(describe_worker, "again"))[-1][1]
     assert again["pid"] == found["pid"]  # the worker is reused
