@@ -11,11 +11,20 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
+from dense_attention import catalog, ui
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-EXAMPLE = "The striker scored twice in the final"  # the text page's first example, its default
+
+
+def _home_examples() -> tuple[str, ...]:
+    """The example sentences of the first text checkpoint (the home page's model), best first."""
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+    return catalog.examples_for(next((c for c in infos if c.kind == "text"), None))
+
+
+HOME_EXAMPLES = _home_examples()  # the text pages' example pills with the default model
+EXAMPLE = HOME_EXAMPLES[0]  # the text page's first example, its default sentence
 ATOL = 2e-5  # the app and the test may run MiniLM with different thread counts
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pagetest import EXAMPLE
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -326,7 +327,7 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     assert not ink[:, :6].any()  # no label cut at the left edge
     model = image.text["model"]
     assert model and image.text["similarity"] == text_model.config.model.similarity
-    assert image.text["text"] == "The striker scored twice in the final"
+    assert image.text["text"] == EXAMPLE  # the home model's first example
     svg = _download(page, "SVG (vector)", screenshot_dir / "export_attn.svg").decode()
     assert svg.count('class="ytick"') == svg.count('class="xtick"') > 5
     assert f"model {model} · similarity" in svg
@@ -358,7 +359,7 @@ def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
     page.goto(app_url)
     wait_for_app(page)
     page.get_by_role("heading", name="The formula with numbers").scroll_into_view_if_needed()
-    for box, option in (("Query token i", "5 · twice"), ("Key token j", "8 · final")):
+    for box, option in (("Query token i", "5 · s"), ("Key token j", "8 · went")):
         page.get_by_role("combobox", name=box).click()
         page.keyboard.type(option)  # the selectbox filters its options: one left
         page.keyboard.press("Enter")

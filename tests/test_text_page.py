@@ -1,10 +1,13 @@
 """The Text page (home): the walk-through of a sentence, live settings, formula panel, exports."""
 
+import html
+
 import numpy as np
 import pytest
 from pagetest import (
     ATOL,
     EXAMPLE,
+    HOME_EXAMPLES,
     attention_matrices,
     decode,
     figures,
@@ -15,7 +18,7 @@ from pagetest import (
     z,
 )
 
-from dense_attention import ui, verdict
+from dense_attention import catalog, ui, verdict
 from dense_attention.formulas import SIMILARITIES, fmt_number
 
 
@@ -25,9 +28,9 @@ def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, tex
     assert at.text_area(key=ui.SENTENCE_WIDGET).value == EXAMPLE
     explanation = text_model.explain(EXAMPLE)
     tokens = explanation.tokens
-    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "striker" in tokens
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "album" in tokens
     chips = at.get("html")[0].proto.body
-    assert all(f"{t}</span>" in chips for t in tokens)
+    assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
     assert len(at.get("plotly_chart")) == 11
     matrices = attention_matrices(at)
     assert len(matrices) == 2  # the walk-through's and the formula panel's
@@ -54,9 +57,32 @@ def test_typed_sentence_is_traced(text_page, text_model):
     assert titled(at, "Attention a")[0]["layout"]["xaxis"]["ticktext"] == explanation.tokens
 
 
+def test_the_home_page_opens_on_the_models_own_structured_example(text_page, text_model, found):
+    """Issue #13.3: a topic model opens on a topic sentence it gets right with confidence below
+    100% and visibly structured attention, and is never offered a sentiment sentence."""
+    own = catalog.examples_for(found["bbc-topics"])
+    assert own != catalog.GENERIC_EXAMPLES and own[0] == EXAMPLE
+    assert list(text_page.pills[0].options) == list(own) == list(HOME_EXAMPLES)
+    assert "Worst customer service ever" not in text_page.pills[0].options
+    trace = text_model.explain(EXAMPLE).trace
+    k = int(trace.probs[0].argmax())
+    assert text_model.classes[k] == "entertainment" and 0.5 < float(trace.probs[0, k]) < 0.99
+    assert verdict.attention_spread(trace).ratio < 0.6  # entropy / log N: far from uniform
+
+
+def test_an_untouched_default_follows_the_model_but_a_typed_one_stays(text_page, found):
+    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    tweets = catalog.examples_for(found["tweet-sentiment"])
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == tweets[0]
+    assert list(at.pills[0].options) == list(tweets)
+    at = set_sentence(at, "Markets rallied on Friday")
+    at = run(at.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("bbc-topics"))
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == "Markets rallied on Friday"
+
+
 def test_example_sentences_are_one_click_away(text_page, text_model):
     at = text_page
-    example = "Worst customer service ever"
+    example = HOME_EXAMPLES[1]
     assert example in at.pills[0].options
     run(at.pills[0].set_value(example))
     assert at.text_area(key=ui.SENTENCE_WIDGET).value == example

@@ -9,7 +9,7 @@ if settings is None:
     st.stop()
 
 st.title("Your sentence, one formula at a time")
-text = ui.sentence_input(ui.EXAMPLE_SENTENCES)
+text = ui.sentence_input(ui.examples_of(settings.model_name))
 if not text.strip():
     st.info(
         "Type a sentence above, or pick an example, to see it go through the model.",

@@ -35,6 +35,7 @@ from .errors import friendly_errors
 from .inputs import (
     EXAMPLE_SENTENCES,
     caution,
+    examples_of,
     prediction_line,
     read_once,
     sentence_input,
@@ -123,6 +124,7 @@ __all__ = [
     "data_choice",
     "dataset_level",
     "deletion",
+    "examples_of",
     "export_buttons",
     "friendly_errors",
     "importance",
