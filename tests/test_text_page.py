@@ -203,3 +203,14 @@ def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
     assert any("single stop word" in w.value for w in at.warning)
     at = set_sentence(at, EXAMPLE)
     assert not any("single stop word" in w.value for w in at.warning)
+
+
+def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hover(text_page):
+    """Issue #13.4: the emoji MiniLM reads as [UNK] is labelled [UNK], its text in the hover."""
+    at = set_sentence(text_page, "The 🦄 singer topped the charts")
+    for fig in [*titled(at, "Attention a"), *titled(at, "Scores"), *titled(at, "Input x")]:
+        assert fig["layout"]["yaxis"]["ticktext"][2] == "[UNK]"
+        assert "🦄" not in fig["layout"]["yaxis"]["ticktext"]
+        hover = next(t["text"] for t in fig["data"] if t.get("text"))
+        assert "[UNK] (🦄)" in str(hover)
+    assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips

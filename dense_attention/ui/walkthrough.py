@@ -51,7 +51,12 @@ def render_steps(
     """
     trace = explanation.trace
     figures = cached(
-        plots.trace_figures, trace, list(explanation.tokens), list(explanation.classes), cell=cell
+        plots.trace_figures,
+        trace,
+        list(explanation.tokens),
+        list(explanation.classes),
+        cell=cell,
+        hover=explanation.hover_tokens,
     )
     sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
     page = functools.partial(export.figures_html, sections, "The walk-through", about)
@@ -94,11 +99,15 @@ def _select_clicked_cell(key: str) -> None:
 
 
 def _picker_heatmap(
-    attn: torch.Tensor, tokens: list[str], cell: tuple[int, int], clickable: bool
+    attn: torch.Tensor,
+    tokens: list[str],
+    cell: tuple[int, int],
+    clickable: bool,
+    hover: list[str] | None = None,
 ) -> go.Figure:
     """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
     the cells get the width of the column."""
-    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable)
+    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
     return fig.update_traces(showscale=False, selector={"type": "heatmap"})
 
 
@@ -116,7 +125,8 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
     clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
-    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable)
+    hover = explanation.hover_tokens
+    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable, hover)
     matrix, selectors = st.columns([3, 2])
     with matrix:
         if clickable:
