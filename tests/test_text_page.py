@@ -12,13 +12,14 @@ from pagetest import (
     decode,
     figures,
     latex_text,
+    retrained,
     run,
     set_sentence,
     titled,
     z,
 )
 
-from dense_attention import catalog, ui, verdict
+from dense_attention import catalog, checkpoint, ui, verdict
 from dense_attention.formulas import SIMILARITIES, fmt_number
 
 
@@ -91,18 +92,43 @@ def test_example_sentences_are_one_click_away(text_page, text_model):
     np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
 
 
-def test_similarity_change_retraces_and_is_marked(text_page, text_model):
+def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(text_page, text_model):
+    """Issue #13.2: bbc-topics has a checkpoint per similarity; picking one loads its weights."""
     at = text_page
-    trained = text_model.config.model.similarity
-    other = "cosine" if trained != "cosine" else "dot"
+    assert text_model.config.model.similarity == "cosine"
     before = attention_matrices(at)[0]
-    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("dot"))
     after = attention_matrices(at)[0]
     assert not np.allclose(before, after)
-    expected = text_model.explain(EXAMPLE, similarity=other).trace.attn[0].cpu().numpy()
-    np.testing.assert_allclose(after, expected, atol=ATOL)
-    assert f"≠ trained: {trained}" in " ".join(c.value for c in at.sidebar.caption)
-    assert SIMILARITIES[other].latex in latex_text(at)  # the step's formula follows
+    dot = retrained("dot")
+    expected = dot.explain(EXAMPLE).trace
+    np.testing.assert_allclose(after, expected.attn[0].cpu().numpy(), atol=ATOL)
+    swapped = text_model.explain(EXAMPLE, similarity="dot").trace  # same weights, other formula
+    assert not np.allclose(after, swapped.attn[0].cpu().numpy(), atol=1e-3)
+    (h_fig,) = titled(at, "Dense layer")  # the dense layer's weights changed too
+    np.testing.assert_allclose(z(h_fig), expected.h[0].cpu().numpy(), atol=ATOL)
+    assert not np.allclose(z(h_fig), swapped.h[0].cpu().numpy(), atol=1e-3)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Trained with dot: its own checkpoint (bbc-topics · test accuracy" in captions
+    assert "≠ trained" not in captions and "Untrained here" not in captions
+    assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))  # back to the shipped one
+    np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
+
+
+def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):
+    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    tweets = checkpoint.load(catalog.checkpoint_root() / "tweet-sentiment")
+    trained = tweets.config.model.similarity
+    other = "cosine" if trained != "cosine" else "dot"
+    sentence = at.text_area(key=ui.SENTENCE_WIDGET).value
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    expected = tweets.explain(sentence, similarity=other).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"≠ trained: {trained}" in captions and "Trained with" not in captions
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    assert any("Untrained here" in c.value for c in at.sidebar.caption)
 
 
 @pytest.mark.parametrize("temperature", [0.01, 100.0])
@@ -189,13 +215,13 @@ def test_near_uniform_attention_is_said_beside_the_matrix(text_page, text_model)
         assert f"{spread.entropy:.2f} of a maximum log N = {spread.maximum:.2f}" in notes[0]
 
 
-def test_an_untrained_similarity_is_flagged(text_page, text_model):
-    trained = text_model.config.model.similarity
-    other = "additive" if trained != "additive" else "bilinear"
-    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
-    assert any("Untrained here" in c.value for c in at.sidebar.caption)
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(trained))
-    assert not any("Untrained here" in c.value for c in at.sidebar.caption)
+def test_additive_on_the_home_model_is_trained_not_flagged_untrained(text_page):
+    """bbc-topics has an additive checkpoint: its W_q, W_k, w are learned, so no warning."""
+    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Trained with additive" in captions and "Untrained here" not in captions
+    expected = retrained("additive").explain(EXAMPLE).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
 
 
 def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
