@@ -9,21 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint
+from .config import SIMILARITY_NAMES
 
 __all__ = [
     "CHECKPOINTS_ENV",
     "GENERIC_EXAMPLES",
+    "VARIANTS_DIR",
     "CheckpointInfo",
     "checkpoint_root",
     "discover_checkpoints",
     "examples_for",
     "folder_stamps",
+    "similarity_variants",
     "stamp",
     "training_metadata",
+    "trained_similarity",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_ENV = "DENSE_ATTENTION_CHECKPOINTS"  # another folder of checkpoints (dev and tests)
+# <checkpoint>/similarities/<name>/: the same model trained with each similarity (same settings
+# and data otherwise). Nested one level down, so the model picker does not list them.
+VARIANTS_DIR = "similarities"
 EXAMPLES_KEY = "examples"  # metrics.json: example sentences the checkpoint's model gets right
 GENERIC_EXAMPLES = (  # for a checkpoint without its own: one sentence per shipped text task
     "The striker scored twice in the final",
@@ -117,3 +124,29 @@ def examples_for(info: CheckpointInfo | None) -> tuple[str, ...]:
         return GENERIC_EXAMPLES
     sentences = tuple(s for s in found if isinstance(s, str) and s.strip())
     return sentences or GENERIC_EXAMPLES
+
+
+def trained_similarity(info: CheckpointInfo) -> str | None:
+    """The similarity a checkpoint was trained with (its config.json); None if unreadable."""
+    try:
+        model = checkpoint.read_header(info.path).get("config", {}).get("model", {})
+    except (checkpoint.CheckpointError, AttributeError):
+        return None
+    similarity = model.get("similarity") if isinstance(model, dict) else None
+    return similarity if isinstance(similarity, str) else None
+
+
+def similarity_variants(info: CheckpointInfo | None) -> dict[str, CheckpointInfo]:
+    """The checkpoints of `info`'s model trained with each similarity, by similarity name: the
+    readable ones under <info.path>/similarities/<name>/ whose config says they were trained with
+    <name>, and `info` itself under its own similarity. {} when it has no variants."""
+    if info is None or not (info.path / VARIANTS_DIR).is_dir():
+        return {}
+    found = discover_checkpoints(info.path / VARIANTS_DIR)
+    variants = {
+        n: v for n, v in found.items() if n in SIMILARITY_NAMES and trained_similarity(v) == n
+    }
+    own = trained_similarity(info)
+    if not variants or own is None:
+        return {}
+    return {**variants, own: info}

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .config import ConfigError, ModelConfig
-from .encoders import ImageConfig, ImageEncoder, TextConfig, TextEncoder
+from .encoders import UNK, ImageConfig, ImageEncoder, TextConfig, TextEncoder
 from .model import DenseAttention
 from .splits import TensorSplit
 from .trace import Trace
@@ -81,9 +81,21 @@ class Explanation:
     """One input explained: its trace (cropped to real tokens) and what labels the pictures."""
 
     trace: Trace  # batch of one, real tokens only
-    tokens: list[str]  # a label per token (word pieces, or patch names such as r0c1)
+    tokens: list[str]  # a label per token (word pieces, "[UNK]", or patch names such as r0c1)
     truncated: int  # tokens cut off the input (0 for images)
     classes: tuple[str, ...]
+    originals: tuple[str, ...] = ()  # text: what each token stands for in the input (() = tokens)
+
+    @property
+    def hover_tokens(self) -> list[str]:
+        """Token names for hover texts: "[UNK] (Ωμέγα)" where the model reads [UNK] in place of
+        some text, the token itself elsewhere."""
+        if not self.originals:
+            return list(self.tokens)
+        return [
+            t if t == o or t != UNK else f"{UNK} ({o})"
+            for t, o in zip(self.tokens, self.originals, strict=True)
+        ]
 
 
 class Classifier(nn.Module):
@@ -132,13 +144,15 @@ class Classifier(nn.Module):
         if self.config.kind == "text":
             batch = self.encoder.tokenize([item])
             inputs = (batch.ids.to(device), batch.mask.to(device))
-            tokens, truncated = batch.tokens[0], batch.truncated[0]
+            originals, truncated = tuple(batch.tokens[0]), batch.truncated[0]
+            unknown = self.encoder.unknown(batch.ids)[0, : len(originals)].tolist()
+            tokens = [UNK if u else t for t, u in zip(originals, unknown, strict=True)]
         else:
             inputs = (self.encoder.prepare([item]).to(device),)
-            tokens, truncated = self.encoder.patch_labels(), 0
+            tokens, truncated, originals = self.encoder.patch_labels(), 0, ()
         trace = self.trace(*inputs, **overrides).example(0)
         _check_finite(trace)
-        return Explanation(trace, tokens, truncated, self.classes)
+        return Explanation(trace, tokens, truncated, self.classes, originals)
 
     def tensors(self, split: ItemSplit, batch_size: int = 64) -> TensorSplit:
         """A dataset split as tensors ready for `train` (frozen MiniLM features precomputed)."""

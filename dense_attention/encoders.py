@@ -23,6 +23,7 @@ MINILM_MAX_LEN = 512  # its position embeddings
 MINILM_VOCAB_SIZE = 30522  # WordPiece vocabulary of all-MiniLM-L6-v2 (bert-base-uncased)
 PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 100, 101, 102  # its special tokens
 SPECIAL_IDS = (PAD_ID, UNK_ID, CLS_ID, SEP_ID)
+UNK = "[UNK]"  # the label of a token the model reads as [UNK] (Explanation.tokens)
 # Caps on what a config (a shipped, trained or uploaded checkpoint) may ask for: attention costs
 # N^2 per view, and a picture's figures grow with its pixels. A crafted checkpoint with
 # max_len 10^9 made 1,000 pasted words 1,002 tokens (36 s a view); one asking for 2048x2048

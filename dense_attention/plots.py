@@ -119,12 +119,16 @@ def matrix_heatmap(
     zmax: float | None = None,
     row_name: str = "i",
     col_name: str = "j",
+    x_hover: Sequence[str] | None = None,
+    y_hover: Sequence[str] | None = None,
 ) -> go.Figure:
     """Heatmap of a (rows, cols) matrix drawn like a matrix: row 1 at the top.
 
-    z: token x token (scores, attn) or token x feature (x, h, values). `highlight` (0-based
-    row, col) outlines one cell. `clickable` adds an invisible marker per cell whose customdata
-    is [row, col] (0-based), for `st.plotly_chart(on_select="rerun", selection_mode="points")`.
+    z: token x token (scores, attn) or token x feature (x, h, values). `x_hover`/`y_hover`
+    name columns/rows in the hover text when it should say more than the axis labels (e.g.
+    "[UNK] (Ωμέγα)"). `highlight` (0-based row, col) outlines one cell. `clickable` adds an
+    invisible marker per cell whose customdata is [row, col] (0-based), for
+    `st.plotly_chart(on_select="rerun", selection_mode="points")`.
     """
     z = to_numpy(z)
     if z.ndim != 2:
@@ -136,7 +140,9 @@ def matrix_heatmap(
     if large and clickable:
         raise ValueError(f"a clickable matrix has at most {HOVER_CELLS_MAX} cells")
     features = col_name == COMPACT_COLUMNS
-    text = None if large or features else _hover_text(x_labels, y_labels, row_name, col_name)
+    x_names = _check_labels("x_hover", x_hover, cols) if x_hover is not None else x_labels
+    y_names = _check_labels("y_hover", y_hover, rows) if y_hover is not None else y_labels
+    text = None if large or features else _hover_text(x_names, y_names, row_name, col_name)
     height = _height(rows)
     colours = dict(colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax)
     if features:
@@ -268,17 +274,22 @@ def _bar(
 
 
 def alpha_bar(
-    alpha: ArrayLike, tokens: Sequence[str], pool_scores: ArrayLike | None = None
+    alpha: ArrayLike,
+    tokens: Sequence[str],
+    pool_scores: ArrayLike | None = None,
+    hover: Sequence[str] | None = None,
 ) -> go.Figure:
-    """Pooling weights alpha_i per token (N,), with the scores e_i in the hover when given."""
+    """Pooling weights alpha_i per token (N,), with the scores e_i in the hover when given;
+    `hover` names the tokens in the hover text (default: `tokens`)."""
     alpha = to_numpy(alpha).reshape(-1)
     tokens = _check_labels("tokens", tokens, alpha.shape[0])
+    names = _check_labels("hover", hover, alpha.shape[0]) if hover is not None else tokens
     e = None if pool_scores is None else to_numpy(pool_scores).reshape(-1)
     if e is not None and e.shape != alpha.shape:
         raise ValueError(f"pool_scores has {e.shape[0]} entries but alpha has {alpha.shape[0]}")
     hover = [
         f"i = {i + 1}: {_escape(t)}<br>α = {a:.4f}" + ("" if e is None else f"<br>e = {e[i]:.4f}")
-        for i, (t, a) in enumerate(zip(tokens, alpha, strict=True))
+        for i, (t, a) in enumerate(zip(names, alpha, strict=True))
     ]
     top = np.isclose(alpha, alpha.max(initial=0.0), rtol=1e-6)  # ties: every top token
     colors = [HIGHLIGHT if is_top else MUTED for is_top in top]
@@ -325,8 +336,10 @@ def attention_heatmap(
     cell: tuple[int, int] | None = None,
     clickable: bool = False,
     title: str = "Attention a<sub>ij</sub> (row i: query, column j: key)",
+    hover: Sequence[str] | None = None,
 ) -> go.Figure:
-    """The (N, N) attention matrix on a fixed 0..1 colour scale, cell (i, j) outlined.
+    """The (N, N) attention matrix on a fixed 0..1 colour scale, cell (i, j) outlined; `hover`
+    names the tokens in the hover text (default: `tokens`).
 
     Past TICKS_MAX tokens the scale ends at the largest weight instead: spread over hundreds of
     keys, weights are small and a 0..1 scale would show a blank square.
@@ -344,6 +357,8 @@ def attention_heatmap(
         highlight=cell,
         zmin=0.0,
         zmax=zmax,
+        x_hover=hover,
+        y_hover=hover,
     )
 
 
@@ -363,15 +378,18 @@ def _ordinal(value: float) -> str:
     return f"{n}{suffix}"
 
 
-def input_heatmap(x: ArrayLike, tokens: Sequence[str], title: str) -> go.Figure:
+def input_heatmap(
+    x: ArrayLike, tokens: Sequence[str], title: str, hover: Sequence[str] | None = None
+) -> go.Figure:
     """The input x (tokens × input features), coloured over ±robust_range(x) so that hundreds of
     small features stay visible beside a few large ones; the colour bar states the range."""
     z = to_numpy(x)
     features = [str(k + 1) for k in range(z.shape[1])] if z.ndim == 2 else []
     m = robust_range(z) if z.size else 0.0
+    rows = dict(col_name="component", y_hover=hover)
     if m == 0:
-        return matrix_heatmap(z, features, tokens, title, zmid=0.0, col_name="component")
-    fig = matrix_heatmap(z, features, tokens, title, zmin=-m, zmax=m, col_name="component")
+        return matrix_heatmap(z, features, tokens, title, zmid=0.0, **rows)
+    fig = matrix_heatmap(z, features, tokens, title, zmin=-m, zmax=m, **rows)
     low, high = (_ordinal(p) for p in ROBUST_PERCENTILES)
     label = f"±{m:.3g}<br>({low}–{high}<br>percentile of x)"
     return fig.update_traces(colorbar=dict(title=dict(text=label)), selector=dict(type="heatmap"))
@@ -398,24 +416,30 @@ def trace_figures(
     class_names: Sequence[str],
     b: int = 0,
     cell: tuple[int, int] | None = None,
+    hover: Sequence[str] | None = None,
 ) -> dict[str, go.Figure]:
     """One figure per step of DESIGN.md's table for example `b` (cropped to its real tokens).
 
     Keys: x, h, similarity, scores, attn, values, alpha, c, h_o, probs. `cell` (0-based i, j)
-    is outlined in the similarity, scores and attention matrices.
+    is outlined in the similarity, scores and attention matrices. `hover` names the tokens in
+    hover texts where the axis label says less (Explanation.hover_tokens: "[UNK] (Ωμέγα)").
     """
     one = trace.example(b).numpy()
     tokens = _check_labels("tokens", tokens, one["attn"].shape[1])
     features = [str(k + 1) for k in range(one["h"].shape[2])]
+    names = dict(y_hover=hover)
 
     def by_feature(z: np.ndarray, cols: list[str], title: str) -> go.Figure:
-        return matrix_heatmap(z, cols, tokens, title, zmid=0.0, col_name="component")
+        return matrix_heatmap(z, cols, tokens, title, zmid=0.0, col_name="component", **names)
 
     def by_token(z: np.ndarray, title: str, **kw) -> go.Figure:
-        return matrix_heatmap(z, tokens, tokens, title, highlight=cell, **kw)
+        return matrix_heatmap(
+            z, tokens, tokens, title, highlight=cell, x_hover=hover, **names, **kw
+        )
 
+    x_title = "Input x<sub>i</sub> (token × input feature)"
     return {
-        "x": input_heatmap(one["x"][0], tokens, "Input x<sub>i</sub> (token × input feature)"),
+        "x": input_heatmap(one["x"][0], tokens, x_title, hover),
         "h": by_feature(one["h"][0], features, "Dense layer h<sub>i</sub> (token × hidden unit)"),
         "similarity": by_token(
             one["scores"][0] * trace.temperature,
@@ -425,9 +449,9 @@ def trace_figures(
         "scores": by_token(
             one["scores"][0], f"Scores s<sub>ij</sub> = s / τ, τ = {trace.temperature:g}", zmid=0.0
         ),
-        "attn": attention_heatmap(one["attn"][0], tokens, cell),
+        "attn": attention_heatmap(one["attn"][0], tokens, cell, hover=hover),
         "values": by_feature(one["values"][0], features, "Attention values v<sub>i</sub>"),
-        "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0]),
+        "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0], hover),
         "c": vector_strip(one["c"][0], "Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)", "c"),
         "h_o": vector_strip(
             one["h_o"][0], "Skip input h<sub>o</sub> = mean of h<sub>i</sub>", "hₒ"

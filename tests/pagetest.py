@@ -11,11 +11,29 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
+from dense_attention import catalog, checkpoint, ui
+from dense_attention.train import pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-EXAMPLE = "The striker scored twice in the final"  # the text page's first example, its default
+
+
+def _home_info() -> catalog.CheckpointInfo | None:
+    """The first text checkpoint: the home page's model."""
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+    return next((c for c in infos if c.kind == "text"), None)
+
+
+def retrained(similarity: str):
+    """The home model's checkpoint trained with `similarity` (under its similarities/ folder),
+    loaded as the app loads it when that similarity is picked; fails if there is none."""
+    variants = catalog.similarity_variants(_home_info())
+    assert similarity in variants, f"no {similarity} variant of the home model: {sorted(variants)}"
+    return checkpoint.load(variants[similarity].path, device=pick_device())
+
+
+HOME_EXAMPLES = catalog.examples_for(_home_info())  # the example pills with the default model
+EXAMPLE = HOME_EXAMPLES[0]  # the text page's first example, its default sentence
 ATOL = 2e-5  # the app and the test may run MiniLM with different thread counts
 
 

@@ -1,11 +1,12 @@
 """catalog: discovering the shipped checkpoints and reading what they were trained on."""
 
+import json
 import shutil
 
 import pytest
 
 from dense_attention import catalog, checkpoint
-from dense_attention.config import ModelConfig
+from dense_attention.config import SIMILARITY_NAMES, ModelConfig
 from dense_attention.model import DenseAttention
 
 
@@ -63,3 +64,37 @@ def test_examples_fall_back_to_generic_ones(tmp_path, found, metrics):
         (folder / checkpoint.METRICS_FILE).write_text(metrics)
     copy = catalog.discover_checkpoints(tmp_path)[info.name]
     assert catalog.examples_for(copy) == catalog.GENERIC_EXAMPLES
+
+
+def _variant(folder, similarity: str, source) -> None:
+    """A copy of checkpoint `source` under folder, its config saying `similarity`."""
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns(catalog.VARIANTS_DIR))
+    config = folder / checkpoint.CONFIG_FILE
+    header = json.loads(config.read_text())
+    header["config"]["model"]["similarity"] = similarity
+    config.write_text(json.dumps(header))
+
+
+def test_similarity_variants_are_found_under_their_model_and_checked(tmp_path, found):
+    info = found["bbc-topics"]
+    model = tmp_path / "bbc-topics"
+    _variant(model, "cosine", info.path)
+    copy = catalog.discover_checkpoints(tmp_path)["bbc-topics"]
+    assert catalog.similarity_variants(copy) == {}  # no similarities/ folder
+    assert catalog.similarity_variants(None) == {}
+    _variant(model / "similarities" / "dot", "dot", info.path)
+    _variant(model / "similarities" / "additive", "bilinear", info.path)  # mislabelled: skipped
+    _variant(model / "similarities" / "manhattan", "manhattan", info.path)  # not a similarity
+    variants = catalog.similarity_variants(copy)
+    assert sorted(variants) == ["cosine", "dot"] and variants["cosine"] == copy
+    assert variants["dot"].path == model / "similarities" / "dot"
+    assert list(catalog.discover_checkpoints(tmp_path)) == ["bbc-topics"]  # the picker: one model
+
+
+def test_the_home_model_has_a_checkpoint_per_similarity_and_the_picker_lists_it_once(found):
+    variants = catalog.similarity_variants(found["bbc-topics"])
+    assert set(variants) == set(SIMILARITY_NAMES) and variants["cosine"] == found["bbc-topics"]
+    assert sorted(found) == ["bbc-topics", "digits", "fashion-mnist", "tweet-sentiment"]
+    for name, info in variants.items():
+        assert catalog.trained_similarity(info) == name and info.kind == "text"
+        assert info.summary.startswith("bbc-topics · test accuracy")

@@ -43,7 +43,8 @@ def test_text_classifier_precomputed_features_equal_raw_path(texts, mode):
     if mode == "learned":
         assert len(model.config.text.vocab) < 30522  # vocabulary trimmed to the training split
     ex = model.explain("The striker scored twice in the final")
-    assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]" and "striker" in ex.tokens
+    assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]" and "striker" in ex.originals
+    assert "striker" in ex.tokens or (mode == "learned" and "[UNK] (striker)" in ex.hover_tokens)
     np.testing.assert_allclose(ex.trace.attn[0].sum(-1).numpy(), 1, atol=1e-5)
 
 
@@ -120,3 +121,23 @@ def test_an_overflowing_trace_is_a_clear_value_error_not_a_nan_figure():
         model.core.dense.weight.fill_(1e30)  # finite weights whose scores overflow float32
     with pytest.raises(ValueError, match="overflows the model: scores, attn"):
         model.explain(np.full((4, 4), 0.5, dtype=np.float32))
+
+
+def test_unknown_tokens_are_labelled_unk_with_their_text_in_the_hover():
+    """Issue #13.4: a token the model reads as [UNK] (outside a learned vocabulary, or MiniLM's
+    own [UNK] such as an emoji) is labelled [UNK], not as the text it replaced."""
+    from dense_attention.encoders import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
+
+    known = load_tokenizer()("the cat sat", add_special_tokens=False)["input_ids"]
+    cfg = ClassifierConfig(
+        model=ModelConfig(input_dim=12, hidden_dim=8, num_classes=2),
+        classes=("a", "b"),
+        text=TextConfig("learned", 16, 8, 4, tuple(sorted({0, UNK_ID, CLS_ID, SEP_ID, *known}))),
+    )
+    ex = Classifier(cfg).eval().explain("The cat chased 🦄")
+    assert ex.tokens == ["[CLS]", "the", "cat", "[UNK]", "[UNK]", "[SEP]"]
+    assert ex.originals == ("[CLS]", "the", "cat", "chased", "🦄", "[SEP]")
+    assert ex.hover_tokens == ["[CLS]", "the", "cat", "[UNK] (chased)", "[UNK] (🦄)", "[SEP]"]
+    images = build_classifier(load_dataset("digits", limit=50), hidden_dim=4)
+    patches = images.explain(load_dataset("digits", limit=50).test.items[0])
+    assert patches.hover_tokens == patches.tokens and patches.originals == ()

@@ -6,13 +6,17 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from dense_attention import catalog, checkpoint
 from dense_attention.__main__ import main
 from dense_attention.config import SIMILARITY_NAMES
+from dense_attention.data import load_dataset
+from dense_attention.train import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")
@@ -130,6 +134,29 @@ def test_shipped_checkpoint_attention_carries_the_decision(name):
     uniform = (study["flip_rate"]["uniform"], study["mean_abs_delta"]["uniform"])
     assert uniform[0] >= 0.10 or uniform[1] >= 0.15, uniform
     assert study["entropy_ratio"] <= 0.8
+
+
+def test_every_similarity_checkpoint_of_bbc_topics_loads_and_reproduces_its_accuracy():
+    """Issue #13.2: assets/checkpoints/bbc-topics/similarities/<name>/ hold bbc-topics trained
+    with each other similarity, every other setting as shipped; their recorded test accuracy
+    holds on a fresh evaluation (MiniLM features computed once, shared by the six)."""
+    shipped = catalog.discover_checkpoints(ROOT / "assets" / "checkpoints")["bbc-topics"]
+    variants = catalog.similarity_variants(shipped)
+    assert set(variants) == set(SIMILARITY_NAMES)
+    home = checkpoint.load(shipped.path)
+    ds = load_dataset("bbc-topics", seed=0)
+    test = home.tensors(ds.test)
+    for name, info in variants.items():
+        model = checkpoint.load(info.path)
+        assert model.config.model == replace(home.config.model, similarity=name)
+        assert model.config.text == home.config.text and model.classes == home.classes
+        metrics = json.loads((info.path / "metrics.json").read_text())
+        _, accuracy = evaluate(model, test)
+        assert accuracy == pytest.approx(metrics["test_accuracy"], abs=0.005), name
+        study = metrics["faithfulness"]  # `faithfulness --limit 200 --write-metrics`
+        assert study["examples"] == 200 and 0 < study["entropy_ratio"] <= 1, name
+        if name != "cosine":
+            assert f"--similarity {name} " in metrics["command"] and "--refit" in metrics["command"]
 
 
 def test_refit_trains_on_train_and_val_for_every_epoch(capsys, tmp_path):

@@ -137,6 +137,28 @@ def test_trace_figures_match_every_field(toy, trace):
     assert len(figs["attn"].layout.shapes) == 1
 
 
+def test_unk_tokens_are_labelled_unk_with_their_text_in_every_hover(toy, trace):
+    """Axis labels say [UNK]; the hover names the text the model read as [UNK]."""
+    tokens = ["[UNK]" if k == 1 else t for k, t in enumerate(toy.tokens)]
+    hover = [f"[UNK] ({t})" if k == 1 else t for k, t in enumerate(toy.tokens)]
+    figs = plots.trace_figures(trace, tokens, toy.class_names, hover=hover)
+    for key in ("x", "h", "similarity", "scores", "attn", "values"):
+        fig = figs[key].to_plotly_json()
+        assert fig["layout"]["yaxis"]["ticktext"][1] == "[UNK]", key
+        text = fig["data"][0]["text"]
+        assert text[1][0].startswith(f"i = 2: [UNK] ({toy.tokens[1]})"), key
+        if key in ("similarity", "scores", "attn"):
+            assert fig["layout"]["xaxis"]["ticktext"][1] == "[UNK]", key
+            assert f"j = 2: [UNK] ({toy.tokens[1]})" in text[0][1], key
+    alpha = figs["alpha"].to_plotly_json()
+    assert alpha["layout"]["xaxis"]["ticktext"][1] == "[UNK]"
+    assert alpha["data"][0]["hovertext"][1].startswith(f"i = 2: [UNK] ({toy.tokens[1]})")
+    plain = plots.trace_figures(trace, toy.tokens, toy.class_names)["attn"].to_plotly_json()
+    assert "[UNK]" not in str(plain["data"][0]["text"])  # no hover names: the labels
+    with pytest.raises(ValueError, match="hover"):
+        plots.attention_heatmap(trace.attn[0], tokens, hover=hover[:-1])
+
+
 def test_input_x_is_coloured_over_a_robust_range_that_its_colour_bar_states():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 0.1, size=(6, 400))

@@ -1,5 +1,7 @@
 """The Present page: one step per slide, Next / Previous, text and image inputs."""
 
+import html
+
 import numpy as np
 import pytest
 from pagetest import (
@@ -31,7 +33,7 @@ def test_present_page_opens_on_the_input_slide(present_page, text_model):
     assert at.button(key="slide_previous").disabled and not at.button(key="slide_next").disabled
     tokens = text_model.explain(EXAMPLE).tokens
     chips = " ".join(el.proto.body for el in at.get("html"))
-    assert all(f"{t}</span>" in chips for t in tokens)
+    assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
     assert r"x_i \in" in latex_text(at)
     (x_fig,) = titled(at, "Input x")
     assert x_fig["layout"]["yaxis"]["ticktext"] == tokens

@@ -1,21 +1,25 @@
 """The Text page (home): the walk-through of a sentence, live settings, formula panel, exports."""
 
+import html
+
 import numpy as np
 import pytest
 from pagetest import (
     ATOL,
     EXAMPLE,
+    HOME_EXAMPLES,
     attention_matrices,
     decode,
     figures,
     latex_text,
+    retrained,
     run,
     set_sentence,
     titled,
     z,
 )
 
-from dense_attention import ui, verdict
+from dense_attention import catalog, checkpoint, ui, verdict
 from dense_attention.formulas import SIMILARITIES, fmt_number
 
 
@@ -25,9 +29,9 @@ def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, tex
     assert at.text_area(key=ui.SENTENCE_WIDGET).value == EXAMPLE
     explanation = text_model.explain(EXAMPLE)
     tokens = explanation.tokens
-    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "striker" in tokens
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "album" in tokens
     chips = at.get("html")[0].proto.body
-    assert all(f"{t}</span>" in chips for t in tokens)
+    assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
     assert len(at.get("plotly_chart")) == 11
     matrices = attention_matrices(at)
     assert len(matrices) == 2  # the walk-through's and the formula panel's
@@ -54,9 +58,32 @@ def test_typed_sentence_is_traced(text_page, text_model):
     assert titled(at, "Attention a")[0]["layout"]["xaxis"]["ticktext"] == explanation.tokens
 
 
+def test_the_home_page_opens_on_the_models_own_structured_example(text_page, text_model, found):
+    """Issue #13.3: a topic model opens on a topic sentence it gets right with confidence below
+    100% and visibly structured attention, and is never offered a sentiment sentence."""
+    own = catalog.examples_for(found["bbc-topics"])
+    assert own != catalog.GENERIC_EXAMPLES and own[0] == EXAMPLE
+    assert list(text_page.pills[0].options) == list(own) == list(HOME_EXAMPLES)
+    assert "Worst customer service ever" not in text_page.pills[0].options
+    trace = text_model.explain(EXAMPLE).trace
+    k = int(trace.probs[0].argmax())
+    assert text_model.classes[k] == "entertainment" and 0.5 < float(trace.probs[0, k]) < 0.99
+    assert verdict.attention_spread(trace).ratio < 0.6  # entropy / log N: far from uniform
+
+
+def test_an_untouched_default_follows_the_model_but_a_typed_one_stays(text_page, found):
+    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    tweets = catalog.examples_for(found["tweet-sentiment"])
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == tweets[0]
+    assert list(at.pills[0].options) == list(tweets)
+    at = set_sentence(at, "Markets rallied on Friday")
+    at = run(at.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("bbc-topics"))
+    assert at.text_area(key=ui.SENTENCE_WIDGET).value == "Markets rallied on Friday"
+
+
 def test_example_sentences_are_one_click_away(text_page, text_model):
     at = text_page
-    example = "Worst customer service ever"
+    example = HOME_EXAMPLES[1]
     assert example in at.pills[0].options
     run(at.pills[0].set_value(example))
     assert at.text_area(key=ui.SENTENCE_WIDGET).value == example
@@ -65,18 +92,43 @@ def test_example_sentences_are_one_click_away(text_page, text_model):
     np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
 
 
-def test_similarity_change_retraces_and_is_marked(text_page, text_model):
+def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(text_page, text_model):
+    """Issue #13.2: bbc-topics has a checkpoint per similarity; picking one loads its weights."""
     at = text_page
-    trained = text_model.config.model.similarity
-    other = "cosine" if trained != "cosine" else "dot"
+    assert text_model.config.model.similarity == "cosine"
     before = attention_matrices(at)[0]
-    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("dot"))
     after = attention_matrices(at)[0]
     assert not np.allclose(before, after)
-    expected = text_model.explain(EXAMPLE, similarity=other).trace.attn[0].cpu().numpy()
-    np.testing.assert_allclose(after, expected, atol=ATOL)
-    assert f"≠ trained: {trained}" in " ".join(c.value for c in at.sidebar.caption)
-    assert SIMILARITIES[other].latex in latex_text(at)  # the step's formula follows
+    dot = retrained("dot")
+    expected = dot.explain(EXAMPLE).trace
+    np.testing.assert_allclose(after, expected.attn[0].cpu().numpy(), atol=ATOL)
+    swapped = text_model.explain(EXAMPLE, similarity="dot").trace  # same weights, other formula
+    assert not np.allclose(after, swapped.attn[0].cpu().numpy(), atol=1e-3)
+    (h_fig,) = titled(at, "Dense layer")  # the dense layer's weights changed too
+    np.testing.assert_allclose(z(h_fig), expected.h[0].cpu().numpy(), atol=ATOL)
+    assert not np.allclose(z(h_fig), swapped.h[0].cpu().numpy(), atol=1e-3)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Trained with dot: its own checkpoint (bbc-topics · test accuracy" in captions
+    assert "≠ trained" not in captions and "Untrained here" not in captions
+    assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))  # back to the shipped one
+    np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
+
+
+def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):
+    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    tweets = checkpoint.load(catalog.checkpoint_root() / "tweet-sentiment")
+    trained = tweets.config.model.similarity
+    other = "cosine" if trained != "cosine" else "dot"
+    sentence = at.text_area(key=ui.SENTENCE_WIDGET).value
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    expected = tweets.explain(sentence, similarity=other).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"≠ trained: {trained}" in captions and "Trained with" not in captions
+    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    assert any("Untrained here" in c.value for c in at.sidebar.caption)
 
 
 @pytest.mark.parametrize("temperature", [0.01, 100.0])
@@ -163,13 +215,13 @@ def test_near_uniform_attention_is_said_beside_the_matrix(text_page, text_model)
         assert f"{spread.entropy:.2f} of a maximum log N = {spread.maximum:.2f}" in notes[0]
 
 
-def test_an_untrained_similarity_is_flagged(text_page, text_model):
-    trained = text_model.config.model.similarity
-    other = "additive" if trained != "additive" else "bilinear"
-    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
-    assert any("Untrained here" in c.value for c in at.sidebar.caption)
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(trained))
-    assert not any("Untrained here" in c.value for c in at.sidebar.caption)
+def test_additive_on_the_home_model_is_trained_not_flagged_untrained(text_page):
+    """bbc-topics has an additive checkpoint: its W_q, W_k, w are learned, so no warning."""
+    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Trained with additive" in captions and "Untrained here" not in captions
+    expected = retrained("additive").explain(EXAMPLE).trace.attn[0].cpu().numpy()
+    np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
 
 
 def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
@@ -177,3 +229,14 @@ def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
     assert any("single stop word" in w.value for w in at.warning)
     at = set_sentence(at, EXAMPLE)
     assert not any("single stop word" in w.value for w in at.warning)
+
+
+def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hover(text_page):
+    """Issue #13.4: the emoji MiniLM reads as [UNK] is labelled [UNK], its text in the hover."""
+    at = set_sentence(text_page, "The 🦄 singer topped the charts")
+    for fig in [*titled(at, "Attention a"), *titled(at, "Scores"), *titled(at, "Input x")]:
+        assert fig["layout"]["yaxis"]["ticktext"][2] == "[UNK]"
+        assert "🦄" not in fig["layout"]["yaxis"]["ticktext"]
+        hover = next(t["text"] for t in fig["data"] if t.get("text"))
+        assert "[UNK] (🦄)" in str(hover)
+    assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import catalog, checkpoint, ui
 from dense_attention.classifier import Explanation
-from dense_attention.config import ModelConfig
+from dense_attention.config import SIMILARITY_NAMES, ModelConfig
 from dense_attention.model import DenseAttention
 
 
@@ -26,7 +26,7 @@ def sidebar_script() -> None:
             f"model={settings.model_name} similarity={settings.similarity} "
             f"temperature={settings.temperature:g} pooling={settings.pooling} "
             f"changed={','.join(settings.changed) or '-'} kind={settings.model.config.kind} "
-            f"shared={settings.cache_key is not None}"
+            f"shared={settings.cache_key is not None} trained={settings.trained.similarity}"
         )
 
 
@@ -66,7 +66,11 @@ def test_picker_lists_the_shipped_checkpoints_of_the_kind(found, kind):
 
 def test_changing_a_setting_marks_it_and_reset_restores_the_trained_ones(found):
     at = sidebar_app()
-    name = next(n for n, c in found.items() if c.kind == "text")
+    # a model without a checkpoint per similarity: switching keeps its weights
+    name = next(
+        n for n, c in found.items() if c.kind == "text" and not catalog.similarity_variants(c)
+    )
+    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
     trained = checkpoint.load(found[name].path).config.model
     assert "changed=- " in shown(at) and not markers(at)
     assert at.button[0].disabled  # nothing to reset
@@ -83,6 +87,22 @@ def test_changing_a_setting_marks_it_and_reset_restores_the_trained_ones(found):
     assert f"temperature={trained.temperature:g} " in shown(at)
     assert f"pooling={trained.pooling} " in shown(at) and "changed=- " in shown(at)
     assert not markers(at) and at.selectbox(key=ui.SIMILARITY_WIDGET).value == trained.similarity
+
+
+def test_a_similarity_with_its_own_checkpoint_loads_it_and_reset_returns(found):
+    """bbc-topics/similarities/<name>/: picking <name> runs the model trained with it."""
+    variants = catalog.similarity_variants(found["bbc-topics"])
+    assert set(variants) == set(SIMILARITY_NAMES)
+    at = run(sidebar_app().selectbox(key=ui.MODEL_WIDGET).set_value("bbc-topics"))
+    assert shown(at).endswith("trained=cosine") and "changed=- " in shown(at)
+    for name in ("dot", "bilinear"):
+        run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(name))
+        assert f"similarity={name} " in shown(at) and shown(at).endswith(f"trained={name}")
+        assert "model=bbc-topics " in shown(at) and "changed=- " in shown(at)
+        assert "shared=True" in shown(at) and not markers(at)
+        assert not at.button[0].disabled  # Reset brings back the shipped checkpoint
+    run(at.button[0].click())
+    assert "similarity=cosine " in shown(at) and shown(at).endswith("trained=cosine")
 
 
 def test_a_model_trained_in_this_session_appears_in_the_picker(found):

@@ -40,7 +40,9 @@ st.header("The similarity functions", divider="blue")
 st.markdown(
     "Any of the six can be switched on a trained model, without retraining. `additive` and "
     "`bilinear` have weights of their own: on a model trained with another similarity those "
-    "weights are untrained (fixed values), so switching to them shows what untrained weights do."
+    "weights are untrained (fixed values), so switching to them shows what untrained weights do. "
+    "The home page's model, bbc-topics, also ships one checkpoint per similarity (same data and "
+    "settings): switching its similarity loads the one *trained* with it, as the sidebar says."
 )
 for name, sim in SIMILARITIES.items():
     st.markdown(f"- `{name}`: $s(h_i, h_j) = {sim.latex}$. {sim.description}")

@@ -18,7 +18,8 @@ source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key=ui.MATTERS_SOURCE
 settings = ui.sidebar("text" if source == TEXT else "image")
 if settings is None:
     st.stop()
-item = ui.sentence_input() if source == TEXT else ui.picture_choice(settings)
+examples = ui.examples_of(settings.model_name)
+item = ui.sentence_input(examples) if source == TEXT else ui.picture_choice(settings)
 if source == TEXT and not item.strip():
     st.info("Type a sentence above, or pick an example, to test it.", icon=":material/edit:")
     st.stop()

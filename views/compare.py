@@ -13,7 +13,7 @@ st.markdown(
     "**A** is the sidebar's setting; pick **B** below. The same trained model reads the same "
     "sentence both ways: only the similarity function and the temperature change, no retraining."
 )
-text = ui.sentence_input(ui.EXAMPLE_SENTENCES)
+text = ui.sentence_input(ui.examples_of(settings.model_name))
 if not text.strip():
     st.info("Type a sentence above, or pick an example, to compare.", icon=":material/edit:")
     st.stop()

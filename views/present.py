@@ -19,7 +19,8 @@ if settings is None:
     st.stop()
 
 with input_col:
-    item = ui.sentence_line() if source == TEXT else ui.picture_choice(settings)
+    examples = ui.examples_of(settings.model_name)
+    item = ui.sentence_line(examples) if source == TEXT else ui.picture_choice(settings)
 if source == TEXT and not item.strip():
     st.info("Type a sentence above to present it.", icon=":material/edit:")
     st.stop()

@@ -9,7 +9,7 @@ if picked is None:
     st.stop()
 
 st.title("Your sentence, one formula at a time")
-text = ui.sentence_input(ui.EXAMPLE_SENTENCES)
+text = ui.sentence_input(ui.examples_of(picked.label))
 if not text.strip():
     st.info(
         "Type a sentence above, or pick an example, to see it go through the model.",

@@ -37,6 +37,7 @@ from .errors import friendly_errors
 from .inputs import (
     EXAMPLE_SENTENCES,
     caution,
+    examples_of,
     prediction_line,
     read_once,
     sentence_input,
@@ -136,6 +137,7 @@ __all__ = [
     "data_choice",
     "dataset_level",
     "deletion",
+    "examples_of",
     "export_buttons",
     "friendly_errors",
     "image_walkthrough",

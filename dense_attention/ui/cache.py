@@ -30,6 +30,19 @@ def checkpoints() -> dict[str, catalog.CheckpointInfo]:
     return _discover(str(root), catalog.folder_stamps(root))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _variants(
+    path: str, _info: catalog.CheckpointInfo, stamps: tuple[Any, ...]
+) -> dict[str, catalog.CheckpointInfo]:
+    return catalog.similarity_variants(_info)
+
+
+def similarity_variants(info: catalog.CheckpointInfo) -> dict[str, catalog.CheckpointInfo]:
+    """catalog.similarity_variants of a shipped checkpoint; re-read when a variant changes."""
+    stamps = (info.stamp, *catalog.folder_stamps(info.path / catalog.VARIANTS_DIR))
+    return _variants(str(info.path), info, stamps)
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
 def load_checkpoint(path: str, stamp: int) -> Classifier:
     """A shipped checkpoint on the device in use, in eval mode; shared by every session, so it is

@@ -8,24 +8,37 @@ from typing import Any
 
 import streamlit as st
 
-from .. import verdict
+from .. import catalog, verdict
 from ..classifier import Classifier, Explanation
 from ..data import DataError
 from ..encoders import CHARS_PER_TOKEN_CAP
 from . import state
+from .cache import checkpoints
 from .share import SHARED_TEXT_MAX, share_view
 from .styles import md, token_chips_html
 
 CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
 
-# Sentences one click away on the text and compare pages.
-EXAMPLE_SENTENCES = (
-    "The striker scored twice in the final",
-    "Shares fell after the bank's profit warning",
-    "The film won three awards at the festival",
-    "I love this phone, the battery lasts forever",
-    "Worst customer service ever",
-)
+# Sentences one click away for a model without examples of its own (e.g. one trained here).
+EXAMPLE_SENTENCES = catalog.GENERIC_EXAMPLES
+
+
+def examples_of(model_name: str) -> tuple[str, ...]:
+    """The example sentences of the picked model, best first: a shipped text checkpoint's own
+    (from its metrics.json: sentences it gets right, most structured attention first), else
+    EXAMPLE_SENTENCES."""
+    return catalog.examples_for(checkpoints().get(model_name))
+
+
+def _default_sentence(examples: Sequence[str]) -> None:
+    """The sentence box starts on the model's first example; a sentence that is still the
+    default of the model picked before follows the newly picked model (a typed or shared
+    sentence stays)."""
+    first = examples[0] if examples else ""
+    previous = st.session_state.get(state.SENTENCE_DEFAULT)
+    if state.SENTENCE not in st.session_state or st.session_state[state.SENTENCE] == previous:
+        st.session_state[state.SENTENCE] = first
+        st.session_state[state.SENTENCE_DEFAULT] = first
 
 
 def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
@@ -84,7 +97,7 @@ def _link_notices(text: str) -> None:
 
 def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
     """A sentence box (kept across pages) with example sentences one click away."""
-    st.session_state.setdefault(state.SENTENCE, examples[0] if examples else "")
+    _default_sentence(examples)
     st.text_area(
         "Your sentence",
         height=90,
@@ -96,9 +109,11 @@ def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
     return _shared_sentence()
 
 
-def sentence_line(key: str = state.PRESENT_SENTENCE) -> str:
+def sentence_line(
+    examples: Sequence[str] = EXAMPLE_SENTENCES, key: str = state.PRESENT_SENTENCE
+) -> str:
     """A one-line box for the sentence of the text pages (st.session_state[SENTENCE])."""
-    st.session_state.setdefault(state.SENTENCE, EXAMPLE_SENTENCES[0])
+    _default_sentence(examples)
     st.text_input("Sentence", **state.bound_to(key, state.SENTENCE))
     return _shared_sentence()
 

@@ -4,7 +4,7 @@ retraining (similarity, temperature, pooling): how each is drawn, shown and read
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,16 +88,30 @@ def reset_settings(label: str) -> None:
     st.session_state.setdefault(state.OVERRIDES, {}).pop(label, None)
 
 
-def draw_setting(setting: LiveSetting, label: str, trained: Any, live: Any) -> Any:
-    """One setting's widget, filled with its live value; marked when it differs from training."""
+def draw_setting(
+    setting: LiveSetting,
+    label: str,
+    trained: Any,
+    live: Any,
+    retrained: Mapping[str, str] | None = None,
+) -> Any:
+    """One setting's widget, filled with its live value; marked when it differs from training.
+
+    `retrained`: similarity -> summary of the checkpoint of this model trained with it (the
+    page loads that one): such a similarity is marked "trained with", not "≠ trained".
+    """
     kwargs = dict(setting.extra, options=setting.options(trained, live))
     bind = state.bound(setting.widget, live, store_setting, label, setting.name)
     value = setting.draw(setting.label, **bind, **kwargs)
-    if value != trained:
+    retrained = retrained or {}
+    own = setting.name == "similarity" and value in retrained
+    if value != trained and not own:
         st.caption(f":orange[≠ trained: {setting.format(trained)}]")
     if setting.name == "similarity":
         st.caption(SIMILARITIES[value].description)
-        if value in UNTRAINED_NOTES and value != trained:
+        if own:
+            st.caption(f":green[Trained with {value}: its own checkpoint ({retrained[value]}).]")
+        elif value in UNTRAINED_NOTES and value != trained:
             st.caption(f":orange[{UNTRAINED_NOTES[value]}]")
     return value
 

@@ -59,14 +59,26 @@ def text_walkthrough(picked: Picked, text: str) -> None:
         page_download=False,
         export_slots=slots,
     )
-    _live_part(picked, text, head, slots)
+    _live_part(picked, text, head, slots, settings.cache_key)
+
+
+def _same_model(settings: Settings, drawn_with: str | None) -> None:
+    """A similarity whose own checkpoint replaces the model (ui.sidebar's variants) changes
+    h too: then the whole page reruns, not only the fragment (a full run draws x and h)."""
+    if settings.cache_key != drawn_with:
+        st.rerun(scope="app")
 
 
 @st.fragment(key=FRAGMENT)
 def _live_part(
-    picked: Picked, text: str, head: DeltaGenerator, slots: dict[str, DeltaGenerator]
+    picked: Picked,
+    text: str,
+    head: DeltaGenerator,
+    slots: dict[str, DeltaGenerator],
+    drawn_with: str | None,
 ) -> None:
     settings = live_settings(picked)  # the widgets: a change reruns this fragment only
+    _same_model(settings, drawn_with)
     with friendly_errors():
         explanation = settings.explain(text)
     about = settings.provenance(text)  # model, settings and input, in every exported file
@@ -127,7 +139,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         page_download=False,
         export_slots=slots,
     )
-    _image_live(picked, picture, head, downloads, slots)
+    _image_live(picked, picture, head, downloads, slots, settings.cache_key)
 
 
 @st.fragment(key=IMAGE_FRAGMENT)
@@ -137,9 +149,11 @@ def _image_live(
     head: DeltaGenerator,
     downloads: DeltaGenerator,
     slots: dict[str, DeltaGenerator],
+    drawn_with: str | None,
 ) -> None:
     settings = live_settings(picked)  # the widgets: a change reruns this fragment only
-    model = picked.model
+    _same_model(settings, drawn_with)
+    model = settings.model
     with friendly_errors():
         explanation = settings.explain(picture.image)
         pixels = images.resized_input(model, picture.image)

@@ -109,9 +109,11 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
 
 
-def _slide_figures(trace: Trace, tokens: list[str], classes: list[str]) -> dict[str, go.Figure]:
+def _slide_figures(
+    trace: Trace, tokens: list[str], classes: list[str], hover: list[str] | None = None
+) -> dict[str, go.Figure]:
     """plots.trace_figures in larger type (its own copies: cached figures are shared)."""
-    figures = plots.trace_figures(trace, tokens, classes)
+    figures = plots.trace_figures(trace, tokens, classes, hover=hover)
     for fig in figures.values():
         fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
     return figures
@@ -127,7 +129,13 @@ def render_slide(
     settings) each with its sentence, its figure, and the speaker notes in an expander.
     `show_input` draws the input under the first slide's formula."""
     trace = explanation.trace
-    figures = cached(_slide_figures, trace, list(explanation.tokens), list(explanation.classes))
+    figures = cached(
+        _slide_figures,
+        trace,
+        list(explanation.tokens),
+        list(explanation.classes),
+        explanation.hover_tokens,
+    )
     st.html(PRESENT_CSS)
     with st.container(key=state.SLIDE_VIEW):
         st.title(slide.title)

@@ -8,13 +8,13 @@ from typing import Any
 
 import streamlit as st
 
-from ..catalog import checkpoint_root
+from ..catalog import CheckpointInfo, checkpoint_root
 from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
 from ..export import Provenance
 from ..train import pick_device
 from . import browser, live, share, state
-from .cache import checkpoints, load_checkpoint, shared_explanation
+from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
 from .errors import friendly_errors
 
 
@@ -108,13 +108,17 @@ def _no_model(kind: str | None) -> None:
     )
 
 
-def _live_settings(label: str, model: Classifier) -> dict[str, Any]:
-    """Every live setting's widget, then Reset; returns the values by name."""
+def _live_settings(
+    label: str, model: Classifier, variants: dict[str, CheckpointInfo]
+) -> dict[str, Any]:
+    """Every live setting's widget, then Reset; returns the values by name. `variants`: the
+    checkpoints of this model trained with each similarity (see _retrained)."""
     trained = {name: getattr(model.config.model, name) for name in live.SETTING_NAMES}
     values = {**trained, **live.overrides_of(label)}
+    retrained = {name: info.summary for name, info in variants.items()}
     for setting in live.LIVE_SETTINGS:
         values[setting.name] = live.draw_setting(
-            setting, label, trained[setting.name], values[setting.name]
+            setting, label, trained[setting.name], values[setting.name], retrained
         )
     st.button(
         "Reset to trained settings",
@@ -150,18 +154,35 @@ def pick(kind: str | None = None) -> Picked | None:
     return Picked(*picked)
 
 
+def _retrained(
+    variants: dict[str, CheckpointInfo], similarity: str, model: Classifier, cache_key: str | None
+) -> tuple[Classifier, str | None]:
+    """The model trained with `similarity` when the picked one has such a variant (the home
+    page's bbc-topics has one per similarity), else the picked model: switching the similarity
+    then switches to weights trained with it, not the same weights under another formula."""
+    info = variants.get(similarity)
+    if info is None or similarity == model.config.model.similarity:
+        return model, cache_key
+    with friendly_errors():
+        return load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
+    return model, cache_key  # not reached: friendly_errors stops the page
+
+
 def live_settings(picked: Picked, draw: bool = True) -> Settings:
     """The live settings of the picked model: their widgets in the sidebar (Reset under them),
     and the shared link updated. With `draw` False, the values the widgets hold, undrawn
-    (for the part of a page that does not depend on them; see ui.live_page)."""
+    (for the part of a page that does not depend on them; see ui.live_page). The model is
+    the picked one, or its variant trained with the chosen similarity (see _retrained)."""
     label, model, cache_key = picked.label, picked.model, picked.cache_key
-    trained = model.config.model
+    info = checkpoints().get(label) if cache_key is not None else None
+    variants = similarity_variants(info) if info is not None else {}
     if draw:
         with st.sidebar:
-            values = _live_settings(label, model)
+            values = _live_settings(label, model, variants)
     else:
-        values = {n: getattr(trained, n) for n in live.SETTING_NAMES}
+        values = {n: getattr(model.config.model, n) for n in live.SETTING_NAMES}
         values |= live.overrides_of(label)
+    model, cache_key = _retrained(variants, values["similarity"], model, cache_key)
     values["temperature"] = float(values["temperature"])
     shipped = cache_key is not None  # a model of this browser cannot be opened from a link
     if draw:
@@ -169,6 +190,7 @@ def live_settings(picked: Picked, draw: bool = True) -> Settings:
             model=label if shipped else None,
             **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
         )
+    trained = model.config.model
     changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
     return Settings(label, model, **values, changed=changed, cache_key=cache_key)
 

@@ -17,6 +17,7 @@ import streamlit as st
 SELECTED_MODEL = "selected_model"  # dict page kind ("text", "image", "any") -> model label
 OVERRIDES = "model_overrides"  # dict model label -> {"similarity"|"temperature"|"pooling": value}
 SENTENCE = "sentence"  # the text of the text, compare and present pages
+SENTENCE_DEFAULT = "sentence_default"  # the model example SENTENCE started on (follows the model)
 SLIDE = "slide"  # the presentation page's current slide, 0-based (also in the shared URL)
 VIEW_RESTORED = "view_restored"  # True once the shared URL was read into the session
 # A link said its sender's text was too long to carry: True, then the text the page opened with

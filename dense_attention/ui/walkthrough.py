@@ -104,7 +104,14 @@ def step_exports(
 
 def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str, go.Figure]:
     tokens, classes = list(explanation.tokens), list(explanation.classes)
-    return cached(plots.trace_figures, explanation.trace, tokens, classes, cell=cell)
+    return cached(
+        plots.trace_figures,
+        explanation.trace,
+        tokens,
+        classes,
+        cell=cell,
+        hover=explanation.hover_tokens,
+    )
 
 
 def steps_download(
@@ -142,11 +149,15 @@ def _select_clicked_cell(key: str) -> None:
 
 
 def _picker_heatmap(
-    attn: torch.Tensor, tokens: list[str], cell: tuple[int, int], clickable: bool
+    attn: torch.Tensor,
+    tokens: list[str],
+    cell: tuple[int, int],
+    clickable: bool,
+    hover: list[str] | None = None,
 ) -> go.Figure:
     """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
     the cells get the width of the column."""
-    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable)
+    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
     return fig.update_traces(showscale=False, selector={"type": "heatmap"})
 
 
@@ -164,7 +175,8 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
     clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
-    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable)
+    hover = explanation.hover_tokens
+    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable, hover)
     matrix, selectors = st.columns([3, 2])
     with matrix:
         if clickable:
