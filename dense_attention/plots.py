@@ -140,9 +140,11 @@ def matrix_heatmap(
     if large and clickable:
         raise ValueError(f"a clickable matrix has at most {HOVER_CELLS_MAX} cells")
     features = col_name == COMPACT_COLUMNS
-    x_names = _check_labels("x_hover", x_hover, cols) if x_hover is not None else x_labels
-    y_names = _check_labels("y_hover", y_hover, rows) if y_hover is not None else y_labels
-    text = None if large or features else _hover_text(x_names, y_names, row_name, col_name)
+    text = None
+    if not (large or features):  # a compact token x feature heatmap has one hover template
+        x_names = _check_labels("x_hover", x_hover, cols) if x_hover is not None else x_labels
+        y_names = _check_labels("y_hover", y_hover, rows) if y_hover is not None else y_labels
+        text = _hover_text(x_names, y_names, row_name, col_name)
     height = _height(rows)
     colours = dict(colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax)
     if features:
@@ -150,13 +152,7 @@ def matrix_heatmap(
     else:
         heatmap = _heatmap(z, text, clickable, **colours)
     traces = [heatmap, _cell_overlay(text, rows, cols, height)] if clickable else [heatmap]
-    shapes = []
-    if highlight is not None:
-        r, c = highlight
-        shapes.append(dict(
-            type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-            line=dict(color="black", width=3),
-        ))  # fmt: skip
+    shapes = [] if highlight is None else [_outline(*highlight)]
     # One layout, validated once: updating the axes one call at a time took most of the ~20 ms
     # a figure cost, and a live setting change builds eight of them.
     layout = dict(
@@ -169,6 +165,14 @@ def matrix_heatmap(
         **_matrix_axes(x_labels, y_labels, height, features=features),
     )
     return go.Figure(traces, layout)
+
+
+def _outline(r: int, c: int) -> dict[str, Any]:
+    """A black frame around cell (r, c) (0-based)."""
+    return dict(
+        type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+        line=dict(color="black", width=3),
+    )  # fmt: skip
 
 
 def _compact_heatmap(z: np.ndarray, row_name: str, col_name: str, **colours: Any) -> go.Heatmap:

@@ -145,6 +145,9 @@ def test_unk_tokens_are_labelled_unk_with_their_text_in_every_hover(toy, trace):
     for key in ("x", "h", "similarity", "scores", "attn", "values"):
         fig = figs[key].to_plotly_json()
         assert fig["layout"]["yaxis"]["ticktext"][1] == "[UNK]", key
+        if key in ("x", "h", "values"):  # compact: one hover template, the token's index
+            assert "i = %{y}" in fig["data"][0]["hovertemplate"], key
+            continue
         text = fig["data"][0]["text"]
         assert text[1][0].startswith(f"i = 2: [UNK] ({toy.tokens[1]})"), key
         if key in ("similarity", "scores", "attn"):

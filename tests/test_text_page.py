@@ -237,6 +237,9 @@ def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hove
     for fig in [*titled(at, "Attention a"), *titled(at, "Scores"), *titled(at, "Input x")]:
         assert fig["layout"]["yaxis"]["ticktext"][2] == "[UNK]"
         assert "🦄" not in fig["layout"]["yaxis"]["ticktext"]
+    # Token x token matrices name both tokens in each cell's hover; the compact token x feature
+    # heatmaps (x) have one hover template with the token's index instead.
+    for fig in [*titled(at, "Attention a"), *titled(at, "Scores")]:
         hover = next(t["text"] for t in fig["data"] if t.get("text"))
         assert "[UNK] (🦄)" in str(hover)
     assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips
