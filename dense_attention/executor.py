@@ -113,7 +113,6 @@ def serve(conn: connection.Connection, stop: Any) -> None:
     import torch
 
     torch.set_num_threads(1)
-    os.nice(WORKER_NICENESS)
     reporter = Reporter(lambda m: conn.send_bytes(dumps(m)), stop.is_set)
     try:
         while True:
@@ -165,6 +164,10 @@ class Worker:
             self.process.start()
         finally:
             _spawning.worker = False
+        # Lower its priority from here, at once: the worker's own start (importing torch) takes
+        # seconds of CPU that a page's rerun should have first.
+        niceness = min(os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS, 19)
+        os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
         child.close()  # only the worker holds its end: its death reads as end of file here
 
     def close(self) -> None:

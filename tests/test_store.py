@@ -5,16 +5,12 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import wait_for_streamlit
+from conftest import AppServer, wait_for_streamlit
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -337,51 +333,6 @@ CHARTS_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')].map(
     gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z])))"""
 
 
-class AppServer:
-    """`streamlit run app.py` on a fixed free port with DAL_DATA_DIR set: stopped by a signal,
-    then started again on the same port and data folder, as a restarted deploy would be."""
-
-    def __init__(self, data: Path, log: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url, self.log = f"http://127.0.0.1:{self.port}", log
-        self.env = {**os.environ, "DAL_DATA_DIR": str(data)}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-            "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not self._healthy():
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                return response.read().strip() == b"ok"
-        except OSError:
-            return False
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 def picker(page):
     return page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
 
@@ -413,6 +364,18 @@ def train(page, url: str, epochs_down: int) -> None:
     page.get_by_role("button", name="Start training").click()
 
 
+def running_on_disk(data: Path, timeout: float = 60) -> None:
+    """Wait until a workspace's index records a running training job (written as it starts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for index in (data / "workspaces").glob("*/index.json"):
+            jobs_now = json.loads(index.read_text()).get("jobs", {})
+            if jobs_now.get("train", {}).get("state") == "running":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no running training job recorded under {data} in {timeout} s")
+
+
 @pytest.mark.browser
 def test_browser_a_restarted_server_keeps_the_model_and_tells_of_the_interrupted_run(
     browser, tmp_path, screenshot_dir
@@ -433,7 +396,7 @@ def test_browser_a_restarted_server_keeps_the_model_and_tells_of_the_interrupted
         assert image_page_charts(page, server.url) == before
 
         train(page, server.url, epochs_down=0)  # 40 epochs: still running when killed
-        expect(page.get_by_text("Training: epoch")).to_be_visible(timeout=60_000)
+        running_on_disk(tmp_path / "data")  # kill it mid-run (the page redraws every 2.5 s)
         server.stop(signal.SIGKILL)
         server.start()
         page.goto(f"{server.url}/train")
