@@ -56,10 +56,13 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read or does not fit its model; the message says why."""
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, shared: bool = True) -> None:
+    """Write `path` whole or not at all: a temporary file in its folder, fsync, os.replace.
+    `shared`: readable by all (checkpoints); else private to this user, as mkstemp makes it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are shared files
+        if shared:
+            os.chmod(tmp, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -85,8 +88,8 @@ def save(directory: str | Path, model: nn.Module, metadata: dict[str, Any] | Non
         "config": model.config.to_dict(),
         "metadata": metadata or {},
     }
-    _write_atomic(directory / WEIGHTS_FILE, save_safetensors(tensors))
-    _write_atomic(directory / CONFIG_FILE, json.dumps(header, indent=2).encode())
+    write_atomic(directory / WEIGHTS_FILE, save_safetensors(tensors))
+    write_atomic(directory / CONFIG_FILE, json.dumps(header, indent=2).encode())
     return directory
 
 

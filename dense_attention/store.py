@@ -91,17 +91,9 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all: a temporary file in its folder, fsync, os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `path` whole or not at all (checkpoint.write_atomic, private to this user), then
+    fsync its folder so the rename itself survives a crash."""
+    checkpoint.write_atomic(path, data, shared=False)
     _fsync_dir(path.parent)
 
 
