@@ -12,6 +12,8 @@ outside container; its writes there are redrawn in place).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -85,19 +87,36 @@ def _live_part(
     cell = selected_cell(len(explanation.tokens))
     with head:
         _prediction(settings, explanation, text, about, cell)
-    step_exports(explanation, slots, cell=cell, about=about)
+
+    def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
+        shading = plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
+        token_box(len(explanation.tokens)).html(shading)
+
+    _live_steps(settings, explanation, slots, cell, about, key="steps", extras={"alpha": alpha})
+
+
+def _live_steps(
+    settings: Settings,
+    explanation: Explanation,
+    slots: dict[str, DeltaGenerator],
+    cell: tuple[int, int],
+    about: export.Provenance,
+    *,
+    key: str,
+    extras: dict[str, Callable[[], None]] | None = None,
+) -> None:
+    """What a live setting changes below the prediction, on both pages: x's and h's Export
+    menus (in their slots), the steps from the similarity on, and the formula panel."""
+    step_exports(explanation, slots, cell=cell, key=key, about=about)
     render_steps(
         explanation,
         settings.config,
         cell=cell,
+        key=key,
         about=about,
         only=LIVE_STEPS,
         page_download=False,
-        extras={
-            "alpha": lambda: token_box(len(explanation.tokens)).html(
-                plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
-            )
-        },
+        extras=extras,
     )
     cell_panel(explanation, settings.config)
 
@@ -166,14 +185,4 @@ def _image_live(
     with downloads:
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, cell=cell, key="image_steps", about=about)
-    step_exports(explanation, slots, cell=cell, key="image_steps", about=about)
-    render_steps(
-        explanation,
-        settings.config,
-        cell=cell,
-        key="image_steps",
-        about=about,
-        only=LIVE_STEPS,
-        page_download=False,
-    )
-    cell_panel(explanation, settings.config)
+    _live_steps(settings, explanation, slots, cell, about, key="image_steps")
