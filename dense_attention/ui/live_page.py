@@ -23,6 +23,7 @@ from ..formulas import STEPS
 from .charts import trace_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
@@ -51,6 +52,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     show_tokens(explanation, text, picked.model.config.text.max_len)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
+    live_panel(picked, settings, text, key="text_live_view")
     cell = selected_cell(len(explanation.tokens))
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
@@ -144,6 +146,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         explanation = settings.explain(picture.image)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
+    live_panel(picked, settings, picture.image, key="image_live_view")
     st.header("Step by step", divider="blue")
     downloads = st.container()
     downloads.empty()

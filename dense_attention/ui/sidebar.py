@@ -12,6 +12,7 @@ from ..catalog import CheckpointInfo, checkpoint_root
 from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
 from ..export import Provenance
+from ..similarity import SIMILARITIES
 from ..train import pick_device
 from . import browser, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
@@ -166,6 +167,15 @@ def _retrained(
     with friendly_errors():
         return load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
     return model, cache_key  # not reached: friendly_errors stops the page
+
+
+def similarity_models(picked: Picked) -> dict[str, tuple[Classifier, str | None]]:
+    """For each similarity, the model the page runs under it and its shared-cache key: the
+    picked model, or its checkpoint trained with that similarity (see _retrained)."""
+    label, model, cache_key = picked.label, picked.model, picked.cache_key
+    info = checkpoints().get(label) if cache_key is not None else None
+    variants = similarity_variants(info) if info is not None else {}
+    return {s: _retrained(variants, s, model, cache_key) for s in SIMILARITIES}
 
 
 def live_settings(picked: Picked, draw: bool = True) -> Settings:

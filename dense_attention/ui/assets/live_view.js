@@ -1,0 +1,211 @@
+// The live view: attention, pooling weights and the prediction recomputed in the browser as the
+// sidebar's similarity, temperature and pooling change, before the server answers.
+// The payload is built by dense_attention/live_view.py (read its docstring for the formulas);
+// this file computes exactly what DenseAttention.trace computes from the raw scores on.
+
+const WEIGHTS = (window.__dalLiveWeights ||= new Map()); // weights by key, for the page's life
+
+// Plotly's "Blues", the colour scale of the app's attention heatmaps (0..1).
+const BLUES = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225],
+  [107, 174, 214], [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107]];
+
+export function decode(text) {
+  const bytes = Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+function maskedSoftmax(logits, keep) {
+  let top = -Infinity;
+  logits.forEach((v, i) => { if (keep[i] && v > top) top = v; });
+  if (!Number.isFinite(top)) top = 0;
+  const out = logits.map((v, i) => (keep[i] ? Math.exp(v - top) : 0));
+  const sum = out.reduce((a, b) => a + b, 0);
+  return out.map((v) => v / Math.max(sum, 1e-38));
+}
+
+const ACTIVATIONS = {
+  identity: (v) => v, tanh: Math.tanh, relu: (v) => Math.max(v, 0),
+  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+}; // config.POOL_ACTIVATIONS
+
+// The trace from the raw scores on. `w`: decoded weights; `h` (N*d), `scores` (N*N) decoded.
+export function compute(w, h, scores, mask, temperature, pooling) {
+  const n = mask.length, d = w.hidden;
+  const attn = [], values = [];
+  for (let i = 0; i < n; i++) {
+    const row = Array.from({ length: n }, (_, j) => scores[i * n + j] / temperature);
+    const a = mask[i] ? maskedSoftmax(row, mask) : new Array(n).fill(0);
+    attn.push(a);
+    const v = new Float64Array(d);
+    a.forEach((aij, j) => { if (aij) for (let k = 0; k < d; k++) v[k] += aij * h[j * d + k]; });
+    values.push(v);
+  }
+  const e = values.map((v) => {
+    if (pooling !== 'learned') return 0;
+    let total = 0;
+    for (let k = 0; k < d; k++) {
+      let s = w.pool_bias[k];
+      for (let l = 0; l < d; l++) s += w.pool_weight[k * d + l] * v[l];
+      total += w.pool_vector[k] * Math.tanh(s);
+    }
+    return total;
+  });
+  const alpha = maskedSoftmax(e, mask);
+  const act = ACTIVATIONS[w.pool_activation];
+  const c = Array.from({ length: d }, (_, k) => act(values.reduce((s, v, i) => s + alpha[i] * v[k], 0)));
+  const real = Math.max(mask.filter(Boolean).length, 1);
+  const hO = Array.from({ length: d }, (_, k) => mask.reduce((s, m, i) => s + (m ? h[i * d + k] : 0), 0) / real);
+  const features = w.skip === 'mean' ? [...c, ...hO] : c;
+  const logits = Array.from({ length: w.classes }, (_, r) => features.reduce(
+    (s, f, k) => s + w.out_weight[r * features.length + k] * f, w.out_bias[r]));
+  const probs = maskedSoftmax(logits, logits.map(() => true));
+  return { attn, alpha, probs, logits };
+}
+
+function decodeWeights(part) {
+  const out = { ...part };
+  for (const name of ['pool_weight', 'pool_bias', 'pool_vector', 'out_weight', 'out_bias']) {
+    out[name] = decode(part[name]);
+  }
+  return out;
+}
+
+// The live settings as the sidebar's widgets show them now (found by their labels); `last`
+// for any that is missing or mid-edit (a selectbox holding typed text).
+function readSidebar(labels, options, last) {
+  const side = document.querySelector('[data-testid="stSidebar"]');
+  if (!side) return last;
+  const byLabel = (selector, label) => [...side.querySelectorAll(selector)]
+    .find((el) => el.getAttribute('aria-label') === label);
+  const similarity = byLabel('input[role="combobox"]', labels.similarity)?.value;
+  const slider = byLabel('input[type="range"]', labels.temperature);
+  const temperature = slider ? parseFloat(slider.getAttribute('aria-valuetext')) : NaN;
+  const radios = byLabel('[role="radiogroup"]', labels.pooling);
+  const checked = radios ? [...radios.querySelectorAll('input[type="radio"]')]
+    .findIndex((r) => r.checked) : -1;
+  return {
+    similarity: similarity in options.similarities ? similarity : last.similarity,
+    temperature: Number.isFinite(temperature) && temperature > 0 ? temperature : last.temperature,
+    pooling: options.poolings[checked] ?? last.pooling,
+  };
+}
+
+function colour(v) {
+  const x = Math.min(Math.max(v, 0), 1) * (BLUES.length - 1);
+  const i = Math.min(Math.floor(x), BLUES.length - 2), f = x - i;
+  const [a, b] = [BLUES[i], BLUES[i + 1]];
+  return `rgb(${a.map((c, k) => Math.round(c + (b[k] - c) * f)).join(',')})`;
+}
+
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g,
+  (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
+
+function drawMatrix(canvas, attn, tokens, width) {
+  const n = tokens.length;
+  const ctx = canvas.getContext('2d');
+  ctx.font = '12px sans-serif';
+  const labelled = n <= 64;
+  const labelW = labelled ? Math.min(110, Math.max(...tokens.map((t) => ctx.measureText(t).width)) + 8) : 8;
+  const cell = Math.max(2, Math.min(34, Math.floor((width - labelW - 8) / n)));
+  const size = cell * n;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = (labelW + size + 8) * ratio;
+  canvas.height = (size + labelW + 8) * ratio;
+  canvas.style.width = `${labelW + size + 8}px`;
+  canvas.style.height = `${size + labelW + 8}px`;
+  ctx.scale(ratio, ratio);
+  ctx.font = `${Math.min(12, Math.max(cell - 2, 8))}px sans-serif`;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      ctx.fillStyle = colour(attn[i][j]);
+      ctx.fillRect(labelW + j * cell, i * cell, cell, cell);
+      if (cell >= 30) {
+        ctx.fillStyle = attn[i][j] > 0.55 ? 'white' : '#1c1c1c';
+        ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+        ctx.fillText(attn[i][j].toFixed(2), labelW + (j + 0.5) * cell, (i + 0.5) * cell);
+      }
+    }
+  }
+  if (labelled) {
+    ctx.fillStyle = getComputedStyle(canvas).color;
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    const fit = (t) => { let s = t; while (s.length > 1 && ctx.measureText(s).width > labelW - 8) s = s.slice(0, -1); return s === t ? t : `${s}…`; };
+    tokens.forEach((t, i) => ctx.fillText(fit(t), labelW - 4, (i + 0.5) * cell));
+    tokens.forEach((t, j) => {
+      ctx.save(); ctx.translate(labelW + (j + 0.5) * cell, size + 4); ctx.rotate(-Math.PI / 2);
+      ctx.fillText(fit(t), 0, 0); ctx.restore();
+    });
+  }
+  return { labelW, cell, n };
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  parentElement.__dalLiveStop?.(); // new data calls this again, not always the cleanup first
+  const input = data.input;
+  for (const [key, part] of Object.entries(data.weights || {})) WEIGHTS.set(key, decodeWeights(part));
+  const missing = Object.values(input.similarities).map((s) => s.weights).find((k) => !WEIGHTS.has(k));
+  if (missing) { setTriggerValue('missing', missing); return undefined; }
+  const hidden = Object.fromEntries(Object.entries(input.h).map(([k, v]) => [k, decode(v)]));
+  const scores = Object.fromEntries(Object.entries(input.similarities).map(([s, v]) => [s, decode(v.scores)]));
+
+  const root = document.createElement('div');
+  root.className = 'dal-live';
+  root.setAttribute('data-testid', 'dal-live');
+  root.innerHTML = `<div class="dal-live-head"></div><div class="dal-live-row">
+    <div class="dal-live-matrix"><div class="dal-live-title">Attention a<sub>ij</sub> (row i: query, column j: key)</div>
+    <canvas></canvas><div class="dal-live-tip" hidden></div></div>
+    <div class="dal-live-side"><div class="dal-live-title">Prediction p</div><div class="dal-live-probs"></div>
+    <div class="dal-live-title">Pooling weights α<sub>i</sub></div><div class="dal-live-alpha"></div></div></div>`;
+  parentElement.appendChild(root);
+  const [head, canvas, tip] = ['.dal-live-head', 'canvas', '.dal-live-tip'].map((s) => root.querySelector(s));
+  const [probsBox, alphaBox] = ['.dal-live-probs', '.dal-live-alpha'].map((s) => root.querySelector(s));
+  const tokens = input.tokens;
+  let settings = data.settings, shown = null, geometry = null, frame = 0;
+
+  function draw() {
+    const sim = input.similarities[settings.similarity];
+    const w = WEIGHTS.get(sim.weights);
+    const result = compute(w, hidden[sim.weights], scores[settings.similarity], input.mask,
+      settings.temperature, settings.pooling);
+    geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620));
+    head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
+    const top = result.probs.indexOf(Math.max(...result.probs));
+    probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
+      <span>${escapeHtml(input.classes[r])}</span><span class="dal-live-fill" style="width:${(p * 100).toFixed(1)}%"></span>
+      <span>${(p * 100).toFixed(1)}%</span></div>`).join('');
+    const most = Math.max(...result.alpha) || 1;
+    alphaBox.innerHTML = tokens.map((t, i) => {
+      const share = result.alpha[i] / most;
+      return `<span title="α = ${result.alpha[i].toFixed(4)}" style="background: rgba(59, 91, 219, ${share.toFixed(3)});
+        color: ${share > 0.55 ? 'white' : 'inherit'}">${escapeHtml(t)}</span>`;
+    }).join(' ');
+    root.dalLive = { settings: { ...settings }, ...result };
+    root.dataset.settings = `${settings.similarity}|${settings.temperature}|${settings.pooling}`;
+    shown = root.dataset.settings;
+  }
+
+  function tick() {
+    settings = readSidebar(data.labels, input, settings);
+    if (`${settings.similarity}|${settings.temperature}|${settings.pooling}` !== shown) draw();
+    frame = requestAnimationFrame(tick);
+  }
+
+  canvas.addEventListener('mousemove', (event) => {
+    const box = canvas.getBoundingClientRect();
+    const j = Math.floor((event.clientX - box.left - geometry.labelW) / geometry.cell);
+    const i = Math.floor((event.clientY - box.top) / geometry.cell);
+    if (i < 0 || j < 0 || i >= geometry.n || j >= geometry.n) { tip.hidden = true; return; }
+    const a = root.dalLive.attn[i][j];
+    tip.textContent = `a[${i + 1},${j + 1}] = ${a.toFixed(4)} · query "${tokens[i]}" → key "${tokens[j]}"`;
+    tip.hidden = false;
+  });
+  canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+  draw();
+  frame = requestAnimationFrame(tick);
+  const stop = () => { cancelAnimationFrame(frame); root.remove(); };
+  parentElement.__dalLiveStop = stop;
+  return stop;
+}
+
+window.__dalLiveEngine = { compute, decode, decodeWeights }; // for the tests, which run it on torch's numbers

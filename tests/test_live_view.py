@@ -1,0 +1,201 @@
+"""The live view: its payload (dense_attention.live_view), its JavaScript run in Chromium against
+torch's trace, and the Text page's live view following the sidebar (dense_attention.ui.live_view).
+"""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+import torch
+from pagetest import EXAMPLE, retrained
+from playwright.sync_api import Page
+
+from dense_attention import catalog, checkpoint, live_view
+from dense_attention.config import ModelConfig
+from dense_attention.data import load_dataset
+from dense_attention.model import DenseAttention
+from dense_attention.similarity import SIMILARITIES
+from dense_attention.ui.live_view import ASSETS
+
+ENGINE = (ASSETS / "live_view.js").read_text()
+TEMPERATURES = (0.07, 1.0, 10.0)
+
+
+def decoded(text: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").reshape(shape)
+
+
+@torch.no_grad()
+def toy(skip: str, pool_activation: str, seed: int) -> live_view.Variant:
+    """A small random model and its trace of a 7-token input whose last 2 tokens are padding."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, activation="gelu",
+                      skip=skip, pool_activation=pool_activation)  # fmt: skip
+    model = DenseAttention(cfg).eval()
+    with torch.no_grad():  # pooling weights away from their small initial values
+        model.pool_weight.mul_(3)
+        model.pool_vector.mul_(3)
+    mask = torch.tensor([[True] * 5 + [False] * 2])
+    return live_view.Variant(model, model.trace(torch.randn(1, 7, 6), mask))
+
+
+@pytest.fixture(scope="module")
+def digits_variant() -> live_view.Variant:
+    """The shipped digits checkpoint (d = 256) and its trace of a test digit."""
+    model = checkpoint.load(catalog.discover_checkpoints(catalog.checkpoint_root())["digits"].path)
+    item = load_dataset("digits", limit=50).test.items[0]
+    return live_view.Variant(model.core, model.explain(item).trace)  # explain: no_grad
+
+
+def test_encode_is_little_endian_float32() -> None:
+    values = np.array([[1.5, -2.0], [3.25, 1e-8]])
+    assert np.array_equal(decoded(live_view.encode(torch.tensor(values)), (2, 2)),
+                          values.astype(np.float32))  # fmt: skip
+
+
+@torch.no_grad()
+def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
+    variant = toy("mean", "tanh", 0)
+    part = live_view.input_part(dict.fromkeys(SIMILARITIES, variant), list("abcdefg"), ["x", "y", "z"])
+    key = live_view.weights_key(variant.model)
+    assert part["mask"] == [True] * 5 + [False] * 2
+    assert list(part["h"]) == [key]  # one model: h sent once for all six similarities
+    assert np.allclose(decoded(part["h"][key], (7, 8)), variant.trace.h[0].numpy())
+    for name in SIMILARITIES:
+        scores = decoded(part["similarities"][name]["scores"], (7, 7))
+        # Independently: the trace's scores are the raw ones over τ (τ = 0.5 here).
+        again = variant.model.trace(variant.trace.x, variant.trace.mask, similarity=name,
+                                    temperature=0.5)  # fmt: skip
+        assert np.allclose(scores / 0.5, again.scores[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_weights_key_follows_the_weights() -> None:
+    variant = toy("mean", "tanh", 0)
+    key = live_view.weights_key(variant.model)
+    assert key == live_view.weights_key(variant.model)
+    with torch.no_grad():
+        variant.model.out.bias.add_(1e-3)
+    assert live_view.weights_key(variant.model) != key
+    part = live_view.weights_part(variant.model)
+    assert (part["hidden"], part["classes"], part["skip"]) == (8, 3, "mean")
+    assert np.allclose(decoded(part["out_bias"], (3,)), variant.model.out.bias.detach().numpy())
+
+
+def test_variants_send_each_models_own_h() -> None:
+    a, b = toy("none", "tanh", 1), toy("none", "tanh", 2)
+    part = live_view.input_part({"dot": a, "cosine": b}, list("abcdefg"), ["x", "y", "z"])
+    assert len(part["h"]) == 2
+    assert part["similarities"]["dot"]["weights"] == live_view.weights_key(a.model)
+    assert part["similarities"]["cosine"]["weights"] == live_view.weights_key(b.model)
+
+
+def run_engine(page: Page, variant: live_view.Variant, similarity: str, tau: float,
+               pooling: str) -> dict:  # fmt: skip
+    """live_view.js's compute() in Chromium on the payload of `variant`."""
+    part = live_view.input_part({similarity: variant}, ["t"] * variant.trace.h.shape[1], ["c"])
+    key = live_view.weights_key(variant.model)
+    weights = live_view.weights_part(variant.model)
+    return page.evaluate(
+        """([w, h, s, mask, tau, pooling]) => {
+             const E = window.__dalLiveEngine;
+             return E.compute(E.decodeWeights(w), E.decode(h), E.decode(s), mask, tau, pooling);
+           }""",
+        [weights, part["h"][key], part["similarities"][similarity]["scores"], part["mask"], tau,
+         pooling],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def engine_page(page: Page) -> Page:
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(content=ENGINE, type="module")
+    page.wait_for_function("() => window.__dalLiveEngine !== undefined")
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("skip, pool_activation", [("mean", "tanh"), ("none", "identity"),
+                                                   ("mean", "sigmoid"), ("none", "relu")])
+@torch.no_grad()
+def test_the_browser_computes_what_torch_traces(engine_page: Page, skip: str,
+                                                pool_activation: str) -> None:  # fmt: skip
+    """Every similarity, τ and pooling on a padded input: attention (zero on padding), α and p
+    as the trace has them, to float32 rounding."""
+    variant = toy(skip, pool_activation, 3)
+    model, trace = variant.model, variant.trace
+    for similarity in SIMILARITIES:
+        for tau in TEMPERATURES:
+            for pooling in ("learned", "mean"):
+                want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=tau,
+                                   pooling=pooling)  # fmt: skip
+                got = run_engine(engine_page, variant, similarity, tau, pooling)
+                assert np.allclose(got["attn"], want.attn[0].numpy(), atol=2e-6)
+                assert np.allclose(got["alpha"], want.alpha[0].numpy(), atol=2e-6)
+                assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
+                assert np.all(np.array(got["attn"])[:, 5:] == 0)  # padding keys: exactly 0
+
+
+@pytest.mark.browser
+@torch.no_grad()
+def test_the_browser_computes_the_shipped_digits_model(engine_page: Page, digits_variant) -> None:
+    model, trace = digits_variant.model, digits_variant.trace
+    for similarity in SIMILARITIES:
+        want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=0.5)
+        got = run_engine(engine_page, digits_variant, similarity, 0.5, "learned")
+        assert np.allclose(got["attn"], want.attn[0].numpy(), atol=1e-5)
+        assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
+        assert abs(sum(got["probs"]) - 1) < 1e-9
+
+
+LIVE = '[data-testid="dal-live"]'
+READ = f"() => {{ const r = document.querySelector('{LIVE}'); return r && r.dalLive; }}"
+HEATMAP = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
+  .find((p) => (p.layout?.title?.text || '').replace(/<[^>]*>/g, '').startsWith('Attention a'))
+  ?.data[0].z)"""
+
+
+def _server_attention(page: Page) -> np.ndarray:
+    z = json.loads(page.evaluate(HEATMAP))
+    if isinstance(z, dict):  # compact binary z: {"dtype": "f4", "bdata": ..., "shape": ...}
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(z["shape"])
+    return np.array(z, dtype=float)
+
+
+@pytest.mark.browser
+def test_the_text_page_live_view_follows_the_sidebar_at_once(
+    page: Page, app_url: str, wait_for_app, text_model, screenshot_dir
+) -> None:
+    """A τ step redraws the live view before the server answers (it never waits for the rerun);
+    once the server has drawn the page, the live numbers are the server's. A similarity change
+    on the home model switches to that similarity's own checkpoint in the live view too."""
+    page.goto(app_url)
+    wait_for_app(page)
+    live = page.locator(LIVE)
+    live.scroll_into_view_if_needed()
+    first = page.evaluate(READ)
+    want = text_model.explain(EXAMPLE)
+    assert np.allclose(first["probs"], want.trace.probs[0].numpy(), atol=1e-4)
+    assert first["settings"]["temperature"] == text_model.config.model.temperature
+
+    page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()
+    page.keyboard.press("ArrowRight")  # τ 0.07 -> 0.1
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
+                           ".includes('|0.1|')", timeout=5_000)  # fmt: skip
+    wait_for_app(page)
+    after = page.evaluate(READ)
+    want = text_model.explain(EXAMPLE, temperature=0.1)
+    assert np.allclose(after["attn"], want.trace.attn[0].numpy(), atol=1e-4)
+    assert np.allclose(after["attn"], _server_attention(page), atol=1e-4)
+    assert np.allclose(after["probs"], want.trace.probs[0].numpy(), atol=1e-4)
+    assert not np.allclose(after["attn"], first["attn"], atol=1e-3)
+
+    page.get_by_role("combobox", name="Similarity").click()
+    page.get_by_role("option", name="dot", exact=True).click()
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
+                           ".startsWith('dot|')", timeout=5_000)  # fmt: skip
+    dot = page.evaluate(READ)
+    want = retrained("dot").explain(EXAMPLE, temperature=0.1)
+    assert np.allclose(dot["probs"], want.trace.probs[0].numpy(), atol=1e-4)
+    wait_for_app(page)
+    live.screenshot(path=screenshot_dir / "live-view.png")
