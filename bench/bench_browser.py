@@ -4,8 +4,10 @@ Run: python bench/bench_browser.py [--repeats 3] [--train]
 Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Playwright and
 prints medians (seconds) of:
 - process start -> the first chart drawn on the home page;
-- a similarity change in the sidebar -> the attention heatmap shows new numbers and the app
-  is idle again; one temperature step (→ on the slider) -> the same;
+- a similarity change in the sidebar -> the live view (ui/live_view.py, computed in the
+  browser) shows the new attention matrix; and -> the server's attention heatmap shows new
+  numbers and the app is idle again ("settled"); one temperature step (← on the slider) -> the
+  same two;
 - a switch to each page -> its first chart (or its title, for a page without charts);
 - Present: Next -> the next slide's title and chart;
 - with --train: training digits with the train page's defaults, from Start to the test
@@ -40,6 +42,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"
         "--no-first-run"]  # fmt: skip
 TARGETS = {"similarity": 0.3, "temperature": 0.2, "first chart": 8.0, "page switch": 1.0,
            "present next": 0.3}  # fmt: skip
+# The live view's attention matrix, as the browser computed it.
+LIVE_Z = """() => {
+  const root = document.querySelector('[data-testid="dal-live"]');
+  return root && root.dalLive ? JSON.stringify(root.dalLive.attn) : null;
+}"""
 # Present last: it collapses the sidebar, whose links the switches click.
 PAGES = {"image": "Your picture", "model": "The model, one formula", "train": "Train a model",
          "compare": "Compare attention", "attention": "Does attention matter?",
@@ -116,31 +123,49 @@ def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
     return time.monotonic() - start
 
 
-def similarity_changes(page: Page, repeats: int, sizes: list[int]) -> list[float]:
-    """Seconds per change; the bytes each change brought go into `sizes`."""
+def live_and_settled(page: Page, action: Callable[[], None]) -> tuple[float, float]:
+    """Seconds from `action` until the live view shows a new matrix, and until the server's
+    heatmap has new numbers with the app idle."""
+    live, server = page.evaluate(LIVE_Z), page.evaluate(ATTENTION_Z)
+    start = time.monotonic()
+    action()
+    deadline = start + 60
+    while page.evaluate(LIVE_Z) in (live, None):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the live view did not change")
+        page.wait_for_timeout(5)
+    shown = time.monotonic() - start
+    until_changed(page, server)
+    return shown, time.monotonic() - start
+
+
+def similarity_changes(page: Page, repeats: int, sizes: list[int]) -> list[tuple[float, float]]:
+    """(live, settled) seconds per change; the bytes each change brought go into `sizes`."""
     times = []
     for name in ["dot", "cosine", "neg_euclidean", "scaled_dot", "bilinear"][:repeats]:
-        box = page.get_by_role("combobox", name="Similarity")
-        box.click()
-        before = page.evaluate(ATTENTION_Z)
+        page.get_by_role("combobox", name="Similarity").click()
         option = page.get_by_role("option", name=name, exact=True)
         RECEIVED.clear()
-        times.append(timed(option.click, lambda b=before: until_changed(page, b)))
+        times.append(live_and_settled(page, option.click))
         sizes.append(sum(RECEIVED))
     return times
 
 
-def temperature_steps(page: Page, repeats: int, sizes: list[int]) -> list[float]:
+def temperature_steps(page: Page, repeats: int, sizes: list[int]) -> list[tuple[float, float]]:
     thumb = page.get_by_test_id("stSidebar").get_by_role("slider").first
     times = []
     for _ in range(repeats):
-        before = page.evaluate(ATTENTION_Z)
         thumb.focus()
         RECEIVED.clear()
-        times.append(timed(lambda: page.keyboard.press("ArrowLeft"),
-                           lambda b=before: until_changed(page, b)))  # fmt: skip
+        times.append(live_and_settled(page, lambda: page.keyboard.press("ArrowLeft")))
         sizes.append(sum(RECEIVED))
     return times
+
+
+def report_pairs(name: str, pairs: list[tuple[float, float]]) -> None:
+    """The live view's times against the target, the settled page's beside them."""
+    report(name, [live for live, _ in pairs])
+    report(f"{name} (settled)", [settled for _, settled in pairs])
 
 
 def count_frames(ws: Any) -> None:
@@ -241,10 +266,10 @@ def main() -> None:
             idle(page)
             print(f"bytes received, first load of the Text page: {sum(RECEIVED):,}")
             sizes: list[int] = []
-            report("similarity", similarity_changes(page, args.repeats, sizes))
+            report_pairs("similarity", similarity_changes(page, args.repeats, sizes))
             print(f"bytes received per similarity change: {', '.join(f'{n:,}' for n in sizes)}")
             sizes.clear()
-            report("temperature", temperature_steps(page, args.repeats, sizes))
+            report_pairs("temperature", temperature_steps(page, args.repeats, sizes))
             print(f"bytes received per temperature step: {', '.join(f'{n:,}' for n in sizes)}")
             switches = page_switches(page, url)
             for slug, seconds in switches.items():

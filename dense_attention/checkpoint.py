@@ -31,7 +31,7 @@ from .archive import (
 from .classifier import Classifier, ClassifierConfig
 from .config import ConfigError, ModelConfig
 from .encoders import MINILM_VOCAB_SIZE, EncodingError, ImageEncoder
-from .model import DenseAttention
+from .model import DenseAttention, weight_count
 
 FORMAT = "dense-attention-lab"
 VERSION = 1
@@ -151,15 +151,15 @@ def _fit(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None
 
 def _check_size(config: Any, path: Path) -> None:
     """Refuse a config whose model would hold more than MAX_WEIGHTS_BYTES of float32 weights,
-    before any memory is allocated: the dense-attention core and an image encoder are built on
-    the meta device (shapes only); a text encoder's embedding tables are counted from its config
-    (MiniLM's own token embeddings, shared and read-only, are not ours to count)."""
+    before any memory is allocated: the dense-attention core counted from its shapes
+    (model.weight_count), an image encoder built on the meta device; a text encoder's
+    embedding tables are counted from its config (MiniLM's own token embeddings, shared and
+    read-only, are not ours to count)."""
     core = config.model if isinstance(config, ClassifierConfig) else config
-    with torch.device("meta"):
-        parts: list[nn.Module] = [DenseAttention(core)]
-        if isinstance(config, ClassifierConfig) and config.image is not None:
-            parts.append(ImageEncoder(config.image))
-    count = sum(p.numel() for part in parts for p in part.parameters())
+    count = weight_count(core)
+    if isinstance(config, ClassifierConfig) and config.image is not None:
+        with torch.device("meta"):
+            count += sum(p.numel() for p in ImageEncoder(config.image).parameters())
     text = config.text if isinstance(config, ClassifierConfig) else None
     if text is not None:
         count += text.max_len * text.pos_dim

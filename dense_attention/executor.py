@@ -9,6 +9,7 @@ A message is a tuple: ("update", progress, phase), ("add", field, item), ("set",
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -22,6 +23,8 @@ from typing import Any, Protocol
 RAY_ADDRESS_ENV = "DAL_RAY_ADDRESS"  # a Ray cluster's address ("auto": the local one)
 WORKER_STOPPED = "the worker stopped: its process ended before the job did"
 OUTCOMES = ("done", "done_published", "failed")
+WARM_ENV = "DAL_WARM_WORKER"  # "0": no worker is started before the first job
+WARM_WAIT_S = 30  # the longest a job waits for the worker warming up instead of spawning one
 WORKER_NICENESS = 10  # added to a local worker's niceness: the server's reruns come first
 Work = Callable[[Any, "Reporter"], Any]  # a module-level function: picklable by reference
 
@@ -209,6 +212,12 @@ class LocalRun:
         self._worker.stop.set()
 
 
+def warm_up(modules: tuple[str, ...], reporter: Reporter) -> None:
+    """A worker's first task when started ahead of any job: import what jobs will need."""
+    for name in modules:
+        importlib.import_module(name)
+
+
 class LocalProcesses:
     """Spawned worker processes, reused from job to job (a spawn costs an interpreter start and
     the imports of torch and this library); at most `keep` idle ones are kept."""
@@ -217,9 +226,31 @@ class LocalProcesses:
         self.keep = keep
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._warming: threading.Event | None = None  # set when the warming worker is ready
+
+    def warm(self, modules: tuple[str, ...] = ()) -> None:
+        """Start a worker now, importing `modules`, so the first job does not wait for a spawn
+        (2-5 s here); nothing when a worker is idle or already warming."""
+        with self._lock:
+            if self._idle or self._warming is not None:
+                return
+            self._warming = threading.Event()
+        threading.Thread(target=self._warm, args=(modules,), name="dal-warm", daemon=True).start()
+
+    def _warm(self, modules: tuple[str, ...]) -> None:
+        try:
+            run = LocalRun(self, Worker(), pickle.dumps((warm_up, modules)))
+            while not any(message[0] in OUTCOMES for message in run.poll(1.0)):
+                pass
+        finally:
+            assert self._warming is not None
+            self._warming.set()
 
     def submit(self, work: Work, request: Any) -> LocalRun:
         task = pickle.dumps((work, request), protocol=pickle.HIGHEST_PROTOCOL)
+        warming = self._warming
+        if warming is not None:  # the warming worker is nearer ready than a new one would be
+            warming.wait(WARM_WAIT_S)
         with self._lock:
             for dead in [w for w in self._idle if not w.process.is_alive()]:
                 self._idle.remove(dead)
@@ -381,3 +412,13 @@ def default() -> Executor:
         if not _DEFAULT:
             _DEFAULT.append(from_environment())
         return _DEFAULT[0]
+
+
+def warm(modules: tuple[str, ...]) -> None:
+    """Start a local worker ahead of the first job (see LocalProcesses.warm), unless the server
+    runs jobs on Ray or DAL_WARM_WORKER is 0."""
+    if os.environ.get(WARM_ENV, "1") == "0":
+        return
+    pool = default()
+    if isinstance(pool, LocalProcesses):
+        pool.warm(modules)

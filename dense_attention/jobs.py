@@ -647,3 +647,9 @@ class Workspaces:
 def _busy(space: Workspace) -> bool:
     """A workspace with a running job is kept: its owner may be waiting for it."""
     return any(not job.finished for job in space.jobs.values())
+
+
+def warm_workers() -> None:
+    """Start a worker process now, with this module and the data loaders imported, so the
+    first training does not wait for a spawn (executor.warm)."""
+    executor.warm((__name__, "sklearn.datasets", "sklearn.linear_model"))

@@ -314,6 +314,23 @@ class DenseAttention(nn.Module):
         )  # fmt: skip
 
 
+def weight_count(config: ModelConfig) -> int:
+    """How many numbers DenseAttention(config) holds (parameters and buffers), from its shapes
+    alone: a checkpoint's size is checked before anything is allocated. (Building the model on
+    the meta device instead ran its initialisers' arithmetic through torch's Python meta
+    kernels, whose first use imports torch._dynamo: 1-1.5 s of the app's first page.)"""
+    d, inputs, classes = config.hidden_dim, config.input_dim, config.num_classes
+    count = inputs * d + d  # dense W, b
+    count += 3 * d * d + d  # similarity weights: W_q, W_k, w (additive) and W_s (bilinear)
+    count += d * d + 2 * d  # pooling W_a, b_a, u
+    count += (2 * d if config.skip == "mean" else d) * classes + classes  # out W2, b2
+    if config.sequence_encoder != "none":
+        with torch.device("meta"):
+            encoder = SEQUENCE_ENCODER_CLASSES[config.sequence_encoder](inputs)
+        count += sum(t.numel() for t in [*encoder.parameters(), *encoder.buffers()])
+    return count
+
+
 def _pooling_init(
     d: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:

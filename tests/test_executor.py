@@ -29,6 +29,7 @@ def describe_worker(request: str, job: executor.Reporter) -> dict:
     job.set("steps_per_epoch", 3)
     main_file = getattr(sys.modules["__main__"], "__file__", None)
     return {
+        "wave_imported": "wave" in sys.modules,  # a module only warm_up imports (the warm test)
         "pid": os.getpid(),
         "threads": torch.get_num_threads(),
         "nice": os.nice(0),
@@ -75,6 +76,29 @@ def test_work_runs_in_a_spawned_process_with_one_torch_thread_and_reports_in_ord
     assert found["main_file"] is None  # spawn ran no __main__ script in the worker
     again = collect(pool.submit(describe_worker, "again"))[-1][1]
     assert again["pid"] == found["pid"]  # the worker is reused
+
+
+def test_a_warmed_worker_takes_the_first_job_with_its_imports_done():
+    pool = executor.LocalProcesses(keep=1)
+    try:
+        pool.warm(("wave",))
+        pool.warm(("wave",))  # once: a second call starts no second worker
+        # Submitted at once: it waits for the warming worker rather than spawning its own (only
+        # warm_up imports `wave`, so a fresh worker would not have it).
+        first = collect(pool.submit(describe_worker, "first"))[-1][1]
+        assert first["wave_imported"] and first["nice"] == min(
+            os.nice(0) + executor.WORKER_NICENESS, 19
+        )
+    finally:
+        pool.close()
+
+
+def test_no_warm_worker_when_switched_off(monkeypatch):
+    pool = executor.LocalProcesses(keep=1)
+    monkeypatch.setattr(executor, "_DEFAULT", [pool])
+    monkeypatch.setenv(executor.WARM_ENV, "0")
+    executor.warm(("wave",))
+    assert pool._warming is None and not pool._idle
 
 
 def test_without_a_ray_address_jobs_run_in_local_processes(monkeypatch):

@@ -57,7 +57,8 @@ def test_encode_is_little_endian_float32() -> None:
 @torch.no_grad()
 def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
     variant = toy("mean", "tanh", 0)
-    part = live_view.input_part(dict.fromkeys(SIMILARITIES, variant), list("abcdefg"), ["x", "y", "z"])
+    variants = dict.fromkeys(SIMILARITIES, variant)
+    part = live_view.input_part(variants, list("abcdefg"), ["x", "y", "z"])
     key = live_view.weights_key(variant.model)
     assert part["mask"] == [True] * 5 + [False] * 2
     assert list(part["h"]) == [key]  # one model: h sent once for all six similarities
@@ -115,8 +116,10 @@ def engine_page(page: Page) -> Page:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("skip, pool_activation", [("mean", "tanh"), ("none", "identity"),
-                                                   ("mean", "sigmoid"), ("none", "relu")])
+@pytest.mark.parametrize(
+    "skip, pool_activation",
+    [("mean", "tanh"), ("none", "identity"), ("mean", "sigmoid"), ("none", "relu")],
+)
 @torch.no_grad()
 def test_the_browser_computes_what_torch_traces(engine_page: Page, skip: str,
                                                 pool_activation: str) -> None:  # fmt: skip

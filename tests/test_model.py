@@ -15,7 +15,7 @@ from dense_attention.config import (
     SEQUENCE_ENCODERS,
     SKIPS,
 )
-from dense_attention.model import transformer_heads
+from dense_attention.model import transformer_heads, weight_count
 
 D, d, C = 5, 6, 3
 ACT = {
@@ -484,3 +484,12 @@ def test_overrides_replace_each_intermediate():
     assert torch.allclose(pooled, (t.values * uniform[..., None]).sum(dim=1))
     with pytest.raises(ValueError, match="alpha_override must broadcast"):
         model.trace(x, mask, alpha_override=torch.ones(7))
+
+
+@pytest.mark.parametrize("skip, seq", [("mean", "none"), ("none", "none"), ("mean", "lstm"),
+                                       ("none", "transformer")])  # fmt: skip
+def test_weight_count_is_what_the_model_holds(skip, seq):
+    """Counted from shapes (before any allocation): every parameter and buffer of the model."""
+    cfg = ModelConfig(input_dim=12, hidden_dim=8, num_classes=3, skip=skip, sequence_encoder=seq)
+    held = sum(t.numel() for t in DenseAttention(cfg).state_dict().values())
+    assert weight_count(cfg) == held
