@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from dense_attention import jobs, ui
+from dense_attention import encoders, jobs, ui
 
 st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
 
@@ -34,7 +34,8 @@ page = st.navigation(PAGES)
 ui.restore_view()  # a shared link opens the same sentence, model, settings and slide
 ui.remember_browser()  # this browser's trained models survive a reload
 page.run()
-# A worker process for training starts now, after the first page is drawn, not at the first
-# Start (a spawn and its imports take 2-5 s); it waits idle at a lower priority. Once per server;
-# DAL_WARM_WORKER=0: never.
-jobs.warm_workers()
+# Once per server, a few seconds after the first page is sent (so the browser draws it first):
+# MiniLM loads in the background (the shipped examples did not need it: encoding_cache), and a
+# worker process for training starts, not at the first Start (a spawn and its imports take
+# 2-5 s); it waits idle at a lower priority (DAL_WARM_WORKER=0: never).
+ui.warm_up_later(encoders.preload_minilm, jobs.warm_workers)

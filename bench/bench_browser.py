@@ -3,7 +3,9 @@
 Run: python bench/bench_browser.py [--repeats 3] [--train]
 Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Playwright and
 prints medians (seconds) of:
-- process start -> the first chart drawn on the home page;
+- process start -> the first chart drawn on the home page (the live view's attention matrix,
+  drawn in the browser, or a plotly chart, whichever comes first), and -> the first plotly
+  chart;
 - a similarity change in the sidebar -> the live view (ui/live_view.py, computed in the
   browser) shows the new attention matrix; and -> the server's attention heatmap shows new
   numbers and the app is idle again ("settled"); one temperature step (← on the slider) -> the
@@ -252,6 +254,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train", action="store_true", help="also time training digits")
+    parser.add_argument(
+        "--streamlit-run",
+        action="store_true",
+        help="start with `streamlit run app.py` instead of the README's launcher",
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     proc, url, started = start_server()
@@ -261,8 +268,12 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("websocket", count_frames)
             page.goto(url)
-            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+            page.locator('[data-testid="dal-live"] canvas, .js-plotly-plot').first.wait_for(
+                timeout=180_000
+            )
             report("first chart", [time.monotonic() - started])
+            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+            report("first plotly chart", [time.monotonic() - started])
             idle(page)
             print(f"bytes received, first load of the Text page: {sum(RECEIVED):,}")
             sizes: list[int] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from . import encoding_cache
 from .config import ConfigError, from_dict
 
 TEXT_MODES = ("learned", "minilm_static", "minilm_contextual")
@@ -178,18 +180,31 @@ def minilm_path() -> str:
     return str(path)
 
 
-@functools.lru_cache(maxsize=1)
+_LOADING = threading.RLock()  # one load at a time: the background preload and a page's own
+
+
 def load_tokenizer():
     """The MiniLM WordPiece tokenizer (uncased, [CLS] ... [SEP]), loaded once from local files."""
+    with _LOADING:
+        return _load_tokenizer()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
 
 
-@functools.lru_cache(maxsize=1)
 def load_minilm():
     """The frozen MiniLM BertModel on CPU in eval mode, with eager attention (so it can return
     attention maps); loaded once from local files."""
+    with _LOADING:
+        return _load_minilm()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_minilm():
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(
@@ -197,6 +212,22 @@ def load_minilm():
     ).eval()
     model.requires_grad_(False)
     return model
+
+
+_PRELOADING: list[threading.Thread] = []
+
+
+def preload_minilm() -> None:
+    """Load the tokenizer and MiniLM in a background thread, once per process: a page showing
+    a stored example (encoding_cache) did not need them, the next typed sentence will."""
+    with _LOADING:
+        if _PRELOADING:
+            return
+        thread = threading.Thread(
+            target=lambda: (load_tokenizer(), load_minilm()), name="dal-minilm", daemon=True
+        )
+        _PRELOADING.append(thread)
+    thread.start()
 
 
 @functools.lru_cache(maxsize=4)
@@ -244,13 +275,19 @@ def _display(token: str, token_id: int, span: tuple[int, int], text: str) -> str
 
 
 def _tokenize_one(
-    ids: list[int], offsets: list, text: str, cut_words: int, max_len: int
+    ids: list[int],
+    offsets: list,
+    text: str,
+    cut_words: int,
+    max_len: int,
+    pieces: list[str] | None = None,
 ) -> tuple[list[int], list[str], int]:
-    """One text's piece ids -> ([CLS] ids [SEP] within max_len, display strings, tokens cut)."""
+    """One text's piece ids -> ([CLS] ids [SEP] within max_len, display strings, tokens cut);
+    `pieces`: the ids' WordPiece strings when known (else the tokenizer names them)."""
     kept = max_len - 2
     truncated = max(len(ids) - kept, 0) + cut_words
     ids, offsets = ids[:kept], offsets[:kept]
-    pieces = load_tokenizer().convert_ids_to_tokens(ids)
+    pieces = load_tokenizer().convert_ids_to_tokens(ids) if pieces is None else pieces[:kept]
     shown = [_display(t, i, o, text) for t, i, o in zip(pieces, ids, offsets, strict=True)]
     return [CLS_ID, *ids, SEP_ID], ["[CLS]", *shown, "[SEP]"], truncated
 
@@ -268,18 +305,26 @@ def _pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 def _tokenize(texts: Sequence[str], max_len: int) -> TokenBatch:
     _check_texts(texts)
     capped = [_cap_chars(t, max_len * CHARS_PER_TOKEN_CAP) for t in texts]
-    enc = load_tokenizer()(
-        [t for t, _ in capped],
-        add_special_tokens=False,
-        return_offsets_mapping=True,
-        verbose=False,  # no "longer than 512 tokens" warning: we truncate ourselves
-    )
+    stored = [encoding_cache.tokenized(t) for t, _ in capped]
+    if all(stored):  # the shipped examples: no tokenizer needed
+        enc = {
+            "input_ids": [s["ids"] for s in stored],
+            "offset_mapping": [s["offsets"] for s in stored],
+        }
+    else:
+        enc = load_tokenizer()(
+            [t for t, _ in capped],
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            verbose=False,  # no "longer than 512 tokens" warning: we truncate ourselves
+        )
     rows, tokens, truncated = [], [], []
     for b, (text, cut_words) in enumerate(capped):
         ids, offsets = enc["input_ids"][b], enc["offset_mapping"][b]
         if not ids:
             raise EncodingError(f"Type some text: text #{b} has no readable characters")
-        row, shown, cut = _tokenize_one(ids, offsets, text, cut_words, max_len)
+        pieces = stored[b]["pieces"] if all(stored) else None
+        row, shown, cut = _tokenize_one(ids, offsets, text, cut_words, max_len, pieces)
         rows.append(row)
         tokens.append(shown)
         truncated.append(cut)
@@ -343,6 +388,10 @@ class TextEncoder(nn.Module):
             return self.tok(self.lookup[ids.clamp(0, MINILM_VOCAB_SIZE - 1)])
         if self.config.mode == "minilm_static":
             return F.embedding(ids, self.word_embeddings)
+        if ids.shape[0] == 1 and bool(mask.all()):  # one unpadded sentence: maybe stored
+            found = encoding_cache.hidden_states(tuple(ids[0].tolist()))
+            if found is not None:
+                return found[None].to(ids.device)
         with torch.no_grad():
             out = _minilm_on(ids.device)(input_ids=ids, attention_mask=mask.long())
         return out.last_hidden_state

@@ -25,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 from dense_attention import catalog, checkpoint
 from dense_attention.toy import toy_example
 from dense_attention.train import pick_device
+from dense_attention.ui import live_view
 
 # Nothing may reach a model hub, in the tests or in the app server they start.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -38,6 +39,9 @@ atexit.register(shutil.rmtree, os.environ["DAL_DATA_DIR"], ignore_errors=True)
 # messages and drops tracebacks: give the tests the full details. (The app server that the browser
 # tests start is a separate process and keeps what users get.)
 streamlit_config.set_option("client.showErrorDetails", "full")
+# AppTest draws no browser: the live view's first-paint pause (ui/live_view.py) would only make
+# each AppTest session 0.8 s slower. The browser tests' servers keep it.
+live_view.FIRST_PAINT_PAUSE_S = 0.0
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -29,7 +29,14 @@ from .browser import (
     workspace,
     workspaces,
 )
-from .cache import cached, checkpoints, load_checkpoint, load_reference_model, minilm_attention
+from .cache import (
+    cached,
+    checkpoints,
+    load_checkpoint,
+    load_reference_model,
+    minilm_attention,
+    warm_up_later,
+)
 from .charts import chart, export_buttons, matrix_table, trace_download
 from .checkpoint_zip import checkpoint_download, checkpoint_upload, trained_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
@@ -95,6 +102,7 @@ from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import badge, dataset_level, what_if
 
 __all__ = [
+    "warm_up_later",
     "CELL",
     "EXAMPLE",
     "EXAMPLE_SENTENCES",

@@ -4,6 +4,7 @@ explanations keyed by a digest of their content (so sharing them leaks nothing).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,20 @@ def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttenti
     load_reference_model()
     build = functools.partial(reference.minilm_attention, batch)
     return _shared(digest("minilm", ids), build)
+
+
+WARM_UP_DELAY_S = 4.0  # after the first page: the browser is still drawing it (2 cores here)
+_WARMING: list[threading.Timer] = []
+_WARMING_LOCK = threading.Lock()
+
+
+def warm_up_later(*steps: Callable[[], None]) -> None:
+    """Run `steps` once per server, in a background thread WARM_UP_DELAY_S after the first call
+    (the end of the first page's run): loads a later page needs, off the first page's path."""
+    with _WARMING_LOCK:
+        if _WARMING:
+            return
+        timer = threading.Timer(WARM_UP_DELAY_S, lambda: [step() for step in steps])
+        timer.daemon = True
+        _WARMING.append(timer)
+    timer.start()

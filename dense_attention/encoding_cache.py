@@ -1,0 +1,95 @@
+"""MiniLM's tokenization and last hidden states of the shipped example sentences, saved with the
+project (assets/minilm/), so a page that shows an example needs neither transformers nor MiniLM
+loaded: the home page's first chart no longer waits ~2 s for them (they load in the background
+after it, see encoders.preload_minilm).
+
+Only exact matches are used: a text stored here (before any truncation), and hidden states for
+a single unpadded sequence of exactly the stored ids. Everything else goes to MiniLM as before.
+tests/test_encoding_cache.py recomputes every entry with the real MiniLM. Rebuild the files
+after changing the examples: `python -m dense_attention.encoding_cache`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FOLDER = Path(__file__).resolve().parent.parent / "assets" / "minilm"
+TEXTS_FILE, HIDDEN_FILE = "examples.json", "examples.safetensors"
+
+
+@functools.cache
+def _table(folder: Path = FOLDER) -> tuple[dict[str, dict[str, Any]], dict[tuple, torch.Tensor]]:
+    """(text -> its pieces, ids and offsets; full ids -> hidden states (N, 384)); empty when the
+    files are missing or unreadable (then MiniLM computes everything)."""
+    try:
+        entries = json.loads((folder / TEXTS_FILE).read_text())
+        hidden = load_file(str(folder / HIDDEN_FILE))
+        texts = {e["text"]: e for e in entries}
+        states = {tuple(e["full_ids"]): hidden[str(i)] for i, e in enumerate(entries)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, {}
+    return texts, states
+
+
+def tokenized(text: str) -> dict[str, Any] | None:
+    """The tokenizer's output for `text` (add_special_tokens=False): "ids", "offsets" and
+    "pieces" (its WordPiece strings); None when the text is not stored."""
+    return _table()[0].get(text)
+
+
+def hidden_states(ids: tuple[int, ...]) -> torch.Tensor | None:
+    """MiniLM's last hidden state (N, 384) for the unpadded ids ([CLS] ... [SEP]); None when
+    not stored. A copy: callers may change it."""
+    found = _table()[1].get(ids)
+    return None if found is None else found.clone()
+
+
+def example_texts() -> list[str]:
+    """The sentences the app offers: every text checkpoint's examples and the generic ones."""
+    from . import catalog
+
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+    texts = [*catalog.GENERIC_EXAMPLES]
+    for info in infos:
+        texts += [t for t in catalog.examples_for(info) if t not in texts]
+    return texts
+
+
+@torch.no_grad()
+def build(texts: list[str], folder: Path = FOLDER) -> None:
+    """Tokenize and run MiniLM (one thread, as the app runs it) on each text; write the files."""
+    from .encoders import CLS_ID, SEP_ID, load_minilm, load_tokenizer
+
+    torch.set_num_threads(1)
+    tokenizer, minilm = load_tokenizer(), load_minilm()
+    entries, hidden = [], {}
+    for i, text in enumerate(texts):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        full = [CLS_ID, *enc["input_ids"], SEP_ID]
+        ids = torch.tensor([full])
+        state = minilm(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state
+        hidden[str(i)] = state[0].contiguous()
+        offsets = [list(o) for o in enc["offset_mapping"]]
+        pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+        entries.append(
+            {"text": text, "ids": enc["input_ids"], "offsets": offsets, "pieces": pieces,
+             "full_ids": full}
+        )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(hidden, str(folder / HIDDEN_FILE))
+    (folder / HIDDEN_FILE).chmod(0o644)  # safetensors writes it private; it ships with the app
+    lines = ",\n".join(json.dumps(e, ensure_ascii=False) for e in entries)  # one entry a line
+    (folder / TEXTS_FILE).write_text(f"[\n{lines}\n]\n")
+    _table.cache_clear()
+
+
+if __name__ == "__main__":
+    found = example_texts()
+    build(found)
+    print(f"stored {len(found)} sentences in {FOLDER}")
