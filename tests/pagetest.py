@@ -83,7 +83,3 @@ def latex_text(at: AppTest) -> str:
 
 def set_sentence(at: AppTest, text: str) -> AppTest:
     return run(at.text_area(key=ui.SENTENCE_WIDGET).set_value(text))
-
-
-def slide_counter(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if "Slide " in m.value and " of " in m.value)

@@ -252,35 +252,45 @@ def test_about_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
 
 
 def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> None:
-    page.set_viewport_size({"width": 1600, "height": 900})  # a projector
+    sent: list[str] = []  # what the browser sends the server: a slide change sends nothing
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    page.set_viewport_size({"width": 1280, "height": 720})  # a projector
     page.goto(f"{app_url}/present")
     wait_for_app(page)
     expect(page.get_by_role("heading", name="1 · The input")).to_be_visible()
     expect(page.get_by_text("Slide 1 of 8")).to_be_visible()
     expect(page.get_by_role("button", name="Previous")).to_be_disabled()
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    before = len(sent)
     for _ in range(3):
         page.get_by_role("button", name="Next").click()
-        wait_for_app(page)
     expect(page.get_by_text("Slide 4 of 8")).to_be_visible()
-    expect(page.get_by_role("heading", name="4 · Attention weights")).to_be_visible()
-    expect(page.locator(".katex").first).to_be_visible()
+    heading = page.get_by_role("heading", name="4 · Attention weights")
+    expect(heading).to_be_visible()
+    assert len(sent) == before  # switched in the browser: no rerun
+    expect(page.locator(".katex").filter(visible=True).first).to_be_visible()
     expect(page.locator(".katex-error")).to_have_count(0)
-    expect(page.locator(".js-plotly-plot .heatmaplayer")).to_have_count(1)
+    expect(page.locator(".js-plotly-plot .heatmaplayer").filter(visible=True)).to_have_count(1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    title_px = page.get_by_role("heading", name="4 · Attention weights").evaluate(
-        "el => parseFloat(getComputedStyle(el).fontSize)"
-    )
-    assert title_px >= 48  # large type: Streamlit's own title is 2.75rem (44 px)
+    assert heading.evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 48  # large type
+    # The slide fits the 1280 x 720 screen: its chart and its notes toggle are in view.
+    notes = page.get_by_test_id("stExpander").filter(visible=True)
+    assert notes.bounding_box()["y"] + notes.bounding_box()["height"] <= 720
     page.screenshot(path=screenshot_dir / "present-slide.png")
 
     # A clicker's keys: → and PageDown move on, ← and PageUp back; the Deploy button is hidden.
-    page.get_by_role("heading", name="4 · Attention weights").click()
+    heading.click()
     for key, slide in (("ArrowRight", 5), ("PageDown", 6), ("ArrowLeft", 5), ("PageUp", 4)):
         page.keyboard.press(key)
-        wait_for_app(page)
         expect(page.get_by_text(f"Slide {slide} of 8")).to_be_visible()
+    expect(page.get_by_role("heading", name="4 · Attention weights")).to_be_visible()
     expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    # A rerun (another sentence) keeps the slide.
+    page.get_by_label("Sentence").fill("The striker scored twice in the final")
+    page.get_by_label("Sentence").press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("Slide 4 of 8")).to_be_visible()
+    expect(page.get_by_role("heading", name="4 · Attention weights")).to_be_visible()
 
 
 def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
@@ -294,7 +304,6 @@ def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app
     expect(sidebar.get_by_role("combobox", name="Similarity")).to_have_value("cosine")
     # Moving on updates the link: a copied URL opens the new slide.
     page.get_by_role("button", name="Next").click()
-    wait_for_app(page)
     expect(page).to_have_url(re.compile(r"[?&]slide=5(&|$)"))
     copied = page.url
     other = page.context.browser.new_context().new_page()  # another visitor opens the link

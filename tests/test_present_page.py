@@ -8,16 +8,16 @@ from pagetest import (
     ATOL,
     EXAMPLE,
     attention_matrices,
-    latex_text,
+    figures,
     open_page,
     run,
-    slide_counter,
     titled,
     z,
 )
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
+from dense_attention.slides import SLIDES
 
 
 @pytest.fixture
@@ -25,43 +25,52 @@ def present_page() -> AppTest:
     return open_page("views/present.py")
 
 
-def test_present_page_opens_on_the_input_slide(present_page, text_model):
+def opened_slide(at: AppTest) -> int:
+    """The slide the browser opens with: the slides' tabs' default (0 when unset)."""
+    (tabs,) = at.get("tab_container")
+    return tabs.proto.tab_container.default_tab_index
+
+
+def test_present_page_holds_every_slide_and_opens_on_the_first(present_page, text_model):
+    """Every slide is on the page, each in its tab (the browser switches them, no rerun); the
+    first is opened; the deck's controls are there."""
     at = present_page
-    assert at.session_state[ui.SLIDE] == 0
-    assert at.title[0].value == "1 · The input"
-    assert "Slide 1 of 8" in slide_counter(at)
-    assert at.button(key="slide_previous").disabled and not at.button(key="slide_next").disabled
+    assert at.session_state[ui.SLIDE] == 0 and opened_slide(at) == 0
+    assert [tab.label for tab in at.tabs] == [s.title for s in SLIDES]
+    assert [title.value for title in at.title] == [s.title for s in SLIDES]
+    assert [e.key for e in at.get("bidi_component")] == ["slide_deck"]  # Previous / Next
+    first = at.tabs[0]
     tokens = text_model.explain(EXAMPLE).tokens
-    chips = " ".join(el.proto.body for el in at.get("html"))
+    chips = " ".join(el.proto.body for el in first.get("html"))
     assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
-    assert r"x_i \in" in latex_text(at)
+    assert r"x_i \in" in first.latex[0].value
     (x_fig,) = titled(at, "Input x")
     assert x_fig["layout"]["yaxis"]["ticktext"] == tokens
-    assert at.expander[0].label == "Speaker notes"
+    assert [e.label for e in at.expander] == ["Speaker notes"] * len(SLIDES)
 
 
-def test_present_page_next_and_previous_move_one_slide(present_page, text_model):
-    at = run(present_page.button(key="slide_next").click())
-    assert at.session_state[ui.SLIDE] == 1 and "Slide 2 of 8" in slide_counter(at)
-    assert at.title[0].value == "2 · A dense layer"
-    assert "h_i = " in latex_text(at) and not at.button(key="slide_previous").disabled
+def test_every_slide_shows_its_own_step(present_page, text_model):
+    at = present_page
+    second = at.tabs[1]
+    assert second.title[0].value == "2 · A dense layer" and "h_i = " in second.latex[0].value
     (h_fig,) = titled(at, "Dense layer")
     expected = text_model.explain(EXAMPLE).trace.h[0].cpu().numpy()
     np.testing.assert_allclose(z(h_fig), expected, atol=ATOL)
-    at = run(at.button(key="slide_previous").click())
-    assert at.session_state[ui.SLIDE] == 0 and at.title[0].value == "1 · The input"
-
-
-def test_present_page_last_slide_and_out_of_range_index(present_page, text_model):
-    at = present_page
-    at.session_state[ui.SLIDE] = 99  # e.g. from a shared URL: clamped to the last slide
-    at = run(at)
-    assert at.session_state[ui.SLIDE] == 7 and "Slide 8 of 8" in slide_counter(at)
-    assert at.button(key="slide_next").disabled and not at.button(key="slide_previous").disabled
-    assert "softmax" in latex_text(at)
+    assert all(fig["layout"]["height"] <= ui.SLIDE_CHART_PX for fig in figures(at))  # 1280x720
+    last = at.tabs[-1]
+    assert "softmax" in " ".join(latex.value for latex in last.latex)
     explanation = text_model.explain(EXAMPLE)
     winner = explanation.classes[int(explanation.trace.probs[0].argmax())]
-    assert any(f"Prediction: **{winner}**" in m.value for m in at.markdown)
+    assert any(f"Prediction: **{winner}**" in m.value for m in last.markdown)
+
+
+def test_present_page_opens_a_linked_slide_and_clamps_one_out_of_range(present_page):
+    at = present_page
+    at.session_state[ui.SLIDE] = 3  # e.g. from a shared URL (slide=4)
+    assert opened_slide(run(at)) == 3
+    at.session_state[ui.SLIDE] = 99  # clamped to the last slide
+    at = run(at)
+    assert at.session_state[ui.SLIDE] == 7 and opened_slide(at) == 7
 
 
 def test_present_page_follows_the_sentence_and_the_settings(present_page, text_model):
@@ -82,5 +91,4 @@ def test_present_page_switches_to_an_image(present_page):
     assert options[0].startswith("test 1 · ") and "coffee" in options  # its dataset's pictures
     assert at.selectbox(key=ui.PRESENT_PHOTO).value == options[0]
     at = run(at.selectbox(key=ui.PRESENT_PHOTO).set_value("coffee"))
-    at = run(at.button(key="slide_next").click())
-    assert "Slide 2 of 8" in slide_counter(at) and titled(at, "Dense layer")
+    assert at.tabs[1].title[0].value == "2 · A dense layer" and titled(at, "Dense layer")

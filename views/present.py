@@ -28,12 +28,13 @@ if source == TEXT and not item.strip():
 with ui.friendly_errors():
     explanation = settings.explain(item)
 
-k = ui.slide_controls(len(SLIDES))
+k = ui.slide_controls(len(SLIDES))  # the browser switches slides and keeps `slide` in the URL
 photo = st.session_state.get(ui.PRESENT_PHOTO) if source == IMAGE else None
-ui.share_view(slide=k + 1, input=source.lower(), image=photo)
-ui.render_slide(
-    SLIDES[k],
+ui.share_view(input=source.lower(), image=photo)
+ui.render_deck(
+    SLIDES,
     explanation,
     settings.config,
+    current=k,
     show_input=lambda: ui.slide_input(settings.model, item, explanation),
 )

@@ -66,9 +66,10 @@ from .matters import ablations, analysis, deletion, importance, show_verdict, tr
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .present import (
+    SLIDE_CHART_PX,
     current_slide,
     picture_choice,
-    render_slide,
+    render_deck,
     slide_controls,
     slide_input,
     training_metadata,
@@ -166,7 +167,8 @@ __all__ = [
     "prediction_line",
     "read_once",
     "remember_browser",
-    "render_slide",
+    "render_deck",
+    "SLIDE_CHART_PX",
     "render_steps",
     "replay",
     "reset_settings",

@@ -1,8 +1,11 @@
-"""Presentation mode: one step of the model per slide, in large type, with Previous / Next."""
+"""Presentation mode: one step of the model per slide, in large type, with Previous / Next
+switching slides in the browser (every slide is on the page, each in a hidden tab)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -17,7 +20,10 @@ from . import browser, state
 from .cache import cached, checkpoints
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
-from .styles import PRESENT_CSS, SLIDE_FONT_PX, centered, escape_markdown, token_chips_html
+from .styles import PRESENT_CSS, SLIDE_FONT_PX, escape_markdown, token_chips_html
+
+ASSETS = Path(__file__).parent / "assets"
+SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart + notes
 
 
 def training_metadata(settings: Settings) -> dict[str, Any]:
@@ -48,50 +54,23 @@ def current_slide(n: int) -> int:
     return k
 
 
-def _step_slide(delta: int, n: int) -> None:
-    st.session_state[state.SLIDE] = min(max(current_slide(n) + delta, 0), n - 1)
-
-
-# Arrow keys and PageUp / PageDown (what presentation clickers send) press Previous / Next, found
-# by the CSS class of their key; typing in a text box is left alone. Installed once per page.
-SLIDE_KEYS_JS = """<script>
-const doc = window.parent.document;
-if (!doc.dalSlideKeys) {
-  doc.dalSlideKeys = true;
-  doc.addEventListener("keydown", (event) => {
-    const target = event.target;
-    if (target && (["INPUT", "TEXTAREA"].includes(target.tagName) || target.isContentEditable)) {
-      return;
-    }
-    const forward = ["ArrowRight", "PageDown"].includes(event.key);
-    const back = ["ArrowLeft", "PageUp"].includes(event.key);
-    if (!forward && !back) return;
-    const button = doc.querySelector(`.st-key-${forward ? "slide_next" : "slide_previous"} button`);
-    if (button && !button.disabled) {
-      event.preventDefault();
-      button.click();
-    }
-  });
-}
-</script>"""
+@functools.cache
+def _deck() -> Any:
+    return st.components.v2.component(
+        "dense_attention_slide_deck",
+        css=(ASSETS / "slide_deck.css").read_text(),
+        js=(ASSETS / "slide_deck.js").read_text(),
+        isolate_styles=False,  # it finds the slides' tabs on the page
+    )
 
 
 def slide_controls(n: int) -> int:
-    """Previous, "Slide k of n", Next (disabled at the ends; also ← / →, PageUp / PageDown);
-    returns the current slide index."""
+    """Previous, "Slide k of n", Next (disabled at the ends; also ← / →, PageUp / PageDown):
+    assets/slide_deck.js, which switches the slides' tabs in the browser, with no rerun, and
+    keeps the URL's `slide`. Returns the slide to open with (from a link, else the first)."""
     k = current_slide(n)
-    st.iframe(SLIDE_KEYS_JS, height=1)
     with st.container(key=state.SLIDE_CONTROLS):
-        back, counter, forward = st.columns([1, 2, 1], vertical_alignment="center")
-    back.button(
-        "Previous", key="slide_previous", on_click=_step_slide, args=(-1, n), disabled=k == 0,
-        icon=":material/arrow_back:", width="stretch",
-    )  # fmt: skip
-    counter.markdown(centered(f"Slide {k + 1} of {n}"), unsafe_allow_html=True)
-    forward.button(
-        "Next", key="slide_next", on_click=_step_slide, args=(1, n), disabled=k == n - 1,
-        icon=":material/arrow_forward:", icon_position="right", type="primary", width="stretch",
-    )  # fmt: skip
+        _deck()(key="slide_deck", data={"n": n})
     return k
 
 
@@ -112,44 +91,63 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
 def _slide_figures(
     trace: Trace, tokens: list[str], classes: list[str], hover: list[str] | None = None
 ) -> dict[str, go.Figure]:
-    """plots.trace_figures in larger type (its own copies: cached figures are shared)."""
+    """plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
+    1280 x 720 projector with its notes toggle (its own copies: cached figures are shared)."""
     figures = plots.trace_figures(trace, tokens, classes, hover=hover)
     for fig in figures.values():
         fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
+        fig.update_layout(height=min(fig.layout.height or SLIDE_CHART_PX, SLIDE_CHART_PX))
     return figures
 
 
-def render_slide(
-    slide: Slide,
+def render_deck(
+    slides: Sequence[Slide],
     explanation: Explanation,
     config: ModelConfig,
+    current: int = 0,
     show_input: Callable[[], None] | None = None,
 ) -> None:
-    """One slide in large type: its title, the formulas of its steps (for `config`, the live
-    settings) each with its sentence, its figure, and the speaker notes in an expander.
-    `show_input` draws the input under the first slide's formula."""
-    trace = explanation.trace
+    """Every slide, each in its tab (the tab strip hidden: slide_controls switches them), the
+    `current` one shown: a slide change is then the browser's alone."""
     figures = cached(
         _slide_figures,
-        trace,
+        explanation.trace,
         list(explanation.tokens),
         list(explanation.classes),
         explanation.hover_tokens,
     )
     st.html(PRESENT_CSS)
     with st.container(key=state.SLIDE_VIEW):
-        st.title(slide.title)
-        words, picture = st.columns([2, 3], gap="large")
-        with words:
-            for step in steps_of(slide):
-                st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
-                st.markdown(step.explanation)
-            if slide.key == "input" and show_input is not None:
-                show_input()
-            if slide.figure == "probs":
-                st.markdown(prediction_line(explanation))
-        with picture:
-            st.plotly_chart(figures[slide.figure], width="stretch", key=f"slide_{slide.key}")
-        with st.expander("Speaker notes", icon=":material/record_voice_over:"):
-            st.markdown(slide.note)
-            st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")
+        titles = [slide.title for slide in slides]
+        tabs = st.tabs(titles, default=titles[current], key=state.SLIDE_TABS)
+        for slide, tab in zip(slides, tabs, strict=True):
+            with tab:
+                _slide(slide, explanation, config, figures[slide.figure], show_input)
+
+
+def _slide(
+    slide: Slide,
+    explanation: Explanation,
+    config: ModelConfig,
+    figure: go.Figure,
+    show_input: Callable[[], None] | None,
+) -> None:
+    """One slide in large type: its title, the formulas of its steps (for `config`, the live
+    settings) each with its sentence, its figure, and the speaker notes in an expander.
+    `show_input` draws the input under the first slide's formula."""
+    trace = explanation.trace
+    st.title(slide.title)
+    words, picture = st.columns([2, 3], gap="large")
+    with words:
+        for step in steps_of(slide):
+            st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
+            st.markdown(step.explanation)
+        if slide.key == "input" and show_input is not None:
+            show_input()
+        if slide.figure == "probs":
+            st.markdown(prediction_line(explanation))
+    with picture:
+        st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
+    with st.expander("Speaker notes", icon=":material/record_voice_over:"):
+        st.markdown(slide.note)
+        st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")

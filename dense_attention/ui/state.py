@@ -51,6 +51,7 @@ PRESENT_SOURCE = "present_source"  # "Text" | "Image"
 PRESENT_PHOTO = "present_photo"  # the chosen picture's name
 SLIDE_VIEW = "slide_view"  # the slide's container: its CSS class scopes the large type
 SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
+SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page
 MATTERS_SOURCE = "matters_source"  # "Text" | "Image"
