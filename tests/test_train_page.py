@@ -474,3 +474,29 @@ def test_an_estimate_of_the_run_time_is_offered_before_start():
     at.slider(key="train_epochs").set_value(EPOCHS + 1)
     at = run(at)  # another setting: the old estimate no longer applies, so it goes
     assert not [c for c in at.caption if c.value.startswith("Estimate:")]
+
+
+def near_end_script() -> None:
+    """A job's panel deciding whether to poll fast, on a stand-in job set by the test."""
+    import types
+
+    import streamlit as st
+
+    from dense_attention.ui import job_panels
+
+    fields = st.session_state.get("job", {"progress": 0.1, "phase": "Training: epoch 4 of 40"})
+    job = types.SimpleNamespace(id="j", finished=False, **fields)
+    st.write(f"near={job_panels._near_end(job)}")
+
+
+def test_a_job_panel_polls_fast_only_near_the_end() -> None:
+    """Under NEAR_END_S left at the observed pace, or past training (testing, the baseline)."""
+    at = AppTest.from_function(near_end_script).run()
+    assert at.markdown[0].value == "near=False"  # no pace yet
+    time.sleep(0.4)
+    at.session_state["job"] = {"progress": 0.11, "phase": "Training: epoch 5 of 40"}
+    assert at.run().markdown[0].value == "near=False"  # ~35 s left at 1% per 0.4 s
+    at.session_state["job"] = {"progress": 0.95, "phase": "Training: epoch 38 of 40"}
+    assert at.run().markdown[0].value == "near=True"  # well under 4 s left
+    at.session_state["job"] = {"progress": 1.0, "phase": "Measuring test accuracy"}
+    assert at.run().markdown[0].value == "near=True"

@@ -35,6 +35,7 @@ from .cache import (
     load_checkpoint,
     load_reference_model,
     minilm_attention,
+    warm_pages,
     warm_up_later,
 )
 from .charts import chart, export_buttons, matrix_table, trace_download
@@ -103,6 +104,7 @@ from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import badge, dataset_level, what_if
 
 __all__ = [
+    "warm_pages",
     "warm_up_later",
     "CELL",
     "EXAMPLE",

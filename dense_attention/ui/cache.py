@@ -4,6 +4,7 @@ explanations keyed by a digest of their content (so sharing them leaks nothing).
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,27 @@ def minilm_attention(model: Classifier, text: str) -> reference.ReferenceAttenti
     load_reference_model()
     build = functools.partial(reference.minilm_attention, batch)
     return _shared(digest("minilm", ids), build)
+
+
+# What the other pages import the first time they are opened (1-3 s each on this machine): the
+# Image page's datasets and demo photos, the attention page's Captum and Kendall tau, exports.
+PAGE_MODULES = (
+    "sklearn.datasets",
+    "skimage.data",
+    "scipy.stats",
+    "captum.attr",
+    "plotly.offline",
+)
+
+
+def warm_pages() -> None:
+    """Import PAGE_MODULES now (meant for the background: see warm_up_later), so the first visit
+    of those pages does not wait for them; a module that fails to import is left to its page."""
+    for name in PAGE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 WARM_UP_DELAY_S = 4.0  # after the first page: the browser is still drawing it (2 cores here)

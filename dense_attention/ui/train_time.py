@@ -56,18 +56,27 @@ def time_estimate(request: jobs.TrainRequest) -> None:
     )
 
 
-def eta(job: jobs.Job) -> None:
-    """Elapsed time and the time left at the pace since training began (from `job.progress`)."""
+def seconds_left(job: jobs.Job) -> tuple[float, float] | None:
+    """(seconds training so far, seconds left at the pace since this browser first saw it
+    train: from `job.progress`); None outside the training phase or before any progress."""
     if not job.phase.startswith("Training"):
-        return
+        return None
     key = f"{ESTIMATE}_pace_{job.id}"
     now = time.monotonic()
     start, progress0 = st.session_state.setdefault(key, (now, job.progress))
     done = job.progress - progress0
     if done <= 0:
+        return None
+    return now - start, (now - start) * (1 - job.progress) / done
+
+
+def eta(job: jobs.Job) -> None:
+    """Elapsed time and the time left at the pace since training began."""
+    times = seconds_left(job)
+    if times is None:
         return
-    left = (now - start) * (1 - job.progress) / done
+    spent, left = times
     st.caption(
-        f"{_duration(now - start)} training so far · about **{_duration(left)} left** at this "
+        f"{_duration(spent)} training so far · about **{_duration(left)} left** at this "
         "pace (at most: early stopping may end it sooner)"
     )
