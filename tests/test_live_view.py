@@ -202,3 +202,18 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     assert np.allclose(dot["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     wait_for_app(page)
     live.screenshot(path=screenshot_dir / "live-view.png")
+
+
+def test_a_long_input_gets_a_caption_not_a_live_view(monkeypatch) -> None:
+    """Past MAX_TOKENS the six score matrices would be megabytes: the steps still follow."""
+    from pagetest import open_page
+
+    from dense_attention.ui import live_view as ui_live_view
+
+    monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 5)
+    at = open_page()
+    assert not at.get("bidi_component")
+    assert any("live view is drawn for inputs of up to 5 tokens" in c.value for c in at.caption)
+    monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 128)
+    at = open_page()
+    assert [c.key for c in at.get("bidi_component")] == ["text_live_view"]

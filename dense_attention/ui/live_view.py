@@ -31,6 +31,7 @@ SENT = "live_view_sent"  # session key: the weights keys this browser already ho
 # main thread blocked). Without the pause the live view showed with the charts, at 7.5-10 s
 # after start; with it, at ~4.4 s, and the charts no later (measured in Chromium).
 FIRST_PAINT_PAUSE_S = 0.8
+MAX_TOKENS = 128  # six N x N score matrices: 128 tokens make 0.5 MB of base64
 PAINTED = "live_view_painted"  # session key: this browser has had its first live view
 
 
@@ -55,12 +56,21 @@ def _explained(model: Classifier, cache_key: str | None, item: Any) -> Explanati
 
 
 def live_panel(picked: Picked, settings: Settings, item: Any, key: str) -> None:
-    """The live view of `item` (a text or a picture) under the picked model."""
+    """The live view of `item` (a text or a picture) under the picked model; only a caption
+    past MAX_TOKENS tokens (the scores of six similarities would be megabytes)."""
+    first = _explained(picked.model, picked.cache_key, item)
+    if len(first.tokens) > MAX_TOKENS:
+        st.caption(
+            f"The live view is drawn for inputs of up to {MAX_TOKENS} tokens; this one has "
+            f"{len(first.tokens)}: the steps below follow each setting."
+        )
+        return
+    traces = {id(picked.model): first.trace}  # each model explained once
     variants = {}
     for similarity, (model, cache_key) in similarity_models(picked).items():
-        trace = _explained(model, cache_key, item).trace
-        variants[similarity] = live_view.Variant(model.core, trace)
-    first = _explained(picked.model, picked.cache_key, item)
+        if id(model) not in traces:
+            traces[id(model)] = _explained(model, cache_key, item).trace
+        variants[similarity] = live_view.Variant(model.core, traces[id(model)])
     part = live_view.input_part(variants, first.tokens, list(picked.model.classes))
     sent = st.session_state.setdefault(SENT, set())
     weights = {}
