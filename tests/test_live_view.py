@@ -16,7 +16,7 @@ from dense_attention.config import ModelConfig
 from dense_attention.data import load_dataset
 from dense_attention.model import DenseAttention
 from dense_attention.similarity import SIMILARITIES
-from dense_attention.ui.live_view import ASSETS
+from dense_attention.ui.cache import ASSETS
 
 ENGINE = (ASSETS / "live_view.js").read_text()
 TEMPERATURES = (0.07, 1.0, 10.0)
@@ -202,6 +202,17 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     assert np.allclose(dot["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     wait_for_app(page)
     live.screenshot(path=screenshot_dir / "live-view.png")
+
+    # A browser that lost the weights it was sent (a run cut short) asks for them again.
+    page.evaluate("() => window.__dalLiveWeights.clear()")
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill("The striker scored twice in the final")
+    box.press("Control+Enter")
+    page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.probs.length === 5",
+                           timeout=60_000)  # fmt: skip
+    wait_for_app(page)
+    want = retrained("dot").explain("The striker scored twice in the final", temperature=0.1)
+    assert np.allclose(page.evaluate(READ)["probs"], want.trace.probs[0].numpy(), atol=1e-4)
 
 
 def test_a_long_input_gets_a_caption_not_a_live_view(monkeypatch) -> None:

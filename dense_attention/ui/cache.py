@@ -156,3 +156,19 @@ def warm_up_later(*steps: Callable[[], None]) -> None:
         timer.daemon = True
         _WARMING.append(timer)
     timer.start()
+
+
+ASSETS = Path(__file__).parent / "assets"  # the JavaScript and CSS of the app's own elements
+
+
+@functools.cache
+def component(name: str) -> Any:
+    """The components-v2 element of assets/<name>.js and <name>.css, registered once per
+    process. Its styles are not isolated: it reads the page (the sidebar's widgets, the slides'
+    tabs), and the tests and the bench read its numbers; its classes carry its own prefix."""
+    return st.components.v2.component(
+        f"dense_attention_{name}",
+        css=(ASSETS / f"{name}.css").read_text(),
+        js=(ASSETS / f"{name}.js").read_text(),
+        isolate_styles=False,
+    )

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import functools
 import time
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from .. import live_view
 from ..classifier import Classifier, Explanation
-from .cache import shared_explanation
+from .cache import component, shared_explanation
 from .live import LIVE_SETTINGS
 from .sidebar import Picked, Settings, similarity_models
 
-ASSETS = Path(__file__).parent / "assets"
 SENT = "live_view_sent"  # session key: the weights keys this browser already holds
 # On a browser's first page the charts below wait this long after the live view: the browser
 # then draws it before it compiles plotly.js (4.7 MB; 2.5-3.5 s on this 2-core machine, its
@@ -33,16 +31,6 @@ SENT = "live_view_sent"  # session key: the weights keys this browser already ho
 FIRST_PAINT_PAUSE_S = 0.8
 MAX_TOKENS = 128  # six N x N score matrices: 128 tokens make 0.5 MB of base64
 PAINTED = "live_view_painted"  # session key: this browser has had its first live view
-
-
-@functools.cache
-def _component() -> Any:
-    return st.components.v2.component(
-        "dense_attention_live_view",
-        css=(ASSETS / "live_view.css").read_text(),
-        js=(ASSETS / "live_view.js").read_text(),
-        isolate_styles=False,  # the tests and the bench read its numbers from the page
-    )
 
 
 def _resend() -> None:
@@ -83,7 +71,7 @@ def live_panel(picked: Picked, settings: Settings, item: Any, key: str) -> None:
         "**Live** — computed in your browser from h as you move the sidebar's similarity, "
         "τ and pooling; the steps below follow from the server with every number."
     )
-    _component()(
+    component("live_view")(
         key=key,
         data={
             "input": part,

@@ -3,9 +3,7 @@ switching slides in the browser (every slide is on the page, each in a hidden ta
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -17,12 +15,11 @@ from ..config import ModelConfig
 from ..slides import Slide, on_screen, steps_of
 from ..trace import Trace
 from . import browser, state
-from .cache import cached, checkpoints
+from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
 from .styles import PRESENT_CSS, SLIDE_FONT_PX, escape_markdown, token_chips_html
 
-ASSETS = Path(__file__).parent / "assets"
 SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart + notes
 
 
@@ -54,23 +51,13 @@ def current_slide(n: int) -> int:
     return k
 
 
-@functools.cache
-def _deck() -> Any:
-    return st.components.v2.component(
-        "dense_attention_slide_deck",
-        css=(ASSETS / "slide_deck.css").read_text(),
-        js=(ASSETS / "slide_deck.js").read_text(),
-        isolate_styles=False,  # it finds the slides' tabs on the page
-    )
-
-
 def slide_controls(n: int) -> int:
     """Previous, "Slide k of n", Next (disabled at the ends; also ← / →, PageUp / PageDown):
     assets/slide_deck.js, which switches the slides' tabs in the browser, with no rerun, and
     keeps the URL's `slide`. Returns the slide to open with (from a link, else the first)."""
     k = current_slide(n)
     with st.container(key=state.SLIDE_CONTROLS):
-        _deck()(key="slide_deck", data={"n": n})
+        component("slide_deck")(key="slide_deck", data={"n": n})
     return k
 
 
