@@ -5,7 +5,7 @@ Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Play
 prints medians (seconds) of:
 - process start -> the first chart drawn on the home page (the live view's attention matrix,
   drawn in the browser, or a plotly chart, whichever comes first), and -> the first plotly
-  chart;
+  chart (each a fresh server and browser, --repeats times);
 - a similarity change in the sidebar -> the live view (ui/live_view.py, computed in the
   browser) shows the new attention matrix; and -> the server's attention heatmap shows new
   numbers and the app is idle again ("settled"); one temperature step (← on the slider) -> the
@@ -198,6 +198,30 @@ def empty_page_floor(pw: Any, repeats: int) -> list[float]:
             proc.wait(timeout=10)
 
 
+def start_ups(pw: Any, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds from `streamlit run` to the home page's first chart (the live view's canvas or a
+    plotly chart, whichever is first) and to its first plotly chart; a fresh server and
+    browser each time."""
+    first, plotly = [], []
+    for _ in range(repeats):
+        proc, url, started = start_server()
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.locator('[data-testid="dal-live"] canvas, .js-plotly-plot').first.wait_for(
+                timeout=180_000
+            )
+            first.append(time.monotonic() - started)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+            plotly.append(time.monotonic() - started)
+            browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return first, plotly
+
+
 def page_switches(page: Page, url: str) -> dict[str, float]:
     times = {}
     for slug, heading in PAGES.items():
@@ -261,19 +285,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    proc, url, started = start_server()
+    with sync_playwright() as pw:
+        first, plotly = start_ups(pw, args.repeats)
+    report("first chart", first)
+    report("first plotly chart", plotly)
+    proc, url, _ = start_server()
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("websocket", count_frames)
             page.goto(url)
-            page.locator('[data-testid="dal-live"] canvas, .js-plotly-plot').first.wait_for(
-                timeout=180_000
-            )
-            report("first chart", [time.monotonic() - started])
             page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
-            report("first plotly chart", [time.monotonic() - started])
             idle(page)
             print(f"bytes received, first load of the Text page: {sum(RECEIVED):,}")
             sizes: list[int] = []
