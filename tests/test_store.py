@@ -396,7 +396,7 @@ def test_browser_a_restarted_server_keeps_the_model_and_tells_of_the_interrupted
         assert image_page_charts(page, server.url) == before
 
         train(page, server.url, epochs_down=0)  # 40 epochs: still running when killed
-        running_on_disk(tmp_path / "data")  # kill it mid-run (the page redraws every 2.5 s)
+        running_on_disk(tmp_path / "data")  # kill it mid-run (the page redraws every few seconds)
         server.stop(signal.SIGKILL)
         server.start()
         page.goto(f"{server.url}/train")

@@ -13,14 +13,16 @@ from .styles import md
 from .train_time import eta, seconds_left
 
 # How often a running job's panel refreshes. Each refresh rebuilds the curves and the live
-# attention and ships them; at 0.7 s the panel competed with training for the CPU (digits took
-# 2-5x the CLI's time on a busy 2-core machine).
-JOB_POLL_S = 2.5
+# attention, ships them and the browser redraws them, on the CPUs the training worker shares:
+# digits with the train page's defaults took 2-5x the CLI's time at 0.7 s; measured in
+# Chromium against the CLI on this 2-core machine: 1.20-1.33x at 2.5 s, 1.13-1.20x at 4 s,
+# 1.13x at 10 s.
+JOB_POLL_S = 4.0
 # Near its end (under NEAR_END_S left at the current pace, or past training: testing and the
 # baseline) the panel polls every JOB_FAST_POLL_S, so the result shows soon after it exists
-# instead of up to JOB_POLL_S later (digits: 1.25 s of a 15 s run on average).
-NEAR_END_S = 4.0
-JOB_FAST_POLL_S = 0.5
+# instead of up to JOB_POLL_S later.
+NEAR_END_S = 3.0
+JOB_FAST_POLL_S = 1.0
 CURVE_POINTS = 300  # batch losses drawn at most (every k-th one of a long run)
 
 
