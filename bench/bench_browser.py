@@ -10,7 +10,9 @@ prints medians (seconds) of:
   browser) shows the new attention matrix; and -> the server's attention heatmap shows new
   numbers and the app is idle again ("settled"); one temperature step (← on the slider) -> the
   same two;
-- a switch to each page -> its first chart (or its title, for a page without charts);
+- a switch to each page -> its first chart (or its title, for a page without charts), in
+  --repeats passes over the pages (the first: first visits), and the median of the pages'
+  medians;
 - Present: Next -> the next slide's title and chart;
 - with --train: training digits with the train page's defaults, from Start to the test
   accuracy shown, beside the CLI's time for the same settings in the same run;
@@ -305,10 +307,12 @@ def main() -> None:
             sizes.clear()
             report_pairs("temperature", temperature_steps(page, args.repeats, sizes))
             print(f"bytes received per temperature step: {', '.join(f'{n:,}' for n in sizes)}")
-            switches = page_switches(page, url)
-            for slug, seconds in switches.items():
-                report(f"page switch: {slug}", [seconds])
-            report("page switch", list(switches.values()))
+            passes = [page_switches(page, url) for _ in range(args.repeats)]
+            for slug in PAGES:
+                report(f"page switch: {slug}", [one[slug] for one in passes])
+            report("page switch, first visits", list(passes[0].values()))
+            medians = [statistics.median(one[slug] for one in passes) for slug in PAGES]
+            report("page switch", medians)  # the median of the pages' medians
             report("present next", present_next(page, url, args.repeats))
             if args.train:
                 app_s, cli_s, one_s = train_in_app(page, url), train_in_cli(), train_in_cli(1)
