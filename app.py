@@ -33,10 +33,10 @@ st.logo("assets/wordmark.svg", size="large")
 page = st.navigation(PAGES)
 ui.restore_view()  # a shared link opens the same sentence, model, settings and slide
 ui.remember_browser()  # this browser's trained models survive a reload
-page.run()
-# Once per server, a few seconds after the first page is sent (so the browser draws it first):
+# Once per server, a few seconds after the first page starts (so the browser draws it first):
 # MiniLM loads in the background (the shipped examples did not need it: encoding_cache), the
 # other pages' heavy imports are done, and a worker process for training starts, not at the
 # first Start (a spawn and its imports take 2-5 s); it waits idle at a lower priority
 # (DAL_WARM_WORKER=0: never).
 ui.warm_up_later(encoders.preload_minilm, ui.warm_pages, jobs.warm_workers)
+page.run()

@@ -207,8 +207,8 @@ def start_ups(pw: Any, repeats: int) -> tuple[list[float], list[float]]:
     first, plotly = [], []
     for _ in range(repeats):
         proc, url, started = start_server()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.locator('[data-testid="dal-live"] canvas, .js-plotly-plot').first.wait_for(
@@ -217,8 +217,8 @@ def start_ups(pw: Any, repeats: int) -> tuple[list[float], list[float]]:
             first.append(time.monotonic() - started)
             page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
             plotly.append(time.monotonic() - started)
-            browser.close()
         finally:
+            browser.close()
             proc.terminate()
             proc.wait(timeout=10)
     return first, plotly
@@ -280,11 +280,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train", action="store_true", help="also time training digits")
-    parser.add_argument(
-        "--streamlit-run",
-        action="store_true",
-        help="start with `streamlit run app.py` instead of the README's launcher",
-    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with sync_playwright() as pw:

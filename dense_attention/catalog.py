@@ -126,6 +126,14 @@ def examples_for(info: CheckpointInfo | None) -> tuple[str, ...]:
     return sentences or GENERIC_EXAMPLES
 
 
+def example_sentences() -> list[str]:
+    """Every sentence the app offers: each text checkpoint's examples and the generic ones."""
+    texts = list(GENERIC_EXAMPLES)
+    for info in discover_checkpoints(checkpoint_root()).values():
+        texts += [t for t in examples_for(info) if t not in texts]
+    return texts
+
+
 def trained_similarity(info: CheckpointInfo) -> str | None:
     """The similarity a checkpoint was trained with (its config.json); None if unreadable."""
     try:

@@ -180,12 +180,14 @@ def minilm_path() -> str:
     return str(path)
 
 
-_LOADING = threading.RLock()  # one load at a time: the background preload and a page's own
+# One load of each at a time (the background preload and a page's own), each under its own
+# lock: a tokenization does not wait while the model loads.
+_TOKENIZER_LOCK, _MINILM_LOCK = threading.Lock(), threading.Lock()
 
 
 def load_tokenizer():
     """The MiniLM WordPiece tokenizer (uncased, [CLS] ... [SEP]), loaded once from local files."""
-    with _LOADING:
+    with _TOKENIZER_LOCK:
         return _load_tokenizer()
 
 
@@ -199,7 +201,7 @@ def _load_tokenizer():
 def load_minilm():
     """The frozen MiniLM BertModel on CPU in eval mode, with eager attention (so it can return
     attention maps); loaded once from local files."""
-    with _LOADING:
+    with _MINILM_LOCK:
         return _load_minilm()
 
 
@@ -220,14 +222,20 @@ _PRELOADING: list[threading.Thread] = []
 def preload_minilm() -> None:
     """Load the tokenizer and MiniLM in a background thread, once per process: a page showing
     a stored example (encoding_cache) did not need them, the next typed sentence will."""
-    with _LOADING:
+    with _TOKENIZER_LOCK:
         if _PRELOADING:
             return
-        thread = threading.Thread(
-            target=lambda: (load_tokenizer(), load_minilm()), name="dal-minilm", daemon=True
-        )
+        thread = threading.Thread(target=_preload, name="dal-minilm", daemon=True)
         _PRELOADING.append(thread)
     thread.start()
+
+
+def _preload() -> None:
+    try:
+        load_tokenizer()
+        load_minilm()
+    except EncodingError:  # not installed: the page that needs MiniLM says so
+        return
 
 
 @functools.lru_cache(maxsize=4)

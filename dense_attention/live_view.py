@@ -7,7 +7,8 @@ has variants trained with each); and once per model and browser session: the poo
 weights. The browser then recomputes, for any similarity, τ and pooling, exactly what
 `DenseAttention.trace` does from the scores on:
 
-    a = masked softmax(s / τ), v = a h, α = masked softmax(uᵀ tanh(W_α v + b_α)) (0 if mean),
+    a = masked softmax(s / τ), v = a h, α = masked softmax(e), e = uᵀ tanh(W_α v + b_α)
+    (e = 0 under mean pooling: α uniform),
     c = σ(Σ α_i v_i), z = W₂[c; h_o] + b₂ (or W₂ c + b₂ without skip), p = softmax(z)
 
 (dense_attention/ui/assets/live_view.js, in float64; it matches torch's float32 to ~1e-6).
@@ -61,20 +62,24 @@ def _weights(model: DenseAttention) -> dict[str, torch.Tensor]:
     }
 
 
-def weights_key(model: DenseAttention) -> str:
+def weights_key(model: DenseAttention, classes: list[str]) -> str:
     """A content hash of what `weights_part` sends: the browser keeps weights under it."""
     cfg = model.config
-    return digest(_weights(model), cfg.pool_activation, cfg.skip)[:24]
+    return digest(_weights(model), cfg.pool_activation, cfg.skip, list(classes))[:24]
 
 
-def weights_part(model: DenseAttention) -> dict[str, Any]:
-    """The pooling and output weights (and how they are used), for the browser to keep."""
+def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
+    """The pooling and output weights (and how they are used), and the names of the model's
+    `classes`, for the browser to keep."""
     cfg = model.config
+    if len(classes) != cfg.num_classes:
+        raise ValueError(f"{len(classes)} class names for {cfg.num_classes} classes")
     parts = {name: encode(value) for name, value in _weights(model).items()}
     return {
         **parts,
         "hidden": cfg.hidden_dim,
         "classes": cfg.num_classes,
+        "class_names": list(classes),
         "pool_activation": cfg.pool_activation,
         "skip": cfg.skip,
     }
@@ -90,22 +95,27 @@ def _raw_scores(variant: Variant, similarity: str) -> torch.Tensor:
 def input_part(
     variants: Mapping[str, Variant], tokens: list[str], classes: list[str]
 ) -> dict[str, Any]:
-    """Everything about one input: for each similarity, which weights it runs on, its h
-    (shared between similarities on the same weights) and its raw scores."""
+    """Everything about one input: for each similarity, the key of the weights it runs on (see
+    `weights_key`; `classes` names the models' classes), of its h (h is sent once per distinct
+    content) and its raw scores. Every variant must have the input's N tokens."""
     first = next(iter(variants.values())).trace
     mask = first.mask[0].cpu().numpy().astype(bool)
     similarities: dict[str, dict[str, str]] = {}
     hidden: dict[str, str] = {}
     for similarity, variant in variants.items():
-        key = weights_key(variant.model)
-        hidden.setdefault(key, encode(variant.trace.h[0]))
-        scores = encode(_raw_scores(variant, similarity))
-        similarities[similarity] = {"weights": key, "scores": scores}
+        h = variant.trace.h[0]
+        if h.shape[0] != mask.shape[0]:
+            raise ValueError(f"{similarity}: {h.shape[0]} tokens, the input has {mask.shape[0]}")
+        h_key = digest(h)[:24]
+        hidden.setdefault(h_key, encode(h))
+        similarities[similarity] = {
+            "weights": weights_key(variant.model, classes),
+            "h": h_key,
+            "scores": encode(_raw_scores(variant, similarity)),
+        }
     return {
         "tokens": list(tokens),
-        "classes": list(classes),
         "mask": [bool(m) for m in mask],
-        "tokens_count": int(mask.shape[0]),
         "h": hidden,
         "similarities": similarities,
         "poolings": list(POOLINGS),

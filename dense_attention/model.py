@@ -315,10 +315,11 @@ class DenseAttention(nn.Module):
 
 
 def weight_count(config: ModelConfig) -> int:
-    """How many numbers DenseAttention(config) holds (parameters and buffers), from its shapes
-    alone: a checkpoint's size is checked before anything is allocated. (Building the model on
-    the meta device instead ran its initialisers' arithmetic through torch's Python meta
-    kernels, whose first use imports torch._dynamo: 1-1.5 s of the app's first page.)"""
+    """How many numbers DenseAttention(config) holds, parameters and buffers (the fixed
+    similarity and pooling weights count too), from its shapes: a checkpoint's size is checked
+    before anything is allocated. Only a sequence encoder is still built on the meta device
+    (for the core, that ran its initialisers' arithmetic through torch's Python meta kernels,
+    whose first use imports torch._dynamo: 1-1.5 s of the app's first page)."""
     d, inputs, classes = config.hidden_dim, config.input_dim, config.num_classes
     count = inputs * d + d  # dense W, b
     count += 3 * d * d + d  # similarity weights: W_q, W_k, w (additive) and W_s (bilinear)

@@ -1,6 +1,7 @@
 """The stored MiniLM encodings of the example sentences: equal to the real tokenizer and MiniLM,
 complete, and enough for a shipped example to be explained without loading transformers."""
 
+import json
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention import encoders, encoding_cache
+from dense_attention import catalog, encoders, encoding_cache
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def stored() -> dict:
 
 
 def test_every_example_the_app_offers_is_stored(stored) -> None:
-    assert set(encoding_cache.example_texts()) <= set(stored)
+    assert set(catalog.example_sentences()) <= set(stored)
 
 
 @torch.no_grad()
@@ -69,3 +70,26 @@ print("transformers" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_unreadable_or_stale_files_are_ignored(tmp_path) -> None:
+    """A broken file (here a Git LFS pointer) or another MiniLM's files: MiniLM computes all."""
+    source = encoding_cache.FOLDER
+    (tmp_path / encoding_cache.TEXTS_FILE).write_text(
+        (source / encoding_cache.TEXTS_FILE).read_text()
+    )
+    (tmp_path / encoding_cache.HIDDEN_FILE).write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n"
+    )
+    assert encoding_cache._table(tmp_path) == ({}, {})
+    (tmp_path / encoding_cache.HIDDEN_FILE).write_bytes(
+        (source / encoding_cache.HIDDEN_FILE).read_bytes()
+    )
+    encoding_cache._table.cache_clear()  # read once per folder: read again
+    assert encoding_cache._table(tmp_path)[0]  # both files good: read
+    stale = json.loads((tmp_path / encoding_cache.TEXTS_FILE).read_text())
+    stale["minilm"] = "0.0.0"
+    (tmp_path / encoding_cache.TEXTS_FILE).write_text(json.dumps(stale))
+    encoding_cache._table.cache_clear()
+    assert encoding_cache._table(tmp_path) == ({}, {})
+    encoding_cache._table.cache_clear()

@@ -82,7 +82,9 @@ def test_a_warmed_worker_takes_the_first_job_with_its_imports_done():
     pool = executor.LocalProcesses(keep=1)
     try:
         pool.warm(("wave",))
+        warming = pool._warming
         pool.warm(("wave",))  # once: a second call starts no second worker
+        assert pool._warming is warming
         # Submitted at once: it waits for the warming worker rather than spawning its own (only
         # warm_up imports `wave`, so a fresh worker would not have it).
         first = collect(pool.submit(describe_worker, "first"))[-1][1]

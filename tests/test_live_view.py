@@ -54,57 +54,69 @@ def test_encode_is_little_endian_float32() -> None:
                           values.astype(np.float32))  # fmt: skip
 
 
+CLASSES = ["x", "y", "z"]
+
+
 @torch.no_grad()
 def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
     variant = toy("mean", "tanh", 0)
     variants = dict.fromkeys(SIMILARITIES, variant)
-    part = live_view.input_part(variants, list("abcdefg"), ["x", "y", "z"])
-    key = live_view.weights_key(variant.model)
+    part = live_view.input_part(variants, list("abcdefg"), CLASSES)
     assert part["mask"] == [True] * 5 + [False] * 2
-    assert list(part["h"]) == [key]  # one model: h sent once for all six similarities
-    assert np.allclose(decoded(part["h"][key], (7, 8)), variant.trace.h[0].numpy())
+    (h_key,) = part["h"]  # one model: h sent once for all six similarities
+    assert np.allclose(decoded(part["h"][h_key], (7, 8)), variant.trace.h[0].numpy())
     for name in SIMILARITIES:
-        scores = decoded(part["similarities"][name]["scores"], (7, 7))
+        entry = part["similarities"][name]
+        assert entry["h"] == h_key
+        assert entry["weights"] == live_view.weights_key(variant.model, CLASSES)
+        scores = decoded(entry["scores"], (7, 7))
         # Independently: the trace's scores are the raw ones over τ (τ = 0.5 here).
         again = variant.model.trace(variant.trace.x, variant.trace.mask, similarity=name,
                                     temperature=0.5)  # fmt: skip
         assert np.allclose(scores / 0.5, again.scores[0].numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_weights_key_follows_the_weights() -> None:
+def test_weights_key_follows_the_weights_and_the_class_names() -> None:
     variant = toy("mean", "tanh", 0)
-    key = live_view.weights_key(variant.model)
-    assert key == live_view.weights_key(variant.model)
+    key = live_view.weights_key(variant.model, CLASSES)
+    assert key == live_view.weights_key(variant.model, CLASSES)
+    assert key != live_view.weights_key(variant.model, ["z", "y", "x"])
     with torch.no_grad():
         variant.model.out.bias.add_(1e-3)
-    assert live_view.weights_key(variant.model) != key
-    part = live_view.weights_part(variant.model)
+    assert live_view.weights_key(variant.model, CLASSES) != key
+    part = live_view.weights_part(variant.model, CLASSES)
     assert (part["hidden"], part["classes"], part["skip"]) == (8, 3, "mean")
+    assert part["class_names"] == CLASSES
     assert np.allclose(decoded(part["out_bias"], (3,)), variant.model.out.bias.detach().numpy())
+    with pytest.raises(ValueError, match="2 class names for 3 classes"):
+        live_view.weights_part(variant.model, ["x", "y"])
 
 
-def test_variants_send_each_models_own_h() -> None:
+def test_variants_send_each_models_own_h_and_must_read_the_same_tokens() -> None:
     a, b = toy("none", "tanh", 1), toy("none", "tanh", 2)
-    part = live_view.input_part({"dot": a, "cosine": b}, list("abcdefg"), ["x", "y", "z"])
+    part = live_view.input_part({"dot": a, "cosine": b}, list("abcdefg"), CLASSES)
     assert len(part["h"]) == 2
-    assert part["similarities"]["dot"]["weights"] == live_view.weights_key(a.model)
-    assert part["similarities"]["cosine"]["weights"] == live_view.weights_key(b.model)
+    assert part["similarities"]["dot"]["weights"] == live_view.weights_key(a.model, CLASSES)
+    assert part["similarities"]["cosine"]["weights"] == live_view.weights_key(b.model, CLASSES)
+    short = live_view.Variant(b.model, b.model.trace(b.trace.x[:, :4], b.trace.mask[:, :4]))
+    with pytest.raises(ValueError, match="4 tokens, the input has 7"):
+        live_view.input_part({"dot": a, "cosine": short}, list("abcdefg"), CLASSES)
 
 
 def run_engine(page: Page, variant: live_view.Variant, similarity: str, tau: float,
                pooling: str) -> dict:  # fmt: skip
     """live_view.js's compute() in Chromium on the payload of `variant`."""
-    part = live_view.input_part({similarity: variant}, ["t"] * variant.trace.h.shape[1], ["c"])
-    key = live_view.weights_key(variant.model)
-    weights = live_view.weights_part(variant.model)
+    classes = [f"c{k}" for k in range(variant.model.config.num_classes)]
+    part = live_view.input_part({similarity: variant}, ["t"] * variant.trace.h.shape[1], classes)
+    entry = part["similarities"][similarity]
+    weights = live_view.weights_part(variant.model, classes)
     return page.evaluate(
         """([w, h, s, mask, tau, pooling]) => {
              const E = window.__dalLiveEngine;
              return E.compute(E.decodeWeights(w), E.decode(h), E.decode(s), mask, tau, pooling);
            }""",
-        [weights, part["h"][key], part["similarities"][similarity]["scores"], part["mask"], tau,
-         pooling],
-    )  # fmt: skip
+        [weights, part["h"][entry["h"]], entry["scores"], part["mask"], tau, pooling],
+    )
 
 
 @pytest.fixture
@@ -208,8 +220,8 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     box = page.get_by_role("textbox", name="Your sentence")
     box.fill("The striker scored twice in the final")
     box.press("Control+Enter")
-    page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.probs.length === 5",
-                           timeout=60_000)  # fmt: skip
+    page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.tokens"
+                           ".includes('striker')", timeout=60_000)  # fmt: skip
     wait_for_app(page)
     want = retrained("dot").explain("The striker scored twice in the final", temperature=0.1)
     assert np.allclose(page.evaluate(READ)["probs"], want.trace.probs[0].numpy(), atol=1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -137,22 +138,32 @@ def warm_pages() -> None:
     for name in PAGE_MODULES:
         try:
             importlib.import_module(name)
-        except ImportError:
+        except Exception:  # noqa: BLE001 - missing, or failing: its page will say so itself
             continue
 
 
+_LOG = logging.getLogger(__name__)
 WARM_UP_DELAY_S = 4.0  # after the first page: the browser is still drawing it (2 cores here)
 _WARMING: list[threading.Timer] = []
 _WARMING_LOCK = threading.Lock()
 
 
+def _run_each(*steps: Callable[[], None]) -> None:
+    """Every step, whatever the others do: a failing warm-up costs only its own page time."""
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - logged; the page that needs it loads it itself
+            _LOG.exception("warm-up step %s failed", getattr(step, "__name__", step))
+
+
 def warm_up_later(*steps: Callable[[], None]) -> None:
     """Run `steps` once per server, in a background thread WARM_UP_DELAY_S after the first call
-    (the end of the first page's run): loads a later page needs, off the first page's path."""
+    (the first page's run): loads a later page needs, off the first page's path."""
     with _WARMING_LOCK:
         if _WARMING:
             return
-        timer = threading.Timer(WARM_UP_DELAY_S, lambda: [step() for step in steps])
+        timer = threading.Timer(WARM_UP_DELAY_S, _run_each, args=steps)
         timer.daemon = True
         _WARMING.append(timer)
     timer.start()

@@ -21,7 +21,7 @@ JOB_POLL_S = 4.0
 # Near its end (under NEAR_END_S left at the current pace, or past training: testing and the
 # baseline) the panel polls every JOB_FAST_POLL_S, so the result shows soon after it exists
 # instead of up to JOB_POLL_S later.
-NEAR_END_S = 3.0
+NEAR_END_S = 5.0  # at least JOB_POLL_S: a slow poll does not step over the window
 JOB_FAST_POLL_S = 1.0
 CURVE_POINTS = 300  # batch losses drawn at most (every k-th one of a long run)
 
@@ -66,7 +66,8 @@ def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bo
 
 def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
     """The job in `slot`: progress bar, then `draw(job)`; refreshed every JOB_POLL_S seconds
-    while it runs (a fragment: only this panel reruns), then once more as a whole page."""
+    while it runs (every JOB_FAST_POLL_S near its end; a fragment: only this panel reruns),
+    then once more as a whole page."""
     job = browser.workspace().jobs.get(slot)
     if job is None:
         if (message := browser.interrupted(slot)) is not None:
@@ -93,13 +94,21 @@ def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
 
 def _near_end(job: jobs.Job) -> bool:
     """Whether `job` is about to publish its result: a training run with under NEAR_END_S left,
-    or one past its training phase (testing, the baseline)."""
-    if job.finished or job.progress <= 0:
+    or one past its training phase (testing, the baseline). Once near, it stays so (the time
+    left can rise between progress reports: the panel would switch back and forth)."""
+    near = st.session_state.setdefault(state.JOBS_NEAR_END, set())
+    if job.finished or job.id in near:
+        return not job.finished
+    if job.progress <= 0:
         return False
-    if not job.phase.startswith("Training"):
-        return job.progress >= 0.99
-    times = seconds_left(job)
-    return times is not None and times[1] < NEAR_END_S
+    if job.phase.startswith("Training"):
+        times = seconds_left(job)
+        found = times is not None and times[1] < NEAR_END_S
+    else:
+        found = job.progress >= 0.99
+    if found:
+        near.add(job.id)
+    return found
 
 
 def _live_attention(job: jobs.Job) -> None:

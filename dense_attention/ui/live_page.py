@@ -52,7 +52,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     show_tokens(explanation, text, picked.model.config.text.max_len)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
-    live_panel(picked, settings, text, key="text_live_view")
+    live_panel(settings, picked, explanation, text, key="text_live_view")
     cell = selected_cell(len(explanation.tokens))
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
@@ -146,7 +146,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         explanation = settings.explain(picture.image)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
-    live_panel(picked, settings, picture.image, key="image_live_view")
+    live_panel(settings, picked, explanation, picture.image, key="image_live_view")
     st.header("Step by step", divider="blue")
     downloads = st.container()
     downloads.empty()

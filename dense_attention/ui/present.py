@@ -14,7 +14,7 @@ from ..classifier import Classifier, Explanation
 from ..config import ModelConfig
 from ..slides import Slide, on_screen, steps_of
 from ..trace import Trace
-from . import browser, state
+from . import browser, share, state
 from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
@@ -54,7 +54,11 @@ def current_slide(n: int) -> int:
 def slide_controls(n: int) -> int:
     """Previous, "Slide k of n", Next (disabled at the ends; also ← / →, PageUp / PageDown):
     assets/slide_deck.js, which switches the slides' tabs in the browser, with no rerun, and
-    keeps the URL's `slide`. Returns the slide to open with (from a link, else the first)."""
+    keeps the URL's `slide`. Returns the slide to open with: the URL's (the deck's, or a
+    link's), else the one this session last knew, else the first."""
+    shown = share.slide_in_url()
+    if shown is not None:
+        st.session_state[state.SLIDE] = shown
     k = current_slide(n)
     with st.container(key=state.SLIDE_CONTROLS):
         component("slide_deck")(key="slide_deck", data={"n": n})

@@ -30,6 +30,12 @@ def _slide(text: str | None) -> int | None:
     return int(value) - 1 if ok else None
 
 
+def slide_in_url() -> int | None:
+    """The URL's slide (0-based) now: the present page's deck keeps it current in the browser,
+    and a rerun brings it here; None without a valid one."""
+    return _slide(st.query_params.get("slide"))
+
+
 def _restore_model() -> None:
     """A link's shipped model becomes the picked one of its kind, with the link's live settings."""
     model, infos = _param("model"), checkpoints()

@@ -171,11 +171,25 @@ def _retrained(
 
 def similarity_models(picked: Picked) -> dict[str, tuple[Classifier, str | None]]:
     """For each similarity, the model the page runs under it and its shared-cache key: the
-    picked model, or its checkpoint trained with that similarity (see _retrained)."""
+    picked model, or its checkpoint trained with that similarity (see _retrained). A variant
+    that fails to load is left out (picking its similarity says why), not the whole page."""
     label, model, cache_key = picked.label, picked.model, picked.cache_key
     info = checkpoints().get(label) if cache_key is not None else None
     variants = similarity_variants(info) if info is not None else {}
-    return {s: _retrained(variants, s, model, cache_key) for s in SIMILARITIES}
+    found = {}
+    for similarity in SIMILARITIES:
+        variant = variants.get(similarity)
+        if variant is None or similarity == model.config.model.similarity:
+            found[similarity] = (model, cache_key)
+            continue
+        try:
+            found[similarity] = (
+                load_checkpoint(str(variant.path), variant.stamp),
+                f"{variant.path}@{variant.stamp}",
+            )
+        except (OSError, ValueError, RuntimeError):  # CheckpointError is a ValueError
+            continue
+    return found
 
 
 def live_settings(picked: Picked, draw: bool = True) -> Settings:

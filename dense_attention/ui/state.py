@@ -51,6 +51,9 @@ PRESENT_SOURCE = "present_source"  # "Text" | "Image"
 PRESENT_PHOTO = "present_photo"  # the chosen picture's name
 SLIDE_VIEW = "slide_view"  # the slide's container: its CSS class scopes the large type
 SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
+JOBS_NEAR_END = "jobs_near_end"  # ids of the jobs whose panel polls fast (ui.job_panels)
+LIVE_VIEW_SENT = "live_view_sent"  # the live view's weights keys this browser already holds
+LIVE_VIEW_PAINTED = "live_view_painted"  # this browser has drawn its first live view
 SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page

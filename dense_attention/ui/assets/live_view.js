@@ -84,7 +84,7 @@ function readSidebar(labels, options, last) {
   const checked = radios ? [...radios.querySelectorAll('input[type="radio"]')]
     .findIndex((r) => r.checked) : -1;
   return {
-    similarity: similarity in options.similarities ? similarity : last.similarity,
+    similarity: Object.hasOwn(options.similarities, similarity) ? similarity : last.similarity,
     temperature: Number.isFinite(temperature) && temperature > 0 ? temperature : last.temperature,
     pooling: options.poolings[checked] ?? last.pooling,
   };
@@ -166,13 +166,13 @@ export default function (component) {
   function draw() {
     const sim = input.similarities[settings.similarity];
     const w = WEIGHTS.get(sim.weights);
-    const result = compute(w, hidden[sim.weights], scores[settings.similarity], input.mask,
+    const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
     geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620));
     head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
-      <span>${escapeHtml(input.classes[r])}</span><span class="dal-live-fill" style="width:${(p * 100).toFixed(1)}%"></span>
+      <span>${escapeHtml(w.class_names[r])}</span><span class="dal-live-fill" style="width:${(p * 100).toFixed(1)}%"></span>
       <span>${(p * 100).toFixed(1)}%</span></div>`).join('');
     const most = Math.max(...result.alpha) || 1;
     alphaBox.innerHTML = tokens.map((t, i) => {
@@ -180,15 +180,23 @@ export default function (component) {
       return `<span title="α = ${result.alpha[i].toFixed(4)}" style="background: rgba(59, 91, 219, ${share.toFixed(3)});
         color: ${share > 0.55 ? 'white' : 'inherit'}">${escapeHtml(t)}</span>`;
     }).join(' ');
-    root.dalLive = { settings: { ...settings }, ...result };
+    root.dalLive = { settings: { ...settings }, tokens, ...result };
     root.dataset.settings = `${settings.similarity}|${settings.temperature}|${settings.pooling}`;
     shown = root.dataset.settings;
   }
 
-  function tick() {
-    settings = readSidebar(data.labels, input, settings);
-    if (`${settings.similarity}|${settings.temperature}|${settings.pooling}` !== shown) draw();
+  function tick() { // until the element leaves the page
+    if (!root.isConnected) return;
     frame = requestAnimationFrame(tick);
+    const next = readSidebar(data.labels, input, settings);
+    if (`${next.similarity}|${next.temperature}|${next.pooling}` === shown) return;
+    try {
+      settings = next;
+      draw();
+    } catch (err) { // a value this view cannot draw: keep the last drawing, say why once
+      shown = `${next.similarity}|${next.temperature}|${next.pooling}`;
+      head.textContent = `Cannot draw ${shown.replaceAll('|', ' · ')} here: ${err.message}`;
+    }
   }
 
   canvas.addEventListener('mousemove', (event) => {
@@ -198,6 +206,9 @@ export default function (component) {
     if (i < 0 || j < 0 || i >= geometry.n || j >= geometry.n) { tip.hidden = true; return; }
     const a = root.dalLive.attn[i][j];
     tip.textContent = `a[${i + 1},${j + 1}] = ${a.toFixed(4)} · query "${tokens[i]}" → key "${tokens[j]}"`;
+    const area = root.getBoundingClientRect();
+    tip.style.left = `${event.clientX - area.left + 12}px`;
+    tip.style.top = `${event.clientY - area.top + 12}px`;
     tip.hidden = false;
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });

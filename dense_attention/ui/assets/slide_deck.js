@@ -1,9 +1,11 @@
 // The present page's Previous / "Slide k of n" / Next, and a clicker's keys (← → PageUp
 // PageDown), switching the slides' tabs in the browser: every slide is already on the page,
 // so a slide change waits for no server. The current slide goes into the URL's `slide`
-// parameter (1-based), so a copied link or a reload opens it.
+// parameter (1-based), so a copied link, a reload or a rerun opens it, and into the tab's
+// sessionStorage, so coming back from another page (whose URL has no slide) finds it.
 
 const TABS = '.st-key-slide_view [role="tab"]';
+const STORED = 'dal-slide'; // this tab's last slide (sessionStorage): another page's URL drops it
 
 export default function (component) {
   const { data, parentElement } = component;
@@ -22,6 +24,7 @@ export default function (component) {
   root.querySelectorAll('button').forEach((b) => { b.onclick = () => go(Number(b.dataset.step)); });
 
   function onKey(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.defaultPrevented) return;
     const target = event.target;
     if (target && (['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName) || target.isContentEditable)) return;
     const step = { ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1 }[event.key];
@@ -31,9 +34,18 @@ export default function (component) {
   }
   document.addEventListener('keydown', onKey);
 
-  let frame = 0, shown = -1;
+  let frame = 0, shown = -1, restored = false;
+  function restore() { // back from another page (its URL has no slide): the slide left there
+    restored = true;
+    const left = Number(window.sessionStorage.getItem(STORED));
+    if (!new URL(window.location.href).searchParams.has('slide') && left > 0) tabs()[left - 1]?.click();
+  }
   function tick() { // follow the tabs (a click on one, a key, a rerun) and keep the URL's slide
-    const k = current(), n = tabs().length || data.n;
+    if (!root.isConnected) return;
+    frame = requestAnimationFrame(tick);
+    if (!tabs().length) return; // the slides are not drawn yet: leave the link's slide alone
+    if (!restored) restore();
+    const k = current(), n = data.n; // all slides: the tabs may still be arriving
     if (k !== shown) {
       shown = k;
       count.textContent = `Slide ${k + 1} of ${n}`;
@@ -41,11 +53,11 @@ export default function (component) {
       forward.disabled = k === n - 1;
     }
     const url = new URL(window.location.href);
+    window.sessionStorage.setItem(STORED, String(k + 1));
     if (url.searchParams.get('slide') !== String(k + 1)) {
       url.searchParams.set('slide', String(k + 1));
       window.history.replaceState(window.history.state, '', url);
     }
-    frame = requestAnimationFrame(tick);
   }
   tick();
   const stop = () => { cancelAnimationFrame(frame); document.removeEventListener('keydown', onKey); root.remove(); };
