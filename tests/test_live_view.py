@@ -240,3 +240,26 @@ def test_a_long_input_gets_a_caption_not_a_live_view(monkeypatch) -> None:
     monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 128)
     at = open_page()
     assert [c.key for c in at.get("bidi_component")] == ["text_live_view"]
+
+
+def test_a_variant_that_fails_to_load_leaves_the_live_view_not_the_page(monkeypatch) -> None:
+    """A broken similarities/dot checkpoint: the home page still draws, with its live view,
+    which leaves dot out."""
+    import importlib
+
+    from pagetest import open_page
+
+    sidebar = importlib.import_module("dense_attention.ui.sidebar")  # ui.sidebar: a function
+    real = sidebar.load_checkpoint
+
+    def broken(path: str, stamp: int):
+        if "similarities/dot" in path.replace("\\", "/"):
+            raise checkpoint.CheckpointError(f"{path}: damaged")
+        return real(path, stamp)
+
+    monkeypatch.setattr(sidebar, "load_checkpoint", broken)
+    at = open_page()
+    assert not at.error and not at.exception
+    (live,) = at.get("bidi_component")
+    similarities = json.loads(live.proto.json)["input"]["similarities"]
+    assert "dot" not in similarities and {"cosine", "scaled_dot"} <= set(similarities)
