@@ -66,11 +66,14 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     _live_part(picked, text, head, slots, settings.cache_key)
 
 
-def _same_model(settings: Settings, drawn_with: str | None) -> None:
-    """A similarity whose own checkpoint replaces the model (ui.sidebar's variants) changes
-    h too: then the whole page reruns, not only the fragment (a full run draws x and h)."""
+def _fragment_settings(picked: Picked, drawn_with: str | None) -> Settings:
+    """The live settings' widgets, drawn by a page's fragment (a change reruns it alone). A
+    similarity whose own checkpoint replaces the model (ui.sidebar's variants) changes h too:
+    then the whole page reruns, not only the fragment (a full run draws x and h)."""
+    settings = live_settings(picked)
     if settings.cache_key != drawn_with:
         st.rerun(scope="app")
+    return settings
 
 
 @st.fragment(key=FRAGMENT)
@@ -81,8 +84,7 @@ def _live_part(
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
 ) -> None:
-    settings = live_settings(picked)  # the widgets: a change reruns this fragment only
-    _same_model(settings, drawn_with)
+    settings = _fragment_settings(picked, drawn_with)
     with friendly_errors():
         explanation = settings.explain(text)
     about = settings.provenance(text)  # model, settings and input, in every exported file
@@ -173,8 +175,7 @@ def _image_live(
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
 ) -> None:
-    settings = live_settings(picked)  # the widgets: a change reruns this fragment only
-    _same_model(settings, drawn_with)
+    settings = _fragment_settings(picked, drawn_with)
     model = settings.model
     with friendly_errors():
         explanation = settings.explain(picture.image)

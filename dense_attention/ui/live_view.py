@@ -11,18 +11,17 @@ if it lacks some, it asks, and the next run sends them again).
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
 import streamlit as st
 
 from .. import live_view
-from ..classifier import Classifier, Explanation
+from ..classifier import Explanation
 from . import state
-from .cache import component, shared_explanation
+from .cache import component
 from .live import LIVE_SETTINGS
-from .sidebar import Picked, Settings, similarity_models
+from .sidebar import Picked, Settings, explain, similarity_models
 
 # On a browser's first page the charts below wait this long after the live view: the browser
 # then draws it before it compiles plotly.js (4.7 MB; 2.5-3.5 s on this 2-core machine, its
@@ -35,11 +34,6 @@ MAX_TOKENS = 128  # six N x N score matrices: 128 tokens make 0.5 MB of base64
 def _resend() -> None:
     """The browser lacks weights it was sent (a run cut short): send them all again."""
     st.session_state[state.LIVE_VIEW_SENT] = set()
-
-
-def _explained(model: Classifier, cache_key: str | None, item: Any) -> Explanation:
-    build = functools.partial(model.explain, item)
-    return build() if cache_key is None else shared_explanation(cache_key, build, item, {})
 
 
 def live_panel(
@@ -59,7 +53,7 @@ def live_panel(
     variants = {}
     for similarity, (model, cache_key) in similarity_models(picked).items():
         if id(model) not in traces:
-            traces[id(model)] = _explained(model, cache_key, item).trace
+            traces[id(model)] = explain(model, cache_key, item, {}).trace
         variants[similarity] = live_view.Variant(model.core, traces[id(model)])
     try:
         part = live_view.input_part(variants, explanation.tokens, classes)
@@ -80,10 +74,10 @@ def _mount(
     """The element itself, with the weights this browser does not hold yet."""
     sent = st.session_state.setdefault(state.LIVE_VIEW_SENT, set())
     weights = {}
-    for variant in variants.values():
-        wkey = live_view.weights_key(variant.model, classes)
+    for similarity, entry in part["similarities"].items():  # keys made once, by input_part
+        wkey = entry["weights"]
         if wkey not in sent and wkey not in weights:
-            weights[wkey] = live_view.weights_part(variant.model, classes)
+            weights[wkey] = live_view.weights_part(variants[similarity].model, classes)
     sent.update(weights)
     st.caption(
         "**Live** — computed in your browser from h as you move the sidebar's similarity, "

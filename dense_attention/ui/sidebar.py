@@ -57,11 +57,16 @@ class Settings:
         A shipped model's explanations are cached for every session (a contextual MiniLM
         encoder takes tens of ms per text); a model trained in this session is never cached.
         """
-        overrides = {**self.overrides, **overrides}
-        build = functools.partial(self.model.explain, item, **overrides)
-        if self.cache_key is None:
-            return build()
-        return shared_explanation(self.cache_key, build, item, overrides)
+        return explain(self.model, self.cache_key, item, {**self.overrides, **overrides})
+
+
+def explain(
+    model: Classifier, cache_key: str | None, item: Any, overrides: dict[str, Any]
+) -> Explanation:
+    """`model`'s explanation of `item` under `overrides`, shared by every session for a
+    shipped model (`cache_key`), made afresh for one of this browser's (None)."""
+    build = functools.partial(model.explain, item, **overrides)
+    return build() if cache_key is None else shared_explanation(cache_key, build, item, overrides)
 
 
 def _remember_model(slot: str) -> None:
@@ -113,7 +118,7 @@ def _live_settings(
     label: str, model: Classifier, variants: dict[str, CheckpointInfo]
 ) -> dict[str, Any]:
     """Every live setting's widget, then Reset; returns the values by name. `variants`: the
-    checkpoints of this model trained with each similarity (see _retrained)."""
+    checkpoints of this model trained with each similarity (see _variant)."""
     trained = {name: getattr(model.config.model, name) for name in live.SETTING_NAMES}
     values = {**trained, **live.overrides_of(label)}
     retrained = {name: info.summary for name, info in variants.items()}
@@ -155,38 +160,33 @@ def pick(kind: str | None = None) -> Picked | None:
     return Picked(*picked)
 
 
-def _retrained(
+def _variant(
     variants: dict[str, CheckpointInfo], similarity: str, model: Classifier, cache_key: str | None
 ) -> tuple[Classifier, str | None]:
     """The model trained with `similarity` when the picked one has such a variant (the home
     page's bbc-topics has one per similarity), else the picked model: switching the similarity
-    then switches to weights trained with it, not the same weights under another formula."""
+    then switches to weights trained with it, not the same weights under another formula.
+    Raises what loading the variant raises."""
     info = variants.get(similarity)
     if info is None or similarity == model.config.model.similarity:
         return model, cache_key
-    with friendly_errors():
-        return load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
-    return model, cache_key  # not reached: friendly_errors stops the page
+    return load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
+
+
+def _variants_of(picked: Picked) -> dict[str, CheckpointInfo]:
+    """The picked shipped model's checkpoints trained with each similarity ({} for others)."""
+    info = checkpoints().get(picked.label) if picked.cache_key is not None else None
+    return similarity_variants(info) if info is not None else {}
 
 
 def similarity_models(picked: Picked) -> dict[str, tuple[Classifier, str | None]]:
-    """For each similarity, the model the page runs under it and its shared-cache key: the
-    picked model, or its checkpoint trained with that similarity (see _retrained). A variant
-    that fails to load is left out (picking its similarity says why), not the whole page."""
-    label, model, cache_key = picked.label, picked.model, picked.cache_key
-    info = checkpoints().get(label) if cache_key is not None else None
-    variants = similarity_variants(info) if info is not None else {}
-    found = {}
+    """For each similarity, the model the page runs under it and its shared-cache key (see
+    _variant). A variant that fails to load is left out (picking its similarity says why),
+    not the whole page."""
+    variants, found = _variants_of(picked), {}
     for similarity in SIMILARITIES:
-        variant = variants.get(similarity)
-        if variant is None or similarity == model.config.model.similarity:
-            found[similarity] = (model, cache_key)
-            continue
         try:
-            found[similarity] = (
-                load_checkpoint(str(variant.path), variant.stamp),
-                f"{variant.path}@{variant.stamp}",
-            )
+            found[similarity] = _variant(variants, similarity, picked.model, picked.cache_key)
         except (OSError, ValueError, RuntimeError):  # CheckpointError is a ValueError
             continue
     return found
@@ -196,17 +196,17 @@ def live_settings(picked: Picked, draw: bool = True) -> Settings:
     """The live settings of the picked model: their widgets in the sidebar (Reset under them),
     and the shared link updated. With `draw` False, the values the widgets hold, undrawn
     (for the part of a page that does not depend on them; see ui.live_page). The model is
-    the picked one, or its variant trained with the chosen similarity (see _retrained)."""
+    the picked one, or its variant trained with the chosen similarity (see _variant)."""
     label, model, cache_key = picked.label, picked.model, picked.cache_key
-    info = checkpoints().get(label) if cache_key is not None else None
-    variants = similarity_variants(info) if info is not None else {}
+    variants = _variants_of(picked)
     if draw:
         with st.sidebar:
             values = _live_settings(label, model, variants)
     else:
         values = {n: getattr(model.config.model, n) for n in live.SETTING_NAMES}
         values |= live.overrides_of(label)
-    model, cache_key = _retrained(variants, values["similarity"], model, cache_key)
+    with friendly_errors():
+        model, cache_key = _variant(variants, values["similarity"], model, cache_key)
     values["temperature"] = float(values["temperature"])
     shipped = cache_key is not None  # a model of this browser cannot be opened from a link
     if draw:
