@@ -3,7 +3,9 @@
 import streamlit as st
 import torch
 
-from dense_attention import encoders, jobs, ui
+from dense_attention import ui
+from dense_attention.inputs import encoders
+from dense_attention.server import jobs
 
 st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
 

@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dense_attention.classifier import Classifier, build_classifier  # noqa: E402
-from dense_attention.config import TrainConfig  # noqa: E402
-from dense_attention.data import Dataset, load_dataset  # noqa: E402
-from dense_attention.encoders import TextConfig  # noqa: E402
-from dense_attention.faithfulness import uniform_attention  # noqa: E402
-from dense_attention.splits import TensorSplit  # noqa: E402
-from dense_attention.trace import attention_entropy  # noqa: E402
-from dense_attention.train import evaluate, train  # noqa: E402
+from dense_attention.core.config import TrainConfig  # noqa: E402
+from dense_attention.core.trace import attention_entropy  # noqa: E402
+from dense_attention.data.datasets import Dataset, load_dataset  # noqa: E402
+from dense_attention.explain.faithfulness import uniform_attention  # noqa: E402
+from dense_attention.inputs.classifier import Classifier, build_classifier  # noqa: E402
+from dense_attention.inputs.encoders import TextConfig  # noqa: E402
+from dense_attention.inputs.splits import TensorSplit  # noqa: E402
+from dense_attention.training.train import evaluate, train  # noqa: E402
 
 SETUPS = {  # dataset: (max_len, TrainConfig fields) as in each shipped checkpoint's command
     "bbc-topics": (128, dict(epochs=15, patience=5, lr=3e-3, batch_size=64)),

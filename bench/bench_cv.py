@@ -20,12 +20,12 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dense_attention.classifier import build_classifier  # noqa: E402
-from dense_attention.config import TrainConfig  # noqa: E402
-from dense_attention.data import Dataset, Split, baseline_accuracy, load_dataset  # noqa: E402
-from dense_attention.encoders import ImageConfig  # noqa: E402
-from dense_attention.seeding import init_parameters  # noqa: E402
-from dense_attention.train import evaluate, train  # noqa: E402
+from dense_attention.core.config import TrainConfig  # noqa: E402
+from dense_attention.core.seeding import init_parameters  # noqa: E402
+from dense_attention.data.datasets import Dataset, Split, baseline_accuracy, load_dataset  # noqa: E402
+from dense_attention.inputs.classifier import build_classifier  # noqa: E402
+from dense_attention.inputs.encoders import ImageConfig  # noqa: E402
+from dense_attention.training.train import evaluate, train  # noqa: E402
 
 BASE = dict(hidden_dim=256, activation="gelu", image=ImageConfig(8, 1, 4, 32))
 CANDIDATES: dict[str, tuple[dict, dict]] = {  # name: (build_classifier options, TrainConfig fields)

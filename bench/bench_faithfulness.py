@@ -18,8 +18,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from dense_attention import checkpoint  # noqa: E402
-from dense_attention.faithfulness import analyze, analyze_features  # noqa: E402
+from dense_attention.explain.faithfulness import analyze, analyze_features  # noqa: E402
+from dense_attention.storage import checkpoint  # noqa: E402
 
 SENTENCE = (
     "The government announced new economic plans for the technology industry today, "

@@ -50,10 +50,10 @@ def crafted_image_checkpoint() -> bytes:
     import torch
     from safetensors.torch import save
 
-    from dense_attention import checkpoint
-    from dense_attention.classifier import Classifier, ClassifierConfig
-    from dense_attention.config import ModelConfig
-    from dense_attention.encoders import ImageConfig
+    from dense_attention.core.config import ModelConfig
+    from dense_attention.inputs.classifier import Classifier, ClassifierConfig
+    from dense_attention.inputs.encoders import ImageConfig
+    from dense_attention.storage import checkpoint
 
     small = ClassifierConfig(ModelConfig(48, 1, 2), ("a", "b"), image=ImageConfig(4, 3, 4, 0))
     tensors = dict(Classifier(small).state_dict())
@@ -73,7 +73,9 @@ def crafted_image_checkpoint() -> bytes:
 
 def view_image_page(raw: bytes) -> str:
     """Upload the checkpoint, then what one view of the Image page computes."""
-    from dense_attention import checkpoint, images, plots
+    from dense_attention.data import images
+    from dense_attention.figures import plots
+    from dense_attention.storage import checkpoint
 
     model = checkpoint.from_zip(raw).model
     photo = images.demo_images()["astronaut"]
@@ -116,16 +118,16 @@ def pixel_bomb(count: int) -> bytes:
 
 
 def upload_data(raw: bytes) -> str:
-    from dense_attention import data
+    from dense_attention.data import datasets as data
 
     ds = data.parse_upload(raw, "upload.zip")
     return f"accepted; {ds.summary()['total']} images"
 
 
 def run_case(case: str, images: int) -> None:
-    import dense_attention.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
-    import dense_attention.data  # noqa: F401
-    import dense_attention.plots  # noqa: F401
+    import dense_attention.data.datasets  # noqa: F401
+    import dense_attention.figures.plots  # noqa: F401
+    import dense_attention.storage.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
 
     if case == "image-checkpoint":
         raw = crafted_image_checkpoint()

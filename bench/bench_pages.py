@@ -24,7 +24,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from streamlit.logger import set_log_level  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dense_attention import catalog, ui  # noqa: E402
+from dense_attention import ui  # noqa: E402
+from dense_attention.storage import catalog  # noqa: E402
 
 TARGET_MS = 300
 # page -> (widget kind, key, values for the "after a change" reruns, each new to the page)

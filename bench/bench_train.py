@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dense_attention.classifier import build_classifier  # noqa: E402
-from dense_attention.config import TrainConfig  # noqa: E402
-from dense_attention.data import baseline_accuracy, load_dataset  # noqa: E402
-from dense_attention.encoders import ImageConfig  # noqa: E402
-from dense_attention.seeding import init_parameters  # noqa: E402
-from dense_attention.train import evaluate, train  # noqa: E402
+from dense_attention.core.config import TrainConfig  # noqa: E402
+from dense_attention.core.seeding import init_parameters  # noqa: E402
+from dense_attention.data.datasets import baseline_accuracy, load_dataset  # noqa: E402
+from dense_attention.inputs.classifier import build_classifier  # noqa: E402
+from dense_attention.inputs.encoders import ImageConfig  # noqa: E402
+from dense_attention.training.train import evaluate, train  # noqa: E402
 
 
 def main() -> None:

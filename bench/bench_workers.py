@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dense_attention import executor, jobs  # noqa: E402
-from dense_attention.config import TrainConfig  # noqa: E402
+from dense_attention.core.config import TrainConfig  # noqa: E402
+from dense_attention.server import executor, jobs
 
 REQUEST = jobs.TrainRequest(
     jobs.DataChoice("digits", limit=300), {"hidden_dim": 16},

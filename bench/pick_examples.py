@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dense_attention import checkpoint  # noqa: E402
-from dense_attention.faithfulness import entropy_ratio  # noqa: E402
+from dense_attention.explain.faithfulness import entropy_ratio  # noqa: E402
+from dense_attention.storage import checkpoint
 
 CANDIDATES: dict[str, dict[str, list[str]]] = {  # dataset: class: sentences
     "bbc-topics": {

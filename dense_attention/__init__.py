@@ -1,8 +1,8 @@
 """Dense Attention Lab: a dense layer combined with attention, with every intermediate traced."""
 
-from .config import ModelConfig
-from .model import DenseAttention
-from .similarity import SIMILARITIES
-from .trace import Trace
+from .core.config import ModelConfig
+from .core.model import DenseAttention
+from .core.similarity import SIMILARITIES
+from .core.trace import Trace
 
 __all__ = ["SIMILARITIES", "DenseAttention", "ModelConfig", "Trace"]

@@ -16,9 +16,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, distributed, faithfulness
-from .classifier import Classifier, build_classifier
-from .config import (
+from .core.config import (
     ACTIVATIONS,
     POOL_ACTIVATIONS,
     POOLINGS,
@@ -27,7 +25,8 @@ from .config import (
     SKIPS,
     TrainConfig,
 )
-from .data import (
+from .core.seeding import init_parameters
+from .data.datasets import (
     DATASETS,
     Dataset,
     baseline_accuracy,
@@ -36,12 +35,15 @@ from .data import (
     load_dataset,
     load_image,
 )
-from .encoders import TEXT_MODES, ImageConfig, TextConfig
-from .seeding import init_parameters
-from .sweep import sweep_similarities
-from .train import StepEvent, TrainResult, evaluate, pick_device, train
-from .tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
-from .tune import SearchSpace, TrialRecord, TuneResult, tune
+from .explain import faithfulness
+from .inputs.classifier import Classifier, build_classifier
+from .inputs.encoders import TEXT_MODES, ImageConfig, TextConfig
+from .storage import checkpoint
+from .training import distributed
+from .training.sweep import sweep_similarities
+from .training.train import StepEvent, TrainResult, evaluate, pick_device, train
+from .training.tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
+from .training.tune import SearchSpace, TrialRecord, TuneResult, tune
 
 
 def _add_encoder_args(p: argparse.ArgumentParser) -> None:

@@ -22,9 +22,9 @@ from playwright.sync_api import Page, expect
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import catalog, checkpoint
-from dense_attention.toy import toy_example
-from dense_attention.train import pick_device
+from dense_attention.core.toy import toy_example
+from dense_attention.storage import catalog, checkpoint
+from dense_attention.training.train import pick_device
 from dense_attention.ui import live_view
 
 # Nothing may reach a model hub, in the tests or in the app server they start.

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import catalog, checkpoint, ui
-from dense_attention.train import pick_device
+from dense_attention import ui
+from dense_attention.storage import catalog, checkpoint
+from dense_attention.training.train import pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

@@ -111,15 +111,109 @@ def private_import_breaches(path: str, source: str) -> list[str]:
     return breaches
 
 
-def classifier_layer_breaches(path: str, source: str) -> list[str]:
-    """classifier.py sits below training and datasets: it must not import train or data."""
-    if path != f"{PACKAGE}/classifier.py":
-        return []
+# The library's layers, lowest first: a module may import its own layer and those before it.
+# The package's face (dense_attention/__init__.py) counts as core; __main__ (the CLI) sits
+# above every library layer and below the app; the app layer (ui/, views/, app.py) is last.
+LAYERS = (
+    "core", "inputs", "data", "training", "storage", "explain", "figures", "server", "cli", "ui",
+    "app",
+)  # fmt: skip
+
+
+def _module_of(path: str) -> str:
+    """`dense_attention.core.model` for dense_attention/core/model.py (a package: its name)."""
+    parts = path.removesuffix(".py").split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(
+    path: str, node: ast.ImportFrom | ast.Import, known: frozenset = frozenset()
+) -> list[str]:
+    """The absolute modules an import statement names; `from pkg import m` names pkg.m (a module
+    on disk or in `known`)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    if node.level:
+        here = _module_of(path).split(".")
+        here = here if path.endswith("__init__.py") else here[:-1]
+        up = here[: len(here) - node.level + 1]
+        base = ".".join([*up, *([base] if base else [])])
+    modules, names = [], []
+    for alias in node.names:  # from . import state: the module state, not the package's face
+        candidate = f"{base}.{alias.name}"
+        file = ROOT / candidate.replace(".", "/")
+        is_module = candidate in known or file.with_suffix(".py").exists() or file.is_dir()
+        (modules if is_module else names).append(candidate)
+    return [base, *modules] if names else modules
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of an app or library module; None outside the project."""
+    parts = module.split(".")
+    if parts[0] in ("app", "views"):
+        return "app"
+    if parts[0] != PACKAGE:
+        return None
+    if len(parts) == 1:
+        return "core"
+    return "cli" if parts[1] == "__main__" else parts[1] if parts[1] in LAYERS else "?"
+
+
+def project_imports(
+    path: str, source: str, known: frozenset = frozenset()
+) -> list[tuple[int, str]]:
+    """(line, module) of every import of the project's own modules, function bodies included."""
+    tree = ast.parse(source)
     return [
-        f"{path}:{line}: classifier.py imports {_package_module(module)}"
-        for line, module in _imports(ast.parse(source))
-        if _package_module(module) in ("train", "data")
+        (node.lineno, module)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for module in _resolve(path, node, known)
+        if layer_of(module) is not None
     ]
+
+
+def layer_breaches(path: str, source: str) -> list[str]:
+    """An import of a higher layer (or a module outside every layer)."""
+    mine = layer_of(_module_of(path))
+    if mine is None:
+        return []
+    if mine == "?":
+        return [f"{path}: in no layer; put it in one of {', '.join(LAYERS[:-3])}"]
+    breaches = []
+    for line, module in project_imports(path, source):
+        theirs = layer_of(module)
+        if theirs == "?" or LAYERS.index(theirs) > LAYERS.index(mine):
+            breaches.append(f"{path}:{line}: {mine} imports {module} ({theirs})")
+    return breaches
+
+
+def import_cycles(sources: list[tuple[str, str]]) -> list[str]:
+    """Every cycle of module imports (function bodies included), each once, as a -> b -> a."""
+    known = frozenset(_module_of(path) for path, _ in sources)
+    graph = {
+        _module_of(path): {m for _, m in project_imports(path, source, known)} - {_module_of(path)}
+        for path, source in sources
+    }
+    cycles, done = [], set()
+
+    def visit(node: str, stack: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in stack:
+                cycle = stack[stack.index(nxt) :]
+                if frozenset(cycle) not in done:
+                    done.add(frozenset(cycle))
+                    cycles.append(" -> ".join([*cycle, nxt]))
+            elif nxt not in finished:
+                visit(nxt, [*stack, nxt])
+        finished.add(node)
+
+    finished: set[str] = set()
+    for start in sorted(graph):
+        if start not in finished:
+            visit(start, [start])
+    return cycles
 
 
 CHECKERS: tuple[Checker, ...] = (
@@ -127,7 +221,7 @@ CHECKERS: tuple[Checker, ...] = (
     views_numeric_breaches,
     long_function_breaches,
     private_import_breaches,
-    classifier_layer_breaches,
+    layer_breaches,
 )
 
 
@@ -180,10 +274,16 @@ def long_function(name: str, lines: int) -> str:
          ["views/a.py:2: imports _y from dense_attention.x"]),
         (private_import_breaches, f"{PACKAGE}/images.py", "from . import data\ndata._open(b'')\n",
          [f"{PACKAGE}/images.py:2: uses data._open"]),
-        (classifier_layer_breaches, f"{PACKAGE}/classifier.py", "from .train import TensorSplit\n",
-         [f"{PACKAGE}/classifier.py:1: classifier.py imports train"]),
-        (classifier_layer_breaches, f"{PACKAGE}/classifier.py", "from dense_attention import data",
-         [f"{PACKAGE}/classifier.py:1: classifier.py imports data"]),
+        (layer_breaches, f"{PACKAGE}/inputs/classifier.py", "from ..training.train import x\n",
+         [f"{PACKAGE}/inputs/classifier.py:1: inputs imports {PACKAGE}.training.train "
+          "(training)"]),
+        (layer_breaches, f"{PACKAGE}/core/model.py", "def f():\n    from dense_attention import ui",
+         [f"{PACKAGE}/core/model.py:2: core imports {PACKAGE}.ui (ui)"]),
+        (layer_breaches, f"{PACKAGE}/figures/plots.py", "from ..server import jobs\n",
+             [f"{PACKAGE}/figures/plots.py:1: figures imports {PACKAGE}.server.jobs (server)"]),
+        (layer_breaches, f"{PACKAGE}/stray.py", "import os\n",
+         [f"{PACKAGE}/stray.py: in no layer; put it in one of core, inputs, data, training, "
+          "storage, explain, figures, server"]),
     ],
 )  # fmt: skip
 def test_a_planted_breach_is_caught_with_file_and_line(checker, path, source, expected):
@@ -199,8 +299,42 @@ def test_a_planted_breach_is_caught_with_file_and_line(checker, path, source, ex
         (long_function_breaches, f"{PACKAGE}/train.py", long_function("train", 60)),
         (private_import_breaches, f"{PACKAGE}/data.py", "from .archive import __all__, open_zip\n"),
         (private_import_breaches, f"{PACKAGE}/x.py", "import numpy as np\nnp._x = 1\n"),
-        (classifier_layer_breaches, f"{PACKAGE}/classifier.py", "from .splits import TensorSplit"),
+        (layer_breaches, f"{PACKAGE}/inputs/classifier.py", "from .splits import TensorSplit"),
+        (layer_breaches, f"{PACKAGE}/server/jobs.py", "from ..core import model\nfrom . import x"),
+        (layer_breaches, f"{PACKAGE}/__main__.py", "from .server import jobs\n"),
+        (layer_breaches, "views/text.py", "from dense_attention import ui\n"),
     ],
 )  # fmt: skip
 def test_what_is_allowed_is_not_reported(checker, path, source):
     assert checker(path, source) == []
+
+
+def test_no_import_cycle():
+    assert not import_cycles(_sources()), "\n".join(import_cycles(_sources()))
+
+
+def test_a_planted_cycle_is_caught():
+    sources = [
+        (f"{PACKAGE}/core/a.py", "from . import b\n"),
+        (f"{PACKAGE}/core/b.py", "def f():\n    from .a import x\n"),
+        (f"{PACKAGE}/core/c.py", "from .a import y\n"),
+    ]
+    assert import_cycles(sources) == [f"{PACKAGE}.core.a -> {PACKAGE}.core.b -> {PACKAGE}.core.a"]
+
+
+def test_every_layer_is_a_package_with_a_docstring():
+    for layer in LAYERS[:-3]:
+        init = ROOT / PACKAGE / layer / "__init__.py"
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{init}: say what the layer owns"
+
+
+def test_every_library_module_is_in_the_design_docs_layer_table():
+    table = (ROOT / "docs" / "design.md").read_text(encoding="utf-8").split("## Layers")[1]
+    table = table.split("\n## ")[0]
+    missing = []
+    for layer in LAYERS[:-3]:
+        row = next((r for r in table.splitlines() if r.startswith(f"| `{layer}/`")), "")
+        for file in sorted((ROOT / PACKAGE / layer).glob("*.py")):
+            if file.stem != "__init__" and f"`{file.stem}`" not in row:
+                missing.append(f"{layer}/{file.name}")
+    assert not missing, f"docs/design.md's layer table does not list: {missing}"

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from dense_attention.archive import (
+from dense_attention.data.archive import (
     CHUNK_BYTES,
     MEMBER_TOO_LARGE,
     NOT_A_ZIP,

@@ -3,8 +3,10 @@
 import pytest
 from pagetest import EXAMPLE, open_page, run
 
-from dense_attention import catalog, checkpoint, faithfulness, ui, verdict
-from dense_attention.train import pick_device
+from dense_attention import ui
+from dense_attention.explain import faithfulness, verdict
+from dense_attention.storage import catalog, checkpoint
+from dense_attention.training.train import pick_device
 
 PAGE = "views/attention.py"
 

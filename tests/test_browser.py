@@ -86,7 +86,7 @@ def test_image_page_upload_shows_the_overlays(
 ) -> None:
     from PIL import Image
 
-    from dense_attention import images
+    from dense_attention.data import images
 
     # A test-set digit blown up to a 256 x 256 photo-like PNG: something the digits model knows.
     digit = images.test_examples("digits", 4)[3].image

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from dense_attention import catalog, checkpoint
-from dense_attention.config import SIMILARITY_NAMES, ModelConfig
-from dense_attention.model import DenseAttention
+from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.storage import catalog, checkpoint
 
 
 def test_discovery_skips_folders_that_are_not_checkpoints(tmp_path, found):

@@ -8,10 +8,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint
-from dense_attention.checkpoint import WEIGHTS_FILE as WEIGHTS
-from dense_attention.checkpoint import CheckpointError
-from dense_attention.classifier import Classifier
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig
+from dense_attention.inputs.classifier import Classifier
+from dense_attention.storage import checkpoint
+from dense_attention.storage.checkpoint import WEIGHTS_FILE as WEIGHTS
+from dense_attention.storage.checkpoint import CheckpointError
 
 
 def model_for(similarity="scaled_dot", **kw):
@@ -102,8 +103,8 @@ def test_not_a_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def digits_model():
-    from dense_attention.classifier import build_classifier
-    from dense_attention.data import load_dataset
+    from dense_attention.data.datasets import load_dataset
+    from dense_attention.inputs.classifier import build_classifier
 
     torch.manual_seed(0)
     digits = load_dataset("digits", limit=200)
@@ -258,8 +259,8 @@ def test_a_config_too_large_to_build_is_refused_before_allocating(tmp_path):
 
 
 def text_model_without_positions():
-    from dense_attention.classifier import ClassifierConfig
-    from dense_attention.encoders import TextConfig
+    from dense_attention.inputs.classifier import ClassifierConfig
+    from dense_attention.inputs.encoders import TextConfig
 
     text = TextConfig(max_len=8, embed_dim=4, pos_dim=0, vocab=(0, 100, 101, 102))
     return Classifier(ClassifierConfig(ModelConfig(4, 2, 2), ("a", "b"), text=text)).eval()

@@ -5,7 +5,7 @@ import pytest
 from pagetest import ATOL, EXAMPLE, open_page, run, set_sentence, titled, z
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import reference
+from dense_attention.explain import reference
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention.comparison import compare_attention
-from dense_attention.config import ModelConfig
-from dense_attention.model import DenseAttention
+from dense_attention.core.config import ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.explain.comparison import compare_attention
 
 
 @pytest.fixture(scope="module")

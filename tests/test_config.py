@@ -3,7 +3,7 @@
 import pytest
 
 from dense_attention import ModelConfig
-from dense_attention.config import ConfigError
+from dense_attention.core.config import ConfigError
 
 
 def test_round_trip():
@@ -59,7 +59,7 @@ def test_unknown_and_missing_fields():
 
 
 def test_every_offered_temperature_is_a_valid_config():
-    from dense_attention.config import TEMPERATURES
+    from dense_attention.core.config import TEMPERATURES
 
     for tau in TEMPERATURES:
         assert ModelConfig(8, 16, 3, temperature=tau).temperature == tau

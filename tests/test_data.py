@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dense_attention import data
-from dense_attention.data import (
+from dense_attention.data import datasets as data
+from dense_attention.data.datasets import (
     DATASET_KINDS,
     DATASET_SIZES,
     DATASETS,

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dense_attention.distributed import (
+from dense_attention.training.distributed import (
     Launch,
     first_reason,
     launch_from_env,

@@ -1,4 +1,4 @@
-"""Tests for dense_attention.encoders: text and images -> x, mask, and the labels to draw them."""
+"""Tests for inputs.encoders: text and images -> x, mask, and the labels to draw them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dense_attention.config import ConfigError
-from dense_attention.encoders import (
+from dense_attention.core.config import ConfigError
+from dense_attention.inputs.encoders import (
     TEXT_MODES,
     EncodingError,
     ImageConfig,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention import catalog, encoders, encoding_cache
+from dense_attention.inputs import encoders, encoding_cache
+from dense_attention.storage import catalog
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_a_shipped_example_is_explained_without_loading_transformers() -> None:
     explaining the home model's first example imports no transformers; a typed sentence does."""
     code = """
 import sys
-from dense_attention import catalog, checkpoint
+from dense_attention.storage import catalog, checkpoint
 info = catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
 model = checkpoint.load(info.path)
 model.explain(catalog.examples_for(info)[0])

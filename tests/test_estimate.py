@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
-from dense_attention.config import TrainConfig
-from dense_attention.data import load_dataset
-from dense_attention.encoders import ImageConfig
-from dense_attention.estimate import TrainingEstimate, estimate_training
+from dense_attention.core.config import TrainConfig
+from dense_attention.data.datasets import load_dataset
+from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.training.estimate import TrainingEstimate, estimate_training
 
 OPTIONS = dict(image=ImageConfig(8, 1, 4, 32), hidden_dim=16)
 

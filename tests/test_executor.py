@@ -9,8 +9,8 @@ import types
 import pytest
 import torch
 
-from dense_attention import executor, jobs
-from dense_attention.config import TrainConfig
+from dense_attention.core.config import TrainConfig
+from dense_attention.server import executor, jobs
 
 
 def collect(run: executor.Run, timeout: float = 120) -> list[tuple]:

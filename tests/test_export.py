@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dense_attention import export, plots
-from dense_attention.classifier import Explanation
-from dense_attention.formulas import STEP_KEYS
-from dense_attention.toy import toy_example
+from dense_attention.core.toy import toy_example
+from dense_attention.explain.formulas import STEP_KEYS
+from dense_attention.figures import export, plots
+from dense_attention.inputs.classifier import Explanation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from dense_attention import DenseAttention, ModelConfig
-from dense_attention import faithfulness as fa
-from dense_attention.classifier import Classifier, ClassifierConfig
-from dense_attention.data import Dataset, Split
-from dense_attention.encoders import EncodingError, ImageConfig, TextConfig
-from dense_attention.trace import attention_entropy
+from dense_attention.core.trace import attention_entropy
+from dense_attention.data.datasets import Dataset, Split
+from dense_attention.explain import faithfulness as fa
+from dense_attention.inputs.classifier import Classifier, ClassifierConfig
+from dense_attention.inputs.encoders import EncodingError, ImageConfig, TextConfig
 
 D, d, C = 6, 8, 3
 

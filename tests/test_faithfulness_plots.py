@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from dense_attention import DenseAttention, ModelConfig
-from dense_attention import faithfulness as fa
-from dense_attention.faithfulness_plots import deletion_chart, importance_bars, tau_heatmap
+from dense_attention.explain import faithfulness as fa
+from dense_attention.figures.faithfulness_plots import deletion_chart, importance_bars, tau_heatmap
 
 
 @pytest.fixture(scope="module")

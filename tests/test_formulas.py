@@ -13,9 +13,10 @@ import pytest
 import streamlit
 import torch
 
-from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, formulas
-from dense_attention.formulas import cell_latex, cell_numbers, fmt_number, latex_text
-from dense_attention.toy import toy_example
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig
+from dense_attention.core.toy import toy_example
+from dense_attention.explain import formulas
+from dense_attention.explain.formulas import cell_latex, cell_numbers, fmt_number, latex_text
 
 
 @pytest.fixture(scope="module")

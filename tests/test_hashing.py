@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from dense_attention.config import ModelConfig
-from dense_attention.hashing import digest
-from dense_attention.model import DenseAttention
-from dense_attention.trace import Trace
+from dense_attention.core.config import ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.core.trace import Trace
+from dense_attention.server.hashing import digest
 
 
 def test_digest_follows_content_not_identity():

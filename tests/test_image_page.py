@@ -10,7 +10,8 @@ from pagetest import decode
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, images
+from dense_attention.data import images
+from dense_attention.storage import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "image.py")
@@ -209,10 +210,10 @@ def test_the_app_serves_the_image_page(digits, examples):
 @pytest.fixture
 def big_model_dir(tmp_path, monkeypatch, request):
     """A shipped-like 28 x 28 checkpoint (49 patches), the only one the sidebar offers."""
-    from dense_attention.classifier import Classifier, ClassifierConfig
-    from dense_attention.config import ModelConfig
-    from dense_attention.data import FASHION_CLASSES
-    from dense_attention.encoders import ImageConfig
+    from dense_attention.core.config import ModelConfig
+    from dense_attention.data.datasets import FASHION_CLASSES
+    from dense_attention.inputs.classifier import Classifier, ClassifierConfig
+    from dense_attention.inputs.encoders import ImageConfig
 
     image = ImageConfig(size=28, channels=request.param, patch=4, pos_dim=8)
     model_cfg = ModelConfig(input_dim=image.input_dim, hidden_dim=16, num_classes=10)

@@ -10,8 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dense_attention import checkpoint, images, plots
-from dense_attention.data import MAX_IMAGE_PIXELS, DataError
+from dense_attention.data import images
+from dense_attention.data.datasets import MAX_IMAGE_PIXELS, DataError
+from dense_attention.figures import plots
+from dense_attention.storage import checkpoint
 
 DIGITS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "digits"
 
@@ -58,7 +60,7 @@ def test_demo_images_are_bundled_photos():
 
 
 def test_test_examples_come_from_the_test_split_one_per_class(digits):
-    from dense_attention.data import load_dataset
+    from dense_attention.data.datasets import load_dataset
 
     meta = checkpoint.read_metadata(DIGITS)
     examples = images.test_examples("digits", 12, seed=meta["split_seed"])
@@ -72,7 +74,7 @@ def test_test_examples_come_from_the_test_split_one_per_class(digits):
 
 
 def test_test_examples_of_a_missing_dataset_raise_data_error(monkeypatch, tmp_path):
-    monkeypatch.setattr("dense_attention.data.FASHION_DIR", tmp_path)
+    monkeypatch.setattr("dense_attention.data.datasets.FASHION_DIR", tmp_path)
     with pytest.raises(DataError, match="Fashion-MNIST not found"):
         images.test_examples("fashion-mnist", 3)
     with pytest.raises(DataError, match="not an image"):

@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention import executor, jobs
-from dense_attention.classifier import build_classifier
-from dense_attention.config import TrainConfig
-from dense_attention.data import (
+from dense_attention.core.config import TrainConfig
+from dense_attention.core.seeding import init_parameters
+from dense_attention.data.datasets import (
     Split,
     baseline_accuracy,
     limit_indices,
     load_dataset,
     parse_upload,
 )
-from dense_attention.seeding import init_parameters
-from dense_attention.train import evaluate, train
+from dense_attention.inputs.classifier import build_classifier
+from dense_attention.server import executor, jobs
+from dense_attention.training.train import evaluate, train
 
 DIGITS = jobs.DataChoice("digits", limit=300)
 OPTIONS = {"hidden_dim": 16}

@@ -1,5 +1,5 @@
-"""The live view: its payload (dense_attention.live_view), its JavaScript run in Chromium against
-torch's trace, and the Text page's live view following the sidebar (dense_attention.ui.live_view).
+"""The live view: its payload (server.live_view), its JavaScript run in Chromium against torch's
+trace, and the Text page's live view following the sidebar (ui.live_view).
 """
 
 import base64
@@ -11,11 +11,12 @@ import torch
 from pagetest import EXAMPLE, retrained
 from playwright.sync_api import Page
 
-from dense_attention import catalog, checkpoint, live_view
-from dense_attention.config import ModelConfig
-from dense_attention.data import load_dataset
-from dense_attention.model import DenseAttention
-from dense_attention.similarity import SIMILARITIES
+from dense_attention.core.config import ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.core.similarity import SIMILARITIES
+from dense_attention.data.datasets import load_dataset
+from dense_attention.server import live_view
+from dense_attention.storage import catalog, checkpoint
 from dense_attention.ui.cache import ASSETS
 
 ENGINE = (ASSETS / "live_view.js").read_text()

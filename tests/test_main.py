@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dense_attention import catalog, checkpoint
 from dense_attention.__main__ import main
-from dense_attention.config import SIMILARITY_NAMES
-from dense_attention.data import load_dataset
-from dense_attention.train import evaluate
+from dense_attention.core.config import SIMILARITY_NAMES
+from dense_attention.data.datasets import load_dataset
+from dense_attention.storage import catalog, checkpoint
+from dense_attention.training.train import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("digits", "fashion-mnist", "bbc-topics", "tweet-sentiment")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from dense_attention import memo
+from dense_attention.server import memo
 
 
 def counting(value):

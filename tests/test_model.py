@@ -7,15 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dense_attention import SIMILARITIES, DenseAttention, ModelConfig, checkpoint, seeding
-from dense_attention.config import (
+from dense_attention import SIMILARITIES, DenseAttention, ModelConfig
+from dense_attention.core import seeding
+from dense_attention.core.config import (
     ACTIVATIONS,
     POOL_ACTIVATIONS,
     POOLINGS,
     SEQUENCE_ENCODERS,
     SKIPS,
 )
-from dense_attention.model import transformer_heads, weight_count
+from dense_attention.core.model import transformer_heads, weight_count
+from dense_attention.storage import checkpoint
 
 D, d, C = 5, 6, 3
 ACT = {

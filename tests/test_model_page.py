@@ -3,7 +3,7 @@
 import numpy as np
 from pagetest import attention_matrices, figures, latex_text, run
 
-from dense_attention.formulas import fmt_number
+from dense_attention.explain.formulas import fmt_number
 
 
 def test_model_page_shows_every_step(model_page, toy):

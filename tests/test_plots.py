@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from dense_attention import DenseAttention, ModelConfig, plots
-from dense_attention.toy import toy_example
+from dense_attention import DenseAttention, ModelConfig
+from dense_attention.core.toy import toy_example
+from dense_attention.figures import plots
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,7 @@ def test_trace_figures_crop_padding_and_check_tokens():
 
 
 def test_training_curves_carry_the_history_side_by_side():
-    from dense_attention.train import EpochRecord
+    from dense_attention.training.train import EpochRecord
 
     history = [
         EpochRecord(e, 1.0 / e, 0.5 + e / 10, 1.2 / e, 0.4 + e / 10, float(e)) for e in (1, 2, 3)

@@ -17,7 +17,7 @@ from pagetest import (
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
-from dense_attention.slides import SLIDES
+from dense_attention.figures.slides import SLIDES
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention import reference
-from dense_attention.encoders import TextConfig, TextEncoder
+from dense_attention.explain import reference
+from dense_attention.inputs.encoders import TextConfig, TextEncoder
 
 
 @pytest.fixture(scope="module")

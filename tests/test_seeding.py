@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dense_attention import DenseAttention, ModelConfig
-from dense_attention.seeding import dropout, dropout_generator, init_parameters
+from dense_attention.core.seeding import dropout, dropout_generator, init_parameters
 
 
 def model(sequence_encoder="none", pooling="learned", similarity="additive"):

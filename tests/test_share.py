@@ -5,7 +5,7 @@ from pagetest import APP, ATOL, attention_matrices, retrained, run
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
-from dense_attention.formulas import SIMILARITIES
+from dense_attention.explain.formulas import SIMILARITIES
 
 
 def shared(**params: str) -> AppTest:

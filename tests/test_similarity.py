@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dense_attention import SIMILARITIES
-from dense_attention.config import SIMILARITY_NAMES
-from dense_attention.similarity import SimilarityParams
+from dense_attention.core.config import SIMILARITY_NAMES
+from dense_attention.core.similarity import SimilarityParams
 
 
 def test_registry_matches_config_names():

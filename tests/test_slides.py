@@ -2,9 +2,10 @@
 
 import pytest
 
-from dense_attention import formulas, plots
-from dense_attention.slides import SLIDES, steps_of
-from dense_attention.toy import toy_example
+from dense_attention.core.toy import toy_example
+from dense_attention.explain import formulas
+from dense_attention.figures import plots
+from dense_attention.figures.slides import SLIDES, steps_of
 
 
 def test_slides_cover_every_step_once_in_order():
@@ -27,8 +28,8 @@ def test_every_slide_has_a_figure_a_title_and_notes(slide):
 
 
 def test_speaker_notes_quote_the_numbers_on_screen():
-    from dense_attention.classifier import Explanation
-    from dense_attention.slides import on_screen
+    from dense_attention.figures.slides import on_screen
+    from dense_attention.inputs.classifier import Explanation
 
     toy = toy_example()
     trace = toy.trace()

@@ -14,10 +14,12 @@ from conftest import AppServer, wait_for_streamlit
 from PIL import Image
 from playwright.sync_api import expect
 
-from dense_attention import checkpoint, jobs, store, ui
-from dense_attention.config import TrainConfig
-from dense_attention.data import load_dataset
-from dense_attention.images import Example
+from dense_attention import ui
+from dense_attention.core.config import TrainConfig
+from dense_attention.data.datasets import load_dataset
+from dense_attention.data.images import Example
+from dense_attention.server import jobs, store
+from dense_attention.storage import checkpoint
 
 TOKEN, OTHER, THIRD = "0123456789abcdef" * 2, "f" * 32, "a" * 32
 

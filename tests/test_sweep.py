@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from dense_attention import DenseAttention, ModelConfig
-from dense_attention.config import SIMILARITY_NAMES, TrainConfig
-from dense_attention.data import load_dataset
-from dense_attention.sweep import attention_entropy, count_parameters, sweep_similarities
-from dense_attention.train import TensorSplit
+from dense_attention.core.config import SIMILARITY_NAMES, TrainConfig
+from dense_attention.data.datasets import load_dataset
+from dense_attention.training.sweep import attention_entropy, count_parameters, sweep_similarities
+from dense_attention.training.train import TensorSplit
 
 HIDDEN = 8
 CFG = TrainConfig(epochs=2, batch_size=32, lr=1e-2)

@@ -19,8 +19,10 @@ from pagetest import (
     z,
 )
 
-from dense_attention import catalog, checkpoint, ui, verdict
-from dense_attention.formulas import SIMILARITIES, fmt_number
+from dense_attention import ui
+from dense_attention.explain import verdict
+from dense_attention.explain.formulas import SIMILARITIES, fmt_number
+from dense_attention.storage import catalog, checkpoint
 
 
 def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, text_model):

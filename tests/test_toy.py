@@ -2,7 +2,7 @@
 
 import torch
 
-from dense_attention.toy import toy_example
+from dense_attention.core.toy import toy_example
 
 
 def test_toy_example_is_fixed_and_leaves_the_global_rng_alone():

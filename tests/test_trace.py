@@ -8,7 +8,7 @@ import scipy.stats
 import torch
 
 from dense_attention import DenseAttention, ModelConfig, Trace
-from dense_attention.trace import TENSOR_FIELDS, attention_entropy
+from dense_attention.core.trace import TENSOR_FIELDS, attention_entropy
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dense_attention.classifier import build_classifier
-from dense_attention.config import ConfigError, TrainConfig
-from dense_attention.data import load_dataset
-from dense_attention.encoders import ImageConfig
-from dense_attention.seeding import init_parameters
-from dense_attention.train import (
+from dense_attention.core.config import ConfigError, TrainConfig
+from dense_attention.core.seeding import init_parameters
+from dense_attention.data.datasets import load_dataset
+from dense_attention.inputs.classifier import build_classifier
+from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.training.train import (
     TensorSplit,
     epoch_order,
     evaluate,

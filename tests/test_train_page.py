@@ -18,8 +18,10 @@ import torch
 from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, jobs, ui
-from dense_attention.data import load_dataset
+from dense_attention import ui
+from dense_attention.data.datasets import load_dataset
+from dense_attention.server import jobs
+from dense_attention.storage import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -426,7 +428,7 @@ def _sweep_panel(result) -> None:
 
 def test_the_sweep_picks_its_best_by_validation_accuracy():
     """Issue #16.3: "Best" was the highest test accuracy (idxmax on test_accuracy)."""
-    from dense_attention.sweep import SweepResult, SweepRun
+    from dense_attention.training.sweep import SweepResult, SweepRun
 
     def sweep_run(similarity: str, val: float, test: float) -> SweepRun:
         return SweepRun(
@@ -449,7 +451,7 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
 
     ds = dataclasses.replace(load_dataset("digits", limit=LIMIT), name="my-pictures")
     choice = jobs.DataChoice("my-pictures", uploaded=ds)
-    from dense_attention.config import TrainConfig
+    from dense_attention.core.config import TrainConfig
 
     request = jobs.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
     job = jobs.train_job(dataclasses.replace(request, baseline=False))

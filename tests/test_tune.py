@@ -4,12 +4,12 @@ best configuration trains to the value the search recorded."""
 import optuna
 import pytest
 
-from dense_attention.classifier import build_classifier
-from dense_attention.config import ConfigError, TrainConfig
-from dense_attention.data import load_dataset
-from dense_attention.seeding import init_parameters
-from dense_attention.train import train
-from dense_attention.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune
+from dense_attention.core.config import ConfigError, TrainConfig
+from dense_attention.core.seeding import init_parameters
+from dense_attention.data.datasets import load_dataset
+from dense_attention.inputs.classifier import build_classifier
+from dense_attention.training.train import train
+from dense_attention.training.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune
 
 BASE = TrainConfig(epochs=2, batch_size=32, probes=0)
 SMALL = SearchSpace(hidden_dims=(8, 16))

@@ -7,10 +7,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import catalog, checkpoint, ui
-from dense_attention.classifier import Explanation
-from dense_attention.config import SIMILARITY_NAMES, ModelConfig
-from dense_attention.model import DenseAttention
+from dense_attention import ui
+from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.inputs.classifier import Explanation
+from dense_attention.storage import catalog, checkpoint
 
 
 def sidebar_script() -> None:
@@ -141,8 +142,9 @@ def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
 def errors_script() -> None:
     import streamlit as st
 
-    from dense_attention import checkpoint, ui
-    from dense_attention.encoders import EncodingError
+    from dense_attention import ui
+    from dense_attention.inputs.encoders import EncodingError
+    from dense_attention.storage import checkpoint
 
     with ui.friendly_errors(stop=False):
         raise EncodingError("Type some text: the input is empty")
@@ -166,7 +168,8 @@ def test_friendly_errors_show_messages_not_tracebacks():
 def cached_script() -> None:
     import streamlit as st
 
-    from dense_attention import plots, ui
+    from dense_attention import ui
+    from dense_attention.figures import plots
 
     fig = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
     again = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
@@ -201,8 +204,9 @@ def test_the_shared_figure_cache_never_keeps_a_figure_of_many_megabytes():
 def owner_script() -> None:
     import streamlit as st
 
-    from dense_attention import jobs, ui
-    from dense_attention.config import TrainConfig
+    from dense_attention import ui
+    from dense_attention.core.config import TrainConfig
+    from dense_attention.server import jobs
     from dense_attention.ui import browser
 
     data, config = jobs.DataChoice("digits", limit=60), TrainConfig(epochs=1, probes=0)
@@ -237,7 +241,7 @@ def long_input_script() -> None:
     import torch
 
     from dense_attention import DenseAttention, ModelConfig, ui
-    from dense_attention.classifier import Explanation
+    from dense_attention.inputs.classifier import Explanation
 
     torch.manual_seed(0)
     model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=8, num_classes=2)).eval()
@@ -279,7 +283,7 @@ def test_user_strings_render_as_their_own_text_in_markdown(name):
     """Issue #17: a CSV label `![t](http://host/track.png)` rendered as an image (a tracker)."""
     from markdown_it import MarkdownIt
 
-    from dense_attention.toy import toy_example
+    from dense_attention.core.toy import toy_example
     from dense_attention.ui.styles import md
 
     toy = toy_example()

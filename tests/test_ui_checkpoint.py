@@ -4,11 +4,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import checkpoint, store, ui
-from dense_attention.classifier import build_classifier
-from dense_attention.config import ModelConfig
-from dense_attention.data import load_dataset
-from dense_attention.model import DenseAttention
+from dense_attention import ui
+from dense_attention.core.config import ModelConfig
+from dense_attention.core.model import DenseAttention
+from dense_attention.data.datasets import load_dataset
+from dense_attention.inputs.classifier import build_classifier
+from dense_attention.server import store
+from dense_attention.storage import checkpoint
 
 
 def upload_script() -> None:

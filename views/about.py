@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, formulas, ui
-from dense_attention.formulas import ARTICLE_DEPARTURES
+from dense_attention import SIMILARITIES, ui
+from dense_attention.explain import formulas
+from dense_attention.explain.formulas import ARTICLE_DEPARTURES
 
 settings = ui.sidebar()
 

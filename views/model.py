@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, plots, ui
-from dense_attention.classifier import Explanation
-from dense_attention.config import TEMPERATURES
-from dense_attention.formulas import ARTICLE_CODE_FAULT, SOURCE_ARTICLE
-from dense_attention.toy import ToyExample, toy_example
+from dense_attention import SIMILARITIES, ui
+from dense_attention.core.config import TEMPERATURES
+from dense_attention.core.toy import ToyExample, toy_example
+from dense_attention.explain.formulas import ARTICLE_CODE_FAULT, SOURCE_ARTICLE
+from dense_attention.figures import plots
+from dense_attention.inputs.classifier import Explanation
 
 
 @st.cache_resource

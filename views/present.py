@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dense_attention import ui
-from dense_attention.slides import SLIDES
+from dense_attention.figures.slides import SLIDES
 
 # A later call overrides the app's page config (Streamlit 1.67); the layout is repeated because
 # the browser shows an unset one as "centered".

@@ -4,7 +4,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dense_attention import SIMILARITIES, jobs, ui
+from dense_attention import SIMILARITIES, ui
+from dense_attention.server import jobs
 
 TRAIN, SWEEP, TUNE = "Train one model", "Compare the six similarities", "Tune automatically"
 MODE = ui.TRAIN_MODE

@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from .. import jobs, store
-from ..classifier import Classifier
+from ..inputs.classifier import Classifier
+from ..server import jobs, store
 from . import state
 
 WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored

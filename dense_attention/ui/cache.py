@@ -13,11 +13,13 @@ from typing import Any
 
 import streamlit as st
 
-from .. import catalog, checkpoint, memo, reference
-from ..classifier import Classifier, Explanation
-from ..encoders import load_minilm
-from ..hashing import digest
-from ..train import pick_device
+from ..explain import reference
+from ..inputs.classifier import Classifier, Explanation
+from ..inputs.encoders import load_minilm
+from ..server import memo
+from ..server.hashing import digest
+from ..storage import catalog, checkpoint
+from ..training.train import pick_device
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -9,8 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import export
-from ..classifier import Explanation
+from ..figures import export
+from ..inputs.classifier import Explanation
 
 MIME_TYPES = {
     "png": "image/png",

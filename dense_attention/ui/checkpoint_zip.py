@@ -8,9 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from .. import checkpoint, export, jobs
-from ..classifier import Classifier
-from ..train import pick_device
+from ..figures import export
+from ..inputs.classifier import Classifier
+from ..server import jobs
+from ..storage import checkpoint
+from ..training.train import pick_device
 from . import browser, state
 from .charts import download
 from .styles import md

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from .. import export, plots
-from ..classifier import Explanation
-from ..comparison import compare_attention
-from ..config import TEMPERATURES
-from ..similarity import SIMILARITIES
+from ..core.config import TEMPERATURES
+from ..core.similarity import SIMILARITIES
+from ..explain.comparison import compare_attention
+from ..figures import export, plots
+from ..inputs.classifier import Explanation
 from .cache import cached, minilm_attention
 from .charts import chart, matrix_table
 from .errors import friendly_errors

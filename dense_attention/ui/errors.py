@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from ..encoders import EncodingError
+from ..inputs.encoders import EncodingError
 
 
 @contextmanager

@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from .. import catalog, verdict
-from ..classifier import Classifier, Explanation
-from ..data import DataError
-from ..encoders import CHARS_PER_TOKEN_CAP
+from ..data.datasets import DataError
+from ..explain import verdict
+from ..inputs.classifier import Classifier, Explanation
+from ..inputs.encoders import CHARS_PER_TOKEN_CAP
+from ..storage import catalog
 from . import state
 from .cache import checkpoints
 from .share import SHARED_TEXT_MAX, share_view

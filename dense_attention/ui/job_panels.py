@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from .. import jobs, plots
+from ..figures import plots
+from ..server import jobs
 from . import browser, state
 from .styles import md
 from .train_time import eta, seconds_left

@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from ..config import POOLINGS, TEMPERATURES
-from ..similarity import SIMILARITIES
+from ..core.config import POOLINGS, TEMPERATURES
+from ..core.similarity import SIMILARITIES
 from . import state
 
 

@@ -17,9 +17,10 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from .. import export, images, plots
-from ..classifier import Explanation
-from ..formulas import STEPS
+from ..data import images
+from ..explain.formulas import STEPS
+from ..figures import export, plots
+from ..inputs.classifier import Explanation
 from .charts import trace_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box

@@ -4,7 +4,7 @@ move, before the server's rerun draws the steps below with every number.
 
 It is drawn by a page's full run (a new input or model), not by its live fragment: its
 JavaScript (assets/live_view.js) reads the sidebar's widgets itself, so a setting change costs
-it no round trip. The payload is dense_attention.live_view's: h and the raw scores per input,
+it no round trip. The payload is dense_attention.server.live_view's: h and the raw scores per input,
 the pooling and output weights once per model and browser session (the browser keeps them;
 if it lacks some, it asks, and the next run sends them again).
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from .. import live_view
-from ..classifier import Explanation
+from ..inputs.classifier import Explanation
+from ..server import live_view
 from . import state
 from .cache import component
 from .live import LIVE_SETTINGS

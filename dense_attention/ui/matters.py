@@ -8,9 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from .. import faithfulness, faithfulness_plots, images, plots, verdict
-from ..classifier import Explanation
-from ..faithfulness import METHODS, Faithfulness
+from ..data import images
+from ..explain import faithfulness, verdict
+from ..explain.faithfulness import METHODS, Faithfulness
+from ..figures import faithfulness_plots, plots
+from ..inputs.classifier import Explanation
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
 from .sidebar import Settings

@@ -9,9 +9,10 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from .. import images, plots
-from ..classifier import Classifier, Explanation
-from ..data import DATASETS
+from ..data import images
+from ..data.datasets import DATASETS
+from ..figures import plots
+from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
 from .errors import friendly_errors

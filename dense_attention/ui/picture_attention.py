@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from .. import export, plots
-from ..classifier import Classifier, Explanation
+from ..figures import export, plots
+from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
 from .charts import export_buttons

@@ -9,11 +9,14 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import catalog, formulas, images, plots
-from ..classifier import Classifier, Explanation
-from ..config import ModelConfig
-from ..slides import Slide, on_screen, steps_of
-from ..trace import Trace
+from ..core.config import ModelConfig
+from ..core.trace import Trace
+from ..data import images
+from ..explain import formulas
+from ..figures import plots
+from ..figures.slides import Slide, on_screen, steps_of
+from ..inputs.classifier import Classifier, Explanation
+from ..storage import catalog
 from . import browser, share, state
 from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box

@@ -8,7 +8,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import jobs, plots
+from ..figures import plots
+from ..server import jobs
 from .cache import cached
 from .styles import md
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import streamlit as st
 
-from ..catalog import CheckpointInfo, checkpoint_root
-from ..classifier import Classifier, Explanation
-from ..config import ModelConfig
-from ..export import Provenance
-from ..similarity import SIMILARITIES
-from ..train import pick_device
+from ..core.config import ModelConfig
+from ..core.similarity import SIMILARITIES
+from ..figures.export import Provenance
+from ..inputs.classifier import Classifier, Explanation
+from ..storage.catalog import CheckpointInfo, checkpoint_root
+from ..training.train import pick_device
 from . import browser, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
 from .errors import friendly_errors

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import export, jobs, plots
-from ..tune import trials_table
+from ..figures import export, plots
+from ..server import jobs
+from ..training.tune import trials_table
 from .cache import cached
 from .charts import chart
 from .styles import md

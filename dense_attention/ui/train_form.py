@@ -6,12 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from .. import jobs
-from ..config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, TrainConfig
-from ..data import DATASET_INFO, DATASETS, parse_upload, small_data_warning
-from ..encoders import TEXT_MODES, ImageConfig, TextConfig, patch_choices, suggested_patch
-from ..similarity import SIMILARITIES
-from ..train import available_devices, pick_device
+from ..core.config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, TrainConfig
+from ..core.similarity import SIMILARITIES
+from ..data.datasets import DATASET_INFO, DATASETS, parse_upload, small_data_warning
+from ..inputs.encoders import TEXT_MODES, ImageConfig, TextConfig, patch_choices, suggested_patch
+from ..server import jobs
+from ..training.train import available_devices, pick_device
 from . import state
 from .inputs import read_once
 from .styles import md

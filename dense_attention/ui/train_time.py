@@ -7,8 +7,8 @@ import time
 
 import streamlit as st
 
-from .. import jobs
-from ..estimate import estimate_training
+from ..server import jobs
+from ..training.estimate import estimate_training
 from . import browser
 from .errors import friendly_errors
 from .state import TRAIN_ESTIMATE as ESTIMATE

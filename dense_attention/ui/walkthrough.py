@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from .. import export, formulas, plots, verdict
-from ..classifier import Explanation
-from ..config import ModelConfig
+from ..core.config import ModelConfig
+from ..explain import formulas, verdict
+from ..figures import export, plots
+from ..inputs.classifier import Explanation
 from . import state
 from .cache import cached
 from .charts import chart, download, export_buttons

@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from .. import faithfulness, jobs, verdict
-from ..faithfulness import Faithfulness
+from ..explain import faithfulness, verdict
+from ..explain.faithfulness import Faithfulness
+from ..server import jobs
 from . import browser, state
 from .cache import checkpoints, shared_result
 from .errors import friendly_errors

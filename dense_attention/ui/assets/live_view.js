@@ -1,6 +1,6 @@
 // The live view: attention, pooling weights and the prediction recomputed in the browser as the
 // sidebar's similarity, temperature and pooling change, before the server answers.
-// The payload is built by dense_attention/live_view.py (read its docstring for the formulas);
+// The payload is built by dense_attention/server/live_view.py (read its docstring for the formulas);
 // this file computes exactly what DenseAttention.trace computes from the raw scores on.
 
 const WEIGHTS = (window.__dalLiveWeights ||= new Map()); // weights by key, for the page's life

@@ -1,0 +1,4 @@
+"""The model itself: its config, the similarity functions, the Trace of intermediates,
+DenseAttention, seeded initialisation and the Model page's toy example. Imports nothing else of
+the library.
+"""

@@ -1,0 +1,3 @@
+"""What turns a raw input into x: the text and image encoders, the stored MiniLM encodings of the
+example sentences, Classifier (encoder + model) and tensor splits. May import core only.
+"""

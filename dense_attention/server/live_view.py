@@ -1,0 +1,122 @@
+"""What a browser needs to recompute attention live, without a server round trip.
+
+A similarity, temperature or pooling change does not change h, and the raw similarities
+s(h_i, h_j) do not depend on τ. So the server sends, once per input: h and the raw scores under
+every similarity (the model's own weights, or each similarity's own checkpoint when the model
+has variants trained with each); and once per model and browser session: the pooling and output
+weights. The browser then recomputes, for any similarity, τ and pooling, exactly what
+`DenseAttention.trace` does from the scores on:
+
+    a = masked softmax(s / τ), v = a h, α = masked softmax(e), e = uᵀ tanh(W_α v + b_α)
+    (e = 0 under mean pooling: α uniform),
+    c = σ(Σ α_i v_i), z = W₂[c; h_o] + b₂ (or W₂ c + b₂ without skip), p = softmax(z)
+
+(dense_attention/ui/assets/live_view.js, in float64; it matches torch's float32 to ~1e-6).
+Arrays travel as base64 little-endian float32 (a 256-wide W_α is 350 KB as base64, ~1.3 MB as
+JSON numbers).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.config import POOLINGS
+from ..core.model import DenseAttention
+from ..core.similarity import SIMILARITIES
+from ..core.trace import Trace
+from .hashing import digest
+
+__all__ = ["Variant", "encode", "input_part", "weights_key", "weights_part"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The model a similarity runs on (its own checkpoint, or the picked model for all) and
+    that model's trace of the input (for h and the mask)."""
+
+    model: DenseAttention
+    trace: Trace
+
+
+def encode(values: Any) -> str:
+    """An array or tensor as base64 of its little-endian float32 bytes (row-major)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.ascontiguousarray(np.asarray(values, dtype="<f4"))
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def _weights(model: DenseAttention) -> dict[str, torch.Tensor]:
+    return {
+        "pool_weight": model.pool_weight,
+        "pool_bias": model.pool_bias,
+        "pool_vector": model.pool_vector,
+        "out_weight": model.out.weight,
+        "out_bias": model.out.bias,
+    }
+
+
+def weights_key(model: DenseAttention, classes: list[str]) -> str:
+    """A content hash of what `weights_part` sends: the browser keeps weights under it."""
+    cfg = model.config
+    return digest(_weights(model), cfg.pool_activation, cfg.skip, list(classes))[:24]
+
+
+def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
+    """The pooling and output weights (and how they are used), and the names of the model's
+    `classes`, for the browser to keep."""
+    cfg = model.config
+    if len(classes) != cfg.num_classes:
+        raise ValueError(f"{len(classes)} class names for {cfg.num_classes} classes")
+    parts = {name: encode(value) for name, value in _weights(model).items()}
+    return {
+        **parts,
+        "hidden": cfg.hidden_dim,
+        "classes": cfg.num_classes,
+        "class_names": list(classes),
+        "pool_activation": cfg.pool_activation,
+        "skip": cfg.skip,
+    }
+
+
+@torch.no_grad()
+def _raw_scores(variant: Variant, similarity: str) -> torch.Tensor:
+    """s(h_i, h_j) before τ (N, N), as `DenseAttention.attend` computes it."""
+    h = variant.trace.h[:1]
+    return SIMILARITIES[similarity].fn(h, variant.model.similarity_params)[0]
+
+
+def input_part(
+    variants: Mapping[str, Variant], tokens: list[str], classes: list[str]
+) -> dict[str, Any]:
+    """Everything about one input: for each similarity, the key of the weights it runs on (see
+    `weights_key`; `classes` names the models' classes), of its h (h is sent once per distinct
+    content) and its raw scores. Every variant must have the input's N tokens."""
+    first = next(iter(variants.values())).trace
+    mask = first.mask[0].cpu().numpy().astype(bool)
+    similarities: dict[str, dict[str, str]] = {}
+    hidden: dict[str, str] = {}
+    for similarity, variant in variants.items():
+        h = variant.trace.h[0]
+        if h.shape[0] != mask.shape[0]:
+            raise ValueError(f"{similarity}: {h.shape[0]} tokens, the input has {mask.shape[0]}")
+        h_key = digest(h)[:24]
+        hidden.setdefault(h_key, encode(h))
+        similarities[similarity] = {
+            "weights": weights_key(variant.model, classes),
+            "h": h_key,
+            "scores": encode(_raw_scores(variant, similarity)),
+        }
+    return {
+        "tokens": list(tokens),
+        "mask": [bool(m) for m in mask],
+        "h": hidden,
+        "similarities": similarities,
+        "poolings": list(POOLINGS),
+    }
