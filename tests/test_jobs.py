@@ -321,3 +321,16 @@ def test_models_past_the_byte_bound_evict_the_least_recently_used_idle_workspace
     assert first.model_bytes() == 4000
     spaces.get("second")  # 8,000 bytes > 6,000: the least recently used holder goes
     assert spaces.get("first") is not first and spaces.get("second") is second
+
+
+def test_a_trained_model_carries_its_familiarity_floor_from_the_validation_split(trained):
+    result = trained.result
+    ds = load_dataset("digits", limit=300)
+    with torch.no_grad():
+        val = result.model(*result.model.tensors(ds.val).inputs).softmax(-1).amax(-1).numpy()
+        test = result.model(*result.model.tensors(ds.test).inputs).softmax(-1).amax(-1).numpy()
+    floor = float(np.percentile(val, 5))
+    found = result.familiarity
+    assert found["floor"] == pytest.approx(floor, abs=1e-4) and found["examples"] == len(ds.val)
+    assert found["test_share"] == pytest.approx(float(np.mean(test < found["floor"])), abs=1e-4)
+    assert result.metrics()["familiarity"] == found == result.training_metadata()["familiarity"]

@@ -35,6 +35,8 @@ from ..data.datasets import (
     load_dataset,
 )
 from ..data.images import Example, dataset_examples
+from ..explain.familiarity import KEY as FAMILIARITY
+from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import EpochRecord, Snapshot, StepEvent, evaluate, train
@@ -291,15 +293,18 @@ class TrainedModel:
     limit: int | None = None  # a built-in dataset cut to this many examples
     # Uploaded pictures: a sample of the held-out test split (an upload cannot be read again)
     held_out: list[Example] = field(default_factory=list)
+    familiarity: dict[str, Any] | None = None  # explain.familiarity's floor, from validation
 
     def training_metadata(self) -> dict[str, Any]:
         """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
-        offers that dataset's test examples (never seen in training) for this model."""
+        offers that dataset's test examples (never seen in training) for this model; and its
+        familiarity floor (the pages' caution for unusual inputs)."""
         return {
             "dataset": self.dataset,
             "split_seed": self.split_seed,
             "limit": self.limit,
             "test_accuracy": round(self.test_accuracy, 4),
+            **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
         }
 
     @property
@@ -334,6 +339,7 @@ class TrainedModel:
             "device": self.device,
             "train_config": self.train_config.to_dict(),
             "history": [r.__dict__ for r in self.history],
+            **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
             "trained_in": "Dense Attention Lab train page",
             "torch": torch.__version__,
         }
@@ -418,6 +424,7 @@ def train_work(request: TrainRequest, job: executor.Reporter) -> TrainedModel:
     job.update(1.0, "Measuring test accuracy")
     model.cpu().eval()
     test_loss, test_acc = evaluate(model, splits[2])
+    familiar = calibrate_tensors(model, splits[1], ds.name, test=splits[2])
     trained = TrainedModel(
         model,
         ds.name,
@@ -436,6 +443,7 @@ def train_work(request: TrainRequest, job: executor.Reporter) -> TrainedModel:
         split_seed=request.data.seed,
         limit=request.data.limit,
         held_out=_held_out(request.data, ds),
+        familiarity=familiar.to_dict() if familiar else None,
     )
     job.publish(trained)  # the model is usable while the baseline is measured
     if request.baseline:

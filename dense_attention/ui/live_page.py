@@ -29,6 +29,7 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
+from .unfamiliar import unfamiliar_caution
 from .walkthrough import (
     cell_panel,
     render_steps,
@@ -133,10 +134,11 @@ def _prediction(
     about: export.Provenance,
     cell: tuple[int, int],
 ) -> None:
-    """The prediction line, the attention badge, a caution, and the whole-trace downloads."""
+    """The prediction line, the attention badge, the cautions, and the whole-trace downloads."""
     st.markdown(prediction_line(explanation))
     badge(settings, text)
     caution(settings.model, text)
+    unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
     steps_download(explanation, cell=cell, about=about)
 

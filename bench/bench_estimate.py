@@ -1,0 +1,102 @@
+"""The train page's time estimate against the measured run, on digits and on a 60-row CSV.
+
+    python bench/bench_estimate.py [--repeats 2]
+
+Each case runs what the page runs, in one process with one torch thread (as a warm training
+worker does): `estimate.estimate_training` (the "Estimate the time" button), then
+`jobs.train_work` (Start) with a reporter that records nothing, timed from its first line to
+its result (reading the data, encoding, training, the test split, the baseline). Prints the
+estimate, the measured time and their ratio; the estimate should be within a factor of 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dense_attention.core.config import TrainConfig  # noqa: E402
+from dense_attention.data.datasets import from_csv  # noqa: E402
+from dense_attention.inputs.encoders import ImageConfig, TextConfig  # noqa: E402
+from dense_attention.server import jobs  # noqa: E402
+from dense_attention.training.estimate import estimate_training  # noqa: E402
+
+WORDS = {
+    "sport": "match goal team win league coach player season cup score",
+    "money": "market shares bank profit price trade stock investor growth rate",
+    "tech": "phone software chip internet computer data users network app device",
+}
+
+
+class Quiet:
+    """A reporter that keeps nothing and never asks to stop."""
+
+    def update(self, *args, **kwargs) -> None: ...
+    def add(self, *args) -> None: ...
+    def set(self, *args) -> None: ...
+    def publish(self, result) -> None: ...
+    def amend(self, **values) -> None: ...
+    def should_stop(self) -> bool:
+        return False
+
+
+def csv_60_rows() -> bytes:
+    """60 short labelled sentences, 20 per class, seeded."""
+    rng = np.random.default_rng(0)
+    rows = ["text,label"]
+    for label, words in WORDS.items():
+        vocab = words.split()
+        for _ in range(20):
+            rows.append(" ".join(rng.choice(vocab, size=int(rng.integers(6, 14)))) + f",{label}")
+    return "\n".join(rows).encode()
+
+
+def page_config() -> TrainConfig:
+    """The train page's defaults: 40 epochs, batch 32, patience 10."""
+    return TrainConfig(epochs=40, batch_size=32, lr=3e-3, patience=10)
+
+
+def cases() -> dict[str, jobs.TrainRequest]:
+    text = {"text": TextConfig("learned", 128, 32, 16), "hidden_dim": 64}
+    image = {"image": ImageConfig(8, 1, 4, 32), "hidden_dim": 256}
+    upload = from_csv(csv_60_rows(), name="bench-60-rows")
+    digits = jobs.DataChoice("digits")
+    return {
+        "digits": jobs.TrainRequest(digits, image, TrainConfig(epochs=40, batch_size=32, lr=1e-2,
+                                                               patience=10)),
+        "csv-60-rows": jobs.TrainRequest(jobs.DataChoice(upload.name, uploaded=upload), text,
+                                         page_config()),
+    }  # fmt: skip
+
+
+def measure(request: jobs.TrainRequest) -> tuple[float, float, int]:
+    """(estimated seconds, measured seconds, epochs run) of one request."""
+    found = estimate_training(request.data.load(), request.model_options, request.train_config)
+    start = time.perf_counter()
+    trained = jobs.train_work(request, Quiet())
+    return found.seconds, time.perf_counter() - start, len(trained.history)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    measure(cases()["csv-60-rows"])  # warm-up: imports, first allocations
+    for name, request in cases().items():
+        runs = [measure(request) for _ in range(args.repeats)]
+        est = statistics.median(r[0] for r in runs)
+        real = statistics.median(r[1] for r in runs)
+        epochs = runs[0][2]
+        print(f"{name}: estimate {est:.2f} s, measured {real:.2f} s ({epochs} epochs run of "
+              f"{request.train_config.epochs}), estimate / measured {est / real:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
