@@ -8,6 +8,7 @@ import pytest
 
 from dense_attention.data import images
 from dense_attention.figures import image_plots
+from dense_attention.inputs.pictures import patch_boxes
 from dense_attention.storage import checkpoint
 
 DIGITS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "digits"
@@ -87,9 +88,7 @@ def test_figures_refuse_bad_shapes():
     with pytest.raises(ValueError, match="cannot be cut"):
         image_plots.image_with_grid(np.zeros((8, 8)), 3)
     with pytest.raises(ValueError, match="3 weights for 4 patch boxes"):
-        image_plots.patch_overlay(
-            np.zeros((8, 8)), [0.2, 0.3, 0.5], image_plots.square_boxes(8, 8, 4), "t"
-        )
+        image_plots.patch_overlay(np.zeros((8, 8)), [0.2, 0.3, 0.5], patch_boxes(8, 8, 4), "t")
     with pytest.raises(ValueError, match="outside the image"):
         image_plots.patch_overlay(np.zeros((4, 4)), [1.0], [(0, 0, 8, 8)], "t")
     with pytest.raises(ValueError, match="finite"):

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from dense_attention.data import images
-from dense_attention.data.datasets import MAX_IMAGE_PIXELS, DataError
+from dense_attention.data.dataset import DataError
+from dense_attention.data.image_files import MAX_IMAGE_PIXELS
 from dense_attention.storage import checkpoint
 
 DIGITS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "digits"
@@ -54,7 +55,7 @@ def test_demo_images_are_bundled_photos():
 
 
 def test_test_examples_come_from_the_test_split_one_per_class(digits):
-    from dense_attention.data.datasets import load_dataset
+    from dense_attention.data.builtin import load_dataset
 
     meta = checkpoint.read_metadata(DIGITS)
     examples = images.test_examples("digits", 12, seed=meta["split_seed"])
@@ -68,7 +69,7 @@ def test_test_examples_come_from_the_test_split_one_per_class(digits):
 
 
 def test_test_examples_of_a_missing_dataset_raise_data_error(monkeypatch, tmp_path):
-    monkeypatch.setattr("dense_attention.data.datasets.FASHION_DIR", tmp_path)
+    monkeypatch.setattr("dense_attention.data.builtin.FASHION_DIR", tmp_path)
     with pytest.raises(DataError, match="Fashion-MNIST not found"):
         images.test_examples("fashion-mnist", 3)
     with pytest.raises(DataError, match="not an image"):
