@@ -1,11 +1,11 @@
 """Does attention matter? Ablations, token importances, their agreement and deletion curves.
 
-For one input of a DenseAttention model (DESIGN.md, "Does attention matter?"), with p the
-probability of the predicted class: ablations replace one intermediate (a, alpha, h_o or c) and
-report the new probabilities, delta p and whether the prediction flips; five methods score the
-tokens; Kendall tau compares them; deletion curves and AOPC test them. Everything works on the
-model's input x (B, N, D) with the input's real tokens only (padding is cropped away first), so
-a text's frozen MiniLM features are computed once per input. Pure torch / numpy / scipy.
+For one input of a DenseAttention model, with p the probability of the predicted class: ablations
+replace one intermediate (a, alpha, h_o or c) and report the new probabilities, delta p and whether
+the prediction flips; five methods score the tokens; Kendall tau compares them; deletion curves and
+AOPC test them. Everything works on the model's input x (B, N, D) with the input's real tokens only
+(padding is cropped away first), so a text's frozen MiniLM features are computed once per input.
+Pure torch / numpy / scipy.
 """
 
 from __future__ import annotations

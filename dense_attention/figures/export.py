@@ -248,7 +248,7 @@ def _numbered(prefix: str, size: int) -> list[str]:
 
 
 def step_csv(explanation: Explanation, key: str) -> str:
-    """The numbers behind step `key`'s figure (the keys of plots.trace_figures) as CSV.
+    """The numbers behind step `key`'s figure (the keys of trace_plots.trace_figures) as CSV.
 
     Token x token matrices (similarity, scores, attn) label rows and columns "k:token";
     token x feature matrices (x, h, values) columns x1.., h1.., v1..; vectors one row per

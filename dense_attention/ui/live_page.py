@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ..data import images
 from ..explain.formulas import STEPS
-from ..figures import export, plots
+from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
 from .charts import trace_download
 from .errors import friendly_errors
@@ -94,7 +94,7 @@ def _live_part(
         _prediction(settings, explanation, text, about, cell)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
-        shading = plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
+        shading = trace_plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
         token_box(len(explanation.tokens)).html(shading)
 
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras={"alpha": alpha})

@@ -11,7 +11,7 @@ import streamlit as st
 from ..data import images
 from ..explain import faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
-from ..figures import faithfulness_plots, plots
+from ..figures import faithfulness_plots, image_plots
 from ..inputs.classifier import Explanation
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
@@ -79,7 +79,7 @@ def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:
     for column, method in zip(columns, METHODS, strict=True):
         scores = abs(result.importance[method])
         title = faithfulness_plots.METHOD_LABELS[method]
-        fig = cached(plots.patch_overlay, pixels, scores, boxes, title, list(result.tokens))
+        fig = cached(image_plots.patch_overlay, pixels, scores, boxes, title, list(result.tokens))
         column.plotly_chart(fig, width="stretch", key=f"matters_overlay_{method}")
 
 

@@ -13,7 +13,7 @@ from ..core.config import ModelConfig
 from ..core.trace import Trace
 from ..data import images
 from ..explain import formulas
-from ..figures import plots
+from ..figures import image_plots, trace_plots
 from ..figures.slides import Slide, on_screen, steps_of
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import catalog
@@ -78,16 +78,16 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     cfg = model.config.image
     title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
     pixels = images.resized_input(model, item)
-    grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+    grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
 
 
 def _slide_figures(
     trace: Trace, tokens: list[str], classes: list[str], hover: list[str] | None = None
 ) -> dict[str, go.Figure]:
-    """plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
+    """trace_plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
     1280 x 720 projector with its notes toggle (its own copies: cached figures are shared)."""
-    figures = plots.trace_figures(trace, tokens, classes, hover=hover)
+    figures = trace_plots.trace_figures(trace, tokens, classes, hover=hover)
     for fig in figures.values():
         fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
         fig.update_layout(height=min(fig.layout.height or SLIDE_CHART_PX, SLIDE_CHART_PX))
