@@ -16,7 +16,7 @@ __all__ = ["SELF_REASONS", "DiagonalNote", "why_diagonal"]
 # Why s(h_i, h_i) comes first, per similarity ({tau} and {top} are filled in: top = 1/τ).
 SELF_REASONS = {
     "cosine": "cos(h_i, h_i) = 1 is the largest value cosine similarity can take, so at "
-    "τ = {tau:g} every token scores itself 1/τ = {top:.1f}, more than any other token can.",
+    "τ = {tau:g} every token scores itself 1/τ = {top:.1f} and no other token can score higher.",
     "neg_euclidean": "−‖h_i − h_i‖² = 0 is the largest value this similarity can take: no "
     "token scores higher against token i than token i itself.",
     "dot": "h_i·h_i = ‖h_i‖² is at least h_i·h_j for every h_j no longer than h_i "

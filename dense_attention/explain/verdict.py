@@ -77,7 +77,7 @@ PATH_NAMES = {
 REPLACEMENTS = {  # what the ablation does, as the subject of "... moves p by X"
     "no_attention": "replacing it by the identity (v_i = h_i)",
     "uniform": "uniform attention (a_ij = 1/N)",
-    "permuted": "shuffled attention rows",
+    "permuted": "shuffling each row of the attention",
     "uniform_alpha": "uniform α (α_i = 1/N)",
     "h_o_mean": "replacing h_o by its training mean",
     "h_o_zero": "replacing h_o by 0",
@@ -112,8 +112,12 @@ class Effect:
     path: str  # one of PATHS
     ablation: str  # the faithfulness ablation quoted for it
     delta: float  # Δp of the predicted class (mean over draws for shuffled attention)
-    flipped: bool  # the prediction changed (in most draws)
-    to: str  # the class it flips to ("" when it does not flip)
+    flip_rate: float  # share of draws whose prediction changed (0 or 1 for one draw)
+    to: str  # the class a single draw flips to ("" when it does not, or over several draws)
+
+    @property
+    def flipped(self) -> bool:
+        return self.flip_rate >= 0.5
 
     @property
     def level(self) -> str:
@@ -125,7 +129,10 @@ class Effect:
     def moves(self) -> str:
         """ "moves p by −0.19", "changes p by +0.004", with the flip when there is one."""
         verb = "changes" if self.level == "barely" else "moves"
-        flip = f" and flips the prediction to '{self.to}'" if self.flipped else ""
+        flip = ""
+        if self.flipped:
+            rate = f" in {self.flip_rate:.0%} of its draws" if self.ablation == "permuted" else ""
+            flip = f" and flips the prediction{rate}" + (f" to '{self.to}'" if self.to else "")
         return f"{verb} p by {fmt_delta(self.delta)}{flip}"
 
     @property
@@ -168,8 +175,9 @@ def _effects(
         if not found or not model_has(path, config):
             continue
         a = max(found, key=_strength) if path == "shape" else found[0]
-        to = classes[int(np.argmax(a.probs))] if a.flipped else ""
-        effects[path] = Effect(path, a.name, a.delta, a.flipped, to)
+        single = a.flipped and a.name != "permuted"  # one draw: its argmax is the new class
+        to = classes[int(np.argmax(a.probs))] if single else ""
+        effects[path] = Effect(path, a.name, a.delta, a.flip_rate, to)
     return effects
 
 
