@@ -421,6 +421,21 @@ def analyze_features(
     )  # fmt: skip
 
 
+def ablations_of(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    means: TrainingMeans | None = None,
+    settings: dict[str, Any] | None = None,
+    *,
+    permutations: int = 20,
+    seed: int = 0,
+) -> dict[str, Ablation]:
+    """The ablations alone of one input x (N, D) or (1, N, D), as `analyze_features` computes
+    them (same draws for the same seed), without the attributions: a few forward passes."""
+    return ablate(_prepare(core, x, mask, settings), means, permutations, seed)
+
+
 def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tuple[str, ...]:
     if tokens is None:
         return tuple(str(i) for i in range(n))
