@@ -12,6 +12,7 @@ from ..core.config import ModelConfig
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
+from ..inputs.encoders import ImageConfig, TextConfig
 from ..storage.catalog import CheckpointInfo, checkpoint_root
 from ..training.train import pick_device
 from . import browser, live, share, state
@@ -35,6 +36,11 @@ class Settings:
     def trained(self) -> ModelConfig:
         """The config the model was trained with."""
         return self.model.config.model
+
+    @property
+    def inputs(self) -> TextConfig | ImageConfig:
+        """How the model makes x (its text or image encoder's config): the words say so."""
+        return self.model.config.text or self.model.config.image
 
     @property
     def overrides(self) -> dict[str, Any]:
