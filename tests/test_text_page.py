@@ -111,11 +111,21 @@ def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(tex
     np.testing.assert_allclose(z(h_fig), expected.h[0].cpu().numpy(), atol=ATOL)
     assert not np.allclose(z(h_fig), swapped.h[0].cpu().numpy(), atol=1e-3)
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "Trained with dot: its own checkpoint (bbc-topics · test accuracy" in captions
+    assert "Trained with dot: its own checkpoint" in captions
+    # the sidebar's accuracy is the loaded checkpoint's own, never the picked folder's
+    variants = catalog.similarity_variants(
+        catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
+    )
+    own = checkpoint.read_metadata(variants["dot"].path)["test_accuracy"]
+    main = checkpoint.read_metadata(variants["cosine"].path)["test_accuracy"]
+    assert f"{own:.1%}" != f"{main:.1%}"  # else this test could not tell them apart
+    assert f"test accuracy {own:.1%}" in captions and f"{main:.1%}" not in captions
     assert "≠ trained" not in captions and "Untrained here" not in captions
     assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
     at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))  # back to the shipped one
     np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"test accuracy {main:.1%}" in captions and f"{own:.1%}" not in captions
 
 
 def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):

@@ -105,10 +105,21 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
         st.caption("Trained in this session: only you see it.")
         return label, own[label], None
     info = shipped[label]
-    st.caption(info.summary)
+    st.caption(loaded_summary(label, info))
     with friendly_errors():
         return label, load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
     return None  # not reached: friendly_errors stops the page
+
+
+def loaded_summary(label: str, info: CheckpointInfo) -> str:
+    """The caption under the picker: the dataset and test accuracy of the checkpoint the page
+    runs, which is the variant trained with the live similarity when there is one (see
+    _variant), never the picked folder's beside another checkpoint's weights."""
+    similarity = live.overrides_of(label).get("similarity")
+    variant = similarity_variants(info).get(similarity) if similarity is not None else None
+    if variant is None or variant.path == info.path:
+        return info.summary
+    return f"{variant.summary} (its checkpoint trained with {similarity})"
 
 
 def _no_model(kind: str | None) -> None:
