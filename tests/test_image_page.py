@@ -251,3 +251,14 @@ def test_a_28x28_model_with_49_patches(big_model_dir):
     cfg = model.config.image
     features = f"{cfg.patch_dim} {'colour values' if cfg.channels == 3 else 'gray levels'}"
     assert any(features in c.value for c in at.caption)
+
+
+def test_every_word_is_true_to_the_digits_model(at, digits):
+    """digits is trained with skip mean: its skip step says h_o goes beside c."""
+    config = digits.config.model
+    assert config.skip == "mean" and config.pool_activation == "tanh"
+    shown = " ".join([m.value for m in at.markdown] + list(charts(at)))
+    assert "goes to the output layer beside c" in shown and "not used" not in shown
+    assert "reads c and h_o side by side" in shown and f"{config.num_classes} classes" in shown
+    assert "4×4-pixel patch (16 numbers)" in shown and "σ" not in shown
+    assert any(title.startswith("Pooled vector c = tanh(") for title in charts(at))

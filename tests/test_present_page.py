@@ -92,3 +92,13 @@ def test_present_page_switches_to_an_image(present_page):
     assert at.selectbox(key=ui.PRESENT_PHOTO).value == options[0]
     at = run(at.selectbox(key=ui.PRESENT_PHOTO).set_value("coffee"))
     assert at.tabs[1].title[0].value == "2 · A dense layer" and titled(at, "Dense layer")
+
+
+def test_slide_8_and_its_notes_are_true_to_the_home_model(present_page, text_model):
+    """The home model (skip none): slide 8 and its speaker notes say the output reads c alone."""
+    assert text_model.config.model.skip == "none"
+    last = present_page.tabs[-1]
+    shown = " ".join(m.value for m in last.markdown)
+    assert "h_o is not used" in shown and "c alone" in shown
+    assert "beside" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "5 classes" in shown

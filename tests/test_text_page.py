@@ -255,3 +255,28 @@ def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hove
         hover = next(t["text"] for t in fig["data"] if t.get("text"))
         assert "[UNK] (🦄)" in str(hover)
     assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips
+
+
+def page_words(at) -> str:
+    """Every sentence, heading and chart title on the page."""
+    texts = [m.value for m in at.markdown] + [h.value for h in at.subheader]
+    texts += [f["layout"]["title"]["text"] for f in figures(at)]
+    return " ".join(texts)
+
+
+def test_every_word_is_true_to_the_home_model(text_page, text_model):
+    """bbc-topics is trained with skip none: no caption beside a step speaks of h_o's mean
+    reaching the output; c's chart names tanh, the activation in its formula."""
+    config = text_model.config.model
+    assert (config.skip, config.pooling, config.pool_activation) == ("none", "learned", "tanh")
+    shown = page_words(text_page)
+    assert "h_o is not used (skip = none)" in shown and "reads c alone" in shown
+    assert "beside c" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "Skip input (not used)" in [h.value for h in text_page.subheader]
+    assert "5 classes" in shown and "τ = 0.07" in shown and "cosine" in shown
+    (c_fig,) = titled(text_page, "Pooled vector")
+    assert "c = tanh(" in c_fig["layout"]["title"]["text"] and "σ" not in shown
+    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    shown = page_words(at)
+    assert "learned attention" not in shown and "every token counts the same" in shown
+    assert "Mean pooling" in [h.value for h in at.subheader]
