@@ -9,7 +9,7 @@ from dense_attention.explain import drag
 from dense_attention.explain import faithfulness as fa
 from dense_attention.explain.faithfulness import FaithfulnessError
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.encoders import TextConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 SENTENCE = "the cat sat on the mat"
 

@@ -19,7 +19,8 @@ from dense_attention.figures.slides import (
     steps_of,
 )
 from dense_attention.inputs.classifier import Explanation
-from dense_attention.inputs.encoders import ImageConfig, TextConfig
+from dense_attention.inputs.image_encoder import ImageConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 CONFIGS = [
     ModelConfig(

@@ -12,7 +12,8 @@ from dense_attention.core.config import ModelConfig
 from dense_attention.core.similarity import SIMILARITIES
 from dense_attention.core.toy import toy_example
 from dense_attention.explain import formulas, words
-from dense_attention.inputs.encoders import ImageConfig, TextConfig
+from dense_attention.inputs.image_encoder import ImageConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 TEMPERATURES = (0.07, 1.0, 5.0)
 COMBINATIONS = list(

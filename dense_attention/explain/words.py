@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from ..core.config import ModelConfig
 from ..core.similarity import SIMILARITIES
-from ..inputs.encoders import ImageConfig, TextConfig
+from ..inputs.image_encoder import ImageConfig
+from ..inputs.text_encoder import TextConfig
 from .formulas import STEP_KEYS, STEPS
 
 __all__ = [

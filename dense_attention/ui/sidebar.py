@@ -12,7 +12,8 @@ from ..core.config import ModelConfig
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
-from ..inputs.encoders import ImageConfig, TextConfig
+from ..inputs.image_encoder import ImageConfig
+from ..inputs.text_encoder import TextConfig
 from ..storage.catalog import CheckpointInfo, checkpoint_root
 from ..training.train import pick_device
 from . import browser, live, share, state
