@@ -24,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.core.config import TrainConfig  # noqa: E402
-from dense_attention.data.datasets import from_csv  # noqa: E402
-from dense_attention.inputs.encoders import ImageConfig, TextConfig  # noqa: E402
+from dense_attention.data.uploads import from_csv  # noqa: E402
+from dense_attention.inputs.image_encoder import ImageConfig  # noqa: E402
+from dense_attention.inputs.text_encoder import TextConfig  # noqa: E402
 from dense_attention.server import jobs  # noqa: E402
 from dense_attention.training.estimate import estimate_training  # noqa: E402
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import familiarity
 from dense_attention.inputs.classifier import build_classifier
-from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.storage import catalog, checkpoint
 
 ROOT = catalog.REPO_ROOT / "assets" / "checkpoints"

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.server import jobs
 from dense_attention.storage import checkpoint
 

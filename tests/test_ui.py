@@ -143,7 +143,7 @@ def errors_script() -> None:
     import streamlit as st
 
     from dense_attention import ui
-    from dense_attention.inputs.encoders import EncodingError
+    from dense_attention.inputs.encoding import EncodingError
     from dense_attention.storage import checkpoint
 
     with ui.friendly_errors(stop=False):
@@ -169,11 +169,11 @@ def cached_script() -> None:
     import streamlit as st
 
     from dense_attention import ui
-    from dense_attention.figures import plots
+    from dense_attention.figures import trace_plots
 
-    fig = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    again = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    other = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
+    fig = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    again = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    other = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
     st.write(f"same={fig is again} other={fig is other} z={fig.data[0].z}")
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.datasets import DATASETS, DataError, Dataset, load_dataset
+from ..data.builtin import DATASETS, load_dataset
+from ..data.dataset import DataError, Dataset
 from ..inputs.classifier import Classifier
 from ..inputs.splits import TensorSplit
 from ..storage import checkpoint

@@ -26,14 +26,9 @@ import torch
 
 from ..core.config import TrainConfig
 from ..core.seeding import init_parameters
-from ..data.datasets import (
-    BASELINE_NAMES,
-    Dataset,
-    Split,
-    baseline_accuracy,
-    limit_indices,
-    load_dataset,
-)
+from ..data.baselines import BASELINE_NAMES, baseline_accuracy
+from ..data.builtin import load_dataset
+from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
 from ..explain.familiarity import KEY as FAMILIARITY
 from ..explain.familiarity import calibrate_tensors
