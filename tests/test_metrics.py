@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dense_attention.core.config import TrainConfig
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import metrics
 from dense_attention.training.train import EpochRecord

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from dense_attention import ui
 from dense_attention.core.config import TrainConfig
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.data.images import Example
 from dense_attention.server import jobs, metrics, store, work
 from dense_attention.server.jobs import JobKind

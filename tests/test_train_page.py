@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.core.config import TrainConfig
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.server import jobs, work
 from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint

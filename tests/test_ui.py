@@ -143,7 +143,7 @@ def errors_script() -> None:
     import streamlit as st
 
     from dense_attention import ui
-    from dense_attention.inputs.encoders import EncodingError
+    from dense_attention.inputs.encoding import EncodingError
     from dense_attention.storage import checkpoint
 
     with ui.friendly_errors(stop=False):

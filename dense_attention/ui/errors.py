@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from ..inputs.encoders import EncodingError
+from ..inputs.encoding import EncodingError
 
 
 @contextmanager

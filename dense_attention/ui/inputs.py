@@ -8,10 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..data.datasets import DataError
+from ..data.dataset import DataError
 from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
-from ..inputs.encoders import CHARS_PER_TOKEN_CAP
+from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
 from ..storage import catalog
 from . import state
 from .cache import checkpoints
