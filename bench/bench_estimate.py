@@ -4,7 +4,7 @@
 
 Each case runs what the page runs, in one process with one torch thread (as a warm training
 worker does): `estimate.estimate_training` (the "Estimate the time" button), then
-`jobs.train_work` (Start) with a reporter that records nothing, timed from its first line to
+`work.train_work` (Start) with a reporter that records nothing, timed from its first line to
 the moment it publishes its result (reading the data, encoding, every epoch, the test split;
 the baseline comes after). Early stopping is off (patience = epochs): the estimate is for all
 epochs. Prints the estimate, the measured time and their ratio; it should be within a factor
@@ -27,7 +27,7 @@ from dense_attention.core.config import TrainConfig  # noqa: E402
 from dense_attention.data.uploads import from_csv  # noqa: E402
 from dense_attention.inputs.image_encoder import ImageConfig  # noqa: E402
 from dense_attention.inputs.text_encoder import TextConfig  # noqa: E402
-from dense_attention.server import jobs  # noqa: E402
+from dense_attention.server import executor, work  # noqa: E402
 from dense_attention.training.estimate import estimate_training  # noqa: E402
 
 WORDS = {
@@ -37,20 +37,16 @@ WORDS = {
 }
 
 
-class Quiet:
-    """A reporter that keeps nothing but when the result was published, and never stops."""
+class Quiet(executor.Reporter):
+    """A reporter that sends nothing, notes when the result was published, and never stops."""
 
-    published: float | None = None
+    def __init__(self) -> None:
+        super().__init__(lambda message: None, lambda: False)
+        self.published_at: float | None = None
 
-    def update(self, *args, **kwargs) -> None: ...
-    def add(self, *args) -> None: ...
-    def set(self, *args) -> None: ...
     def publish(self, result) -> None:
-        self.published = time.perf_counter()
-
-    def amend(self, **values) -> None: ...
-    def should_stop(self) -> bool:
-        return False
+        self.published_at = time.perf_counter()
+        super().publish(result)
 
 
 def csv_60_rows() -> bytes:
@@ -69,25 +65,25 @@ def page_config() -> TrainConfig:
     return TrainConfig(epochs=40, batch_size=32, lr=3e-3, patience=40)
 
 
-def cases() -> dict[str, jobs.TrainRequest]:
+def cases() -> dict[str, work.TrainRequest]:
     text = {"text": TextConfig("learned", 128, 32, 16), "hidden_dim": 64}
     image = {"image": ImageConfig(8, 1, 4, 32), "hidden_dim": 256}
     upload = from_csv(csv_60_rows(), name="bench-60-rows")
-    digits = jobs.DataChoice("digits")
+    digits = work.DataChoice("digits")
     return {
-        "digits": jobs.TrainRequest(digits, image, TrainConfig(epochs=40, batch_size=32, lr=1e-2,
+        "digits": work.TrainRequest(digits, image, TrainConfig(epochs=40, batch_size=32, lr=1e-2,
                                                                patience=40)),
-        "csv-60-rows": jobs.TrainRequest(jobs.DataChoice(upload.name, uploaded=upload), text,
+        "csv-60-rows": work.TrainRequest(work.DataChoice(upload.name, uploaded=upload), text,
                                          page_config()),
     }  # fmt: skip
 
 
-def measure(request: jobs.TrainRequest) -> tuple[float, float, int]:
+def measure(request: work.TrainRequest) -> tuple[float, float, int]:
     """(estimated seconds, measured seconds, epochs run) of one request."""
     found = estimate_training(request.data.load(), request.model_options, request.train_config)
     start, reporter = time.perf_counter(), Quiet()
-    trained = jobs.train_work(request, reporter)
-    return found.seconds, reporter.published - start, len(trained.history)
+    trained = work.train_work(request, reporter)
+    return found.seconds, reporter.published_at - start, len(trained.history)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import torch
 
 from ..explain import drag, faithfulness, verdict
 from ..explain.faithfulness import Faithfulness
-from ..server import jobs
+from ..server import metrics
+from ..server.jobs import JobKind
 from . import browser, state
 from .cache import checkpoints
 from .errors import friendly_errors
@@ -124,9 +125,9 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
     studies = st.session_state.setdefault(state.STUDIES, {})
     if settings.model_name in studies:
         return studies[settings.model_name]
-    job = browser.workspace().jobs.get("train")
+    job = browser.workspace().jobs.get(JobKind.TRAIN)
     trained = job.result if job is not None else None
-    if not isinstance(trained, jobs.TrainedModel) or trained.model is not settings.model:
+    if not isinstance(trained, metrics.TrainedModel) or trained.model is not settings.model:
         st.caption("Measured for the shipped models and for the model this browser trained last.")
         return None
     if not st.button(f"Measure on {STUDY_EXAMPLES} test examples", key="matters_study"):
