@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.errors import DenseAttentionError
 from ..inputs.encoders import MAX_IMAGE_SIZE
 from .archive import (
     MEMBER_TOO_LARGE,
@@ -111,7 +112,7 @@ IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 
 
-class DataError(ValueError):
+class DataError(DenseAttentionError):
     """A dataset cannot be built; the message says what to fix."""
 
 

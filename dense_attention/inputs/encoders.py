@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from ..core.config import ConfigError, from_dict
+from ..core.errors import DenseAttentionError
 from . import encoding_cache
 
 TEXT_MODES = ("learned", "minilm_static", "minilm_contextual")
@@ -36,7 +37,7 @@ CHARS_PER_TOKEN_CAP = 50  # raw text is cut at max_len * this many characters be
 EMPTY_TEXT = "Type some text: the input is empty"
 
 
-class EncodingError(ValueError):
+class EncodingError(DenseAttentionError):
     """Raw input that cannot be encoded (empty text, unreadable image); the message says why."""
 
 

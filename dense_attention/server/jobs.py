@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import logging
 import math
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..core.config import TrainConfig
+from ..core.errors import UNEXPECTED_MESSAGE
 from ..core.seeding import init_parameters
 from ..data.datasets import (
     BASELINE_NAMES,
@@ -40,6 +41,8 @@ from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import EpochRecord, Snapshot, StepEvent, evaluate, train
 from ..training.tune import SearchSpace, TrialRecord, TuneResult, tune
 from . import executor
+
+log = logging.getLogger(__name__)
 
 MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
 FOLLOW_BATCH_S = 0.05  # a job's server thread reads its worker's messages at most this often
@@ -189,9 +192,9 @@ class Job:
             outcome = self._follow((self._runner or executor.default()).submit(
                 self._work, self.request
             ))  # fmt: skip
-        except Exception as err:  # noqa: BLE001 - e.g. a request that cannot be pickled
-            traceback.print_exc()
-            outcome = ("failed", f"the job could not start: {type(err).__name__}: {err}")
+        except Exception:  # noqa: BLE001 - a bug (e.g. a request that cannot be pickled)
+            log.exception("job %s could not start", self.id)
+            outcome = ("failed", UNEXPECTED_MESSAGE)
         if outcome[0] == "failed":
             self.state, self.error = FAILED, outcome[1]
         else:
@@ -450,8 +453,11 @@ def _baseline(ds: Dataset, name: str, job: executor.Reporter) -> dict[str, Any]:
     job.update(phase=f"Measuring the baseline ({name})")
     try:
         return {"baseline_accuracy": baseline_accuracy(ds)}
-    except (ValueError, MemoryError) as err:
-        return {"baseline_note": f"could not be measured: {err}"}
+    except MemoryError:
+        return {"baseline_note": "could not be measured: not enough memory"}
+    except Exception:  # noqa: BLE001 - a bug: logged; the trained model stays, without a baseline
+        log.exception("the baseline (%s) could not be measured", name)
+        return {"baseline_note": "could not be measured: an error inside the app (logged)"}
 
 
 def train_job(request: TrainRequest, runner: executor.Executor | None = None) -> Job:

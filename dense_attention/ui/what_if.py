@@ -7,12 +7,13 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.errors import DenseAttentionError
 from ..explain import faithfulness, verdict
 from ..explain.faithfulness import Faithfulness
 from ..server import jobs
 from . import browser, state
 from .cache import checkpoints, shared_result
-from .errors import friendly_errors
+from .errors import friendly_errors, show_unexpected
 from .sidebar import Settings
 
 STUDY_EXAMPLES = 50  # test examples of a session model's dataset-level study
@@ -113,7 +114,10 @@ def badge(settings: Settings, item: Any) -> None:
         delta, flipped = verdict.uniform_effect(
             settings.model, features(settings, item), settings.overrides
         )
-    except (ValueError, OSError):  # the page shows the input's own error
+    except DenseAttentionError:  # the page shows the input's own error
+        return
+    except Exception:  # noqa: BLE001 - a bug: logged, a generic message in the badge's place
+        show_unexpected("the attention badge")
         return
     if flipped:
         st.badge("Attention matters: uniform attention flips this prediction", color="green",
