@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
+from dense_attention.ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -83,4 +83,4 @@ def latex_text(at: AppTest) -> str:
 
 
 def set_sentence(at: AppTest, text: str) -> AppTest:
-    return run(at.text_area(key=ui.SENTENCE_WIDGET).set_value(text))
+    return run(at.text_area(key=state.SENTENCE_WIDGET).set_value(text))

@@ -24,8 +24,8 @@ TEMPERATURE_RANGE = (1e-3, 1e3)
 class ConfigError(DenseAttentionError, ValueError):
     """A configuration field has an unknown name or an invalid value.
 
-    Also a ValueError, Python's error for a bad argument value: code that builds a config
-    catches it as one (store and catalog read stored configs beside JSON's own ValueErrors).
+    Also a ValueError, Python's error for a bad argument value: callers catch it as one
+    (server.store reads a stored model's config beside JSON's own ValueErrors).
     """
 
 

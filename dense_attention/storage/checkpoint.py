@@ -56,8 +56,8 @@ MODEL_KINDS: dict[str, tuple[Callable[[dict], Any], Callable[[Any], nn.Module]]]
 class CheckpointError(DenseAttentionError, ValueError):
     """A checkpoint cannot be read or does not fit its model; the message says why.
 
-    Also a ValueError: the readers of stored folders (`server.store`, `catalog`) catch it with
-    JSON's own ValueErrors in one clause.
+    Also a ValueError: `server.store` catches it with JSON's own ValueErrors in one clause when
+    it reads a stored model.
     """
 
 
