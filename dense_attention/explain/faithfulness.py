@@ -1,6 +1,6 @@
 """Does attention matter? Ablations, token importances, their agreement and deletion curves.
 
-For one input of a DenseAttention model (DESIGN.md, "Does attention matter?"), with p the
+For one input of a DenseAttention model (docs/faithfulness.md, "Definitions"), with p the
 probability of the predicted class: ablations replace one intermediate (a, alpha, h_o or c) and
 report the new probabilities, delta p and whether the prediction flips; five methods score the
 tokens; Kendall tau compares them; deletion curves and AOPC test them. Everything works on the
