@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data.datasets import load_dataset
 from dense_attention.server import jobs
 from dense_attention.storage import checkpoint
@@ -32,6 +33,7 @@ LIMIT, EPOCHS = 300, 4
 def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.core.model import DenseAttention
 from dense_attention.inputs.classifier import Explanation
 from dense_attention.storage import catalog, checkpoint
@@ -37,6 +38,7 @@ def sidebar_script() -> None:
 def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 
