@@ -4,7 +4,6 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.data.datasets import load_dataset
@@ -19,7 +18,7 @@ def upload_script() -> None:
 
     from dense_attention.ui import browser, checkpoint_zip, state
 
-    ui.checkpoint_upload("up")
+    checkpoint_zip.checkpoint_upload("up")
     st.write("models=" + ",".join(sorted(browser.user_models())))
     st.write(f"picked={st.session_state.get(state.SELECTED_MODEL, {}).get('image')}")
     for name, model in browser.user_models().items():
