@@ -52,7 +52,7 @@ def crafted_image_checkpoint() -> bytes:
 
     from dense_attention.core.config import ModelConfig
     from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-    from dense_attention.inputs.encoders import ImageConfig
+    from dense_attention.inputs.image_encoder import ImageConfig
     from dense_attention.storage import checkpoint
 
     small = ClassifierConfig(ModelConfig(48, 1, 2), ("a", "b"), image=ImageConfig(4, 3, 4, 0))
@@ -118,14 +118,14 @@ def pixel_bomb(count: int) -> bytes:
 
 
 def upload_data(raw: bytes) -> str:
-    from dense_attention.data import datasets as data
+    from dense_attention.data.uploads import parse_upload
 
-    ds = data.parse_upload(raw, "upload.zip")
+    ds = parse_upload(raw, "upload.zip")
     return f"accepted; {ds.summary()['total']} images"
 
 
 def run_case(case: str, images: int) -> None:
-    import dense_attention.data.datasets  # noqa: F401
+    import dense_attention.data.uploads  # noqa: F401
     import dense_attention.figures.plots  # noqa: F401
     import dense_attention.storage.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
     from dense_attention import DenseAttentionError

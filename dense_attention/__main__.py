@@ -28,18 +28,15 @@ from .core.config import (
 )
 from .core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .core.seeding import init_parameters
-from .data.datasets import (
-    DATASETS,
-    Dataset,
-    baseline_accuracy,
-    from_csv,
-    from_image_zip,
-    load_dataset,
-    load_image,
-)
+from .data.baselines import baseline_accuracy
+from .data.builtin import DATASETS, load_dataset
+from .data.dataset import Dataset
+from .data.image_files import load_image
+from .data.uploads import from_csv, from_image_zip
 from .explain import faithfulness
 from .inputs.classifier import Classifier, build_classifier
-from .inputs.encoders import TEXT_MODES, ImageConfig, TextConfig
+from .inputs.image_encoder import ImageConfig
+from .inputs.text_encoder import TEXT_MODES, TextConfig
 from .storage import checkpoint
 from .training import distributed
 from .training.sweep import sweep_similarities

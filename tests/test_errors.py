@@ -10,11 +10,11 @@ import dense_attention
 from dense_attention.core.config import ConfigError
 from dense_attention.core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from dense_attention.data.archive import ZipRefused
-from dense_attention.data.datasets import DataError
+from dense_attention.data.dataset import DataError
 from dense_attention.explain.faithfulness import FaithfulnessError
 from dense_attention.figures.export import ExportError
 from dense_attention.inputs.classifier import NonFiniteTrace
-from dense_attention.inputs.encoders import EncodingError
+from dense_attention.inputs.encoding import EncodingError
 from dense_attention.storage.checkpoint import CheckpointError
 from dense_attention.training.train import TrainingError
 
@@ -58,7 +58,7 @@ def test_only_config_and_checkpoint_errors_are_also_value_errors():
 def errors_script() -> None:
     import streamlit as st
 
-    from dense_attention.inputs.encoders import EncodingError
+    from dense_attention.inputs.encoding import EncodingError
     from dense_attention.storage import checkpoint
     from dense_attention.ui.errors import friendly_errors
 

@@ -12,7 +12,7 @@ import torch
 
 from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.errors import UNEXPECTED_MESSAGE
-from dense_attention.data.datasets import DataError
+from dense_attention.data.dataset import DataError
 from dense_attention.server import executor, jobs
 
 

@@ -9,10 +9,12 @@ import torch.nn.functional as F
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.trace import attention_entropy
-from dense_attention.data.datasets import Dataset, Split
+from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import faithfulness as fa
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.encoders import EncodingError, ImageConfig, TextConfig
+from dense_attention.inputs.encoding import EncodingError
+from dense_attention.inputs.image_encoder import ImageConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 D, d, C = 6, 8, 3
 

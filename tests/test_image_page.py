@@ -211,9 +211,9 @@ def test_the_app_serves_the_image_page(digits, examples):
 def big_model_dir(tmp_path, monkeypatch, request):
     """A shipped-like 28 x 28 checkpoint (49 patches), the only one the sidebar offers."""
     from dense_attention.core.config import ModelConfig
-    from dense_attention.data.datasets import FASHION_CLASSES
+    from dense_attention.data.builtin import FASHION_CLASSES
     from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-    from dense_attention.inputs.encoders import ImageConfig
+    from dense_attention.inputs.image_encoder import ImageConfig
 
     image = ImageConfig(size=28, channels=request.param, patch=4, pos_dim=8)
     model_cfg = ModelConfig(input_dim=image.input_dim, hidden_dim=16, num_classes=10)

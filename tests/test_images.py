@@ -11,8 +11,10 @@ import torch
 from PIL import Image
 
 from dense_attention.data import images
-from dense_attention.data.datasets import MAX_IMAGE_PIXELS, DataError
+from dense_attention.data.dataset import DataError
+from dense_attention.data.image_files import MAX_IMAGE_PIXELS
 from dense_attention.figures import plots
+from dense_attention.inputs.pictures import patch_boxes
 from dense_attention.storage import checkpoint
 
 DIGITS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "digits"
@@ -60,7 +62,7 @@ def test_demo_images_are_bundled_photos():
 
 
 def test_test_examples_come_from_the_test_split_one_per_class(digits):
-    from dense_attention.data.datasets import load_dataset
+    from dense_attention.data.builtin import load_dataset
 
     meta = checkpoint.read_metadata(DIGITS)
     examples = images.test_examples("digits", 12, seed=meta["split_seed"])
@@ -74,7 +76,7 @@ def test_test_examples_come_from_the_test_split_one_per_class(digits):
 
 
 def test_test_examples_of_a_missing_dataset_raise_data_error(monkeypatch, tmp_path):
-    monkeypatch.setattr("dense_attention.data.datasets.FASHION_DIR", tmp_path)
+    monkeypatch.setattr("dense_attention.data.builtin.FASHION_DIR", tmp_path)
     with pytest.raises(DataError, match="Fashion-MNIST not found"):
         images.test_examples("fashion-mnist", 3)
     with pytest.raises(DataError, match="not an image"):
@@ -248,7 +250,7 @@ def test_figures_refuse_bad_shapes():
     with pytest.raises(ValueError, match="cannot be cut"):
         plots.image_with_grid(np.zeros((8, 8)), 3)
     with pytest.raises(ValueError, match="3 weights for 4 patch boxes"):
-        plots.patch_overlay(np.zeros((8, 8)), [0.2, 0.3, 0.5], plots.square_boxes(8, 8, 4), "t")
+        plots.patch_overlay(np.zeros((8, 8)), [0.2, 0.3, 0.5], patch_boxes(8, 8, 4), "t")
     with pytest.raises(ValueError, match="outside the image"):
         plots.patch_overlay(np.zeros((4, 4)), [1.0], [(0, 0, 8, 8)], "t")
     with pytest.raises(ValueError, match="finite"):

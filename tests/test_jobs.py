@@ -12,13 +12,10 @@ import torch
 
 from dense_attention.core.config import TrainConfig
 from dense_attention.core.seeding import init_parameters
-from dense_attention.data.datasets import (
-    Split,
-    baseline_accuracy,
-    limit_indices,
-    load_dataset,
-    parse_upload,
-)
+from dense_attention.data.baselines import baseline_accuracy
+from dense_attention.data.builtin import load_dataset
+from dense_attention.data.dataset import Split, limit_indices
+from dense_attention.data.uploads import parse_upload
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import executor, jobs
 from dense_attention.training.train import evaluate, train

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from dense_attention.core.config import TrainConfig
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.data.images import Example
 from dense_attention.server import jobs, store
 from dense_attention.storage import checkpoint

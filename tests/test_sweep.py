@@ -9,7 +9,7 @@ import torch
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.config import SIMILARITY_NAMES, ConfigError, TrainConfig
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.training.sweep import attention_entropy, count_parameters, sweep_similarities
 from dense_attention.training.train import TensorSplit
 

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.seeding import init_parameters
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
-from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.training.train import (
     TensorSplit,
     epoch_order,

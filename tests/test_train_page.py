@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.core.errors import UNEXPECTED_MESSAGE
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.server import jobs
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state

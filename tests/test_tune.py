@@ -6,7 +6,7 @@ import pytest
 
 from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.seeding import init_parameters
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.training.train import TrainingError, train
 from dense_attention.training.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import store
 from dense_attention.storage import checkpoint

@@ -11,7 +11,7 @@ from dense_attention.explain import faithfulness as fa
 from dense_attention.explain import verdict
 from dense_attention.explain.faithfulness import FaithfulnessError
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.encoders import TextConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 
 def text_model(**model_options) -> Classifier:
@@ -138,7 +138,7 @@ def test_ablation_and_dataset_tables():
 
 
 def test_mostly_unknown_input_and_a_lone_stop_word_get_a_caution():
-    from dense_attention.inputs.encoders import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
+    from dense_attention.inputs.text_encoder import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
 
     known = load_tokenizer()("the cat sat", add_special_tokens=False)["input_ids"]
     vocab = tuple(sorted({0, UNK_ID, CLS_ID, SEP_ID, *known}))

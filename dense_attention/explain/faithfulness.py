@@ -24,7 +24,7 @@ import torch
 from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import attention_entropy, to_numpy
-from ..data.datasets import Dataset, Split
+from ..data.dataset import Dataset, Split
 from ..inputs.classifier import Classifier
 from ..training.train import TensorSplit, subsample
 

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..core.trace import ArrayLike, Trace, to_numpy
+from ..inputs.pictures import patch_boxes
 
 DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
 SEQUENTIAL = "Blues"  # weights in [0, 1]
@@ -467,7 +468,7 @@ def trace_figures(
 # ---------------------------------------------------------------- images
 # Pixels are (H, W, C) floats in [0, 1], C = 1 or 3, as images.resized_input gives them. Pixel
 # (row r, column c) is centred at x = c, y = r; a patch box is (top, left, bottom, right) with
-# bottom and right exclusive, as ImageEncoder.patch_boxes gives them.
+# bottom and right exclusive, as inputs.pictures.patch_boxes gives them.
 
 # Low weights almost transparent (the picture shows through), high weights opaque red.
 OVERLAY_SCALE = [
@@ -561,17 +562,6 @@ def _patch_texts(boxes: Sequence[Box], texts: Sequence[str]) -> list[dict]:
     ]
 
 
-def square_boxes(height: int, width: int, patch: int) -> list[Box]:
-    """The boxes of a row-major grid of patch x patch squares (as ImageEncoder.patch_boxes)."""
-    if patch < 1 or height % patch or width % patch:
-        raise ValueError(f"a {height}x{width} image cannot be cut into {patch}x{patch} patches")
-    return [
-        (r, c, r + patch, c + patch)
-        for r in range(0, height, patch)
-        for c in range(0, width, patch)
-    ]
-
-
 def image_with_grid(
     pixels: ArrayLike,
     patch: int,
@@ -582,7 +572,7 @@ def image_with_grid(
     grid and each patch's label; hovering a pixel names its patch (token)."""
     pixels = _pixels(pixels)
     height, width = pixels.shape[:2]
-    boxes = square_boxes(height, width, patch)
+    boxes = patch_boxes(height, width, patch)
     labels = _check_labels("labels", labels or [f"r{r}c{c}" for r, c in _grid(boxes)], len(boxes))
     index = _box_index(boxes, height, width)
     hover = [

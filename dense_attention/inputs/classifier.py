@@ -12,8 +12,9 @@ from ..core.config import ConfigError, ModelConfig
 from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import Trace
-from .encoders import UNK, ImageConfig, ImageEncoder, TextConfig, TextEncoder
+from .image_encoder import ImageConfig, ImageEncoder
 from .splits import TensorSplit
+from .text_encoder import UNK, TextConfig, TextEncoder
 
 
 class ItemSplit(Protocol):

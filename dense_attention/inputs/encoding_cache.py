@@ -1,7 +1,7 @@
 """MiniLM's tokenization and last hidden states of the shipped example sentences, saved with the
 project (assets/minilm/), so a page that shows an example needs neither transformers nor MiniLM
 loaded: the home page's first chart does not wait ~2 s for them (they load in the background
-after it, see encoders.preload_minilm).
+after it, see text_encoder.preload_minilm).
 
 Only exact matches are used: a text stored here (before any truncation), and hidden states for
 a single unpadded sequence of exactly the stored ids. Everything else goes to MiniLM itself.

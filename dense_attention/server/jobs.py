@@ -27,14 +27,9 @@ import torch
 from ..core.config import TrainConfig
 from ..core.errors import UNEXPECTED_MESSAGE
 from ..core.seeding import init_parameters
-from ..data.datasets import (
-    BASELINE_NAMES,
-    Dataset,
-    Split,
-    baseline_accuracy,
-    limit_indices,
-    load_dataset,
-)
+from ..data.baselines import BASELINE_NAMES, baseline_accuracy
+from ..data.builtin import load_dataset
+from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
 from ..inputs.classifier import Classifier, build_classifier
 from ..training.sweep import SweepResult, sweep_similarities

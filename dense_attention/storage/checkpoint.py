@@ -32,7 +32,9 @@ from ..data.archive import (
     read_member,
 )
 from ..inputs.classifier import Classifier, ClassifierConfig
-from ..inputs.encoders import MINILM_VOCAB_SIZE, EncodingError, ImageEncoder
+from ..inputs.encoding import EncodingError
+from ..inputs.image_encoder import ImageEncoder
+from ..inputs.text_encoder import MINILM_VOCAB_SIZE
 
 FORMAT = "dense-attention-lab"
 VERSION = 1

@@ -21,7 +21,7 @@ from torch import nn
 from ..core.config import SIMILARITY_NAMES, ConfigError, TrainConfig
 from ..core.seeding import init_parameters
 from ..core.trace import attention_entropy as row_entropy
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..inputs.classifier import Classifier, build_classifier
 from .train import (
     EpochRecord,

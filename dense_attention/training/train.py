@@ -26,7 +26,7 @@ from torch.utils.data.distributed import DistributedSampler
 from ..core import seeding
 from ..core.config import ConfigError, TrainConfig
 from ..core.errors import DenseAttentionError
-from ..data.datasets import DataError, limit_indices
+from ..data.dataset import DataError, limit_indices
 from ..inputs.splits import TensorSplit
 from . import distributed
 
@@ -118,7 +118,7 @@ def _autocast(device: torch.device):
 def subsample(split: TensorSplit, n: int | None, seed: int) -> TensorSplit:
     """At most `n` examples of `split`, classes in proportion, deterministic from `seed`.
 
-    A smaller n gives a subset of a larger one (data.load_dataset's `limit` rule).
+    A smaller n gives a subset of a larger one (data.dataset.limit_indices's rule).
     """
     if n is None or n >= len(split):
         return split

@@ -27,7 +27,7 @@ from ..core.config import (
     TrainConfig,
 )
 from ..core.seeding import init_parameters
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..inputs.classifier import build_classifier
 from ..inputs.splits import TensorSplit
 from .train import StepEvent, TrainingError, train

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
-from ..inputs.encoders import EncodingError
+from ..inputs.encoding import EncodingError
 
 log = logging.getLogger(__name__)
 

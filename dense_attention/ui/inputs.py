@@ -12,7 +12,7 @@ import streamlit as st
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
-from ..inputs.encoders import CHARS_PER_TOKEN_CAP
+from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
 from ..storage import catalog
 from . import state
 from .cache import checkpoints

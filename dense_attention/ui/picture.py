@@ -10,7 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from ..data import images
-from ..data.datasets import DATASETS
+from ..data.builtin import DATASETS
 from ..figures import plots
 from ..inputs.classifier import Classifier, Explanation
 from . import state

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..figures import plots
+from ..inputs.pictures import patch_boxes
 from ..server import jobs
 from .cache import cached
 from .styles import md
@@ -24,7 +25,7 @@ def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
     if probe.image is None:
         return plots.alpha_bar(alpha, probe.tokens)
     height, width = probe.image.shape[:2]
-    boxes = plots.square_boxes(height, width, trained.model.config.image.patch)
+    boxes = patch_boxes(height, width, trained.model.config.image.patch)
     title = "Pooling weights α on the picture"
     return plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
 

@@ -8,8 +8,10 @@ import streamlit as st
 
 from ..core.config import ACTIVATIONS, POOLINGS, SEQUENCE_ENCODERS, TrainConfig
 from ..core.similarity import SIMILARITIES
-from ..data.datasets import DATASET_INFO, DATASETS, parse_upload, small_data_warning
-from ..inputs.encoders import TEXT_MODES, ImageConfig, TextConfig, patch_choices, suggested_patch
+from ..data.builtin import DATASET_INFO, DATASETS
+from ..data.uploads import parse_upload, small_data_warning
+from ..inputs.image_encoder import ImageConfig, patch_choices, suggested_patch
+from ..inputs.text_encoder import TEXT_MODES, TextConfig
 from ..server import jobs
 from ..training.train import available_devices, pick_device
 from . import state
