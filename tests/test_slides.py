@@ -4,7 +4,7 @@ import pytest
 
 from dense_attention.core.toy import toy_example
 from dense_attention.explain import formulas
-from dense_attention.figures import plots
+from dense_attention.figures import trace_plots
 from dense_attention.figures.slides import SLIDES, steps_of
 
 
@@ -20,7 +20,7 @@ def test_slides_cover_every_step_once_in_order():
 @pytest.mark.parametrize("slide", SLIDES, ids=lambda s: s.key)
 def test_every_slide_has_a_figure_a_title_and_notes(slide):
     toy = toy_example()
-    figures = plots.trace_figures(toy.trace(), toy.tokens, toy.class_names)
+    figures = trace_plots.trace_figures(toy.trace(), toy.tokens, toy.class_names)
     assert slide.figure in figures and slide.figure in slide.steps
     assert slide.title.strip()
     assert 1 <= slide.note.count(". ") + 1 <= 3 and slide.note.endswith(".")

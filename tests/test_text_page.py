@@ -19,10 +19,11 @@ from pagetest import (
     z,
 )
 
-from dense_attention.explain import verdict
+from dense_attention.explain import diagonal, faithfulness, verdict
 from dense_attention.explain.formulas import SIMILARITIES, fmt_number
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.ui import state
+from dense_attention.ui.styles import escape_markdown
 
 
 def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, text_model):
@@ -247,3 +248,44 @@ def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hove
         hover = next(t["text"] for t in fig["data"] if t.get("text"))
         assert "[UNK] (🦄)" in str(hover)
     assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips
+
+
+def _home_verdict(model, settings=None) -> verdict.Verdict:
+    """The library's verdict of the default example (the page's shared means included)."""
+    info = next(c for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+                if c.kind == "text")  # fmt: skip
+    features = faithfulness.features_of(model, EXAMPLE)
+    return verdict.judge_input(model, features, faithfulness.stored_means(info.path), settings)
+
+
+def _why_diagonal(at) -> list[str]:
+    return [e.markdown[0].value for e in at.expander if e.label == "Why is my attention diagonal?"]
+
+
+def test_a_diagonal_attention_is_explained_beside_the_matrix(text_page, text_model):
+    """Issue 27.4: the home model (cosine, τ 0.07) keeps most attention on the diagonal; beside
+    the matrix the page says why, for the selected row, with the identity ablation."""
+    explanation = text_model.explain(EXAMPLE)
+    mixing = _home_verdict(text_model).effects["mixing"]
+    row = text_page.selectbox(key="cell_i").value
+    note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row, mixing)
+    assert note is not None and note.diagonal > verdict.DIAGONAL  # the premise
+    expected = "\n".join(f"- {escape_markdown(line)}" for line in note.lines)
+    assert _why_diagonal(text_page) == [expected]
+    assert escape_markdown(f"s_ii = {note.self_score:.2f}") in expected
+    at = run(text_page.selectbox(key="cell_i").set_value(3))  # another row, its own numbers
+    other = diagonal.why_diagonal(explanation.trace, explanation.tokens, 3, mixing)
+    assert _why_diagonal(at) == ["\n".join(f"- {escape_markdown(x)}" for x in other.lines)]
+    at = run(at.select_slider(key=state.TEMPERATURE_WIDGET).set_value(1.0))
+    hot = text_model.explain(EXAMPLE, temperature=1.0).trace
+    assert verdict.mean_diagonal(hot) <= verdict.DIAGONAL and _why_diagonal(at) == []
+
+
+def test_the_badge_under_mean_pooling_never_mentions_a_learned_alpha(text_page, text_model):
+    at = run(text_page.radio(key=state.POOLING_WIDGET).set_value("mean"))
+    trained = text_model.config.model
+    live = {"similarity": trained.similarity, "temperature": trained.temperature,
+            "pooling": "mean"}  # fmt: skip
+    found = _home_verdict(text_model, live)
+    assert "α" not in found.text and "pooling" not in found.effects
+    assert escape_markdown(found.text) in [c.value for c in at.caption]

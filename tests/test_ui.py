@@ -147,12 +147,16 @@ def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
 def cached_script() -> None:
     import streamlit as st
 
-    from dense_attention.figures import plots
+    from dense_attention.figures import trace_plots
     from dense_attention.ui import cache
 
-    fig = cache.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    again = cache.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    other = cache.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
+    fig = cache.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    again = cache.cached(
+        trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1)
+    )
+    other = cache.cached(
+        trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1)
+    )
     st.write(f"same={fig is again} other={fig is other} z={fig.data[0].z}")
 
 

@@ -21,7 +21,7 @@ from ..core.trace import Trace
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the model: `key` is also the key of its figure in plots.trace_figures."""
+    """One step of the model: `key` is also the key of its figure in trace_plots.trace_figures."""
 
     key: str
     title: str

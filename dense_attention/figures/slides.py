@@ -18,7 +18,7 @@ class Slide:
     key: str  # short name, e.g. "attention"
     title: str  # the big title on screen
     steps: tuple[str, ...]  # formulas.STEPS keys whose formulas it shows, in the model's order
-    figure: str  # the plots.trace_figures key of its figure
+    figure: str  # the trace_plots.trace_figures key of its figure
     note: str  # speaker notes: 1-3 sentences, shown on request
 
 

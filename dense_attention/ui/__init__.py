@@ -15,7 +15,8 @@ module, e.g. `from dense_attention.ui import state`.
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, what_if: the "Does attention matter?" page and the badge beside a prediction
+- matters, what_if: the "Does attention matter?" page; verdicts: the one verdict (badge,
+  attention page, why attention is diagonal)
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -32,7 +33,7 @@ from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
 from .live_page import image_walkthrough, text_walkthrough
-from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
+from .matters import ablations, analysis, deletion, importance, training_means
 from .picture import photo_caution, pick_image
 from .present import picture_choice, render_deck, slide_controls, slide_input, training_metadata
 from .replay import replay
@@ -56,6 +57,7 @@ from .state import (
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
 from .train_time import time_estimate
+from .verdicts import input_verdict, show_verdict
 from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import dataset_level, what_if
 
@@ -85,6 +87,7 @@ __all__ = [
     "friendly_errors",
     "image_walkthrough",
     "importance",
+    "input_verdict",
     "job_controls",
     "job_panel",
     "live_settings",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ..figures import plots
+from ..figures import trace_plots, training_plots
 from ..server import jobs
 from . import browser, state
 from .styles import md
@@ -119,7 +119,7 @@ def _live_attention(job: jobs.Job) -> None:
         return
     n = len(probes[0].tokens)
     title = f"Attention now (step {snaps[-1].step})"
-    fig = plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
+    fig = trace_plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
     st.caption(
         f"A validation example (true class {md(probes[0].label)}): its attention "
@@ -169,7 +169,7 @@ def train_progress(job: jobs.Job) -> None:
     steps = list(job.steps)
     steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss
     if history or steps:
-        fig = plots.training_curves(history, steps, job.steps_per_epoch)
+        fig = training_plots.training_curves(history, steps, job.steps_per_epoch)
         st.plotly_chart(fig, width="stretch", key=f"curves_{job.id}")
     if result is None:
         _live_attention(job)
@@ -205,5 +205,5 @@ def compare_runs(key: str = "compare_runs") -> None:
                 st.caption(f"{_run_summary(run)} · test accuracy {run.test_accuracy:.1%}")
                 gap = run.history[-1].train_accuracy - run.history[-1].val_accuracy
                 st.markdown(f"Train − validation accuracy at the end: **{gap:+.1%}**")
-                fig = plots.training_curves(run.history)
+                fig = training_plots.training_curves(run.history)
                 st.plotly_chart(fig, width="stretch", key=f"{key}_{side}_curves")

@@ -13,7 +13,8 @@ from ..core.config import ModelConfig
 from ..core.trace import Trace
 from ..data import images
 from ..explain import formulas
-from ..figures import plots
+from ..explain.verdict import Verdict
+from ..figures import image_plots, trace_plots
 from ..figures.slides import Slide, on_screen, steps_of
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import catalog
@@ -78,16 +79,16 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     cfg = model.config.image
     title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
     pixels = images.resized_input(model, item)
-    grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+    grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
 
 
 def _slide_figures(
     trace: Trace, tokens: list[str], classes: list[str], hover: list[str] | None = None
 ) -> dict[str, go.Figure]:
-    """plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
+    """trace_plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
     1280 x 720 projector with its notes toggle (its own copies: cached figures are shared)."""
-    figures = plots.trace_figures(trace, tokens, classes, hover=hover)
+    figures = trace_plots.trace_figures(trace, tokens, classes, hover=hover)
     for fig in figures.values():
         fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
         fig.update_layout(height=min(fig.layout.height or SLIDE_CHART_PX, SLIDE_CHART_PX))
@@ -100,9 +101,11 @@ def render_deck(
     config: ModelConfig,
     current: int = 0,
     show_input: Callable[[], None] | None = None,
+    found: Verdict | None = None,
 ) -> None:
     """Every slide, each in its tab (the tab strip hidden: slide_controls switches them), the
-    `current` one shown: a slide change is then the browser's alone."""
+    `current` one shown: a slide change is then the browser's alone. `found`, the input's
+    verdict, goes under the prediction and into that slide's speaker notes."""
     figures = cached(
         _slide_figures,
         explanation.trace,
@@ -116,7 +119,7 @@ def render_deck(
         tabs = st.tabs(titles, default=titles[current], key=state.SLIDE_TABS)
         for slide, tab in zip(slides, tabs, strict=True):
             with tab:
-                _slide(slide, explanation, config, figures[slide.figure], show_input)
+                _slide(slide, explanation, config, figures[slide.figure], show_input, found)
 
 
 def _slide(
@@ -125,6 +128,7 @@ def _slide(
     config: ModelConfig,
     figure: go.Figure,
     show_input: Callable[[], None] | None,
+    found: Verdict | None = None,
 ) -> None:
     """One slide in large type: its title, the formulas of its steps (for `config`, the live
     settings) each with its sentence, its figure, and the speaker notes in an expander.
@@ -140,8 +144,12 @@ def _slide(
             show_input()
         if slide.figure == "probs":
             st.markdown(prediction_line(explanation))
+            if found is not None:
+                st.markdown(f"**{escape_markdown(found.headline)}.**")
     with picture:
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
     with st.expander("Speaker notes", icon=":material/record_voice_over:"):
         st.markdown(slide.note)
         st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")
+        if slide.figure == "probs" and found is not None:
+            st.markdown(f"**Does attention decide?** {escape_markdown(found.text)}")

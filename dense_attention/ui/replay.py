@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ..figures import plots
+from ..figures import image_plots, trace_plots, training_plots
 from ..inputs.pictures import patch_boxes
 from ..server import jobs
 from .cache import cached
@@ -23,11 +23,11 @@ def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
     """α of probe k: an overlay on its picture, or a bar per token."""
     probe = trained.probes[k]
     if probe.image is None:
-        return plots.alpha_bar(alpha, probe.tokens)
+        return trace_plots.alpha_bar(alpha, probe.tokens)
     height, width = probe.image.shape[:2]
     boxes = patch_boxes(height, width, trained.model.config.image.patch)
     title = "Pooling weights α on the picture"
-    return plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
+    return image_plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
 
 
 def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> None:
@@ -47,9 +47,9 @@ def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> 
     st.markdown(f"At {names[t]}: predicts **{md(predicted)}** ({float(probs.max()):.1%}) {mark}")
     st.plotly_chart(_alpha_figure(trained, k, alpha), width="stretch", key=f"{key}_alpha")
     title = f"Attention a<sub>ij</sub> at {names[t]}"
-    fig = plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)
+    fig = trace_plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"{key}_matrix")
-    fig = plots.probs_bar(probs, trained.classes)
+    fig = trace_plots.probs_bar(probs, trained.classes)
     st.plotly_chart(fig, width="stretch", key=f"{key}_probs")
 
 
@@ -73,7 +73,7 @@ def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
     names = [_frame_name(s) for s in snaps]
     left, right = st.columns(2)
     with left:
-        fig = cached(plots.attention_replay, frames, names, probes[k].tokens)
+        fig = cached(training_plots.attention_replay, frames, names, probes[k].tokens)
         st.plotly_chart(fig, width="stretch", key=f"{key}_animation")
         st.caption("Press ▶ Play: attention goes from nearly uniform (step 0) to focused.")
     with right:

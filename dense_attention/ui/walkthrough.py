@@ -13,7 +13,7 @@ import torch
 
 from ..core.config import ModelConfig
 from ..explain import formulas, verdict
-from ..figures import export, plots
+from ..figures import export, heatmaps, trace_plots
 from ..inputs.classifier import Explanation
 from . import state
 from .cache import cached
@@ -106,7 +106,7 @@ def step_exports(
 def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str, go.Figure]:
     tokens, classes = list(explanation.tokens), list(explanation.classes)
     return cached(
-        plots.trace_figures,
+        trace_plots.trace_figures,
         explanation.trace,
         tokens,
         classes,
@@ -158,7 +158,7 @@ def _picker_heatmap(
 ) -> go.Figure:
     """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
     the cells get the width of the column."""
-    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
+    fig = trace_plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
     return fig.update_traces(showscale=False, selector={"type": "heatmap"})
 
 
@@ -175,7 +175,7 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     tokens = list(explanation.tokens)
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
-    clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
+    clickable = n * n <= heatmaps.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
     hover = explanation.hover_tokens
     figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable, hover)
     matrix, selectors = st.columns([3, 2])
@@ -207,7 +207,7 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     st.header("The formula with numbers", divider="blue")
     st.write(
         "Click a cell of the attention matrix, or pick a query token i and a key token j."
-        if n * n <= plots.HOVER_CELLS_MAX
+        if n * n <= heatmaps.HOVER_CELLS_MAX
         else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
     )
     _cell_picker(explanation, cell, key)

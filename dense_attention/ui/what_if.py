@@ -1,5 +1,4 @@
-"""What-if on one input (knock tokens out, drag one token's α), the dataset-level study, and
-the compact "does attention matter?" badge of the Text and Image pages."""
+"""What-if on one input (knock tokens out, drag one token's α) and the dataset-level study."""
 
 from __future__ import annotations
 
@@ -7,22 +6,16 @@ from typing import Any
 
 import streamlit as st
 
-from ..core.errors import DenseAttentionError
 from ..explain import faithfulness, verdict
 from ..explain.faithfulness import Faithfulness
 from ..server import jobs
 from . import browser, state
-from .cache import checkpoints, shared_result
-from .errors import friendly_errors, show_unexpected
+from .cache import checkpoints
+from .errors import friendly_errors
 from .sidebar import Settings
+from .verdicts import features
 
 STUDY_EXAMPLES = 50  # test examples of a session model's dataset-level study
-BADGE_MOVES = 0.05  # |Δp| under uniform attention from which the badge says attention matters
-
-
-def features(settings: Settings, item: Any) -> faithfulness.Features:
-    build = lambda: faithfulness.features_of(settings.model, item)  # noqa: E731
-    return shared_result("features", settings.cache_key, build, item)
 
 
 def _what_if_controls(result: Faithfulness) -> tuple[list[int], tuple[int, float] | None]:
@@ -99,32 +92,10 @@ def dataset_level(settings: Settings) -> None:
     if not block:
         return
     st.dataframe(
-        verdict.dataset_table(block), hide_index=True, key="matters_dataset",
+        verdict.dataset_table(block, settings.trained), hide_index=True, key="matters_dataset",
         column_config={
             "flip_rate": st.column_config.NumberColumn("flip rate", format="percent"),
             "mean_abs_delta_p": st.column_config.NumberColumn("mean |Δp|", format="%.3f"),
         },
     )  # fmt: skip
     st.caption(f"{block.get('examples', '?')} test examples, {note}.")
-
-
-def badge(settings: Settings, item: Any) -> None:
-    """One line beside the prediction: does uniform attention change it?"""
-    try:
-        delta, flipped = verdict.uniform_effect(
-            settings.model, features(settings, item), settings.overrides
-        )
-    except DenseAttentionError:  # the page shows the input's own error
-        return
-    except Exception:  # noqa: BLE001 - a bug: logged, a generic message in the badge's place
-        show_unexpected("the attention badge")
-        return
-    if flipped:
-        st.badge("Attention matters: uniform attention flips this prediction", color="green",
-                 icon=":material/visibility:")  # fmt: skip
-    elif abs(delta) >= BADGE_MOVES:
-        st.badge(f"Attention matters: uniform attention moves p by {delta:+.2f}", color="blue",
-                 icon=":material/visibility:")  # fmt: skip
-    else:
-        st.badge(f"Attention barely matters here: uniform attention moves p by {delta:+.3f}",
-                 color="orange", icon=":material/visibility_off:")  # fmt: skip
