@@ -1,5 +1,7 @@
 """The "Does attention matter?" page: its verdict, ablations and what-if are the library's."""
 
+import numpy as np
+import pandas as pd
 import pytest
 from pagetest import EXAMPLE, open_page, run
 
@@ -63,6 +65,37 @@ def test_knocking_out_a_token_shows_the_librarys_new_prediction(shipped, analyse
         f"p({before}) {result.probs[result.predicted]:.1%} → **{probs[result.predicted]:.1%}**"
         in line
     )
+
+
+def _weights(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "α after the drag" in d.value.columns)
+
+
+def test_dragging_alpha_starts_at_the_tokens_own_alpha_and_moves_nothing_until_moved(
+    shipped, analysed
+):
+    result, live = analysed
+    _, model = shipped
+    own = model.explain(EXAMPLE).trace.alpha[0].double().cpu().numpy()
+    at = run(open_page(PAGE).selectbox(key=ui.state.WHATIF_TOKEN).set_value(1))
+    assert at.slider(key=ui.state.WHATIF_ALPHA).value == pytest.approx(own[1], abs=1e-6)
+    assert abs(own[1] - 0.5) > 0.01  # the old fixed start would fail this test
+    before, p0 = result.classes[result.predicted], result.probs[result.predicted]
+    line = next(m.value for m in at.markdown if m.value.startswith("The prediction"))
+    assert f"stays **{before}**" in line and f"p({before}) {p0:.1%} → **{p0:.1%}**" in line
+    table = _weights(at)
+    np.testing.assert_allclose(table["α as computed"], own, atol=1e-5)
+    np.testing.assert_allclose(table["α after the drag"], own, atol=1e-5)  # nothing moved yet
+    at = run(at.slider(key=ui.state.WHATIF_ALPHA).set_value(0.9))
+    expected = own * (1 - 0.9) / (own.sum() - own[1])  # the others share 0.1 in proportion
+    expected[1] = 0.9
+    np.testing.assert_allclose(_weights(at)["α after the drag"], expected, atol=1e-5)
+    features = faithfulness.features_of(model, EXAMPLE)
+    probs = verdict.what_if(model, features, [], (1, 0.9), live)
+    line = next(m.value for m in at.markdown if m.value.startswith("The prediction"))
+    assert f"p({before}) {p0:.1%} → **{probs[result.predicted]:.1%}**" in line
+    at = run(at.selectbox(key=ui.state.WHATIF_TOKEN).set_value(2))  # another token: its own α
+    assert at.slider(key=ui.state.WHATIF_ALPHA).value == pytest.approx(own[2], abs=1e-6)
 
 
 def test_dragging_alpha_and_an_image_run_without_errors():

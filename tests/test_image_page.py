@@ -271,3 +271,14 @@ def test_the_verdict_and_why_diagonal_of_a_digit(at, digits, examples):
     panels = [e.markdown[0].value for e in at.expander if e.label.startswith("Why is my")]
     expected = [] if note is None else ["\n".join(f"- {escape_markdown(x)}" for x in note.lines)]
     assert panels == expected
+
+
+def test_every_word_is_true_to_the_digits_model(at, digits):
+    """digits is trained with skip mean: its skip step says h_o goes beside c."""
+    config = digits.config.model
+    assert config.skip == "mean" and config.pool_activation == "tanh"
+    shown = " ".join([m.value for m in at.markdown] + list(charts(at)))
+    assert "goes to the output layer beside c" in shown and "not used" not in shown
+    assert "reads c and h_o side by side" in shown and f"{config.num_classes} classes" in shown
+    assert "4×4-pixel patch (16 numbers)" in shown and "σ" not in shown
+    assert any(title.startswith("Pooled vector c = tanh(") for title in charts(at))

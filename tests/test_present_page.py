@@ -110,3 +110,13 @@ def test_the_last_slide_says_the_inputs_verdict_in_the_librarys_words(present_pa
     assert f"**Does attention decide?** {escape_markdown(found.text)}" in shown
     earlier = [m.value for tab in present_page.tabs[:-1] for m in tab.markdown]
     assert not any("Does attention decide?" in m for m in earlier)
+
+
+def test_slide_8_and_its_notes_are_true_to_the_home_model(present_page, text_model):
+    """The home model (skip none): slide 8 and its speaker notes say the output reads c alone."""
+    assert text_model.config.model.skip == "none"
+    last = present_page.tabs[-1]
+    shown = " ".join(m.value for m in last.markdown)
+    assert "h_o is not used" in shown and "c alone" in shown
+    assert "beside" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "5 classes" in shown

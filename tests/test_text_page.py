@@ -112,13 +112,23 @@ def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(tex
     np.testing.assert_allclose(z(h_fig), expected.h[0].cpu().numpy(), atol=ATOL)
     assert not np.allclose(z(h_fig), swapped.h[0].cpu().numpy(), atol=1e-3)
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "Trained with dot: its own checkpoint (bbc-topics · test accuracy" in captions
+    assert "Trained with dot: its own checkpoint" in captions
+    # the sidebar's accuracy is the loaded checkpoint's own, never the picked folder's
+    variants = catalog.similarity_variants(
+        catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
+    )
+    own = checkpoint.read_metadata(variants["dot"].path)["test_accuracy"]
+    main = checkpoint.read_metadata(variants["cosine"].path)["test_accuracy"]
+    assert f"{own:.1%}" != f"{main:.1%}"  # else this test could not tell them apart
+    assert f"test accuracy {own:.1%}" in captions and f"{main:.1%}" not in captions
     assert "≠ trained" not in captions and "Untrained here" not in captions
     assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
     at = run(
         at.selectbox(key=state.SIMILARITY_WIDGET).set_value("cosine")
     )  # back to the shipped one
     np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"test accuracy {main:.1%}" in captions and f"{own:.1%}" not in captions
 
 
 def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):
@@ -289,3 +299,28 @@ def test_the_badge_under_mean_pooling_never_mentions_a_learned_alpha(text_page, 
     found = _home_verdict(text_model, live)
     assert "α" not in found.text and "pooling" not in found.effects
     assert escape_markdown(found.text) in [c.value for c in at.caption]
+
+
+def page_words(at) -> str:
+    """Every sentence, heading and chart title on the page."""
+    texts = [m.value for m in at.markdown] + [h.value for h in at.subheader]
+    texts += [f["layout"]["title"]["text"] for f in figures(at)]
+    return " ".join(texts)
+
+
+def test_every_word_is_true_to_the_home_model(text_page, text_model):
+    """bbc-topics is trained with skip none: no caption beside a step speaks of h_o's mean
+    reaching the output; c's chart names tanh, the activation in its formula."""
+    config = text_model.config.model
+    assert (config.skip, config.pooling, config.pool_activation) == ("none", "learned", "tanh")
+    shown = page_words(text_page)
+    assert "h_o is not used (skip = none)" in shown and "reads c alone" in shown
+    assert "beside c" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "Skip input (not used)" in [h.value for h in text_page.subheader]
+    assert "5 classes" in shown and "τ = 0.07" in shown and "cosine" in shown
+    (c_fig,) = titled(text_page, "Pooled vector")
+    assert "c = tanh(" in c_fig["layout"]["title"]["text"] and "σ" not in shown
+    at = run(text_page.radio(key=state.POOLING_WIDGET).set_value("mean"))
+    shown = page_words(at)
+    assert "learned attention" not in shown and "every token counts the same" in shown
+    assert "Mean pooling" in [h.value for h in at.subheader]

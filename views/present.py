@@ -38,4 +38,5 @@ ui.render_deck(
     current=k,
     show_input=lambda: ui.slide_input(settings.model, item, explanation),
     found=ui.input_verdict(settings, item),
+    inputs=settings.inputs,
 )

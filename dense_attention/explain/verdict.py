@@ -15,6 +15,7 @@ import torch
 from ..core.config import ModelConfig
 from ..core.trace import Trace, attention_entropy
 from ..inputs.classifier import Classifier
+from . import drag
 from .faithfulness import Ablation, Faithfulness, FaithfulnessError, Features, TrainingMeans
 from .faithfulness import ablations_of as run_ablations
 
@@ -360,20 +361,7 @@ def what_if(
 
 def _dragged_alpha(trace: Trace, j: int, value: float, mask: torch.Tensor) -> torch.Tensor:
     """α (1, N) with α_j = value and the rest scaled to sum to 1 - value over real tokens."""
-    if not 0.0 <= value <= 1.0 or not bool(mask[0, j]):
-        raise FaithfulnessError("α must lie in [0, 1], on a token that is not knocked out")
-    alpha = trace.alpha.detach().clone() * mask
-    others = alpha.clone()
-    others[0, j] = 0.0
-    total = float(others.sum())
-    if total > 0:
-        others = others * (1.0 - value) / total
-    else:  # α was all on j: spread the rest evenly
-        rest = mask.clone()
-        rest[0, j] = False
-        others = rest.to(alpha.dtype) * (1.0 - value) / max(int(rest.sum()), 1)
-    others[0, j] = value
-    return others
+    return drag.dragged_alpha(trace.alpha, j, value, mask)
 
 
 def dataset_table(block: dict[str, Any], config: ModelConfig | None = None) -> pd.DataFrame:

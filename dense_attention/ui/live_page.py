@@ -65,6 +65,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
+        inputs=settings.inputs,
     )
     _live_part(picked, text, head, slots, settings.cache_key)
 
@@ -125,7 +126,7 @@ def _live_steps(
 ) -> None:
     """What a live setting changes below the prediction, on both pages: x's and h's Export
     menus (in their slots), the steps from the similarity on, and the formula panel."""
-    step_exports(explanation, slots, cell=cell, key=key, about=about)
+    step_exports(explanation, settings.config, slots, cell=cell, key=key, about=about)
     render_steps(
         explanation,
         settings.config,
@@ -135,6 +136,7 @@ def _live_steps(
         only=LIVE_STEPS,
         page_download=False,
         extras=extras,
+        inputs=settings.inputs,
     )
     cell_panel(explanation, settings.config)
 
@@ -152,7 +154,7 @@ def _prediction(
     badge(settings, text, found)
     caution(settings.model, text)
     trace_download(explanation, about=about)
-    steps_download(explanation, cell=cell, about=about)
+    steps_download(explanation, settings.config, cell=cell, about=about)
 
 
 def image_walkthrough(picked: Picked, picture: Picture) -> None:
@@ -177,6 +179,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
+        inputs=settings.inputs,
     )
     _image_live(picked, picture, head, downloads, slots, settings.cache_key)
 
@@ -203,6 +206,6 @@ def _image_live(
     cell = selected_cell(len(explanation.tokens))
     with downloads:
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
-        steps_download(explanation, cell=cell, key="image_steps", about=about)
+        steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})
