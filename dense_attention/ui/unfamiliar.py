@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.errors import DenseAttentionError
 from ..explain import familiarity
 from ..storage import checkpoint
 from . import browser, live
@@ -30,7 +31,7 @@ def _measured(path: str, stamp: str) -> familiarity.Familiarity | None:
         return found
     try:
         return familiarity.calibrate_checkpoint(path)
-    except (OSError, ValueError, RuntimeError):  # CheckpointError, DataError: no floor
+    except (OSError, DenseAttentionError):  # unreadable checkpoint or data: no floor
         return None
 
 
