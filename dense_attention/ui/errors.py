@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ..inputs.encoding import EncodingError
+from .styles import md
 
 
 @contextmanager
@@ -21,9 +22,9 @@ def friendly_errors(stop: bool = True) -> Iterator[None]:
     try:
         yield
     except EncodingError as err:
-        st.info(str(err), icon=":material/edit:")
+        st.info(md(err), icon=":material/edit:")
     except (ValueError, OSError) as err:
-        st.error(f"{err}", icon=":material/error:")
+        st.error(md(err), icon=":material/error:")
     else:
         return
     if stop:

@@ -72,7 +72,7 @@ def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
     job = browser.workspace().jobs.get(slot)
     if job is None:
         if (message := browser.interrupted(slot)) is not None:
-            st.warning(message, icon=":material/restart_alt:")
+            st.warning(md(message), icon=":material/restart_alt:")
         return
     seen = f"{slot}{state.FINISHED_SEEN}"
     fast = _near_end(job)
@@ -81,9 +81,9 @@ def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
     def live() -> None:
         if not fast and not job.finished and _near_end(job):
             st.rerun()  # the whole page: the panel is drawn again, polling fast
-        st.progress(job.progress, text=f"{job.title}: {job.phase} ({job.progress:.0%})")
+        st.progress(job.progress, text=f"{md(job.title)}: {job.phase} ({job.progress:.0%})")
         if job.error:
-            st.error(f"{job.title} failed: {job.error}", icon=":material/error:")
+            st.error(f"{md(job.title)} failed: {md(job.error)}", icon=":material/error:")
         draw(job)
         if job.finished and st.session_state.get(seen) != job.id:
             st.session_state[seen] = job.id

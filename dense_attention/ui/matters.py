@@ -11,7 +11,7 @@ import streamlit as st
 from ..data import images
 from ..explain import faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
-from ..figures import faithfulness_plots, image_plots
+from ..figures import export, faithfulness_plots, image_plots
 from ..inputs.classifier import Explanation
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
@@ -58,7 +58,7 @@ def ablations(result: Faithfulness, means_known: bool) -> None:
     table = verdict.ablation_table(result)
     st.dataframe(table, hide_index=True, column_config=ABLATION_COLUMNS, key="matters_ablations")
     st.download_button(
-        "Ablations (CSV)", data=lambda: table.to_csv(index=False), file_name="ablations.csv",
+        "Ablations (CSV)", data=lambda: export.safe_csv(table), file_name="ablations.csv",
         mime="text/csv", on_click="ignore", icon=":material/table:", key="matters_ablations_csv",
     )  # fmt: skip
     if not means_known:
@@ -70,7 +70,7 @@ def _importance_csv(result: Faithfulness) -> str:
 
     frame = pd.DataFrame({m: result.importance[m] for m in METHODS})
     frame.insert(0, "token", [f"{k + 1}:{t}" for k, t in enumerate(result.tokens)])
-    return frame.to_csv(index=False)
+    return export.safe_csv(frame)
 
 
 def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:

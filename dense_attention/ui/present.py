@@ -21,7 +21,7 @@ from . import browser, share, state
 from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
-from .styles import PRESENT_CSS, SLIDE_FONT_PX, escape_markdown, token_chips_html
+from .styles import PRESENT_CSS, SLIDE_FONT_PX, md, token_chips_html
 
 SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart + notes
 
@@ -144,4 +144,4 @@ def _slide(
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
     with st.expander("Speaker notes", icon=":material/record_voice_over:"):
         st.markdown(slide.note)
-        st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")
+        st.markdown(f"**On screen:** {md(on_screen(slide, explanation))}")

@@ -61,7 +61,7 @@ def _uploaded() -> jobs.DataChoice:
     )
     warning = small_data_warning(ds)
     if warning:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md(warning), icon=":material/warning:")
     return jobs.DataChoice(ds.name, uploaded=ds)
 
 

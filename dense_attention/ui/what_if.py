@@ -14,6 +14,7 @@ from . import browser, state
 from .cache import checkpoints, shared_result
 from .errors import friendly_errors
 from .sidebar import Settings
+from .styles import md
 
 STUDY_EXAMPLES = 50  # test examples of a session model's dataset-level study
 BADGE_MOVES = 0.05  # |Δp| under uniform attention from which the badge says attention matters
@@ -28,7 +29,7 @@ def _what_if_controls(result: Faithfulness) -> tuple[list[int], tuple[int, float
     n = len(result.tokens)
 
     def name(k: int) -> str:
-        return f"{k + 1} · {result.tokens[k]}"
+        return f"{k + 1} · {md(result.tokens[k])}"
 
     knocked = st.multiselect(
         "Knock out tokens", range(n), format_func=name, key=state.WHATIF_KNOCKED
@@ -57,8 +58,8 @@ def what_if(settings: Settings, item: Any, result: Faithfulness) -> None:
         p0 = float(result.probs[before])
         moved = "flips to" if new != before else "stays"
         st.markdown(
-            f"The prediction {moved} **{result.classes[new]}** ({float(probs[new]):.1%}); "
-            f"p({result.classes[before]}) {p0:.1%} → **{float(probs[before]):.1%}**."
+            f"The prediction {moved} **{md(result.classes[new])}** ({float(probs[new]):.1%}); "
+            f"p({md(result.classes[before])}) {p0:.1%} → **{float(probs[before]):.1%}**."
         )
 
 
