@@ -5,7 +5,12 @@ self-tests, as test_architecture does for the layers."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
+
+from dense_attention.ui.styles import WORD_JOINER, md
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("app.py", "views/", "dense_attention/ui/")
@@ -383,3 +388,136 @@ def test_every_user_string_reaches_streamlit_through_md():
 def test_every_csv_goes_through_safe_csv():
     found = [b for path, source in _sources() for b in csv_breaches(path, source)]
     assert not found, "\n".join(found)
+
+
+# ---------------------------------------------------------------- the checkers catch breaches
+
+UI = "dense_attention/ui/x.py"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("st.markdown(f'Prediction: **{label}**')\n",
+         [f"{UI}:1: st.markdown text not wrapped in md(): f'Prediction: **{{label}}**'"]),
+        ("def f(err):\n    st.error(str(err))\n",
+         [f"{UI}:2: st.error text not wrapped in md(): str(err)"]),
+        ("st.radio('Example', range(3), format_func=lambda p: f'{p + 1} · {probes[p].label}')\n",
+         [f"{UI}:1: st.radio format_func not escaped: lambda p: f'{{p + 1}} · "
+          "{probes[p].label}'"]),
+        ("st.pills('Or try', list(examples))\n",
+         [f"{UI}:1: st.pills options drawn as markdown without an escaping format_func"]),
+        ("col.warning(message, icon='x')\n",
+         [f"{UI}:1: st.warning text not wrapped in md(): message"]),
+        ("with st.spinner(f'Reading {file.name}'):\n    pass\n",
+         [f"{UI}:1: st.spinner text not wrapped in md(): f'Reading {{file.name}}'"]),
+    ],
+)  # fmt: skip
+def test_a_planted_markdown_sink_is_caught_with_file_and_line(source, expected):
+    assert markdown_sink_breaches(UI, source) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "st.markdown('**Training**')\n",
+        "st.markdown(f'Prediction: **{md(label)}** ({p:.1%})')\n",
+        "st.radio('Example', range(3), format_func=lambda p: f'{p + 1} · {md(probes[p].label)}')\n",
+        "def name(k):\n    return f'{k + 1} · {md(tokens[k])}'\n"
+        "st.multiselect('x', ks, format_func=name)\n",
+        "note = f'{n:,} rows of {md(ds.name)}'\nst.caption(note)\n",
+        "st.error(md(err))\nlog.info(f'{err}')\n",
+        "st.radio('Input', [TEXT, IMAGE])\n",
+    ],
+)
+def test_what_is_escaped_is_not_reported(source):
+    assert markdown_sink_breaches(UI, source) == []
+
+
+def test_a_planted_csv_writer_is_caught():
+    source = "def f(table):\n    return table.to_csv(index=False)\n"
+    assert csv_breaches(UI, source) == [f"{UI}:2: .to_csv outside export.safe_csv"]
+    assert csv_breaches(CSV_WRITER, source) == []
+
+
+# ---------------------------------------------------------------- md: what a user string becomes
+
+HOSTILE = (
+    "![x](http://127.0.0.1:9/a.png)",
+    "[clk](http://127.0.0.1:9/link)",
+    "[x](javascript:alert(1))",
+    "http://127.0.0.1:9/phish",
+    "www.example.invalid/x",
+    "me@example.invalid",
+    "<img src=x onerror=alert(1)>",
+    ":red[alarm] $x^2$ **bold** `code`",
+    "# heading",
+    "- item",
+    "1. item",
+)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_md_leaves_no_live_markdown_and_no_bare_url(text):
+    out = md(text)
+    assert out.replace("\\", "").replace(WORD_JOINER, "") == text  # shown as typed
+    unescaped = re.findall(r"(?<!\\)[\[\]()<>`*$!#:]", out)
+    assert not unescaped, (out, unescaped)
+    for trigger in ("http://", "javascript:", "www.", "@e"):  # GFM's autolink triggers
+        assert trigger not in out.replace("\\", "")
+
+
+# ---------------------------------------------------------------- the defects, where they showed
+
+BAD_LABEL = "![e](http://127.0.0.1:9/e.png)"
+
+
+def _friendly_error(text: str) -> None:
+    from dense_attention.data.dataset import DataError
+    from dense_attention.ui.errors import friendly_errors
+
+    with friendly_errors(stop=False):
+        raise DataError(text)
+
+
+def test_an_error_quoting_a_label_shows_it_as_text():
+    """Issue 28: "label '![e](…)' has only 1 example" fetched the image at upload time."""
+    from streamlit.testing.v1 import AppTest
+
+    message = f"label '{BAD_LABEL}' has only 1 example"
+    at = AppTest.from_function(_friendly_error, args=(message,), default_timeout=60).run()
+    assert not at.exception
+    shown = at.error[0].value
+    assert "![e](" not in shown and "http://" not in shown
+    assert shown.replace("\\", "").replace(WORD_JOINER, "") == message
+
+
+@pytest.mark.browser
+def test_browser_hostile_labels_at_upload_fetch_nothing_and_link_nothing(
+    page, app_url: str, wait_for_app, tmp_path
+) -> None:
+    """Issue 28: a CSV whose labels are markdown images and links made the small-data warning
+    fetch the image at upload time, and a bare URL label was a clickable link."""
+    from playwright.sync_api import expect
+
+    labels = ("![w](http://127.0.0.1:9/warn.png)", "[clk](http://127.0.0.1:9/link)",
+              "http://127.0.0.1:9/phish")  # fmt: skip
+    rows = ["text,label"] + [f"word{k} row{r},{label}" for k, label in enumerate(labels)
+                             for r in range(3)]  # fmt: skip
+    data = tmp_path / "hostile.csv"
+    data.write_text("\n".join(rows))
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(f"{app_url}/train")
+    wait_for_app(page)
+    page.get_by_role("combobox", name="Data").click()
+    page.get_by_role("option", name="Upload your own").click()
+    wait_for_app(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(data))
+    expect(page.get_by_text("Very little data")).to_be_visible(timeout=60_000)
+    wait_for_app(page)
+    links = page.locator("a[href*='127.0.0.1:9']")
+    assert links.count() == 0, [links.nth(k).get_attribute("href") for k in range(links.count())]
+    assert page.locator("img[src*='127.0.0.1:9']").count() == 0
+    assert not [url for url in fetched if "127.0.0.1:9" in url]
+    expect(page.get_by_text("![w](http").first).to_be_visible()  # shown as typed
