@@ -513,8 +513,9 @@ def test_browser_hostile_labels_at_upload_fetch_nothing_and_link_nothing(
     page.get_by_role("combobox", name="Data").click()
     page.get_by_role("option", name="Upload your own").click()
     wait_for_app(page)
+    expect(page.get_by_text("Upload a CSV or a ZIP to train on your own data")).to_be_visible()
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(data))
-    expect(page.get_by_text("Very little data")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stAlertContentWarning")).to_be_visible(timeout=60_000)
     wait_for_app(page)
     links = page.locator("a[href*='127.0.0.1:9']")
     assert links.count() == 0, [links.nth(k).get_attribute("href") for k in range(links.count())]
