@@ -1,5 +1,6 @@
 """export: PNG through kaleido and chromium, standalone HTML, CSV and JSON that round-trip."""
 
+import dataclasses
 import io
 import json
 import re
@@ -217,6 +218,15 @@ def test_walkthrough_html_inlines_plotly_once(attention_figure):
     assert len(page) < 1.2 * single  # plotly.js (~4.8 MB) once, not twice
     assert '<meta name="dal:model" content="bbc-topics">' in page
     assert "un ##believ &lt;b&gt;" in page and '<script src="http' not in page
+
+
+def test_exports_carry_the_inputs_verdict_escaped(explanation, attention_figure):
+    about = dataclasses.replace(ABOUT, verdict="The pooling α decides: <b>−0.19</b>.")
+    assert json.loads(export.trace_json(explanation, about=about))["verdict"] == about.verdict
+    assert "verdict" not in json.loads(export.trace_json(explanation, about=ABOUT))
+    page = export.figures_html([("Attention", attention_figure)], "Walk", about)
+    assert "<p>The pooling α decides: &lt;b&gt;−0.19&lt;/b&gt;.</p>" in page
+    assert about.fields()["verdict"] == about.verdict  # PNG text chunks, SVG and HTML meta
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import attention_entropy, to_numpy
 from ..data.dataset import Dataset, Split
@@ -35,7 +36,7 @@ IG_BASELINE = "zero input x = 0 (also what the text encoder gives a [PAD] positi
 METRICS_KEY = "faithfulness"  # the block of a checkpoint's metrics.json written by the CLI
 
 
-class FaithfulnessError(ValueError):
+class FaithfulnessError(DenseAttentionError):
     """An input or a setting the analysis cannot use; the message says why."""
 
 
@@ -419,6 +420,21 @@ def analyze_features(
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
         entropy_ratio=ratio, grid=grid,
     )  # fmt: skip
+
+
+def ablations_of(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    means: TrainingMeans | None = None,
+    settings: dict[str, Any] | None = None,
+    *,
+    permutations: int = 20,
+    seed: int = 0,
+) -> dict[str, Ablation]:
+    """The ablations alone of one input x (N, D) or (1, N, D), as `analyze_features` computes
+    them (same draws for the same seed), without the attributions: a few forward passes."""
+    return ablate(_prepare(core, x, mask, settings), means, permutations, seed)
 
 
 def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tuple[str, ...]:

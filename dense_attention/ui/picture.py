@@ -20,7 +20,7 @@ from .inputs import prediction_line, read_once
 from .share import EXAMPLE_SOURCE, share_view
 from .sidebar import Settings
 from .styles import md
-from .what_if import badge
+from .verdicts import badge
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes

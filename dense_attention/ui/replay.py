@@ -10,7 +10,7 @@ import streamlit as st
 
 from ..figures import image_plots, trace_plots, training_plots
 from ..inputs.pictures import patch_boxes
-from ..server import jobs
+from ..server import metrics
 from .cache import cached
 from .styles import md
 
@@ -19,7 +19,7 @@ def _frame_name(snap: Any) -> str:
     return f"step {snap.step} · epoch {snap.epoch:.1f}"
 
 
-def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
+def _alpha_figure(trained: metrics.TrainedModel, k: int, alpha: Any) -> go.Figure:
     """α of probe k: an overlay on its picture, or a bar per token."""
     probe = trained.probes[k]
     if probe.image is None:
@@ -30,7 +30,7 @@ def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
     return image_plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
 
 
-def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> None:
+def _at_step(trained: metrics.TrainedModel, k: int, names: list[str], key: str) -> None:
     """A step slider, and α, the attention matrix and the prediction of probe k at that step."""
     snaps, probe = trained.snapshots, trained.probes[k]
     n = len(probe.tokens)
@@ -53,7 +53,7 @@ def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> 
     st.plotly_chart(fig, width="stretch", key=f"{key}_probs")
 
 
-def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
+def replay(trained: metrics.TrainedModel, key: str = "replay") -> None:
     """Attention replay over the training snapshots: an animation of the attention matrix (play
     button and slider in the browser), and α and the prediction at a chosen step."""
     snaps, probes = trained.snapshots, trained.probes
