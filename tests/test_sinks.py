@@ -31,6 +31,7 @@ TEXT_KEYWORDS = frozenset(
 MARKDOWN_OPTIONS = frozenset({"radio", "pills", "segmented_control"})
 # Receivers whose .info/.warning/.error/.write/.update are not Streamlit.
 NOT_STREAMLIT = frozenset({"log", "logger", "logging", "warnings", "file", "handle", "out", "f"})
+NOT_STREAMLIT |= {"words"}  # explain.words.caption: the library's words, not st.caption
 ESCAPERS = frozenset({"md"})  # styles.md: the one escaping function
 NUMERIC = frozenset({"len", "int", "float", "round", "abs"})
 # Calls whose result is safe though this walk cannot see it, each with the reason.
@@ -40,6 +41,7 @@ SAFE_CALLS: dict[str, str] = {
 }
 
 NUMBER, CONFIG = "a number", "a name from the config or the code's registries"
+WORDS = "explain.words / figures.slides: words from the model's config, no user string"
 # Values that reach Streamlit unwrapped on purpose (a whole text argument, or one {...} of an
 # f-string): (path under the root or under dense_attention/, expression, why). Only developers'
 # words, config names and numbers belong here; never a string a user typed or uploaded.
@@ -121,6 +123,14 @@ ALLOWED_VALUES: tuple[tuple[str, str, str], ...] = (
     ('ui/compare.py', 'settings.temperature', NUMBER),
     ('views/compare.py', 'name_a', "'A: similarity, τ = number'"),
     ('views/compare.py', 'name_b', "'B: similarity, τ = number'"),
+    ("ui/verdicts.py", "text", "verdict_words' second value: md(found.text)"),
+    ("ui/sidebar.py", "loaded_summary(label, info)",
+     "a shipped checkpoint's summary and a similarity name"),
+    ("ui/present.py", "slide_title(slide, config)", WORDS),
+    ("ui/present.py", "speaker_note(slide, config, inputs)", WORDS),
+    ("ui/present.py", "words.caption(step.key, config, inputs)", WORDS),
+    ("ui/walkthrough.py", "words.step_title(step.key, config)", WORDS),
+    ("ui/walkthrough.py", "words.caption(step.key, config, inputs)", WORDS),
 )  # fmt: skip
 ALLOWED = {f"{path}: {expr}" for path, expr, _ in ALLOWED_VALUES}
 
@@ -185,6 +195,8 @@ class _Safety:
             return self.safe(node.body, scope) and self.safe(node.orelse, scope)
         if isinstance(node, ast.Tuple | ast.List):
             return all(self.safe(e, scope) for e in node.elts)
+        if isinstance(node, ast.ListComp | ast.GeneratorExp):
+            return self.safe(node.elt, scope)
         if isinstance(node, ast.Dict):
             return all(self.safe(v, scope) for v in node.values)
         if isinstance(node, ast.Subscript):
@@ -246,6 +258,8 @@ class _Safety:
             return self.safe(node.body, scope)
         if isinstance(node, ast.Attribute) and node.attr == "format":
             return isinstance(node.value, ast.Constant)
+        if isinstance(node, ast.Attribute) and node.attr == "__getitem__":
+            return self.safe(node.value, scope)
         name = getattr(node, "id", getattr(node, "attr", ""))
         if name in ESCAPERS:
             return True
