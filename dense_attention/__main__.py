@@ -461,7 +461,9 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
              "command": "python -m dense_attention " + shlex.join(argv),
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
     if args.out:
-        summary.table().to_csv(args.out, index=False)
+        from .figures.export import safe_csv  # the one CSV writer
+
+        args.out.write_text(safe_csv(summary.table()))
         args.out.with_suffix(".json").write_text(json.dumps(block, indent=2))
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     if args.write_metrics:

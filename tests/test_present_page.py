@@ -21,7 +21,7 @@ from dense_attention.explain import faithfulness, verdict
 from dense_attention.figures.slides import SLIDES
 from dense_attention.storage import catalog
 from dense_attention.ui import present, state
-from dense_attention.ui.styles import escape_markdown
+from dense_attention.ui.styles import md
 
 
 @pytest.fixture
@@ -106,8 +106,8 @@ def test_the_last_slide_says_the_inputs_verdict_in_the_librarys_words(present_pa
     found = verdict.judge_input(text_model, features, faithfulness.stored_means(info.path))
     last = present_page.tabs[-1]
     shown = [m.value for m in last.markdown]
-    assert f"**{escape_markdown(found.headline)}.**" in shown
-    assert f"**Does attention decide?** {escape_markdown(found.text)}" in shown
+    assert f"**{md(found.headline)}.**" in shown
+    assert f"**Does attention decide?** {md(found.text)}" in shown
     earlier = [m.value for tab in present_page.tabs[:-1] for m in tab.markdown]
     assert not any("Does attention decide?" in m for m in earlier)
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from ..inputs.encoding import EncodingError
+from .styles import md
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def friendly_errors(stop: bool = True) -> Iterator[None]:
     try:
         yield
     except EncodingError as err:
-        st.info(str(err), icon=":material/edit:")
+        st.info(md(err), icon=":material/edit:")
     except DenseAttentionError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md(err), icon=":material/error:")
     except Exception:  # noqa: BLE001 - a bug: logged, and a generic message instead of its text
         show_unexpected("a page")
     else:

@@ -52,7 +52,7 @@ def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
     cached = st.session_state.get(key)
     if cached is None or cached[0] != file.file_id:
         try:
-            with st.spinner(f"Reading {file.name}…"):
+            with st.spinner(f"Reading {md(file.name)}…"):
                 result: Any = parse(file.getvalue(), file.name)
         except DenseAttentionError as err:
             result = err
@@ -61,7 +61,7 @@ def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
             result = RuntimeError(UNEXPECTED_MESSAGE)
         st.session_state[key] = cached = (file.file_id, result)
     if isinstance(cached[1], Exception):
-        st.error(str(cached[1]), icon=":material/error:")
+        st.error(md(cached[1]), icon=":material/error:")
         st.stop()
     return cached[1]
 
@@ -112,7 +112,13 @@ def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
         help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
         **state.bound_to(state.SENTENCE_WIDGET, state.SENTENCE),
     )
-    st.pills("Or try an example", list(examples), key=state.EXAMPLE_WIDGET, on_change=_use_example)
+    st.pills(
+        "Or try an example",
+        list(examples),
+        format_func=md,
+        key=state.EXAMPLE_WIDGET,
+        on_change=_use_example,
+    )
     return _shared_sentence()
 
 
@@ -149,7 +155,7 @@ def caution(model: Classifier, text: str) -> None:
     """A visible caution beside the prediction when the input cannot support it."""
     note = verdict.input_caution(model, text)
     if note:
-        st.warning(note, icon=":material/help:")
+        st.warning(md(note), icon=":material/help:")
 
 
 def prediction_line(explanation: Explanation) -> str:

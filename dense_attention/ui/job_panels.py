@@ -77,7 +77,7 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
     job = browser.workspace().jobs.get(slot)
     if job is None:
         if (message := browser.interrupted(slot)) is not None:
-            st.warning(message, icon=":material/restart_alt:")
+            st.warning(md(message), icon=":material/restart_alt:")
         return
     seen = f"{slot}{state.FINISHED_SEEN}"
     fast = _near_end(job)
@@ -87,9 +87,10 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
         if not fast and not job.finished and _near_end(job):
             st.rerun()  # the whole page: the panel is drawn again, polling fast
         done = shown_progress(job)
-        st.progress(done, text=f"{job.title}: {job.phase} ({math.floor(done * 100)}%)")
+        percent = math.floor(done * 100)  # rounded down: a run not done never shows 100%
+        st.progress(done, text=f"{md(job.title)}: {job.phase} ({percent:d}%)")
         if job.error:
-            st.error(f"{job.title} failed: {job.error}", icon=":material/error:")
+            st.error(f"{md(job.title)} failed: {md(job.error)}", icon=":material/error:")
         draw(job)
         if job.finished and st.session_state.get(seen) != job.id:
             st.session_state[seen] = job.id

@@ -60,7 +60,7 @@ def _uploaded() -> work.DataChoice:
     )
     warning = small_data_warning(ds)
     if warning:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md(warning), icon=":material/warning:")
     return work.DataChoice(ds.name, uploaded=ds)
 
 

@@ -16,7 +16,7 @@ from .cache import shared_result
 from .errors import show_unexpected
 from .matters import training_means
 from .sidebar import Settings
-from .styles import escape_markdown
+from .styles import md
 
 # A badge's colour and icon by Verdict.tone.
 TONES = {
@@ -51,7 +51,7 @@ def input_verdict(settings: Settings, item: Any) -> Verdict | None:
 
 def verdict_words(found: Verdict) -> tuple[str, str]:
     """(headline, text) as markdown-safe strings: class names and tokens are user text."""
-    return escape_markdown(found.headline), escape_markdown(found.text)
+    return md(found.headline), md(found.text)
 
 
 def badge(settings: Settings, item: Any, found: Verdict | None = None) -> Verdict | None:
@@ -90,5 +90,5 @@ def diagonal_panel(
     if note is None:
         return None
     with st.expander("Why is my attention diagonal?", expanded=True, icon=":material/south_east:"):
-        st.markdown("\n".join(f"- {escape_markdown(line)}" for line in note.lines))
+        st.markdown("\n".join(f"- {md(line)}" for line in note.lines))
     return note

@@ -21,6 +21,7 @@ from .cache import cached
 from .charts import chart, download, export_buttons
 from .errors import friendly_errors
 from .share import share_view
+from .styles import md
 
 
 def selected_cell(
@@ -214,7 +215,7 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
             st.plotly_chart(figure, width="stretch", key=click)
 
     def token_label(k: int) -> str:
-        return f"{k + 1} · {tokens[k]}"
+        return f"{k + 1} · {md(tokens[k])}"
 
     with selectors:
         st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
