@@ -72,6 +72,8 @@ def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None
     p.add_argument("--dropout-h", type=float, default=0.0, help="dropout on h while training")
     p.add_argument("--dropout-attn", type=float, default=0.0,
                    help="dropout on the attention weights while training")  # fmt: skip
+    p.add_argument("--exclude-self", action="store_true",
+                   help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
     _add_encoder_args(p)
 
 
@@ -204,7 +206,8 @@ def _model_options(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
         hidden_dim=args.hidden, temperature=args.temperature, activation=args.activation,
         pooling=args.pooling, pool_activation=args.pool_activation, skip=args.skip,
         sequence_encoder=args.sequence_encoder, dropout_h=args.dropout_h,
-        dropout_attn=args.dropout_attn, **_encoder_options(args, ds),
+        dropout_attn=args.dropout_attn, exclude_self=getattr(args, "exclude_self", False),
+        **_encoder_options(args, ds),
     )  # fmt: skip
     if getattr(args, "similarity", None):
         options["similarity"] = args.similarity
