@@ -86,6 +86,13 @@ def criterion(work: AttentionWork) -> Verdict:
     return Verdict(not failures, tuple(failures))
 
 
+def metrics_block(work: AttentionWork) -> dict[str, Any]:
+    """What metrics.json keeps under METRICS_KEY: the figures, the criterion and its failures."""
+    verdict = criterion(work)
+    failures = list(verdict.failures)
+    return {**work.to_dict(), "criterion_met": verdict.does_work, "failures": failures}
+
+
 def _moved(base: torch.Tensor, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per example: flipped (0/1) and |delta p| of base's predicted class; probs (B, C)."""
     predicted = base.argmax(dim=-1, keepdim=True)
