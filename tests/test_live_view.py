@@ -28,16 +28,19 @@ def decoded(text: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @torch.no_grad()
-def toy(skip: str, pool_activation: str, seed: int) -> live_view.Variant:
-    """A small random model and its trace of a 7-token input whose last 2 tokens are padding."""
+def toy(skip: str, pool_activation: str, seed: int, exclude_self: bool = False,
+        tokens: int = 5) -> live_view.Variant:  # fmt: skip
+    """A small random model and its trace of a 7-token input whose last 7 - `tokens` tokens are
+    padding."""
     torch.manual_seed(seed)
     cfg = ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, activation="gelu",
-                      skip=skip, pool_activation=pool_activation)  # fmt: skip
+                      skip=skip, pool_activation=pool_activation,
+                      exclude_self=exclude_self)  # fmt: skip
     model = DenseAttention(cfg).eval()
     with torch.no_grad():  # pooling weights away from their small initial values
         model.pool_weight.mul_(3)
         model.pool_vector.mul_(3)
-    mask = torch.tensor([[True] * 5 + [False] * 2])
+    mask = torch.tensor([[True] * tokens + [False] * (7 - tokens)])
     return live_view.Variant(model, model.trace(torch.randn(1, 7, 6), mask))
 
 
@@ -150,6 +153,25 @@ def test_the_browser_computes_what_torch_traces(engine_page: Page, skip: str,
                 assert np.allclose(got["alpha"], want.alpha[0].numpy(), atol=2e-6)
                 assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
                 assert np.all(np.array(got["attn"])[:, 5:] == 0)  # padding keys: exactly 0
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("tokens", [5, 1])
+@torch.no_grad()
+def test_the_browser_leaves_out_a_ii_as_torch_does_under_exclude_self(
+    engine_page: Page, tokens: int
+) -> None:
+    """exclude_self: a_ii = 0 in the browser as in torch, except for a one-token input."""
+    variant = toy("mean", "tanh", 4, exclude_self=True, tokens=tokens)
+    model, trace = variant.model, variant.trace
+    for similarity in SIMILARITIES:
+        for tau in TEMPERATURES:
+            want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=tau)
+            got = run_engine(engine_page, variant, similarity, tau, "learned")
+            assert np.allclose(got["attn"], want.attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
+            diagonal = np.diag(np.array(got["attn"]))[:tokens]
+            assert np.all(diagonal == 0) if tokens > 1 else diagonal[0] == pytest.approx(1)
 
 
 @pytest.mark.browser

@@ -323,6 +323,7 @@ class DenseAttention(nn.Module):
             pool_scores=pool_scores, alpha=alpha, pooled=pooled, c=c, h_o=h_o,
             logits=logits, probs=torch.softmax(logits, dim=-1),
             similarity=similarity, temperature=temperature,
+            exclude_self=self.config.exclude_self,
         )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.trace import attention_entropy
+from ..core.trace import attention_entropy, to_numpy
 from ..data.datasets import Split
 from ..inputs.classifier import Classifier
 from .faithfulness import identity_attention, sample_split, uniform_attention
@@ -134,3 +134,19 @@ def measure(
     table = table[table[:, -1] > 0]
     means = table[:, :-1].mean(axis=0) if len(table) else np.full(6, np.nan)
     return AttentionWork(len(table), *(float(v) for v in means), split=split_name, seed=seed)
+
+
+def lesson_cell(
+    attn: torch.Tensor | np.ndarray, alpha: torch.Tensor | np.ndarray
+) -> tuple[int, int]:
+    """The link a first view points at: the cell (i, j), i != j, of one input's attention (N, N)
+    with the largest a_ij weighted by the pooling weight alpha_i (N,) of its query: a token that
+    counts, looking at another. (0, 0) for a single token."""
+    a = np.asarray(to_numpy(attn), dtype=np.float64).reshape(attn.shape[-2:])
+    weights = np.asarray(to_numpy(alpha), dtype=np.float64).reshape(-1)
+    if a.shape[0] < 2:
+        return 0, 0
+    link = weights[:, None] * a
+    np.fill_diagonal(link, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(link)), link.shape)
+    return int(i), int(j)

@@ -11,7 +11,9 @@ if it lacks some, it asks, and the next run sends them again).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
@@ -64,6 +66,14 @@ def live_panel(
     _mount(part, variants, classes, current, key)
 
 
+def _pick_cell(key: str) -> None:
+    """on_cell_change of the live view: the clicked cell (i, j) becomes the formula panel's."""
+    result = st.session_state.get(key)
+    cell = result.get("cell") if isinstance(result, Mapping) else getattr(result, "cell", None)
+    if isinstance(cell, list) and len(cell) == 2 and all(isinstance(v, int) for v in cell):
+        st.session_state[state.CELL_I], st.session_state[state.CELL_J] = cell
+
+
 def _mount(
     part: dict[str, Any],
     variants: dict[str, live_view.Variant],
@@ -81,7 +91,7 @@ def _mount(
     sent.update(weights)
     st.caption(
         "**Live** — computed in your browser from h as you move the sidebar's similarity, "
-        "τ and pooling; the steps below follow from the server with every number."
+        "τ and pooling; click a cell to walk through its numbers below."
     )
     component("live_view")(
         key=key,
@@ -92,6 +102,7 @@ def _mount(
             "settings": current,  # until the JavaScript reads the sidebar's widgets
         },
         on_missing_change=_resend,
+        on_cell_change=functools.partial(_pick_cell, key),
     )
     if not st.session_state.get(state.LIVE_VIEW_PAINTED):
         st.session_state[state.LIVE_VIEW_PAINTED] = True

@@ -23,6 +23,13 @@ function maskedSoftmax(logits, keep) {
   return out.map((v) => v / Math.max(sum, 1e-38));
 }
 
+// The keys row i may attend to: the real ones, without i itself under exclude_self (unless i
+// is the only real key), as model.attention_keep.
+function keys(mask, i, excludeSelf) {
+  if (!excludeSelf || !mask.some((m, j) => m && j !== i)) return mask;
+  return mask.map((m, j) => m && j !== i);
+}
+
 const ACTIVATIONS = {
   identity: (v) => v, tanh: Math.tanh, relu: (v) => Math.max(v, 0),
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
@@ -34,7 +41,7 @@ export function compute(w, h, scores, mask, temperature, pooling) {
   const attn = [], values = [];
   for (let i = 0; i < n; i++) {
     const row = Array.from({ length: n }, (_, j) => scores[i * n + j] / temperature);
-    const a = mask[i] ? maskedSoftmax(row, mask) : new Array(n).fill(0);
+    const a = mask[i] ? maskedSoftmax(row, keys(mask, i, w.exclude_self)) : new Array(n).fill(0);
     attn.push(a);
     const v = new Float64Array(d);
     a.forEach((aij, j) => { if (aij) for (let k = 0; k < d; k++) v[k] += aij * h[j * d + k]; });
@@ -212,6 +219,12 @@ export default function (component) {
     tip.hidden = false;
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+  canvas.addEventListener('click', (event) => { // selects the cell for the formula panel
+    const box = canvas.getBoundingClientRect();
+    const j = Math.floor((event.clientX - box.left - geometry.labelW) / geometry.cell);
+    const i = Math.floor((event.clientY - box.top) / geometry.cell);
+    if (i >= 0 && j >= 0 && i < geometry.n && j < geometry.n) setTriggerValue('cell', [i, j]);
+  });
   draw();
   frame = requestAnimationFrame(tick);
   const stop = () => { cancelAnimationFrame(frame); root.remove(); };
