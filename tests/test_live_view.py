@@ -4,6 +4,7 @@ trace, and the Text page's live view following the sidebar (ui.live_view).
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.core.similarity import SIMILARITIES
 from dense_attention.data.datasets import load_dataset
+from dense_attention.explain import attention_work
 from dense_attention.server import live_view
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.ui.cache import ASSETS
@@ -286,3 +288,26 @@ def test_a_variant_that_fails_to_load_leaves_the_live_view_not_the_page(monkeypa
     (live,) = at.get("bidi_component")
     similarities = json.loads(live.proto.json)["input"]["similarities"]
     assert "dot" not in similarities and {"cosine", "scaled_dot"} <= set(similarities)
+
+
+@pytest.mark.browser
+def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
+    page: Page, app_url: str, wait_for_app, text_model
+) -> None:
+    """The home page opens on the default example's strongest link between two different
+    tokens (largest alpha_i a_ij, i != j, from the model's numbers); a click on a cell of the
+    live matrix selects that cell for the formula panel (the link's cell=i,j follows)."""
+    page.goto(app_url)
+    wait_for_app(page)
+    trace = text_model.explain(EXAMPLE).trace
+    i, j = attention_work.lesson_cell(trace.attn[0], trace.alpha[0])
+    assert i != j
+    page.wait_for_url(re.compile(rf"cell={i + 1}(%2C|,){j + 1}\b"), timeout=10_000)
+    live = page.locator(LIVE)
+    live.scroll_into_view_if_needed()
+    g = page.evaluate(READ)["geometry"]
+    pick = (2, 0) if (i, j) != (2, 0) else (0, 1)
+    x, y = g["labelW"] + (pick[1] + 0.5) * g["cell"], (pick[0] + 0.5) * g["cell"]
+    live.locator("canvas").click(position={"x": x, "y": y})
+    page.wait_for_url(re.compile(rf"cell={pick[0] + 1}(%2C|,){pick[1] + 1}\b"), timeout=20_000)
+    wait_for_app(page)

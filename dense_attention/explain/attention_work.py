@@ -44,6 +44,7 @@ class AttentionWork:
     identity_abs_delta: float
     mean_diagonal: float  # mean over examples of the mean over real rows of a_ii
     entropy_ratio: float  # mean over examples of the mean row entropy / ln n
+    sampled: int = 0  # examples drawn (E leaves out those with fewer than 2 real tokens)
     split: str = "test"  # which split the sample came from
     seed: int = 0  # the sample's seed
 
@@ -133,7 +134,8 @@ def measure(
     table = torch.cat(rows).numpy()
     table = table[table[:, -1] > 0]
     means = table[:, :-1].mean(axis=0) if len(table) else np.full(6, np.nan)
-    return AttentionWork(len(table), *(float(v) for v in means), split=split_name, seed=seed)
+    figures = (float(v) for v in means)
+    return AttentionWork(len(table), *figures, sampled=len(tensors), split=split_name, seed=seed)
 
 
 def lesson_cell(

@@ -187,7 +187,7 @@ export default function (component) {
       return `<span title="α = ${result.alpha[i].toFixed(4)}" style="background: rgba(59, 91, 219, ${share.toFixed(3)});
         color: ${share > 0.55 ? 'white' : 'inherit'}">${escapeHtml(t)}</span>`;
     }).join(' ');
-    root.dalLive = { settings: { ...settings }, tokens, ...result };
+    root.dalLive = { settings: { ...settings }, tokens, geometry, ...result };
     root.dataset.settings = `${settings.similarity}|${settings.temperature}|${settings.pooling}`;
     shown = root.dataset.settings;
   }
