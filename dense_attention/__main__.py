@@ -175,6 +175,11 @@ def _add_faithfulness_parser(sub: Any) -> None:
         help="test examples: a seeded random stratified sample (whole split if "
         "smaller); attention_work's four figures are measured over it",
     )
+    fa.add_argument(
+        "--work-only",
+        action="store_true",
+        help="only the attention-work figures (fast, batched): no per-example study",
+    )
     fa.add_argument("--study-limit", type=int, default=None,
                     help="run the per-example study (attributions, deletion curves: slow) on "
                     "a sub-sample of this many (default: all of --limit)")  # fmt: skip
@@ -455,10 +460,12 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
                       path=meta.get("data_path"))  # fmt: skip
+    work = attention_work.measure(model, ds.test, args.limit, args.seed)
+    if args.work_only:
+        return _attention_work_only(work, metrics, metrics_path, args, argv)
     fit_on = metrics.get("fit_on", "train")
     print(f"{ds.name}: training means of h_o and c over {fit_on}", file=sys.stderr)
     means = faithfulness.training_means(model, ds, fit_on, args.means_examples, args.seed)
-    work = attention_work.measure(model, ds.test, args.limit, args.seed)
     study_limit = min(args.study_limit or args.limit or len(ds.test), args.limit or len(ds.test))
     total = min(study_limit, len(ds.test))
     with tqdm(total=total, desc="faithfulness", unit="input", file=sys.stderr) as bar:
@@ -486,6 +493,21 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
         metrics = {**metrics, faithfulness.METRICS_KEY: block, work_key: block[work_key]}
         metrics_path.write_text(json.dumps(metrics, indent=2))
         print(f"wrote {metrics_path} ({faithfulness.METRICS_KEY}, {work_key})")
+    return 0
+
+
+def _attention_work_only(
+    work: attention_work.AttentionWork, metrics: dict[str, Any], metrics_path: Path,
+    args: argparse.Namespace, argv: list[str],
+) -> int:  # fmt: skip
+    """--work-only: print the four figures and (--write-metrics) store them alone."""
+    _print_attention_work(work)
+    if args.write_metrics:
+        command = "python -m dense_attention " + shlex.join(argv)
+        block = {**attention_work.metrics_block(work), "limit": args.limit, "command": command}
+        metrics = {**metrics, attention_work.METRICS_KEY: block}
+        metrics_path.write_text(json.dumps(metrics, indent=2))
+        print(f"wrote {metrics_path} ({attention_work.METRICS_KEY})")
     return 0
 
 

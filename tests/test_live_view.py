@@ -303,6 +303,10 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
     i, j = attention_work.lesson_cell(trace.attn[0], trace.alpha[0])
     assert i != j
     page.wait_for_url(re.compile(rf"cell={i + 1}(%2C|,){j + 1}\b"), timeout=10_000)
+    tokens = text_model.explain(EXAMPLE).tokens
+    said = (f"token {i + 1} “{tokens[i]}” gives a = {float(trace.attn[0, i, j]):.2f} of its "
+            f"attention to token {j + 1} “{tokens[j]}”")  # fmt: skip
+    assert said in page.inner_text("body")
     live = page.locator(LIVE)
     live.scroll_into_view_if_needed()
     g = page.evaluate(READ)["geometry"]
@@ -311,3 +315,4 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
     live.locator("canvas").click(position={"x": x, "y": y})
     page.wait_for_url(re.compile(rf"cell={pick[0] + 1}(%2C|,){pick[1] + 1}\b"), timeout=20_000)
     wait_for_app(page)
+    assert f"token {pick[0] + 1} “{tokens[pick[0]]}” gives a = " in page.inner_text("body")

@@ -19,6 +19,7 @@ import torch
 from ..core.trace import attention_entropy, to_numpy
 from ..data.datasets import Split
 from ..inputs.classifier import Classifier
+from ..inputs.splits import TensorSplit
 from .faithfulness import identity_attention, sample_split, uniform_attention
 
 SAMPLE_SIZE = 1000  # examples in the default sample (the whole split when it is smaller)
@@ -125,6 +126,15 @@ def measure(
 ) -> AttentionWork:  # fmt: skip
     """The four figures over a seeded random stratified sample of at most `limit` of `split`."""
     tensors = classifier.tensors(sample_split(split, limit, seed))
+    return measure_tensors(classifier, tensors, split_name, seed, batch_size)
+
+
+def measure_tensors(
+    classifier: Classifier, tensors: TensorSplit, split_name: str = "test", seed: int = 0,
+    batch_size: int = 64,
+) -> AttentionWork:  # fmt: skip
+    """`measure` on a sample already made tensors (`classifier.tensors`): models that read the
+    same features (a model's similarity variants) share one MiniLM pass."""
     classifier.eval()
     device = next(classifier.parameters()).device
     rows = [

@@ -24,6 +24,7 @@ from . import state
 from .cache import component
 from .live import LIVE_SETTINGS
 from .sidebar import Picked, Settings, explain, similarity_models
+from .styles import md
 
 # On a browser's first page the charts below wait this long after the live view: the browser
 # then draws it before it compiles plotly.js (4.7 MB; 2.5-3.5 s on this 2-core machine, its
@@ -39,11 +40,13 @@ def _resend() -> None:
 
 
 def live_panel(
-    settings: Settings, picked: Picked, explanation: Explanation, item: Any, key: str
-) -> None:
+    settings: Settings, picked: Picked, explanation: Explanation, item: Any, key: str,
+    cell: tuple[int, int] | None = None,
+) -> None:  # fmt: skip
     """The live view of `item` (a text or a picture) under the picked model. `explanation` is
-    the page's, made by `settings.model` (its h serves under any live settings). Only a caption
-    past MAX_TOKENS tokens (the scores of six similarities would be megabytes)."""
+    the page's, made by `settings.model` (its h serves under any live settings); `cell` (i, j),
+    the formula panel's, is outlined and said in words. Only a caption past MAX_TOKENS tokens
+    (the scores of six similarities would be megabytes)."""
     if len(explanation.tokens) > MAX_TOKENS:
         st.caption(
             f"The live view is drawn for inputs of up to {MAX_TOKENS} tokens; this one has "
@@ -63,7 +66,22 @@ def live_panel(
         return
     current = {"similarity": settings.similarity, "temperature": settings.temperature,
                "pooling": settings.pooling}  # fmt: skip
-    _mount(part, variants, classes, current, key)
+    if cell is not None:
+        st.markdown(_link_sentence(explanation, cell))
+    _mount(part, variants, classes, current, key, cell)
+
+
+def _link_sentence(explanation: Explanation, cell: tuple[int, int]) -> str:
+    """The selected cell in words, from the trace's numbers (outlined in the matrix below)."""
+    (i, j), trace, tokens = cell, explanation.trace, explanation.tokens
+    a, keep, alpha = (
+        float(v) for v in (trace.attn[0, i, j], trace.attn[0, i, i], trace.alpha[0, i])
+    )
+    return (
+        f"**Selected link** (outlined): token {i + 1} “{md(tokens[i])}” gives a = {a:.2f} of its "
+        f"attention to token {j + 1} “{md(tokens[j])}” (a = {keep:.2f} to itself); its pooling "
+        f"weight α = {alpha:.2f}."
+    )
 
 
 def _pick_cell(key: str) -> None:
@@ -80,6 +98,7 @@ def _mount(
     classes: list[str],
     current: dict[str, Any],
     key: str,
+    cell: tuple[int, int] | None = None,
 ) -> None:
     """The element itself, with the weights this browser does not hold yet."""
     sent = st.session_state.setdefault(state.LIVE_VIEW_SENT, set())
@@ -100,6 +119,7 @@ def _mount(
             "weights": weights,
             "labels": {s.name: s.label for s in LIVE_SETTINGS},
             "settings": current,  # until the JavaScript reads the sidebar's widgets
+            "cell": None if cell is None else list(cell),  # outlined: the formula panel's cell
         },
         on_missing_change=_resend,
         on_cell_change=functools.partial(_pick_cell, key),

@@ -107,7 +107,7 @@ function colour(v) {
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g,
   (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
 
-function drawMatrix(canvas, attn, tokens, width) {
+function drawMatrix(canvas, attn, tokens, width, selected) {
   const n = tokens.length;
   const ctx = canvas.getContext('2d');
   ctx.font = '12px sans-serif';
@@ -143,6 +143,10 @@ function drawMatrix(canvas, attn, tokens, width) {
       ctx.fillText(fit(t), 0, 0); ctx.restore();
     });
   }
+  if (Array.isArray(selected) && selected[0] < n && selected[1] < n) { // the formula panel's cell
+    ctx.strokeStyle = '#e8590c'; ctx.lineWidth = 3;
+    ctx.strokeRect(labelW + selected[1] * cell + 1.5, selected[0] * cell + 1.5, cell - 3, cell - 3);
+  }
   return { labelW, cell, n };
 }
 
@@ -175,7 +179,7 @@ export default function (component) {
     const w = WEIGHTS.get(sim.weights);
     const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
-    geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620));
+    geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
     head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
