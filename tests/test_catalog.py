@@ -103,7 +103,20 @@ def test_the_home_model_has_a_checkpoint_per_similarity_and_the_picker_lists_it_
 
 # Shipped checkpoints whose token attention does not (yet) do the work, with the reason; every
 # other one must meet attention_work.criterion. Keep this short and true.
-KNOWN_EXCEPTIONS: dict[str, str] = {}
+_SHARED = "not retrained this round: the 2-core machine was shared by 8 engineers"
+KNOWN_EXCEPTIONS: dict[str, str] = {
+    "digits": "mean a_ii 0.76, identity |dp| 0.149; --exclude-self at temperature 0.1 meets the "
+    f"criterion on validation (docs/token-attention.md) but its refit did not finish: {_SHARED}",
+    "fashion-mnist": f"mean a_ii 0.67 (training takes ~27 min here): {_SHARED}",
+    "bbc-topics": "identity |dp| 0.03, mean a_ii 0.52; --exclude-self empties the diagonal but "
+    "the identity still moves p by only 0.03 on validation: a topic is in each word, so mixing "
+    "in the other words decides nothing the word alone does not (docs/token-attention.md)",
+    "tweet-sentiment": f"uniform flips 8%, |dp| 0.09 (MiniLM over 33k tweets): {_SHARED}",
+    **{
+        f"bbc-topics/similarities/{name}": f"home settings, pre-criterion: {_SHARED}"
+        for name in ("dot", "scaled_dot", "neg_euclidean", "additive", "bilinear")
+    },
+}
 
 
 def _shipped(found) -> dict[str, catalog.CheckpointInfo]:
