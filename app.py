@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from dense_attention import ui
-from dense_attention.inputs import encoders
+from dense_attention.inputs import text_encoder
 from dense_attention.server import jobs
 
 st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
@@ -40,5 +40,5 @@ ui.remember_browser()  # this browser's trained models survive a reload
 # other pages' heavy imports are done, and a worker process for training starts, not at the
 # first Start (a spawn and its imports take 2-5 s); it waits idle at a lower priority
 # (DAL_WARM_WORKER=0: never).
-ui.warm_up_later(encoders.preload_minilm, ui.warm_pages, jobs.warm_workers)
+ui.warm_up_later(text_encoder.preload_minilm, ui.warm_pages, jobs.warm_workers)
 page.run()

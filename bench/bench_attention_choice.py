@@ -24,11 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.core.config import TrainConfig  # noqa: E402
 from dense_attention.core.trace import attention_entropy  # noqa: E402
-from dense_attention.data.datasets import Dataset, load_dataset  # noqa: E402
+from dense_attention.data.builtin import load_dataset  # noqa: E402
+from dense_attention.data.dataset import Dataset  # noqa: E402
 from dense_attention.explain.faithfulness import uniform_attention  # noqa: E402
 from dense_attention.inputs.classifier import Classifier, build_classifier  # noqa: E402
-from dense_attention.inputs.encoders import TextConfig  # noqa: E402
 from dense_attention.inputs.splits import TensorSplit  # noqa: E402
+from dense_attention.inputs.text_encoder import TextConfig  # noqa: E402
 from dense_attention.training.train import evaluate, train  # noqa: E402
 
 SETUPS = {  # dataset: (max_len, TrainConfig fields) as in each shipped checkpoint's command

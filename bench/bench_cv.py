@@ -22,9 +22,11 @@ from sklearn.model_selection import StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.core.config import TrainConfig  # noqa: E402
 from dense_attention.core.seeding import init_parameters  # noqa: E402
-from dense_attention.data.datasets import Dataset, Split, baseline_accuracy, load_dataset  # noqa: E402
+from dense_attention.data.baselines import baseline_accuracy  # noqa: E402
+from dense_attention.data.builtin import load_dataset  # noqa: E402
+from dense_attention.data.dataset import Dataset, Split  # noqa: E402
 from dense_attention.inputs.classifier import build_classifier  # noqa: E402
-from dense_attention.inputs.encoders import ImageConfig  # noqa: E402
+from dense_attention.inputs.image_encoder import ImageConfig  # noqa: E402
 from dense_attention.training.train import evaluate, train  # noqa: E402
 
 BASE = dict(hidden_dim=256, activation="gelu", image=ImageConfig(8, 1, 4, 32))

@@ -52,7 +52,7 @@ def crafted_image_checkpoint() -> bytes:
 
     from dense_attention.core.config import ModelConfig
     from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-    from dense_attention.inputs.encoders import ImageConfig
+    from dense_attention.inputs.image_encoder import ImageConfig
     from dense_attention.storage import checkpoint
 
     small = ClassifierConfig(ModelConfig(48, 1, 2), ("a", "b"), image=ImageConfig(4, 3, 4, 0))
@@ -74,7 +74,7 @@ def crafted_image_checkpoint() -> bytes:
 def view_image_page(raw: bytes) -> str:
     """Upload the checkpoint, then what one view of the Image page computes."""
     from dense_attention.data import images
-    from dense_attention.figures import plots
+    from dense_attention.figures import image_plots
     from dense_attention.storage import checkpoint
 
     model = checkpoint.from_zip(raw).model
@@ -84,9 +84,9 @@ def view_image_page(raw: bytes) -> str:
     trace, tokens = explanation.trace, list(explanation.tokens)
     boxes = model.encoder.patch_boxes()
     figures = [
-        plots.image_with_grid(pixels, model.config.image.patch, tokens, "input"),
-        plots.patch_overlay(pixels, trace.alpha[0], boxes, "alpha", tokens, name="α"),
-        plots.patch_attention_row(pixels, trace.attn[0], boxes, 0, tokens),
+        image_plots.image_with_grid(pixels, model.config.image.patch, tokens, "input"),
+        image_plots.patch_overlay(pixels, trace.alpha[0], boxes, "alpha", tokens, name="α"),
+        image_plots.patch_attention_row(pixels, trace.attn[0], boxes, 0, tokens),
     ]
     size = sum(len(fig.to_json()) for fig in figures)
     return f"accepted; figures {size / 2**20:.0f} MB of JSON"
@@ -118,16 +118,17 @@ def pixel_bomb(count: int) -> bytes:
 
 
 def upload_data(raw: bytes) -> str:
-    from dense_attention.data import datasets as data
+    from dense_attention.data.uploads import parse_upload
 
-    ds = data.parse_upload(raw, "upload.zip")
+    ds = parse_upload(raw, "upload.zip")
     return f"accepted; {ds.summary()['total']} images"
 
 
 def run_case(case: str, images: int) -> None:
-    import dense_attention.data.datasets  # noqa: F401
-    import dense_attention.figures.plots  # noqa: F401
+    import dense_attention.data.uploads  # noqa: F401
+    import dense_attention.figures.image_plots  # noqa: F401
     import dense_attention.storage.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
+    from dense_attention import DenseAttentionError
 
     if case == "image-checkpoint":
         raw = crafted_image_checkpoint()
@@ -138,7 +139,7 @@ def run_case(case: str, images: int) -> None:
     before, start = peak_mb(), cpu_s()
     try:
         outcome = action(raw)
-    except ValueError as err:  # CheckpointError, DataError, ConfigError, EncodingError
+    except DenseAttentionError as err:  # CheckpointError, DataError, ConfigError, EncodingError
         outcome = f"refused: {type(err).__name__}: {str(err)[:150]}"
     after, seconds = peak_mb(), cpu_s() - start
     row = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.__main__ import main  # noqa: E402
-from dense_attention.data.datasets import load_dataset  # noqa: E402
+from dense_attention.data.builtin import load_dataset  # noqa: E402
 from dense_attention.explain import attention_work  # noqa: E402
 from dense_attention.storage import checkpoint  # noqa: E402
 from dense_attention.training.train import evaluate  # noqa: E402

@@ -17,9 +17,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.core.config import TrainConfig  # noqa: E402
 from dense_attention.core.seeding import init_parameters  # noqa: E402
-from dense_attention.data.datasets import baseline_accuracy, load_dataset  # noqa: E402
+from dense_attention.data.baselines import baseline_accuracy  # noqa: E402
+from dense_attention.data.builtin import load_dataset  # noqa: E402
 from dense_attention.inputs.classifier import build_classifier  # noqa: E402
-from dense_attention.inputs.encoders import ImageConfig  # noqa: E402
+from dense_attention.inputs.image_encoder import ImageConfig  # noqa: E402
 from dense_attention.training.train import evaluate, train  # noqa: E402
 
 

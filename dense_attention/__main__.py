@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 import time
@@ -25,19 +26,17 @@ from .core.config import (
     SKIPS,
     TrainConfig,
 )
+from .core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .core.seeding import init_parameters
-from .data.datasets import (
-    DATASETS,
-    Dataset,
-    baseline_accuracy,
-    from_csv,
-    from_image_zip,
-    load_dataset,
-    load_image,
-)
+from .data.baselines import baseline_accuracy
+from .data.builtin import DATASETS, load_dataset
+from .data.dataset import Dataset
+from .data.image_files import load_image
+from .data.uploads import from_csv, from_image_zip
 from .explain import attention_work, faithfulness
 from .inputs.classifier import Classifier, build_classifier
-from .inputs.encoders import TEXT_MODES, ImageConfig, TextConfig
+from .inputs.image_encoder import ImageConfig
+from .inputs.text_encoder import TEXT_MODES, TextConfig
 from .storage import checkpoint
 from .training import distributed
 from .training.sweep import sweep_similarities
@@ -554,8 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command]()
-    except (ValueError, OSError) as err:  # DataError, CheckpointError, EncodingError, ...
+    except (DenseAttentionError, OSError) as err:  # OSError: a path given here is unreadable
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - a bug: its traceback logged to stderr, then one line
+        logging.getLogger(__name__).exception("unexpected error in %s", args.command)
+        print(f"error: {UNEXPECTED_MESSAGE}", file=sys.stderr)
         return 1
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dense_attention.core.config import ModelConfig
-from dense_attention.data.datasets import Dataset, Split
+from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import attention_work as aw
 from dense_attention.explain import faithfulness as fa
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig

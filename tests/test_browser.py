@@ -12,7 +12,8 @@ from pagetest import EXAMPLE, retrained
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dense_attention import ui
+from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui import cache
 
 pytestmark = pytest.mark.browser
 
@@ -178,6 +179,10 @@ def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_
     expected = retrained("dot").explain(sentence).trace.attn[0]
     np.testing.assert_allclose(changed["z"], expected, atol=1e-5)
     expect(page.get_by_text("Trained with dot: its own checkpoint")).to_be_visible()
+    home = catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
+    own = checkpoint.read_metadata(catalog.similarity_variants(home)["dot"].path)["test_accuracy"]
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text(f"test accuracy {own:.1%}", exact=False)).to_be_visible()
 
     # Export the attention matrix (the fifth figure) as PNG through its Export menu.
     page.get_by_role("button", name="Export").nth(4).click()
@@ -309,7 +314,7 @@ def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
 
 
 def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
-    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
     query = f"text=Voters+head+to+the+polls&model={name}&similarity=cosine&temperature=0.5&slide=4"
     page.goto(f"{app_url}/present?{query}")
     wait_for_app(page)

@@ -103,7 +103,7 @@ def test_not_a_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def digits_model():
-    from dense_attention.data.datasets import load_dataset
+    from dense_attention.data.builtin import load_dataset
     from dense_attention.inputs.classifier import build_classifier
 
     torch.manual_seed(0)
@@ -260,7 +260,7 @@ def test_a_config_too_large_to_build_is_refused_before_allocating(tmp_path):
 
 def text_model_without_positions():
     from dense_attention.inputs.classifier import ClassifierConfig
-    from dense_attention.inputs.encoders import TextConfig
+    from dense_attention.inputs.text_encoder import TextConfig
 
     text = TextConfig(max_len=8, embed_dim=4, pos_dim=0, vocab=(0, 100, 101, 102))
     return Classifier(ClassifierConfig(ModelConfig(4, 2, 2), ("a", "b"), text=text)).eval()

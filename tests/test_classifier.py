@@ -7,9 +7,15 @@ import pytest
 import torch
 
 from dense_attention.core.config import ConfigError, ModelConfig
-from dense_attention.data.datasets import load_dataset
-from dense_attention.inputs.classifier import Classifier, ClassifierConfig, build_classifier
-from dense_attention.inputs.encoders import ImageConfig, TextConfig
+from dense_attention.data.builtin import load_dataset
+from dense_attention.inputs.classifier import (
+    Classifier,
+    ClassifierConfig,
+    NonFiniteTrace,
+    build_classifier,
+)
+from dense_attention.inputs.image_encoder import ImageConfig
+from dense_attention.inputs.text_encoder import TextConfig
 from dense_attention.storage import checkpoint
 
 
@@ -119,14 +125,14 @@ def test_an_overflowing_trace_is_a_clear_value_error_not_a_nan_figure():
     model = Classifier(config).eval()
     with torch.no_grad():
         model.core.dense.weight.fill_(1e30)  # finite weights whose scores overflow float32
-    with pytest.raises(ValueError, match="overflows the model: scores, attn"):
+    with pytest.raises(NonFiniteTrace, match="overflows the model: scores, attn"):
         model.explain(np.full((4, 4), 0.5, dtype=np.float32))
 
 
 def test_unknown_tokens_are_labelled_unk_with_their_text_in_the_hover():
     """Issue #13.4: a token the model reads as [UNK] (outside a learned vocabulary, or MiniLM's
     own [UNK] such as an emoji) is labelled [UNK], not as the text it replaced."""
-    from dense_attention.inputs.encoders import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
+    from dense_attention.inputs.text_encoder import CLS_ID, SEP_ID, UNK_ID, load_tokenizer
 
     known = load_tokenizer()("the cat sat", add_special_tokens=False)["input_ids"]
     cfg = ClassifierConfig(

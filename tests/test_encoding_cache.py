@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dense_attention.inputs import encoders, encoding_cache
+from dense_attention.inputs import encoding_cache, text_encoder
 from dense_attention.storage import catalog
 
 
@@ -26,7 +26,7 @@ def test_every_example_the_app_offers_is_stored(stored) -> None:
 
 @torch.no_grad()
 def test_stored_entries_are_what_the_tokenizer_and_minilm_give(stored) -> None:
-    tokenizer, minilm = encoders.load_tokenizer(), encoders.load_minilm()
+    tokenizer, minilm = text_encoder.load_tokenizer(), text_encoder.load_minilm()
     for text, entry in stored.items():
         enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         assert entry["ids"] == enc["input_ids"]
@@ -41,9 +41,9 @@ def test_stored_entries_are_what_the_tokenizer_and_minilm_give(stored) -> None:
 def test_tokenizing_a_stored_text_matches_the_tokenizer(stored, monkeypatch) -> None:
     texts = list(stored)[:3]
     for max_len in (128, 6):  # 6: truncated, cut the same way
-        cached = encoders._tokenize(texts, max_len)
+        cached = text_encoder._tokenize(texts, max_len)
         monkeypatch.setattr(encoding_cache, "tokenized", lambda text: None)
-        live = encoders._tokenize(texts, max_len)
+        live = text_encoder._tokenize(texts, max_len)
         monkeypatch.undo()
         assert torch.equal(cached.ids, live.ids) and torch.equal(cached.mask, live.mask)
         assert (cached.tokens, cached.truncated) == (live.tokens, live.truncated)

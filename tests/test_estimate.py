@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from dense_attention.core.config import TrainConfig
-from dense_attention.data.datasets import load_dataset
-from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.data.builtin import load_dataset
+from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.training.estimate import TrainingEstimate, estimate_training
 
 OPTIONS = dict(image=ImageConfig(8, 1, 4, 32), hidden_dim=16)

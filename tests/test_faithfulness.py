@@ -9,10 +9,12 @@ import torch.nn.functional as F
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.trace import attention_entropy
-from dense_attention.data.datasets import Dataset, Split
+from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import faithfulness as fa
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.encoders import EncodingError, ImageConfig, TextConfig
+from dense_attention.inputs.encoding import EncodingError
+from dense_attention.inputs.image_encoder import ImageConfig
+from dense_attention.inputs.text_encoder import TextConfig
 
 D, d, C = 6, 8, 3
 
@@ -77,6 +79,21 @@ def test_uniform_attention_equals_a_model_built_by_hand(result):
     assert r.ablations["uniform"].delta == pytest.approx(
         float(expected[r.predicted] - r.probs[r.predicted]), abs=1e-6
     )
+
+
+def test_ablations_alone_are_the_analysis_ablations_and_skip_padding(result):
+    """ablations_of (the badge's cheap path) gives the full analysis's numbers, same draws."""
+    model, x, r = result
+    means = fa.TrainingMeans(h_o=np.full(d, 0.1, np.float32), c=np.zeros(d, np.float32),
+                             examples=1, split="train")  # fmt: skip
+    padded = torch.cat([x, torch.randn(1, 2, D)], dim=1)
+    mask = torch.tensor([[True] * x.shape[1] + [False, False]])
+    alone = fa.ablations_of(model, padded, mask, means)
+    assert list(alone) == list(r.ablations)
+    for name, ablation in alone.items():
+        np.testing.assert_allclose(ablation.probs, r.ablations[name].probs, atol=1e-6)
+        assert ablation.delta == pytest.approx(r.ablations[name].delta, abs=1e-6)
+        assert ablation.flip_rate == r.ablations[name].flip_rate
 
 
 def test_alpha_and_received_follow_their_formulas(result):
@@ -216,9 +233,9 @@ def test_a_one_token_input_gives_a_degenerate_result_without_nan():
 def test_no_real_token_and_bad_settings_are_clear_errors():
     with pytest.raises(fa.FaithfulnessError, match="no real token"):
         fa.analyze_features(make(), inputs(), torch.zeros(1, 7, dtype=torch.bool))
-    with pytest.raises(ValueError, match="one input"):
+    with pytest.raises(fa.FaithfulnessError, match="one input"):
         fa.analyze_features(make(), torch.randn(2, 3, D))
-    with pytest.raises(ValueError, match="at least 2 steps"):
+    with pytest.raises(fa.FaithfulnessError, match="at least 2 steps"):
         fa.analyze_features(make(), inputs(), ig_steps=1)
 
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Page
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.core.similarity import SIMILARITIES
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import attention_work
 from dense_attention.server import live_view
 from dense_attention.storage import catalog, checkpoint

@@ -14,7 +14,7 @@ import pytest
 
 from dense_attention.__main__ import main
 from dense_attention.core.config import SIMILARITY_NAMES
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import attention_work
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import evaluate

@@ -1,4 +1,4 @@
-"""DenseAttention against a loop-based computation of DESIGN.md's formulas, and its invariants."""
+"""DenseAttention against a loop computation of docs/design.md's formulas, and its invariants."""
 
 import itertools
 import math
@@ -245,11 +245,11 @@ def test_bad_shapes_raise_clear_errors(x, mask, message):
 
 def test_bad_overrides_raise_clear_errors():
     model, x = make(), torch.randn(1, 3, D, dtype=torch.float64)
-    with pytest.raises(ValueError, match="similarity"):
+    with pytest.raises(ConfigError, match="similarity"):
         model.trace(x, similarity="manhattan")
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=0.0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=float("nan"))
 
 

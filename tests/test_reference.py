@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dense_attention.explain import reference
-from dense_attention.inputs.encoders import TextConfig, TextEncoder
+from dense_attention.inputs.text_encoder import TextConfig, TextEncoder
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.seeding import init_parameters
-from dense_attention.data.datasets import load_dataset
+from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
-from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.training.train import (
     TensorSplit,
     epoch_order,
@@ -101,7 +101,7 @@ def test_devices_and_config_errors():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="not available"):
+        with pytest.raises(ConfigError, match="not available"):
             pick_device("cuda")
     with pytest.raises(ConfigError, match="device"):
         TrainConfig(device="tpu")

@@ -19,9 +19,13 @@ from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
-from dense_attention.data.datasets import load_dataset
-from dense_attention.server import jobs
+from dense_attention.core.config import TrainConfig
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
+from dense_attention.data.builtin import load_dataset
+from dense_attention.server import jobs, work
+from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
+from dense_attention.ui import browser, state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -31,16 +35,17 @@ LIMIT, EPOCHS = 300, 4
 def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 
-def the_job(at: AppTest, slot: str) -> jobs.Job:
+def the_job(at: AppTest, slot: JobKind) -> jobs.Job:
     """The job this AppTest session started (its workspace is found by its token)."""
-    token = at.session_state[ui.WORKSPACE]
-    return ui.workspaces().get(token).jobs[slot]
+    token = at.session_state[state.WORKSPACE]
+    return browser.workspaces().get(token).jobs[slot]
 
 
-def wait(at: AppTest, slot: str, timeout: float = 180) -> jobs.Job:
+def wait(at: AppTest, slot: JobKind, timeout: float = 180) -> jobs.Job:
     job = the_job(at, slot)
     job.join(timeout)
     assert job.finished and job.error is None, (job.state, job.error)
@@ -61,7 +66,7 @@ def trained() -> AppTest:
     at = train_page()
     run(at.button(key="train_start").click())
     assert at.button(key="train_start").disabled  # one run at a time
-    wait(at, "train")
+    wait(at, JobKind.TRAIN)
     return at
 
 
@@ -73,7 +78,7 @@ def test_training_shows_progress_curves_and_the_result(trained):
     at = trained
     progress = at.get("progress")[0].proto
     assert progress.value == 100 and "Finished" in progress.text
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     curves = figure(at, "curves")
     names = [t["name"] for t in curves["data"]]
     assert names.count("training") == 2 and names.count("validation") == 2
@@ -90,20 +95,23 @@ def test_training_shows_progress_curves_and_the_result(trained):
 
 def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     at = run(trained.switch_page("views/image.py"))
-    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
-    assert picker.value == f"digits #1{ui.USER_SUFFIX}" and "digits" in picker.options
+    picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
+    assert picker.value == f"digits #1{browser.USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
     assert at.radio(key="image_source").options[0] == "Test-set example"
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
-    assert f"digits #1{ui.USER_SUFFIX}" not in at.sidebar.selectbox(key=ui.MODEL_WIDGET).options
+    assert (
+        f"digits #1{browser.USER_SUFFIX}"
+        not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
+    )
     run(at.switch_page("views/train.py"))
 
 
 def test_the_replay_slider_changes_the_matrix(trained):
     at = trained
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     snaps, n = job.result.snapshots, len(job.result.probes[0].tokens)
     last = figure(at, "replay_matrix")["data"][0]["z"]
     np.testing.assert_allclose(last, snaps[-1].attn[0][:n, :n], atol=1e-6)
@@ -116,9 +124,9 @@ def test_the_replay_slider_changes_the_matrix(trained):
 
 
 def test_the_downloaded_checkpoint_loads_back_to_identical_logits(trained):
-    job = the_job(trained, "train")
+    job = the_job(trained, JobKind.TRAIN)
     model = job.result.model
-    raw = checkpoint.to_zip(model, metrics=job.result.metrics())  # what the button serves
+    raw = checkpoint.to_zip(model, metrics=job.result.to_json())  # what the button serves
     loaded = checkpoint.from_zip(raw)
     again = loaded.model if hasattr(loaded, "model") else loaded[0]
     ds = load_dataset("digits", limit=LIMIT)
@@ -132,16 +140,16 @@ def test_the_downloaded_checkpoint_loads_back_to_identical_logits(trained):
 def test_a_second_session_does_not_see_the_first_sessions_model(trained):
     other = run(AppTest.from_file(APP, default_timeout=60))
     other = run(other.switch_page("views/image.py"))
-    assert other.session_state[ui.WORKSPACE] != trained.session_state[ui.WORKSPACE]
-    options = other.sidebar.selectbox(key=ui.MODEL_WIDGET).options
-    assert not any(ui.USER_SUFFIX in o for o in options)
+    assert other.session_state[state.WORKSPACE] != trained.session_state[state.WORKSPACE]
+    options = other.sidebar.selectbox(key=state.MODEL_WIDGET).options
+    assert not any(browser.USER_SUFFIX in o for o in options)
 
 
 def test_the_overfitting_slice_trains_on_100_examples():
     at = train_page(epochs=2)
     run(at.checkbox(key="train_slice").check())
     run(at.button(key="train_start").click())
-    job = wait(at, "train")
+    job = wait(at, JobKind.TRAIN)
     assert job.request.train_config.max_train_examples == 100
     assert [s for s, _ in job.steps][-1] == 2 * 4  # 100 examples in batches of 32, 2 epochs
 
@@ -151,7 +159,7 @@ def test_the_sweep_shows_its_table_and_chart():
     run(at.segmented_control(key="train_mode").set_value("Compare the six similarities"))
     run(at.multiselect(key="sweep_similarities").set_value(["dot", "cosine"]))
     run(at.button(key="sweep_start").click())
-    job = wait(at, "sweep")
+    job = wait(at, JobKind.SWEEP)
     table = at.dataframe[0].value
     assert list(table["similarity"]) == ["dot", "cosine"]
     assert table["test_accuracy"].tolist() == list(job.result.table()["test_accuracy"])
@@ -169,7 +177,7 @@ def test_tuning_lists_trials_and_trains_the_best_in_one_click():
     assert figure(at, "tune_plot")["layout"]["title"]["text"].startswith("The search")
     run(at.button(key="tune_best").click())
     assert at.segmented_control(key="train_mode").value == "Train one model"
-    trained = wait(at, "train")
+    trained = wait(at, JobKind.TRAIN)
     best = job.result.best_params
     assert trained.result.model.config.model.similarity == best["similarity"]
     assert trained.result.model.config.model.hidden_dim == best["hidden_dim"]
@@ -177,9 +185,9 @@ def test_tuning_lists_trials_and_trains_the_best_in_one_click():
 
 def test_a_failing_job_shows_its_message_not_a_traceback():
     at = train_page()
-    job = jobs.train_job(jobs.TrainRequest(jobs.DataChoice("missing"), {}, jobs.TrainConfig()))
+    job = jobs.train_job(work.TrainRequest(work.DataChoice("missing"), {}, TrainConfig()))
     job.join(30)
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     run(at)
     assert any("unknown dataset" in e.value for e in at.error)
 
@@ -225,7 +233,7 @@ def test_browser_train_watch_replay_and_reload(
     page.get_by_role("heading", name="Attention replay").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "train-page.png", full_page=True)
     # The model is in this browser's picker, and a reload keeps it (the workspace cookie).
-    mine = f"digits #1{ui.USER_SUFFIX}"
+    mine = f"digits #1{browser.USER_SUFFIX}"
     page.goto(f"{app_url}/image")
     wait_for_app(page)
     expect(picked_model(page)).to_have_value(mine, timeout=60_000)
@@ -271,14 +279,16 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
             expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=60_000)
         wait_for_app(page)
     cookies = [p.context.cookies() for p in pages]
-    tokens = [next(c["value"] for c in jar if c["name"] == ui.WORKSPACE_COOKIE) for jar in cookies]
+    tokens = [
+        next(c["value"] for c in jar if c["name"] == browser.WORKSPACE_COOKIE) for jar in cookies
+    ]
     assert tokens[0] != tokens[1]
     for page in pages:
         page.goto(f"{app_url}/image")
         wait_for_app(page)
-        expect(picked_model(page)).to_have_value(f"digits #1{ui.USER_SUFFIX}", timeout=60_000)
-        assert [o for o in picker_options(page) if ui.USER_SUFFIX in o] == [
-            f"digits #1{ui.USER_SUFFIX}"
+        expect(picked_model(page)).to_have_value(f"digits #1{browser.USER_SUFFIX}", timeout=60_000)
+        assert [o for o in picker_options(page) if browser.USER_SUFFIX in o] == [
+            f"digits #1{browser.USER_SUFFIX}"
         ]  # its own model, never the other browser's
         page.context.close()
 
@@ -359,14 +369,14 @@ def test_browser_upload_your_own_csv_and_a_bad_file(
 def test_two_runs_compare_side_by_side_with_their_gap():
     at = train_page(epochs=3)
     run(at.button(key="train_start").click())
-    wait(at, "train")
+    wait(at, JobKind.TRAIN)
     run(at.checkbox(key="train_slice").check())
     run(at.slider(key="train_drop_h").set_value(0.3))
     run(at.select_slider(key="train_smooth").set_value(0.1))
     run(at.button(key="train_start").click())
-    second = wait(at, "train").result
+    second = wait(at, JobKind.TRAIN).result
     assert second.train_config.label_smoothing == 0.1
-    space = ui.workspaces().get(at.session_state[ui.WORKSPACE])
+    space = browser.workspaces().get(at.session_state[state.WORKSPACE])
     first = next(r for r in space.results.values() if r is not second)
     assert at.selectbox(key="compare_runs_a").value == "digits #1"
     assert at.selectbox(key="compare_runs_b").value == "digits #2"
@@ -397,7 +407,7 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     stopped model picked on every page."""
     at = train_page(epochs=200)
     run(at.button(key="train_start").click())
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     deadline = time.monotonic() + 60
     while not job.history and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -411,17 +421,15 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     warning = " ".join(w.value for w in at.warning)
     assert f"stopped by you during epoch {epoch} of 200" in warning
     assert "not measured: the run was stopped" in warning
-    stopped = f"digits #1 (stopped in epoch {epoch}){ui.USER_SUFFIX}"
+    stopped = f"digits #1 (stopped in epoch {epoch}){browser.USER_SUFFIX}"
     at = run(at.switch_page("views/image.py"))
-    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
+    picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
     assert stopped in picker.options and picker.value != stopped
     run(at.switch_page("views/train.py"))
 
 
 def _sweep_panel(result) -> None:
     from types import SimpleNamespace
-
-    from dense_attention import ui
 
     ui.sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
 
@@ -450,21 +458,21 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     import dataclasses
 
     ds = dataclasses.replace(load_dataset("digits", limit=LIMIT), name="my-pictures")
-    choice = jobs.DataChoice("my-pictures", uploaded=ds)
-    from dense_attention.core.config import TrainConfig
-
-    request = jobs.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
+    choice = work.DataChoice("my-pictures", uploaded=ds)
+    request = work.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
     job = jobs.train_job(dataclasses.replace(request, baseline=False))
     job.join(120)
     held = job.result.held_out
-    assert len(held) == jobs.HELD_OUT_EXAMPLES and held[0].label in ds.classes
+    assert len(held) == work.HELD_OUT_EXAMPLES and held[0].label in ds.classes
     at = run(AppTest.from_file(APP, default_timeout=120))
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
-    assert at.sidebar.selectbox(key=ui.MODEL_WIDGET).value == f"my-pictures #1{ui.USER_SUFFIX}"
+    assert (
+        at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{browser.USER_SUFFIX}"
+    )
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options
-    assert len(options) == jobs.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
+    assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
 
 
 def test_an_estimate_of_the_run_time_is_offered_before_start():

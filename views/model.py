@@ -6,7 +6,7 @@ from dense_attention import SIMILARITIES, ui
 from dense_attention.core.config import TEMPERATURES
 from dense_attention.core.toy import ToyExample, toy_example
 from dense_attention.explain.formulas import ARTICLE_CODE_FAULT, SOURCE_ARTICLE
-from dense_attention.figures import plots
+from dense_attention.figures import trace_plots
 from dense_attention.inputs.classifier import Explanation
 
 
@@ -36,11 +36,11 @@ st.info(
 
 left, right = st.columns(2)
 similarity = left.selectbox(
-    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key="similarity"
+    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key=ui.TOY_SIMILARITY
 )
 left.caption(SIMILARITIES[similarity].description)
 temperature = right.select_slider(
-    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key="temperature"
+    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key=ui.TOY_TEMPERATURE
 )
 
 trace = toy.trace(similarity, temperature)
@@ -49,6 +49,6 @@ ui.render_steps(
     explanation,
     toy.model.config,
     cell=ui.selected_cell(n),
-    extras={"alpha": lambda: st.html(plots.token_shading_html(toy.tokens, trace.alpha[0]))},
+    extras={"alpha": lambda: st.html(trace_plots.token_shading_html(toy.tokens, trace.alpha[0]))},
 )
 ui.cell_panel(explanation, toy.model.config)

@@ -1,7 +1,7 @@
 """DenseAttention: a dense layer, token-to-token attention, attention pooling and an output layer.
 
 Notation: B batch, N tokens, D input features, d hidden size, C classes; i query token, j key token.
-The formulas are those of DESIGN.md; `trace` returns every intermediate, `forward` only the logits.
+The formulas are docs/design.md's; `trace` returns every intermediate, `forward` only the logits.
 An optional sequence encoder (bidirectional LSTM or one transformer layer) reads x in context
 first: h = act(W x' + b) with x' = seq(x). Dropout (on h and on a_ij) acts in training mode only.
 """
@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import seeding
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .similarity import SIMILARITIES, SimilarityParams, register_weight
 from .trace import Trace
 
@@ -118,7 +118,7 @@ SEQUENCE_ENCODER_CLASSES = {"lstm": LSTMSequenceEncoder, "transformer": Transfor
 
 
 class DenseAttention(nn.Module):
-    """The dense + attention classifier of DESIGN.md, with `trace` for every intermediate."""
+    """The dense + attention classifier of docs/design.md, with `trace` for every intermediate."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -170,11 +170,13 @@ class DenseAttention(nn.Module):
         temperature = self.config.temperature if temperature is None else float(temperature)
         pooling = pooling or self.config.pooling
         if similarity not in SIMILARITIES:
-            raise ValueError(f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}")
+            raise ConfigError(
+                f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}"
+            )
         if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {temperature}")
+            raise ConfigError(f"temperature must be a positive number, got {temperature}")
         if pooling not in ("learned", "mean"):
-            raise ValueError(f"unknown pooling {pooling!r}; choose learned or mean")
+            raise ConfigError(f"unknown pooling {pooling!r}; choose learned or mean")
         return similarity, temperature, pooling
 
     def encode_sequence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

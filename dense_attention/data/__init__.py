@@ -1,3 +1,4 @@
-"""Datasets and pictures: the built-in datasets, uploads, baselines, checkpoint/dataset ZIP
-archives and example pictures. May import core and inputs.
+"""Datasets and pictures: the Dataset type and its split, the built-in datasets, uploads, baselines,
+one picture file read safely, checkpoint/dataset ZIP archives and example pictures. May import
+core and inputs.
 """

@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image
 
 from ..inputs.classifier import Classifier
-from . import datasets as data
-from .datasets import DataError
+from .builtin import DATASETS, load_dataset
+from .dataset import DataError, Dataset
+from .image_files import load_image, open_image
 
 __all__ = [
     "MAX_SIDE",
@@ -67,10 +68,10 @@ def _test_arrays(
     dataset: str, n: int, seed: int, limit: int | None
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """_ordered_test of a built-in dataset, read once per (dataset, n, seed, limit)."""
-    return _ordered_test(data.load_dataset(dataset, seed=seed, limit=limit), n)
+    return _ordered_test(load_dataset(dataset, seed=seed, limit=limit), n)
 
 
-def _ordered_test(ds: data.Dataset, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
+def _ordered_test(ds: Dataset, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """uint8 (n, H, W, C) images and their class names: one per class in turn, in split order."""
     if ds.kind != "image":
         raise DataError(f"{ds.name} is a {ds.kind} dataset, not an image one")
@@ -86,7 +87,7 @@ def _ordered_test(ds: data.Dataset, n: int) -> tuple[np.ndarray, tuple[str, ...]
     return pixels, tuple(ds.classes[label] for label in labels[order])
 
 
-def dataset_examples(ds: data.Dataset, n: int = 10) -> list[Example]:
+def dataset_examples(ds: Dataset, n: int = 10) -> list[Example]:
     """test_examples of a Dataset already read (e.g. an upload): its first `n` held-out
     pictures, one of each class before a second of any."""
     return _examples(*_ordered_test(ds, n))
@@ -117,7 +118,7 @@ def presentation_pictures(metadata: dict[str, Any]) -> dict[str, Image.Image]:
     examples of its own dataset first (a digits model means something on a digit, not on a
     photo), then the demo photos."""
     found: dict[str, Image.Image] = {}
-    if metadata.get("dataset") in data.DATASETS:
+    if metadata.get("dataset") in DATASETS:
         try:
             examples = test_examples(
                 metadata["dataset"],
@@ -136,7 +137,8 @@ def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:
 
     PNG, JPEG, WebP, BMP, GIF (first frame) and whatever else PIL reads. Raises DataError,
     with `filename` in the message, for files over MAX_UPLOAD_BYTES, empty files, non-images,
-    corrupt images and images over data.MAX_IMAGE_PIXELS (50 MP, refused before decoding).
+    corrupt images and images over image_files.MAX_IMAGE_PIXELS (50 MP, refused before
+    decoding).
     Larger images are downscaled (JPEG decoded at a reduced scale directly, so a 40 MP photo
     takes a fraction of a second); `image.info["original_size"]` keeps the uploaded size.
     """
@@ -147,11 +149,11 @@ def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:
     if not raw:
         raise DataError(f"{filename} is empty")
     try:
-        image = data.open_image(raw)  # header only: size checked before decoding
+        image = open_image(raw)  # header only: size checked before decoding
         original = image.size
         if image.format == "JPEG":
             image.draft(image.mode, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale
-        image = data.load_image(image)
+        image = load_image(image)
     except DataError as err:
         raise DataError(f"{filename}: {err}") from err
     if max(image.size) > MAX_SIDE:

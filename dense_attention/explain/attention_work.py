@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..core.trace import attention_entropy, to_numpy
-from ..data.datasets import Split
+from ..data.dataset import Split
 from ..inputs.classifier import Classifier
 from ..inputs.splits import TensorSplit
 from .faithfulness import identity_attention, sample_split, uniform_attention

@@ -1,11 +1,11 @@
 """Does attention matter? Ablations, token importances, their agreement and deletion curves.
 
-For one input of a DenseAttention model (DESIGN.md, "Does attention matter?"), with p the
-probability of the predicted class: ablations replace one intermediate (a, alpha, h_o or c) and
-report the new probabilities, delta p and whether the prediction flips; five methods score the
-tokens; Kendall tau compares them; deletion curves and AOPC test them. Everything works on the
-model's input x (B, N, D) with the input's real tokens only (padding is cropped away first), so
-a text's frozen MiniLM features are computed once per input. Pure torch / numpy / scipy.
+For one input of a DenseAttention model, with p the probability of the predicted class: ablations
+replace one intermediate (a, alpha, h_o or c) and report the new probabilities, delta p and whether
+the prediction flips; five methods score the tokens; Kendall tau compares them; deletion curves and
+AOPC test them. Everything works on the model's input x (B, N, D) with the input's real tokens only
+(padding is cropped away first), so a text's frozen MiniLM features are computed once per input.
+Pure torch / numpy / scipy.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import attention_entropy, to_numpy
-from ..data.datasets import Dataset, Split
+from ..data.dataset import Dataset, Split
 from ..inputs.classifier import Classifier
 from ..training.train import TensorSplit, subsample
 
@@ -35,7 +36,7 @@ IG_BASELINE = "zero input x = 0 (also what the text encoder gives a [PAD] positi
 METRICS_KEY = "faithfulness"  # the block of a checkpoint's metrics.json written by the CLI
 
 
-class FaithfulnessError(ValueError):
+class FaithfulnessError(DenseAttentionError):
     """An input or a setting the analysis cannot use; the message says why."""
 
 
@@ -419,6 +420,21 @@ def analyze_features(
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
         entropy_ratio=ratio, grid=grid,
     )  # fmt: skip
+
+
+def ablations_of(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    means: TrainingMeans | None = None,
+    settings: dict[str, Any] | None = None,
+    *,
+    permutations: int = 20,
+    seed: int = 0,
+) -> dict[str, Ablation]:
+    """The ablations alone of one input x (N, D) or (1, N, D), as `analyze_features` computes
+    them (same draws for the same seed), without the attributions: a few forward passes."""
+    return ablate(_prepare(core, x, mask, settings), means, permutations, seed)
 
 
 def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tuple[str, ...]:

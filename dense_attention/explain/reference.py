@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..core.trace import attention_entropy
-from ..inputs.encoders import MINILM_MAX_LEN, TextEncoder, TokenBatch, load_minilm
+from ..inputs.text_encoder import MINILM_MAX_LEN, TextEncoder, TokenBatch, load_minilm
 
 __all__ = ["ReferenceAttention", "attention_entropy", "minilm_attention", "tokens_read"]
 

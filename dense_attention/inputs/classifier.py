@@ -9,10 +9,12 @@ import torch
 from torch import nn
 
 from ..core.config import ConfigError, ModelConfig
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import Trace
-from .encoders import UNK, ImageConfig, ImageEncoder, TextConfig, TextEncoder
+from .image_encoder import ImageConfig, ImageEncoder
 from .splits import TensorSplit
+from .text_encoder import UNK, TextConfig, TextEncoder
 
 
 class ItemSplit(Protocol):
@@ -179,7 +181,7 @@ class Classifier(nn.Module):
         return out
 
 
-class NonFiniteTrace(ValueError):
+class NonFiniteTrace(DenseAttentionError):
     """A trace whose attention or output overflowed to NaN or Inf: nothing to draw."""
 
 

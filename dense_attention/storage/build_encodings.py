@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..inputs import encoding_cache
-from ..inputs.encoders import CLS_ID, SEP_ID, load_minilm, load_tokenizer
+from ..inputs.text_encoder import CLS_ID, SEP_ID, load_minilm, load_tokenizer
 from .catalog import example_sentences
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.config import TrainConfig
 from ..core.seeding import init_parameters
-from ..data.datasets import Dataset, Split
+from ..data.dataset import Dataset, Split
 from ..inputs.classifier import build_classifier
 from .train import evaluate, train
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from ..explain import reference
 from ..inputs.classifier import Classifier, Explanation
-from ..inputs.encoders import load_minilm
+from ..inputs.text_encoder import load_minilm
 from ..server import memo
 from ..server.hashing import digest
 from ..storage import catalog, checkpoint
