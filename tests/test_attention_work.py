@@ -9,7 +9,7 @@ from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import attention_work as aw
 from dense_attention.explain import faithfulness as fa
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.encoders import ImageConfig
+from dense_attention.inputs.image_encoder import ImageConfig
 
 
 def _dataset(n: int = 60) -> Dataset:
