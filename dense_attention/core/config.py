@@ -92,6 +92,9 @@ class ModelConfig:
     # Reads x in context before the dense layer, h = act(W x' + b) with x' = seq(x):
     # none | lstm (bidirectional, output width D) | transformer (one torch encoder layer)
     sequence_encoder: str = "none"
+    # "Attend to the other tokens": a_ii is masked before the softmax (s_ii = -inf), so v_i mixes
+    # only the other tokens h_j (a one-token input keeps itself). Off: every a_ij, as before.
+    exclude_self: bool = False
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden_dim", "num_classes"):
@@ -105,6 +108,8 @@ class ModelConfig:
         _check_probability("dropout_h", self.dropout_h)
         _check_probability("dropout_attn", self.dropout_attn)
         _check_choice("sequence_encoder", self.sequence_encoder, SEQUENCE_ENCODERS)
+        if not isinstance(self.exclude_self, bool):
+            raise ConfigError(f"exclude_self must be true or false, got {self.exclude_self!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

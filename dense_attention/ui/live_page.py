@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ..data import images
+from ..explain import attention_work
 from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
@@ -56,8 +57,10 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     show_tokens(explanation, text, picked.model.config.text.max_len)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
-    live_panel(settings, picked, explanation, text, key="text_live_view")
-    cell = selected_cell(len(explanation.tokens))
+    # Until the user picks one, the cell is the input's strongest link between two tokens.
+    lesson = attention_work.lesson_cell(explanation.trace.attn[0], explanation.trace.alpha[0])
+    cell = selected_cell(len(explanation.tokens), default=lesson)
+    live_panel(settings, picked, explanation, text, key="text_live_view", cell=cell)
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,

@@ -76,6 +76,8 @@ def render_steps(
             if extras and step.key in extras:
                 extras[step.key]()
             if step.key == "attn":
+                if trace.exclude_self:
+                    st.write(formulas.EXCLUDE_SELF_NOTE)
                 _uniformity_note(explanation)
         with right:
             if export_slots is not None:
