@@ -59,7 +59,7 @@ def test_model_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
 
     expect(page.get_by_role("heading", name="The model, one formula at a time")).to_be_visible()
     expect(page.locator(".js-plotly-plot .heatmaplayer").first).to_be_visible()
-    expect(page.locator(".js-plotly-plot")).to_have_count(11)
+    expect(page.locator(".js-plotly-plot")).to_have_count(12)  # + the breakdown
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.locator(".katex-display").first).to_be_visible()
     expect(page.locator(".katex-error")).to_have_count(0)  # LaTeX that KaTeX could not parse
@@ -113,7 +113,7 @@ def test_image_page_upload_shows_the_overlays(
     expect(overlay.locator(".colorbar")).to_have_count(1)
     row = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="looks"))
     expect(row.locator(".heatmaplayer image")).to_have_count(1)
-    expect(page.locator(".js-plotly-plot")).to_have_count(15)  # 4 image-page + 10 steps + panel
+    expect(page.locator(".js-plotly-plot")).to_have_count(16)  # 4 image, 10 steps, panel, breakdown
     # The query patch and the formula panel's selectors agree, after the upload as before it.
     expect(page.get_by_role("combobox", name="Query patch i")).to_have_value("2 · r0c1")
     expect(page.get_by_role("combobox", name="Query token i")).to_have_value("2 · r0c1")

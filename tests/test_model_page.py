@@ -9,7 +9,7 @@ from dense_attention.explain.formulas import fmt_number
 def test_model_page_shows_every_step(model_page, toy):
     at = model_page
     assert at.title[0].value == "The model, one formula at a time"
-    assert len(at.get("plotly_chart")) == 11  # ten steps + the clickable attention matrix
+    assert len(at.get("plotly_chart")) == 12  # ten steps, the clickable matrix, its breakdown
     assert len(at.latex) >= 10 + 6
     assert "does not run" in at.info[0].value
     matrices = attention_matrices(at)
