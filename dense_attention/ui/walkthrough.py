@@ -229,9 +229,7 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
         st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
 
 
-def _cell_panel(
-    explanation: Explanation, config: ModelConfig | None, key: str
-) -> tuple[int, int]:
+def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> tuple[int, int]:
     """ "The formula with numbers": a clickable attention matrix with the i/j selectors beside it,
     the formulas of cell (i, j) with the trace's numbers substituted under them; returns (i, j)."""
     tokens = list(explanation.tokens)
