@@ -40,7 +40,7 @@ def test_model_page_selected_cell_shows_its_numbers(model_page, toy):
     a_ij = float(toy.trace().attn[0, 4, 1])
     text = latex_text(at)
     assert r"a_{5,2}" in text and fmt_number(a_ij) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 3.5)  # cell (i=5, j=2), 1-based
 
 

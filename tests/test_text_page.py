@@ -179,7 +179,7 @@ def test_formula_panel_shows_the_traced_numbers(text_page, text_model):
     assert r"a_{4,2}" in text and fmt_number(float(trace.attn[0, 3, 1])) in text
     assert fmt_number(float(trace.scores[0, 3, 1])) in text
     assert fmt_number(float(trace.alpha[0, 3])) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 2.5)  # cell (i=4, j=2), 1-based
 
 
