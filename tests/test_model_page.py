@@ -10,7 +10,7 @@ from dense_attention.ui import state
 def test_model_page_shows_every_step(model_page, toy):
     at = model_page
     assert at.title[0].value == "The model, one formula at a time"
-    assert len(at.get("plotly_chart")) == 11  # ten steps + the clickable attention matrix
+    assert len(at.get("plotly_chart")) == 12  # ten steps, the clickable matrix, its breakdown
     assert len(at.latex) >= 10 + 6
     assert "does not run" in at.info[0].value
     matrices = attention_matrices(at)
@@ -40,7 +40,7 @@ def test_model_page_selected_cell_shows_its_numbers(model_page, toy):
     a_ij = float(toy.trace().attn[0, 4, 1])
     text = latex_text(at)
     assert r"a_{5,2}" in text and fmt_number(a_ij) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 3.5)  # cell (i=5, j=2), 1-based
 
 

@@ -35,7 +35,7 @@ def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, tex
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "album" in tokens
     chips = at.get("html")[0].proto.body
     assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
-    assert len(at.get("plotly_chart")) == 11
+    assert len(at.get("plotly_chart")) == 12  # ten steps, the panel's matrix, its breakdown
     matrices = attention_matrices(at)
     assert len(matrices) == 2  # the walk-through's and the formula panel's
     for matrix in matrices:
@@ -179,7 +179,7 @@ def test_formula_panel_shows_the_traced_numbers(text_page, text_model):
     assert r"a_{4,2}" in text and fmt_number(float(trace.attn[0, 3, 1])) in text
     assert fmt_number(float(trace.scores[0, 3, 1])) in text
     assert fmt_number(float(trace.alpha[0, 3])) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 2.5)  # cell (i=4, j=2), 1-based
 
 
@@ -334,3 +334,37 @@ def test_every_word_is_true_to_the_home_model(text_page, text_model):
     shown = page_words(at)
     assert "learned attention" not in shown and "every token counts the same" in shown
     assert "Mean pooling" in [h.value for h in at.subheader]
+
+
+def test_the_selected_cell_is_broken_down_by_dimension(text_page, text_model):
+    at = text_page
+    i, j = at.session_state[state.CELL_I], at.session_state[state.CELL_J]
+    trace = text_model.explain(EXAMPLE).trace
+    (fig,) = titled(at, f"s<sub>{i + 1},{j + 1}</sub> = Σ parts")
+    values = decode(fig["data"][0]["y"])
+    assert len(values) == trace.h.shape[-1]  # one bar per dimension of h
+    assert float(np.sum(values)) == pytest.approx(float(trace.scores[0, i, j]), abs=1e-4)
+    assert list(values) == sorted(values, reverse=True)
+    shown = " ".join(m.value for m in at.markdown)
+    own = escape_markdown(f"s_ii = {float(trace.scores[0, i, i]):.2f}")
+    assert own in shown  # compared with the diagonal cell
+    # Another cell: the chart follows it.
+    at.selectbox(key=state.CELL_J).select(i).run()
+    (fig,) = titled(at, f"s<sub>{i + 1},{i + 1}</sub> = Σ parts")
+    assert float(np.sum(decode(fig["data"][0]["y"]))) == pytest.approx(
+        float(trace.scores[0, i, i]), abs=1e-4
+    )
+
+
+def test_the_query_key_map_is_drawn_when_its_toggle_is_on(text_page, text_model):
+    at = text_page
+    assert not titled(at, "Queries and keys")  # nothing is read until asked
+    at = run(at.toggle(key=state.QUERY_KEY_MAP).set_value(True))
+    (fig,) = titled(at, "Queries and keys")
+    tokens = text_model.explain(EXAMPLE).tokens
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["query (sample)", "key (sample)", "query (this input)", "key (this input)"]
+    assert fig["data"][2]["text"] == tokens
+    assert len(decode(fig["data"][0]["x"])) > 500  # a few thousand tokens of 64 test texts
+    shown = " ".join(m.value for m in at.markdown)
+    assert "of the spread" in shown

@@ -51,4 +51,4 @@ ui.render_steps(
     cell=ui.selected_cell(n),
     extras={"alpha": lambda: st.html(trace_plots.token_shading_html(toy.tokens, trace.alpha[0]))},
 )
-ui.cell_panel(explanation, toy.model.config)
+ui.cell_panel(explanation, toy.model.config, model=toy.model)

@@ -24,6 +24,7 @@ from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
+from .breakdown import query_key_panel
 from .charts import trace_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
@@ -110,6 +111,7 @@ def _live_part(
 
     extras = {"alpha": alpha, "attn": why}
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+    query_key_panel(settings, explanation)
 
 
 def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
@@ -142,7 +144,7 @@ def _live_steps(
         extras=extras,
         inputs=settings.inputs,
     )
-    cell_panel(explanation, settings.config)
+    cell_panel(explanation, settings.config, model=settings.model)
 
 
 def _prediction(

@@ -37,6 +37,7 @@ PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence bo
 # The formula panel: the selected attention cell (0-based) and its clickable matrix
 CELL = "cell"  # prefix of the panel's keys
 CELL_I, CELL_J, CELL_CLICK = "cell_i", "cell_j", "cell_click"  # query i, key j, the click event
+QUERY_KEY_MAP = "query_key_map"  # the Text page's toggle that draws the query–key map
 
 # The image page
 IMAGE_SOURCE = "image_source"  # test-set example | demo photo | upload
