@@ -90,7 +90,7 @@ def _live_part(
         explanation = settings.explain(text)
     about = settings.provenance(text)  # model, settings and input, in every exported file
     cell = selected_cell(len(explanation.tokens))
-    with head:
+    with head, st.container():  # see _prediction: its own container in the fragment
         _prediction(settings, explanation, text, about, cell)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
@@ -133,7 +133,12 @@ def _prediction(
     about: export.Provenance,
     cell: tuple[int, int],
 ) -> None:
-    """The prediction line, the attention badge, a caution, and the whole-trace downloads."""
+    """The prediction line, the attention badge, a caution, and the whole-trace downloads.
+
+    Drawn by a fragment into a container of the full run, inside a container of its own:
+    Streamlit 1.67 gives every element a fragment writes straight into an outside container
+    the same delta path, so the second download button took the first one's deferred file
+    (the JSON trace button then did nothing: "Deferred file ... not found")."""
     st.markdown(prediction_line(explanation))
     badge(settings, text)
     caution(settings.model, text)
@@ -187,7 +192,7 @@ def _image_live(
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
     about = settings.provenance(label)
     cell = selected_cell(len(explanation.tokens))
-    with downloads:
+    with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, cell=cell, key="image_steps", about=about)
     _live_steps(settings, explanation, slots, cell, about, key="image_steps")
