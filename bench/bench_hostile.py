@@ -74,7 +74,7 @@ def crafted_image_checkpoint() -> bytes:
 def view_image_page(raw: bytes) -> str:
     """Upload the checkpoint, then what one view of the Image page computes."""
     from dense_attention.data import images
-    from dense_attention.figures import plots
+    from dense_attention.figures import image_plots
     from dense_attention.storage import checkpoint
 
     model = checkpoint.from_zip(raw).model
@@ -84,9 +84,9 @@ def view_image_page(raw: bytes) -> str:
     trace, tokens = explanation.trace, list(explanation.tokens)
     boxes = model.encoder.patch_boxes()
     figures = [
-        plots.image_with_grid(pixels, model.config.image.patch, tokens, "input"),
-        plots.patch_overlay(pixels, trace.alpha[0], boxes, "alpha", tokens, name="α"),
-        plots.patch_attention_row(pixels, trace.attn[0], boxes, 0, tokens),
+        image_plots.image_with_grid(pixels, model.config.image.patch, tokens, "input"),
+        image_plots.patch_overlay(pixels, trace.alpha[0], boxes, "alpha", tokens, name="α"),
+        image_plots.patch_attention_row(pixels, trace.attn[0], boxes, 0, tokens),
     ]
     size = sum(len(fig.to_json()) for fig in figures)
     return f"accepted; figures {size / 2**20:.0f} MB of JSON"
@@ -126,7 +126,7 @@ def upload_data(raw: bytes) -> str:
 
 def run_case(case: str, images: int) -> None:
     import dense_attention.data.uploads  # noqa: F401
-    import dense_attention.figures.plots  # noqa: F401
+    import dense_attention.figures.image_plots  # noqa: F401
     import dense_attention.storage.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
 
     if case == "image-checkpoint":

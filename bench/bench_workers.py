@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dense_attention.core.config import TrainConfig  # noqa: E402
-from dense_attention.server import executor, jobs
+from dense_attention.server import executor, messages, work
 
-REQUEST = jobs.TrainRequest(
-    jobs.DataChoice("digits", limit=300), {"hidden_dim": 16},
+REQUEST = work.TrainRequest(
+    work.DataChoice("digits", limit=300), {"hidden_dim": 16},
     TrainConfig(epochs=1, batch_size=32), baseline=False,
 )  # fmt: skip
 
@@ -28,13 +28,13 @@ REQUEST = jobs.TrainRequest(
 def timed_job(pool: executor.LocalProcesses) -> tuple[float, float, int]:
     """Seconds to the first message, seconds to the outcome, and the worker's pid."""
     start = time.perf_counter()
-    run = pool.submit(jobs.train_work, REQUEST)
+    run = pool.submit(work.train_work, REQUEST)
     first, outcome = None, None
     while outcome is None:
         for message in run.poll(0.01):
             first = first or time.perf_counter() - start
-            if message[0] in executor.OUTCOMES:
-                assert message[0] != "failed", message
+            if messages.is_outcome(message):
+                assert not isinstance(message, messages.Failed), message
                 outcome = time.perf_counter() - start
     return first, outcome, run.pid
 

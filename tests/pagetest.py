@@ -61,7 +61,7 @@ def titled(at: AppTest, prefix: str) -> list[dict]:
 
 def decode(value) -> np.ndarray:
     """A plotly data array from figure JSON: a list, or binary {"dtype", "bdata", "shape"}
-    (plots sends matrices above HOVER_CELLS_MAX cells that way)."""
+    (figures.heatmaps sends token x feature matrices and those over HOVER_CELLS_MAX cells so)."""
     if isinstance(value, dict):
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
         shape = [int(size) for size in str(value.get("shape", flat.size)).split(",")]

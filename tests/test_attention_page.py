@@ -1,5 +1,7 @@
 """The "Does attention matter?" page: its verdict, ablations and what-if are the library's."""
 
+import numpy as np
+import pandas as pd
 import pytest
 from pagetest import EXAMPLE, open_page, run
 
@@ -7,6 +9,7 @@ from dense_attention import ui
 from dense_attention.explain import faithfulness, verdict
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
+from dense_attention.ui.styles import escape_markdown
 
 PAGE = "views/attention.py"
 
@@ -26,17 +29,25 @@ def analysed(shipped):
     return faithfulness.analyze(model, EXAMPLE, means, settings=live), live
 
 
+def _box(found: verdict.Verdict) -> str:
+    """The attention page's verdict box, as markdown."""
+    return f"**{escape_markdown(found.headline)}.** {escape_markdown(found.text)}"
+
+
 def test_the_page_shows_the_librarys_verdict_and_ablations(shipped, analysed):
     at = open_page(PAGE)
     result, _ = analysed
     _, model = shipped
-    answer = verdict.judge(result, verdict.attention_spread(model.explain(EXAMPLE).trace))
-    shown = [m.value for m in (*at.success, *at.warning)]
-    assert answer.text in shown
+    config = model.config.model
+    answer = verdict.verdict_of(result, model.explain(EXAMPLE).trace, config)
+    shown = [m.value for m in (*at.success, *at.info, *at.warning)]
+    assert _box(answer) in shown
     table = at.dataframe[0].value
-    expected = verdict.ablation_table(result)
+    expected = verdict.ablation_table(result, config)
     assert list(table["ablation"]) == list(expected["ablation"])
     assert list(table["delta_p"].round(6)) == list(expected["delta_p"].round(6))
+    if config.skip == "none":  # the home model: no row, no word, about an h_o it does not have
+        assert not any("h_o" in row for row in table["ablation"]) and "h_o" not in answer.text
     assert len(at.get("plotly_chart")) == 3  # importance bars, Kendall tau, deletion curves
     assert "flip rate" not in str(at.exception)
     assert len(at.dataframe) == 2  # this input, and the precomputed dataset-level table
@@ -56,6 +67,37 @@ def test_knocking_out_a_token_shows_the_librarys_new_prediction(shipped, analyse
     )
 
 
+def _weights(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "α after the drag" in d.value.columns)
+
+
+def test_dragging_alpha_starts_at_the_tokens_own_alpha_and_moves_nothing_until_moved(
+    shipped, analysed
+):
+    result, live = analysed
+    _, model = shipped
+    own = model.explain(EXAMPLE).trace.alpha[0].double().cpu().numpy()
+    at = run(open_page(PAGE).selectbox(key=ui.state.WHATIF_TOKEN).set_value(1))
+    assert at.slider(key=ui.state.WHATIF_ALPHA).value == pytest.approx(own[1], abs=1e-6)
+    assert abs(own[1] - 0.5) > 0.01  # the old fixed start would fail this test
+    before, p0 = result.classes[result.predicted], result.probs[result.predicted]
+    line = next(m.value for m in at.markdown if m.value.startswith("The prediction"))
+    assert f"stays **{before}**" in line and f"p({before}) {p0:.1%} → **{p0:.1%}**" in line
+    table = _weights(at)
+    np.testing.assert_allclose(table["α as computed"], own, atol=1e-5)
+    np.testing.assert_allclose(table["α after the drag"], own, atol=1e-5)  # nothing moved yet
+    at = run(at.slider(key=ui.state.WHATIF_ALPHA).set_value(0.9))
+    expected = own * (1 - 0.9) / (own.sum() - own[1])  # the others share 0.1 in proportion
+    expected[1] = 0.9
+    np.testing.assert_allclose(_weights(at)["α after the drag"], expected, atol=1e-5)
+    features = faithfulness.features_of(model, EXAMPLE)
+    probs = verdict.what_if(model, features, [], (1, 0.9), live)
+    line = next(m.value for m in at.markdown if m.value.startswith("The prediction"))
+    assert f"p({before}) {p0:.1%} → **{probs[result.predicted]:.1%}**" in line
+    at = run(at.selectbox(key=ui.state.WHATIF_TOKEN).set_value(2))  # another token: its own α
+    assert at.slider(key=ui.state.WHATIF_ALPHA).value == pytest.approx(own[2], abs=1e-6)
+
+
 def test_dragging_alpha_and_an_image_run_without_errors():
     at = open_page(PAGE)
     at = run(at.selectbox(key=ui.state.WHATIF_TOKEN).set_value(1))
@@ -65,7 +107,20 @@ def test_dragging_alpha_and_an_image_run_without_errors():
     assert len(at.get("plotly_chart")) >= 5 + 2  # five overlays, tau and deletion curves
 
 
-def test_the_text_page_carries_the_badge():
-    at = open_page()
-    badges = [m.value for m in at.markdown if "badge[" in m.value]
-    assert badges and "uniform attention" in badges[0]
+def test_the_text_page_and_the_attention_page_say_the_same(shipped, analysed):
+    """Issue 26.1: the home page's badge and the attention page, on the home model's default
+    example, give one verdict in the same words, and those words quote the page's ablations."""
+    result, _ = analysed
+    _, model = shipped
+    answer = verdict.verdict_of(result, model.explain(EXAMPLE).trace, model.config.model)
+    home = open_page()
+    badges = [m.value for m in home.markdown if "badge[" in m.value]
+    assert badges and escape_markdown(answer.headline) in badges[0]
+    words = [c.value for c in home.caption if c.value == escape_markdown(answer.text)]
+    assert words, [c.value for c in home.caption]
+    page = open_page(PAGE)
+    boxes = [m.value for m in (*page.success, *page.info, *page.warning)]
+    assert _box(answer) in boxes and boxes[0].endswith(words[0])
+    for name in ("no_attention", "uniform"):  # the numbers the words quote are the table's
+        assert verdict.fmt_delta(result.ablations[name].delta) in answer.text
+    assert "-0.000" not in answer.text and "−0.000" not in answer.text

@@ -14,6 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from dense_attention import ui
+from dense_attention.storage import catalog, checkpoint
 
 pytestmark = pytest.mark.browser
 
@@ -179,6 +180,10 @@ def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_
     expected = retrained("dot").explain(sentence).trace.attn[0]
     np.testing.assert_allclose(changed["z"], expected, atol=1e-5)
     expect(page.get_by_text("Trained with dot: its own checkpoint")).to_be_visible()
+    home = catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
+    own = checkpoint.read_metadata(catalog.similarity_variants(home)["dot"].path)["test_accuracy"]
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text(f"test accuracy {own:.1%}", exact=False)).to_be_visible()
 
     # Export the attention matrix (the fifth figure) as PNG through its Export menu.
     page.get_by_role("button", name="Export").nth(4).click()

@@ -5,28 +5,37 @@ import signal
 import sys
 import time
 import types
+from dataclasses import dataclass
 
 import pytest
 import torch
 
 from dense_attention.core.config import TrainConfig
-from dense_attention.server import executor, jobs
+from dense_attention.server import executor, jobs, messages, work
+from dense_attention.server.messages import Amended, Done, DonePublished, Failed, Published
 
 
-def collect(run: executor.Run, timeout: float = 120) -> list[tuple]:
+def collect(run: executor.Run, timeout: float = 120) -> list[messages.Message]:
     """Every message of `run` up to and with its outcome."""
-    messages: list[tuple] = []
+    sent: list[messages.Message] = []
     deadline = time.monotonic() + timeout
-    while not messages or messages[-1][0] not in executor.OUTCOMES:
-        assert time.monotonic() < deadline, messages[-5:]
-        messages += run.poll(0.1)
-    return messages
+    while not sent or not messages.is_outcome(sent[-1]):
+        assert time.monotonic() < deadline, sent[-5:]
+        sent += run.poll(0.1)
+    return sent
+
+
+def result_of(run: executor.Run) -> object:
+    """The result of a run that must end Done."""
+    outcome = collect(run)[-1]
+    assert isinstance(outcome, Done), outcome
+    return outcome.result
 
 
 def describe_worker(request: str, job: executor.Reporter) -> dict:
     job.update(0.5, request)
-    job.add("steps", (1, 0.25))
-    job.set("steps_per_epoch", 3)
+    job.send(messages.Step(1, 0.25))
+    job.send(messages.StepsPerEpoch(3))
     main_file = getattr(sys.modules["__main__"], "__file__", None)
     return {
         "wave_imported": "wave" in sys.modules,  # a module only warm_up imports (the warm test)
@@ -39,12 +48,24 @@ def describe_worker(request: str, job: executor.Reporter) -> dict:
 
 class Result:
     accuracy = 0.5
+    note = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """A patch (messages.Patch) for a published Result."""
+
+    text: str
+
+    def apply(self, result: Result) -> None:
+        result.note = self.text
 
 
 def publish_result(request: None, job: executor.Reporter) -> Result:
     result = Result()
     job.publish(result)
-    job.amend(note="measured")
+    job.amend(Note("measured"))
+    assert result.note == "measured"  # amended here too
     return result
 
 
@@ -67,14 +88,15 @@ def pool():
 
 
 def test_work_runs_in_a_spawned_process_with_one_torch_thread_and_reports_in_order(pool):
-    messages = collect(pool.submit(describe_worker, "hello"))
-    assert messages[:3] == [("update", 0.5, "hello"), ("add", "steps", (1, 0.25)),
-                            ("set", "steps_per_epoch", 3)]  # fmt: skip
-    kind, found = messages[-1]
-    assert kind == "done" and found["pid"] != os.getpid() and found["threads"] == 1
+    sent = collect(pool.submit(describe_worker, "hello"))
+    assert sent[:3] == [messages.Progress(0.5, "hello"), messages.Step(1, 0.25),
+                        messages.StepsPerEpoch(3)]  # fmt: skip
+    assert isinstance(sent[-1], Done)
+    found = sent[-1].result
+    assert found["pid"] != os.getpid() and found["threads"] == 1
     assert found["nice"] == min(os.nice(0) + executor.WORKER_NICENESS, 19)  # pages before training
     assert found["main_file"] is None  # spawn ran no __main__ script in the worker
-    again = collect(pool.submit(describe_worker, "again"))[-1][1]
+    again = result_of(pool.submit(describe_worker, "again"))
     assert again["pid"] == found["pid"]  # the worker is reused
 
 
@@ -87,7 +109,7 @@ def test_a_warmed_worker_takes_the_first_job_with_its_imports_done():
         assert pool._warming is warming
         # Submitted at once: it waits for the warming worker rather than spawning its own (only
         # warm_up imports `wave`, so a fresh worker would not have it).
-        first = collect(pool.submit(describe_worker, "first"))[-1][1]
+        first = result_of(pool.submit(describe_worker, "first"))
         assert first["wave_imported"] and first["nice"] == min(
             os.nice(0) + executor.WORKER_NICENESS, 19
         )
@@ -117,16 +139,16 @@ def test_a_worker_never_runs_the_servers_main_script(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", fake_main)
     fresh = executor.LocalProcesses()
     try:
-        assert collect(fresh.submit(describe_worker, "x"))[-1][0] == "done"
+        assert isinstance(collect(fresh.submit(describe_worker, "x"))[-1], Done)
     finally:
         fresh.close()
     assert not marker.exists()
 
 
 def test_errors_become_messages(pool):
-    assert collect(pool.submit(raise_error, ValueError("bad data")))[-1] == ("failed", "bad data")
+    assert collect(pool.submit(raise_error, ValueError("bad data")))[-1] == Failed("bad data")
     outcome = collect(pool.submit(raise_error, KeyError("k")))[-1]
-    assert outcome == ("failed", "KeyError: 'k'")
+    assert outcome == Failed("KeyError: 'k'")
 
 
 def test_a_job_the_worker_cannot_import_fails_with_a_message(pool, monkeypatch):
@@ -138,45 +160,45 @@ def test_a_job_the_worker_cannot_import_fails_with_a_message(pool, monkeypatch):
     phantom_work.__module__, phantom_work.__qualname__ = "phantom_module", "phantom_work"
     phantom.phantom_work = phantom_work
     monkeypatch.setitem(sys.modules, "phantom_module", phantom)
-    kind, message = collect(pool.submit(phantom_work, None))[-1]
-    assert kind == "failed" and message.startswith("the worker could not read the job")
-    assert "phantom_module" in message
-    assert collect(pool.submit(describe_worker, "x"))[-1][0] == "done"  # the worker lives on
+    outcome = collect(pool.submit(phantom_work, None))[-1]
+    assert isinstance(outcome, Failed)
+    assert outcome.message.startswith("the worker could not read the job")
+    assert "phantom_module" in outcome.message
+    assert isinstance(collect(pool.submit(describe_worker, "x"))[-1], Done)  # it lives on
 
 
 def test_a_published_result_is_amended_not_sent_twice(pool):
-    messages = collect(pool.submit(publish_result, None))
-    assert [m[0] for m in messages] == ["set", "amend", "done_published"]
-    assert messages[1] == ("amend", {"note": "measured"})
-    job = jobs.Job("train", "t", publish_result)
-    for message in messages[:2]:
+    sent = collect(pool.submit(publish_result, None))
+    assert [type(m) for m in sent] == [Published, Amended, DonePublished]
+    assert sent[1] == Amended(Note("measured"))
+    job = jobs.Job(jobs.JobKind.TRAIN, "t", publish_result)
+    for message in sent[:2]:
         jobs.apply(job, message)
     assert isinstance(job.result, Result) and job.result.note == "measured"
-    assert collect(pool.submit(describe_worker, "x"))[-1][0] == "done"  # not published
+    assert isinstance(collect(pool.submit(describe_worker, "x"))[-1], Done)  # not published
 
 
 def test_stop_reaches_the_worker(pool):
     run = pool.submit(run_until_stopped, None)
-    assert run.poll(60) == [("update", None, "looping")]
+    assert run.poll(60) == [messages.Progress(None, "looping")]
     run.stop()
-    assert collect(run)[-1] == ("done", "stopped")
+    assert collect(run)[-1] == Done("stopped")
 
 
 def test_a_killed_worker_gives_the_message_and_a_fresh_worker_follows(pool):
     run = pool.submit(run_until_stopped, None)
     assert run.poll(60)  # it runs
     os.kill(run.pid, signal.SIGKILL)
-    assert collect(run, timeout=30)[-1] == ("failed", executor.WORKER_STOPPED)
-    after = collect(pool.submit(describe_worker, "after"))[-1][1]
+    assert collect(run, timeout=30)[-1] == Failed(executor.WORKER_STOPPED)
+    after = result_of(pool.submit(describe_worker, "after"))
     assert after["pid"] != run.pid
 
 
 def test_an_idle_worker_that_died_is_replaced_without_failing_the_next_job(pool):
-    first = collect(pool.submit(describe_worker, "first"))[-1][1]["pid"]
+    first = result_of(pool.submit(describe_worker, "first"))["pid"]
     os.kill(first, signal.SIGKILL)
     time.sleep(0.5)
-    outcome = collect(pool.submit(describe_worker, "next"))[-1]
-    assert outcome[0] == "done" and outcome[1]["pid"] != first
+    assert result_of(pool.submit(describe_worker, "next"))["pid"] != first
 
 
 def test_a_training_job_through_ray_gives_the_local_result(monkeypatch):
@@ -185,8 +207,8 @@ def test_a_training_job_through_ray_gives_the_local_result(monkeypatch):
     a Ray task through its actor."""
     import ray
 
-    request = jobs.TrainRequest(
-        jobs.DataChoice("digits", limit=300), {"hidden_dim": 16},
+    request = work.TrainRequest(
+        work.DataChoice("digits", limit=300), {"hidden_dim": 16},
         TrainConfig(epochs=2, batch_size=32, lr=1e-2, seed=3),
     )  # fmt: skip
     local = jobs.train_job(request)
@@ -203,7 +225,7 @@ def test_a_training_job_through_ray_gives_the_local_result(monkeypatch):
         assert remote.result.baseline_accuracy == local.result.baseline_accuracy
         ours, theirs = remote.result.model.state_dict(), local.result.model.state_dict()
         assert all(torch.equal(v, theirs[k]) for k, v in ours.items())
-        long = jobs.TrainRequest(request.data, request.model_options,
+        long = work.TrainRequest(request.data, request.model_options,
                                  TrainConfig(epochs=500, batch_size=8), baseline=False)  # fmt: skip
         stopped = jobs.train_job(long, runner=executor.RayTasks())
         deadline = time.monotonic() + 120

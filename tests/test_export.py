@@ -1,5 +1,6 @@
 """export: PNG through kaleido and chromium, standalone HTML, CSV and JSON that round-trip."""
 
+import dataclasses
 import io
 import json
 import re
@@ -11,7 +12,7 @@ from PIL import Image
 
 from dense_attention.core.toy import toy_example
 from dense_attention.explain.formulas import STEP_KEYS
-from dense_attention.figures import export, plots
+from dense_attention.figures import export, trace_plots
 from dense_attention.inputs.classifier import Explanation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -25,7 +26,7 @@ def explanation() -> Explanation:
 
 @pytest.fixture(scope="module")
 def attention_figure(explanation):
-    return plots.attention_heatmap(explanation.trace.attn[0], explanation.tokens)
+    return trace_plots.attention_heatmap(explanation.trace.attn[0], explanation.tokens)
 
 
 def test_png_is_a_valid_image_of_the_requested_size(attention_figure):
@@ -42,7 +43,7 @@ def test_png_export_is_fast_once_the_server_runs(attention_figure):
 
     export.figure_png(attention_figure)  # starts kaleido's server if no test did yet
     start = time.perf_counter()
-    data = export.figure_png(plots.probs_bar([0.2, 0.8], ["no", "yes"]))
+    data = export.figure_png(trace_plots.probs_bar([0.2, 0.8], ["no", "yes"]))
     assert time.perf_counter() - start < 3.0  # ~0.3 s; a fresh chromium each time takes ~4 s
     assert Image.open(io.BytesIO(data)).size == (export.PNG_WIDTH, 300)
 
@@ -169,7 +170,7 @@ def app_template():
 @pytest.fixture
 def long_figure(app_template):
     n = len(LONG_TOKENS)
-    return plots.attention_heatmap(np.full((n, n), 1 / n), LONG_TOKENS)
+    return trace_plots.attention_heatmap(np.full((n, n), 1 / n), LONG_TOKENS)
 
 
 def test_svg_keeps_every_token_label_inside_and_says_what_made_it(long_figure):
@@ -210,13 +211,22 @@ def test_trace_json_names_the_model_settings_and_input(explanation):
 
 
 def test_walkthrough_html_inlines_plotly_once(attention_figure):
-    bar = plots.probs_bar([0.2, 0.8], ["no", "yes"])
+    bar = trace_plots.probs_bar([0.2, 0.8], ["no", "yes"])
     page = export.figures_html([("Attention", attention_figure), ("Output", bar)], "Walk", ABOUT)
     assert page.count("Plotly.newPlot") == 2  # both charts
     single = len(export.figure_html(attention_figure))
     assert len(page) < 1.2 * single  # plotly.js (~4.8 MB) once, not twice
     assert '<meta name="dal:model" content="bbc-topics">' in page
     assert "un ##believ &lt;b&gt;" in page and '<script src="http' not in page
+
+
+def test_exports_carry_the_inputs_verdict_escaped(explanation, attention_figure):
+    about = dataclasses.replace(ABOUT, verdict="The pooling α decides: <b>−0.19</b>.")
+    assert json.loads(export.trace_json(explanation, about=about))["verdict"] == about.verdict
+    assert "verdict" not in json.loads(export.trace_json(explanation, about=ABOUT))
+    page = export.figures_html([("Attention", attention_figure)], "Walk", about)
+    assert "<p>The pooling α decides: &lt;b&gt;−0.19&lt;/b&gt;.</p>" in page
+    assert about.fields()["verdict"] == about.verdict  # PNG text chunks, SVG and HTML meta
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,21 @@ def test_uniform_attention_equals_a_model_built_by_hand(result):
     )
 
 
+def test_ablations_alone_are_the_analysis_ablations_and_skip_padding(result):
+    """ablations_of (the badge's cheap path) gives the full analysis's numbers, same draws."""
+    model, x, r = result
+    means = fa.TrainingMeans(h_o=np.full(d, 0.1, np.float32), c=np.zeros(d, np.float32),
+                             examples=1, split="train")  # fmt: skip
+    padded = torch.cat([x, torch.randn(1, 2, D)], dim=1)
+    mask = torch.tensor([[True] * x.shape[1] + [False, False]])
+    alone = fa.ablations_of(model, padded, mask, means)
+    assert list(alone) == list(r.ablations)
+    for name, ablation in alone.items():
+        np.testing.assert_allclose(ablation.probs, r.ablations[name].probs, atol=1e-6)
+        assert ablation.delta == pytest.approx(r.ablations[name].delta, abs=1e-6)
+        assert ablation.flip_rate == r.ablations[name].flip_rate
+
+
 def test_alpha_and_received_follow_their_formulas(result):
     model, x, r = result
     with torch.no_grad():

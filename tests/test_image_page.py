@@ -11,7 +11,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dense_attention.data import images
+from dense_attention.explain import diagonal, faithfulness, verdict
 from dense_attention.storage import checkpoint
+from dense_attention.ui.styles import escape_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "image.py")
@@ -251,3 +253,32 @@ def test_a_28x28_model_with_49_patches(big_model_dir):
     cfg = model.config.image
     features = f"{cfg.patch_dim} {'colour values' if cfg.channels == 3 else 'gray levels'}"
     assert any(features in c.value for c in at.caption)
+
+
+def test_the_verdict_and_why_diagonal_of_a_digit(at, digits, examples):
+    """The image page speaks the library's verdict of its picture (the same words as the text
+    page's) and, when a patch keeps most attention for itself, says why beside the matrix."""
+    image = examples[0].image
+    features = faithfulness.features_of(digits, image)
+    found = verdict.judge_input(digits, features, faithfulness.stored_means(DIGITS))
+    badges = [m.value for m in at.markdown if "badge[" in m.value]
+    assert badges and escape_markdown(found.headline) in badges[0]
+    assert escape_markdown(found.text) in [c.value for c in at.caption]
+    explanation = digits.explain(image)
+    row = at.selectbox(key="cell_i").value
+    note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row,
+                                 found.effects["mixing"])  # fmt: skip
+    panels = [e.markdown[0].value for e in at.expander if e.label.startswith("Why is my")]
+    expected = [] if note is None else ["\n".join(f"- {escape_markdown(x)}" for x in note.lines)]
+    assert panels == expected
+
+
+def test_every_word_is_true_to_the_digits_model(at, digits):
+    """digits is trained with skip mean: its skip step says h_o goes beside c."""
+    config = digits.config.model
+    assert config.skip == "mean" and config.pool_activation == "tanh"
+    shown = " ".join([m.value for m in at.markdown] + list(charts(at)))
+    assert "goes to the output layer beside c" in shown and "not used" not in shown
+    assert "reads c and h_o side by side" in shown and f"{config.num_classes} classes" in shown
+    assert "4×4-pixel patch (16 numbers)" in shown and "σ" not in shown
+    assert any(title.startswith("Pooled vector c = tanh(") for title in charts(at))

@@ -1,4 +1,4 @@
-"""DenseAttention against a loop-based computation of DESIGN.md's formulas, and its invariants."""
+"""DenseAttention against a loop computation of docs/design.md's formulas, and its invariants."""
 
 import itertools
 import math

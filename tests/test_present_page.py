@@ -17,7 +17,10 @@ from pagetest import (
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
+from dense_attention.explain import faithfulness, verdict
 from dense_attention.figures.slides import SLIDES
+from dense_attention.storage import catalog
+from dense_attention.ui.styles import escape_markdown
 
 
 @pytest.fixture
@@ -92,3 +95,27 @@ def test_present_page_switches_to_an_image(present_page):
     assert at.selectbox(key=ui.PRESENT_PHOTO).value == options[0]
     at = run(at.selectbox(key=ui.PRESENT_PHOTO).set_value("coffee"))
     assert at.tabs[1].title[0].value == "2 · A dense layer" and titled(at, "Dense layer")
+
+
+def test_the_last_slide_says_the_inputs_verdict_in_the_librarys_words(present_page, text_model):
+    """Present speaks of attention with the same verdict as the badge and the attention page."""
+    info = next(c for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+                if c.kind == "text")  # fmt: skip
+    features = faithfulness.features_of(text_model, EXAMPLE)
+    found = verdict.judge_input(text_model, features, faithfulness.stored_means(info.path))
+    last = present_page.tabs[-1]
+    shown = [m.value for m in last.markdown]
+    assert f"**{escape_markdown(found.headline)}.**" in shown
+    assert f"**Does attention decide?** {escape_markdown(found.text)}" in shown
+    earlier = [m.value for tab in present_page.tabs[:-1] for m in tab.markdown]
+    assert not any("Does attention decide?" in m for m in earlier)
+
+
+def test_slide_8_and_its_notes_are_true_to_the_home_model(present_page, text_model):
+    """The home model (skip none): slide 8 and its speaker notes say the output reads c alone."""
+    assert text_model.config.model.skip == "none"
+    last = present_page.tabs[-1]
+    shown = " ".join(m.value for m in last.markdown)
+    assert "h_o is not used" in shown and "c alone" in shown
+    assert "beside" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "5 classes" in shown

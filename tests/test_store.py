@@ -18,16 +18,17 @@ from dense_attention import ui
 from dense_attention.core.config import TrainConfig
 from dense_attention.data.builtin import load_dataset
 from dense_attention.data.images import Example
-from dense_attention.server import jobs, store
+from dense_attention.server import jobs, metrics, store, work
+from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 
 TOKEN, OTHER, THIRD = "0123456789abcdef" * 2, "f" * 32, "a" * 32
 
 
 @pytest.fixture(scope="module")
-def trained() -> jobs.TrainedModel:
-    request = jobs.TrainRequest(
-        jobs.DataChoice("digits", limit=200), {"hidden_dim": 16}, TrainConfig(epochs=2), False
+def trained() -> metrics.TrainedModel:
+    request = work.TrainRequest(
+        work.DataChoice("digits", limit=200), {"hidden_dim": 16}, TrainConfig(epochs=2), False
     )
     job = jobs.train_job(request)
     job.join(120)
@@ -45,7 +46,7 @@ def logits(model, split) -> torch.Tensor:
         return model(*model.tensors(split).inputs)
 
 
-def add_run(spaces: store.Workspaces, token: str, run: jobs.TrainedModel, name: str) -> None:
+def add_run(spaces: store.Workspaces, token: str, run: metrics.TrainedModel, name: str) -> None:
     """What the app's _register does: the run joins the workspace, then goes to disk."""
     space = spaces.get(token)
     space.models[name], space.results[name] = run.model, run
@@ -104,7 +105,7 @@ def test_an_atomic_write_that_raises_leaves_the_old_file_and_no_partial_one(tmp_
 
 def test_a_model_folder_that_fails_half_written_leaves_nothing(tmp_path, trained, monkeypatch):
     folder = tmp_path / "models" / "digits-1"
-    store.save_model_folder(folder, trained.model, {"dataset": "digits"}, trained.metrics())
+    store.save_model_folder(folder, trained.model, {"dataset": "digits"}, trained.to_json())
     before = {name: (folder / name).read_bytes() for name in os.listdir(folder)}
     assert sorted(before) == ["config.json", "metrics.json", "model.safetensors"]
 
@@ -114,7 +115,7 @@ def test_a_model_folder_that_fails_half_written_leaves_nothing(tmp_path, trained
     monkeypatch.setattr(store, "_held_out_json", broken)  # after the weights and metrics
     held_out = [Example(Image.new("L", (8, 8)), "0")]
     with pytest.raises(OSError, match="disk full"):
-        store.save_model_folder(folder, trained.model, {}, trained.metrics(), held_out)
+        store.save_model_folder(folder, trained.model, {}, trained.to_json(), held_out)
     with pytest.raises(OSError, match="disk full"):
         store.save_model_folder(tmp_path / "models" / "new", trained.model, {}, None, held_out)
     expected = ["digits-1", *(f"digits-1/{name}" for name in sorted(before))]
@@ -171,7 +172,7 @@ def test_a_run_that_ends_with_no_page_open_is_kept_on_disk(tmp_path):
     at = at.run().button(key="train_start").click().run()
     assert not at.exception
     token = at.session_state[ui.WORKSPACE]
-    job = ui.workspaces().get(token).jobs["train"]
+    job = ui.workspaces().get(token).jobs[JobKind.TRAIN]
     job.join(120)  # no rerun of the page from here on
     assert job.state == jobs.DONE, job.error
     deadline = time.monotonic() + 30
@@ -214,22 +215,41 @@ def test_two_replicas_on_one_folder_see_each_others_models(tmp_path, trained):
 def test_a_job_running_when_its_server_died_is_shown_as_interrupted(tmp_path):
     first, replica = store.Workspaces(tmp_path), store.Workspaces(tmp_path)
     space = first.get(TOKEN)
-    space.jobs["train"] = jobs.Job("train", "Train on digits", lambda job: None)  # not started
+    train = JobKind.TRAIN
+    space.jobs[train] = jobs.Job(train, "Train on digits", lambda job: None)  # not started
     first.record_jobs(space)
     assert replica.get(TOKEN).interrupted == {}  # its server lives: it still runs there
     first.lease.release()  # the server dies
     restarted = store.Workspaces(tmp_path)
     again = restarted.get(TOKEN)
     assert again.interrupted == {
-        "train": "Train on digits: interrupted: the server stopped while it ran"
+        JobKind.TRAIN: "Train on digits: interrupted: the server stopped while it ran"
     }
-    assert "train" not in again.jobs
+    assert JobKind.TRAIN not in again.jobs and type(next(iter(again.interrupted))) is JobKind
     # A new run in that slot replaces the message, on disk too.
-    again.jobs["train"] = jobs.Job("train", "Train on digits", lambda job: None)
+    again.jobs[JobKind.TRAIN] = jobs.Job(JobKind.TRAIN, "Train on digits", lambda job: None)
     restarted.record_jobs(again)
     assert again.interrupted == {}
     index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
     assert index["jobs"]["train"]["server"] == restarted.lease.id
+    assert index["jobs"]["train"]["kind"] == "train"  # JobKind's value, as before
+
+
+def test_an_index_written_before_job_kinds_reads_and_an_unknown_slot_is_left_alone(tmp_path):
+    folder = tmp_path / "workspaces" / TOKEN
+    folder.mkdir(parents=True)
+    dead = "0" * 16  # a server id whose lease nobody holds
+    record = {"title": "Tune on digits", "kind": "tune", "state": "running", "server": dead}
+    unknown = {"title": "Fit", "kind": "fit", "state": "running", "server": dead}
+    index = {"version": 1, "models": {}, "jobs": {"tune": record, "fit": unknown}}
+    (folder / "index.json").write_text(json.dumps(index))
+    spaces = store.Workspaces(tmp_path)
+    space = spaces.get(TOKEN)
+    assert space.interrupted == {JobKind.TUNE: f"Tune on digits: {store.INTERRUPTED}"}
+    space.jobs[JobKind.TRAIN] = jobs.Job(JobKind.TRAIN, "Train", lambda job: None)  # not started
+    spaces.record_jobs(space)
+    on_disk = json.loads((folder / "index.json").read_text())["jobs"]
+    assert on_disk["train"]["kind"] == "train" and on_disk["fit"]["title"] == "Fit"
 
 
 def until_stopped(request, reporter) -> None:
@@ -241,7 +261,7 @@ def until_stopped(request, reporter) -> None:
 def test_a_finished_job_leaves_no_record(tmp_path):
     spaces = store.Workspaces(tmp_path)
     space = spaces.get(TOKEN)
-    job = space.jobs["sweep"] = jobs.Job("sweep", "Sweep", until_stopped).start()
+    job = space.jobs[JobKind.SWEEP] = jobs.Job(JobKind.SWEEP, "Sweep", until_stopped).start()
     spaces.record_jobs(space)
     index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
     assert index["jobs"]["sweep"]["state"] == "running"
@@ -282,7 +302,7 @@ def test_the_size_cap_deletes_the_least_recently_used_and_never_a_busy_one(tmp_p
     one = spaces.disk_bytes() // 3
     assert one > 10_000  # a model folder: weights, config, metrics
     busy = spaces.get(TOKEN)
-    busy.jobs["train"] = jobs.Job("train", "Train", lambda job: None)  # waiting: not finished
+    busy.jobs[JobKind.TRAIN] = jobs.Job(JobKind.TRAIN, "Train", lambda job: None)  # not finished
     spaces.max_disk_bytes = 2 * one + one // 2
     assert spaces.sweep(keep=THIRD) == [OTHER]  # TOKEN is busy, THIRD is in use
     assert spaces.disk_bytes() <= spaces.max_disk_bytes

@@ -20,9 +20,10 @@ from pagetest import (
 )
 
 from dense_attention import ui
-from dense_attention.explain import verdict
+from dense_attention.explain import diagonal, faithfulness, verdict
 from dense_attention.explain.formulas import SIMILARITIES, fmt_number
 from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui.styles import escape_markdown
 
 
 def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, text_model):
@@ -111,11 +112,21 @@ def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(tex
     np.testing.assert_allclose(z(h_fig), expected.h[0].cpu().numpy(), atol=ATOL)
     assert not np.allclose(z(h_fig), swapped.h[0].cpu().numpy(), atol=1e-3)
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "Trained with dot: its own checkpoint (bbc-topics · test accuracy" in captions
+    assert "Trained with dot: its own checkpoint" in captions
+    # the sidebar's accuracy is the loaded checkpoint's own, never the picked folder's
+    variants = catalog.similarity_variants(
+        catalog.discover_checkpoints(catalog.checkpoint_root())["bbc-topics"]
+    )
+    own = checkpoint.read_metadata(variants["dot"].path)["test_accuracy"]
+    main = checkpoint.read_metadata(variants["cosine"].path)["test_accuracy"]
+    assert f"{own:.1%}" != f"{main:.1%}"  # else this test could not tell them apart
+    assert f"test accuracy {own:.1%}" in captions and f"{main:.1%}" not in captions
     assert "≠ trained" not in captions and "Untrained here" not in captions
     assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
     at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))  # back to the shipped one
     np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"test accuracy {main:.1%}" in captions and f"{own:.1%}" not in captions
 
 
 def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):
@@ -245,3 +256,69 @@ def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hove
         hover = next(t["text"] for t in fig["data"] if t.get("text"))
         assert "[UNK] (🦄)" in str(hover)
     assert "[UNK]</span>" in at.get("html")[0].proto.body  # the token chips
+
+
+def _home_verdict(model, settings=None) -> verdict.Verdict:
+    """The library's verdict of the default example (the page's shared means included)."""
+    info = next(c for c in catalog.discover_checkpoints(catalog.checkpoint_root()).values()
+                if c.kind == "text")  # fmt: skip
+    features = faithfulness.features_of(model, EXAMPLE)
+    return verdict.judge_input(model, features, faithfulness.stored_means(info.path), settings)
+
+
+def _why_diagonal(at) -> list[str]:
+    return [e.markdown[0].value for e in at.expander if e.label == "Why is my attention diagonal?"]
+
+
+def test_a_diagonal_attention_is_explained_beside_the_matrix(text_page, text_model):
+    """Issue 27.4: the home model (cosine, τ 0.07) keeps most attention on the diagonal; beside
+    the matrix the page says why, for the selected row, with the identity ablation."""
+    explanation = text_model.explain(EXAMPLE)
+    mixing = _home_verdict(text_model).effects["mixing"]
+    row = text_page.selectbox(key="cell_i").value
+    note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row, mixing)
+    assert note is not None and note.diagonal > verdict.DIAGONAL  # the premise
+    expected = "\n".join(f"- {escape_markdown(line)}" for line in note.lines)
+    assert _why_diagonal(text_page) == [expected]
+    assert escape_markdown(f"s_ii = {note.self_score:.2f}") in expected
+    at = run(text_page.selectbox(key="cell_i").set_value(3))  # another row, its own numbers
+    other = diagonal.why_diagonal(explanation.trace, explanation.tokens, 3, mixing)
+    assert _why_diagonal(at) == ["\n".join(f"- {escape_markdown(x)}" for x in other.lines)]
+    at = run(at.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(1.0))
+    hot = text_model.explain(EXAMPLE, temperature=1.0).trace
+    assert verdict.mean_diagonal(hot) <= verdict.DIAGONAL and _why_diagonal(at) == []
+
+
+def test_the_badge_under_mean_pooling_never_mentions_a_learned_alpha(text_page, text_model):
+    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    trained = text_model.config.model
+    live = {"similarity": trained.similarity, "temperature": trained.temperature,
+            "pooling": "mean"}  # fmt: skip
+    found = _home_verdict(text_model, live)
+    assert "α" not in found.text and "pooling" not in found.effects
+    assert escape_markdown(found.text) in [c.value for c in at.caption]
+
+
+def page_words(at) -> str:
+    """Every sentence, heading and chart title on the page."""
+    texts = [m.value for m in at.markdown] + [h.value for h in at.subheader]
+    texts += [f["layout"]["title"]["text"] for f in figures(at)]
+    return " ".join(texts)
+
+
+def test_every_word_is_true_to_the_home_model(text_page, text_model):
+    """bbc-topics is trained with skip none: no caption beside a step speaks of h_o's mean
+    reaching the output; c's chart names tanh, the activation in its formula."""
+    config = text_model.config.model
+    assert (config.skip, config.pooling, config.pool_activation) == ("none", "learned", "tanh")
+    shown = page_words(text_page)
+    assert "h_o is not used (skip = none)" in shown and "reads c alone" in shown
+    assert "beside c" not in shown and "plain mean of the hidden vectors" not in shown
+    assert "Skip input (not used)" in [h.value for h in text_page.subheader]
+    assert "5 classes" in shown and "τ = 0.07" in shown and "cosine" in shown
+    (c_fig,) = titled(text_page, "Pooled vector")
+    assert "c = tanh(" in c_fig["layout"]["title"]["text"] and "σ" not in shown
+    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    shown = page_words(at)
+    assert "learned attention" not in shown and "every token counts the same" in shown
+    assert "Mean pooling" in [h.value for h in at.subheader]

@@ -19,8 +19,10 @@ from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
+from dense_attention.core.config import TrainConfig
 from dense_attention.data.builtin import load_dataset
-from dense_attention.server import jobs
+from dense_attention.server import jobs, work
+from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +36,13 @@ def run(target) -> AppTest:
     return at
 
 
-def the_job(at: AppTest, slot: str) -> jobs.Job:
+def the_job(at: AppTest, slot: JobKind) -> jobs.Job:
     """The job this AppTest session started (its workspace is found by its token)."""
     token = at.session_state[ui.WORKSPACE]
     return ui.workspaces().get(token).jobs[slot]
 
 
-def wait(at: AppTest, slot: str, timeout: float = 180) -> jobs.Job:
+def wait(at: AppTest, slot: JobKind, timeout: float = 180) -> jobs.Job:
     job = the_job(at, slot)
     job.join(timeout)
     assert job.finished and job.error is None, (job.state, job.error)
@@ -61,7 +63,7 @@ def trained() -> AppTest:
     at = train_page()
     run(at.button(key="train_start").click())
     assert at.button(key="train_start").disabled  # one run at a time
-    wait(at, "train")
+    wait(at, JobKind.TRAIN)
     return at
 
 
@@ -73,7 +75,7 @@ def test_training_shows_progress_curves_and_the_result(trained):
     at = trained
     progress = at.get("progress")[0].proto
     assert progress.value == 100 and "Finished" in progress.text
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     curves = figure(at, "curves")
     names = [t["name"] for t in curves["data"]]
     assert names.count("training") == 2 and names.count("validation") == 2
@@ -103,7 +105,7 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
 
 def test_the_replay_slider_changes_the_matrix(trained):
     at = trained
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     snaps, n = job.result.snapshots, len(job.result.probes[0].tokens)
     last = figure(at, "replay_matrix")["data"][0]["z"]
     np.testing.assert_allclose(last, snaps[-1].attn[0][:n, :n], atol=1e-6)
@@ -116,9 +118,9 @@ def test_the_replay_slider_changes_the_matrix(trained):
 
 
 def test_the_downloaded_checkpoint_loads_back_to_identical_logits(trained):
-    job = the_job(trained, "train")
+    job = the_job(trained, JobKind.TRAIN)
     model = job.result.model
-    raw = checkpoint.to_zip(model, metrics=job.result.metrics())  # what the button serves
+    raw = checkpoint.to_zip(model, metrics=job.result.to_json())  # what the button serves
     loaded = checkpoint.from_zip(raw)
     again = loaded.model if hasattr(loaded, "model") else loaded[0]
     ds = load_dataset("digits", limit=LIMIT)
@@ -141,7 +143,7 @@ def test_the_overfitting_slice_trains_on_100_examples():
     at = train_page(epochs=2)
     run(at.checkbox(key="train_slice").check())
     run(at.button(key="train_start").click())
-    job = wait(at, "train")
+    job = wait(at, JobKind.TRAIN)
     assert job.request.train_config.max_train_examples == 100
     assert [s for s, _ in job.steps][-1] == 2 * 4  # 100 examples in batches of 32, 2 epochs
 
@@ -151,7 +153,7 @@ def test_the_sweep_shows_its_table_and_chart():
     run(at.segmented_control(key="train_mode").set_value("Compare the six similarities"))
     run(at.multiselect(key="sweep_similarities").set_value(["dot", "cosine"]))
     run(at.button(key="sweep_start").click())
-    job = wait(at, "sweep")
+    job = wait(at, JobKind.SWEEP)
     table = at.dataframe[0].value
     assert list(table["similarity"]) == ["dot", "cosine"]
     assert table["test_accuracy"].tolist() == list(job.result.table()["test_accuracy"])
@@ -169,7 +171,7 @@ def test_tuning_lists_trials_and_trains_the_best_in_one_click():
     assert figure(at, "tune_plot")["layout"]["title"]["text"].startswith("The search")
     run(at.button(key="tune_best").click())
     assert at.segmented_control(key="train_mode").value == "Train one model"
-    trained = wait(at, "train")
+    trained = wait(at, JobKind.TRAIN)
     best = job.result.best_params
     assert trained.result.model.config.model.similarity == best["similarity"]
     assert trained.result.model.config.model.hidden_dim == best["hidden_dim"]
@@ -177,9 +179,9 @@ def test_tuning_lists_trials_and_trains_the_best_in_one_click():
 
 def test_a_failing_job_shows_its_message_not_a_traceback():
     at = train_page()
-    job = jobs.train_job(jobs.TrainRequest(jobs.DataChoice("missing"), {}, jobs.TrainConfig()))
+    job = jobs.train_job(work.TrainRequest(work.DataChoice("missing"), {}, TrainConfig()))
     job.join(30)
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs[JobKind.TRAIN] = job
     run(at)
     assert any("unknown dataset" in e.value for e in at.error)
 
@@ -359,12 +361,12 @@ def test_browser_upload_your_own_csv_and_a_bad_file(
 def test_two_runs_compare_side_by_side_with_their_gap():
     at = train_page(epochs=3)
     run(at.button(key="train_start").click())
-    wait(at, "train")
+    wait(at, JobKind.TRAIN)
     run(at.checkbox(key="train_slice").check())
     run(at.slider(key="train_drop_h").set_value(0.3))
     run(at.select_slider(key="train_smooth").set_value(0.1))
     run(at.button(key="train_start").click())
-    second = wait(at, "train").result
+    second = wait(at, JobKind.TRAIN).result
     assert second.train_config.label_smoothing == 0.1
     space = ui.workspaces().get(at.session_state[ui.WORKSPACE])
     first = next(r for r in space.results.values() if r is not second)
@@ -397,7 +399,7 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     stopped model picked on every page."""
     at = train_page(epochs=200)
     run(at.button(key="train_start").click())
-    job = the_job(at, "train")
+    job = the_job(at, JobKind.TRAIN)
     deadline = time.monotonic() + 60
     while not job.history and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -450,21 +452,19 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     import dataclasses
 
     ds = dataclasses.replace(load_dataset("digits", limit=LIMIT), name="my-pictures")
-    choice = jobs.DataChoice("my-pictures", uploaded=ds)
-    from dense_attention.core.config import TrainConfig
-
-    request = jobs.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
+    choice = work.DataChoice("my-pictures", uploaded=ds)
+    request = work.TrainRequest(choice, {"hidden_dim": 16}, TrainConfig(epochs=1, batch_size=32))
     job = jobs.train_job(dataclasses.replace(request, baseline=False))
     job.join(120)
     held = job.result.held_out
-    assert len(held) == jobs.HELD_OUT_EXAMPLES and held[0].label in ds.classes
+    assert len(held) == work.HELD_OUT_EXAMPLES and held[0].label in ds.classes
     at = run(AppTest.from_file(APP, default_timeout=120))
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs["train"] = job
+    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
     assert at.sidebar.selectbox(key=ui.MODEL_WIDGET).value == f"my-pictures #1{ui.USER_SUFFIX}"
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options
-    assert len(options) == jobs.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
+    assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
 
 
 def test_an_estimate_of_the_run_time_is_offered_before_start():

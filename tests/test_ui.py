@@ -169,11 +169,11 @@ def cached_script() -> None:
     import streamlit as st
 
     from dense_attention import ui
-    from dense_attention.figures import plots
+    from dense_attention.figures import trace_plots
 
-    fig = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    again = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    other = ui.cached(plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
+    fig = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    again = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    other = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
     st.write(f"same={fig is again} other={fig is other} z={fig.data[0].z}")
 
 
@@ -206,13 +206,13 @@ def owner_script() -> None:
 
     from dense_attention import ui
     from dense_attention.core.config import TrainConfig
-    from dense_attention.server import jobs
+    from dense_attention.server import jobs, work
     from dense_attention.ui import browser
 
-    data, config = jobs.DataChoice("digits", limit=60), TrainConfig(epochs=1, probes=0)
-    request = jobs.TrainRequest(data, {"hidden_dim": 4}, config, baseline=False)
-    ui.start_job("train", lambda: jobs.train_job(request))  # in a worker process
-    job = browser.workspace().jobs["train"]
+    data, config = work.DataChoice("digits", limit=60), TrainConfig(epochs=1, probes=0)
+    request = work.TrainRequest(data, {"hidden_dim": 4}, config, baseline=False)
+    ui.start_job(jobs.JobKind.TRAIN, lambda: jobs.train_job(request))  # in a worker process
+    job = browser.workspace().jobs[jobs.JobKind.TRAIN]
     job.join(120)
     st.write(f"owned={job.owner is browser.workspace()} state={job.state}")
 

@@ -1,4 +1,5 @@
-"""verdict: plain-language verdicts against the numbers, the ablation table, what-if runs."""
+"""verdict: the one verdict against hand-made numbers (a table of cases), the ablation tables,
+what-if runs."""
 
 import math
 
@@ -76,14 +77,6 @@ def test_knocking_out_every_token_is_refused(model):
         verdict.what_if(model, f, alpha=(0, 1.5))
 
 
-def test_uniform_effect_matches_the_analysis(model):
-    f = fa.features_of(model, SENTENCE)
-    result = fa.analyze(model, SENTENCE, ig_steps=4)
-    delta, flipped = verdict.uniform_effect(model, f)
-    assert delta == pytest.approx(result.ablations["uniform"].delta, abs=1e-6)
-    assert flipped == result.ablations["uniform"].flipped
-
-
 def test_spread_of_uniform_and_one_hot_attention(model):
     trace = model.explain(SENTENCE).trace
     n = trace.attn.shape[-1]
@@ -95,46 +88,146 @@ def test_spread_of_uniform_and_one_hot_attention(model):
     assert peaked.entropy == pytest.approx(0.0) and peaked.ratio == 0 and not peaked.near_uniform
 
 
-def _result(uniform_probs, p0=(0.7, 0.2, 0.1), h_o_zero=(0.7, 0.2, 0.1)):
-    def ablation(name, probs):
-        probs = np.asarray(probs)
-        delta = float(probs[0] - p0[0])
-        flip = float(np.argmax(probs) != 0)
-        return fa.Ablation(name, probs, delta, abs(delta), 0.0, flip)
-
-    ablations = {"uniform": ablation("uniform", uniform_probs),
-                 "h_o_zero": ablation("h_o_zero", h_o_zero)}  # fmt: skip
-    empty = fa.KnockOut(np.zeros((1, 3)), np.zeros(1), np.zeros(1, bool))
-    return fa.Faithfulness(("x",), ("a", "b", "c"), 0, np.asarray(p0), ablations, empty, {}, 0.0,
-                           {}, {})  # fmt: skip
+P0 = 0.7  # p of the predicted class "a" in the hand-made results below
+BASE = {"no_attention": 0.0, "uniform": 0.0, "permuted": 0.0, "uniform_alpha": 0.0,
+        "h_o_mean": 0.0}  # fmt: skip
 
 
-def test_the_verdict_follows_the_numbers():
-    flat, peaked = verdict.Spread(2.19, 2.20), verdict.Spread(0.4, 2.20)
-    flips = verdict.judge(_result((0.2, 0.7, 0.1)), peaked)
-    assert flips.matters and flips.text.startswith("Uniform attention flips the prediction")
-    assert "70.0% → 20.0%" in flips.text
-    moves = verdict.judge(_result((0.5, 0.3, 0.2)), peaked)
-    assert moves.matters and "moves p by -0.20" in moves.text
-    nothing = verdict.judge(_result((0.7, 0.2, 0.1)), flat)
-    assert not nothing.matters
-    assert nothing.text == (
-        "Attention is almost uniform here (entropy 2.19 of max 2.20) and removing it changes "
-        "nothing."
+def _ablation(name: str, delta: float, flip: bool = False) -> fa.Ablation:
+    """An ablation of class "a" (p 0.7) moved by `delta`; a flip puts "b" on top."""
+    p = P0 + delta
+    probs = np.array([p, 1 - p - 0.01, 0.01]) if flip else np.array([p, (1 - p) / 2, (1 - p) / 2])
+    return fa.Ablation(name, probs, delta, abs(delta), 0.0, float(flip))
+
+
+def _ablations(**deltas) -> dict[str, fa.Ablation]:
+    flips = {k.removesuffix("_flip") for k in deltas if k.endswith("_flip")}
+    deltas = {k.removesuffix("_flip"): v for k, v in deltas.items()}
+    return {n: _ablation(n, d, n in flips) for n, d in {**BASE, **deltas}.items()}
+
+
+def _config(**options) -> ModelConfig:
+    return ModelConfig(input_dim=4, hidden_dim=4, num_classes=3, **options)
+
+
+# (case, ablation deltas, mean diagonal, config options, paths that decide, words that must
+# show, words that must not)
+CASES = [
+    ("mixing decides", {"no_attention": -0.2, "uniform": -0.3}, 0.3, {}, ("mixing", "shape"),
+     ["Token-to-token attention decides: replacing it by the identity (v_i = h_i) moves p by "
+      "−0.20.", "It puts 30% on the diagonal", "uniform attention (a_ij = 1/N) moves p by −0.30"],
+     ["does not decide", "shape decides"]),
+    ("shape, not mixing", {"no_attention": 0.004, "uniform": -0.25}, 0.63, {}, ("shape",),
+     ["mostly keeps each token itself (63% on the diagonal)", "changes p by +0.004",
+      "uniform attention (a_ij = 1/N) moves p by −0.25, taking that diagonal away: its shape "
+      "decides, not what it mixes in from other tokens."], ["Token-to-token attention decides"]),
+    ("the issue's example: pooling decides", {"no_attention": 0.003, "uniform_alpha": -0.19},
+     0.52, {}, ("pooling",),
+     ["Here token-to-token attention mostly keeps each token itself (52% on the diagonal); "
+      "replacing it by the identity (v_i = h_i) changes p by +0.003",
+      "The pooling α decides: uniform α (α_i = 1/N) moves p by −0.19."], ["No single path"]),
+    ("skip decides", {"h_o_mean_flip": -0.4}, 0.2, {}, ("skip",),
+     ["The skip input h_o decides: replacing h_o by its training mean moves p by −0.40 and "
+      "flips the prediction to 'b'."], ["Token-to-token attention decides"]),
+    ("a little everywhere", {"uniform": -0.05, "uniform_alpha": 0.03, "h_o_mean": 0.001}, 0.4,
+     {}, (), ["it moves p a little but does not decide",
+              "Uniform α (α_i = 1/N) moves p by +0.030: the pooling α counts a little",
+              "The skip input h_o barely matters: replacing h_o by its training mean changes p "
+              "by +0.001.", "No single path decides"], ["The pooling α decides", "h_o decides"]),
+    ("a flip decides whatever Δp", {"permuted_flip": -0.05}, 0.4, {}, ("shape",),
+     ["shuffling each row of the attention moves p by −0.050 and flips the prediction in "
+      "100% of its draws: its shape decides"], []),
+    ("mean pooling: no α", {"uniform_alpha": -0.5}, 0.4, {"pooling": "mean"}, (),
+     ["No single path decides"], ["α", "pooling"]),
+    ("skip none: no h_o", {"h_o_mean": -0.5, "h_o_zero": -0.5}, 0.4, {"skip": "none"}, (),
+     ["No single path decides"], ["h_o", "skip"]),
+    ("below the rounding", {"no_attention": -0.00004, "uniform": 0.0}, 0.9, {}, (),
+     ["changes p by < 0.001 and uniform attention (a_ij = 1/N) changes p by 0"],
+     ["0.000", "−0 ", "-0"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "deltas", "diag", "options", "decides", "shown", "absent"),
+                         CASES, ids=[c[0] for c in CASES])  # fmt: skip
+def test_the_verdict_table(case, deltas, diag, options, decides, shown, absent):
+    found = verdict.judge(_ablations(**deltas), diag, _config(**options), ("a", "b", "c"))
+    assert found.decides == decides, case
+    assert found.diagonal == diag
+    for words in shown:
+        assert words in found.text, (case, words, found.text)
+    for words in absent:
+        assert words not in found.text and words not in found.headline, (case, words)
+    assert found.matters == any(p != "skip" for p in decides)
+
+
+def test_the_headline_names_what_decides_and_its_tone():
+    def headline(diag=0.3, **deltas):
+        found = verdict.judge(_ablations(**deltas), diag, _config(), ("a", "b", "c"))
+        return found.headline, found.tone
+
+    assert headline(no_attention=-0.2) == ("Token-to-token attention decides", "mixing")
+    assert headline(uniform=-0.2) == ("The shape of token-to-token attention decides",
+                                      "attention")  # fmt: skip
+    assert headline(uniform_alpha=0.3, h_o_mean=-0.2) == (
+        "The pooling α and the skip input h_o decide",
+        "attention",
     )
-    skip = verdict.judge(_result((0.7, 0.2, 0.1), h_o_zero=(0.1, 0.8, 0.1)), flat)
-    assert skip.text.endswith("this model decides from h_o (removing it changes the prediction)")
+    assert headline(h_o_mean=-0.2) == ("The skip input h_o decides", "other")
+    assert headline() == ("No single path decides this prediction", "other")
+
+
+@pytest.mark.parametrize(("delta", "shown"), [
+    (-0.19, "−0.19"), (0.0035, "+0.004"), (-0.0949, "−0.095"), (0.0951, "+0.10"),
+    (-0.00049, "< 0.001"), (0.0, "0"), (-0.0005, "−0.001"),
+])  # fmt: skip
+def test_delta_p_is_rounded_and_never_minus_zero(delta, shown):
+    assert verdict.fmt_delta(delta) == shown
+
+
+def test_the_verdict_needs_the_token_attention_ablations():
+    with pytest.raises(FaithfulnessError, match="identity and uniform"):
+        verdict.judge({"uniform": _ablation("uniform", 0.1)}, 0.5, _config(), ("a", "b", "c"))
+
+
+def test_the_badges_verdict_is_the_analysis_verdict(model):
+    """The badge's cheap path (ablations only) and the attention page's full analysis give the
+    same numbers, so the same words; the diagonal is the trace's own mean of a_ii."""
+    f = fa.features_of(model, SENTENCE)
+    trace = model.explain(SENTENCE).trace
+    full = verdict.verdict_of(fa.analyze(model, SENTENCE, ig_steps=4), trace, model.config.model)
+    quick = verdict.judge_input(model, f)
+    assert quick == full
+    n = trace.attn.shape[-1]
+    assert quick.diagonal == pytest.approx(sum(float(trace.attn[0, i, i]) for i in range(n)) / n)
+    assert "h_o" not in quick.text  # the fixture model has skip = "none"
+    live = verdict.judge_input(model, f, settings={"pooling": "mean", "temperature": 5.0})
+    assert "pooling" not in live.effects and "α" not in live.text
+
+
+def _result(ablations) -> fa.Faithfulness:
+    empty = fa.KnockOut(np.zeros((1, 3)), np.zeros(1), np.zeros(1, bool))
+    return fa.Faithfulness(("x",), ("a", "b", "c"), 0, np.array([P0, 0.2, 0.1]), ablations, empty,
+                           {}, 0.0, {}, {})  # fmt: skip
 
 
 def test_ablation_and_dataset_tables():
-    table = verdict.ablation_table(_result((0.2, 0.7, 0.1)))
-    row = table.iloc[0]
+    result = _result(_ablations(uniform_flip=-0.5, no_attention=-0.00004, h_o_zero=0.1))
+    table = verdict.ablation_table(result)
+    row = table.iloc[1]
     assert row["ablation"] == verdict.ABLATION_LABELS["uniform"] and row["prediction"] == "b"
     assert row["p_original_class"] == pytest.approx(0.2) and row["flip_rate"] == 1.0
+    identity = table.iloc[0]["delta_p"]
+    assert identity == 0.0 and str(identity) == "0.0"  # rounded: never shown as -0.000
+    assert len(table) == len(result.ablations)
+    lean = verdict.ablation_table(result, _config(skip="none", pooling="mean"))
+    assert not any("h_o" in a or "α" in a for a in lean["ablation"])
+    assert len(lean) == len(result.ablations) - 3  # uniform_alpha, h_o_mean, h_o_zero
     block = {"flip_rate": {"uniform": 0.1, "c_mean": 0.4}, "mean_abs_delta": {"uniform": 0.2}}
     data = verdict.dataset_table(block)
     assert list(data["flip_rate"]) == [0.1, 0.4]
     assert data["mean_abs_delta_p"].iloc[0] == 0.2 and data["mean_abs_delta_p"].isna().iloc[1]
+    block["flip_rate"]["h_o_zero"] = 0.3
+    assert len(verdict.dataset_table(block, _config(skip="none"))) == 2
 
 
 def test_mostly_unknown_input_and_a_lone_stop_word_get_a_caution():

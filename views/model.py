@@ -6,7 +6,7 @@ from dense_attention import SIMILARITIES, ui
 from dense_attention.core.config import TEMPERATURES
 from dense_attention.core.toy import ToyExample, toy_example
 from dense_attention.explain.formulas import ARTICLE_CODE_FAULT, SOURCE_ARTICLE
-from dense_attention.figures import plots
+from dense_attention.figures import trace_plots
 from dense_attention.inputs.classifier import Explanation
 
 
@@ -49,6 +49,6 @@ ui.render_steps(
     explanation,
     toy.model.config,
     cell=ui.selected_cell(n),
-    extras={"alpha": lambda: st.html(plots.token_shading_html(toy.tokens, trace.alpha[0]))},
+    extras={"alpha": lambda: st.html(trace_plots.token_shading_html(toy.tokens, trace.alpha[0]))},
 )
 ui.cell_panel(explanation, toy.model.config)

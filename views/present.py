@@ -37,4 +37,6 @@ ui.render_deck(
     settings.config,
     current=k,
     show_input=lambda: ui.slide_input(settings.model, item, explanation),
+    found=ui.input_verdict(settings, item),
+    inputs=settings.inputs,
 )

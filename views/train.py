@@ -5,7 +5,8 @@ from dataclasses import replace
 import streamlit as st
 
 from dense_attention import SIMILARITIES, ui
-from dense_attention.server import jobs
+from dense_attention.server import jobs, metrics, work
+from dense_attention.server.jobs import JobKind
 
 TRAIN, SWEEP, TUNE = "Train one model", "Compare the six similarities", "Tune automatically"
 MODE = ui.TRAIN_MODE
@@ -14,8 +15,8 @@ MODE = ui.TRAIN_MODE
 def train_best(tuned: jobs.Job, epochs: int) -> None:
     """on_click of "Train the best configuration": a full run of the best trial."""
     options, config = tuned.result.best_configs(epochs)
-    request = jobs.TrainRequest(tuned.request.data, options, replace(config, probes=4))
-    ui.start_job("train", lambda: jobs.train_job(request))
+    request = work.TrainRequest(tuned.request.data, options, replace(config, probes=4))
+    ui.start_job(JobKind.TRAIN, lambda: jobs.train_job(request))
     st.session_state[MODE] = TRAIN
 
 
@@ -33,12 +34,15 @@ if mode == SWEEP:
     chosen = st.multiselect(
         "Similarities", list(SIMILARITIES), list(SIMILARITIES), key="sweep_similarities"
     )
-    request = jobs.SweepRequest(choice, options, config, tuple(chosen))
+    request = work.SweepRequest(choice, options, config, tuple(chosen))
     st.caption("Each similarity trains from the same seed, on the same split, for the same epochs.")
     ui.job_controls(
-        "sweep", f"Train {len(chosen)} models", lambda: jobs.sweep_job(request), ready=bool(chosen)
+        JobKind.SWEEP,
+        f"Train {len(chosen)} models",
+        lambda: jobs.sweep_job(request),
+        ready=bool(chosen),
     )
-    ui.job_panel("sweep", ui.sweep_progress)
+    ui.job_panel(JobKind.SWEEP, ui.sweep_progress)
 elif mode == TUNE:
     left, right = st.columns(2)
     trials = left.slider("Trials", 3, 100, 20, key="tune_trials")
@@ -50,10 +54,10 @@ elif mode == TUNE:
     )
     base = replace(config, probes=0, epochs=min(config.epochs, 15))
     encoder = {k: v for k, v in options.items() if k in ("text", "image")}
-    request = jobs.TuneRequest(choice, encoder, base, trials, timeout=minutes * 60.0)
-    ui.job_controls("tune", "Start the search", lambda: jobs.tune_job(request))
-    ui.job_panel("tune", ui.tune_progress)
-    tuned = ui.workspace().jobs.get("tune")
+    request = work.TuneRequest(choice, encoder, base, trials, timeout=minutes * 60.0)
+    ui.job_controls(JobKind.TUNE, "Start the search", lambda: jobs.tune_job(request))
+    ui.job_panel(JobKind.TUNE, ui.tune_progress)
+    tuned = ui.workspace().jobs.get(JobKind.TUNE)
     if (
         tuned is not None
         and tuned.finished
@@ -62,15 +66,15 @@ elif mode == TUNE:
         st.button(
             "Train the best configuration in full", type="primary", key="tune_best",
             on_click=train_best, args=(tuned, config.epochs), icon=":material/model_training:",
-            disabled=ui.running("train") is not None,
+            disabled=ui.running(JobKind.TRAIN) is not None,
         )  # fmt: skip
 else:
-    request = jobs.TrainRequest(choice, options, config)
-    ui.job_controls("train", "Start training", lambda: jobs.train_job(request))
+    request = work.TrainRequest(choice, options, config)
+    ui.job_controls(JobKind.TRAIN, "Start training", lambda: jobs.train_job(request))
     ui.time_estimate(request)
-    ui.job_panel("train", ui.train_progress)
-    job = ui.workspace().jobs.get("train")
-    if job is not None and job.finished and isinstance(job.result, jobs.TrainedModel):
+    ui.job_panel(JobKind.TRAIN, ui.train_progress)
+    job = ui.workspace().jobs.get(JobKind.TRAIN)
+    if job is not None and job.finished and isinstance(job.result, metrics.TrainedModel):
         ui.replay(job.result)
         ui.trained_download(job.result, key="train_zip")
     ui.compare_runs()

@@ -1,7 +1,7 @@
 """DenseAttention: a dense layer, token-to-token attention, attention pooling and an output layer.
 
 Notation: B batch, N tokens, D input features, d hidden size, C classes; i query token, j key token.
-The formulas are those of DESIGN.md; `trace` returns every intermediate, `forward` only the logits.
+The formulas are docs/design.md's; `trace` returns every intermediate, `forward` only the logits.
 An optional sequence encoder (bidirectional LSTM or one transformer layer) reads x in context
 first: h = act(W x' + b) with x' = seq(x). Dropout (on h and on a_ij) acts in training mode only.
 """
@@ -107,7 +107,7 @@ SEQUENCE_ENCODER_CLASSES = {"lstm": LSTMSequenceEncoder, "transformer": Transfor
 
 
 class DenseAttention(nn.Module):
-    """The dense + attention classifier of DESIGN.md, with `trace` for every intermediate."""
+    """The dense + attention classifier of docs/design.md, with `trace` for every intermediate."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

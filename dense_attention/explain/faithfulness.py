@@ -1,11 +1,11 @@
 """Does attention matter? Ablations, token importances, their agreement and deletion curves.
 
-For one input of a DenseAttention model (DESIGN.md, "Does attention matter?"), with p the
-probability of the predicted class: ablations replace one intermediate (a, alpha, h_o or c) and
-report the new probabilities, delta p and whether the prediction flips; five methods score the
-tokens; Kendall tau compares them; deletion curves and AOPC test them. Everything works on the
-model's input x (B, N, D) with the input's real tokens only (padding is cropped away first), so
-a text's frozen MiniLM features are computed once per input. Pure torch / numpy / scipy.
+For one input of a DenseAttention model, with p the probability of the predicted class: ablations
+replace one intermediate (a, alpha, h_o or c) and report the new probabilities, delta p and whether
+the prediction flips; five methods score the tokens; Kendall tau compares them; deletion curves and
+AOPC test them. Everything works on the model's input x (B, N, D) with the input's real tokens only
+(padding is cropped away first), so a text's frozen MiniLM features are computed once per input.
+Pure torch / numpy / scipy.
 """
 
 from __future__ import annotations
@@ -419,6 +419,21 @@ def analyze_features(
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
         entropy_ratio=ratio, grid=grid,
     )  # fmt: skip
+
+
+def ablations_of(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    means: TrainingMeans | None = None,
+    settings: dict[str, Any] | None = None,
+    *,
+    permutations: int = 20,
+    seed: int = 0,
+) -> dict[str, Ablation]:
+    """The ablations alone of one input x (N, D) or (1, N, D), as `analyze_features` computes
+    them (same draws for the same seed), without the attributions: a few forward passes."""
+    return ablate(_prepare(core, x, mask, settings), means, permutations, seed)
 
 
 def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tuple[str, ...]:

@@ -21,41 +21,30 @@ from ..core.trace import Trace
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the model: `key` is also the key of its figure in plots.trace_figures."""
+    """One step of the model: `key` is also the key of its figure in trace_plots.trace_figures. Its
+    words for one model (title, caption) come from explain.words."""
 
     key: str
     title: str
     latex: str  # the general formula; step_latex gives it for a model's actual settings
-    explanation: str
 
 
 STEPS: tuple[Step, ...] = (
-    Step("x", "Input", r"x_i \in \mathbb{R}^{D}, \quad i = 1, \dots, N",
-         "Each of the N tokens enters as a vector of D numbers: its embedding (or its image "
-         "patch) plus its position."),
-    Step("h", "Dense layer", r"h_i = \operatorname{act}(W x_i + b) \in \mathbb{R}^{d}",
-         "One fully connected layer, shared by every token, projects it to d hidden units."),
-    Step("similarity", "Similarity", r"s(h_i, h_j)",
-         "How much token i (the query) matches token j (the key), for every pair."),
-    Step("scores", "Temperature", r"s_{ij} = \frac{s(h_i, h_j)}{\tau}",
-         "Dividing by the temperature τ sharpens (τ < 1) or flattens (τ > 1) the attention."),
+    Step("x", "Input", r"x_i \in \mathbb{R}^{D}, \quad i = 1, \dots, N"),
+    Step("h", "Dense layer", r"h_i = \operatorname{act}(W x_i + b) \in \mathbb{R}^{d}"),
+    Step("similarity", "Similarity", r"s(h_i, h_j)"),
+    Step("scores", "Temperature", r"s_{ij} = \frac{s(h_i, h_j)}{\tau}"),
     Step("attn", "Attention weights",
-         r"a_{ij} = \frac{\exp(s_{ij})}{\sum_{k=1}^{N} \exp(s_{ik})}",
-         "A softmax over each row: token i spreads one unit of attention over all tokens j."),
-    Step("values", "Attention values", r"v_i = \sum_{j=1}^{N} a_{ij}\, h_j",
-         "Each token becomes the attention-weighted average of every token's hidden vector."),
+         r"a_{ij} = \frac{\exp(s_{ij})}{\sum_{k=1}^{N} \exp(s_{ik})}"),
+    Step("values", "Attention values", r"v_i = \sum_{j=1}^{N} a_{ij}\, h_j"),
     Step("alpha", "Pooling weights",
          r"\begin{aligned} e_i &= u^\top \tanh(W_\alpha v_i + b_\alpha) \\ "
-         r"\alpha_i &= \frac{\exp(e_i)}{\sum_{k=1}^{N} \exp(e_k)} \end{aligned}",
-         "A second, learned attention decides how much each token counts for the whole input."),
-    Step("c", "Attention pooling", r"c = \sigma\Big(\sum_{i=1}^{N} \alpha_i v_i\Big)",
-         "The weighted sum of the attention values gives one vector for the whole input."),
-    Step("h_o", "Skip input", r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i",
-         "The plain mean of the hidden vectors goes to the output layer beside c."),
+         r"\alpha_i &= \frac{\exp(e_i)}{\sum_{k=1}^{N} \exp(e_k)} \end{aligned}"),
+    Step("c", "Attention pooling", r"c = \sigma\Big(\sum_{i=1}^{N} \alpha_i v_i\Big)"),
+    Step("h_o", "Skip input", r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i"),
     # two lines: on one, the formula was wider than the step's column on a laptop screen
     Step("probs", "Output", r"\begin{gathered} z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix}"
-         r" + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}",
-         "A last dense layer gives one logit per class; the softmax makes them probabilities."),
+         r" + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}"),
 )  # fmt: skip
 
 STEP_KEYS = tuple(step.key for step in STEPS)
@@ -322,6 +311,18 @@ def _values_latex(num: dict[str, float], a_i: np.ndarray, h: np.ndarray, i1: int
     )
 
 
+def _pooling_latex(num: dict[str, float], i1: int, n: int, config: ModelConfig | None) -> str:
+    if config is not None and config.pooling == "mean":
+        return (
+            rf"\alpha_{{{i1}}} = \frac{{1}}{{N}} = \frac{{1}}{{{n}}} = {fmt_number(num['alpha_i'])}"
+        )
+    return _lines(
+        rf"e_{{{i1}}} &= {fmt_number(num['e_i'])}",
+        rf"\alpha_{{{i1}}} &= \frac{{\exp(e_{{{i1}}})}}{{\sum_k \exp(e_k)}}"
+        rf" = {fmt_number(num['alpha_i'])}",
+    )
+
+
 def cell_latex(
     trace: Trace,
     i: int,
@@ -332,7 +333,8 @@ def cell_latex(
 ) -> list[tuple[str, str]]:
     """(caption, LaTeX) pairs walking attention cell (i, j) (0-based) to the output, numbers in.
 
-    `trace` is one cropped example (B=1). `config`, when given, names σ in c = σ(...).
+    `trace` is one cropped example (B=1). `config`, when given (the model's, with the live
+    settings in), names σ in c = σ(...) and writes α as 1/N under mean pooling.
     The term of key j is coloured in the sums it takes part in.
     """
     n = _check_one(trace, i, j)
@@ -345,11 +347,7 @@ def cell_latex(
     sigma = r"\sigma" if config is None else _SIGMA_LATEX[config.pool_activation]
     pooled, c, logits = _np(trace.pooled[0]), _np(trace.c[0]), _np(trace.logits[0])
     w = int(num["winner"])
-    pooling = _lines(
-        rf"e_{{{i1}}} &= {fmt_number(num['e_i'])}",
-        rf"\alpha_{{{i1}}} &= \frac{{\exp(e_{{{i1}}})}}{{\sum_k \exp(e_k)}}"
-        rf" = {fmt_number(num['alpha_i'])}",
-    )
+    pooling = _pooling_latex(num, i1, n, config)
     pooled_latex = _lines(
         rf"c &= {sigma}\Big(\sum_i \alpha_i v_i\Big)",
         rf"&= {sigma}\big({_vector(pooled)}\big)",

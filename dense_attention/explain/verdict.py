@@ -1,31 +1,43 @@
-"""Does attention matter for this input? Plain-language verdicts, the ablation table, and
-what-if runs (knock tokens out, drag one token's α) over the faithfulness analysis."""
+"""Does attention matter for this input? The one verdict (which paths carry the decision, in
+the words every page uses), the ablation table, and what-if runs over the faithfulness analysis."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ..core.config import ModelConfig
 from ..core.trace import Trace, attention_entropy
 from ..inputs.classifier import Classifier
-from .faithfulness import Faithfulness, FaithfulnessError, Features, uniform_attention
+from . import drag
+from .faithfulness import Ablation, Faithfulness, FaithfulnessError, Features, TrainingMeans
+from .faithfulness import ablations_of as run_ablations
 
 __all__ = [
     "ABLATION_LABELS",
+    "DECIDES",
+    "DIAGONAL",
+    "NOTHING",
+    "PATHS",
+    "Effect",
     "Spread",
     "Verdict",
     "ablation_table",
     "attention_spread",
     "dataset_table",
+    "fmt_delta",
     "input_caution",
     "judge",
-    "uniform_effect",
+    "judge_input",
+    "mean_diagonal",
+    "model_has",
+    "verdict_of",
     "what_if",
 ]
 
@@ -39,9 +51,227 @@ ABLATION_LABELS = {
     "h_o_zero": "No skip input (h_o := 0)",
     "c_mean": "No pooled vector (c := its training mean)",
 }
-MOVES = 0.15  # |Δp| from which an ablation "moves" the prediction (the issue's criterion)
-NOTHING = 0.02  # |Δp| under which it "changes nothing"
+
+# The verdict's thresholds (docs/faithfulness.md, "The verdict"), on one input's Δp of the
+# predicted class's probability p.
+DECIDES = 0.10  # |Δp| from which an ablation's path decides (a flip always does)
+NOTHING = 0.02  # |Δp| under which replacing a path "barely" changes p; between: "a little"
+DIAGONAL = 0.5  # mean a_ii above which token-to-token attention "mostly keeps each token itself"
 NEAR_UNIFORM = 0.95  # mean row entropy / log N from which attention counts as near-uniform
+SHOWN_DECIMALS = 3  # Δp is shown to 3 decimals (2 from 0.1 on); smaller shows as "< 0.001"
+
+# The paths a decision can go through, and the ablations that test each (first present wins,
+# except "shape": the stronger of uniform and shuffled attention).
+PATHS = ("mixing", "shape", "pooling", "skip")
+PATH_ABLATIONS = {
+    "mixing": ("no_attention",),  # token-to-token attention replaced by the identity
+    "shape": ("uniform", "permuted"),  # its weights replaced by uniform or shuffled ones
+    "pooling": ("uniform_alpha",),  # α replaced by 1/N: only with learned pooling
+    "skip": ("h_o_mean", "h_o_zero"),  # h_o replaced: only with skip = "mean"
+}
+PATH_NAMES = {
+    "mixing": "token-to-token attention",
+    "shape": "the shape of token-to-token attention",
+    "pooling": "the pooling α",
+    "skip": "the skip input h_o",
+}
+REPLACEMENTS = {  # what the ablation does, as the subject of "... moves p by X"
+    "no_attention": "replacing it by the identity (v_i = h_i)",
+    "uniform": "uniform attention (a_ij = 1/N)",
+    "permuted": "shuffling each row of the attention",
+    "uniform_alpha": "uniform α (α_i = 1/N)",
+    "h_o_mean": "replacing h_o by its training mean",
+    "h_o_zero": "replacing h_o by 0",
+}
+LEVELS = ("decides", "a little", "barely")  # an Effect's level, strongest first
+
+
+def fmt_delta(delta: float) -> str:
+    """Δp as the verdict shows it: "−0.19", "+0.004", "< 0.001" below the rounding, "0" for
+    exactly nothing (never "−0.000")."""
+    if delta == 0:
+        return "0"
+    if abs(delta) < 0.5 * 10**-SHOWN_DECIMALS:
+        return f"< {10**-SHOWN_DECIMALS:g}"
+    decimals = SHOWN_DECIMALS - 1 if abs(delta) >= 0.095 else SHOWN_DECIMALS
+    return ("−" if delta < 0 else "+") + f"{abs(delta):.{decimals}f}"
+
+
+def model_has(path: str, config: ModelConfig) -> bool:
+    """Whether a model with `config` (its live settings in) has this path at all."""
+    if path == "pooling":
+        return config.pooling == "learned"
+    if path == "skip":
+        return config.skip != "none"
+    return path in PATHS
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What replacing one path did to this input's prediction."""
+
+    path: str  # one of PATHS
+    ablation: str  # the faithfulness ablation quoted for it
+    delta: float  # Δp of the predicted class (mean over draws for shuffled attention)
+    flip_rate: float  # share of draws whose prediction changed (0 or 1 for one draw)
+    to: str  # the class a single draw flips to ("" when it does not, or over several draws)
+
+    @property
+    def flipped(self) -> bool:
+        return self.flip_rate >= 0.5
+
+    @property
+    def level(self) -> str:
+        """One of LEVELS: "decides" (a flip or |Δp| ≥ DECIDES), "a little", "barely"."""
+        if self.flipped or abs(self.delta) >= DECIDES:
+            return "decides"
+        return "a little" if abs(self.delta) >= NOTHING else "barely"
+
+    def moves(self) -> str:
+        """ "moves p by −0.19", "changes p by +0.004", with the flip when there is one."""
+        verb = "changes" if self.level == "barely" else "moves"
+        flip = ""
+        if self.flipped:
+            rate = f" in {self.flip_rate:.0%} of its draws" if self.ablation == "permuted" else ""
+            flip = f" and flips the prediction{rate}" + (f" to '{self.to}'" if self.to else "")
+        return f"{verb} p by {fmt_delta(self.delta)}{flip}"
+
+    @property
+    def replaced(self) -> str:
+        return f"{REPLACEMENTS[self.ablation]} {self.moves()}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which paths carry one input's decision, in the words every page shows."""
+
+    headline: str  # one line, for a badge
+    text: str  # the whole verdict, every number it rests on
+    decides: tuple[str, ...]  # PATHS that decide, in PATHS order
+    effects: dict[str, Effect]  # path -> the ablation quoted for it (the model's paths only)
+    diagonal: float  # mean a_ii: the share of attention a token keeps for itself
+
+    @property
+    def matters(self) -> bool:
+        """Some attention (token-to-token or the pooling α) decides."""
+        return any(path != "skip" for path in self.decides)
+
+    @property
+    def tone(self) -> str:
+        """ "mixing" (what tokens take from each other decides), "attention" (another
+        attention path decides) or "other" (none does): a badge's colour."""
+        return "mixing" if "mixing" in self.decides else "attention" if self.matters else "other"
+
+
+def _strength(a: Ablation) -> tuple[bool, float]:
+    return a.flipped, abs(a.delta)
+
+
+def _effects(
+    ablations: Mapping[str, Ablation], config: ModelConfig, classes: Sequence[str]
+) -> dict[str, Effect]:
+    effects = {}
+    for path in PATHS:
+        found = [ablations[n] for n in PATH_ABLATIONS[path] if n in ablations]
+        if not found or not model_has(path, config):
+            continue
+        a = max(found, key=_strength) if path == "shape" else found[0]
+        single = a.flipped and a.name != "permuted"  # one draw: its argmax is the new class
+        to = classes[int(np.argmax(a.probs))] if single else ""
+        effects[path] = Effect(path, a.name, a.delta, a.flip_rate, to)
+    return effects
+
+
+def _token_sentence(mixing: Effect, shape: Effect, diagonal: float) -> str:
+    """What token-to-token attention does: its mixing (the identity), its shape, its diagonal."""
+    share = f"{diagonal:.0%} on the diagonal"
+    keeps = diagonal > DIAGONAL
+    where = (
+        f"mostly keeps each token itself ({share})"
+        if keeps
+        else f"puts {share} (the share a token keeps for itself)"
+    )
+    if mixing.level == "decides":
+        return f"Token-to-token attention decides: {mixing.replaced}. It {where}; {shape.replaced}."
+    if shape.level == "decides":
+        why = ", taking that diagonal away" if keeps else ""
+        return (
+            f"Here token-to-token attention {where}; {mixing.replaced}, but {shape.replaced}"
+            f"{why}: its shape decides, not what it mixes in from other tokens."
+        )
+    little = "moves p a little but " if "a little" in (mixing.level, shape.level) else ""
+    return (
+        f"Here token-to-token attention {where}; {mixing.replaced} and {shape.replaced}: "
+        f"it {little}does not decide."
+    )
+
+
+def _upper(text: str) -> str:
+    """The first letter upper-cased, the rest untouched (str.capitalize lowers "N")."""
+    return text[:1].upper() + text[1:]
+
+
+def _path_sentence(effect: Effect) -> str:
+    """The pooling α or the skip input h_o, at its level."""
+    name = PATH_NAMES[effect.path]
+    if effect.level == "decides":
+        return f"{_upper(name)} decides: {effect.replaced}."
+    if effect.level == "a little":
+        return f"{_upper(effect.replaced)}: {name} counts a little but does not decide."
+    return f"{_upper(name)} barely matters: {effect.replaced}."
+
+
+def _headline(decides: tuple[str, ...]) -> str:
+    names = [PATH_NAMES[p] for p in decides if not (p == "shape" and "mixing" in decides)]
+    if not names:
+        return "No single path decides this prediction"
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{_upper(joined)} {'decides' if len(names) == 1 else 'decide'}"
+
+
+def judge(
+    ablations: Mapping[str, Ablation],
+    diagonal: float,
+    config: ModelConfig,
+    classes: Sequence[str],
+) -> Verdict:
+    """The verdict one input's ablations support: which of the model's paths (PATHS; pooling
+    only when learned, skip only when the model has h_o) decide, with their Δp, and how much
+    attention sits on the diagonal. `config` carries the live settings; `classes` name a flip."""
+    effects = _effects(ablations, config, classes)
+    if "mixing" not in effects or "shape" not in effects:
+        raise FaithfulnessError("the verdict needs the identity and uniform attention ablations")
+    decides = tuple(p for p in PATHS if p in effects and effects[p].level == "decides")
+    sentences = [_token_sentence(effects["mixing"], effects["shape"], diagonal)]
+    sentences += [_path_sentence(effects[p]) for p in ("pooling", "skip") if p in effects]
+    if not decides:
+        sentences.append(
+            f"No single path decides: none of these replacements moves p by {DECIDES:g} or more, "
+            "or flips it."
+        )
+    return Verdict(_headline(decides), " ".join(sentences), decides, effects, diagonal)
+
+
+def verdict_of(result: Faithfulness, trace: Trace, config: ModelConfig) -> Verdict:
+    """The verdict of a full analysis (the attention page), with the trace it ran on."""
+    return judge(result.ablations, mean_diagonal(trace), config, result.classes)
+
+
+@torch.no_grad()
+def judge_input(
+    classifier: Classifier,
+    features: Features,
+    means: TrainingMeans | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Verdict:
+    """The verdict of one input from its ablations alone (no attributions: cheap enough for a
+    badge beside every prediction); the same numbers, so the same words, as `verdict_of`."""
+    settings = settings or {}
+    ablations = run_ablations(classifier.core, features.x, features.mask, means, settings)
+    trace = classifier.core.trace(features.x, features.mask, **settings)
+    live = {k: v for k, v in settings.items() if k in ("similarity", "temperature", "pooling")}
+    config = replace(classifier.config.model, **live)
+    return judge(ablations, mean_diagonal(trace), config, classifier.classes)
 
 
 @dataclass(frozen=True)
@@ -68,57 +298,35 @@ def attention_spread(trace: Trace) -> Spread:
     return Spread(float(np.mean(rows)), math.log(n) if n > 1 else 0.0)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A plain-language answer and how strongly attention matters (for the badge's colour)."""
-
-    text: str
-    matters: bool  # uniform attention flips the prediction or moves it by MOVES or more
-
-
-def _skip_note(result: Faithfulness) -> str:
-    zero = result.ablations.get("h_o_zero")
-    if zero is not None and (zero.flipped or zero.abs_delta >= MOVES):
-        return ": this model decides from h_o (removing it changes the prediction)"
-    return ""
+def mean_diagonal(trace: Trace) -> float:
+    """Mean over example 0's real query rows i of a_ii, the share each token keeps for itself
+    (0 for an input with no real token)."""
+    keep = trace.mask[0].bool()
+    diagonal = torch.diagonal(trace.attn[0], dim1=-2, dim2=-1)[keep]
+    return float(diagonal.float().mean()) if len(diagonal) else 0.0
 
 
-def judge(result: Faithfulness, spread: Spread) -> Verdict:
-    """The verdict the numbers support, e.g. "uniform attention flips the prediction"."""
-    uniform = result.ablations["uniform"]
-    new = float(uniform.probs[result.predicted])
-    p0 = float(result.probs[result.predicted])
-    shape = f"entropy {spread.entropy:.2f} of max {spread.maximum:.2f}"
-    if uniform.flipped:
-        text = (
-            f"Uniform attention flips the prediction (p {p0:.1%} → {new:.1%}): "
-            f"attention carries this decision ({shape})."
-        )
-        return Verdict(text, True)
-    if uniform.abs_delta >= MOVES:
-        text = f"Uniform attention moves p by {uniform.delta:+.2f} without flipping it ({shape})."
-        return Verdict(text, True)
-    if spread.near_uniform and uniform.abs_delta < NOTHING:
-        text = f"Attention is almost uniform here ({shape}) and removing it changes nothing"
-        return Verdict(text + (_skip_note(result) or "."), False)
-    text = (
-        f"Replacing attention by uniform attention moves p by only {uniform.delta:+.3f} "
-        f"({shape}): other paths carry most of this decision"
-    )
-    return Verdict(text + (_skip_note(result) or "."), False)
+def _shown(name: str, config: ModelConfig | None) -> bool:
+    """Whether ablation `name` tests a path the model has (every one when config is None)."""
+    paths = [p for p, names in PATH_ABLATIONS.items() if name in names]
+    return config is None or all(model_has(p, config) for p in paths)
 
 
-def ablation_table(result: Faithfulness) -> pd.DataFrame:
-    """One row per ablation: what it replaces, the new prediction, p of the original class,
-    Δp and how often it flips (0 or 1; a fraction for the permuted draws)."""
+def ablation_table(result: Faithfulness, config: ModelConfig | None = None) -> pd.DataFrame:
+    """One row per ablation of a path the model has (`config`, live settings in; None: every
+    ablation): what it replaces, the new prediction, p of the original class, Δp (rounded to
+    SHOWN_DECIMALS, so never "-0.000") and how often it flips (0 or 1; a fraction for the
+    permuted draws)."""
     rows = []
     for name, ablation in result.ablations.items():
+        if not _shown(name, config):
+            continue
         new = int(np.argmax(ablation.probs))
         rows.append({
             "ablation": ABLATION_LABELS.get(name, name),
             "prediction": result.classes[new],
             "p_original_class": float(ablation.probs[result.predicted]),
-            "delta_p": ablation.delta,
+            "delta_p": round(ablation.delta, SHOWN_DECIMALS) + 0.0,  # + 0.0: -0.0 becomes 0.0
             "delta_p_std": ablation.delta_std,
             "flip_rate": ablation.flip_rate,
         })  # fmt: skip
@@ -153,44 +361,17 @@ def what_if(
 
 def _dragged_alpha(trace: Trace, j: int, value: float, mask: torch.Tensor) -> torch.Tensor:
     """α (1, N) with α_j = value and the rest scaled to sum to 1 - value over real tokens."""
-    if not 0.0 <= value <= 1.0 or not bool(mask[0, j]):
-        raise FaithfulnessError("α must lie in [0, 1], on a token that is not knocked out")
-    alpha = trace.alpha.detach().clone() * mask
-    others = alpha.clone()
-    others[0, j] = 0.0
-    total = float(others.sum())
-    if total > 0:
-        others = others * (1.0 - value) / total
-    else:  # α was all on j: spread the rest evenly
-        rest = mask.clone()
-        rest[0, j] = False
-        others = rest.to(alpha.dtype) * (1.0 - value) / max(int(rest.sum()), 1)
-    others[0, j] = value
-    return others
+    return drag.dragged_alpha(trace.alpha, j, value, mask)
 
 
-@torch.no_grad()
-def uniform_effect(
-    classifier: Classifier, features: Features, settings: dict[str, Any] | None = None
-) -> tuple[float, bool]:
-    """(Δp of the predicted class, whether it flips) when attention is made uniform: the cheap
-    one-number answer for a badge beside the prediction."""
-    settings = settings or {}
-    probs = classifier.core.trace(features.x, features.mask, **settings).probs[0]
-    k = int(probs.argmax())
-    attn = uniform_attention(features.mask)
-    new = classifier.core.trace(features.x, features.mask, **settings, attn_override=attn).probs[0]
-    return float(new[k] - probs[k]), int(new.argmax()) != k
-
-
-def dataset_table(block: dict[str, Any]) -> pd.DataFrame:
+def dataset_table(block: dict[str, Any], config: ModelConfig | None = None) -> pd.DataFrame:
     """A dataset-level study (a metrics.json "faithfulness" block, or StudySummary.to_dict())
-    as one row per ablation: its flip rate and mean |Δp| over the examples."""
+    as one row per ablation of a path the model has: its flip rate and mean |Δp|."""
     flips, moves = block.get("flip_rate", {}), block.get("mean_abs_delta", {})
     rows = [
         {"ablation": ABLATION_LABELS.get(name, name), "flip_rate": rate,
          "mean_abs_delta_p": moves.get(name)}
-        for name, rate in flips.items()
+        for name, rate in flips.items() if _shown(name, config)
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=["ablation", "flip_rate", "mean_abs_delta_p"])
 

@@ -42,6 +42,7 @@ class Provenance:
     temperature: float  # the temperature τ it ran with
     pooling: str  # "attention" or "mean"
     text: str = ""  # the input: a sentence, or the picture's name
+    verdict: str = ""  # the verdict of that input (explain.verdict), "" when not judged
 
     def line(self) -> str:
         """One line for a title: "model bbc-topics · similarity cosine · τ = 1 · pooling ..."."""
@@ -173,6 +174,8 @@ def figures_html(
         parts.append(f"<p>{html.escape(about.line())}</p>")
         if about.text:
             parts.append(f"<blockquote>{html.escape(about.text)}</blockquote>")
+        if about.verdict:
+            parts.append(f"<p>{html.escape(about.verdict)}</p>")
     for heading, fig in sections:
         if heading:
             parts.append(f"<h2>{html.escape(heading)}</h2>")
@@ -248,7 +251,7 @@ def _numbered(prefix: str, size: int) -> list[str]:
 
 
 def step_csv(explanation: Explanation, key: str) -> str:
-    """The numbers behind step `key`'s figure (the keys of plots.trace_figures) as CSV.
+    """The numbers behind step `key`'s figure (the keys of trace_plots.trace_figures) as CSV.
 
     Token x token matrices (similarity, scores, attn) label rows and columns "k:token";
     token x feature matrices (x, h, values) columns x1.., h1.., v1..; vectors one row per
@@ -295,6 +298,7 @@ def trace_json(explanation: Explanation, about: Provenance | None = None) -> str
                     "pooling": about.pooling,
                 },
                 "input": about.text,
+                **({"verdict": about.verdict} if about.verdict else {}),
             }
         ),  # fmt: skip
         "tokens": list(explanation.tokens),

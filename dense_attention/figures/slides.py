@@ -1,53 +1,99 @@
 """The presentation's slides: which steps of the model each one shows, in order, with a title and
-speaker notes. Plain data; views/present.py draws them."""
+speaker notes made from the model's config (explain.words). Plain data; views/present.py draws
+them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.config import ModelConfig
+from ..explain import words
 from ..explain.formulas import STEPS, Step
 from ..inputs.classifier import Explanation
 
-__all__ = ["SLIDES", "Slide", "on_screen", "steps_of"]
+__all__ = ["SLIDES", "Slide", "on_screen", "slide_title", "speaker_note", "steps_of"]
 
 
 @dataclass(frozen=True)
 class Slide:
-    """One slide: the formulas of `steps` (keys of formulas.STEPS) beside one figure."""
+    """One slide: the formulas of `steps` (keys of formulas.STEPS) beside one figure. Its title
+    and notes for a given model come from slide_title and speaker_note."""
 
     key: str  # short name, e.g. "attention"
-    title: str  # the big title on screen
+    title: str  # the big title on screen, for any model (slide_title adapts it)
     steps: tuple[str, ...]  # formulas.STEPS keys whose formulas it shows, in the model's order
-    figure: str  # the plots.trace_figures key of its figure
-    note: str  # speaker notes: 1-3 sentences, shown on request
+    figure: str  # the trace_plots.trace_figures key of its figure
 
 
 SLIDES: tuple[Slide, ...] = (
-    Slide("input", "1 · The input", ("x",), "x",
-          "The model never sees words or pixels, only vectors: one per token (a word piece or an "
-          "image patch), plus where it stands. Everything after this is a few matrix products."),
-    Slide("h", "2 · A dense layer", ("h",), "h",
-          "The same fully connected layer is applied to every token on its own. No token has "
-          "looked at any other yet."),
-    Slide("scores", "3 · Every token scores every other", ("similarity", "scores"), "scores",
-          "Each pair (i, j) gets a similarity score: row i is token i asking how much every "
-          "token j matches it. The temperature τ stretches or squeezes the scores."),
-    Slide("attention", "4 · Attention weights", ("attn",), "attn",
-          "A softmax turns each row of scores into weights that sum to one. This matrix is the "
-          "attention: read a row to see where that token looks."),
-    Slide("values", "5 · Attention values", ("values",), "values",
-          "Each token is replaced by the weighted average of all hidden vectors, using its row "
-          "of attention weights. Now every token carries context from the others."),
-    Slide("alpha", "6 · Which tokens count", ("alpha",), "alpha",
-          "A second, learned attention gives one weight α per token for the whole input. It "
-          "shows which tokens the prediction leans on."),
-    Slide("c", "7 · One vector for the input", ("c",), "c",
-          "The α-weighted sum of the attention values gives a single vector c, whatever the "
-          "number of tokens. This is the input's summary."),
-    Slide("output", "8 · The prediction", ("h_o", "probs"), "probs",
-          "A last dense layer reads c, beside the plain mean of the hidden vectors, and gives "
-          "one score per class; the softmax turns them into probabilities."),
-)  # fmt: skip
+    Slide("input", "1 · The input", ("x",), "x"),
+    Slide("h", "2 · A dense layer", ("h",), "h"),
+    Slide("scores", "3 · Every token scores every other", ("similarity", "scores"), "scores"),
+    Slide("attention", "4 · Attention weights", ("attn",), "attn"),
+    Slide("values", "5 · Attention values", ("values",), "values"),
+    Slide("alpha", "6 · Which tokens count", ("alpha",), "alpha"),
+    Slide("c", "7 · One vector for the input", ("c",), "c"),
+    Slide("output", "8 · The prediction", ("h_o", "probs"), "probs"),
+)
+
+
+def slide_title(slide: Slide, config: ModelConfig) -> str:
+    """The slide's big title for this model (under mean pooling no token counts more)."""
+    if slide.key == "alpha" and config.pooling == "mean":
+        return "6 · Every token counts the same"
+    return slide.title
+
+
+def _context_note(config: ModelConfig, inputs: words.Inputs) -> str:
+    """Whether a token has seen the others by the time it reaches the dense layer."""
+    contextual = isinstance(inputs, words.TextConfig) and inputs.mode == "minilm_contextual"
+    if config.sequence_encoder != "none":
+        return "Before it, the sequence encoder has already mixed in context from the other tokens."
+    if contextual:
+        return "Each x already carries context: MiniLM read the whole text to make it."
+    return "No token has looked at any other yet."
+
+
+def _notes(config: ModelConfig, inputs: words.Inputs) -> dict[str, str]:
+    summed = "plain mean" if config.pooling == "mean" else "α-weighted sum"
+    tau = config.temperature
+    through = words.c_formula(config)
+    alpha = (
+        "Mean pooling gives every token the same weight α = 1/N, so no token is singled out "
+        "here. Nothing in this step is learned."
+        if config.pooling == "mean"
+        else "A second, learned attention gives one weight α per token for the whole input. It "
+        "shows which tokens the pooled vector leans on."
+    )
+    reads = (
+        "c alone (this model has no skip input h_o)"
+        if config.skip == "none"
+        else "c beside h_o, the plain mean of the hidden vectors,"
+    )
+    return {
+        "input": f"The model never sees words or pixels, only vectors of D = {config.input_dim} "
+        f"numbers, one per token: {words.input_words(inputs)}.",
+        "h": "The same fully connected layer is applied to every token on its own. "
+        + _context_note(config, inputs),
+        "scores": f"Each pair (i, j) gets a {config.similarity} similarity score: row i is token "
+        f"i asking how much every token j matches it. Dividing by τ = {tau:g} "
+        f"{words.temperature_words(tau)}.",
+        "attention": "A softmax turns each row of scores into weights that sum to one. This "
+        "matrix is the attention: read a row to see where that token looks.",
+        "values": "Each token is replaced by the weighted average of all hidden vectors, using "
+        "its row of attention weights. Now every token carries context from the others.",
+        "alpha": alpha,
+        "c": f"The {summed} of the attention values gives a single vector, {through}, whatever "
+        "the number of tokens. This is the input's summary.",
+        "output": f"A last dense layer reads {reads} and gives one score for each of the "
+        f"{config.num_classes} classes; the softmax turns them into probabilities.",
+    }
+
+
+def speaker_note(slide: Slide, config: ModelConfig, inputs: words.Inputs = None) -> str:
+    """The slide's speaker notes (1-3 sentences) for this model: `config` with the live
+    settings in, `inputs` its encoder's config (what x is)."""
+    return _notes(config, inputs)[slide.key]
 
 
 def steps_of(slide: Slide) -> tuple[Step, ...]:
@@ -63,28 +109,37 @@ def _focus(explanation: Explanation) -> tuple[int, str, float]:
     return k, explanation.tokens[k], float(alpha[k])
 
 
-def _row_note(explanation: Explanation) -> str:
-    k, token, _ = _focus(explanation)
-    row = explanation.trace.attn[0, k]
+def _row_note(explanation: Explanation, mean_pooling: bool = False) -> str:
+    """Where the largest-α token's row looks most (under mean pooling, where every α is equal,
+    the row with the largest single weight)."""
+    attn = explanation.trace.attn[0]
+    if mean_pooling:
+        k, why = int(attn.max(dim=1).values.argmax()), "the row with the largest weight"
+    else:
+        k, why = _focus(explanation)[0], "the token with the largest α"
+    row = attn[k]
     j = int(row.argmax())
     return (
-        f"Row {k + 1} ({token!r}, the token with the largest α) looks most at "
+        f"Row {k + 1} ({explanation.tokens[k]!r}, {why}) looks most at "
         f"{explanation.tokens[j]!r}: a = {float(row[j]):.2f} (uniform would be {1 / len(row):.2f})."
     )
 
 
-def on_screen(slide: Slide, explanation: Explanation) -> str:
+def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None = None) -> str:
     """One sentence quoting the numbers the slide's figure shows for this input, for the
-    speaker: the top attended token of the largest-α token's row, the largest α, the
-    prediction and its probability."""
+    speaker: the top attended token of the largest-α token's row, the largest α (under mean
+    pooling, per `config`, the one α every token has), the prediction and its probability."""
     probs = explanation.trace.probs[0]
     top = int(probs.argmax())
     prediction = f"The model predicts {explanation.classes[top]!r} at {float(probs[top]):.1%}."
+    mean_pooling = config is not None and config.pooling == "mean"
     if slide.key in ("scores", "attention", "values"):
-        return _row_note(explanation)
+        return _row_note(explanation, mean_pooling)
     if slide.key in ("alpha", "c"):
         _, token, alpha = _focus(explanation)
         n = len(explanation.tokens)
+        if mean_pooling:
+            return f"Every α is 1/N = {1 / n:.2f} here ({n} tokens, mean pooling)."
         return f"The largest α is {alpha:.2f}, on {token!r} (uniform would be {1 / n:.2f})."
     if slide.key == "output":
         return prediction

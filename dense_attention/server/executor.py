@@ -1,10 +1,7 @@
 """Where a job's work runs: a spawned worker process of this machine (the default), or a Ray
 task when DAL_RAY_ADDRESS names a cluster. The work reports through a `Reporter`; its messages
-(and the outcome, last) come back to the server's `Job`. No UI and no torch maths in here.
-
-A message is a tuple: ("update", progress, phase), ("add", field, item), ("set", field, value),
-("amend", {attribute: value}) for the published result, and one outcome: ("done", result),
-("done_published",) (the result is the one already published) or ("failed", message).
+(messages.py: reports, then one outcome, last) come back to the server's `Job`. No UI and no
+torch maths in here.
 """
 
 from __future__ import annotations
@@ -20,9 +17,22 @@ from collections.abc import Callable
 from multiprocessing import connection, spawn
 from typing import Any, Protocol
 
+from .messages import (
+    Amended,
+    Done,
+    DonePublished,
+    Failed,
+    Message,
+    Outcome,
+    Patch,
+    Progress,
+    Published,
+    Report,
+    is_outcome,
+)
+
 RAY_ADDRESS_ENV = "DAL_RAY_ADDRESS"  # a Ray cluster's address ("auto": the local one)
 WORKER_STOPPED = "the worker stopped: its process ended before the job did"
-OUTCOMES = ("done", "done_published", "failed")
 WARM_ENV = "DAL_WARM_WORKER"  # "0": no worker is started before the first job
 WARM_WAIT_S = 30  # after a warm-up starts, jobs wait for its worker at most this long
 WORKER_NICENESS = 10  # added to a local worker's niceness: the server's reruns come first
@@ -33,59 +43,54 @@ class Reporter:
     """What a work function gets: progress out, Stop in. Each call becomes a message to the
     server's Job (`jobs.apply` reads them); the work never sees the Job itself."""
 
-    def __init__(self, send: Callable[[tuple], None], stopped: Callable[[], bool]) -> None:
+    def __init__(self, send: Callable[[Message], None], stopped: Callable[[], bool]) -> None:
         self._send, self._stopped = send, stopped
         self.published: Any = None
 
+    def send(self, report: Report) -> None:
+        """Send one report (messages.py: a step, an epoch's record, a snapshot, a trial...)."""
+        self._send(report)
+
     def update(self, progress: float | None = None, phase: str | None = None) -> None:
         """The job's progress (0..1) and/or what it does now, in words."""
-        self._send(("update", progress, phase))
-
-    def add(self, name: str, item: Any) -> None:
-        """Append `item` to the job's list `name` (history, snapshots, steps, trials)."""
-        self._send(("add", name, item))
-
-    def set(self, name: str, value: Any) -> None:
-        """Set the job's attribute `name` (steps_per_epoch, probes, history)."""
-        self._send(("set", name, value))
+        self._send(Progress(progress, phase))
 
     def publish(self, result: Any) -> None:
         """Make `result` the job's result before the work ends (usable while more is measured)."""
         self.published = result
-        self._send(("set", "result", result))
+        self._send(Published(result))
 
-    def amend(self, **fields: Any) -> None:
-        """Set attributes of the published result, here and on the server."""
-        for name, value in fields.items():
-            setattr(self.published, name, value)
-        self._send(("amend", fields))
+    def amend(self, patch: Patch) -> None:
+        """Change the published result, here and on the server (`patch.apply` on each)."""
+        patch.apply(self.published)
+        self._send(Amended(patch))
 
     def should_stop(self) -> bool:
         """True once the user asked the job to stop (the work polls it)."""
         return self._stopped()
 
 
-def run_work(work: Work, request: Any, reporter: Reporter) -> tuple:
+def run_work(work: Work, request: Any, reporter: Reporter) -> Outcome:
     """Run `work(request, reporter)` and give its outcome message; errors become messages for
     the user (ValueError/OSError: their text; others: "TypeName: text")."""
     try:
         result = work(request, reporter)
     except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
-        return ("failed", str(err))
+        return Failed(str(err))
     except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
         traceback.print_exc()
-        return ("failed", f"{type(err).__name__}: {err}")
+        return Failed(f"{type(err).__name__}: {err}")
     if result is not None and result is reporter.published:
-        return ("done_published",)
-    return ("done", result)
+        return DonePublished()
+    return Done(result)
 
 
-def dumps(message: tuple) -> bytes:
+def dumps(message: Message) -> bytes:
     """A message as bytes (plain pickle: tensors travel by value, no shared memory)."""
     try:
         return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as err:  # noqa: BLE001 - an unpicklable result fails its job, not the worker
-        return pickle.dumps(("failed", f"the result could not be sent back: {err}"))
+        return pickle.dumps(Failed(f"the result could not be sent back: {err}"))
 
 
 class Run(Protocol):
@@ -93,7 +98,7 @@ class Run(Protocol):
 
     pid: int | None  # the worker's process id (local processes), else None
 
-    def poll(self, timeout: float) -> list[tuple]:
+    def poll(self, timeout: float) -> list[Message]:
         """Messages that arrived, waiting up to `timeout` s for the first; an outcome is last."""
 
     def stop(self) -> None:
@@ -126,12 +131,12 @@ def serve(conn: connection.Connection, stop: Any) -> None:
         return
 
 
-def run_task(task: bytes, reporter: Reporter) -> tuple:
+def run_task(task: bytes, reporter: Reporter) -> Outcome:
     """The outcome of a pickled (work, request), or why the worker could not read it."""
     try:
         work, request = pickle.loads(task)
     except Exception as err:  # noqa: BLE001 - e.g. the work's module is missing in the worker
-        return ("failed", f"the worker could not read the job: {type(err).__name__}: {err}")
+        return Failed(f"the worker could not read the job: {type(err).__name__}: {err}")
     return run_work(work, request, reporter)
 
 
@@ -189,15 +194,15 @@ class LocalRun:
         worker.stop.clear()
         worker.conn.send_bytes(task)
 
-    def poll(self, timeout: float) -> list[tuple]:
+    def poll(self, timeout: float) -> list[Message]:
         conn, process = self._worker.conn, self._worker.process
-        messages: list[tuple] = []
+        messages: list[Message] = []
         if not connection.wait([conn, process.sentinel], timeout):
             return messages
         try:
             while conn.poll():
                 messages.append(pickle.loads(conn.recv_bytes()))
-                if messages[-1][0] in OUTCOMES:
+                if is_outcome(messages[-1]):
                     self._pool.give_back(self._worker)
                     return messages
         except (EOFError, OSError):
@@ -206,7 +211,7 @@ class LocalRun:
             if process.is_alive():
                 return messages
         self._pool.discard(self._worker)
-        return [*messages, ("failed", WORKER_STOPPED)]
+        return [*messages, Failed(WORKER_STOPPED)]
 
     def stop(self) -> None:
         self._worker.stop.set()
@@ -242,7 +247,7 @@ class LocalProcesses:
     def _warm(self, modules: tuple[str, ...]) -> None:
         try:
             run = LocalRun(self, Worker(), pickle.dumps((warm_up, modules)))
-            while not any(message[0] in OUTCOMES for message in run.poll(1.0)):
+            while not any(is_outcome(message) for message in run.poll(1.0)):
                 pass
         finally:
             assert self._warming is not None
@@ -323,7 +328,7 @@ class RayReporting:
     def __init__(self, channel: Any) -> None:
         self.channel, self.batch, self.sent, self.stopping = channel, [], 0.0, False
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: Message) -> None:
         self.batch.append(dumps(message))
         if time.monotonic() - self.sent > RAY_FLUSH_S:
             self.flush()
@@ -363,22 +368,22 @@ class RayRun:
         self._channel = actor.remote()
         self._done = task.remote(work, request, self._channel)
 
-    def poll(self, timeout: float) -> list[tuple]:
+    def poll(self, timeout: float) -> list[Message]:
         import ray
 
         finished, _ = ray.wait([self._done], timeout=timeout)
         try:
             messages = [pickle.loads(m) for m in ray.get(self._channel.drain.remote())]
         except ray.exceptions.RayError as err:  # the channel's actor died with its node
-            return [("failed", f"{WORKER_STOPPED} ({type(err).__name__})")]
-        if (messages and messages[-1][0] in OUTCOMES) or not finished:
+            return [Failed(f"{WORKER_STOPPED} ({type(err).__name__})")]
+        if (messages and is_outcome(messages[-1])) or not finished:
             return messages
         try:
             ray.get(self._done)
             reason = "the Ray task ended without an outcome"
         except ray.exceptions.RayError as err:  # its worker died (kill -9, a lost node)
             reason = f"{WORKER_STOPPED} ({type(err).__name__})"
-        return [*messages, ("failed", reason)]
+        return [*messages, Failed(reason)]
 
     def stop(self) -> None:
         self._channel.stop.remote()

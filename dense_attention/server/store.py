@@ -37,13 +37,14 @@ from typing import Any
 
 from PIL import Image
 
-from ..core.config import ConfigError, TrainConfig
+from ..core.config import ConfigError
 from ..data.images import Example
 from ..figures import export
 from ..inputs.classifier import Classifier
 from ..storage import checkpoint
-from ..training.train import EpochRecord
-from . import jobs
+from . import workspaces
+from .jobs import JobKind
+from .metrics import TrainedMetrics, TrainedModel
 
 try:  # POSIX: leases and index locks; elsewhere each server works as if alone
     import fcntl
@@ -148,30 +149,6 @@ def save_model_folder(
         raise
 
 
-def trained_from_folder(model: Classifier, metrics: dict[str, Any]) -> jobs.TrainedModel:
-    """A finished run rebuilt from its metrics.json (replay snapshots and probes are not kept)."""
-    return jobs.TrainedModel(
-        model,
-        metrics["dataset"],
-        model.config.classes,
-        metrics["test_accuracy"],
-        metrics["test_loss"],
-        [EpochRecord(**record) for record in metrics["history"]],
-        [],
-        [],
-        metrics["stopped"],
-        metrics["best_epoch"],
-        metrics["train_seconds"],
-        metrics["device"],
-        TrainConfig.from_dict(metrics["train_config"]),
-        baseline_accuracy=metrics.get("baseline_accuracy"),
-        baseline_name=metrics.get("baseline", ""),
-        baseline_note=metrics.get("baseline_note", ""),
-        split_seed=metrics.get("split_seed", 0),
-        limit=metrics.get("limit"),
-    )
-
-
 class ServerLease:
     """This process holds servers/<id>.lock (flock) while it lives; the kernel drops the lock
     when it dies, however it dies, so another process can tell a live server from a dead one."""
@@ -206,11 +183,11 @@ class ServerLease:
 
 
 @dataclass(eq=False)
-class StoredWorkspace(jobs.Workspace):
+class StoredWorkspace(workspaces.Workspace):
     """A Workspace that knows its token and what of it is on disk."""
 
     token: str = ""
-    interrupted: dict[str, str] = field(default_factory=dict)  # slot -> what to tell the user
+    interrupted: dict[JobKind, str] = field(default_factory=dict)  # what to tell the user
     seen_ns: int = 0  # mtime of the index last read or written (0: none yet)
     on_disk: set[str] = field(default_factory=set)  # model names saved or loaded
     jobs_written: dict[str, Any] = field(default_factory=dict)  # the job records last written
@@ -221,9 +198,10 @@ class StoredWorkspace(jobs.Workspace):
 
 
 def _job_records(space: StoredWorkspace, server: str, old: dict[str, Any]) -> dict[str, Any]:
-    """The index's jobs: running ones (this server's), and earlier ones shown as interrupted."""
+    """The index's jobs: running ones (this server's), and earlier ones shown as interrupted.
+    Keyed and kinded by JobKind's values ("train", "sweep", "tune")."""
     records = {
-        slot: {"title": job.title, "kind": job.kind, "state": "running", "server": server}
+        str(slot): {"title": job.title, "kind": str(job.kind), "state": "running", "server": server}
         for slot, job in space.jobs.items()
         if not job.finished
     }
@@ -235,8 +213,8 @@ def _job_records(space: StoredWorkspace, server: str, old: dict[str, Any]) -> di
     return records
 
 
-class Workspaces(jobs.Workspaces):
-    """jobs.Workspaces whose models live on disk under `root` (data_dir() by default).
+class Workspaces(workspaces.Workspaces):
+    """workspaces.Workspaces whose models live on disk under `root` (data_dir() by default).
 
     Memory holds the workspaces in use (ttl, limit, max_model_bytes as before; one forgotten in
     memory is read again from disk). Disk holds every workspace that has a model or a job:
@@ -343,7 +321,7 @@ class Workspaces(jobs.Workspaces):
                 k = 2
                 while sub in taken or (folder / "models" / sub).exists():
                     sub, k = f"{stem}-{k}", k + 1
-            metrics = run.metrics() if run is not None else None
+            metrics = run.to_json() if run is not None else None
             save_model_folder(folder / "models" / sub, model, metadata, metrics, held_out)
             index["models"][name] = {"folder": sub, "metadata": metadata, "run": run is not None}
 
@@ -419,11 +397,12 @@ class Workspaces(jobs.Workspaces):
 
     def _read_jobs(self, space: StoredWorkspace, records: dict[str, Any]) -> None:
         for slot, record in records.items():
-            if slot in space.jobs or not isinstance(record, dict):
-                continue
+            kind = JobKind.parse(slot)
+            if kind is None or kind in space.jobs or not isinstance(record, dict):
+                continue  # nonsense, or a job of this server took the slot
             dead = not self.lease.alive(record.get("server"))
             if record.get("state") == "interrupted" or dead:
-                space.interrupted[slot] = f"{record.get('title', slot)}: {INTERRUPTED}"
+                space.interrupted[kind] = f"{record.get('title', slot)}: {INTERRUPTED}"
                 record["state"] = "interrupted"
         space.jobs_written = records
 
@@ -447,7 +426,8 @@ class Workspaces(jobs.Workspaces):
         )
         if metrics is not None and entry.get("run"):
             try:
-                space.results[name] = trained_from_folder(model, metrics)
+                run = TrainedMetrics.from_json(metrics)
+                space.results[name] = TrainedModel.from_metrics(model, run)
             except (KeyError, TypeError, ConfigError) as err:
                 log.warning("workspace %s: run of %r not read: %s", space.token, name, err)
         space.on_disk.add(name)

@@ -12,7 +12,8 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, what_if: the "Does attention matter?" page and the badge beside a prediction
+- matters, what_if: the "Does attention matter?" page; verdicts: the one verdict (badge,
+  attention page, why attention is diagonal)
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -63,7 +64,7 @@ from .job_panels import (
 )
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
 from .live_page import image_walkthrough, text_walkthrough
-from .matters import ablations, analysis, deletion, importance, show_verdict, training_means
+from .matters import ablations, analysis, deletion, importance, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .present import (
@@ -100,8 +101,9 @@ from .state import (
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
 from .train_time import time_estimate
+from .verdicts import badge, diagonal_panel, input_verdict, show_verdict
 from .walkthrough import cell_panel, render_steps, selected_cell
-from .what_if import badge, dataset_level, what_if
+from .what_if import dataset_level, what_if
 
 __all__ = [
     "CELL",
@@ -147,11 +149,13 @@ __all__ = [
     "data_choice",
     "dataset_level",
     "deletion",
+    "diagonal_panel",
     "examples_of",
     "export_buttons",
     "friendly_errors",
     "image_walkthrough",
     "importance",
+    "input_verdict",
     "job_controls",
     "job_panel",
     "live_settings",

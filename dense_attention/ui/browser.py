@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from ..inputs.classifier import Classifier
-from ..server import jobs, store
+from ..server import jobs, metrics, store
 from . import state
 
 WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored
@@ -77,7 +77,9 @@ def pick(model: Classifier, name: str) -> None:
     picks[model.config.kind] = picks["any"] = label(name)
 
 
-def _register(spaces: store.Workspaces, space: jobs.Workspace, trained: jobs.TrainedModel) -> str:
+def _register(
+    spaces: store.Workspaces, space: store.StoredWorkspace, trained: metrics.TrainedModel
+) -> str:
     """Add a finished run to this browser's models once (under space.lock), on disk too; its
     name. A run the user stopped is named so."""
     known = next((n for n, r in space.results.items() if r is trained), None)
@@ -104,7 +106,7 @@ def watch(space: store.StoredWorkspace, job: jobs.Job) -> None:
     def wait() -> None:
         job.join()
         trained = job.result
-        if isinstance(trained, jobs.TrainedModel):
+        if isinstance(trained, metrics.TrainedModel):
             with space.lock:
                 known = any(r is trained for r in space.results.values())
                 name = _register(spaces, space, trained)
@@ -120,7 +122,7 @@ def save_model(name: str) -> bool:
     return workspaces().save(workspace(), name)
 
 
-def interrupted(slot: str) -> str | None:
+def interrupted(slot: jobs.JobKind) -> str | None:
     """What to tell of this browser's job in `slot` that a server stop interrupted, if any."""
     space = workspace()
     return None if slot in space.jobs else space.interrupted.get(slot)
@@ -133,9 +135,9 @@ def collect_finished() -> None:
     leaves them "interrupted")."""
     space, spaces = workspace(), workspaces()
     spaces.record_jobs(space)
-    job = space.jobs.get("train")
+    job = space.jobs.get(jobs.JobKind.TRAIN)
     trained = job.result if job is not None else None
-    if not isinstance(trained, jobs.TrainedModel):
+    if not isinstance(trained, metrics.TrainedModel):
         return
     with space.lock:  # two tabs of one browser rerun at once: register the model once
         name = _register(spaces, space, trained)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ..figures import export
 from ..inputs.classifier import Classifier
-from ..server import jobs
+from ..server import metrics
 from ..storage import checkpoint
 from ..training.train import pick_device
 from . import browser, state
@@ -36,13 +36,13 @@ def checkpoint_download(
     )
 
 
-def trained_download(trained: jobs.TrainedModel, key: str = "checkpoint_zip") -> None:
+def trained_download(trained: metrics.TrainedModel, key: str = "checkpoint_zip") -> None:
     """checkpoint_download of a run of this browser, named as in the picker, with its metrics
     and its training metadata (dataset, split seed, limit: test examples are found again)."""
     runs = browser.workspace().results.items()
     name = next((n for n, r in runs if r is trained), "model")
     metadata = trained.training_metadata()
-    checkpoint_download(trained.model, name, trained.metrics(), key=key, metadata=metadata)
+    checkpoint_download(trained.model, name, trained.to_json(), key=key, metadata=metadata)
 
 
 def _upload_name(filename: str) -> str:

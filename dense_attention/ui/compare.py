@@ -10,7 +10,7 @@ import streamlit as st
 from ..core.config import TEMPERATURES
 from ..core.similarity import SIMILARITIES
 from ..explain.comparison import compare_attention
-from ..figures import export, plots
+from ..figures import export, heatmaps, trace_plots
 from ..inputs.classifier import Explanation
 from .cache import cached, minilm_attention
 from .charts import chart, matrix_table
@@ -43,7 +43,7 @@ def setting_b(settings: Settings) -> tuple[str, float]:
 def attention_chart(explanation: Explanation, title: str, name: str) -> None:
     """One explanation's attention matrix, titled, with its exports."""
     tokens, attn = list(explanation.tokens), explanation.trace.attn[0]
-    fig = cached(plots.attention_heatmap, attn, tokens, title=title)
+    fig = cached(trace_plots.attention_heatmap, attn, tokens, title=title)
     chart(fig, name, matrix_table(attn, tokens))
 
 
@@ -55,7 +55,7 @@ def what_changed(a: Explanation, b: Explanation, names: Sequence[str]) -> None:
     col_diff, col_entropy = st.columns(2)
     with col_diff:
         fig = cached(
-            plots.matrix_heatmap, moved.difference, tokens, tokens, "Difference B − A", zmid=0.0
+            heatmaps.matrix_heatmap, moved.difference, tokens, tokens, "Difference B − A", zmid=0.0
         )
         chart(fig, "difference", matrix_table(moved.difference, tokens))
     with col_entropy:
@@ -65,7 +65,7 @@ def what_changed(a: Explanation, b: Explanation, names: Sequence[str]) -> None:
         def csv() -> str:
             return export.matrix_csv(moved.entropy, labels, ["A", "B"], "token")
 
-        chart(cached(plots.entropy_bars, entropies, tokens), "entropy", csv)
+        chart(cached(trace_plots.entropy_bars, entropies, tokens), "entropy", csv)
         st.caption("Low entropy: a token attends to few others. log N: it attends to all equally.")
 
 
@@ -92,7 +92,7 @@ def minilm_beside(settings: Settings, text: str, a: Explanation, name_a: str) ->
         theirs = ref.head(layer, head)
         col_ref, col_ours = st.columns(2)
         with col_ref:
-            fig = cached(plots.attention_heatmap, theirs, ref.tokens, title=title)
+            fig = cached(trace_plots.attention_heatmap, theirs, ref.tokens, title=title)
             chart(fig, "minilm", matrix_table(theirs, ref.tokens))
         with col_ours:
             attention_chart(a, f"Dense attention, {name_a}", "dense")

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ..figures import plots
-from ..server import jobs
+from ..figures import trace_plots, training_plots
+from ..server import jobs, metrics
+from ..server.jobs import JobKind
 from . import browser, state
 from .styles import md
 from .train_time import eta, seconds_left
@@ -27,13 +28,13 @@ JOB_FAST_POLL_S = 1.0
 CURVE_POINTS = 300  # batch losses drawn at most (every k-th one of a long run)
 
 
-def running(slot: str) -> jobs.Job | None:
+def running(slot: JobKind) -> jobs.Job | None:
     """This browser's job in `slot` (train | sweep | tune) while it runs, else None."""
     job = browser.workspace().jobs.get(slot)
     return job if job is not None and not job.finished else None
 
 
-def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
+def start_job(slot: JobKind, start: Callable[[], jobs.Job]) -> None:
     """Start a job in `slot` unless one runs there (a double click starts one job). The job is
     this browser's: it runs at most one job at a time, so it cannot hold every slot."""
     space = browser.workspace()
@@ -44,7 +45,9 @@ def start_job(slot: str, start: Callable[[], jobs.Job]) -> None:
         browser.watch(space, space.jobs[slot])
 
 
-def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bool = True) -> None:
+def job_controls(
+    slot: JobKind, label: str, start: Callable[[], jobs.Job], ready: bool = True
+) -> None:
     """Start and Stop buttons for the job in `slot`.
 
     Start is read in the page run (not as an on_click callback): a callback would get the
@@ -59,13 +62,13 @@ def job_controls(slot: str, label: str, start: Callable[[], jobs.Job], ready: bo
         start_job(slot, start)
         st.rerun()
     right.button(
-        "Stop (keeps the best so far)" if slot == "train" else "Stop",
+        "Stop (keeps the best so far)" if slot == JobKind.TRAIN else "Stop",
         icon=":material/stop:", disabled=job is None, key=f"{slot}_stop",
         on_click=job.stop if job is not None else None,
     )  # fmt: skip
 
 
-def job_panel(slot: str, draw: Callable[[jobs.Job], None]) -> None:
+def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
     """The job in `slot`: progress bar, then `draw(job)`; refreshed every JOB_POLL_S seconds
     while it runs (every JOB_FAST_POLL_S near its end; a fragment: only this panel reruns),
     then once more as a whole page."""
@@ -119,7 +122,7 @@ def _live_attention(job: jobs.Job) -> None:
         return
     n = len(probes[0].tokens)
     title = f"Attention now (step {snaps[-1].step})"
-    fig = plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
+    fig = trace_plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
     st.caption(
         f"A validation example (true class {md(probes[0].label)}): its attention "
@@ -127,7 +130,7 @@ def _live_attention(job: jobs.Job) -> None:
     )
 
 
-def _baseline_metric(result: jobs.TrainedModel, finished: bool) -> tuple[str, str]:
+def _baseline_metric(result: metrics.TrainedModel, finished: bool) -> tuple[str, str]:
     """The baseline's value and its help: measuring while the job runs, else why it is absent."""
     if result.baseline_accuracy is not None:
         return f"{result.baseline_accuracy:.1%}", result.baseline_name
@@ -136,7 +139,7 @@ def _baseline_metric(result: jobs.TrainedModel, finished: bool) -> tuple[str, st
     return "not measured", f"{result.baseline_name}: {result.baseline_note or 'not asked for'}"
 
 
-def _result_metrics(result: jobs.TrainedModel, finished: bool) -> None:
+def _result_metrics(result: metrics.TrainedModel, finished: bool) -> None:
     acc, base = result.test_accuracy, result.baseline_accuracy
     cols = st.columns(3)
     delta = None if base is None else f"{acc - base:+.1%} vs baseline"
@@ -162,14 +165,14 @@ def _result_metrics(result: jobs.TrainedModel, finished: bool) -> None:
 
 def train_progress(job: jobs.Job) -> None:
     """Curves, the live attention of the first probe, and the result when there is one."""
-    result: jobs.TrainedModel | None = job.result
+    result: metrics.TrainedModel | None = job.result
     if result is None:
         eta(job)
     history = result.history if result else list(job.history)
     steps = list(job.steps)
     steps = steps[:: max(1, len(steps) // CURVE_POINTS)]  # a long run: every k-th batch loss
     if history or steps:
-        fig = plots.training_curves(history, steps, job.steps_per_epoch)
+        fig = training_plots.training_curves(history, steps, job.steps_per_epoch)
         st.plotly_chart(fig, width="stretch", key=f"curves_{job.id}")
     if result is None:
         _live_attention(job)
@@ -177,7 +180,7 @@ def train_progress(job: jobs.Job) -> None:
         _result_metrics(result, job.finished)
 
 
-def _run_summary(trained: jobs.TrainedModel) -> str:
+def _run_summary(trained: metrics.TrainedModel) -> str:
     """One line of what a run changed against overfitting, e.g. "100 examples, dropout h 0.3"."""
     config, model = trained.train_config, trained.model.config.model
     parts = [f"{config.max_train_examples} examples" if config.max_train_examples else "all"]
@@ -205,5 +208,5 @@ def compare_runs(key: str = "compare_runs") -> None:
                 st.caption(f"{_run_summary(run)} · test accuracy {run.test_accuracy:.1%}")
                 gap = run.history[-1].train_accuracy - run.history[-1].val_accuracy
                 st.markdown(f"Train − validation accuracy at the end: **{gap:+.1%}**")
-                fig = plots.training_curves(run.history)
+                fig = training_plots.training_curves(run.history)
                 st.plotly_chart(fig, width="stretch", key=f"{key}_{side}_curves")

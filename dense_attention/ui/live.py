@@ -98,7 +98,8 @@ def draw_setting(
     """One setting's widget, filled with its live value; marked when it differs from training.
 
     `retrained`: similarity -> summary of the checkpoint of this model trained with it (the
-    page loads that one): such a similarity is marked "trained with", not "≠ trained".
+    page loads that one, and the picker's caption gives its accuracy): such a similarity is
+    marked "trained with", not "≠ trained".
     """
     kwargs = dict(setting.extra, options=setting.options(trained, live))
     bind = state.bound(setting.widget, live, store_setting, label, setting.name)
@@ -110,7 +111,7 @@ def draw_setting(
     if setting.name == "similarity":
         st.caption(SIMILARITIES[value].description)
         if own:
-            st.caption(f":green[Trained with {value}: its own checkpoint ({retrained[value]}).]")
+            st.caption(f":green[Trained with {value}: its own checkpoint is loaded.]")
         elif value in UNTRAINED_NOTES and value != trained:
             st.caption(f":orange[{UNTRAINED_NOTES[value]}]")
     return value

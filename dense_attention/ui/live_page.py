@@ -13,13 +13,15 @@ outside container; its writes there are redrawn in place).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ..data import images
 from ..explain.formulas import STEPS
-from ..figures import export, plots
+from ..explain.verdict import Verdict
+from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
 from .charts import trace_download
 from .errors import friendly_errors
@@ -29,6 +31,7 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
+from .verdicts import badge, diagonal_panel, input_verdict
 from .walkthrough import (
     cell_panel,
     render_steps,
@@ -36,7 +39,6 @@ from .walkthrough import (
     step_exports,
     steps_download,
 )
-from .what_if import badge
 
 FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
 LIVE_STEPS = tuple(step.key for step in STEPS if step.key not in FIXED_STEPS)
@@ -63,6 +65,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
+        inputs=settings.inputs,
     )
     _live_part(picked, text, head, slots, settings.cache_key)
 
@@ -88,16 +91,27 @@ def _live_part(
     settings = _fragment_settings(picked, drawn_with)
     with friendly_errors():
         explanation = settings.explain(text)
-    about = settings.provenance(text)  # model, settings and input, in every exported file
+    found = input_verdict(settings, text)
+    about = _provenance(settings, text, found)  # in every exported file
     cell = selected_cell(len(explanation.tokens))
     with head, st.container():  # see _prediction: its own container in the fragment
-        _prediction(settings, explanation, text, about, cell)
+        _prediction(settings, explanation, text, about, cell, found)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
-        shading = plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
+        shading = trace_plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
         token_box(len(explanation.tokens)).html(shading)
 
-    _live_steps(settings, explanation, slots, cell, about, key="steps", extras={"alpha": alpha})
+    def why() -> None:  # beside the attention matrix, when it is mostly diagonal
+        diagonal_panel(settings, explanation, text, cell[0], found)
+
+    extras = {"alpha": alpha, "attn": why}
+    _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+
+
+def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
+    """What exported files say made them: the model, the live settings, the input, its verdict."""
+    about = settings.provenance(label)
+    return about if found is None else replace(about, verdict=found.text)
 
 
 def _live_steps(
@@ -112,7 +126,7 @@ def _live_steps(
 ) -> None:
     """What a live setting changes below the prediction, on both pages: x's and h's Export
     menus (in their slots), the steps from the similarity on, and the formula panel."""
-    step_exports(explanation, slots, cell=cell, key=key, about=about)
+    step_exports(explanation, settings.config, slots, cell=cell, key=key, about=about)
     render_steps(
         explanation,
         settings.config,
@@ -122,6 +136,7 @@ def _live_steps(
         only=LIVE_STEPS,
         page_download=False,
         extras=extras,
+        inputs=settings.inputs,
     )
     cell_panel(explanation, settings.config)
 
@@ -132,18 +147,19 @@ def _prediction(
     text: str,
     about: export.Provenance,
     cell: tuple[int, int],
+    found: Verdict | None,
 ) -> None:
-    """The prediction line, the attention badge, a caution, and the whole-trace downloads.
+    """The prediction line, the verdict's badge, a caution, and the whole-trace downloads.
 
     Drawn by a fragment into a container of the full run, inside a container of its own:
     Streamlit 1.67 gives every element a fragment writes straight into an outside container
     the same delta path, so the second download button took the first one's deferred file
     (the JSON trace button then did nothing: "Deferred file ... not found")."""
     st.markdown(prediction_line(explanation))
-    badge(settings, text)
+    badge(settings, text, found)
     caution(settings.model, text)
     trace_download(explanation, about=about)
-    steps_download(explanation, cell=cell, about=about)
+    steps_download(explanation, settings.config, cell=cell, about=about)
 
 
 def image_walkthrough(picked: Picked, picture: Picture) -> None:
@@ -168,6 +184,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
+        inputs=settings.inputs,
     )
     _image_live(picked, picture, head, downloads, slots, settings.cache_key)
 
@@ -190,9 +207,10 @@ def _image_live(
         what_the_model_sees(picture, settings, explanation, pixels)
         attention_on_picture(model, explanation, pixels)
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
-    about = settings.provenance(label)
+    about = _provenance(settings, label, input_verdict(settings, picture.image))
     cell = selected_cell(len(explanation.tokens))
     with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
-        steps_download(explanation, cell=cell, key="image_steps", about=about)
-    _live_steps(settings, explanation, slots, cell, about, key="image_steps")
+        steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
+    why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
+    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})

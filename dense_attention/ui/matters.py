@@ -1,5 +1,6 @@
 """The "Does attention matter?" page's rooms: the analysis of one input (cached for shipped
-models), the verdict, the ablation table, the five importance methods and the deletion curves."""
+models), the ablation table, the five importance methods and the deletion curves (the verdict
+is ui/verdicts.py's)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.config import ModelConfig
 from ..data import images
 from ..explain import faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
-from ..figures import faithfulness_plots, plots
-from ..inputs.classifier import Explanation
+from ..figures import faithfulness_plots, image_plots
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
 from .sidebar import Settings
@@ -42,27 +43,20 @@ def analysis(settings: Settings, item: Any) -> Faithfulness:
         return shared_result("faithfulness", settings.cache_key, build, item, settings.overrides)
 
 
-def show_verdict(result: Faithfulness, explanation: Explanation) -> verdict.Verdict:
-    """The plain-language verdict the numbers support, in green (attention matters) or amber."""
-    answer = verdict.judge(result, verdict.attention_spread(explanation.trace))
-    if answer.matters:
-        st.success(answer.text, icon=":material/visibility:")
-    else:
-        st.warning(answer.text, icon=":material/visibility_off:")
-    return answer
-
-
-def ablations(result: Faithfulness, means_known: bool) -> None:
-    """Each ablation's new prediction, p of the original class, Δp and flips, with its CSV."""
+def ablations(result: Faithfulness, means_known: bool, config: ModelConfig | None = None) -> None:
+    """Each ablation of a path the model has (`config`, live settings in) with its new
+    prediction, p of the original class, Δp and flips, and its CSV."""
     st.subheader("Ablations: replace one step, watch the output", divider="gray")
-    table = verdict.ablation_table(result)
+    table = verdict.ablation_table(result, config)
     st.dataframe(table, hide_index=True, column_config=ABLATION_COLUMNS, key="matters_ablations")
     st.download_button(
         "Ablations (CSV)", data=lambda: table.to_csv(index=False), file_name="ablations.csv",
         mime="text/csv", on_click="ignore", icon=":material/table:", key="matters_ablations_csv",
     )  # fmt: skip
     if not means_known:
-        st.caption("h_o and c := training mean need the training data: shipped models only.")
+        skip = config is None or verdict.model_has("skip", config)
+        what = "h_o and c := training mean need" if skip else "c := training mean needs"
+        st.caption(f"{what} the training data: shipped models only.")
 
 
 def _importance_csv(result: Faithfulness) -> str:
@@ -79,7 +73,7 @@ def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:
     for column, method in zip(columns, METHODS, strict=True):
         scores = abs(result.importance[method])
         title = faithfulness_plots.METHOD_LABELS[method]
-        fig = cached(plots.patch_overlay, pixels, scores, boxes, title, list(result.tokens))
+        fig = cached(image_plots.patch_overlay, pixels, scores, boxes, title, list(result.tokens))
         column.plotly_chart(fig, width="stretch", key=f"matters_overlay_{method}")
 
 

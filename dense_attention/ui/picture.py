@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..data import images
 from ..data.builtin import DATASETS
-from ..figures import plots
+from ..figures import image_plots, trace_plots
 from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
@@ -20,7 +20,7 @@ from .inputs import prediction_line, read_once
 from .share import EXAMPLE_SOURCE, share_view
 from .sidebar import Settings
 from .styles import md
-from .what_if import badge
+from .verdicts import badge
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
@@ -129,7 +129,7 @@ def what_the_model_sees(
             st.caption(note)
     with seen:
         title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
-        grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+        grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
         st.plotly_chart(grid, width="stretch", key="image_grid")
     verdict, chart = st.columns([1, 2])
     with verdict:
@@ -138,5 +138,7 @@ def what_the_model_sees(
         if picked.label is not None:
             st.markdown(f"True label: **{md(picked.label)}**")
     with chart:
-        probs = cached(plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0])
+        probs = cached(
+            trace_plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0]
+        )
         st.plotly_chart(probs, width="stretch", key="image_probs")

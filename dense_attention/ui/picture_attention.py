@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ..figures import export, plots
+from ..figures import export, image_plots
 from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
@@ -52,13 +52,13 @@ def attention_on_picture(model: Classifier, explanation: Explanation, pixels: np
     with left:
         alpha = trace.alpha[0]
         title = "Pooling weights α<sub>i</sub> on the picture"
-        overlay = cached(plots.patch_overlay, pixels, alpha, boxes, title, tokens, name="α")
+        overlay = cached(image_plots.patch_overlay, pixels, alpha, boxes, title, tokens, name="α")
         st.plotly_chart(overlay, width="stretch", key="image_alpha_overlay")
         st.caption("How much each patch counts in the pooled vector c: the redder, the more.")
         csv = lambda: _weights_csv(alpha, tokens, "alpha")  # noqa: E731 - made when clicked
         export_buttons(overlay, "alpha_overlay", csv, "image_alpha_export")
     with right:
-        row = cached(plots.patch_attention_row, pixels, trace.attn[0], boxes, i, tokens)
+        row = cached(image_plots.patch_attention_row, pixels, trace.attn[0], boxes, i, tokens)
         st.plotly_chart(row, width="stretch", key="image_row_overlay")
         st.caption(
             f"Row {i + 1} of the attention matrix: how patch {i + 1} (outlined) spreads its "

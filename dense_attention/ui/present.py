@@ -12,9 +12,10 @@ import streamlit as st
 from ..core.config import ModelConfig
 from ..core.trace import Trace
 from ..data import images
-from ..explain import formulas
-from ..figures import plots
-from ..figures.slides import Slide, on_screen, steps_of
+from ..explain import formulas, words
+from ..explain.verdict import Verdict
+from ..figures import image_plots
+from ..figures.slides import Slide, on_screen, slide_title, speaker_note, steps_of
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import catalog
 from . import browser, share, state
@@ -22,6 +23,7 @@ from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
 from .styles import PRESENT_CSS, SLIDE_FONT_PX, escape_markdown, token_chips_html
+from .walkthrough import titled_figures
 
 SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart + notes
 
@@ -78,16 +80,21 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     cfg = model.config.image
     title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
     pixels = images.resized_input(model, item)
-    grid = cached(plots.image_with_grid, pixels, cfg.patch, tokens, title)
+    grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
 
 
 def _slide_figures(
-    trace: Trace, tokens: list[str], classes: list[str], hover: list[str] | None = None
+    trace: Trace,
+    tokens: list[str],
+    classes: list[str],
+    titles: dict[str, str],
+    hover: list[str] | None = None,
 ) -> dict[str, go.Figure]:
-    """plots.trace_figures in larger type, at most SLIDE_CHART_PX tall so a slide fits a
-    1280 x 720 projector with its notes toggle (its own copies: cached figures are shared)."""
-    figures = plots.trace_figures(trace, tokens, classes, hover=hover)
+    """The walk-through's figures (with the model's own `titles`, words.chart_titles) in larger
+    type, at most SLIDE_CHART_PX tall so a slide fits a 1280 x 720 projector with its notes
+    toggle (its own copies: cached figures are shared)."""
+    figures = titled_figures(trace, tokens, classes, titles, hover=hover)
     for fig in figures.values():
         fig.update_layout(font_size=SLIDE_FONT_PX, title_font_size=round(SLIDE_FONT_PX * 1.4))
         fig.update_layout(height=min(fig.layout.height or SLIDE_CHART_PX, SLIDE_CHART_PX))
@@ -100,48 +107,61 @@ def render_deck(
     config: ModelConfig,
     current: int = 0,
     show_input: Callable[[], None] | None = None,
+    inputs: words.Inputs = None,
+    found: Verdict | None = None,
 ) -> None:
     """Every slide, each in its tab (the tab strip hidden: slide_controls switches them), the
-    `current` one shown: a slide change is then the browser's alone."""
+    `current` one shown: a slide change is then the browser's alone. Titles, captions and
+    notes are the ones of `config` (the live settings in) and `inputs` (the encoder's config);
+    `found`, the input's verdict, goes under the prediction and into that slide's speaker
+    notes."""
     figures = cached(
         _slide_figures,
         explanation.trace,
         list(explanation.tokens),
         list(explanation.classes),
+        words.chart_titles(config),
         explanation.hover_tokens,
     )
     st.html(PRESENT_CSS)
     with st.container(key=state.SLIDE_VIEW):
-        titles = [slide.title for slide in slides]
+        titles = [slide_title(slide, config) for slide in slides]
         tabs = st.tabs(titles, default=titles[current], key=state.SLIDE_TABS)
         for slide, tab in zip(slides, tabs, strict=True):
             with tab:
-                _slide(slide, explanation, config, figures[slide.figure], show_input)
+                _slide(slide, explanation, config, inputs, figures[slide.figure], show_input, found)
 
 
 def _slide(
     slide: Slide,
     explanation: Explanation,
     config: ModelConfig,
+    inputs: words.Inputs,
     figure: go.Figure,
     show_input: Callable[[], None] | None,
+    found: Verdict | None = None,
 ) -> None:
     """One slide in large type: its title, the formulas of its steps (for `config`, the live
-    settings) each with its sentence, its figure, and the speaker notes in an expander.
-    `show_input` draws the input under the first slide's formula."""
+    settings in, and `inputs`, the encoder's config) each with its sentence, its figure, and
+    the speaker notes in an expander. `show_input` draws the input under the first slide's
+    formula."""
     trace = explanation.trace
-    st.title(slide.title)
-    words, picture = st.columns([2, 3], gap="large")
-    with words:
+    st.title(slide_title(slide, config))
+    text, picture = st.columns([2, 3], gap="large")
+    with text:
         for step in steps_of(slide):
             st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
-            st.markdown(step.explanation)
+            st.markdown(words.caption(step.key, config, inputs))
         if slide.key == "input" and show_input is not None:
             show_input()
         if slide.figure == "probs":
             st.markdown(prediction_line(explanation))
+            if found is not None:
+                st.markdown(f"**{escape_markdown(found.headline)}.**")
     with picture:
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
     with st.expander("Speaker notes", icon=":material/record_voice_over:"):
-        st.markdown(slide.note)
-        st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation))}")
+        st.markdown(speaker_note(slide, config, inputs))
+        st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation, config))}")
+        if slide.figure == "probs" and found is not None:
+            st.markdown(f"**Does attention decide?** {escape_markdown(found.text)}")

@@ -8,9 +8,9 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ..figures import plots
+from ..figures import image_plots, trace_plots, training_plots
 from ..inputs.pictures import patch_boxes
-from ..server import jobs
+from ..server import metrics
 from .cache import cached
 from .styles import md
 
@@ -19,18 +19,18 @@ def _frame_name(snap: Any) -> str:
     return f"step {snap.step} · epoch {snap.epoch:.1f}"
 
 
-def _alpha_figure(trained: jobs.TrainedModel, k: int, alpha: Any) -> go.Figure:
+def _alpha_figure(trained: metrics.TrainedModel, k: int, alpha: Any) -> go.Figure:
     """α of probe k: an overlay on its picture, or a bar per token."""
     probe = trained.probes[k]
     if probe.image is None:
-        return plots.alpha_bar(alpha, probe.tokens)
+        return trace_plots.alpha_bar(alpha, probe.tokens)
     height, width = probe.image.shape[:2]
     boxes = patch_boxes(height, width, trained.model.config.image.patch)
     title = "Pooling weights α on the picture"
-    return plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
+    return image_plots.patch_overlay(probe.image, alpha, boxes, title, probe.tokens, name="α")
 
 
-def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> None:
+def _at_step(trained: metrics.TrainedModel, k: int, names: list[str], key: str) -> None:
     """A step slider, and α, the attention matrix and the prediction of probe k at that step."""
     snaps, probe = trained.snapshots, trained.probes[k]
     n = len(probe.tokens)
@@ -47,13 +47,13 @@ def _at_step(trained: jobs.TrainedModel, k: int, names: list[str], key: str) -> 
     st.markdown(f"At {names[t]}: predicts **{md(predicted)}** ({float(probs.max()):.1%}) {mark}")
     st.plotly_chart(_alpha_figure(trained, k, alpha), width="stretch", key=f"{key}_alpha")
     title = f"Attention a<sub>ij</sub> at {names[t]}"
-    fig = plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)
+    fig = trace_plots.attention_heatmap(snaps[t].attn[k][:n, :n], probe.tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"{key}_matrix")
-    fig = plots.probs_bar(probs, trained.classes)
+    fig = trace_plots.probs_bar(probs, trained.classes)
     st.plotly_chart(fig, width="stretch", key=f"{key}_probs")
 
 
-def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
+def replay(trained: metrics.TrainedModel, key: str = "replay") -> None:
     """Attention replay over the training snapshots: an animation of the attention matrix (play
     button and slider in the browser), and α and the prediction at a chosen step."""
     snaps, probes = trained.snapshots, trained.probes
@@ -73,7 +73,7 @@ def replay(trained: jobs.TrainedModel, key: str = "replay") -> None:
     names = [_frame_name(s) for s in snaps]
     left, right = st.columns(2)
     with left:
-        fig = cached(plots.attention_replay, frames, names, probes[k].tokens)
+        fig = cached(training_plots.attention_replay, frames, names, probes[k].tokens)
         st.plotly_chart(fig, width="stretch", key=f"{key}_animation")
         st.caption("Press ▶ Play: attention goes from nearly uniform (step 0) to focused.")
     with right:

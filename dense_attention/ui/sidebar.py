@@ -12,6 +12,8 @@ from ..core.config import ModelConfig
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
+from ..inputs.image_encoder import ImageConfig
+from ..inputs.text_encoder import TextConfig
 from ..storage.catalog import CheckpointInfo, checkpoint_root
 from ..training.train import pick_device
 from . import browser, live, share, state
@@ -35,6 +37,11 @@ class Settings:
     def trained(self) -> ModelConfig:
         """The config the model was trained with."""
         return self.model.config.model
+
+    @property
+    def inputs(self) -> TextConfig | ImageConfig:
+        """How the model makes x (its text or image encoder's config): the words say so."""
+        return self.model.config.text or self.model.config.image
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -99,10 +106,21 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
         st.caption("Trained in this session: only you see it.")
         return label, own[label], None
     info = shipped[label]
-    st.caption(info.summary)
+    st.caption(loaded_summary(label, info))
     with friendly_errors():
         return label, load_checkpoint(str(info.path), info.stamp), f"{info.path}@{info.stamp}"
     return None  # not reached: friendly_errors stops the page
+
+
+def loaded_summary(label: str, info: CheckpointInfo) -> str:
+    """The caption under the picker: the dataset and test accuracy of the checkpoint the page
+    runs, which is the variant trained with the live similarity when there is one (see
+    _variant), never the picked folder's beside another checkpoint's weights."""
+    similarity = live.overrides_of(label).get("similarity")
+    variant = similarity_variants(info).get(similarity) if similarity is not None else None
+    if variant is None or variant.path == info.path:
+        return info.summary
+    return f"{variant.summary} (its checkpoint trained with {similarity})"
 
 
 def _no_model(kind: str | None) -> None:

@@ -61,6 +61,11 @@ MATTERS_SOURCE = "matters_source"  # "Text" | "Image"
 WHATIF_KNOCKED = "whatif_knocked"  # indices of the tokens knocked out in the what-if
 WHATIF_TOKEN = "whatif_token"  # the token whose α is dragged (None: α as computed)
 WHATIF_ALPHA = "whatif_alpha"  # the dragged α value
+# (token, α row) the α slider was last set from: the slider starts at that token's own α, and
+# another token, knock-out, input or setting starts it again from the new own α
+WHATIF_FROM = "whatif_from"
+WHATIF_ALPHA_OFF = "whatif_alpha_off"  # the α slider, disabled, while no token is picked
+WHATIF_WEIGHTS = "whatif_weights"  # the table of every token's α before and after the drag
 STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a session model
 
 # The train page

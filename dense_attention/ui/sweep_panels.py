@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..figures import export, plots
+from ..figures import export, heatmaps, trace_plots, training_plots
 from ..server import jobs
 from ..training.tune import trials_table
 from .cache import cached
@@ -32,10 +32,10 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     for k, run in enumerate(result.runs):
         predicted = result.classes[int(run.probe_probs.argmax())]
         fig = cached(  # the page reruns on every setting change: build these once
-            plots.small_attention_heatmap,
+            trace_plots.small_attention_heatmap,
             run.probe_attn,
             list(result.probe_tokens),
-            f"{run.similarity} → {plots.escape_label(predicted)}",
+            f"{run.similarity} → {heatmaps.escape_label(predicted)}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
@@ -45,7 +45,7 @@ def sweep_progress(job: jobs.Job) -> None:
     result = job.result
     if result is None:
         if job.history:
-            fig = plots.training_curves(list(job.history))
+            fig = training_plots.training_curves(list(job.history))
             st.plotly_chart(fig, width="stretch", key=f"sweep_curves_{job.id}")
         return
     if not result.runs:
@@ -72,7 +72,7 @@ def sweep_progress(job: jobs.Job) -> None:
         f"{result.uniform_entropy:.2f} (log n) = uniform."
     )
     csv = lambda: export.safe_csv(table)  # noqa: E731 - made only when clicked
-    chart(plots.sweep_chart(table), "sweep", csv, key=f"sweep_{job.id}")
+    chart(training_plots.sweep_chart(table), "sweep", csv, key=f"sweep_{job.id}")
     _sweep_probe_grid(job)
 
 
@@ -81,7 +81,9 @@ def tune_progress(job: jobs.Job) -> None:
     trials = list(job.trials)
     if trials:
         table = trials_table(trials)
-        st.plotly_chart(plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}")
+        st.plotly_chart(
+            training_plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}"
+        )
         value = st.column_config.NumberColumn("val accuracy", format="percent")
         st.dataframe(
             table, hide_index=True, key=f"tune_table_{job.id}", column_config={"value": value}

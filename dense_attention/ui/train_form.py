@@ -12,7 +12,7 @@ from ..data.builtin import DATASET_INFO, DATASETS
 from ..data.uploads import parse_upload, small_data_warning
 from ..inputs.image_encoder import ImageConfig, patch_choices, suggested_patch
 from ..inputs.text_encoder import TEXT_MODES, TextConfig
-from ..server import jobs
+from ..server import work
 from ..training.train import available_devices, pick_device
 from . import state
 from .inputs import read_once
@@ -28,7 +28,7 @@ BATCH_SIZES = [8, 16, 32, 64, 128, 256]
 fmt = "{:g}".format
 
 
-def _built_in(name: str) -> jobs.DataChoice:
+def _built_in(name: str) -> work.DataChoice:
     info = DATASET_INFO[name]
     limit = st.number_input(
         "Examples to use",
@@ -39,10 +39,10 @@ def _built_in(name: str) -> jobs.DataChoice:
         key=f"{KEY}limit_{name}",
         help=f"{name} has {info.size:,}; fewer train faster. Split 70/10/20 train/val/test.",
     )
-    return jobs.DataChoice(name, None if limit >= info.size else int(limit))
+    return work.DataChoice(name, None if limit >= info.size else int(limit))
 
 
-def _uploaded() -> jobs.DataChoice:
+def _uploaded() -> work.DataChoice:
     file = st.file_uploader(
         "A CSV of text,label rows, or a ZIP with one folder of images per class",
         type=["csv", "zip"],
@@ -62,10 +62,10 @@ def _uploaded() -> jobs.DataChoice:
     warning = small_data_warning(ds)
     if warning:
         st.warning(warning, icon=":material/warning:")
-    return jobs.DataChoice(ds.name, uploaded=ds)
+    return work.DataChoice(ds.name, uploaded=ds)
 
 
-def data_choice() -> tuple[jobs.DataChoice, str]:
+def data_choice() -> tuple[work.DataChoice, str]:
     """The data widgets: a built-in dataset (and how much of it) or an upload.
     Returns the choice and its kind ("text" | "image"); stops the page until an upload."""
     name = st.selectbox("Data", [*DATASETS, UPLOAD], key=f"{KEY}dataset")
@@ -92,7 +92,7 @@ def _text_encoder() -> dict[str, Any]:
     return {"text": TextConfig(mode, max_len, 32, 16)}
 
 
-def _image_encoder(choice: jobs.DataChoice) -> dict[str, Any]:
+def _image_encoder(choice: work.DataChoice) -> dict[str, Any]:
     uploaded = choice.uploaded
     size = uploaded.train.items.shape[1] if uploaded else DATASET_INFO[choice.name].image_size
     patch = st.select_slider(
@@ -106,7 +106,7 @@ def _image_encoder(choice: jobs.DataChoice) -> dict[str, Any]:
     return {"image": ImageConfig(size, channels, patch, 32)}
 
 
-def _model_options(choice: jobs.DataChoice, kind: str) -> dict[str, Any]:
+def _model_options(choice: work.DataChoice, kind: str) -> dict[str, Any]:
     st.markdown("**Model**")
     options = _text_encoder() if kind == "text" else _image_encoder(choice)
     options["hidden_dim"] = st.select_slider(
@@ -167,7 +167,7 @@ def _regularisation(options: dict[str, Any]) -> dict[str, Any]:
     return penalties | {"max_train_examples": 100 if small else None}
 
 
-def training_settings(choice: jobs.DataChoice, kind: str) -> tuple[dict[str, Any], TrainConfig]:
+def training_settings(choice: work.DataChoice, kind: str) -> tuple[dict[str, Any], TrainConfig]:
     """The model and training widgets in three columns; returns (build_classifier options,
     TrainConfig). Defaults (per kind of data) train digits to 96.4% in about 12 s on a CPU."""
     model_col, train_col, reg_col = st.columns(3)

@@ -7,14 +7,14 @@ import time
 
 import streamlit as st
 
-from ..server import jobs
+from ..server import jobs, work
 from ..training.estimate import estimate_training
 from . import browser
 from .errors import friendly_errors
 from .state import TRAIN_ESTIMATE as ESTIMATE
 
 
-def _running(slot: str) -> bool:
+def _running(slot: jobs.JobKind) -> bool:
     job = browser.workspace().jobs.get(slot)
     return job is not None and not job.finished
 
@@ -27,16 +27,16 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
-def _fingerprint(request: jobs.TrainRequest) -> str:
+def _fingerprint(request: work.TrainRequest) -> str:
     data = request.data
     uploaded = None if data.uploaded is None else id(data.uploaded)
     return repr((data.name, data.limit, uploaded, request.model_options, request.train_config))
 
 
-def time_estimate(request: jobs.TrainRequest) -> None:
+def time_estimate(request: work.TrainRequest) -> None:
     """Before Start: a button that times a few training steps of these very settings on this
     machine, and the estimate of the whole run it gives (kept until a setting changes)."""
-    if _running("train"):
+    if _running(jobs.JobKind.TRAIN):
         return
     fingerprint = _fingerprint(request)
     if st.button("Estimate the time", icon=":material/timer:", key=f"{ESTIMATE}_button"):

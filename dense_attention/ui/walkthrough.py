@@ -12,8 +12,9 @@ import streamlit as st
 import torch
 
 from ..core.config import ModelConfig
-from ..explain import formulas, verdict
-from ..figures import export, plots
+from ..core.trace import Trace
+from ..explain import formulas, verdict, words
+from ..figures import export, heatmaps, trace_plots
 from ..inputs.classifier import Explanation
 from . import state
 from .cache import cached
@@ -45,6 +46,7 @@ def render_steps(
     only: Collection[str] | None = None,
     page_download: bool = True,
     export_slots: dict[str, Any] | None = None,
+    inputs: words.Inputs = None,
 ) -> None:
     """Every step of the model's table (or the `only` ones): its formula, a sentence, its figure
     and its exports; with `page_download`, first a button for the whole walk-through. With
@@ -52,23 +54,24 @@ def render_steps(
     for it goes into `export_slots[step_key]` (a fragment fills it with the live settings).
 
     `config` is the model's config with the live settings in (Settings.config), so the formulas
-    name what ran. `extras[step_key]()` draws more under a step's text (e.g. the sentence
+    name what ran, and the words say what this model does (`inputs`, the encoder's config,
+    says what x is made of). `extras[step_key]()` draws more under a step's text (e.g. the sentence
     shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices. `about`
     (model, settings, input) goes into every exported file. The charts are offered together as
     one HTML page (plotly.js once, not ~5 MB per chart).
     """
     trace = explanation.trace
-    figures = _figures(explanation, cell)
+    figures = _figures(explanation, config, cell)
     if page_download:
-        steps_download(explanation, cell=cell, key=key, about=about)
+        steps_download(explanation, config, cell=cell, key=key, about=about)
     for step in formulas.STEPS:
         if only is not None and step.key not in only:
             continue
-        st.subheader(step.title, divider="gray")
+        st.subheader(words.step_title(step.key, config), divider="gray")
         left, right = st.columns([2, 3])
         with left:
             st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
-            st.write(step.explanation)
+            st.write(words.caption(step.key, config, inputs))
             if extras and step.key in extras:
                 extras[step.key]()
             if step.key == "attn":
@@ -87,6 +90,7 @@ def render_steps(
 
 def step_exports(
     explanation: Explanation,
+    config: ModelConfig,
     slots: dict[str, Any],
     *,
     cell: tuple[int, int] | None = None,
@@ -94,7 +98,7 @@ def step_exports(
     about: export.Provenance | None = None,
 ) -> None:
     """The Export menus of the steps render_steps drew with `export_slots`, in their slots."""
-    figures = _figures(explanation, cell)
+    figures = _figures(explanation, config, cell)
     for name, slot in slots.items():
         csv = functools.partial(export.step_csv, explanation, name)
         with slot:
@@ -103,13 +107,33 @@ def step_exports(
             )
 
 
-def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str, go.Figure]:
+def titled_figures(
+    trace: Trace,
+    tokens: list[str],
+    classes: list[str],
+    titles: dict[str, str],
+    cell: tuple[int, int] | None = None,
+    hover: list[str] | None = None,
+) -> dict[str, go.Figure]:
+    """trace_plots.trace_figures with `titles` (words.chart_titles: the ones that depend on the
+    model, e.g. c's activation) in place of the generic ones."""
+    figures = trace_plots.trace_figures(trace, tokens, classes, cell=cell, hover=hover)
+    for name, title in titles.items():
+        figures[name].update_layout(title_text=title)
+    return figures
+
+
+def _figures(
+    explanation: Explanation, config: ModelConfig, cell: tuple[int, int] | None
+) -> dict[str, go.Figure]:
     tokens, classes = list(explanation.tokens), list(explanation.classes)
+    titles = words.chart_titles(config)
     return cached(
-        plots.trace_figures,
+        titled_figures,
         explanation.trace,
         tokens,
         classes,
+        titles,
         cell=cell,
         hover=explanation.hover_tokens,
     )
@@ -117,14 +141,15 @@ def _figures(explanation: Explanation, cell: tuple[int, int] | None) -> dict[str
 
 def steps_download(
     explanation: Explanation,
+    config: ModelConfig,
     *,
     cell: tuple[int, int] | None = None,
     key: str = "steps",
     about: export.Provenance | None = None,
 ) -> None:
     """A button for the whole walk-through as one HTML page (plotly.js once, made on click)."""
-    figures = _figures(explanation, cell)
-    sections = [(step.title, figures[step.key]) for step in formulas.STEPS]
+    figures = _figures(explanation, config, cell)
+    sections = [(words.step_title(s.key, config), figures[s.key]) for s in formulas.STEPS]
     page = functools.partial(export.figures_html, sections, "The walk-through", about)
     download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
 
@@ -158,7 +183,7 @@ def _picker_heatmap(
 ) -> go.Figure:
     """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
     the cells get the width of the column."""
-    fig = plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
+    fig = trace_plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
     return fig.update_traces(showscale=False, selector={"type": "heatmap"})
 
 
@@ -175,7 +200,7 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     tokens = list(explanation.tokens)
     n = len(tokens)
     key_i, key_j, click = state.cell_keys(key)
-    clickable = n * n <= plots.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
+    clickable = n * n <= heatmaps.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
     hover = explanation.hover_tokens
     figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable, hover)
     matrix, selectors = st.columns([3, 2])
@@ -207,7 +232,7 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     st.header("The formula with numbers", divider="blue")
     st.write(
         "Click a cell of the attention matrix, or pick a query token i and a key token j."
-        if n * n <= plots.HOVER_CELLS_MAX
+        if n * n <= heatmaps.HOVER_CELLS_MAX
         else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
     )
     _cell_picker(explanation, cell, key)

@@ -1,65 +1,123 @@
-"""What-if on one input (knock tokens out, drag one token's α), the dataset-level study, and
-the compact "does attention matter?" badge of the Text and Image pages."""
+"""What-if on one input (knock tokens out, drag one token's α from its own) and the dataset-level
+study."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import streamlit as st
+import torch
 
-from ..explain import faithfulness, verdict
+from ..explain import drag, faithfulness, verdict
 from ..explain.faithfulness import Faithfulness
-from ..server import jobs
+from ..server import metrics
+from ..server.jobs import JobKind
 from . import browser, state
-from .cache import checkpoints, shared_result
+from .cache import checkpoints
 from .errors import friendly_errors
 from .sidebar import Settings
+from .styles import escape_markdown as md
+from .verdicts import features
 
 STUDY_EXAMPLES = 50  # test examples of a session model's dataset-level study
-BADGE_MOVES = 0.05  # |Δp| under uniform attention from which the badge says attention matters
 
 
-def features(settings: Settings, item: Any) -> faithfulness.Features:
-    build = lambda: faithfulness.features_of(settings.model, item)  # noqa: E731
-    return shared_result("features", settings.cache_key, build, item)
+def _token_names(result: Faithfulness) -> list[str]:
+    return [f"{k + 1} · {token}" for k, token in enumerate(result.tokens)]
 
 
-def _what_if_controls(result: Faithfulness) -> tuple[list[int], tuple[int, float] | None]:
-    n = len(result.tokens)
+def _alpha_slider(token: int, own: np.ndarray) -> float | None:
+    """The α slider of `token`, started at its own α (`own`: every real token's α as the model
+    gives it now). Returns the dragged value, or None while it has not been moved."""
+    start = (token, tuple(round(float(a), 9) for a in own))
+    if st.session_state.get(state.WHATIF_FROM) != start:  # a new token, input or setting
+        st.session_state[state.WHATIF_FROM] = start
+        st.session_state[state.WHATIF_ALPHA] = float(own[token])
+    value = st.slider("α", 0.0, 1.0, step=0.01, format="%.3f", key=state.WHATIF_ALPHA)
+    return None if value == float(own[token]) else float(value)
 
-    def name(k: int) -> str:
-        return f"{k + 1} · {result.tokens[k]}"
 
+def _what_if_controls(
+    settings: Settings, item: Any, result: Faithfulness
+) -> tuple[list[int], tuple[int, float] | None, np.ndarray | None]:
+    """Knock-outs, the token whose α is dragged and the slider; returns the knocked tokens,
+    (token, α) once the slider was moved, and every real token's α before the drag (or None)."""
+    names = _token_names(result)
     knocked = st.multiselect(
-        "Knock out tokens", range(n), format_func=name, key=state.WHATIF_KNOCKED
-    )
+        "Knock out tokens", range(len(names)), format_func=names.__getitem__,
+        key=state.WHATIF_KNOCKED,
+    )  # fmt: skip
     left, right = st.columns(2)
     token = left.selectbox(
-        "Drag the α of", [None, *range(n)], key=state.WHATIF_TOKEN,
-        format_func=lambda k: "(no token: α as computed)" if k is None else name(k),
+        "Drag the α of", [None, *range(len(names))], key=state.WHATIF_TOKEN,
+        format_func=lambda k: "(no token: α as computed)" if k is None else names[k],
     )  # fmt: skip
-    value = right.slider("α", 0.0, 1.0, 0.5, 0.01, key=state.WHATIF_ALPHA, disabled=token is None)
-    return list(knocked), None if token is None else (int(token), float(value))
+    with right:
+        if token is None or token in knocked:
+            st.slider("α", 0.0, 1.0, 0.0, 0.01, disabled=True, key=state.WHATIF_ALPHA_OFF)
+            if token is not None:
+                st.caption("This token is knocked out: it has no α to drag.")
+            return list(knocked), None, None
+        own = drag.pooling_weights(
+            settings.model, features(settings, item), knocked, settings.overrides
+        )
+        value = _alpha_slider(int(token), own)
+    return list(knocked), None if value is None else (int(token), value), own
+
+
+def _renormalised(
+    result: Faithfulness,
+    before: np.ndarray,
+    knocked: list[int],
+    alpha: tuple[int, float] | None,
+) -> pd.DataFrame:
+    """Every token's α before and after the drag (the others share 1 - α in proportion)."""
+    after = before
+    if alpha is not None:
+        mask = torch.ones(1, before.shape[0], dtype=torch.bool)
+        mask[0, knocked] = False
+        after = drag.dragged_alpha(torch.from_numpy(before)[None], *alpha, mask)[0].numpy()
+    names = _token_names(result)
+    return pd.DataFrame({"token": names, "α as computed": before, "α after the drag": after})
 
 
 def what_if(settings: Settings, item: Any, result: Faithfulness) -> None:
-    """Knock tokens out or set one token's α, and see the output move."""
+    """Knock tokens out or drag one token's α (from its own value; the others' renormalised
+    weights shown), and see the output move; nothing moves until a control does."""
     st.subheader("What if…", divider="gray")
-    knocked, alpha = _what_if_controls(result)
-    if not knocked and alpha is None:
+    knocked, alpha, before = _what_if_controls(settings, item, result)
+    if not knocked and before is None:
         st.caption("Pick a token to knock out, or one whose α to drag, to see the output move.")
         return
     with friendly_errors(stop=False):
         probs = verdict.what_if(
             settings.model, features(settings, item), knocked, alpha, settings.overrides
         )
-        new, before = int(probs.argmax()), result.predicted
-        p0 = float(result.probs[before])
-        moved = "flips to" if new != before else "stays"
-        st.markdown(
-            f"The prediction {moved} **{result.classes[new]}** ({float(probs[new]):.1%}); "
-            f"p({result.classes[before]}) {p0:.1%} → **{float(probs[before]):.1%}**."
-        )
+        st.markdown(_outcome(result, probs))
+        if before is not None:
+            table = _renormalised(result, before, knocked, alpha)
+            st.dataframe(
+                table, hide_index=True, key=state.WHATIF_WEIGHTS,
+                column_config={
+                    name: st.column_config.NumberColumn(name, format="%.3f")
+                    for name in ("α as computed", "α after the drag")
+                },
+            )  # fmt: skip
+            if alpha is None:
+                st.caption("Move the slider: the other tokens' α then share what is left.")
+
+
+def _outcome(result: Faithfulness, probs: np.ndarray) -> str:
+    """ "The prediction stays/flips to ...; p(class) before → after" (class names escaped)."""
+    new, old = int(probs.argmax()), result.predicted
+    moved = "flips to" if new != old else "stays"
+    return (
+        f"The prediction {moved} **{md(result.classes[new])}** ({float(probs[new]):.1%}); "
+        f"p({md(result.classes[old])}) {float(result.probs[old]):.1%} → "
+        f"**{float(probs[old]):.1%}**."
+    )
 
 
 def _session_study(settings: Settings) -> dict[str, Any] | None:
@@ -67,9 +125,9 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
     studies = st.session_state.setdefault(state.STUDIES, {})
     if settings.model_name in studies:
         return studies[settings.model_name]
-    job = browser.workspace().jobs.get("train")
+    job = browser.workspace().jobs.get(JobKind.TRAIN)
     trained = job.result if job is not None else None
-    if not isinstance(trained, jobs.TrainedModel) or trained.model is not settings.model:
+    if not isinstance(trained, metrics.TrainedModel) or trained.model is not settings.model:
         st.caption("Measured for the shipped models and for the model this browser trained last.")
         return None
     if not st.button(f"Measure on {STUDY_EXAMPLES} test examples", key="matters_study"):
@@ -98,29 +156,10 @@ def dataset_level(settings: Settings) -> None:
     if not block:
         return
     st.dataframe(
-        verdict.dataset_table(block), hide_index=True, key="matters_dataset",
+        verdict.dataset_table(block, settings.trained), hide_index=True, key="matters_dataset",
         column_config={
             "flip_rate": st.column_config.NumberColumn("flip rate", format="percent"),
             "mean_abs_delta_p": st.column_config.NumberColumn("mean |Δp|", format="%.3f"),
         },
     )  # fmt: skip
     st.caption(f"{block.get('examples', '?')} test examples, {note}.")
-
-
-def badge(settings: Settings, item: Any) -> None:
-    """One line beside the prediction: does uniform attention change it?"""
-    try:
-        delta, flipped = verdict.uniform_effect(
-            settings.model, features(settings, item), settings.overrides
-        )
-    except (ValueError, OSError):  # the page shows the input's own error
-        return
-    if flipped:
-        st.badge("Attention matters: uniform attention flips this prediction", color="green",
-                 icon=":material/visibility:")  # fmt: skip
-    elif abs(delta) >= BADGE_MOVES:
-        st.badge(f"Attention matters: uniform attention moves p by {delta:+.2f}", color="blue",
-                 icon=":material/visibility:")  # fmt: skip
-    else:
-        st.badge(f"Attention barely matters here: uniform attention moves p by {delta:+.3f}",
-                 color="orange", icon=":material/visibility_off:")  # fmt: skip

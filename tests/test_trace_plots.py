@@ -1,4 +1,4 @@
-"""plots: figures carry exactly the trace's numbers, labels and clickable cells."""
+"""trace_plots: figures carry exactly the trace's numbers, labels and clickable cells."""
 
 import base64
 import json
@@ -10,7 +10,7 @@ import torch
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.toy import toy_example
-from dense_attention.figures import plots
+from dense_attention.figures import heatmaps, trace_plots
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def z_of(trace: dict) -> np.ndarray:
 
 
 def test_heatmap_holds_the_matrix_and_duplicate_token_labels(toy, trace):
-    fig = plots.attention_heatmap(trace.attn[0], toy.tokens)
+    fig = trace_plots.attention_heatmap(trace.attn[0], toy.tokens)
     heatmap = data(fig)[0]
     assert heatmap["type"] == "heatmap"
     np.testing.assert_allclose(heatmap["z"], trace.attn[0].numpy(), atol=1e-7)
@@ -53,7 +53,7 @@ def test_heatmap_holds_the_matrix_and_duplicate_token_labels(toy, trace):
 
 def test_clickable_overlay_has_one_invisible_point_per_cell(toy, trace):
     n = len(toy.tokens)
-    fig = plots.attention_heatmap(trace.attn[0], toy.tokens, cell=(1, 2), clickable=True)
+    fig = trace_plots.attention_heatmap(trace.attn[0], toy.tokens, cell=(1, 2), clickable=True)
     heatmap, overlay = data(fig)
     assert heatmap["hoverinfo"] == "skip" and overlay["type"] == "scatter"
     assert overlay["mode"] == "markers" and overlay["marker"]["opacity"] == 0
@@ -66,29 +66,15 @@ def test_clickable_overlay_has_one_invisible_point_per_cell(toy, trace):
     assert fig.layout.clickmode == "event+select"
 
 
-def test_large_matrices_drop_cell_text_and_thin_the_ticks():
-    big = plots.matrix_heatmap(
-        np.zeros((13, 13)), list("abcdefghijklm"), list("abcdefghijklm"), "t"
-    )
-    assert big.data[0].texttemplate is None
-    long = [f"t{k}" for k in range(200)]
-    fig = plots.matrix_heatmap(np.zeros((200, 3)), ["a", "b", "c"], long, "t")
-    assert len(fig.layout.yaxis.ticktext) <= plots.TICKS_MAX
-    assert fig.layout.yaxis.ticktext[1] == long[fig.layout.yaxis.tickvals[1]]
-
-
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: plots.matrix_heatmap(np.zeros((3, 3)), ["a", "b"], ["a", "b", "c"], "t"),
-        lambda: plots.matrix_heatmap(np.zeros((3, 2)), ["a", "b"], ["a", "b"], "t"),
-        lambda: plots.matrix_heatmap(np.zeros((2, 2, 2)), ["a", "b"], ["a", "b"], "t"),
-        lambda: plots.alpha_bar([0.5, 0.5], ["a"]),
-        lambda: plots.alpha_bar([0.5, 0.5], ["a", "b"], pool_scores=[1.0]),
-        lambda: plots.probs_bar([0.2, 0.8], ["x", "y", "z"]),
-        lambda: plots.vector_strip(np.zeros((2, 4)), "t"),
-        lambda: plots.token_shading_html(["a", "b"], [1.0]),
-        lambda: plots.token_shading_html(["a"], [-1.0]),
+        lambda: trace_plots.alpha_bar([0.5, 0.5], ["a"]),
+        lambda: trace_plots.alpha_bar([0.5, 0.5], ["a", "b"], pool_scores=[1.0]),
+        lambda: trace_plots.probs_bar([0.2, 0.8], ["x", "y", "z"]),
+        lambda: trace_plots.vector_strip(np.zeros((2, 4)), "t"),
+        lambda: trace_plots.token_shading_html(["a", "b"], [1.0]),
+        lambda: trace_plots.token_shading_html(["a"], [-1.0]),
     ],
 )
 def test_bad_shapes_raise_value_error(call):
@@ -96,31 +82,28 @@ def test_bad_shapes_raise_value_error(call):
         call()
 
 
-def test_labels_and_html_are_escaped():
-    html = plots.token_shading_html(["<b>", "a&b", "##ing"], [0.2, 0.8, 0.0])
+def test_token_shading_escapes_its_tokens():
+    html = trace_plots.token_shading_html(["<b>", "a&b", "##ing"], [0.2, 0.8, 0.0])
     assert "&lt;b&gt;" in html and "a&amp;b" in html and "##ing" in html
     assert "<b>" not in html and html.count("<span") == 3
-    fig = plots.matrix_heatmap(np.eye(2), ["<b>", "x"], ["<b>", "x"], "t")
-    assert fig.layout.xaxis.ticktext[0] == "&lt;b&gt;"
-    assert "&lt;b&gt;" in fig.data[0].text[0][0]
 
 
 def test_bars_highlight_the_winner_and_the_top_token(toy, trace):
-    probs = plots.probs_bar(trace.probs[0], toy.class_names, trace.logits[0])
+    probs = trace_plots.probs_bar(trace.probs[0], toy.class_names, trace.logits[0])
     bar = data(probs)[0]
     np.testing.assert_allclose(bar["y"], trace.probs[0].numpy(), atol=1e-7)
     winner = int(trace.probs[0].argmax())
-    assert bar["marker"]["color"][winner] == plots.HIGHLIGHT
-    assert bar["marker"]["color"].count(plots.HIGHLIGHT) == 1
-    alpha = data(plots.alpha_bar(trace.alpha[0], toy.tokens, trace.pool_scores[0]))[0]
+    assert bar["marker"]["color"][winner] == heatmaps.HIGHLIGHT
+    assert bar["marker"]["color"].count(heatmaps.HIGHLIGHT) == 1
+    alpha = data(trace_plots.alpha_bar(trace.alpha[0], toy.tokens, trace.pool_scores[0]))[0]
     np.testing.assert_allclose(alpha["y"], trace.alpha[0].numpy(), atol=1e-7)
     assert "e = " in alpha["hovertext"][0]
-    top = [k for k, color in enumerate(alpha["marker"]["color"]) if color == plots.HIGHLIGHT]
+    top = [k for k, color in enumerate(alpha["marker"]["color"]) if color == heatmaps.HIGHLIGHT]
     assert top == [0, 4]  # the two "the" tie for the largest weight
 
 
 def test_trace_figures_match_every_field(toy, trace):
-    figs = plots.trace_figures(trace, toy.tokens, toy.class_names, cell=(0, 4))
+    figs = trace_plots.trace_figures(trace, toy.tokens, toy.class_names, cell=(0, 4))
     assert {"h", "scores", "attn", "values", "alpha", "c", "probs"} <= set(figs)
     expected = {
         "x": trace.x[0],
@@ -142,7 +125,7 @@ def test_unk_tokens_are_labelled_unk_with_their_text_in_every_hover(toy, trace):
     """Axis labels say [UNK]; the hover names the text the model read as [UNK]."""
     tokens = ["[UNK]" if k == 1 else t for k, t in enumerate(toy.tokens)]
     hover = [f"[UNK] ({t})" if k == 1 else t for k, t in enumerate(toy.tokens)]
-    figs = plots.trace_figures(trace, tokens, toy.class_names, hover=hover)
+    figs = trace_plots.trace_figures(trace, tokens, toy.class_names, hover=hover)
     for key in ("x", "h", "similarity", "scores", "attn", "values"):
         fig = figs[key].to_plotly_json()
         assert fig["layout"]["yaxis"]["ticktext"][1] == "[UNK]", key
@@ -157,17 +140,17 @@ def test_unk_tokens_are_labelled_unk_with_their_text_in_every_hover(toy, trace):
     alpha = figs["alpha"].to_plotly_json()
     assert alpha["layout"]["xaxis"]["ticktext"][1] == "[UNK]"
     assert alpha["data"][0]["hovertext"][1].startswith(f"i = 2: [UNK] ({toy.tokens[1]})")
-    plain = plots.trace_figures(trace, toy.tokens, toy.class_names)["attn"].to_plotly_json()
+    plain = trace_plots.trace_figures(trace, toy.tokens, toy.class_names)["attn"].to_plotly_json()
     assert "[UNK]" not in str(plain["data"][0]["text"])  # no hover names: the labels
     with pytest.raises(ValueError, match="hover"):
-        plots.attention_heatmap(trace.attn[0], tokens, hover=hover[:-1])
+        trace_plots.attention_heatmap(trace.attn[0], tokens, hover=hover[:-1])
 
 
 def test_input_x_is_coloured_over_a_robust_range_that_its_colour_bar_states():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 0.1, size=(6, 400))
     x[0, :3] = [40.0, -55.0, 70.0]  # three outliers among 2,400 values
-    fig = plots.input_heatmap(x, [f"t{i}" for i in range(6)], "Input x")
+    fig = trace_plots.input_heatmap(x, [f"t{i}" for i in range(6)], "Input x")
     heatmap = data(fig)[0]
     m = max(abs(np.percentile(x, 2)), abs(np.percentile(x, 98)))
     assert 0.1 < m < 0.3  # the outliers would have stretched the range to ±70
@@ -175,13 +158,13 @@ def test_input_x_is_coloured_over_a_robust_range_that_its_colour_bar_states():
     title = heatmap["colorbar"]["title"]["text"]
     assert "2nd–98th" in title and "percentile" in title and f"{m:.3g}" in title
     np.testing.assert_allclose(z_of(heatmap), x, rtol=1e-6, atol=1e-6)
-    zero = data(plots.input_heatmap(np.zeros((2, 3)), ["a", "b"], "Input x"))[0]
+    zero = data(trace_plots.input_heatmap(np.zeros((2, 3)), ["a", "b"], "Input x"))[0]
     assert zero["zmid"] == 0 and "colorbar" not in zero  # nothing to scale: the usual colours
 
 
 def test_trace_figures_x_uses_the_robust_range(toy, trace):
-    fig = plots.trace_figures(trace, toy.tokens, toy.class_names)["x"]
-    assert data(fig)[0]["zmax"] == pytest.approx(plots.robust_range(trace.x[0]))
+    fig = trace_plots.trace_figures(trace, toy.tokens, toy.class_names)["x"]
+    assert data(fig)[0]["zmax"] == pytest.approx(trace_plots.robust_range(trace.x[0]))
 
 
 def test_trace_figures_crop_padding_and_check_tokens():
@@ -190,85 +173,25 @@ def test_trace_figures_crop_padding_and_check_tokens():
     mask = torch.tensor([[True, True, True], [True, True, False]])
     with torch.no_grad():
         trace = model.trace(torch.randn(2, 3, 4), mask)
-    figs = plots.trace_figures(trace, ["a", "b"], ["n", "p"], b=1)
+    figs = trace_plots.trace_figures(trace, ["a", "b"], ["n", "p"], b=1)
     np.testing.assert_allclose(data(figs["attn"])[0]["z"], trace.attn[1, :2, :2].numpy(), atol=1e-7)
     with pytest.raises(ValueError, match="tokens"):
-        plots.trace_figures(trace, ["a", "b", "c"], ["n", "p"], b=1)
-
-
-def test_training_curves_carry_the_history_side_by_side():
-    from dense_attention.training.train import EpochRecord
-
-    history = [
-        EpochRecord(e, 1.0 / e, 0.5 + e / 10, 1.2 / e, 0.4 + e / 10, float(e)) for e in (1, 2, 3)
-    ]
-    fig = plots.training_curves(history, steps=[(1, 2.0), (2, 1.5), (3, 1.0)], steps_per_epoch=1)
-    traces = {(t["name"], t.get("xaxis", "x")): t for t in data(fig)}
-    np.testing.assert_allclose(traces[("training", "x")]["y"], [1.0, 0.5, 1 / 3])
-    np.testing.assert_allclose(traces[("validation", "x2")]["y"], [0.5, 0.6, 0.7])
-    assert traces[("batch loss", "x")]["y"] == [2.0, 1.5, 1.0]
-
-
-def test_attention_replay_has_one_frame_per_snapshot():
-    frames = [np.full((3, 3), 1 / 3), np.eye(3)]
-    fig = plots.attention_replay(frames, ["step 0", "step 9"], ["a", "b", "c"])
-    spec = json.loads(fig.to_json())
-    assert len(spec["frames"]) == 2 and spec["frames"][1]["data"][0]["z"] == np.eye(3).tolist()
-    np.testing.assert_allclose(spec["data"][0]["z"], frames[0])  # it opens on step 0
-    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == ["step 0", "step 9"]
-    with pytest.raises(ValueError, match="no snapshots"):
-        plots.attention_replay([], [], ["a"])
-
-
-def test_sweep_chart_and_tune_history_show_the_tables():
-    import pandas as pd
-
-    table = pd.DataFrame(
-        {
-            "similarity": ["dot", "cosine"],
-            "test_accuracy": [0.9, 0.95],
-            "train_seconds": [1.0, 2.0],
-            "attention_entropy": [0.1, 1.0],
-        }
-    )
-    bars = data(plots.sweep_chart(table))
-    assert bars[0]["x"] == ["dot", "cosine"] and bars[0]["y"] == [0.9, 0.95]
-    assert bars[0]["marker"]["color"] == [plots.MUTED, plots.HIGHLIGHT]  # the best stands out
-    trials = pd.DataFrame(
-        {
-            "number": [0, 1, 2],
-            "value": [0.5, None, 0.7],
-            "similarity": ["dot", "dot", "cosine"],
-            "state": ["COMPLETE", "PRUNED", "COMPLETE"],
-            "hidden_dim": [16, 32, 64],
-        }
-    )
-    best = next(t for t in data(plots.tune_history(trials)) if t["name"] == "best so far")
-    assert best["y"] == [0.5, 0.5, 0.7]
-
-
-def test_the_replay_slider_has_a_row_of_its_own_under_play_and_pause():
-    """Issue #16.6: beside the buttons, the slider's value label ran into Pause."""
-    fig = plots.attention_replay([np.eye(3), np.eye(3)], ["step 0", "step 9"], ["a", "b", "c"])
-    (menu,), (slider,) = fig.layout.updatemenus, fig.layout.sliders
-    assert slider.x == 0 and slider.pad.t >= menu.pad.t + 40  # a button is ~35 px high
-    assert fig.layout.margin.b >= slider.pad.t + 60  # and the slider fits in the figure
+        trace_plots.trace_figures(trace, ["a", "b", "c"], ["n", "p"], b=1)
 
 
 def test_a_small_attention_heatmap_keeps_its_labels_apart():
-    """Issue #16.6: the sweep grid's 16 patch labels r0c0..r3c3 overlapped (a third of a page)."""
+    """The sweep grid's 16 patch labels r0c0..r3c3, a third of a page wide, stay apart."""
     tokens = [f"r{r}c{c}" for r in range(4) for c in range(4)]
-    fig = plots.small_attention_heatmap(np.full((16, 16), 1 / 16), tokens, "dot → <b>7</b>")
+    fig = trace_plots.small_attention_heatmap(np.full((16, 16), 1 / 16), tokens, "dot → <b>7</b>")
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
-        assert len(axis.tickvals) <= plots.SMALL_TICKS_MAX
+        assert len(axis.tickvals) <= trace_plots.SMALL_TICKS_MAX
     assert fig.layout.xaxis.tickangle == 0 and fig.data[0].showscale is False
-    assert plots.escape_label("<a href='x'>t</a>") == "&lt;a href='x'&gt;t&lt;/a&gt;"
 
 
 def test_feature_matrices_go_compact_with_one_hover_template(toy, trace):
     """x, h, v: float32 binary, no string per cell; the hover names i and the component 1-based
     at the cell's own coordinates, and the tick labels sit on those coordinates."""
-    figs = plots.trace_figures(trace, toy.tokens, toy.class_names)
+    figs = trace_plots.trace_figures(trace, toy.tokens, toy.class_names)
     for key in ("x", "h", "values"):
         heatmap = data(figs[key])[0]
         assert isinstance(heatmap["z"], dict) and heatmap["z"]["dtype"] == "f4", key
@@ -280,5 +203,5 @@ def test_feature_matrices_go_compact_with_one_hover_template(toy, trace):
         assert layout.yaxis.ticktext == tuple(toy.tokens)
         assert tuple(layout.xaxis.range) == (0.5, cols + 0.5)
         assert tuple(layout.yaxis.range) == (rows + 0.5, 0.5)  # row 1 on top
-    big = plots.input_heatmap(np.ones((15, 384)), [f"t{k}" for k in range(15)], "Input x")
-    assert len(big.to_json()) < 50_000  # 4 bytes a cell (base64); was ~250 KB with hover strings
+    big = trace_plots.input_heatmap(np.ones((15, 384)), [f"t{k}" for k in range(15)], "Input x")
+    assert len(big.to_json()) < 50_000  # 4 bytes a cell (base64); ~250 KB with hover strings

@@ -1,0 +1,110 @@
+"""Why is my attention diagonal? For one query row: its own score against the row's next best,
+why this similarity puts a token's own score first, and which setting changes that."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..core.trace import Trace
+from .verdict import DIAGONAL, Effect, mean_diagonal
+
+__all__ = ["SELF_REASONS", "DiagonalNote", "why_diagonal"]
+
+# Why s(h_i, h_i) comes first, per similarity ({tau} and {top} are filled in: top = 1/τ).
+SELF_REASONS = {
+    "cosine": "cos(h_i, h_i) = 1 is the largest value cosine similarity can take, so at "
+    "τ = {tau:g} every token scores itself 1/τ = {top:.1f} and no other token can score higher.",
+    "neg_euclidean": "−‖h_i − h_i‖² = 0 is the largest value this similarity can take: no "
+    "token scores higher against token i than token i itself.",
+    "dot": "h_i·h_i = ‖h_i‖² is at least h_i·h_j for every h_j no longer than h_i "
+    "(Cauchy–Schwarz): without separate query and key projections a token tends to score "
+    "itself highest.",
+    "scaled_dot": "h_i·h_i/√d = ‖h_i‖²/√d is at least h_i·h_j/√d for every h_j no longer than "
+    "h_i (Cauchy–Schwarz): without separate query and key projections a token tends to score "
+    "itself highest.",
+    "additive": "Additive similarity has its own weights W_q, W_k and w: nothing in its form "
+    "makes a token's own score the largest; here its weights do.",
+    "bilinear": "Bilinear similarity h_iᵀ W_s h_j has its own weight W_s: nothing in its form "
+    "makes h_iᵀ W_s h_i the largest; here its weights do.",
+}
+PROJECTED = ("additive", "bilinear")  # similarities with their own query/key weights
+
+
+@dataclass(frozen=True)
+class DiagonalNote:
+    """The numbers and the words of "why is my attention diagonal?" for query row `row`."""
+
+    diagonal: float  # mean a_ii over the real query rows
+    row: int  # the query token i (0-based)
+    self_score: float  # s_ii = s(h_i, h_i) / τ
+    other: int  # the key j ≠ i with the row's largest score
+    other_score: float  # s_ij of that key
+    self_weight: float  # a_ii
+    lines: tuple[str, ...]  # plain sentences (not escaped: tokens are user text)
+
+
+def _row_line(note: DiagonalNote, tokens: Sequence[str]) -> str:
+    i, j = note.row, note.other
+    own = f"Row {i + 1} ('{tokens[i]}'): its own score s_ii = {note.self_score:.2f}"
+    other = f"{note.other_score:.2f} (j = {j + 1}, '{tokens[j]}')"
+    if note.self_score >= note.other_score:
+        return f"{own}, the row's next best {other}; so a_ii = {note.self_weight:.2f}."
+    return f"{own}, but this row's largest is {other}; a_ii = {note.self_weight:.2f}."
+
+
+def _identity_line(mixing: Effect) -> str:
+    what = {
+        "barely": "what the matrix adds beyond the diagonal does not decide.",
+        "a little": "what the matrix adds beyond the diagonal moves p a little.",
+        "decides": "what the matrix adds beyond the diagonal still decides.",
+    }[mixing.level]
+    return f"Replacing the attention by the identity (v_i = h_i) {mixing.moves()}: {what}"
+
+
+def _options_line(similarity: str, temperature: float, gap: float) -> str:
+    hotter = 2 * temperature
+    tau = (
+        f"A higher temperature τ divides every score: at τ = {hotter:g} the gap between s_ii "
+        f"and s_ij, {gap:.2f} now, halves to {gap / 2:.2f}."
+    )
+    if similarity in PROJECTED:
+        return tau
+    return (
+        f"{tau} A similarity with separate query and key weights, bilinear (h_iᵀ W_s h_j) or "
+        "additive, need not score a token highest against itself (a model trained with it)."
+    )
+
+
+def why_diagonal(
+    trace: Trace, tokens: Sequence[str], row: int, mixing: Effect | None = None
+) -> DiagonalNote | None:
+    """Why example 0 of a cropped trace keeps attention on the diagonal, for query row `row`;
+    None unless the diagonal holds most of the attention (mean a_ii > DIAGONAL) and N ≥ 2.
+    `mixing` (the verdict's identity ablation) says what the off-diagonal part does."""
+    scores, attn = trace.scores[0].float(), trace.attn[0].float()  # (N, N)
+    n = scores.shape[-1]
+    diagonal = mean_diagonal(trace)
+    if n < 2 or diagonal <= DIAGONAL or not 0 <= row < n:
+        return None
+    others = scores[row].clone()
+    others[row] = -torch.inf
+    j = int(others.argmax())
+    note = DiagonalNote(
+        diagonal, row, float(scores[row, row]), j, float(scores[row, j]),
+        float(attn[row, row]), (),
+    )  # fmt: skip
+    tau = float(trace.temperature)
+    reason = SELF_REASONS.get(trace.similarity, "").format(tau=tau, top=1 / tau)
+    lines = [
+        f"{diagonal:.0%} of the attention sits on the diagonal: each token mostly looks at itself.",
+        reason,
+        _row_line(note, tokens),
+    ]
+    if mixing is not None:
+        lines.append(_identity_line(mixing))
+    gap = note.self_score - note.other_score
+    lines.append(_options_line(trace.similarity, tau, abs(gap)))
+    return replace(note, lines=tuple(line for line in lines if line))

@@ -1,0 +1,269 @@
+"""What a job's worker runs: the requests the app makes (training, a similarity sweep, a tuning
+search) and the module-level work functions that carry them out in a worker process or a Ray
+task (executor.py), reporting through an `executor.Reporter`; no UI in here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..core.config import TrainConfig
+from ..core.seeding import init_parameters
+from ..data.baselines import BASELINE_NAMES, baseline_accuracy
+from ..data.builtin import load_dataset
+from ..data.dataset import Dataset, Split, limit_indices
+from ..data.images import Example, dataset_examples
+from ..inputs.classifier import Classifier, build_classifier
+from ..training.sweep import SweepResult, sweep_similarities
+from ..training.train import StepEvent, evaluate, train
+from ..training.tune import SearchSpace, TrialRecord, TuneResult, tune
+from .executor import Reporter
+from .messages import (
+    EpochEnded,
+    ProbesChosen,
+    RunStarted,
+    SnapshotTaken,
+    Step,
+    StepsPerEpoch,
+    TrialFinished,
+)
+from .metrics import Probe, TrainedModel
+
+REPLAY_FRAMES = 60  # about this many attention snapshots per training run
+HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """A built-in dataset by name (and a limit), or an uploaded one already read."""
+
+    name: str  # a built-in dataset, or the upload's name
+    limit: int | None = None  # built-in only: at most this many examples
+    uploaded: Dataset | None = None
+    seed: int = 0  # the split's seed
+
+    def load(self) -> Dataset:
+        if self.uploaded is not None:
+            return self.uploaded
+        return load_dataset(self.name, seed=self.seed, limit=self.limit)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Train one classifier on `data` and measure it (and the baseline) on the test split."""
+
+    data: DataChoice
+    model_options: dict[str, Any]  # build_classifier's keyword arguments
+    train_config: TrainConfig
+    baseline: bool = True  # also measure the classic baseline on the same split
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """Train one classifier per similarity, same seed, split and budget (sweep.py)."""
+
+    data: DataChoice
+    model_options: dict[str, Any]
+    train_config: TrainConfig
+    similarities: tuple[str, ...]
+    probe_index: int = 0
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """Search the space with Optuna (tune.py) under a trial budget and a time limit."""
+
+    data: DataChoice
+    model_options: dict[str, Any]  # fixed options outside the search space (text, image)
+    train_config: TrainConfig  # per trial: epochs, batch size, patience, seed
+    trials: int
+    timeout: float | None = None
+    search_seed: int = 0
+    space: SearchSpace = field(default_factory=SearchSpace)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline's measure, amended into a published TrainedModel (a messages.Patch):
+    its accuracy, or why there is none."""
+
+    accuracy: float | None = None
+    note: str = ""
+
+    def apply(self, result: TrainedModel) -> None:
+        result.baseline_accuracy, result.baseline_note = self.accuracy, self.note
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def baseline_name(kind: str) -> str:
+    """The classic baseline a model of this kind (text | image) is compared with."""
+    return BASELINE_NAMES[kind]
+
+
+def replay_every(train_examples: int, config: TrainConfig) -> int:
+    """snapshot_every that gives about REPLAY_FRAMES snapshots over the whole run."""
+    steps = math.ceil(train_examples / config.batch_size) * config.epochs
+    return max(1, steps // REPLAY_FRAMES)
+
+
+def _probes(model: Classifier, ds: Dataset, count: int) -> list[Probe]:
+    """The first `count` validation examples, as train() picks its probes."""
+    items = ds.val.items[:count]
+    labels = [ds.classes[int(k)] for k in ds.val.labels[:count]]
+    if ds.kind == "text":
+        tokens = model.encoder.tokenize(list(items)).tokens
+        return [Probe(list(t), y) for t, y in zip(tokens, labels, strict=True)]
+    patches = model.encoder.patch_labels()
+    return [Probe(list(patches), y, np.asarray(im)) for im, y in zip(items, labels, strict=True)]
+
+
+def _sliced(ds: Dataset, config: TrainConfig) -> Dataset:
+    """`ds` with the training split cut as train() cuts it (max_train_examples, its seed)."""
+    n = config.max_train_examples
+    if n is None or n >= len(ds.train):
+        return ds
+    keep = limit_indices(ds.train.labels, n, config.seed)
+    items = ds.train.items
+    items = [items[k] for k in keep] if isinstance(items, list) else items[keep]
+    return replace(ds, train=Split(items, ds.train.labels[keep]))
+
+
+def _held_out(choice: DataChoice, ds: Dataset) -> list[Example]:
+    """A built-in dataset's test examples are read again by name; an upload's are kept."""
+    if choice.uploaded is None or ds.kind != "image":
+        return []
+    return dataset_examples(ds, HELD_OUT_EXAMPLES)
+
+
+def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
+    """Train one classifier (in a worker); jobs.train_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    config = request.train_config
+    model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
+    job.update(0.0, "Encoding the examples")
+    splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
+    n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
+    job.send(StepsPerEpoch(math.ceil(n_train / config.batch_size)))
+    config = replace(config, snapshot_every=replay_every(n_train, config))
+    probes = _probes(model, ds, config.probes)
+    job.send(ProbesChosen(tuple(probes)))
+    job.update(0.0, "Training")
+
+    def on_step(event: StepEvent) -> None:
+        job.send(Step(event.step, event.loss))
+        if event.record is not None:
+            job.send(EpochEnded(event.record))
+        if event.snapshot is not None:
+            job.send(SnapshotTaken(event.snapshot))
+        job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
+
+    run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
+    job.update(1.0, "Measuring test accuracy")
+    model.cpu().eval()
+    test_loss, test_acc = evaluate(model, splits[2])
+    trained = TrainedModel(
+        dataset=ds.name,
+        test_accuracy=test_acc,
+        test_loss=test_loss,
+        history=run.history,
+        stopped=run.stopped,
+        best_epoch=run.best_epoch,
+        seconds=run.seconds,
+        device=run.device,
+        train_config=config,
+        baseline_name=baseline_name(ds.kind),
+        split_seed=request.data.seed,
+        limit=request.data.limit,
+        model=model,
+        classes=ds.classes,
+        snapshots=run.snapshots,
+        probes=probes,
+        held_out=_held_out(request.data, ds),
+    )
+    job.publish(trained)  # the model is usable while the baseline is measured
+    if request.baseline:
+        job.amend(_baseline(_sliced(ds, config), trained.baseline_name, job))
+    return trained
+
+
+def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
+    """The baseline's accuracy on the model's training examples, or why there is none."""
+    if job.should_stop():  # Stop asked for an end, not more work
+        return Baseline(note="not measured: the run was stopped")
+    job.update(phase=f"Measuring the baseline ({name})")
+    try:
+        return Baseline(accuracy=baseline_accuracy(ds))
+    except (ValueError, MemoryError) as err:
+        return Baseline(note=f"could not be measured: {err}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Searches
+
+
+def sweep_work(request: SweepRequest, job: Reporter) -> SweepResult:
+    """Train one model per similarity (in a worker); jobs.sweep_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    runs = len(request.similarities)
+
+    def on_progress(index: int, total: int, similarity: str, event: StepEvent) -> None:
+        if event.step == 1:
+            job.send(RunStarted())
+        if event.record is not None:
+            job.send(EpochEnded(event.record))
+        job.update(
+            (index + event.progress) / total,
+            f"Run {index + 1} of {runs}: {similarity}, epoch {event.epoch}",
+        )
+
+    job.update(0.0, "Encoding the examples")
+    return sweep_similarities(
+        ds,
+        request.model_options,
+        request.train_config,
+        on_progress=on_progress,
+        should_stop=job.should_stop,
+        probe_index=request.probe_index,
+        similarities=request.similarities,
+    )
+
+
+def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
+    """Search with Optuna (in a worker); jobs.tune_job's work."""
+    job.update(0.0, "Reading the data")
+    ds = request.data.load()
+    trials, done = request.trials, [0]
+
+    def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
+        job.send(TrialFinished(record))
+        done[0] += 1
+        job.update(finished / trials, f"{finished} of {trials} trials finished")
+
+    def on_step(number: int, event: StepEvent) -> None:
+        job.update(
+            (done[0] + event.progress) / trials,
+            f"Trial {number + 1} of {trials}: epoch {event.epoch}",
+        )
+
+    job.update(0.0, "Encoding the examples")
+    return tune(
+        ds,
+        trials,
+        timeout=request.timeout,
+        seed=request.search_seed,
+        on_trial=on_trial,
+        should_stop=job.should_stop,
+        base_train_config=request.train_config,
+        space=request.space,
+        model_options=request.model_options,
+        on_step=on_step,
+    )
