@@ -169,6 +169,7 @@ def pick(kind: str | None = None) -> Picked | None:
     `kind` ("text" or "image") limits the picker to models of that kind.
     """
     with st.sidebar:
+        browser.unreadable_models()
         picked = _pick_model(kind)
     if picked is None:
         _no_model(kind)
