@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 import time
@@ -25,6 +26,7 @@ from .core.config import (
     SKIPS,
     TrainConfig,
 )
+from .core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .core.seeding import init_parameters
 from .data.baselines import baseline_accuracy
 from .data.builtin import DATASETS, load_dataset
@@ -500,8 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command]()
-    except (ValueError, OSError) as err:  # DataError, CheckpointError, EncodingError, ...
+    except (DenseAttentionError, OSError) as err:  # OSError: a path given here is unreadable
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - a bug: its traceback logged to stderr, then one line
+        logging.getLogger(__name__).exception("unexpected error in %s", args.command)
+        print(f"error: {UNEXPECTED_MESSAGE}", file=sys.stderr)
         return 1
 
 

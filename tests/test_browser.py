@@ -13,8 +13,8 @@ from pagetest import EXAMPLE, retrained
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dense_attention import ui
 from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui import cache
 
 pytestmark = pytest.mark.browser
 
@@ -315,7 +315,7 @@ def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
 
 
 def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
-    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
     query = f"text=Voters+head+to+the+polls&model={name}&similarity=cosine&temperature=0.5&slide=4"
     page.goto(f"{app_url}/present?{query}")
     wait_for_app(page)

@@ -15,6 +15,7 @@ from dense_attention.core.config import (
     POOLINGS,
     SEQUENCE_ENCODERS,
     SKIPS,
+    ConfigError,
 )
 from dense_attention.core.model import transformer_heads, weight_count
 from dense_attention.storage import checkpoint
@@ -244,11 +245,11 @@ def test_bad_shapes_raise_clear_errors(x, mask, message):
 
 def test_bad_overrides_raise_clear_errors():
     model, x = make(), torch.randn(1, 3, D, dtype=torch.float64)
-    with pytest.raises(ValueError, match="similarity"):
+    with pytest.raises(ConfigError, match="similarity"):
         model.trace(x, similarity="manhattan")
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=0.0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=float("nan"))
 
 

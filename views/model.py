@@ -36,11 +36,11 @@ st.info(
 
 left, right = st.columns(2)
 similarity = left.selectbox(
-    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key="similarity"
+    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key=ui.TOY_SIMILARITY
 )
 left.caption(SIMILARITIES[similarity].description)
 temperature = right.select_slider(
-    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key="temperature"
+    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key=ui.TOY_TEMPERATURE
 )
 
 trace = toy.trace(similarity, temperature)

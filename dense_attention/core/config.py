@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .errors import DenseAttentionError
+
 SIMILARITY_NAMES = ("dot", "scaled_dot", "cosine", "neg_euclidean", "additive", "bilinear")
 ACTIVATIONS = ("identity", "relu", "tanh", "gelu")
 POOLINGS = ("learned", "mean")
@@ -19,8 +21,12 @@ TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0
 TEMPERATURE_RANGE = (1e-3, 1e3)
 
 
-class ConfigError(ValueError):
-    """A configuration field has an unknown name or an invalid value."""
+class ConfigError(DenseAttentionError, ValueError):
+    """A configuration field has an unknown name or an invalid value.
+
+    Also a ValueError, Python's error for a bad argument value: callers catch it as one
+    (server.store reads a stored model's config beside JSON's own ValueErrors).
+    """
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

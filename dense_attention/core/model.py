@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import seeding
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .similarity import SIMILARITIES, SimilarityParams, register_weight
 from .trace import Trace
 
@@ -159,11 +159,13 @@ class DenseAttention(nn.Module):
         temperature = self.config.temperature if temperature is None else float(temperature)
         pooling = pooling or self.config.pooling
         if similarity not in SIMILARITIES:
-            raise ValueError(f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}")
+            raise ConfigError(
+                f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}"
+            )
         if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {temperature}")
+            raise ConfigError(f"temperature must be a positive number, got {temperature}")
         if pooling not in ("learned", "mean"):
-            raise ValueError(f"unknown pooling {pooling!r}; choose learned or mean")
+            raise ConfigError(f"unknown pooling {pooling!r}; choose learned or mean")
         return similarity, temperature, pooling
 
     def encode_sequence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ task (executor.py), reporting through an `executor.Reporter`; no UI in here.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,6 +33,8 @@ from .messages import (
     TrialFinished,
 )
 from .metrics import Probe, TrainedModel
+
+log = logging.getLogger(__name__)
 
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
 HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
@@ -201,8 +204,11 @@ def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
     job.update(phase=f"Measuring the baseline ({name})")
     try:
         return Baseline(accuracy=baseline_accuracy(ds))
-    except (ValueError, MemoryError) as err:
-        return Baseline(note=f"could not be measured: {err}")
+    except MemoryError:
+        return Baseline(note="could not be measured: not enough memory")
+    except Exception:  # noqa: BLE001 - a bug: logged; the trained model stays, without a baseline
+        log.exception("the baseline (%s) could not be measured", name)
+        return Baseline(note="could not be measured: an error inside the app (logged)")
 
 
 # ---------------------------------------------------------------------------------------------
