@@ -317,11 +317,11 @@ def test_a_damaged_stored_model_is_named_in_the_sidebar_until_removed(found):
     assert other.save(space, "cut *short*")
     weights = next(other.folder(token).glob("models/*/model.safetensors"))
     weights.write_bytes(weights.read_bytes()[:64])
-    at = sidebar_app(**{ui.WORKSPACE: token})
+    at = sidebar_app(**{state.WORKSPACE: token})
     warnings = [w.value for w in at.sidebar.warning]
     assert len(warnings) == 1 and "cut \\*short\\*" in warnings[0]
     assert "could not be loaded" in warnings[0] and "Its files are kept" in warnings[0]
-    assert f"{ui.USER_SUFFIX}" not in " ".join(at.selectbox(key=ui.MODEL_WIDGET).options)
+    assert f"{browser.USER_SUFFIX}" not in " ".join(at.selectbox(key=state.MODEL_WIDGET).options)
     assert weights.is_file()
     at = run(at.sidebar.button[0].click())
     assert not at.sidebar.warning and not weights.parent.exists()
@@ -332,7 +332,6 @@ def test_a_cookie_token_the_server_never_issued_is_replaced(found, monkeypatch):
     import secrets
 
     from dense_attention.server import store
-    from dense_attention.ui import browser
 
     made_up, known = secrets.token_hex(16), secrets.token_hex(16)
     other = store.Workspaces(store.data_dir())
@@ -340,11 +339,11 @@ def test_a_cookie_token_the_server_never_issued_is_replaced(found, monkeypatch):
     space.models["mine"] = checkpoint.load(next(iter(found.values())).path)
     assert other.save(space, "mine")
     monkeypatch.setattr(browser, "_cookie_token", lambda: made_up)
-    token = sidebar_app().session_state[ui.WORKSPACE]
+    token = sidebar_app().session_state[state.WORKSPACE]
     assert token != made_up and len(token) == 32
-    assert not ui.workspaces().folder(made_up).exists()
+    assert not browser.workspaces().folder(made_up).exists()
     monkeypatch.setattr(browser, "_cookie_token", lambda: known)
-    assert sidebar_app().session_state[ui.WORKSPACE] == known
+    assert sidebar_app().session_state[state.WORKSPACE] == known
 
 
 def test_the_facade_exports_what_the_pages_use_and_nothing_more():
