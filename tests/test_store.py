@@ -490,8 +490,8 @@ def test_a_broken_index_is_named_and_can_be_set_aside(tmp_path, trained):
 def test_a_job_of_a_server_killed_after_it_was_seen_running_becomes_interrupted(tmp_path):
     survivor, doomed = store.Workspaces(tmp_path), store.Workspaces(tmp_path)
     space = doomed.get(TOKEN)
-    space.jobs["train"] = jobs.Job("train", "Train on digits", lambda job: None)  # not started
-    doomed.record_jobs(space)
+    space.jobs[JobKind.TRAIN] = jobs.Job(JobKind.TRAIN, "Train on digits", lambda job: None)
+    doomed.record_jobs(space)  # running there (not started: it never ends)
     assert survivor.get(TOKEN).interrupted == {}  # it runs on the other server
     doomed.lease.release()  # SIGKILL: the index is not touched again
     seen = survivor.get(TOKEN)
@@ -500,7 +500,7 @@ def test_a_job_of_a_server_killed_after_it_was_seen_running_becomes_interrupted(
     }
     survivor.record_jobs(seen)
     survivor.get(TOKEN)  # any later write keeps the job interrupted on disk
-    seen.jobs["x"] = jobs.Job("x", "X", lambda job: None)
+    seen.jobs[JobKind.SWEEP] = jobs.Job(JobKind.SWEEP, "Sweep", lambda job: None)
     survivor.record_jobs(seen)
     index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
     assert index["jobs"]["train"]["state"] == "interrupted"
