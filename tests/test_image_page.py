@@ -121,6 +121,15 @@ def test_a_demo_photo_with_an_honest_note(at, digits):
     assert any("padded" in c.value for c in at.caption)  # 451x300: not square
 
 
+def test_a_picture_the_model_is_unsure_of_gets_the_caution_beside_its_prediction(at, digits):
+    """Issue #26.5: scikit-image's camera man is under digits' held-out floor."""
+    at.radio(key="image_source").set_value("Demo photo").run()
+    at.selectbox(key="image_photo").set_value("camera").run()
+    p = float(digits.explain(images.demo_images()["camera"]).trace.probs[0].max())
+    (note,) = [w.value for w in at.warning if "may be unlike the digits data" in w.value]
+    assert f"{p:.1%} sure of its top class" in note and "58.9%" in note
+
+
 def test_the_query_patch_follows_the_formula_panel(at, digits, examples):
     at.selectbox(key="image_query").set_value(3).run()
     assert at.selectbox(key="cell_i").value == 3  # the formula panel uses the same query

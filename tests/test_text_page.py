@@ -246,6 +246,15 @@ def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
     assert not any("single stop word" in w.value for w in at.warning)
 
 
+def test_gibberish_gets_the_unlike_the_training_data_caution_and_news_does_not(text_page):
+    """Issue #26.5 on the page: the caution sits beside the prediction, with its numbers."""
+    at = set_sentence(text_page, "asdkjh qwpoeiru zxmcnv blorp")
+    (note,) = [w.value for w in at.warning if "may be unlike the bbc-topics data" in w.value]
+    assert "held-out bbc-topics examples" in note and "69.5%" in note
+    at = set_sentence(at, EXAMPLE)
+    assert not any("may be unlike" in w.value for w in at.warning)
+
+
 def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hover(text_page):
     """Issue #13.4: the emoji MiniLM reads as [UNK] is labelled [UNK], its text in the hover."""
     at = set_sentence(text_page, "The 🦄 singer topped the charts")

@@ -421,6 +421,11 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     warning = " ".join(w.value for w in at.warning)
     assert f"stopped by you during epoch {epoch} of 200" in warning
     assert "not measured: the run was stopped" in warning
+    # Issue #26.6: the test accuracy beside it is said measured, and the bar is not full.
+    assert f"its test accuracy, {job.result.test_accuracy:.1%}, is measured" in warning
+    assert metrics["Test accuracy"] == f"{job.result.test_accuracy:.1%}"
+    bars = [p.proto for p in at.get("progress")]
+    assert bars and all("(100%)" not in bar.text and bar.value < 100 for bar in bars)
     stopped = f"digits #1 (stopped in epoch {epoch}){browser.USER_SUFFIX}"
     at = run(at.switch_page("views/image.py"))
     picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)

@@ -18,6 +18,7 @@ from ..data.baselines import BASELINE_NAMES, baseline_accuracy
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
+from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import StepEvent, evaluate, train
@@ -172,6 +173,7 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.update(1.0, "Measuring test accuracy")
     model.cpu().eval()
     test_loss, test_acc = evaluate(model, splits[2])
+    familiar = calibrate_tensors(model, splits[1], ds.name, test=splits[2])
     trained = TrainedModel(
         dataset=ds.name,
         test_accuracy=test_acc,
@@ -185,6 +187,7 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
         baseline_name=baseline_name(ds.kind),
         split_seed=request.data.seed,
         limit=request.data.limit,
+        familiarity=familiar.to_dict() if familiar else None,
         model=model,
         classes=ds.classes,
         snapshots=run.snapshots,

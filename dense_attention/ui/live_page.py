@@ -31,6 +31,7 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
+from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
 from .walkthrough import (
     cell_panel,
@@ -149,7 +150,7 @@ def _prediction(
     cell: tuple[int, int],
     found: Verdict | None,
 ) -> None:
-    """The prediction line, the verdict's badge, a caution, and the whole-trace downloads.
+    """The prediction line, the verdict's badge, the cautions, and the whole-trace downloads.
 
     Drawn by a fragment into a container of the full run, inside a container of its own:
     Streamlit 1.67 gives every element a fragment writes straight into an outside container
@@ -158,6 +159,7 @@ def _prediction(
     st.markdown(prediction_line(explanation))
     badge(settings, text, found)
     caution(settings.model, text)
+    unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
     steps_download(explanation, settings.config, cell=cell, about=about)
 

@@ -20,6 +20,7 @@ from .inputs import prediction_line, read_once
 from .share import EXAMPLE_SOURCE, share_view
 from .sidebar import Settings
 from .styles import md
+from .unfamiliar import unfamiliar_caution
 from .verdicts import badge
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
@@ -135,6 +136,7 @@ def what_the_model_sees(
     with verdict:
         st.markdown(prediction_line(explanation))
         badge(settings, picked.image)
+        unfamiliar_caution(settings, picked.image)
         if picked.label is not None:
             st.markdown(f"True label: **{md(picked.label)}**")
     with chart:
