@@ -41,6 +41,7 @@ from .cache import (
 )
 from .charts import chart, export_buttons, matrix_table, trace_download
 from .checkpoint_zip import checkpoint_download, checkpoint_upload, trained_download
+from .code_download import code_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
 from .errors import friendly_errors
 from .inputs import (
@@ -141,6 +142,7 @@ __all__ = [
     "caution",
     "cell_panel",
     "chart",
+    "code_download",
     "checkpoint_download",
     "checkpoint_upload",
     "checkpoints",

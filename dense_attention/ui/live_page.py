@@ -24,6 +24,7 @@ from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
 from .charts import trace_download
+from .code_download import code_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
 from .live_view import live_panel
@@ -155,6 +156,7 @@ def _prediction(
     caution(settings.model, text)
     trace_download(explanation, about=about)
     steps_download(explanation, settings.config, cell=cell, about=about)
+    code_download(settings, explanation, text)
 
 
 def image_walkthrough(picked: Picked, picture: Picture) -> None:
@@ -207,5 +209,6 @@ def _image_live(
     with downloads:
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
+        code_download(settings, explanation, label, key="image_code_zip")
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})
