@@ -63,6 +63,7 @@ from .job_panels import (
     start_job,
     train_progress,
 )
+from .lesson import lesson_panel
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
 from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, importance, training_means
@@ -160,6 +161,7 @@ __all__ = [
     "input_verdict",
     "job_controls",
     "job_panel",
+    "lesson_panel",
     "live_settings",
     "load_checkpoint",
     "load_reference_model",

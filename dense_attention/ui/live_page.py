@@ -27,6 +27,7 @@ from .charts import trace_download
 from .code_download import code_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .lesson import lesson_panel
 from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
@@ -90,6 +91,7 @@ def _live_part(
     drawn_with: str | None,
 ) -> None:
     settings = _fragment_settings(picked, drawn_with)
+    lesson_panel()  # under the live settings: its link follows them
     with friendly_errors():
         explanation = settings.explain(text)
     found = input_verdict(settings, text)

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from . import live, state
+from . import lesson, live, state
 from .cache import checkpoints
 
 SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
@@ -62,9 +62,9 @@ def restore_view() -> None:
 
     Parameters: text, model (a shipped checkpoint), similarity, temperature, pooling, slide
     (1-based), input (text | image) and image (a demo photo) of the present page, cell ("i,j",
-    1-based) of the formula panel, example (1-based) of the Image page, and text_not_shared=1
-    when the sender's text was too long for a link. Unknown or invalid values are ignored: the
-    page opens with its defaults instead.
+    1-based) of the formula panel, example (1-based) of the Image page, text_not_shared=1
+    when the sender's text was too long for a link, and a lesson's hide= and lock= (see
+    ui.lesson). Unknown or invalid values are ignored: the page opens with its defaults instead.
     """
     if st.session_state.get(state.VIEW_RESTORED):
         return
@@ -76,6 +76,7 @@ def restore_view() -> None:
     _restore_model()
     _restore_present()
     _restore_picks()
+    lesson.restore(_param)
 
 
 def _index(text: str | None, upper: int = 10_000) -> int | None:
