@@ -7,7 +7,7 @@ import pytest
 from pagetest import open_page, run
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
+from dense_attention.ui import state
 
 LABEL = "Download the model as PyTorch code"
 
@@ -34,5 +34,5 @@ def test_other_pages_with_a_model_offer_it_too(page):
 
 def test_the_words_follow_a_switched_similarity_variant(text_page):
     """bbc-topics loads the variant trained with the picked similarity: the download follows."""
-    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("dot"))
+    at = run(text_page.selectbox(key=state.SIMILARITY_WIDGET).set_value("dot"))
     assert "similarity dot, τ = 0.07" in _buttons(at)[0].proto.help

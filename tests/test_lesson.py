@@ -11,8 +11,7 @@ from pagetest import APP, run
 from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
-from dense_attention.ui import lesson, state
+from dense_attention.ui import cache, lesson, state
 
 SENTENCE = "Voters head to the polls"
 
@@ -26,7 +25,7 @@ def linked(**params: str) -> AppTest:
 
 
 def _text_model() -> str:
-    return next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    return next(n for n, c in cache.checkpoints().items() if c.kind == "text")
 
 
 def _flat(at: AppTest) -> dict[str, str]:
@@ -44,11 +43,11 @@ def test_parse_keeps_known_controls_only_and_hidden_wins_over_locked():
 def test_hidden_controls_are_absent_and_locked_ones_disabled_with_a_note():
     at = linked(text=SENTENCE, model=_text_model(), similarity="dot",
                 hide="similarity,temperature", lock="model,text")  # fmt: skip
-    assert not [s for s in at.selectbox if s.key == ui.SIMILARITY_WIDGET]
+    assert not [s for s in at.selectbox if s.key == state.SIMILARITY_WIDGET]
     assert not at.select_slider  # temperature is the only select slider
-    assert at.radio(key=ui.POOLING_WIDGET).disabled is False  # free: the exercise's one knob
-    assert at.selectbox(key=ui.MODEL_WIDGET).disabled is True
-    box = at.text_area(key=ui.SENTENCE_WIDGET)
+    assert at.radio(key=state.POOLING_WIDGET).disabled is False  # free: the exercise's one knob
+    assert at.selectbox(key=state.MODEL_WIDGET).disabled is True
+    box = at.text_area(key=state.SENTENCE_WIDGET)
     assert box.disabled is True and box.value == SENTENCE
     notes = [c.value for c in at.caption if lesson.LOCK_NOTE in c.value]
     assert len(notes) == 2  # under the model and under the sentence
@@ -59,16 +58,16 @@ def test_hidden_controls_are_absent_and_locked_ones_disabled_with_a_note():
 
 def test_a_locked_setting_survives_reset():
     at = linked(model=_text_model(), similarity="dot", pooling="mean", lock="similarity")
-    assert at.selectbox(key=ui.SIMILARITY_WIDGET).disabled is True
+    assert at.selectbox(key=state.SIMILARITY_WIDGET).disabled is True
     reset = next(b for b in at.button if b.label == "Reset to trained settings")
     at = run(reset.click())
-    assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "dot"  # locked: kept
-    assert at.radio(key=ui.POOLING_WIDGET).value == "learned"  # free: back to trained
+    assert at.selectbox(key=state.SIMILARITY_WIDGET).value == "dot"  # locked: kept
+    assert at.radio(key=state.POOLING_WIDGET).value == "learned"  # free: back to trained
 
 
 def test_the_panel_builds_a_link_from_the_current_view(text_page):
-    at = run(text_page.text_area(key=ui.SENTENCE_WIDGET).set_value(SENTENCE))
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("dot"))
+    at = run(text_page.text_area(key=state.SENTENCE_WIDGET).set_value(SENTENCE))
+    at = run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("dot"))
     at = run(at.multiselect(key=state.LESSON_HIDE).set_value(["similarity", "temperature"]))
     at = run(at.multiselect(key=state.LESSON_LOCK).set_value(["model", "text"]))
     link = at.code[-1].value

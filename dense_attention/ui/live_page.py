@@ -19,10 +19,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ..data import images
+from ..explain import attention_work
 from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
+from .breakdown import query_key_panel
 from .charts import trace_download
 from .code_download import code_download
 from .errors import friendly_errors
@@ -33,6 +35,7 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
+from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
 from .walkthrough import (
     cell_panel,
@@ -57,8 +60,10 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     show_tokens(explanation, text, picked.model.config.text.max_len)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
-    live_panel(settings, picked, explanation, text, key="text_live_view")
-    cell = selected_cell(len(explanation.tokens))
+    # Until the user picks one, the cell is the input's strongest link between two tokens.
+    lesson = attention_work.lesson_cell(explanation.trace.attn[0], explanation.trace.alpha[0])
+    cell = selected_cell(len(explanation.tokens), default=lesson)
+    live_panel(settings, picked, explanation, text, key="text_live_view", cell=cell)
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,
@@ -97,7 +102,7 @@ def _live_part(
     found = input_verdict(settings, text)
     about = _provenance(settings, text, found)  # in every exported file
     cell = selected_cell(len(explanation.tokens))
-    with head:
+    with head, st.container():  # see _prediction: its own container in the fragment
         _prediction(settings, explanation, text, about, cell, found)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
@@ -109,6 +114,7 @@ def _live_part(
 
     extras = {"alpha": alpha, "attn": why}
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+    query_key_panel(settings, explanation)
 
 
 def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
@@ -141,7 +147,7 @@ def _live_steps(
         extras=extras,
         inputs=settings.inputs,
     )
-    cell_panel(explanation, settings.config)
+    cell_panel(explanation, settings.config, model=settings.model)
 
 
 def _prediction(
@@ -152,10 +158,16 @@ def _prediction(
     cell: tuple[int, int],
     found: Verdict | None,
 ) -> None:
-    """The prediction line, the verdict's badge, a caution, and the whole-trace downloads."""
+    """The prediction line, the verdict's badge, the cautions, and the whole-trace downloads.
+
+    Drawn by a fragment into a container of the full run, inside a container of its own:
+    Streamlit 1.67 gives every element a fragment writes straight into an outside container
+    the same delta path, so the second download button took the first one's deferred file
+    (the JSON trace button then did nothing: "Deferred file ... not found")."""
     st.markdown(prediction_line(explanation))
     badge(settings, text, found)
     caution(settings.model, text)
+    unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
     steps_download(explanation, settings.config, cell=cell, about=about)
     code_download(settings, explanation, text)
@@ -208,7 +220,7 @@ def _image_live(
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
     about = _provenance(settings, label, input_verdict(settings, picture.image))
     cell = selected_cell(len(explanation.tokens))
-    with downloads:
+    with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
         code_download(settings, explanation, label, key="image_code_zip")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.errors import DenseAttentionError
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
@@ -19,6 +21,8 @@ from ..training.train import pick_device
 from . import browser, lesson, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
 from .errors import friendly_errors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,7 @@ def pick(kind: str | None = None) -> Picked | None:
     `kind` ("text" or "image") limits the picker to models of that kind.
     """
     with st.sidebar:
+        browser.unreadable_models()
         picked = _pick_model(kind)
     if picked is None:
         _no_model(kind)
@@ -210,8 +215,10 @@ def similarity_models(picked: Picked) -> dict[str, tuple[Classifier, str | None]
     for similarity in SIMILARITIES:
         try:
             found[similarity] = _variant(variants, similarity, picked.model, picked.cache_key)
-        except (OSError, ValueError, RuntimeError):  # CheckpointError is a ValueError
+        except DenseAttentionError:  # e.g. a CheckpointError: picking its similarity says why
             continue
+        except Exception:  # noqa: BLE001 - a bug: logged; the page goes on without this variant
+            log.exception("the %s variant of %s could not be loaded", similarity, picked.label)
     return found
 
 
@@ -231,11 +238,10 @@ def live_settings(picked: Picked, draw: bool = True) -> Settings:
     with friendly_errors():
         model, cache_key = _variant(variants, values["similarity"], model, cache_key)
     values["temperature"] = float(values["temperature"])
-    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
-    if draw:
+    if draw:  # a model of this browser travels by name: another browser is told it lacks it
         share.share_view(
-            model=label if shipped else None,
-            **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
+            model=label,
+            **{n: values[n] for n in live.SETTING_NAMES},
             **lesson.current().params(),  # a lesson link keeps its hide= and lock=
         )
     trained = model.config.model
