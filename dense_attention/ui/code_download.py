@@ -12,6 +12,7 @@ import torch
 
 from ..figures import code_export
 from ..inputs.classifier import Classifier, Explanation
+from . import state
 from .charts import download
 from .sidebar import Settings
 
@@ -35,7 +36,7 @@ def code_download(
     settings: Settings,
     explanation: Explanation,
     item: Any,
-    key: str = "code_zip",
+    key: str = state.CODE_ZIP,
     in_sidebar: bool = False,
 ) -> None:
     """A "Download the model as PyTorch code" button (in the sidebar with `in_sidebar`); the ZIP
@@ -43,7 +44,7 @@ def code_download(
     is none."""
     if in_sidebar:
         with st.sidebar:
-            return code_download(settings, explanation, item, key)
+            return code_download(settings, explanation, item, state.CODE_ZIP_SIDEBAR)
     encoder = settings.trained.sequence_encoder
     if encoder != "none":
         st.caption(

@@ -24,6 +24,7 @@ from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
+from . import state
 from .breakdown import query_key_panel
 from .charts import trace_download
 from .code_download import code_download
@@ -223,6 +224,6 @@ def _image_live(
     with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
-        code_download(settings, explanation, label, key="image_code_zip")
+        code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})
