@@ -1,4 +1,5 @@
-"""Command line: python -m dense_attention train|eval|trace|sweep|tune|faithfulness (see --help)."""
+"""Command line: python -m dense_attention train|eval|trace|sweep|tune|faithfulness|export-code
+(see --help)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,14 @@ from .data.baselines import baseline_accuracy
 from .data.builtin import DATASETS, load_dataset
 from .data.dataset import Dataset
 from .data.image_files import load_image
+from .data.images import presentation_pictures
 from .data.uploads import from_csv, from_image_zip
 from .explain import attention_work, faithfulness
+from .figures import code_export
 from .inputs.classifier import Classifier, build_classifier
 from .inputs.image_encoder import ImageConfig
 from .inputs.text_encoder import TEXT_MODES, TextConfig
-from .storage import checkpoint
+from .storage import catalog, checkpoint
 from .training import distributed
 from .training.sweep import sweep_similarities
 from .training.train import StepEvent, TrainResult, evaluate, pick_device, train
@@ -161,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
     tu.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     _add_regularisation_args(tu, penalties=False)
     _add_faithfulness_parser(sub)
+    ex = sub.add_parser("export-code", help="write the model as model.py + model.safetensors")
+    ex.add_argument("--checkpoint", type=Path, required=True)
+    ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
     return top
 
 
@@ -368,6 +374,24 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_code(args: argparse.Namespace) -> int:
+    model = checkpoint.load(args.checkpoint)
+    folder = Path(args.checkpoint)
+    if model.config.kind == "text":
+        info = catalog.CheckpointInfo(folder.name, folder, "text", 0, "")
+        about = catalog.examples_for(info)[0]
+        x = model.explain(about).trace.x
+    else:
+        about, picture = next(iter(presentation_pictures(checkpoint.read_metadata(folder)).items()))
+        x = model.explain(picture).trace.x
+    title = f"The {folder.resolve().name} model"
+    written = code_export.export_classifier(model, x, about, title).write(args.out)
+    for path in written:
+        print(path)
+    print(f"run it: cd {args.out} && python {written[0].name}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     ds = _dataset(args)
     cfg = _train_config(args)
@@ -552,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": lambda: cmd_sweep(args),
         "tune": lambda: cmd_tune(args),
         "faithfulness": lambda: cmd_faithfulness(args, argv),
+        "export-code": lambda: cmd_export_code(args),
     }
     try:
         return commands[args.command]()

@@ -1,6 +1,7 @@
 """The CLI end to end on tiny configurations, and the shipped checkpoints' recorded accuracy."""
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -91,6 +92,22 @@ def test_help_runs():
     out = subprocess.run([sys.executable, "-m", "dense_attention", "train", "--help"],
                          capture_output=True, text=True, cwd=ROOT, check=True)  # fmt: skip
     assert "--similarity" in out.stdout and "--dataset" in out.stdout
+
+
+def test_export_code_writes_a_model_py_that_predicts_like_the_checkpoint(capsys, tmp_path):
+    folder = ROOT / "assets" / "checkpoints" / "bbc-topics"
+    code, out, _ = run(capsys, "export-code", "--checkpoint", str(folder), "--out", str(tmp_path))
+    assert code == 0 and "model.py" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py", "model.safetensors"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "model.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    sentence = catalog.examples_for(catalog.discover_checkpoints(folder.parent)["bbc-topics"])[0]
+    explained = checkpoint.load(folder).explain(sentence)
+    predicted = explained.classes[int(explained.trace.probs[0].argmax())]
+    assert len(sentence) <= 80  # model.py shortens longer ones
+    assert done.stdout.splitlines()[0] == f"example: {sentence}"
+    assert done.stdout.splitlines()[-1] == f"prediction: {predicted}"
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -28,6 +28,7 @@ with ui.friendly_errors():
     explanation = settings.explain(item)
     result = ui.analysis(settings, item)
 st.markdown(ui.prediction_line(explanation))
+ui.code_download(settings, explanation, item, in_sidebar=True)
 ui.show_verdict(result, explanation, settings)
 ui.ablations(result, ui.training_means(settings) is not None, settings.config)
 ui.importance(settings, item, result)

@@ -22,6 +22,7 @@ similarity_b, temperature_b = ui.setting_b(settings)
 with ui.friendly_errors():
     a = settings.explain(text)
     b = settings.explain(text, similarity=similarity_b, temperature=temperature_b)
+ui.code_download(settings, a, text, in_sidebar=True)
 name_a = f"A: {settings.similarity}, τ = {settings.temperature:g}"
 name_b = f"B: {similarity_b}, τ = {temperature_b:g}"
 

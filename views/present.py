@@ -27,6 +27,7 @@ if source == TEXT and not item.strip():
 
 with ui.friendly_errors():
     explanation = settings.explain(item)
+ui.code_download(settings, explanation, item, in_sidebar=True)
 
 k = ui.slide_controls(len(SLIDES))  # the browser switches slides and keeps `slide` in the URL
 photo = st.session_state.get(ui.PRESENT_PHOTO) if source == IMAGE else None

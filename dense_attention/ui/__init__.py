@@ -11,6 +11,7 @@ module, e.g. `from dense_attention.ui import state`.
 - share: the URL ⇄ session; browser: this browser's workspace and its cookie
 - inputs, styles: sentence boxes, uploads read once, token chips, the prediction line
 - charts: a chart with its exports; walkthrough: the steps and the formula-with-numbers panel
+- code_download: the model as PyTorch code; lesson: lesson links (hide=, lock=) and their panel
 - live_page: Text and Image pages split so a live setting reruns only what it changes
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
@@ -28,6 +29,7 @@ random token kept in the session and in a cookie. See docs/design.md.
 from .browser import remember_browser, workspace
 from .cache import warm_pages, warm_up_later
 from .checkpoint_zip import checkpoint_upload, trained_download
+from .code_download import code_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
 from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
@@ -80,6 +82,7 @@ __all__ = [
     "attention_chart",
     "cell_panel",
     "checkpoint_upload",
+    "code_download",
     "compare_runs",
     "data_choice",
     "dataset_level",

@@ -22,7 +22,14 @@ MIME_TYPES = {
 }
 
 
-def download(label: str, data: Callable[[], Any], file_name: str, key: str, icon: str) -> None:
+def download(
+    label: str,
+    data: Callable[[], Any],
+    file_name: str,
+    key: str,
+    icon: str,
+    help: str | None = None,
+) -> None:
     """A download button whose file is made by `data()` only when clicked (no rerun after)."""
     st.download_button(
         label,
@@ -32,6 +39,7 @@ def download(label: str, data: Callable[[], Any], file_name: str, key: str, icon
         on_click="ignore",
         key=key,
         icon=f":material/{icon}:",
+        help=help,
     )
 
 

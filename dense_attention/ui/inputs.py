@@ -14,7 +14,7 @@ from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
 from ..storage import catalog
-from . import state
+from . import lesson, state
 from .cache import checkpoints
 from .share import SHARED_TEXT_MAX, share_view
 from .styles import md, token_chips_html
@@ -105,19 +105,25 @@ def _link_notices(text: str) -> None:
 def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
     """A sentence box (kept across pages) with example sentences one click away."""
     _default_sentence(examples)
+    if lesson.current().hides("text"):  # a lesson link's sentence, with no box to change it
+        return _shared_sentence()
+    locked = lesson.current().locks("text")
     st.text_area(
         "Your sentence",
         height=90,
         placeholder="Type a sentence, then press Ctrl+Enter",
         help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
+        disabled=locked,
         **state.bound_to(state.SENTENCE_WIDGET, state.SENTENCE),
     )
+    lesson.lock_note("text")
     st.pills(
         "Or try an example",
         list(examples),
         format_func=md,
         key=state.EXAMPLE_WIDGET,
         on_change=_use_example,
+        disabled=locked,
     )
     return _shared_sentence()
 
@@ -127,7 +133,10 @@ def sentence_line(
 ) -> str:
     """A one-line box for the sentence of the text pages (st.session_state[SENTENCE])."""
     _default_sentence(examples)
-    st.text_input("Sentence", **state.bound_to(key, state.SENTENCE))
+    if not lesson.current().hides("text"):
+        locked = lesson.current().locks("text")
+        st.text_input("Sentence", disabled=locked, **state.bound_to(key, state.SENTENCE))
+        lesson.lock_note("text")
     return _shared_sentence()
 
 

@@ -4,7 +4,7 @@ retraining (similarity, temperature, pooling): how each is drawn, shown and read
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ import streamlit as st
 
 from ..core.config import POOLINGS, TEMPERATURES
 from ..core.similarity import SIMILARITIES
-from . import state
+from . import lesson, state
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str], str | None]:
@@ -83,9 +83,11 @@ def store_setting(label: str, name: str) -> None:
     overrides_of(label)[name] = st.session_state[SETTING_WIDGETS[name]]
 
 
-def reset_settings(label: str) -> None:
-    """Forget the live settings of a model: it runs as trained again."""
-    st.session_state.setdefault(state.OVERRIDES, {}).pop(label, None)
+def reset_settings(label: str, keep: Collection[str] = ()) -> None:
+    """Forget the live settings of a model: it runs as trained again, but for the settings in
+    `keep` (those a lesson link hid or locked)."""
+    kept = {k: v for k, v in overrides_of(label).items() if k in keep}
+    st.session_state.setdefault(state.OVERRIDES, {})[label] = kept
 
 
 def draw_setting(
@@ -99,11 +101,16 @@ def draw_setting(
 
     `retrained`: similarity -> summary of the checkpoint of this model trained with it (the
     page loads that one, and the picker's caption gives its accuracy): such a similarity is
-    marked "trained with", not "≠ trained".
+    marked "trained with", not "≠ trained". A lesson link's hidden setting is not drawn (its
+    value stays); a locked one is drawn disabled, with a note.
     """
+    if lesson.current().hides(setting.name):
+        return live
     kwargs = dict(setting.extra, options=setting.options(trained, live))
+    kwargs["disabled"] = lesson.current().locks(setting.name)
     bind = state.bound(setting.widget, live, store_setting, label, setting.name)
     value = setting.draw(setting.label, **bind, **kwargs)
+    lesson.lock_note(setting.name)
     retrained = retrained or {}
     own = setting.name == "similarity" and value in retrained
     if value != trained and not own:

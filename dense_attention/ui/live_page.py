@@ -24,10 +24,13 @@ from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
+from . import state
 from .breakdown import query_key_panel
 from .charts import trace_download
+from .code_download import code_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .lesson import lesson_panel
 from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
@@ -94,6 +97,7 @@ def _live_part(
     drawn_with: str | None,
 ) -> None:
     settings = _fragment_settings(picked, drawn_with)
+    lesson_panel()  # under the live settings: its link follows them
     with friendly_errors():
         explanation = settings.explain(text)
     found = input_verdict(settings, text)
@@ -167,6 +171,7 @@ def _prediction(
     unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
     steps_download(explanation, settings.config, cell=cell, about=about)
+    code_download(settings, explanation, text)
 
 
 def image_walkthrough(picked: Picked, picture: Picture) -> None:
@@ -219,5 +224,6 @@ def _image_live(
     with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
+        code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from . import browser, live, state
+from . import browser, lesson, live, state
 from .cache import checkpoints
 from .styles import md
 
@@ -95,9 +95,10 @@ def restore_view() -> None:
 
     Parameters: text, model (a shipped checkpoint or this browser's), similarity, temperature,
     pooling, slide (1-based), input (text | image) and image (a demo photo) of the present
-    page, cell ("i,j", 1-based) of the formula panel, example (1-based) of the Image page, and
-    text_not_shared=1 when the sender's text was too long for a link. Unknown or invalid values
-    are ignored: the page opens with its defaults instead, and says so for a model or setting.
+    page, cell ("i,j", 1-based) of the formula panel, example (1-based) of the Image page,
+    text_not_shared=1 when the sender's text was too long for a link, and a lesson's hide= and
+    lock= (ui.lesson). Unknown or invalid values are ignored: the page opens with its defaults
+    instead, and says so for a model or setting.
     """
     if st.session_state.get(state.VIEW_RESTORED):
         return
@@ -109,6 +110,7 @@ def restore_view() -> None:
     _restore_model()
     _restore_present()
     _restore_picks()
+    lesson.restore(_param)
 
 
 def _index(text: str | None, upper: int = 10_000) -> int | None:

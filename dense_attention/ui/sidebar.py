@@ -18,7 +18,7 @@ from ..inputs.image_encoder import ImageConfig
 from ..inputs.text_encoder import TextConfig
 from ..storage.catalog import CheckpointInfo, checkpoint_root
 from ..training.train import pick_device
-from . import browser, live, share, state
+from . import browser, lesson, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
 from .errors import friendly_errors
 
@@ -103,9 +103,11 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
     complete = [name for name in own if name not in stopped]
     newest_own = complete[-1] if complete else None  # after a reload: the model trained last
     value = chosen if chosen in labels else newest_own or labels[0]
-    label = st.selectbox(
-        "Model", labels, **state.bound(state.MODEL_WIDGET, value, _remember_model, slot)
-    )
+    label = value if lesson.current().hides("model") else st.selectbox(
+        "Model", labels, disabled=lesson.current().locks("model"),
+        **state.bound(state.MODEL_WIDGET, value, _remember_model, slot),
+    )  # fmt: skip
+    lesson.lock_note("model")
     if label in own:
         st.caption("Trained in this session: only you see it.")
         return label, own[label], None
@@ -148,13 +150,16 @@ def _live_settings(
         values[setting.name] = live.draw_setting(
             setting, label, trained[setting.name], values[setting.name], retrained
         )
-    st.button(
-        "Reset to trained settings",
-        on_click=live.reset_settings,
-        args=(label,),
-        disabled=values == trained,
-        icon=":material/restart_alt:",
-    )
+    keep = lesson.current().constrained
+    free = [n for n in live.SETTING_NAMES if n not in keep]
+    if free:  # a lesson link's hidden and locked settings stay as sent
+        st.button(
+            "Reset to trained settings",
+            on_click=live.reset_settings,
+            args=(label, keep),
+            disabled=all(values[n] == trained[n] for n in free),
+            icon=":material/restart_alt:",
+        )
     return values
 
 
@@ -234,7 +239,11 @@ def live_settings(picked: Picked, draw: bool = True) -> Settings:
         model, cache_key = _variant(variants, values["similarity"], model, cache_key)
     values["temperature"] = float(values["temperature"])
     if draw:  # a model of this browser travels by name: another browser is told it lacks it
-        share.share_view(model=label, **{n: values[n] for n in live.SETTING_NAMES})
+        share.share_view(
+            model=label,
+            **{n: values[n] for n in live.SETTING_NAMES},
+            **lesson.current().params(),  # a lesson link keeps its hide= and lock=
+        )
     trained = model.config.model
     changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
     return Settings(label, model, **values, changed=changed, cache_key=cache_key)

@@ -24,6 +24,7 @@ VIEW_RESTORED = "view_restored"  # True once the shared URL was read into the se
 TEXT_NOT_SHARED = "text_not_shared"
 WORKSPACE = "workspace_token"  # the 32-hex-digit token of this browser's workspace
 COOKIE_WRITTEN = "workspace_cookie_written"  # True once the token went into the cookie
+LESSON = "lesson"  # lesson.Lesson: the controls a lesson link hid or locked (from hide=, lock=)
 REMOVE_UNREADABLE = "remove_unreadable_"  # prefix of the buttons removing a damaged stored model
 
 # Widgets of the sidebar and the text pages (filled from the persistent values above)
@@ -34,6 +35,10 @@ POOLING_WIDGET = "sidebar_pooling"  # live pooling
 SENTENCE_WIDGET = "sentence_text"  # the sentence box of the text and compare pages
 EXAMPLE_WIDGET = "sentence_example"  # the example-sentence pills (reset after each click)
 PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence box
+LESSON_HIDE = "lesson_hide"  # "Make a lesson link": the controls to hide
+LESSON_LOCK = "lesson_lock"  # "Make a lesson link": the controls to lock
+# "Download the model as PyTorch code": on the Text page, the Image page, and in the sidebar
+CODE_ZIP, CODE_ZIP_IMAGE, CODE_ZIP_SIDEBAR = "code_zip", "image_code_zip", "sidebar_code_zip"
 
 # The formula panel: the selected attention cell (0-based) and its clickable matrix
 CELL = "cell"  # prefix of the panel's keys
