@@ -20,7 +20,7 @@ import torch
 from ..core.model import DenseAttention
 from ..data.dataset import Split
 from ..inputs.classifier import Classifier
-from .faithfulness import sample_split
+from .faithfulness import features_of, sample_split
 
 EPSILON = 0.01  # the largest total variation between p and p' that counts as "the same answer"
 LN2 = math.log(2)  # the largest JSD (natural log): two distributions with disjoint supports
@@ -143,6 +143,14 @@ def _adversary(
                      jsd=float(jsd(alpha, adversarial)), tv=float(total_variation(probs, p0)),
                      probs=p0.cpu().numpy(), adversarial_probs=probs.cpu().numpy(),
                      epsilon=epsilon)  # fmt: skip
+
+
+def search_item(
+    classifier: Classifier, item: Any, settings: dict[str, Any] | None = None, **options: Any
+) -> Adversary:
+    """`search` on one raw input (a text or an image) of `classifier`, over its real tokens."""
+    f = features_of(classifier, item)
+    return search(classifier.core, f.x[:, f.mask[0]], settings, **options)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ One job per file; pages read `ui.sidebar(...)`, `ui.render_steps(...)` through t
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, what_if: the "Does attention matter?" page; verdicts: the one verdict (badge,
-  attention page, why attention is diagonal)
+- matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
+  (badge, attention page, why attention is diagonal)
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -22,6 +22,7 @@ model trained or uploaded in a browser lives in that browser's workspace (`brows
 random token kept in the session and in a cookie. See docs/design.md.
 """
 
+from .adversarial import adversarial_attention
 from .browser import (
     USER_SUFFIX,
     WORKSPACE_COOKIE,
@@ -64,7 +65,7 @@ from .job_panels import (
 )
 from .live import SETTING_NAMES, SETTING_WIDGETS, reset_settings
 from .live_page import image_walkthrough, text_walkthrough
-from .matters import ablations, analysis, deletion, importance, training_means
+from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import EXAMPLE, photo_caution, pick_image, what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .present import (
@@ -133,6 +134,7 @@ __all__ = [
     "WORKSPACE",
     "WORKSPACE_COOKIE",
     "ablations",
+    "adversarial_attention",
     "analysis",
     "attention_chart",
     "attention_on_picture",
@@ -150,6 +152,7 @@ __all__ = [
     "dataset_level",
     "deletion",
     "diagonal_panel",
+    "eraser_scores",
     "examples_of",
     "export_buttons",
     "friendly_errors",
