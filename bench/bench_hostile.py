@@ -128,6 +128,7 @@ def run_case(case: str, images: int) -> None:
     import dense_attention.data.uploads  # noqa: F401
     import dense_attention.figures.image_plots  # noqa: F401
     import dense_attention.storage.checkpoint  # noqa: F401 - imports (torch, PIL) counted in "before"
+    from dense_attention import DenseAttentionError
 
     if case == "image-checkpoint":
         raw = crafted_image_checkpoint()
@@ -138,7 +139,7 @@ def run_case(case: str, images: int) -> None:
     before, start = peak_mb(), cpu_s()
     try:
         outcome = action(raw)
-    except ValueError as err:  # CheckpointError, DataError, ConfigError, EncodingError
+    except DenseAttentionError as err:  # CheckpointError, DataError, ConfigError, EncodingError
         outcome = f"refused: {type(err).__name__}: {str(err)[:150]}"
     after, seconds = peak_mb(), cpu_s() - start
     row = {

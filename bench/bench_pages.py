@@ -24,18 +24,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from streamlit.logger import set_log_level  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dense_attention import ui  # noqa: E402
 from dense_attention.storage import catalog  # noqa: E402
+from dense_attention.ui import state  # noqa: E402
 
 TARGET_MS = 300
+SIMILARITIES = ["cosine", "dot", "bilinear", "additive", "neg_euclidean", "scaled_dot"]
 # page -> (widget kind, key, values for the "after a change" reruns, each new to the page)
 CHANGES = {
-    "views/text.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
-                                                           "neg_euclidean", "scaled_dot"]),
-    "views/model.py": ("select_slider", "temperature", [0.1, 0.2, 2.0, 10.0, 100.0, 0.01]),
+    "views/text.py": ("selectbox", state.SIMILARITY_WIDGET, SIMILARITIES),
+    "views/model.py": ("select_slider", state.TOY_TEMPERATURE, [0.1, 0.2, 2.0, 10.0, 100.0, 0.01]),
     "views/compare.py": ("select_slider", "compare_temperature", [0.1, 0.2, 0.5, 2.0, 5.0, 10.0]),
-    "views/image.py": ("selectbox", ui.SIMILARITY_WIDGET, ["cosine", "dot", "bilinear", "additive",
-                                                            "neg_euclidean", "scaled_dot"]),
+    "views/image.py": ("selectbox", state.SIMILARITY_WIDGET, SIMILARITIES),
 }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 import time
@@ -25,13 +26,14 @@ from .core.config import (
     SKIPS,
     TrainConfig,
 )
+from .core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .core.seeding import init_parameters
 from .data.baselines import baseline_accuracy
 from .data.builtin import DATASETS, load_dataset
 from .data.dataset import Dataset
 from .data.image_files import load_image
 from .data.uploads import from_csv, from_image_zip
-from .explain import adversarial, diagnostic, eraser, faithfulness
+from .explain import adversarial, attention_work, diagnostic, eraser, faithfulness
 from .inputs.classifier import Classifier, build_classifier
 from .inputs.image_encoder import ImageConfig
 from .inputs.text_encoder import TEXT_MODES, TextConfig
@@ -69,6 +71,8 @@ def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None
     p.add_argument("--dropout-h", type=float, default=0.0, help="dropout on h while training")
     p.add_argument("--dropout-attn", type=float, default=0.0,
                    help="dropout on the attention weights while training")  # fmt: skip
+    p.add_argument("--exclude-self", action="store_true",
+                   help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
     _add_encoder_args(p)
 
 
@@ -164,7 +168,21 @@ def parser() -> argparse.ArgumentParser:
 def _add_faithfulness_parser(sub: Any) -> None:
     fa = sub.add_parser("faithfulness", help="ablations and attributions over the test split")
     fa.add_argument("--checkpoint", type=Path, required=True)
-    fa.add_argument("--limit", type=int, default=None, help="test examples (stratified sample)")
+    fa.add_argument(
+        "--limit",
+        type=int,
+        default=attention_work.SAMPLE_SIZE,
+        help="test examples: a seeded random stratified sample (whole split if "
+        "smaller); attention_work's four figures are measured over it",
+    )
+    fa.add_argument(
+        "--work-only",
+        action="store_true",
+        help="only the attention-work figures (fast, batched): no per-example study",
+    )
+    fa.add_argument("--study-limit", type=int, default=None,
+                    help="run the per-example study (attributions, deletion curves: slow) on "
+                    "a sub-sample of this many (default: all of --limit)")  # fmt: skip
     out_help = "write the table to this CSV file and the summary beside it as .json"
     fa.add_argument("--out", type=Path, default=None, help=out_help)
     fa.add_argument("--write-metrics", action="store_true",
@@ -214,7 +232,8 @@ def _model_options(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
         hidden_dim=args.hidden, temperature=args.temperature, activation=args.activation,
         pooling=args.pooling, pool_activation=args.pool_activation, skip=args.skip,
         sequence_encoder=args.sequence_encoder, dropout_h=args.dropout_h,
-        dropout_attn=args.dropout_attn, **_encoder_options(args, ds),
+        dropout_attn=args.dropout_attn, exclude_self=getattr(args, "exclude_self", False),
+        **_encoder_options(args, ds),
     )  # fmt: skip
     if getattr(args, "similarity", None):
         options["similarity"] = args.similarity
@@ -499,32 +518,57 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
                       path=meta.get("data_path"))  # fmt: skip
+    work = attention_work.measure(model, ds.test, args.limit, args.seed)
+    if args.work_only:
+        return _attention_work_only(work, metrics, metrics_path, args, argv)
     fit_on = metrics.get("fit_on", "train")
     print(f"{ds.name}: training means of h_o and c over {fit_on}", file=sys.stderr)
     means = faithfulness.training_means(model, ds, fit_on, args.means_examples, args.seed)
-    total = min(args.limit or len(ds.test), len(ds.test))
+    study_limit = min(args.study_limit or args.limit or len(ds.test), args.limit or len(ds.test))
+    total = min(study_limit, len(ds.test))
     with tqdm(total=total, desc="faithfulness", unit="input", file=sys.stderr) as bar:
         results = faithfulness.study(
-            model, ds.test, means, args.limit, args.seed,
+            model, ds.test, means, study_limit, args.seed,
             on_example=lambda done, _: bar.update(done - bar.n),
             ig_steps=args.ig_steps, permutations=args.permutations,
         )  # fmt: skip
     summary = faithfulness.summarize(results)
     seconds = time.perf_counter() - start
     _print_faithfulness(summary, seconds)
-    block = {**summary.to_dict(), "training_means": means.to_dict(), "limit": args.limit,
+    _print_attention_work(work)
+    block = {**summary.to_dict(), "training_means": means.to_dict(), "limit": study_limit,
              "ig_steps": args.ig_steps, "ig_baseline": faithfulness.IG_BASELINE,
              "permutations": args.permutations, "seconds": round(seconds, 1),
              "command": "python -m dense_attention " + shlex.join(argv),
-             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             attention_work.METRICS_KEY: attention_work.metrics_block(work)}  # fmt: skip
     block |= _research(model, ds, results, args)  # ERASER and adversarial attention
     if args.out:
-        summary.table().to_csv(args.out, index=False)
+        from .figures.export import safe_csv  # the one CSV writer
+
+        args.out.write_text(safe_csv(summary.table()))
         args.out.with_suffix(".json").write_text(json.dumps(block, indent=2))
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     if args.write_metrics:
-        metrics_path.write_text(json.dumps({**metrics, faithfulness.METRICS_KEY: block}, indent=2))
-        print(f"wrote {metrics_path} ({faithfulness.METRICS_KEY})")
+        work_key = attention_work.METRICS_KEY
+        metrics = {**metrics, faithfulness.METRICS_KEY: block, work_key: block[work_key]}
+        metrics_path.write_text(json.dumps(metrics, indent=2))
+        print(f"wrote {metrics_path} ({faithfulness.METRICS_KEY}, {work_key})")
+    return 0
+
+
+def _attention_work_only(
+    work: attention_work.AttentionWork, metrics: dict[str, Any], metrics_path: Path,
+    args: argparse.Namespace, argv: list[str],
+) -> int:  # fmt: skip
+    """--work-only: print the four figures and (--write-metrics) store them alone."""
+    _print_attention_work(work)
+    if args.write_metrics:
+        command = "python -m dense_attention " + shlex.join(argv)
+        block = {**attention_work.metrics_block(work), "limit": args.limit, "command": command}
+        metrics = {**metrics, attention_work.METRICS_KEY: block}
+        metrics_path.write_text(json.dumps(metrics, indent=2))
+        print(f"wrote {metrics_path} ({attention_work.METRICS_KEY})")
     return 0
 
 
@@ -541,6 +585,17 @@ def _print_faithfulness(summary: faithfulness.StudySummary, seconds: float) -> N
     print(f"mean attention entropy / log N = {ratio} (1 = uniform attention, 0 = one key a row)")
     print(f"examples={summary.examples} ig_mean_abs_delta={summary.ig_abs_delta:.2e} "
           f"seconds={seconds:.1f}")  # fmt: skip
+
+
+def _print_attention_work(work: attention_work.AttentionWork) -> None:
+    verdict = attention_work.criterion(work)
+    print(f"attention work over {work.examples} {work.split} examples (seed {work.seed}): "
+          f"uniform flips {work.uniform_flip_rate:.1%} / |dp| {work.uniform_abs_delta:.3f}; "
+          f"identity (v_i = h_i) flips {work.identity_flip_rate:.1%} / "
+          f"|dp| {work.identity_abs_delta:.3f}; mean diagonal {work.mean_diagonal:.3f}; "
+          f"entropy / log N {work.entropy_ratio:.3f}")  # fmt: skip
+    print("attention does the work" if verdict.does_work
+          else "attention does not do the work: " + "; ".join(verdict.failures))  # fmt: skip
 
 
 def _short(value: Any) -> str:
@@ -561,8 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command]()
-    except (ValueError, OSError) as err:  # DataError, CheckpointError, EncodingError, ...
+    except (DenseAttentionError, OSError) as err:  # OSError: a path given here is unreadable
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - a bug: its traceback logged to stderr, then one line
+        logging.getLogger(__name__).exception("unexpected error in %s", args.command)
+        print(f"error: {UNEXPECTED_MESSAGE}", file=sys.stderr)
         return 1
 
 

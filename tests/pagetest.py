@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
+from dense_attention.ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -39,9 +40,11 @@ ATOL = 2e-5  # the app and the test may run MiniLM with different thread counts
 
 
 def run(target) -> AppTest:
-    """Run the app (or the app of a widget just set) and check that nothing raised."""
+    """Run the app (or the app of a widget just set) and check that nothing raised, not even a
+    bug that an error boundary caught (it shows UNEXPECTED_MESSAGE and logs the traceback)."""
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 
@@ -83,4 +86,4 @@ def latex_text(at: AppTest) -> str:
 
 
 def set_sentence(at: AppTest, text: str) -> AppTest:
-    return run(at.text_area(key=ui.SENTENCE_WIDGET).set_value(text))
+    return run(at.text_area(key=state.SENTENCE_WIDGET).set_value(text))

@@ -216,7 +216,46 @@ def import_cycles(sources: list[tuple[str, str]]) -> list[str]:
     return cycles
 
 
+# Code whose session-state keys must come from dense_attention/ui/state.py, never be spelled
+# out: the pages, and the train page's form.
+STATE_KEY_PATHS = ("views/", f"{PACKAGE}/ui/train_form.py")
+
+
+def _spelled_key(node: ast.AST | None) -> bool:
+    """A key written in place: a string literal or an f-string."""
+    return isinstance(node, ast.JoinedStr) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+
+
+def _session_key(node: ast.AST) -> ast.AST | None:
+    """The key of `key=...`, `session_state[...]` or `session_state.get(...)`, else None."""
+    if isinstance(node, ast.keyword) and node.arg == "key":
+        return node.value
+    if isinstance(node, ast.Subscript) and getattr(node.value, "attr", "") == "session_state":
+        return node.slice
+    reads = ("get", "pop", "setdefault")
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in reads:
+        owner = getattr(node.func, "value", None)
+        if getattr(owner, "attr", "") == "session_state" and node.args:
+            return node.args[0]
+    return None
+
+
+def state_key_breaches(path: str, source: str) -> list[str]:
+    """A session-state or widget key spelled out in a page or the train form (ui/state.py
+    declares each key once)."""
+    if not path.startswith(STATE_KEY_PATHS):
+        return []
+    return [
+        f"{path}:{key.lineno}: a key spelled out; declare it in {PACKAGE}/ui/state.py"
+        for node in ast.walk(ast.parse(source))
+        if _spelled_key(key := _session_key(node))
+    ]
+
+
 CHECKERS: tuple[Checker, ...] = (
+    state_key_breaches,
     streamlit_breaches,
     views_numeric_breaches,
     long_function_breaches,
@@ -281,6 +320,14 @@ def long_function(name: str, lines: int) -> str:
          [f"{PACKAGE}/core/model.py:2: core imports {PACKAGE}.ui (ui)"]),
         (layer_breaches, f"{PACKAGE}/figures/plots.py", "from ..server import jobs\n",
              [f"{PACKAGE}/figures/plots.py:1: figures imports {PACKAGE}.server.jobs (server)"]),
+        (state_key_breaches, "views/model.py", 'st.selectbox("s", [1], key="similarity")\n',
+         ["views/model.py:1: a key spelled out; declare it in dense_attention/ui/state.py"]),
+        (state_key_breaches, f"{PACKAGE}/ui/train_form.py", 'st.slider("e", key=f"{K}epochs")\n',
+         [f"{PACKAGE}/ui/train_form.py:1: a key spelled out; declare it in {PACKAGE}/ui/state.py"]),
+        (state_key_breaches, "views/train.py", 'x = st.session_state.get("mode")\n',
+         ["views/train.py:1: a key spelled out; declare it in dense_attention/ui/state.py"]),
+        (state_key_breaches, "views/train.py", 'st.session_state[f"{slot}_seen"] = 1\n',
+         ["views/train.py:1: a key spelled out; declare it in dense_attention/ui/state.py"]),
         (layer_breaches, f"{PACKAGE}/stray.py", "import os\n",
          [f"{PACKAGE}/stray.py: in no layer; put it in one of core, inputs, data, training, "
           "storage, explain, figures, server"]),
@@ -303,6 +350,9 @@ def test_a_planted_breach_is_caught_with_file_and_line(checker, path, source, ex
         (layer_breaches, f"{PACKAGE}/server/jobs.py", "from ..core import model\nfrom . import x"),
         (layer_breaches, f"{PACKAGE}/__main__.py", "from .server import jobs\n"),
         (layer_breaches, "views/text.py", "from dense_attention import ui\n"),
+        (state_key_breaches, "views/train.py", "st.session_state[MODE] = ui.TRAIN_MODE\n"),
+        (state_key_breaches, "views/a.py", 'st.slider("e", key=ui.X)\nd.get("key")\n'),
+        (state_key_breaches, f"{PACKAGE}/ui/charts.py", 'st.plotly_chart(f, key="chart")\n'),
     ],
 )  # fmt: skip
 def test_what_is_allowed_is_not_reported(checker, path, source):

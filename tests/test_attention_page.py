@@ -9,7 +9,7 @@ from dense_attention import ui
 from dense_attention.explain import adversarial, faithfulness, verdict
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
-from dense_attention.ui.styles import escape_markdown
+from dense_attention.ui.styles import md
 
 PAGE = "views/attention.py"
 
@@ -31,7 +31,7 @@ def analysed(shipped):
 
 def _box(found: verdict.Verdict) -> str:
     """The attention page's verdict box, as markdown."""
-    return f"**{escape_markdown(found.headline)}.** {escape_markdown(found.text)}"
+    return f"**{md(found.headline)}.** {md(found.text)}"
 
 
 def test_the_page_shows_the_librarys_verdict_and_ablations(shipped, analysed):
@@ -116,8 +116,8 @@ def test_the_text_page_and_the_attention_page_say_the_same(shipped, analysed):
     answer = verdict.verdict_of(result, model.explain(EXAMPLE).trace, model.config.model)
     home = open_page()
     badges = [m.value for m in home.markdown if "badge[" in m.value]
-    assert badges and escape_markdown(answer.headline) in badges[0]
-    words = [c.value for c in home.caption if c.value == escape_markdown(answer.text)]
+    assert badges and md(answer.headline) in badges[0]
+    words = [c.value for c in home.caption if c.value == md(answer.text)]
     assert words, [c.value for c in home.caption]
     page = open_page(PAGE)
     boxes = [m.value for m in (*page.success, *page.info, *page.warning)]

@@ -12,8 +12,8 @@ from pagetest import EXAMPLE, retrained
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dense_attention import ui
 from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui import cache
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +59,7 @@ def test_model_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
 
     expect(page.get_by_role("heading", name="The model, one formula at a time")).to_be_visible()
     expect(page.locator(".js-plotly-plot .heatmaplayer").first).to_be_visible()
-    expect(page.locator(".js-plotly-plot")).to_have_count(11)
+    expect(page.locator(".js-plotly-plot")).to_have_count(12)  # + the breakdown
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.locator(".katex-display").first).to_be_visible()
     expect(page.locator(".katex-error")).to_have_count(0)  # LaTeX that KaTeX could not parse
@@ -113,7 +113,7 @@ def test_image_page_upload_shows_the_overlays(
     expect(overlay.locator(".colorbar")).to_have_count(1)
     row = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="looks"))
     expect(row.locator(".heatmaplayer image")).to_have_count(1)
-    expect(page.locator(".js-plotly-plot")).to_have_count(15)  # 4 image-page + 10 steps + panel
+    expect(page.locator(".js-plotly-plot")).to_have_count(16)  # 4 image, 10 steps, panel, breakdown
     # The query patch and the formula panel's selectors agree, after the upload as before it.
     expect(page.get_by_role("combobox", name="Query patch i")).to_have_value("2 · r0c1")
     expect(page.get_by_role("combobox", name="Query token i")).to_have_value("2 · r0c1")
@@ -314,7 +314,7 @@ def test_present_page(page: Page, app_url: str, wait_for_app, screenshot_dir) ->
 
 
 def test_a_shared_url_opens_the_same_view(page: Page, app_url: str, wait_for_app) -> None:
-    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
     query = f"text=Voters+head+to+the+polls&model={name}&similarity=cosine&temperature=0.5&slide=4"
     page.goto(f"{app_url}/present?{query}")
     wait_for_app(page)
@@ -402,3 +402,50 @@ def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
     )
     page.get_by_text("Attention weight:").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "cell_panel_1100.png")
+
+
+BREAKDOWN_JS = """() => {
+  const el = [...document.querySelectorAll('.js-plotly-plot')]
+    .find((p) => (p.layout.title.text || '').includes('Σ parts'));
+  return el && {title: el.layout.title.text, y: Array.from(el.data[0].y)};
+}"""
+
+
+def test_a_clicked_cell_is_broken_down_and_the_query_key_map_drawn(
+    page: Page, app_url: str, wait_for_app, text_model
+) -> None:
+    """Issue 22: click a cell of the formula panel's matrix; the breakdown's bars sum to the
+    trace's score of that cell. Screenshots of the breakdown and of the query–key map."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(app_url)
+    wait_for_app(page)
+    explanation = text_model.explain(EXAMPLE)
+    tokens, n = explanation.tokens, len(explanation.tokens)
+    i, j = 3, 6
+    charts = page.locator(".js-plotly-plot")
+    picker = charts.nth(charts.count() - 2)  # the panel's matrix, just above the breakdown
+    picker.scroll_into_view_if_needed()
+    box = picker.locator(".scatterlayer .point").nth(i * n + j).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_app(page)
+    expect(page.get_by_role("combobox", name="Key token j")).to_have_value(f"{j + 1} · {tokens[j]}")
+    found = page.evaluate(BREAKDOWN_JS)
+    assert f"s<sub>{i + 1},{j + 1}</sub>" in found["title"]
+    score = float(explanation.trace.scores[0, i, j])
+    assert sum(found["y"]) == pytest.approx(score, abs=1e-4)
+    assert len(found["y"]) == explanation.trace.h.shape[-1]
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    heading = page.get_by_role("heading", name="Why this score?")
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=docs / "breakdown.png")
+
+    page.get_by_text("The query–key map: where every token").click()
+    page.get_by_text("Draw the map").click()
+    wait_for_app(page, timeout_ms=180_000)
+    qk = charts.filter(has=page.locator(".gtitle", has_text="Queries and keys"))
+    expect(qk).to_have_count(1, timeout=180_000)
+    qk.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=docs / "query-key-map.png")

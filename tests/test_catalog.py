@@ -7,6 +7,7 @@ import pytest
 
 from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
 from dense_attention.core.model import DenseAttention
+from dense_attention.explain import attention_work
 from dense_attention.storage import catalog, checkpoint
 
 
@@ -98,3 +99,44 @@ def test_the_home_model_has_a_checkpoint_per_similarity_and_the_picker_lists_it_
     for name, info in variants.items():
         assert catalog.trained_similarity(info) == name and info.kind == "text"
         assert info.summary.startswith("bbc-topics · test accuracy")
+
+
+# Shipped checkpoints whose token attention does not (yet) do the work, with the reason; every
+# other one must meet attention_work.criterion. Keep this short and true.
+_SHARED = "not retrained this round: the 2-core machine was shared by 8 engineers"
+KNOWN_EXCEPTIONS: dict[str, str] = {
+    "digits": "mean a_ii 0.76, identity |dp| 0.149; --exclude-self at temperature 0.1 meets the "
+    f"criterion on validation (docs/token-attention.md) but its refit did not finish: {_SHARED}",
+    "fashion-mnist": f"mean a_ii 0.67 (training takes ~27 min here): {_SHARED}",
+    "bbc-topics": "identity |dp| 0.03, mean a_ii 0.52; --exclude-self empties the diagonal but "
+    "the identity still moves p by only 0.03 on validation: a topic is in each word, so mixing "
+    "in the other words decides nothing the word alone does not (docs/token-attention.md)",
+    "bbc-topics/similarities/neg_euclidean": "mean a_ii 1.00: -|h_i - h_j|^2 / 0.07 is largest "
+    f"on the diagonal by far: each token keeps itself, the identity changes nothing; {_SHARED}",
+    "bbc-topics/similarities/scaled_dot": f"identity |dp| 0.087, flips 2%: {_SHARED}",
+}
+
+
+def _shipped(found) -> dict[str, catalog.CheckpointInfo]:
+    """Every shipped checkpoint: the four models and the home model's similarity variants."""
+    out = {name: info for name, info in found.items()}
+    for similarity, info in catalog.similarity_variants(found["bbc-topics"]).items():
+        out.setdefault(f"bbc-topics/similarities/{similarity}", info)
+    return {name: info for name, info in out.items() if info.path != found["bbc-topics"].path
+            or name == "bbc-topics"}  # fmt: skip
+
+
+def test_every_shipped_checkpoint_s_attention_does_the_work(found):
+    """From metrics.json alone: the four figures over a random sample of up to 1,000 test
+    examples (attention_work), and the criterion they meet."""
+    failing = {}
+    for name, info in _shipped(found).items():
+        metrics = json.loads((info.path / "metrics.json").read_text())
+        block = metrics[attention_work.METRICS_KEY]
+        work = attention_work.AttentionWork.from_dict(block)
+        assert work.split == "test" and work.sampled == min(1000, metrics["sizes"]["test"]), name
+        verdict = attention_work.criterion(work)
+        assert block["criterion_met"] == verdict.does_work, name
+        if not verdict.does_work:
+            failing[name] = verdict.failures
+    assert set(failing) == set(KNOWN_EXCEPTIONS), failing

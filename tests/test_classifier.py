@@ -8,7 +8,12 @@ import torch
 
 from dense_attention.core.config import ConfigError, ModelConfig
 from dense_attention.data.builtin import load_dataset
-from dense_attention.inputs.classifier import Classifier, ClassifierConfig, build_classifier
+from dense_attention.inputs.classifier import (
+    Classifier,
+    ClassifierConfig,
+    NonFiniteTrace,
+    build_classifier,
+)
 from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.inputs.text_encoder import TextConfig
 from dense_attention.storage import checkpoint
@@ -120,7 +125,7 @@ def test_an_overflowing_trace_is_a_clear_value_error_not_a_nan_figure():
     model = Classifier(config).eval()
     with torch.no_grad():
         model.core.dense.weight.fill_(1e30)  # finite weights whose scores overflow float32
-    with pytest.raises(ValueError, match="overflows the model: scores, attn"):
+    with pytest.raises(NonFiniteTrace, match="overflows the model: scores, attn"):
         model.explain(np.full((4, 4), 0.5, dtype=np.float32))
 
 

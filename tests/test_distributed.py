@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from dense_attention.core.config import ConfigError
 from dense_attention.training.distributed import (
     Launch,
     first_reason,
@@ -37,7 +38,7 @@ def test_launch_comes_from_torchruns_environment():
     assert launch_from_env({"RANK": "1", "WORLD_SIZE": "2"}) is None  # no LOCAL_RANK
     launch = launch_from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
     assert launch == Launch(rank=1, world_size=2, local_rank=1) and not launch.is_main
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ConfigError, match="outside"):
         launch_from_env({"RANK": "2", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
 
 

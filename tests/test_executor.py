@@ -1,5 +1,6 @@
 """executor: work in spawned worker processes (and one Ray task), its messages and outcome."""
 
+import logging
 import os
 import signal
 import sys
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from dense_attention.core.config import TrainConfig
+from dense_attention.core.config import ConfigError, TrainConfig
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
+from dense_attention.data.dataset import DataError
 from dense_attention.server import executor, jobs, messages, work
 from dense_attention.server.messages import Amended, Done, DonePublished, Failed, Published
 
@@ -145,13 +148,26 @@ def test_a_worker_never_runs_the_servers_main_script(tmp_path, monkeypatch):
     assert not marker.exists()
 
 
-def test_errors_become_messages(pool):
-    assert collect(pool.submit(raise_error, ValueError("bad data")))[-1] == Failed("bad data")
-    outcome = collect(pool.submit(raise_error, KeyError("k")))[-1]
-    assert outcome == Failed("KeyError: 'k'")
+def test_library_errors_become_their_message_and_a_bug_the_generic_one(pool):
+    failed = collect(pool.submit(raise_error, DataError("bad data: label 'x' has 1 example")))[-1]
+    assert failed == Failed("bad data: label 'x' has 1 example")
+    for bug in (ValueError("secret internals"), KeyError("k")):
+        assert collect(pool.submit(raise_error, bug))[-1] == Failed(UNEXPECTED_MESSAGE)
 
 
-def test_a_job_the_worker_cannot_import_fails_with_a_message(pool, monkeypatch):
+def test_a_bug_in_a_work_is_logged_with_its_traceback(caplog):
+    reporter = executor.Reporter(lambda message: None, lambda: False)
+    with caplog.at_level(logging.ERROR, logger=executor.__name__):
+        outcome = executor.run_work(raise_error, ValueError("secret internals"), reporter)
+    assert outcome == Failed(UNEXPECTED_MESSAGE) and "secret" not in outcome.message
+    [record] = caplog.records
+    assert record.exc_info and record.exc_info[0] is ValueError
+    with caplog.at_level(logging.ERROR, logger=executor.__name__):
+        outcome = executor.run_work(raise_error, ConfigError("epochs must be positive"), reporter)
+    assert outcome == Failed("epochs must be positive") and len(caplog.records) == 1
+
+
+def test_a_job_the_worker_cannot_import_fails_as_a_bug(pool, monkeypatch):
     phantom = types.ModuleType("phantom_module")  # exists here only, not in the worker
 
     def phantom_work(request: None, job: executor.Reporter) -> None:
@@ -160,10 +176,7 @@ def test_a_job_the_worker_cannot_import_fails_with_a_message(pool, monkeypatch):
     phantom_work.__module__, phantom_work.__qualname__ = "phantom_module", "phantom_work"
     phantom.phantom_work = phantom_work
     monkeypatch.setitem(sys.modules, "phantom_module", phantom)
-    outcome = collect(pool.submit(phantom_work, None))[-1]
-    assert isinstance(outcome, Failed)
-    assert outcome.message.startswith("the worker could not read the job")
-    assert "phantom_module" in outcome.message
+    assert collect(pool.submit(phantom_work, None))[-1] == Failed(UNEXPECTED_MESSAGE)
     assert isinstance(collect(pool.submit(describe_worker, "x"))[-1], Done)  # it lives on
 
 

@@ -233,9 +233,9 @@ def test_a_one_token_input_gives_a_degenerate_result_without_nan():
 def test_no_real_token_and_bad_settings_are_clear_errors():
     with pytest.raises(fa.FaithfulnessError, match="no real token"):
         fa.analyze_features(make(), inputs(), torch.zeros(1, 7, dtype=torch.bool))
-    with pytest.raises(ValueError, match="one input"):
+    with pytest.raises(fa.FaithfulnessError, match="one input"):
         fa.analyze_features(make(), torch.randn(2, 3, D))
-    with pytest.raises(ValueError, match="at least 2 steps"):
+    with pytest.raises(fa.FaithfulnessError, match="at least 2 steps"):
         fa.analyze_features(make(), inputs(), ig_steps=1)
 
 

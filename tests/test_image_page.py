@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dense_attention.data import images
 from dense_attention.explain import diagonal, faithfulness, verdict
 from dense_attention.storage import checkpoint
-from dense_attention.ui.styles import escape_markdown
+from dense_attention.ui.styles import md
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "image.py")
@@ -119,6 +119,15 @@ def test_a_demo_photo_with_an_honest_note(at, digits):
     assert_shows(at, digits, images.demo_images()["chelsea"])
     assert "not a meaningful label" in at.info[0].value
     assert any("padded" in c.value for c in at.caption)  # 451x300: not square
+
+
+def test_a_picture_the_model_is_unsure_of_gets_the_caution_beside_its_prediction(at, digits):
+    """Issue #26.5: scikit-image's camera man is under digits' held-out floor."""
+    at.radio(key="image_source").set_value("Demo photo").run()
+    at.selectbox(key="image_photo").set_value("camera").run()
+    p = float(digits.explain(images.demo_images()["camera"]).trace.probs[0].max())
+    (note,) = [w.value for w in at.warning if "may be unlike the digits data" in w.value]
+    assert f"{p:.1%} sure of its top class" in note and "58.9%" in note
 
 
 def test_the_query_patch_follows_the_formula_panel(at, digits, examples):
@@ -262,14 +271,14 @@ def test_the_verdict_and_why_diagonal_of_a_digit(at, digits, examples):
     features = faithfulness.features_of(digits, image)
     found = verdict.judge_input(digits, features, faithfulness.stored_means(DIGITS))
     badges = [m.value for m in at.markdown if "badge[" in m.value]
-    assert badges and escape_markdown(found.headline) in badges[0]
-    assert escape_markdown(found.text) in [c.value for c in at.caption]
+    assert badges and md(found.headline) in badges[0]
+    assert md(found.text) in [c.value for c in at.caption]
     explanation = digits.explain(image)
     row = at.selectbox(key="cell_i").value
     note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row,
                                  found.effects["mixing"])  # fmt: skip
     panels = [e.markdown[0].value for e in at.expander if e.label.startswith("Why is my")]
-    expected = [] if note is None else ["\n".join(f"- {escape_markdown(x)}" for x in note.lines)]
+    expected = [] if note is None else ["\n".join(f"- {md(x)}" for x in note.lines)]
     assert panels == expected
 
 

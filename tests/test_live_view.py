@@ -4,6 +4,7 @@ trace, and the Text page's live view following the sidebar (ui.live_view).
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.core.similarity import SIMILARITIES
 from dense_attention.data.builtin import load_dataset
+from dense_attention.explain import attention_work
 from dense_attention.server import live_view
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.ui.cache import ASSETS
@@ -28,16 +30,19 @@ def decoded(text: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @torch.no_grad()
-def toy(skip: str, pool_activation: str, seed: int) -> live_view.Variant:
-    """A small random model and its trace of a 7-token input whose last 2 tokens are padding."""
+def toy(skip: str, pool_activation: str, seed: int, exclude_self: bool = False,
+        tokens: int = 5) -> live_view.Variant:  # fmt: skip
+    """A small random model and its trace of a 7-token input whose last 7 - `tokens` tokens are
+    padding."""
     torch.manual_seed(seed)
     cfg = ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, activation="gelu",
-                      skip=skip, pool_activation=pool_activation)  # fmt: skip
+                      skip=skip, pool_activation=pool_activation,
+                      exclude_self=exclude_self)  # fmt: skip
     model = DenseAttention(cfg).eval()
     with torch.no_grad():  # pooling weights away from their small initial values
         model.pool_weight.mul_(3)
         model.pool_vector.mul_(3)
-    mask = torch.tensor([[True] * 5 + [False] * 2])
+    mask = torch.tensor([[True] * tokens + [False] * (7 - tokens)])
     return live_view.Variant(model, model.trace(torch.randn(1, 7, 6), mask))
 
 
@@ -153,6 +158,25 @@ def test_the_browser_computes_what_torch_traces(engine_page: Page, skip: str,
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("tokens", [5, 1])
+@torch.no_grad()
+def test_the_browser_leaves_out_a_ii_as_torch_does_under_exclude_self(
+    engine_page: Page, tokens: int
+) -> None:
+    """exclude_self: a_ii = 0 in the browser as in torch, except for a one-token input."""
+    variant = toy("mean", "tanh", 4, exclude_self=True, tokens=tokens)
+    model, trace = variant.model, variant.trace
+    for similarity in SIMILARITIES:
+        for tau in TEMPERATURES:
+            want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=tau)
+            got = run_engine(engine_page, variant, similarity, tau, "learned")
+            assert np.allclose(got["attn"], want.attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
+            diagonal = np.diag(np.array(got["attn"]))[:tokens]
+            assert np.all(diagonal == 0) if tokens > 1 else diagonal[0] == pytest.approx(1)
+
+
+@pytest.mark.browser
 @torch.no_grad()
 def test_the_browser_computes_the_shipped_digits_model(engine_page: Page, digits_variant) -> None:
     model, trace = digits_variant.model, digits_variant.trace
@@ -264,3 +288,31 @@ def test_a_variant_that_fails_to_load_leaves_the_live_view_not_the_page(monkeypa
     (live,) = at.get("bidi_component")
     similarities = json.loads(live.proto.json)["input"]["similarities"]
     assert "dot" not in similarities and {"cosine", "scaled_dot"} <= set(similarities)
+
+
+@pytest.mark.browser
+def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
+    page: Page, app_url: str, wait_for_app, text_model
+) -> None:
+    """The home page opens on the default example's strongest link between two different
+    tokens (largest alpha_i a_ij, i != j, from the model's numbers); a click on a cell of the
+    live matrix selects that cell for the formula panel (the link's cell=i,j follows)."""
+    page.goto(app_url)
+    wait_for_app(page)
+    trace = text_model.explain(EXAMPLE).trace
+    i, j = attention_work.lesson_cell(trace.attn[0], trace.alpha[0])
+    assert i != j
+    page.wait_for_url(re.compile(rf"cell={i + 1}(%2C|,){j + 1}\b"), timeout=10_000)
+    tokens = text_model.explain(EXAMPLE).tokens
+    said = (f"token {i + 1} “{tokens[i]}” gives a = {float(trace.attn[0, i, j]):.2f} of its "
+            f"attention to token {j + 1} “{tokens[j]}”")  # fmt: skip
+    assert said in page.inner_text("body")
+    live = page.locator(LIVE)
+    live.scroll_into_view_if_needed()
+    g = page.evaluate(READ)["geometry"]
+    pick = (2, 0) if (i, j) != (2, 0) else (0, 1)
+    x, y = g["labelW"] + (pick[1] + 0.5) * g["cell"], (pick[0] + 0.5) * g["cell"]
+    live.locator("canvas").click(position={"x": x, "y": y})
+    page.wait_for_url(re.compile(rf"cell={pick[0] + 1}(%2C|,){pick[1] + 1}\b"), timeout=20_000)
+    wait_for_app(page)
+    assert f"token {pick[0] + 1} “{tokens[pick[0]]}” gives a = " in page.inner_text("body")

@@ -16,7 +16,7 @@ import pytest
 from dense_attention.__main__ import main
 from dense_attention.core.config import SIMILARITY_NAMES
 from dense_attention.data.builtin import load_dataset
-from dense_attention.explain import faithfulness
+from dense_attention.explain import attention_work, faithfulness
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import evaluate
 
@@ -250,6 +250,30 @@ def test_faithfulness_prints_writes_and_stores_its_table(capsys, tiny_digits, tm
     assert block["examples"] == 6 and block["training_means"]["examples"] == 30
     assert set(block["flip_rate"]) >= {"uniform", "permuted", "no_attention", "c_mean"}
     assert json.loads((folder / "metrics.json").read_text())["test_accuracy"] is not None
+    # The four figures over the whole --limit sample, beside the study, and whether they meet
+    # the criterion; the same in the .json beside --out.
+    work = json.loads((folder / "metrics.json").read_text())["attention_work"]
+    assert work == block["attention_work"] and work["sampled"] == 6 and work["split"] == "test"
+    assert work["criterion_met"] == attention_work.criterion(
+        attention_work.AttentionWork.from_dict(work)).does_work  # fmt: skip
+    assert 0 <= work["mean_diagonal"] <= 1 and "identity (v_i = h_i) flips" in out
+    assert f"mean diagonal {work['mean_diagonal']:.3f}" in out
+
+
+def test_faithfulness_work_only_stores_the_four_figures_and_leaves_the_study(
+    capsys, tiny_digits, tmp_path
+):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_digits, folder)
+    before = json.loads((folder / "metrics.json").read_text())
+    code, out, _ = run(capsys, "faithfulness", "--checkpoint", str(folder), "--limit", "9",
+                       "--work-only", "--write-metrics")  # fmt: skip
+    work = json.loads((folder / "metrics.json").read_text())["attention_work"]
+    assert code == 0 and "attention work over 9 test examples" in out and "flip_rate" not in out
+    assert json.loads((folder / "metrics.json").read_text()).get("faithfulness") == before.get(
+        "faithfulness"
+    )
+    assert work["sampled"] == 9 and "--work-only" in work["command"]
 
 
 def test_faithfulness_prints_and_stores_eraser_and_adversarial_attention(capsys, tiny_digits,

@@ -15,6 +15,7 @@ from dense_attention.core.config import (
     POOLINGS,
     SEQUENCE_ENCODERS,
     SKIPS,
+    ConfigError,
 )
 from dense_attention.core.model import transformer_heads, weight_count
 from dense_attention.storage import checkpoint
@@ -244,11 +245,11 @@ def test_bad_shapes_raise_clear_errors(x, mask, message):
 
 def test_bad_overrides_raise_clear_errors():
     model, x = make(), torch.randn(1, 3, D, dtype=torch.float64)
-    with pytest.raises(ValueError, match="similarity"):
+    with pytest.raises(ConfigError, match="similarity"):
         model.trace(x, similarity="manhattan")
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=0.0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         model.trace(x, temperature=float("nan"))
 
 
@@ -495,3 +496,25 @@ def test_weight_count_is_what_the_model_holds(skip, seq):
     cfg = ModelConfig(input_dim=12, hidden_dim=8, num_classes=3, skip=skip, sequence_encoder=seq)
     held = sum(t.numel() for t in DenseAttention(cfg).state_dict().values())
     assert weight_count(cfg) == held
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_exclude_self_masks_a_ii_and_renormalises_over_the_other_tokens(similarity):
+    """a_ij = exp(s_ij) / sum_{k != i} exp(s_ik) over real keys, forward = trace, padding and a
+    one-token example (which keeps itself) as before."""
+    model = make(similarity=similarity, exclude_self=True)
+    x, mask = batch(lengths=(4, 1, 3))
+    t = model.trace(x, mask)
+    assert torch.allclose(model(x, mask), t.logits, atol=1e-9)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        s = t.scores[b, :n, :n].clone()
+        if n > 1:
+            s.fill_diagonal_(float("-inf"))
+        assert torch.allclose(t.attn[b, :n, :n], torch.softmax(s, dim=-1), atol=1e-12)
+        assert torch.all(t.attn[b, n:] == 0) and torch.all(t.attn[b, :, n:] == 0)
+    assert t.exclude_self and t.attn[1, 0, 0].item() == pytest.approx(1.0)
+    plain = make(similarity=similarity).trace(x, mask)
+    assert torch.allclose(plain.scores, t.scores) and not plain.exclude_self
+    assert not torch.allclose(plain.attn, t.attn)
+    with pytest.raises(ConfigError, match="exclude_self"):
+        ModelConfig(input_dim=D, hidden_dim=d, num_classes=C, exclude_self="yes")

@@ -4,12 +4,13 @@ import numpy as np
 from pagetest import attention_matrices, figures, latex_text, run
 
 from dense_attention.explain.formulas import fmt_number
+from dense_attention.ui import state
 
 
 def test_model_page_shows_every_step(model_page, toy):
     at = model_page
     assert at.title[0].value == "The model, one formula at a time"
-    assert len(at.get("plotly_chart")) == 11  # ten steps + the clickable attention matrix
+    assert len(at.get("plotly_chart")) == 12  # ten steps, the clickable matrix, its breakdown
     assert len(at.latex) >= 10 + 6
     assert "does not run" in at.info[0].value
     matrices = attention_matrices(at)
@@ -21,11 +22,11 @@ def test_model_page_shows_every_step(model_page, toy):
 def test_model_page_similarity_and_temperature_retrace(model_page, toy):
     at = model_page
     before = attention_matrices(at)[0]
-    run(at.selectbox(key="similarity").set_value("cosine"))
+    run(at.selectbox(key=state.TOY_SIMILARITY).set_value("cosine"))
     after = attention_matrices(at)[0]
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, toy.trace("cosine", 1.0).attn[0].numpy(), atol=1e-7)
-    run(at.select_slider(key="temperature").set_value(0.1))
+    run(at.select_slider(key=state.TOY_TEMPERATURE).set_value(0.1))
     np.testing.assert_allclose(
         attention_matrices(at)[0], toy.trace("cosine", 0.1).attn[0].numpy(), atol=1e-7
     )
@@ -39,7 +40,7 @@ def test_model_page_selected_cell_shows_its_numbers(model_page, toy):
     a_ij = float(toy.trace().attn[0, 4, 1])
     text = latex_text(at)
     assert r"a_{5,2}" in text and fmt_number(a_ij) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 3.5)  # cell (i=5, j=2), 1-based
 
 
@@ -50,7 +51,7 @@ def test_model_page_names_the_article_and_renders_its_labels(model_page):
     note = at.info[0].value
     assert "the Chinese article on combining a dense layer with an attention mechanism" in note
     assert "does not run" in note and "`matmul(a, h)`" in note
-    label = at.selectbox(key="similarity").label
+    label = at.selectbox(key=state.TOY_SIMILARITY).label
     assert label == "Similarity $s(h_i, h_j)$"  # KaTeX in a label: no stray italics
 
 

@@ -20,7 +20,8 @@ from dense_attention import ui
 from dense_attention.explain import faithfulness, verdict
 from dense_attention.figures.slides import SLIDES
 from dense_attention.storage import catalog
-from dense_attention.ui.styles import escape_markdown
+from dense_attention.ui import present, state
+from dense_attention.ui.styles import md
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_present_page_holds_every_slide_and_opens_on_the_first(present_page, tex
     """Every slide is on the page, each in its tab (the browser switches them, no rerun); the
     first is opened; the deck's controls are there."""
     at = present_page
-    assert at.session_state[ui.SLIDE] == 0 and opened_slide(at) == 0
+    assert at.session_state[state.SLIDE] == 0 and opened_slide(at) == 0
     assert [tab.label for tab in at.tabs] == [s.title for s in SLIDES]
     assert [title.value for title in at.title] == [s.title for s in SLIDES]
     assert [e.key for e in at.get("bidi_component")] == ["slide_deck"]  # Previous / Next
@@ -59,7 +60,7 @@ def test_every_slide_shows_its_own_step(present_page, text_model):
     (h_fig,) = titled(at, "Dense layer")
     expected = text_model.explain(EXAMPLE).trace.h[0].cpu().numpy()
     np.testing.assert_allclose(z(h_fig), expected, atol=ATOL)
-    assert all(fig["layout"]["height"] <= ui.SLIDE_CHART_PX for fig in figures(at))  # 1280x720
+    assert all(fig["layout"]["height"] <= present.SLIDE_CHART_PX for fig in figures(at))  # 1280x720
     last = at.tabs[-1]
     assert "softmax" in " ".join(latex.value for latex in last.latex)
     explanation = text_model.explain(EXAMPLE)
@@ -69,21 +70,21 @@ def test_every_slide_shows_its_own_step(present_page, text_model):
 
 def test_present_page_opens_a_linked_slide_and_clamps_one_out_of_range(present_page):
     at = present_page
-    at.session_state[ui.SLIDE] = 3  # e.g. from a shared URL (slide=4)
+    at.session_state[state.SLIDE] = 3  # e.g. from a shared URL (slide=4)
     assert opened_slide(run(at)) == 3
-    at.session_state[ui.SLIDE] = 99  # clamped to the last slide
+    at.session_state[state.SLIDE] = 99  # clamped to the last slide
     at = run(at)
-    assert at.session_state[ui.SLIDE] == 7 and opened_slide(at) == 7
+    assert at.session_state[state.SLIDE] == 7 and opened_slide(at) == 7
 
 
 def test_present_page_follows_the_sentence_and_the_settings(present_page, text_model):
     at = run(present_page.text_input(key="present_sentence").set_value("Worst service ever"))
-    at.session_state[ui.SLIDE] = 3
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))
+    at.session_state[state.SLIDE] = 3
+    at = run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("cosine"))
     (attn,) = attention_matrices(at)
     expected = text_model.explain("Worst service ever", similarity="cosine").trace.attn[0]
     np.testing.assert_allclose(attn, expected.cpu().numpy(), atol=ATOL)
-    assert at.session_state[ui.SENTENCE] == "Worst service ever"  # the text page shows it too
+    assert at.session_state[state.SENTENCE] == "Worst service ever"  # the text page shows it too
 
 
 def test_present_page_switches_to_an_image(present_page):
@@ -105,8 +106,8 @@ def test_the_last_slide_says_the_inputs_verdict_in_the_librarys_words(present_pa
     found = verdict.judge_input(text_model, features, faithfulness.stored_means(info.path))
     last = present_page.tabs[-1]
     shown = [m.value for m in last.markdown]
-    assert f"**{escape_markdown(found.headline)}.**" in shown
-    assert f"**Does attention decide?** {escape_markdown(found.text)}" in shown
+    assert f"**{md(found.headline)}.**" in shown
+    assert f"**Does attention decide?** {md(found.text)}" in shown
     earlier = [m.value for tab in present_page.tabs[:-1] for m in tab.markdown]
     assert not any("Does attention decide?" in m for m in earlier)
 

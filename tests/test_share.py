@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.explain.formulas import SIMILARITIES
+from dense_attention.ui import cache, state
 
 
 def shared(**params: str) -> AppTest:
@@ -17,14 +18,14 @@ def shared(**params: str) -> AppTest:
 
 
 def test_a_shared_link_restores_sentence_model_and_settings(text_model):
-    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
     at = shared(text="Voters head to the polls", model=name, similarity="dot",
                 temperature="0.5", pooling="mean")  # fmt: skip
-    assert at.text_area(key=ui.SENTENCE_WIDGET).value == "Voters head to the polls"
-    assert at.selectbox(key=ui.MODEL_WIDGET).value == name
-    assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "dot"
-    assert at.select_slider(key=ui.TEMPERATURE_WIDGET).value == 0.5
-    assert at.radio(key=ui.POOLING_WIDGET).value == "mean"
+    assert at.text_area(key=state.SENTENCE_WIDGET).value == "Voters head to the polls"
+    assert at.selectbox(key=state.MODEL_WIDGET).value == name
+    assert at.selectbox(key=state.SIMILARITY_WIDGET).value == "dot"
+    assert at.select_slider(key=state.TEMPERATURE_WIDGET).value == 0.5
+    assert at.radio(key=state.POOLING_WIDGET).value == "mean"
     # the home model has a checkpoint trained with dot: the link opens that one
     dot = retrained("dot") if name == "bbc-topics" else text_model
     expected = dot.explain("Voters head to the polls", similarity="dot", temperature=0.5,
@@ -33,12 +34,12 @@ def test_a_shared_link_restores_sentence_model_and_settings(text_model):
 
 
 def test_the_view_is_written_into_the_url(text_page):
-    at = run(text_page.text_area(key=ui.SENTENCE_WIDGET).set_value("Shares fell"))
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))
+    at = run(text_page.text_area(key=state.SENTENCE_WIDGET).set_value("Shares fell"))
+    at = run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("cosine"))
     params = dict(at.query_params)
     flat = {k: v[0] if isinstance(v, list) else v for k, v in params.items()}
     assert flat["text"] == "Shares fell" and flat["similarity"] == "cosine"
-    assert flat["model"] == at.selectbox(key=ui.MODEL_WIDGET).value and "temperature" in flat
+    assert flat["model"] == at.selectbox(key=state.MODEL_WIDGET).value and "temperature" in flat
 
 
 def test_a_shared_link_opens_the_same_slide_and_picture():
@@ -46,7 +47,7 @@ def test_a_shared_link_opens_the_same_slide_and_picture():
     at = shared(slide="3", input="image", image=photo)
     at = run(at.switch_page("views/present.py"))
     (tabs,) = at.get("tab_container")  # the slides' tabs: the browser opens the third
-    assert tabs.proto.tab_container.default_tab_index == 2 and at.session_state[ui.SLIDE] == 2
+    assert tabs.proto.tab_container.default_tab_index == 2 and at.session_state[state.SLIDE] == 2
     assert at.radio(key=ui.PRESENT_SOURCE).value == "Image"
     assert at.selectbox(key=ui.PRESENT_PHOTO).value == photo
 
@@ -54,14 +55,16 @@ def test_a_shared_link_opens_the_same_slide_and_picture():
 def test_a_link_with_bad_values_opens_the_defaults(text_model):
     at = shared(model="no-such-model", similarity="manhattan", temperature="nan", slide="x",
                 image="../../etc/passwd", input="video")  # fmt: skip
-    assert not at.error and at.selectbox(key=ui.SIMILARITY_WIDGET).value in SIMILARITIES
-    name = next(n for n, c in ui.checkpoints().items() if c.kind == "text")
+    assert not at.error and at.selectbox(key=state.SIMILARITY_WIDGET).value in SIMILARITIES
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
     at = shared(model=name, temperature="1e-40")  # NaN-prone: outside the slider's range
     assert not at.error and not at.exception
-    assert at.select_slider(key=ui.TEMPERATURE_WIDGET).value == text_model.config.model.temperature
+    assert (
+        at.select_slider(key=state.TEMPERATURE_WIDGET).value == text_model.config.model.temperature
+    )
     at = run(at.switch_page("views/present.py"))
     (tabs,) = at.get("tab_container")
-    assert tabs.proto.tab_container.default_tab_index == 0 and at.session_state[ui.SLIDE] == 0
+    assert tabs.proto.tab_container.default_tab_index == 0 and at.session_state[state.SLIDE] == 0
 
 
 def flat_params(at: AppTest) -> dict[str, str]:
@@ -70,13 +73,13 @@ def flat_params(at: AppTest) -> dict[str, str]:
 
 def test_a_text_too_long_for_a_link_is_said_so_to_sender_and_receiver(text_page):
     """Issue #16.5: over 1,000 characters the text silently left the URL."""
-    at = run(text_page.text_area(key=ui.SENTENCE_WIDGET).set_value("word " * 300))
+    at = run(text_page.text_area(key=state.SENTENCE_WIDGET).set_value("word " * 300))
     params = flat_params(at)
     assert "text" not in params and params["text_not_shared"] == "1"
     assert any("a link to this page carries texts up to 1,000" in c.value for c in at.caption)
     at = shared(**params)  # the receiver
     assert any("too long to put in a link" in i.value for i in at.info)
-    at = run(at.text_area(key=ui.SENTENCE_WIDGET).set_value("Their own sentence"))
+    at = run(at.text_area(key=state.SENTENCE_WIDGET).set_value("Their own sentence"))
     assert not any("too long to put in a link" in i.value for i in at.info)
 
 

@@ -14,13 +14,13 @@ from conftest import AppServer, wait_for_streamlit
 from PIL import Image
 from playwright.sync_api import expect
 
-from dense_attention import ui
 from dense_attention.core.config import TrainConfig
 from dense_attention.data.builtin import load_dataset
 from dense_attention.data.images import Example
 from dense_attention.server import jobs, metrics, store, work
 from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
+from dense_attention.ui import browser, state
 
 TOKEN, OTHER, THIRD = "0123456789abcdef" * 2, "f" * 32, "a" * 32
 
@@ -171,12 +171,12 @@ def test_a_run_that_ends_with_no_page_open_is_kept_on_disk(tmp_path):
     at.slider(key="train_epochs").set_value(1)
     at = at.run().button(key="train_start").click().run()
     assert not at.exception
-    token = at.session_state[ui.WORKSPACE]
-    job = ui.workspaces().get(token).jobs[JobKind.TRAIN]
+    token = at.session_state[state.WORKSPACE]
+    job = browser.workspaces().get(token).jobs[JobKind.TRAIN]
     job.join(120)  # no rerun of the page from here on
     assert job.state == jobs.DONE, job.error
     deadline = time.monotonic() + 30
-    index = ui.workspaces().folder(token) / "index.json"
+    index = browser.workspaces().folder(token) / "index.json"
     while not (index.is_file() and json.loads(index.read_text())["models"]):
         assert time.monotonic() < deadline, "the finished run never reached the disk"
         time.sleep(0.2)

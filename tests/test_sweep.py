@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dense_attention import DenseAttention, ModelConfig
-from dense_attention.core.config import SIMILARITY_NAMES, TrainConfig
+from dense_attention.core.config import SIMILARITY_NAMES, ConfigError, TrainConfig
 from dense_attention.data.builtin import load_dataset
 from dense_attention.training.sweep import attention_entropy, count_parameters, sweep_similarities
 from dense_attention.training.train import TensorSplit
@@ -108,9 +108,9 @@ def test_sweep_with_a_sequence_encoder_and_a_subset(digits):
 
 
 def test_bad_arguments(digits):
-    with pytest.raises(ValueError, match="probe_index"):
+    with pytest.raises(ConfigError, match="probe_index"):
         sweep_similarities(digits, {"hidden_dim": 4}, CFG, probe_index=len(digits.test))
-    with pytest.raises(ValueError, match="similarities"):
+    with pytest.raises(ConfigError, match="similarities"):
         sweep_similarities(digits, {"hidden_dim": 4}, CFG, similarities=("manhattan",))
 
 

@@ -19,23 +19,23 @@ from pagetest import (
     z,
 )
 
-from dense_attention import ui
 from dense_attention.explain import diagonal, faithfulness, verdict
 from dense_attention.explain.formulas import SIMILARITIES, fmt_number
 from dense_attention.storage import catalog, checkpoint
-from dense_attention.ui.styles import escape_markdown
+from dense_attention.ui import state
+from dense_attention.ui.styles import md
 
 
 def test_text_page_is_home_and_walks_through_the_default_sentence(text_page, text_model):
     at = text_page
     assert at.title[0].value == "Your sentence, one formula at a time"
-    assert at.text_area(key=ui.SENTENCE_WIDGET).value == EXAMPLE
+    assert at.text_area(key=state.SENTENCE_WIDGET).value == EXAMPLE
     explanation = text_model.explain(EXAMPLE)
     tokens = explanation.tokens
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "album" in tokens
     chips = at.get("html")[0].proto.body
     assert all(f"{html.escape(t)}</span>" in chips for t in tokens)
-    assert len(at.get("plotly_chart")) == 11
+    assert len(at.get("plotly_chart")) == 12  # ten steps, the panel's matrix, its breakdown
     matrices = attention_matrices(at)
     assert len(matrices) == 2  # the walk-through's and the formula panel's
     for matrix in matrices:
@@ -75,13 +75,13 @@ def test_the_home_page_opens_on_the_models_own_structured_example(text_page, tex
 
 
 def test_an_untouched_default_follows_the_model_but_a_typed_one_stays(text_page, found):
-    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    at = run(text_page.sidebar.selectbox(key=state.MODEL_WIDGET).set_value("tweet-sentiment"))
     tweets = catalog.examples_for(found["tweet-sentiment"])
-    assert at.text_area(key=ui.SENTENCE_WIDGET).value == tweets[0]
+    assert at.text_area(key=state.SENTENCE_WIDGET).value == tweets[0]
     assert list(at.pills[0].options) == list(tweets)
     at = set_sentence(at, "Markets rallied on Friday")
-    at = run(at.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("bbc-topics"))
-    assert at.text_area(key=ui.SENTENCE_WIDGET).value == "Markets rallied on Friday"
+    at = run(at.sidebar.selectbox(key=state.MODEL_WIDGET).set_value("bbc-topics"))
+    assert at.text_area(key=state.SENTENCE_WIDGET).value == "Markets rallied on Friday"
 
 
 def test_example_sentences_are_one_click_away(text_page, text_model):
@@ -89,7 +89,7 @@ def test_example_sentences_are_one_click_away(text_page, text_model):
     example = HOME_EXAMPLES[1]
     assert example in at.pills[0].options
     run(at.pills[0].set_value(example))
-    assert at.text_area(key=ui.SENTENCE_WIDGET).value == example
+    assert at.text_area(key=state.SENTENCE_WIDGET).value == example
     assert at.pills[0].value is None  # a shortcut, not a lasting selection
     expected = text_model.explain(example).trace.attn[0].cpu().numpy()
     np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
@@ -100,7 +100,7 @@ def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(tex
     at = text_page
     assert text_model.config.model.similarity == "cosine"
     before = attention_matrices(at)[0]
-    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("dot"))
+    run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("dot"))
     after = attention_matrices(at)[0]
     assert not np.allclose(before, after)
     dot = retrained("dot")
@@ -123,30 +123,32 @@ def test_similarity_change_on_the_home_model_loads_the_model_trained_with_it(tex
     assert f"test accuracy {own:.1%}" in captions and f"{main:.1%}" not in captions
     assert "≠ trained" not in captions and "Untrained here" not in captions
     assert SIMILARITIES["dot"].latex in latex_text(at)  # the step's formula follows
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("cosine"))  # back to the shipped one
+    at = run(
+        at.selectbox(key=state.SIMILARITY_WIDGET).set_value("cosine")
+    )  # back to the shipped one
     np.testing.assert_allclose(attention_matrices(at)[0], before, atol=ATOL)
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert f"test accuracy {main:.1%}" in captions and f"{own:.1%}" not in captions
 
 
 def test_similarity_change_on_another_model_keeps_its_weights_and_is_marked(text_page):
-    at = run(text_page.sidebar.selectbox(key=ui.MODEL_WIDGET).set_value("tweet-sentiment"))
+    at = run(text_page.sidebar.selectbox(key=state.MODEL_WIDGET).set_value("tweet-sentiment"))
     tweets = checkpoint.load(catalog.checkpoint_root() / "tweet-sentiment")
     trained = tweets.config.model.similarity
     other = "cosine" if trained != "cosine" else "dot"
-    sentence = at.text_area(key=ui.SENTENCE_WIDGET).value
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    sentence = at.text_area(key=state.SENTENCE_WIDGET).value
+    at = run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value(other))
     expected = tweets.explain(sentence, similarity=other).trace.attn[0].cpu().numpy()
     np.testing.assert_allclose(attention_matrices(at)[0], expected, atol=ATOL)
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert f"≠ trained: {trained}" in captions and "Trained with" not in captions
-    at = run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    at = run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("additive"))
     assert any("Untrained here" in c.value for c in at.sidebar.caption)
 
 
 @pytest.mark.parametrize("temperature", [0.01, 100.0])
 def test_extreme_temperatures_show_no_nan(text_page, text_model, temperature):
-    at = run(text_page.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(temperature))
+    at = run(text_page.select_slider(key=state.TEMPERATURE_WIDGET).set_value(temperature))
     for fig in figures(at):
         for trace in fig["data"]:
             for field in ("z", "y"):
@@ -161,7 +163,7 @@ def test_extreme_temperatures_show_no_nan(text_page, text_model, temperature):
 
 
 def test_mean_pooling_gives_uniform_alpha(text_page):
-    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    at = run(text_page.radio(key=state.POOLING_WIDGET).set_value("mean"))
     (alpha,) = titled(at, "Pooling weights")
     y = np.array(alpha["data"][0]["y"])
     np.testing.assert_allclose(y, np.full_like(y, 1 / len(y)), atol=ATOL)
@@ -177,7 +179,7 @@ def test_formula_panel_shows_the_traced_numbers(text_page, text_model):
     assert r"a_{4,2}" in text and fmt_number(float(trace.attn[0, 3, 1])) in text
     assert fmt_number(float(trace.scores[0, 3, 1])) in text
     assert fmt_number(float(trace.alpha[0, 3])) in text
-    outline = figures(at)[-1]["layout"]["shapes"][0]
+    outline = figures(at)[-2]["layout"]["shapes"][0]  # the panel's matrix, above the breakdown
     assert (outline["x0"], outline["y0"]) == (0.5, 2.5)  # cell (i=4, j=2), 1-based
 
 
@@ -214,9 +216,9 @@ def test_exports_are_offered_for_every_figure_and_the_trace(text_page):
 
 
 def test_settings_follow_the_user_to_the_compare_page(text_page):
-    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("neg_euclidean"))
+    at = run(text_page.selectbox(key=state.SIMILARITY_WIDGET).set_value("neg_euclidean"))
     at = run(at.switch_page("views/compare.py"))
-    assert at.selectbox(key=ui.SIMILARITY_WIDGET).value == "neg_euclidean"
+    assert at.selectbox(key=state.SIMILARITY_WIDGET).value == "neg_euclidean"
     assert titled(at, "A: neg_euclidean")
 
 
@@ -230,7 +232,7 @@ def test_near_uniform_attention_is_said_beside_the_matrix(text_page, text_model)
 
 def test_additive_on_the_home_model_is_trained_not_flagged_untrained(text_page):
     """bbc-topics has an additive checkpoint: its W_q, W_k, w are learned, so no warning."""
-    at = run(text_page.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
+    at = run(text_page.selectbox(key=state.SIMILARITY_WIDGET).set_value("additive"))
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "Trained with additive" in captions and "Untrained here" not in captions
     expected = retrained("additive").explain(EXAMPLE).trace.attn[0].cpu().numpy()
@@ -242,6 +244,16 @@ def test_a_lone_stop_word_gets_a_caution_beside_the_prediction(text_page):
     assert any("single stop word" in w.value for w in at.warning)
     at = set_sentence(at, EXAMPLE)
     assert not any("single stop word" in w.value for w in at.warning)
+
+
+def test_gibberish_gets_the_unlike_the_training_data_caution_and_news_does_not(text_page):
+    """Issue #26.5 on the page: the caution sits beside the prediction, with its numbers."""
+    at = set_sentence(text_page, "asdkjh qwpoeiru zxmcnv blorp")
+    name = md("bbc-topics")  # the dataset's name reaches markdown escaped
+    (note,) = [w.value for w in at.warning if f"may be unlike the {name} data" in w.value]
+    assert f"held-out {name} examples" in note and "69.5%" in note
+    at = set_sentence(at, EXAMPLE)
+    assert not any("may be unlike" in w.value for w in at.warning)
 
 
 def test_unknown_tokens_are_labelled_unk_on_the_axes_with_their_text_in_the_hover(text_page):
@@ -278,25 +290,25 @@ def test_a_diagonal_attention_is_explained_beside_the_matrix(text_page, text_mod
     row = text_page.selectbox(key="cell_i").value
     note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row, mixing)
     assert note is not None and note.diagonal > verdict.DIAGONAL  # the premise
-    expected = "\n".join(f"- {escape_markdown(line)}" for line in note.lines)
+    expected = "\n".join(f"- {md(line)}" for line in note.lines)
     assert _why_diagonal(text_page) == [expected]
-    assert escape_markdown(f"s_ii = {note.self_score:.2f}") in expected
+    assert md(f"s_ii = {note.self_score:.2f}") in expected
     at = run(text_page.selectbox(key="cell_i").set_value(3))  # another row, its own numbers
     other = diagonal.why_diagonal(explanation.trace, explanation.tokens, 3, mixing)
-    assert _why_diagonal(at) == ["\n".join(f"- {escape_markdown(x)}" for x in other.lines)]
-    at = run(at.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(1.0))
+    assert _why_diagonal(at) == ["\n".join(f"- {md(x)}" for x in other.lines)]
+    at = run(at.select_slider(key=state.TEMPERATURE_WIDGET).set_value(1.0))
     hot = text_model.explain(EXAMPLE, temperature=1.0).trace
     assert verdict.mean_diagonal(hot) <= verdict.DIAGONAL and _why_diagonal(at) == []
 
 
 def test_the_badge_under_mean_pooling_never_mentions_a_learned_alpha(text_page, text_model):
-    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    at = run(text_page.radio(key=state.POOLING_WIDGET).set_value("mean"))
     trained = text_model.config.model
     live = {"similarity": trained.similarity, "temperature": trained.temperature,
             "pooling": "mean"}  # fmt: skip
     found = _home_verdict(text_model, live)
     assert "α" not in found.text and "pooling" not in found.effects
-    assert escape_markdown(found.text) in [c.value for c in at.caption]
+    assert md(found.text) in [c.value for c in at.caption]
 
 
 def page_words(at) -> str:
@@ -318,7 +330,41 @@ def test_every_word_is_true_to_the_home_model(text_page, text_model):
     assert "5 classes" in shown and "τ = 0.07" in shown and "cosine" in shown
     (c_fig,) = titled(text_page, "Pooled vector")
     assert "c = tanh(" in c_fig["layout"]["title"]["text"] and "σ" not in shown
-    at = run(text_page.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    at = run(text_page.radio(key=state.POOLING_WIDGET).set_value("mean"))
     shown = page_words(at)
     assert "learned attention" not in shown and "every token counts the same" in shown
     assert "Mean pooling" in [h.value for h in at.subheader]
+
+
+def test_the_selected_cell_is_broken_down_by_dimension(text_page, text_model):
+    at = text_page
+    i, j = at.session_state[state.CELL_I], at.session_state[state.CELL_J]
+    trace = text_model.explain(EXAMPLE).trace
+    (fig,) = titled(at, f"s<sub>{i + 1},{j + 1}</sub> = Σ parts")
+    values = decode(fig["data"][0]["y"])
+    assert len(values) == trace.h.shape[-1]  # one bar per dimension of h
+    assert float(np.sum(values)) == pytest.approx(float(trace.scores[0, i, j]), abs=1e-4)
+    assert list(values) == sorted(values, reverse=True)
+    shown = " ".join(m.value for m in at.markdown)
+    own = escape_markdown(f"s_ii = {float(trace.scores[0, i, i]):.2f}")
+    assert own in shown  # compared with the diagonal cell
+    # Another cell: the chart follows it.
+    at.selectbox(key=state.CELL_J).select(i).run()
+    (fig,) = titled(at, f"s<sub>{i + 1},{i + 1}</sub> = Σ parts")
+    assert float(np.sum(decode(fig["data"][0]["y"]))) == pytest.approx(
+        float(trace.scores[0, i, i]), abs=1e-4
+    )
+
+
+def test_the_query_key_map_is_drawn_when_its_toggle_is_on(text_page, text_model):
+    at = text_page
+    assert not titled(at, "Queries and keys")  # nothing is read until asked
+    at = run(at.toggle(key=state.QUERY_KEY_MAP).set_value(True))
+    (fig,) = titled(at, "Queries and keys")
+    tokens = text_model.explain(EXAMPLE).tokens
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["query (sample)", "key (sample)", "query (this input)", "key (this input)"]
+    assert fig["data"][2]["text"] == tokens
+    assert len(decode(fig["data"][0]["x"])) > 500  # a few thousand tokens of 64 test texts
+    shown = " ".join(m.value for m in at.markdown)
+    assert "of the spread" in shown

@@ -101,7 +101,7 @@ def test_devices_and_config_errors():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="not available"):
+        with pytest.raises(ConfigError, match="not available"):
             pick_device("cuda")
     with pytest.raises(ConfigError, match="device"):
         TrainConfig(device="tpu")

@@ -20,10 +20,12 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.core.config import TrainConfig
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data.builtin import load_dataset
 from dense_attention.server import jobs, work
 from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
+from dense_attention.ui import browser, state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -33,13 +35,14 @@ LIMIT, EPOCHS = 300, 4
 def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 
 def the_job(at: AppTest, slot: JobKind) -> jobs.Job:
     """The job this AppTest session started (its workspace is found by its token)."""
-    token = at.session_state[ui.WORKSPACE]
-    return ui.workspaces().get(token).jobs[slot]
+    token = at.session_state[state.WORKSPACE]
+    return browser.workspaces().get(token).jobs[slot]
 
 
 def wait(at: AppTest, slot: JobKind, timeout: float = 180) -> jobs.Job:
@@ -92,14 +95,17 @@ def test_training_shows_progress_curves_and_the_result(trained):
 
 def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     at = run(trained.switch_page("views/image.py"))
-    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
-    assert picker.value == f"digits #1{ui.USER_SUFFIX}" and "digits" in picker.options
+    picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
+    assert picker.value == f"digits #1{browser.USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
     assert at.radio(key="image_source").options[0] == "Test-set example"
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
-    assert f"digits #1{ui.USER_SUFFIX}" not in at.sidebar.selectbox(key=ui.MODEL_WIDGET).options
+    assert (
+        f"digits #1{browser.USER_SUFFIX}"
+        not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
+    )
     run(at.switch_page("views/train.py"))
 
 
@@ -134,9 +140,9 @@ def test_the_downloaded_checkpoint_loads_back_to_identical_logits(trained):
 def test_a_second_session_does_not_see_the_first_sessions_model(trained):
     other = run(AppTest.from_file(APP, default_timeout=60))
     other = run(other.switch_page("views/image.py"))
-    assert other.session_state[ui.WORKSPACE] != trained.session_state[ui.WORKSPACE]
-    options = other.sidebar.selectbox(key=ui.MODEL_WIDGET).options
-    assert not any(ui.USER_SUFFIX in o for o in options)
+    assert other.session_state[state.WORKSPACE] != trained.session_state[state.WORKSPACE]
+    options = other.sidebar.selectbox(key=state.MODEL_WIDGET).options
+    assert not any(browser.USER_SUFFIX in o for o in options)
 
 
 def test_the_overfitting_slice_trains_on_100_examples():
@@ -181,7 +187,7 @@ def test_a_failing_job_shows_its_message_not_a_traceback():
     at = train_page()
     job = jobs.train_job(work.TrainRequest(work.DataChoice("missing"), {}, TrainConfig()))
     job.join(30)
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs[JobKind.TRAIN] = job
+    browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     run(at)
     assert any("unknown dataset" in e.value for e in at.error)
 
@@ -227,7 +233,7 @@ def test_browser_train_watch_replay_and_reload(
     page.get_by_role("heading", name="Attention replay").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "train-page.png", full_page=True)
     # The model is in this browser's picker, and a reload keeps it (the workspace cookie).
-    mine = f"digits #1{ui.USER_SUFFIX}"
+    mine = f"digits #1{browser.USER_SUFFIX}"
     page.goto(f"{app_url}/image")
     wait_for_app(page)
     expect(picked_model(page)).to_have_value(mine, timeout=60_000)
@@ -273,14 +279,16 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
             expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=60_000)
         wait_for_app(page)
     cookies = [p.context.cookies() for p in pages]
-    tokens = [next(c["value"] for c in jar if c["name"] == ui.WORKSPACE_COOKIE) for jar in cookies]
+    tokens = [
+        next(c["value"] for c in jar if c["name"] == browser.WORKSPACE_COOKIE) for jar in cookies
+    ]
     assert tokens[0] != tokens[1]
     for page in pages:
         page.goto(f"{app_url}/image")
         wait_for_app(page)
-        expect(picked_model(page)).to_have_value(f"digits #1{ui.USER_SUFFIX}", timeout=60_000)
-        assert [o for o in picker_options(page) if ui.USER_SUFFIX in o] == [
-            f"digits #1{ui.USER_SUFFIX}"
+        expect(picked_model(page)).to_have_value(f"digits #1{browser.USER_SUFFIX}", timeout=60_000)
+        assert [o for o in picker_options(page) if browser.USER_SUFFIX in o] == [
+            f"digits #1{browser.USER_SUFFIX}"
         ]  # its own model, never the other browser's
         page.context.close()
 
@@ -368,7 +376,7 @@ def test_two_runs_compare_side_by_side_with_their_gap():
     run(at.button(key="train_start").click())
     second = wait(at, JobKind.TRAIN).result
     assert second.train_config.label_smoothing == 0.1
-    space = ui.workspaces().get(at.session_state[ui.WORKSPACE])
+    space = browser.workspaces().get(at.session_state[state.WORKSPACE])
     first = next(r for r in space.results.values() if r is not second)
     assert at.selectbox(key="compare_runs_a").value == "digits #1"
     assert at.selectbox(key="compare_runs_b").value == "digits #2"
@@ -413,17 +421,20 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     warning = " ".join(w.value for w in at.warning)
     assert f"stopped by you during epoch {epoch} of 200" in warning
     assert "not measured: the run was stopped" in warning
-    stopped = f"digits #1 (stopped in epoch {epoch}){ui.USER_SUFFIX}"
+    # Issue #26.6: the test accuracy beside it is said measured, and the bar is not full.
+    assert f"its test accuracy, {job.result.test_accuracy:.1%}, is measured" in warning
+    assert metrics["Test accuracy"] == f"{job.result.test_accuracy:.1%}"
+    bars = [p.proto for p in at.get("progress")]
+    assert bars and all("(100%)" not in bar.text and bar.value < 100 for bar in bars)
+    stopped = f"digits #1 (stopped in epoch {epoch}){browser.USER_SUFFIX}"
     at = run(at.switch_page("views/image.py"))
-    picker = at.sidebar.selectbox(key=ui.MODEL_WIDGET)
+    picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
     assert stopped in picker.options and picker.value != stopped
     run(at.switch_page("views/train.py"))
 
 
 def _sweep_panel(result) -> None:
     from types import SimpleNamespace
-
-    from dense_attention import ui
 
     ui.sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
 
@@ -459,9 +470,11 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     held = job.result.held_out
     assert len(held) == work.HELD_OUT_EXAMPLES and held[0].label in ds.classes
     at = run(AppTest.from_file(APP, default_timeout=120))
-    ui.workspaces().get(at.session_state[ui.WORKSPACE]).jobs[JobKind.TRAIN] = job
+    browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
-    assert at.sidebar.selectbox(key=ui.MODEL_WIDGET).value == f"my-pictures #1{ui.USER_SUFFIX}"
+    assert (
+        at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{browser.USER_SUFFIX}"
+    )
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options
     assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)

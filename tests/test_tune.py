@@ -8,7 +8,7 @@ from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.seeding import init_parameters
 from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
-from dense_attention.training.train import train
+from dense_attention.training.train import TrainingError, train
 from dense_attention.training.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune
 
 BASE = TrainConfig(epochs=2, batch_size=32, probes=0)
@@ -77,7 +77,7 @@ def test_pruned_trials_stop_early(digits):
     assert [t.state for t in result.trials] == ["PRUNED", "PRUNED"]
     assert all(len(t.val_curve) == 2 and t.value is None for t in result.trials)
     assert result.best_number is None and result.best_value is None
-    with pytest.raises(ValueError, match="no trial completed"):
+    with pytest.raises(TrainingError, match="no trial completed"):
         result.best_configs()
 
 
@@ -106,7 +106,7 @@ def test_bad_arguments(digits):
         SearchSpace(l1=(0.0, 1e-3))  # log-uniform needs low > 0
     with pytest.raises(ConfigError, match="dropout_h"):
         SearchSpace(dropout_h=(0.0, 1.0))
-    with pytest.raises(ValueError, match="searched"):
+    with pytest.raises(ConfigError, match="searched"):
         tune(digits, 1, model_options={"similarity": "dot"})
-    with pytest.raises(ValueError, match="end"):
+    with pytest.raises(ConfigError, match="end"):
         tune(digits, None)

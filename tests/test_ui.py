@@ -1,4 +1,4 @@
-"""ui: the shared sidebar (picker, live settings, markers, reset), caches and friendly errors."""
+"""ui: the shared sidebar (picker, live settings, markers, reset), caches and the facade."""
 
 import dataclasses
 import json
@@ -9,9 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.core.model import DenseAttention
 from dense_attention.inputs.classifier import Explanation
 from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui import browser, state
+from dense_attention.ui.sidebar import Settings
 
 
 def sidebar_script() -> None:
@@ -19,8 +22,9 @@ def sidebar_script() -> None:
     import streamlit as st
 
     from dense_attention import ui
+    from dense_attention.ui import browser
 
-    ui.user_models().update(st.session_state.get("inject_models", {}))  # as if trained here
+    browser.user_models().update(st.session_state.get("inject_models", {}))  # as if trained here
     settings = ui.sidebar(st.session_state.get("page_kind", "text"))
     if settings is not None:
         st.write(
@@ -34,6 +38,7 @@ def sidebar_script() -> None:
 def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error], "a bug was caught: see the log"
     return at
 
 
@@ -60,7 +65,7 @@ def test_picker_lists_the_shipped_checkpoints_of_the_kind(found, kind):
     if not expected:
         assert at.info and not at.markdown
         return
-    assert at.selectbox(key=ui.MODEL_WIDGET).options == expected
+    assert at.selectbox(key=state.MODEL_WIDGET).options == expected
     assert f"model={expected[0]} " in shown(at)
     assert "Device: **" in " ".join(c.value for c in at.sidebar.caption)
 
@@ -71,33 +76,33 @@ def test_changing_a_setting_marks_it_and_reset_restores_the_trained_ones(found):
     name = next(
         n for n, c in found.items() if c.kind == "text" and not catalog.similarity_variants(c)
     )
-    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
+    run(at.selectbox(key=state.MODEL_WIDGET).set_value(name))
     trained = checkpoint.load(found[name].path).config.model
     assert "changed=- " in shown(at) and not markers(at)
     assert at.button[0].disabled  # nothing to reset
     other = "cosine" if trained.similarity != "cosine" else "dot"
-    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(other))
+    run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value(other))
     assert f"similarity={other} " in shown(at) and "changed=similarity " in shown(at)
     assert markers(at) == [f":orange[≠ trained: {trained.similarity}]"]
-    run(at.select_slider(key=ui.TEMPERATURE_WIDGET).set_value(0.01))
-    run(at.radio(key=ui.POOLING_WIDGET).set_value("mean"))
+    run(at.select_slider(key=state.TEMPERATURE_WIDGET).set_value(0.01))
+    run(at.radio(key=state.POOLING_WIDGET).set_value("mean"))
     assert "changed=similarity,temperature,pooling " in shown(at)
     assert len(markers(at)) == 3
     run(at.button[0].click())
     assert f"similarity={trained.similarity} " in shown(at)
     assert f"temperature={trained.temperature:g} " in shown(at)
     assert f"pooling={trained.pooling} " in shown(at) and "changed=- " in shown(at)
-    assert not markers(at) and at.selectbox(key=ui.SIMILARITY_WIDGET).value == trained.similarity
+    assert not markers(at) and at.selectbox(key=state.SIMILARITY_WIDGET).value == trained.similarity
 
 
 def test_a_similarity_with_its_own_checkpoint_loads_it_and_reset_returns(found):
     """bbc-topics/similarities/<name>/: picking <name> runs the model trained with it."""
     variants = catalog.similarity_variants(found["bbc-topics"])
     assert set(variants) == set(SIMILARITY_NAMES)
-    at = run(sidebar_app().selectbox(key=ui.MODEL_WIDGET).set_value("bbc-topics"))
+    at = run(sidebar_app().selectbox(key=state.MODEL_WIDGET).set_value("bbc-topics"))
     assert shown(at).endswith("trained=cosine") and "changed=- " in shown(at)
     for name in ("dot", "bilinear"):
-        run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value(name))
+        run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value(name))
         assert f"similarity={name} " in shown(at) and shown(at).endswith(f"trained={name}")
         assert "model=bbc-topics " in shown(at) and "changed=- " in shown(at)
         assert "shared=True" in shown(at) and not markers(at)
@@ -110,27 +115,27 @@ def test_a_model_trained_in_this_session_appears_in_the_picker(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     mine = checkpoint.load(found[name].path)
     at = sidebar_app(**{"inject_models": {"my model": mine}})
-    label = f"my model{ui.USER_SUFFIX}"
+    label = f"my model{browser.USER_SUFFIX}"
     # Nothing picked yet in this session (e.g. after a reload): this browser's newest model.
-    assert at.selectbox(key=ui.MODEL_WIDGET).value == label
-    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
+    assert at.selectbox(key=state.MODEL_WIDGET).value == label
+    run(at.selectbox(key=state.MODEL_WIDGET).set_value(name))
     assert "shared=True" in shown(at)  # a shipped model: its explanations may be shared
-    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(label))
+    run(at.selectbox(key=state.MODEL_WIDGET).set_value(label))
     assert f"model={label} " in shown(at) and "shared=False" in shown(at)  # never in a cache
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Settings belong to a model: changing them on mine leaves the shipped one as trained.
-    run(at.selectbox(key=ui.SIMILARITY_WIDGET).set_value("additive"))
-    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(name))
+    run(at.selectbox(key=state.SIMILARITY_WIDGET).set_value("additive"))
+    run(at.selectbox(key=state.MODEL_WIDGET).set_value(name))
     assert "changed=- " in shown(at)
-    run(at.selectbox(key=ui.MODEL_WIDGET).set_value(label))
+    run(at.selectbox(key=state.MODEL_WIDGET).set_value(label))
     assert "similarity=additive " in shown(at)
 
 
 def test_a_user_model_of_the_other_kind_is_not_offered(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     at = sidebar_app("image", **{"inject_models": {"mine": checkpoint.load(found[name].path)}})
-    options = at.selectbox(key=ui.MODEL_WIDGET).options if at.get("selectbox") else []
-    assert f"mine{ui.USER_SUFFIX}" not in options
+    options = at.selectbox(key=state.MODEL_WIDGET).options if at.get("selectbox") else []
+    assert f"mine{browser.USER_SUFFIX}" not in options
 
 
 def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
@@ -139,41 +144,19 @@ def test_no_model_of_a_kind_says_so(tmp_path, monkeypatch):
     assert "No text model yet" in at.info[0].value and not at.markdown
 
 
-def errors_script() -> None:
-    import streamlit as st
-
-    from dense_attention import ui
-    from dense_attention.inputs.encoding import EncodingError
-    from dense_attention.storage import checkpoint
-
-    with ui.friendly_errors(stop=False):
-        raise EncodingError("Type some text: the input is empty")
-    with ui.friendly_errors(stop=False):
-        raise checkpoint.CheckpointError("model.safetensors is missing")
-    with ui.friendly_errors():
-        raise ValueError("temperature must be a positive number")
-    st.write("not reached")
-
-
-def test_friendly_errors_show_messages_not_tracebacks():
-    at = run(AppTest.from_function(errors_script, default_timeout=30))
-    assert at.info[0].value == "Type some text: the input is empty"
-    assert [e.value for e in at.error] == [
-        "model.safetensors is missing",
-        "temperature must be a positive number",
-    ]
-    assert not at.markdown  # the last one stopped the page
-
-
 def cached_script() -> None:
     import streamlit as st
 
-    from dense_attention import ui
     from dense_attention.figures import trace_plots
+    from dense_attention.ui import cache
 
-    fig = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    again = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
-    other = ui.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1))
+    fig = cache.cached(trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1))
+    again = cache.cached(
+        trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (0, 1)
+    )
+    other = cache.cached(
+        trace_plots.attention_heatmap, [[0.5, 0.5], [0.2, 0.8]], ["a", "b"], (1, 1)
+    )
     st.write(f"same={fig is again} other={fig is other} z={fig.data[0].z}")
 
 
@@ -186,13 +169,13 @@ def big_figure_script() -> None:
     import plotly.graph_objects as go
     import streamlit as st
 
-    from dense_attention import ui
+    from dense_attention.ui import cache
 
     def big(n: int) -> go.Figure:  # over 8 MB of JSON, cheap to build
         return go.Figure(layout_title_text="x" * n)
 
-    small, small_again = ui.cached(big, 10), ui.cached(big, 10)
-    first, again = ui.cached(big, 9 * 2**20), ui.cached(big, 9 * 2**20)
+    small, small_again = cache.cached(big, 10), cache.cached(big, 10)
+    first, again = cache.cached(big, 9 * 2**20), cache.cached(big, 9 * 2**20)
     st.write(f"small kept={small is small_again} big kept={first is again}")
 
 
@@ -225,7 +208,7 @@ def test_a_started_job_belongs_to_this_browser_for_fair_sharing():
 def test_settings_config_carries_the_live_settings(found):
     name = next(n for n, c in found.items() if c.kind == "text")
     model = checkpoint.load(found[name].path)
-    settings = ui.Settings(name, model, "cosine", 0.5, "mean", ("similarity",))
+    settings = Settings(name, model, "cosine", 0.5, "mean", ("similarity",))
     cfg = settings.config
     assert (cfg.similarity, cfg.temperature, cfg.pooling) == ("cosine", 0.5, "mean")
     assert cfg.hidden_dim == settings.trained.hidden_dim
@@ -317,3 +300,15 @@ def test_every_uploader_states_its_limit_and_the_server_accepts_it():
     for proto in uploaders:
         assert 0 < proto.max_upload_size_mb <= server_mb, proto.label
         assert f"Up to {proto.max_upload_size_mb} MB" in proto.help, proto.label
+
+
+def test_the_facade_exports_what_the_pages_use_and_nothing_more():
+    """ui/__init__ re-exports exactly the names views/*.py and app.py read as `ui.<name>`."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "app.py", *sorted((root / "views").glob("*.py"))]
+    used = {name for p in pages for name in re.findall(r"\bui\.(\w+)", p.read_text())}
+    assert used == set(ui.__all__)
+    assert all(hasattr(ui, name) for name in ui.__all__)

@@ -4,25 +4,25 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import store
 from dense_attention.storage import checkpoint
+from dense_attention.ui import browser, state
 
 
 def upload_script() -> None:
     import streamlit as st
 
-    from dense_attention import ui
+    from dense_attention.ui import browser, checkpoint_zip, state
 
-    ui.checkpoint_upload("up")
-    st.write("models=" + ",".join(sorted(ui.user_models())))
-    st.write(f"picked={st.session_state.get(ui.SELECTED_MODEL, {}).get('image')}")
-    for name, model in ui.user_models().items():
-        ui.checkpoint_download(model, name, {"test_accuracy": 0.5}, key=f"zip_{name}")
+    checkpoint_zip.checkpoint_upload("up")
+    st.write("models=" + ",".join(sorted(browser.user_models())))
+    st.write(f"picked={st.session_state.get(state.SELECTED_MODEL, {}).get('image')}")
+    for name, model in browser.user_models().items():
+        checkpoint_zip.checkpoint_download(model, name, {"test_accuracy": 0.5}, key=f"zip_{name}")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_an_uploaded_checkpoint_joins_the_session_models_once(digits_zip):
     at = upload(at, "digits.zip", digits_zip)
     assert at.markdown[0].value == "models=digits-upload"
     assert "digits-upload" in at.success[0].value and "model picker" in at.success[0].value
-    assert at.markdown[1].value == f"picked=digits-upload{ui.USER_SUFFIX}"
+    assert at.markdown[1].value == f"picked=digits-upload{browser.USER_SUFFIX}"
     at = at.run()  # a rerun with the same file in the uploader does not load it again
     assert at.markdown[0].value == "models=digits-upload" and at.success
     at = upload(at, "digits.zip", digits_zip)  # the same name again: a new model, a new name
@@ -52,7 +52,7 @@ def test_an_uploaded_checkpoint_joins_the_session_models_once(digits_zip):
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download checkpoint (ZIP)"] * 2
     # Kept on disk too: a restarted server (a new store.Workspaces on the folder) has both.
-    token = at.session_state[ui.WORKSPACE]
+    token = at.session_state[state.WORKSPACE]
     restarted = store.Workspaces(store.data_dir()).get(token)
     assert sorted(restarted.models) == ["digits-upload", "digits-upload-2"]
     assert restarted.metadata["digits-upload"] == {"dataset": "digits"}

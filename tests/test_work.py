@@ -216,3 +216,16 @@ def test_train_work_sends_typed_reports_in_order_then_amends_its_baseline():
         again = pickle.loads(executor.dumps(message))
         assert type(again) is type(message)
     assert pickle.loads(executor.dumps(sent[0])) == sent[0]
+
+
+def test_a_trained_model_carries_its_familiarity_floor_from_the_validation_split(trained):
+    result = trained.result
+    ds = load_dataset("digits", limit=300)
+    with torch.no_grad():
+        val = result.model(*result.model.tensors(ds.val).inputs).softmax(-1).amax(-1).numpy()
+        test = result.model(*result.model.tensors(ds.test).inputs).softmax(-1).amax(-1).numpy()
+    floor = float(np.percentile(val, 5))
+    found = result.familiarity
+    assert found["floor"] == pytest.approx(floor, abs=1e-4) and found["examples"] == len(ds.val)
+    assert found["test_share"] == pytest.approx(float(np.mean(test < found["floor"])), abs=1e-4)
+    assert result.to_json()["familiarity"] == found == result.training_metadata()["familiarity"]

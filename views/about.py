@@ -5,6 +5,7 @@ import streamlit as st
 from dense_attention import SIMILARITIES, ui
 from dense_attention.explain import formulas
 from dense_attention.explain.formulas import ARTICLE_DEPARTURES
+from dense_attention.ui.styles import md
 
 settings = ui.sidebar()
 
@@ -29,8 +30,9 @@ st.markdown(f"| step | formula | Trace field | shape |\n|---|---|---|---|\n{rows
 if settings is not None:
     cfg = settings.trained
     st.caption(
-        f"The selected model, {settings.model_name}: D = {cfg.input_dim}, d = {cfg.hidden_dim}, "
-        f"C = {cfg.num_classes}; activation {cfg.activation}, σ = {cfg.pool_activation}."
+        f"The selected model, {md(settings.model_name)}: D = {cfg.input_dim}, "
+        f"d = {cfg.hidden_dim}, C = {cfg.num_classes}; activation {cfg.activation}, "
+        f"σ = {cfg.pool_activation}."
     )
 st.markdown(
     "Padding gets zero weight everywhere (in $a$ and in $\\alpha$). The temperature $\\tau$ "

@@ -36,11 +36,11 @@ st.info(
 
 left, right = st.columns(2)
 similarity = left.selectbox(
-    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key="similarity"
+    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key=ui.TOY_SIMILARITY
 )
 left.caption(SIMILARITIES[similarity].description)
 temperature = right.select_slider(
-    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key="temperature"
+    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key=ui.TOY_TEMPERATURE
 )
 
 trace = toy.trace(similarity, temperature)
@@ -51,4 +51,4 @@ ui.render_steps(
     cell=ui.selected_cell(n),
     extras={"alpha": lambda: st.html(trace_plots.token_shading_html(toy.tokens, trace.alpha[0]))},
 )
-ui.cell_panel(explanation, toy.model.config)
+ui.cell_panel(explanation, toy.model.config, model=toy.model)

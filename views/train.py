@@ -32,7 +32,7 @@ mode = st.segmented_control("What to run", [TRAIN, SWEEP, TUNE], default=TRAIN, 
 
 if mode == SWEEP:
     chosen = st.multiselect(
-        "Similarities", list(SIMILARITIES), list(SIMILARITIES), key="sweep_similarities"
+        "Similarities", list(SIMILARITIES), list(SIMILARITIES), key=ui.SWEEP_SIMILARITIES
     )
     request = work.SweepRequest(choice, options, config, tuple(chosen))
     st.caption("Each similarity trains from the same seed, on the same split, for the same epochs.")
@@ -45,8 +45,8 @@ if mode == SWEEP:
     ui.job_panel(JobKind.SWEEP, ui.sweep_progress)
 elif mode == TUNE:
     left, right = st.columns(2)
-    trials = left.slider("Trials", 3, 100, 20, key="tune_trials")
-    minutes = right.slider("Time limit (minutes)", 1, 60, 5, key="tune_minutes")
+    trials = left.slider("Trials", 3, 100, 20, key=ui.TUNE_TRIALS)
+    minutes = right.slider("Time limit (minutes)", 1, 60, 5, key=ui.TUNE_MINUTES)
     st.caption(
         "Optuna searches hidden size, similarity, temperature, activation, pooling, learning rate, "
         "dropout and L1/L2 (the settings above give the data, encoder, epochs per trial and "
@@ -64,7 +64,7 @@ elif mode == TUNE:
         and getattr(tuned.result, "best_number", None) is not None
     ):
         st.button(
-            "Train the best configuration in full", type="primary", key="tune_best",
+            "Train the best configuration in full", type="primary", key=ui.TUNE_BEST,
             on_click=train_best, args=(tuned, config.epochs), icon=":material/model_training:",
             disabled=ui.running(JobKind.TRAIN) is not None,
         )  # fmt: skip
@@ -76,9 +76,9 @@ else:
     job = ui.workspace().jobs.get(JobKind.TRAIN)
     if job is not None and job.finished and isinstance(job.result, metrics.TrainedModel):
         ui.replay(job.result)
-        ui.trained_download(job.result, key="train_zip")
+        ui.trained_download(job.result, key=ui.TRAIN_ZIP)
     ui.compare_runs()
 
 st.divider()
 st.subheader("Explore a checkpoint", divider="gray")
-ui.checkpoint_upload(key="train_checkpoint_upload")
+ui.checkpoint_upload(key=ui.TRAIN_CHECKPOINT_UPLOAD)

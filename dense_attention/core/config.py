@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .errors import DenseAttentionError
+
 SIMILARITY_NAMES = ("dot", "scaled_dot", "cosine", "neg_euclidean", "additive", "bilinear")
 ACTIVATIONS = ("identity", "relu", "tanh", "gelu")
 POOLINGS = ("learned", "mean")
@@ -19,8 +21,12 @@ TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0
 TEMPERATURE_RANGE = (1e-3, 1e3)
 
 
-class ConfigError(ValueError):
-    """A configuration field has an unknown name or an invalid value."""
+class ConfigError(DenseAttentionError, ValueError):
+    """A configuration field has an unknown name or an invalid value.
+
+    Also a ValueError, Python's error for a bad argument value: callers catch it as one
+    (server.store reads a stored model's config beside JSON's own ValueErrors).
+    """
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -86,6 +92,9 @@ class ModelConfig:
     # Reads x in context before the dense layer, h = act(W x' + b) with x' = seq(x):
     # none | lstm (bidirectional, output width D) | transformer (one torch encoder layer)
     sequence_encoder: str = "none"
+    # "Attend to the other tokens": a_ii is masked before the softmax (s_ii = -inf), so v_i mixes
+    # only the other tokens h_j (a one-token input keeps itself). Off: every a_ij, as before.
+    exclude_self: bool = False
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden_dim", "num_classes"):
@@ -99,6 +108,8 @@ class ModelConfig:
         _check_probability("dropout_h", self.dropout_h)
         _check_probability("dropout_attn", self.dropout_attn)
         _check_choice("sequence_encoder", self.sequence_encoder, SEQUENCE_ENCODERS)
+        if not isinstance(self.exclude_self, bool):
+            raise ConfigError(f"exclude_self must be true or false, got {self.exclude_self!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import seeding
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .similarity import SIMILARITIES, SimilarityParams, register_weight
 from .trace import Trace
 
@@ -36,6 +36,17 @@ def masked_softmax(logits: torch.Tensor, keep: torch.Tensor, dim: int) -> torch.
     top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
     weights = torch.exp(logits - top)  # exp(-inf) = 0 for masked entries
     return weights / weights.sum(dim=dim, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
+
+
+def attention_keep(mask: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
+    """(B, N, N) bool: which a_ij may be non-zero, a real query i and a real key j; with
+    `exclude_self`, j != i too, except in a row whose only real key is i itself."""
+    keep = mask[:, :, None] & mask[:, None, :]  # (B, N, N) real query and real key
+    if not exclude_self:
+        return keep
+    eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
+    others = keep & ~eye
+    return others | (keep & eye & ~others.any(dim=-1, keepdim=True))
 
 
 def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -159,11 +170,13 @@ class DenseAttention(nn.Module):
         temperature = self.config.temperature if temperature is None else float(temperature)
         pooling = pooling or self.config.pooling
         if similarity not in SIMILARITIES:
-            raise ValueError(f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}")
+            raise ConfigError(
+                f"unknown similarity {similarity!r}; choose from {list(SIMILARITIES)}"
+            )
         if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {temperature}")
+            raise ConfigError(f"temperature must be a positive number, got {temperature}")
         if pooling not in ("learned", "mean"):
-            raise ValueError(f"unknown pooling {pooling!r}; choose learned or mean")
+            raise ConfigError(f"unknown pooling {pooling!r}; choose learned or mean")
         return similarity, temperature, pooling
 
     def encode_sequence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -204,9 +217,10 @@ class DenseAttention(nn.Module):
     def attend(
         self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores s(h_i, h_j)/tau and attention a_ij, both (B, N, N); padding rows/columns get 0."""
+        """Scores s(h_i, h_j)/tau and attention a_ij, both (B, N, N); padding rows/columns get 0
+        (and a_ii too under the config's exclude_self, when the row has another real token)."""
         scores = SIMILARITIES[similarity].fn(h, self.similarity_params) / temperature
-        keep = mask[:, :, None] & mask[:, None, :]  # (B, N, N) real query and real key
+        keep = attention_keep(mask, self.config.exclude_self)
         return scores, masked_softmax(scores, keep, dim=-1)
 
     def _fast_values(
@@ -264,8 +278,8 @@ class DenseAttention(nn.Module):
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
         h = self.hidden(x, mask)
         # Attention dropout draws its masks through seeding.dropout, so it needs a_ij itself.
-        drops_attn = self.training and self.config.dropout_attn > 0
-        if similarity in ("dot", "scaled_dot") and not drops_attn:
+        explicit = self.config.exclude_self or (self.training and self.config.dropout_attn > 0)
+        if similarity in ("dot", "scaled_dot") and not explicit:
             values = self._fast_values(h, mask, similarity, temperature)
         else:
             values = self._attn_dropout(self.attend(h, mask, similarity, temperature)[1]) @ h
@@ -311,6 +325,7 @@ class DenseAttention(nn.Module):
             pool_scores=pool_scores, alpha=alpha, pooled=pooled, c=c, h_o=h_o,
             logits=logits, probs=torch.softmax(logits, dim=-1),
             similarity=similarity, temperature=temperature,
+            exclude_self=self.config.exclude_self,
         )  # fmt: skip
 
 

@@ -54,6 +54,7 @@ class Trace:
     probs: torch.Tensor  # (B, C) softmax(z)
     similarity: str  # the similarity used for this trace
     temperature: float  # the temperature used for this trace
+    exclude_self: bool = False  # a_ii was masked before the softmax (ModelConfig.exclude_self)
 
     @property
     def batch_size(self) -> int:

@@ -6,6 +6,8 @@ import io
 import zipfile
 from collections.abc import Callable
 
+from ..core.errors import DenseAttentionError
+
 NOT_A_ZIP = "not_a_zip"
 TOO_LARGE = "too_large"  # the upload itself
 TOO_MANY_FILES = "too_many_files"
@@ -16,7 +18,7 @@ CHUNK_BYTES = 2**20  # members are read this much at a time
 _NOT_A_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError)
 
 
-class ZipRefused(ValueError):
+class ZipRefused(DenseAttentionError):
     """`open_zip` refused an upload; callers turn `check`, `size` and `limit` into their message.
 
     For NOT_A_ZIP, `__cause__` is zipfile's own error.

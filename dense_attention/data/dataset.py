@@ -9,6 +9,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..core.errors import DenseAttentionError
+
 __all__ = [
     "MAX_CLASSES",
     "DataError",
@@ -31,7 +33,7 @@ Source = str | Path | bytes | IO[bytes]
 MAX_CLASSES = 100
 
 
-class DataError(ValueError):
+class DataError(DenseAttentionError):
     """A dataset cannot be built; the message says what to fix."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import attention_entropy, to_numpy
 from ..data.dataset import Dataset, Split
@@ -36,7 +37,7 @@ IG_BASELINE = "zero input x = 0 (also what the text encoder gives a [PAD] positi
 METRICS_KEY = "faithfulness"  # the block of a checkpoint's metrics.json written by the CLI
 
 
-class FaithfulnessError(ValueError):
+class FaithfulnessError(DenseAttentionError):
     """An input or a setting the analysis cannot use; the message says why."""
 
 

@@ -106,6 +106,10 @@ def _apply(activation: str, body: str) -> str:
     return _ACTIVATION_LATEX[activation].replace("{}", body, 1)
 
 
+# Beside the attention step of a model trained with ModelConfig.exclude_self.
+EXCLUDE_SELF_NOTE = "Here a_ii is masked before the softmax: each token attends to the others."
+
+
 def step_latex(
     key: str, similarity: str, config: ModelConfig, temperature: float | None = None
 ) -> str:
@@ -124,6 +128,8 @@ def step_latex(
         return rf"s(h_i, h_j) = {SIMILARITIES[similarity].latex}"
     if key == "scores":
         return rf"s_{{ij}} = \frac{{s(h_i, h_j)}}{{\tau}}, \quad \tau = {tau:g}"
+    if key == "attn" and config.exclude_self:
+        return r"a_{ij} = \frac{\exp(s_{ij})}{\sum_{k \ne i} \exp(s_{ik})}, \quad a_{ii} = 0"
     if key == "alpha" and config.pooling == "mean":
         return r"\alpha_i = \frac{1}{N} \quad \text{(mean pooling)}"
     if key == "c":
@@ -202,6 +208,14 @@ def _check(name: str, computed: float, stored: float) -> None:
         raise ValueError(f"{name}: recomputed {computed:.6g} but the trace holds {stored:.6g}")
 
 
+def _softmax_row(trace: Trace, scores: np.ndarray, i: int) -> np.ndarray:
+    """Row i of the softmax's logits: s_ii = -inf when the trace excluded a_ii (N > 1)."""
+    row = scores[i].astype(np.float64)
+    if trace.exclude_self and row.shape[0] > 1:
+        row[i] = -np.inf
+    return row
+
+
 def cell_numbers(trace: Trace, i: int, j: int) -> dict[str, float]:
     """The numbers behind attention cell (i, j) of one cropped example trace (B=1), 0-based.
 
@@ -212,7 +226,7 @@ def cell_numbers(trace: Trace, i: int, j: int) -> dict[str, float]:
     """
     _check_one(trace, i, j)
     scores = _np(trace.scores[0])  # (N, N)
-    row = scores[i]
+    row = _softmax_row(trace, scores, i)
     top = float(row.max())
     exps = np.exp(row - top)
     attn = float(trace.attn[0, i, j])
@@ -286,12 +300,13 @@ def _score_latex(num: dict[str, float], i1: int, j1: int, tok_i: str, tok_j: str
 
 def _attn_latex(num: dict[str, float], scores_i: np.ndarray, i1: int, j1: int) -> str:
     n, j = scores_i.shape[0], j1 - 1
+    k = r"k \ne " + str(i1) if np.isneginf(scores_i[i1 - 1]) else "k"  # a_ii excluded
     exps = [fmt_number(v) for v in np.exp(scores_i - num["row_max"])]
     shown = range(n) if n <= 4 else [0, 1, 2, j]
     return _lines(
         rf"a_{{{i1},{j1}}} &= \frac{{\exp(s_{{{i1},{j1}}} - m_{{{i1}}})}}"
-        rf"{{\sum_{{k}} \exp(s_{{{i1},k}} - m_{{{i1}}})}}"
-        rf"\qquad m_{{{i1}}} = \max_k s_{{{i1},k}} = {fmt_number(num['row_max'])}",
+        rf"{{\sum_{{{k}}} \exp(s_{{{i1},k}} - m_{{{i1}}})}}"
+        rf"\qquad m_{{{i1}}} = \max_{{{k}}} s_{{{i1},k}} = {fmt_number(num['row_max'])}",
         rf"&= \frac{{\exp({fmt_number(num['score'])} - {term(num['row_max'])})}}"
         rf"{{{_sum_terms(exps, shown, mark=j)}}}",
         rf"&= \frac{{{fmt_number(num['numerator'])}}}{{{fmt_number(num['denominator'])}}}"
@@ -364,7 +379,7 @@ def cell_latex(
         ("**Score**: the similarity of query $i$ and key $j$, divided by the temperature τ",
          _score_latex(num, i1, j1, tokens[i], tokens[j])),
         ("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ (same result)",
-         _attn_latex(num, _np(trace.scores[0, i]), i1, j1)),
+         _attn_latex(num, _softmax_row(trace, _np(trace.scores[0]), i), i1, j1)),
         ("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first component)",
          _values_latex(num, _np(trace.attn[0, i]), _np(trace.h[0]), i1, j1)),
         ("**Pooling weight** of token $i$", pooling),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..core.errors import DenseAttentionError
 from ..core.trace import ArrayLike, to_numpy
 from ..inputs.classifier import Explanation
 
@@ -29,7 +30,7 @@ _KALEIDO_LOCK = threading.Lock()
 _kaleido_started = False
 
 
-class ExportError(RuntimeError):
+class ExportError(DenseAttentionError):
     """A figure could not be rendered to an image; the message says why."""
 
 

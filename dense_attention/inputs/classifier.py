@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..core.config import ConfigError, ModelConfig
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..core.trace import Trace
 from .image_encoder import ImageConfig, ImageEncoder
@@ -180,7 +181,7 @@ class Classifier(nn.Module):
         return out
 
 
-class NonFiniteTrace(ValueError):
+class NonFiniteTrace(DenseAttentionError):
     """A trace whose attention or output overflowed to NaN or Inf: nothing to draw."""
 
 

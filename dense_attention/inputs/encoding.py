@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.config import ConfigError
+from ..core.errors import DenseAttentionError
 
 __all__ = ["MAX_IMAGE_SIZE", "MAX_TOKENS", "EncodingError", "check_int"]
 
@@ -16,7 +17,7 @@ MAX_TOKENS = 512  # N, text tokens or image patches: MiniLM's limit (its positio
 MAX_IMAGE_SIZE = 256  # pixels a side of the model's input picture
 
 
-class EncodingError(ValueError):
+class EncodingError(DenseAttentionError):
     """Raw input that cannot be encoded (empty text, unreadable image); the message says why."""
 
 

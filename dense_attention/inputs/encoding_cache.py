@@ -1,10 +1,10 @@
 """MiniLM's tokenization and last hidden states of the shipped example sentences, saved with the
 project (assets/minilm/), so a page that shows an example needs neither transformers nor MiniLM
-loaded: the home page's first chart no longer waits ~2 s for them (they load in the background
+loaded: the home page's first chart does not wait ~2 s for them (they load in the background
 after it, see text_encoder.preload_minilm).
 
 Only exact matches are used: a text stored here (before any truncation), and hidden states for
-a single unpadded sequence of exactly the stored ids. Everything else goes to MiniLM as before.
+a single unpadded sequence of exactly the stored ids. Everything else goes to MiniLM itself.
 The files name the MiniLM package version that made them; another version ignores them.
 tests/test_encoding_cache.py recomputes every entry with the real MiniLM. Rebuild the files
 after changing the examples (catalog.example_sentences): `python -m

@@ -7,16 +7,17 @@ torch maths in here.
 from __future__ import annotations
 
 import importlib
+import logging
 import multiprocessing
 import os
 import pickle
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from multiprocessing import connection, spawn
 from typing import Any, Protocol
 
+from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .messages import (
     Amended,
     Done,
@@ -37,6 +38,7 @@ WARM_ENV = "DAL_WARM_WORKER"  # "0": no worker is started before the first job
 WARM_WAIT_S = 30  # after a warm-up starts, jobs wait for its worker at most this long
 WORKER_NICENESS = 10  # added to a local worker's niceness: the server's reruns come first
 Work = Callable[[Any, "Reporter"], Any]  # a module-level function: picklable by reference
+log = logging.getLogger(__name__)
 
 
 class Reporter:
@@ -71,15 +73,17 @@ class Reporter:
 
 
 def run_work(work: Work, request: Any, reporter: Reporter) -> Outcome:
-    """Run `work(request, reporter)` and give its outcome message; errors become messages for
-    the user (ValueError/OSError: their text; others: "TypeName: text")."""
+    """Run `work(request, reporter)` and give its outcome message. A DenseAttentionError
+    (DataError, ConfigError, EncodingError, ...) fails the job with its message; any other
+    exception is a bug: logged with its traceback in the worker, and the job fails with
+    UNEXPECTED_MESSAGE, never the error's own text."""
     try:
         result = work(request, reporter)
-    except (ValueError, OSError) as err:  # DataError, ConfigError, EncodingError, ...
+    except DenseAttentionError as err:
         return Failed(str(err))
-    except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
-        traceback.print_exc()
-        return Failed(f"{type(err).__name__}: {err}")
+    except Exception:  # noqa: BLE001 - a bug: logged here, a generic message for the user
+        log.exception("unexpected error in a job's work %s", getattr(work, "__name__", work))
+        return Failed(UNEXPECTED_MESSAGE)
     if result is not None and result is reporter.published:
         return DonePublished()
     return Done(result)
@@ -89,8 +93,9 @@ def dumps(message: Message) -> bytes:
     """A message as bytes (plain pickle: tensors travel by value, no shared memory)."""
     try:
         return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as err:  # noqa: BLE001 - an unpicklable result fails its job, not the worker
-        return pickle.dumps(Failed(f"the result could not be sent back: {err}"))
+    except Exception:  # noqa: BLE001 - an unpicklable result fails its job, not the worker
+        log.exception("a job's %s message could not be pickled", type(message).__name__)
+        return pickle.dumps(Failed(UNEXPECTED_MESSAGE))
 
 
 class Run(Protocol):
@@ -135,8 +140,9 @@ def run_task(task: bytes, reporter: Reporter) -> Outcome:
     """The outcome of a pickled (work, request), or why the worker could not read it."""
     try:
         work, request = pickle.loads(task)
-    except Exception as err:  # noqa: BLE001 - e.g. the work's module is missing in the worker
-        return Failed(f"the worker could not read the job: {type(err).__name__}: {err}")
+    except Exception:  # noqa: BLE001 - e.g. the work's module is missing in the worker
+        log.exception("the worker could not read its job")
+        return Failed(UNEXPECTED_MESSAGE)
     return run_work(work, request, reporter)
 
 

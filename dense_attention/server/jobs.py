@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
+from ..core.errors import UNEXPECTED_MESSAGE
 from ..training.train import EpochRecord, Snapshot
 from ..training.tune import TrialRecord
 from . import executor, work
@@ -42,6 +43,8 @@ from .messages import (
     is_outcome,
 )
 from .metrics import Probe
+
+log = logging.getLogger(__name__)
 
 MAX_RUNNING = 2  # jobs computing at once (one torch thread each); the others wait their turn
 FOLLOW_BATCH_S = 0.05  # a job's server thread reads its worker's messages at most this often
@@ -204,9 +207,9 @@ class Job:
             outcome = self._follow((self._runner or executor.default()).submit(
                 self._work, self.request
             ))  # fmt: skip
-        except Exception as err:  # noqa: BLE001 - e.g. a request that cannot be pickled
-            traceback.print_exc()
-            outcome = Failed(f"the job could not start: {type(err).__name__}: {err}")
+        except Exception:  # noqa: BLE001 - a bug (e.g. a request that cannot be pickled)
+            log.exception("job %s could not start", self.id)
+            outcome = Failed(UNEXPECTED_MESSAGE)
         if isinstance(outcome, Failed):
             self.state, self.error = FAILED, outcome.message
         else:

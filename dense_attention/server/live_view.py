@@ -7,8 +7,8 @@ has variants trained with each); and once per model and browser session: the poo
 weights. The browser then recomputes, for any similarity, τ and pooling, exactly what
 `DenseAttention.trace` does from the scores on:
 
-    a = masked softmax(s / τ), v = a h, α = masked softmax(e), e = uᵀ tanh(W_α v + b_α)
-    (e = 0 under mean pooling: α uniform),
+    a = masked softmax(s / τ) (a_ii masked too under exclude_self), v = a h,
+    α = masked softmax(e), e = uᵀ tanh(W_α v + b_α) (e = 0 under mean pooling: α uniform),
     c = σ(Σ α_i v_i), z = W₂[c; h_o] + b₂ (or W₂ c + b₂ without skip), p = softmax(z)
 
 (dense_attention/ui/assets/live_view.js, in float64; it matches torch's float32 to ~1e-6).
@@ -65,7 +65,8 @@ def _weights(model: DenseAttention) -> dict[str, torch.Tensor]:
 def weights_key(model: DenseAttention, classes: list[str]) -> str:
     """A content hash of what `weights_part` sends: the browser keeps weights under it."""
     cfg = model.config
-    return digest(_weights(model), cfg.pool_activation, cfg.skip, list(classes))[:24]
+    return digest(_weights(model), cfg.pool_activation, cfg.skip, cfg.exclude_self,
+                  list(classes))[:24]  # fmt: skip
 
 
 def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
@@ -82,6 +83,7 @@ def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
         "class_names": list(classes),
         "pool_activation": cfg.pool_activation,
         "skip": cfg.skip,
+        "exclude_self": cfg.exclude_self,
     }
 
 

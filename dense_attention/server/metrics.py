@@ -13,6 +13,7 @@ import torch
 
 from ..core.config import TrainConfig
 from ..data.images import Example
+from ..explain.familiarity import KEY as FAMILIARITY
 from ..inputs.classifier import Classifier
 from ..training.train import EpochRecord, Snapshot
 
@@ -39,6 +40,7 @@ class TrainedMetrics:
     baseline_note: str = ""  # why there is no baseline, e.g. the run was stopped
     split_seed: int = 0  # the seed the data was split with (test examples are found again by it)
     limit: int | None = None  # a built-in dataset cut to this many examples
+    familiarity: dict[str, Any] | None = None  # explain.familiarity's floor (validation split)
 
     def to_json(self) -> dict[str, Any]:
         """metrics.json's object: accuracies and losses to 4 decimals, seconds to 1."""
@@ -59,6 +61,7 @@ class TrainedMetrics:
             "device": self.device,
             "train_config": self.train_config.to_dict(),
             "history": [r.__dict__ for r in self.history],
+            **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
             "trained_in": TRAINED_IN,
             "torch": torch.__version__,
         }
@@ -82,16 +85,19 @@ class TrainedMetrics:
             baseline_note=data.get("baseline_note", ""),
             split_seed=data.get("split_seed", 0),
             limit=data.get("limit"),
+            familiarity=data.get(FAMILIARITY),
         )
 
     def training_metadata(self) -> dict[str, Any]:
         """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
-        offers that dataset's test examples (never seen in training) for this model."""
+        offers that dataset's test examples (never seen in training) for this model; and its
+        familiarity floor (the pages' caution for inputs unlike its data)."""
         return {
             "dataset": self.dataset,
             "split_seed": self.split_seed,
             "limit": self.limit,
             "test_accuracy": round(self.test_accuracy, 4),
+            **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
         }
 
     @property

@@ -213,10 +213,11 @@ def _job_records(space: StoredWorkspace, server: str, old: dict[str, Any]) -> di
 class Workspaces(workspaces.Workspaces):
     """workspaces.Workspaces whose models live on disk under `root` (data_dir() by default).
 
-    Memory holds the workspaces in use (ttl, limit, max_model_bytes as before; one forgotten in
-    memory is read again from disk). Disk holds every workspace that has a model or a job:
-    unused for `ttl` seconds, past `limit`, or past `max_disk_bytes` in all, the least recently
-    used ones are deleted, never one with a job running in this process.
+    Memory holds the workspaces in use, within `ttl`, `limit` and `max_model_bytes` as
+    jobs.Workspaces keeps them (one forgotten in memory is read again from disk). Disk holds
+    every workspace that has a model or a job: unused for `ttl` seconds, past `limit`, or past
+    `max_disk_bytes` in all, the least recently used ones are deleted, never one with a job
+    running in this process.
     """
 
     def __init__(

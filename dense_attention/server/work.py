@@ -5,6 +5,7 @@ task (executor.py), reporting through an `executor.Reporter`; no UI in here.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +18,7 @@ from ..data.baselines import BASELINE_NAMES, baseline_accuracy
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
+from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import StepEvent, evaluate, train
@@ -32,6 +34,8 @@ from .messages import (
     TrialFinished,
 )
 from .metrics import Probe, TrainedModel
+
+log = logging.getLogger(__name__)
 
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
 HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
@@ -169,6 +173,7 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.update(1.0, "Measuring test accuracy")
     model.cpu().eval()
     test_loss, test_acc = evaluate(model, splits[2])
+    familiar = calibrate_tensors(model, splits[1], ds.name, test=splits[2])
     trained = TrainedModel(
         dataset=ds.name,
         test_accuracy=test_acc,
@@ -182,6 +187,7 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
         baseline_name=baseline_name(ds.kind),
         split_seed=request.data.seed,
         limit=request.data.limit,
+        familiarity=familiar.to_dict() if familiar else None,
         model=model,
         classes=ds.classes,
         snapshots=run.snapshots,
@@ -201,8 +207,11 @@ def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
     job.update(phase=f"Measuring the baseline ({name})")
     try:
         return Baseline(accuracy=baseline_accuracy(ds))
-    except (ValueError, MemoryError) as err:
-        return Baseline(note=f"could not be measured: {err}")
+    except MemoryError:
+        return Baseline(note="could not be measured: not enough memory")
+    except Exception:  # noqa: BLE001 - a bug: logged; the trained model stays, without a baseline
+        log.exception("the baseline (%s) could not be measured", name)
+        return Baseline(note="could not be measured: an error inside the app (logged)")
 
 
 # ---------------------------------------------------------------------------------------------

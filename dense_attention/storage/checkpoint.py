@@ -20,6 +20,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from ..core.config import ConfigError, ModelConfig
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention, weight_count
 from ..data.archive import (
     NOT_A_ZIP,
@@ -54,8 +55,12 @@ MODEL_KINDS: dict[str, tuple[Callable[[dict], Any], Callable[[Any], nn.Module]]]
 }
 
 
-class CheckpointError(ValueError):
-    """A checkpoint cannot be read or does not fit its model; the message says why."""
+class CheckpointError(DenseAttentionError, ValueError):
+    """A checkpoint cannot be read or does not fit its model; the message says why.
+
+    Also a ValueError: `server.store` catches it with JSON's own ValueErrors in one clause when
+    it reads a stored model.
+    """
 
 
 def write_atomic(path: Path, data: bytes, shared: bool = True) -> None:
@@ -102,6 +107,8 @@ def read_header(directory: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is missing: not a checkpoint folder")
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:  # e.g. no permission to read it
+        raise CheckpointError(f"{path} cannot be read: {err}") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:

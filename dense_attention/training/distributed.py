@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..core.config import ConfigError
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -39,7 +41,7 @@ def launch_from_env(env: Mapping[str, str] | None = None) -> Launch | None:
         return None
     rank, world_size, local_rank = (int(env[name]) for name in names)
     if not 0 <= rank < world_size:
-        raise ValueError(f"RANK {rank} is outside WORLD_SIZE {world_size}")
+        raise ConfigError(f"RANK {rank} is outside WORLD_SIZE {world_size}")
     return Launch(rank, world_size, local_rank)
 
 

@@ -24,11 +24,13 @@ class TrainingEstimate:
     encode_seconds: float  # encoding every example once before training (MiniLM on text)
     epoch_seconds: float  # one epoch: its optimiser steps and the validation pass
     epochs: int
+    test_seconds: float = 0.0  # the test split's pass after training
 
     @property
     def seconds(self) -> float:
-        """The whole run if it trains every epoch (early stopping may end it sooner)."""
-        return self.encode_seconds + self.epoch_seconds * self.epochs
+        """The whole run if it trains every epoch (early stopping may end it sooner), until
+        its result: encoding, the epochs and the test pass (not the baseline after it)."""
+        return self.encode_seconds + self.epoch_seconds * self.epochs + self.test_seconds
 
 
 def _head(split: Split, n: int) -> Split:
@@ -62,4 +64,30 @@ def estimate_training(
     per_val = _timed(lambda: evaluate(model, val_split)) / max(1, len(val_split))
     n_all = len(ds.train) + len(ds.val) + len(ds.test)
     epoch = per_step * math.ceil(n_train / batch) + per_val * len(ds.val)
-    return TrainingEstimate(per_example * n_all, epoch, config.epochs)
+    return TrainingEstimate(per_example * n_all, epoch, config.epochs, per_val * len(ds.test))
+
+
+@dataclass
+class Pace:
+    """Time spent and time left of a run in progress, from what a page sees of it, poll by poll.
+
+    Training began no later than the first time the page saw it train, and no later than
+    `clock - seconds` whenever an epoch record says `seconds` had passed since it began: the
+    earliest of these is its start, so the time spent never goes back. The time left is the
+    time spent scaled by the share of the run still to do.
+    """
+
+    start: float | None = None  # the clock when training began, as best known
+
+    def observe(
+        self, clock: float, progress: float, seconds: float | None = None
+    ) -> tuple[float, float] | None:
+        """(seconds spent, seconds left) at `clock` with `progress` in [0, 1] done and, once an
+        epoch has ended, `seconds` its record's time since training began; None before any
+        progress."""
+        began = clock - seconds if seconds is not None else clock
+        self.start = began if self.start is None else min(self.start, began)
+        spent = clock - self.start
+        if progress <= 0 or spent <= 0:
+            return None
+        return spent, spent * (1 - min(progress, 1.0)) / progress

@@ -18,12 +18,20 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..core.config import SIMILARITY_NAMES, TrainConfig
+from ..core.config import SIMILARITY_NAMES, ConfigError, TrainConfig
 from ..core.seeding import init_parameters
 from ..core.trace import attention_entropy as row_entropy
 from ..data.dataset import Dataset
 from ..inputs.classifier import Classifier, build_classifier
-from .train import EpochRecord, StepEvent, TensorSplit, TrainResult, evaluate, train
+from .train import (
+    EpochRecord,
+    StepEvent,
+    TensorSplit,
+    TrainingError,
+    TrainResult,
+    evaluate,
+    train,
+)
 
 ProgressFn = Callable[[int, int, str, StepEvent], None]
 
@@ -91,7 +99,7 @@ class SweepResult:
         """The run with the best validation accuracy (the first on a tie). Never chosen by test
         accuracy: the test split only measures the choice, or the choice overfits it."""
         if not self.runs:
-            raise ValueError("the sweep has no finished run")
+            raise TrainingError("the sweep has no finished run")
         scores = [-math.inf if math.isnan(r.val_accuracy) else r.val_accuracy for r in self.runs]
         return self.runs[scores.index(max(scores))]
 
@@ -183,9 +191,9 @@ def sweep_similarities(
 def _check_request(dataset: Dataset, similarities: Sequence[str], probe_index: int) -> None:
     unknown = sorted(set(similarities) - set(SIMILARITY_NAMES))
     if unknown or not similarities:
-        raise ValueError(f"similarities must be some of {', '.join(SIMILARITY_NAMES)}: {unknown}")
+        raise ConfigError(f"similarities must be some of {', '.join(SIMILARITY_NAMES)}: {unknown}")
     if not 0 <= probe_index < len(dataset.test):
-        raise ValueError(
+        raise ConfigError(
             f"probe_index {probe_index} is outside the test split ({len(dataset.test)})"
         )
 

@@ -24,10 +24,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data.distributed import DistributedSampler
 
 from ..core import seeding
-from ..core.config import TrainConfig
-from ..data.dataset import limit_indices
+from ..core.config import ConfigError, TrainConfig
+from ..core.errors import DenseAttentionError
+from ..data.dataset import DataError, limit_indices
 from ..inputs.splits import TensorSplit
 from . import distributed
+
+
+class TrainingError(DenseAttentionError):
+    """A run (or a sweep, or a search) that finished with nothing to keep; the message says
+    what to change."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,12 @@ class TrainResult:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """cuda, then mps, then cpu for "auto"; a named device that is missing raises ValueError."""
+    """cuda, then mps, then cpu for "auto"; a named device that is missing raises ConfigError."""
     has = {d: _has_device(d) for d in ("cuda", "mps")}
     if name == "auto":
         return torch.device(next((d for d in ("cuda", "mps") if has[d]), "cpu"))
     if name != "cpu" and not has.get(name, False):
-        raise ValueError(f"device {name!r} is not available on this machine; use auto or cpu")
+        raise ConfigError(f"device {name!r} is not available on this machine; use auto or cpu")
     return torch.device(name)
 
 
@@ -213,7 +219,7 @@ def train(
     """
     config = config or TrainConfig()
     if len(train_split) == 0 or len(val_split) == 0:
-        raise ValueError("training needs at least one training and one validation example")
+        raise DataError("training needs at least one training and one validation example")
     train_split = subsample(train_split, config.max_train_examples, config.seed)
     loop = _start(model, train_split, val_split, config)
     loop.on_step, loop.should_stop = on_step, should_stop
@@ -298,7 +304,7 @@ def _start(
     device = pick_device(config.device)
     rank, world = distributed.world()
     if config.batch_size % world:
-        raise ValueError(f"batch size {config.batch_size} does not split over {world} processes")
+        raise ConfigError(f"batch size {config.batch_size} does not split over {world} processes")
     model.to(device).train()
     net = _parallel(model, device) if world > 1 else model
     dropout = torch.Generator(device=device).manual_seed(config.seed + rank)

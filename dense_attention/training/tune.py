@@ -30,7 +30,7 @@ from ..core.seeding import init_parameters
 from ..data.dataset import Dataset
 from ..inputs.classifier import build_classifier
 from ..inputs.splits import TensorSplit
-from .train import StepEvent, train
+from .train import StepEvent, TrainingError, train
 
 # Searched parameters: those that shape the model (ModelConfig / build_classifier) and those of
 # the training run (TrainConfig), in the order the trials table shows them.
@@ -162,7 +162,9 @@ class TuneResult:
         `epochs` replaces the search's per-trial budget (a full run usually trains longer).
         """
         if self.best_number is None:
-            raise ValueError("no trial completed: nothing to train (raise the trials or timeout)")
+            raise TrainingError(
+                "no trial completed: nothing to train (raise the trials or timeout)"
+            )
         options = {**self.model_options, **{k: self.best_params[k] for k in MODEL_PARAMS}}
         config = replace(self.base_train_config, **{k: self.best_params[k] for k in TRAIN_PARAMS})
         return options, replace(config, epochs=epochs) if epochs else config
@@ -170,7 +172,7 @@ class TuneResult:
     def train_arguments(self) -> list[str]:
         """The best trial as `python -m dense_attention train` flags (exact float values)."""
         if self.best_number is None:
-            raise ValueError("no trial completed")
+            raise TrainingError("no trial completed")
         args: list[str] = []
         for name in (*MODEL_PARAMS, *TRAIN_PARAMS):
             value = self.best_params[name]
@@ -251,16 +253,16 @@ def tune(
 
 def _check_budget(n_trials: int | None, timeout: float | None) -> None:
     if n_trials is None and timeout is None:
-        raise ValueError("give n_trials, timeout, or both: the search needs an end")
+        raise ConfigError("give n_trials, timeout, or both: the search needs an end")
     if n_trials is not None and n_trials < 1:
-        raise ValueError(f"n_trials must be at least 1, got {n_trials}")
+        raise ConfigError(f"n_trials must be at least 1, got {n_trials}")
 
 
 def _fixed_options(model_options: dict[str, Any] | None) -> dict[str, Any]:
     fixed = dict(model_options or {})
     clash = sorted(set(fixed) & set(MODEL_PARAMS))
     if clash:
-        raise ValueError(f"{', '.join(clash)} are searched: fix them through the SearchSpace")
+        raise ConfigError(f"{', '.join(clash)} are searched: fix them through the SearchSpace")
     return fixed
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from ..explain import reference
+from ..explain.query_key_map import SampleTokens, sample_test_items, sample_tokens
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.text_encoder import load_minilm
 from ..server import memo
@@ -53,6 +54,15 @@ def load_checkpoint(path: str, stamp: int) -> Classifier:
     """A shipped checkpoint on the device in use, in eval mode; shared by every session, so it is
     only ever read (explain runs under no_grad and changes nothing)."""
     return checkpoint.load(path, device=pick_device())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def query_key_sample(
+    cache_key: str, _model: Classifier, dataset: str, split_seed: int
+) -> SampleTokens:
+    """h of every token in a sample of a shipped checkpoint's test set (the query–key map's
+    points), read once per checkpoint (`cache_key`) and shared, read-only, by every session."""
+    return sample_tokens(_model, sample_test_items(dataset, split_seed))
 
 
 @st.cache_resource(show_spinner="Loading MiniLM (a pretrained transformer)…")

@@ -65,7 +65,7 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     try:
         loaded = checkpoint.from_zip(raw, device=pick_device())
     except checkpoint.CheckpointError as err:
-        return False, f"Cannot load {md(filename)}: {err}"
+        return False, f"Cannot load {md(filename)}: {md(err)}"
     if not isinstance(loaded.model, Classifier):
         return False, (
             f"Cannot load {md(filename)}: it holds a bare {type(loaded.model).__name__}, without "

@@ -3,12 +3,13 @@ tokens and prediction the model made of them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 
-from ..data.dataset import DataError
+from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
@@ -18,6 +19,7 @@ from .cache import checkpoints
 from .share import SHARED_TEXT_MAX, share_view
 from .styles import md, token_chips_html
 
+log = logging.getLogger(__name__)
 CHIPS_MAX = 48  # more tokens than this are shown in a scrolling box
 
 # Sentences one click away for a model without examples of its own (e.g. one trained here).
@@ -44,18 +46,22 @@ def _default_sentence(examples: Sequence[str]) -> None:
 
 def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
     """parse(bytes, file name) of an uploaded file, once per file (kept under `key`). A
-    DataError or ValueError is shown as an error and stops the page, for as long as the file
-    stays in the uploader."""
+    DenseAttentionError (DataError, CheckpointError...) is shown as an error and stops the page,
+    for as long as the file stays in the uploader; any other exception is a bug, logged once,
+    and the page shows the generic message instead."""
     cached = st.session_state.get(key)
     if cached is None or cached[0] != file.file_id:
         try:
-            with st.spinner(f"Reading {file.name}…"):
+            with st.spinner(f"Reading {md(file.name)}…"):
                 result: Any = parse(file.getvalue(), file.name)
-        except (DataError, ValueError) as err:
+        except DenseAttentionError as err:
             result = err
+        except Exception:  # noqa: BLE001 - a bug: logged, then shown as the generic message
+            log.exception("reading the upload %r failed", file.name)
+            result = RuntimeError(UNEXPECTED_MESSAGE)
         st.session_state[key] = cached = (file.file_id, result)
     if isinstance(cached[1], Exception):
-        st.error(str(cached[1]), icon=":material/error:")
+        st.error(md(cached[1]), icon=":material/error:")
         st.stop()
     return cached[1]
 
@@ -106,7 +112,13 @@ def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
         help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
         **state.bound_to(state.SENTENCE_WIDGET, state.SENTENCE),
     )
-    st.pills("Or try an example", list(examples), key=state.EXAMPLE_WIDGET, on_change=_use_example)
+    st.pills(
+        "Or try an example",
+        list(examples),
+        format_func=md,
+        key=state.EXAMPLE_WIDGET,
+        on_change=_use_example,
+    )
     return _shared_sentence()
 
 
@@ -143,7 +155,7 @@ def caution(model: Classifier, text: str) -> None:
     """A visible caution beside the prediction when the input cannot support it."""
     note = verdict.input_caution(model, text)
     if note:
-        st.warning(note, icon=":material/help:")
+        st.warning(md(note), icon=":material/help:")
 
 
 def prediction_line(explanation: Explanation) -> str:

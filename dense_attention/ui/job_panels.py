@@ -3,6 +3,7 @@ result and comparison with another run."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import streamlit as st
@@ -25,6 +26,7 @@ JOB_POLL_S = 4.0
 # instead of up to JOB_POLL_S later.
 NEAR_END_S = 5.0  # at least JOB_POLL_S: a slow poll does not step over the window
 JOB_FAST_POLL_S = 1.0
+STOPPED_AT_MOST = 0.99  # a stopped job's bar: it did not do all it was asked
 CURVE_POINTS = 300  # batch losses drawn at most (every k-th one of a long run)
 
 
@@ -75,7 +77,7 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
     job = browser.workspace().jobs.get(slot)
     if job is None:
         if (message := browser.interrupted(slot)) is not None:
-            st.warning(message, icon=":material/restart_alt:")
+            st.warning(md(message), icon=":material/restart_alt:")
         return
     seen = f"{slot}{state.FINISHED_SEEN}"
     fast = _near_end(job)
@@ -84,9 +86,11 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
     def live() -> None:
         if not fast and not job.finished and _near_end(job):
             st.rerun()  # the whole page: the panel is drawn again, polling fast
-        st.progress(job.progress, text=f"{job.title}: {job.phase} ({job.progress:.0%})")
+        done = shown_progress(job)
+        percent = math.floor(done * 100)  # rounded down: a run not done never shows 100%
+        st.progress(done, text=f"{md(job.title)}: {job.phase} ({percent:d}%)")
         if job.error:
-            st.error(f"{job.title} failed: {job.error}", icon=":material/error:")
+            st.error(f"{md(job.title)} failed: {md(job.error)}", icon=":material/error:")
         draw(job)
         if job.finished and st.session_state.get(seen) != job.id:
             st.session_state[seen] = job.id
@@ -94,6 +98,18 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
             st.rerun()  # the whole page: Start comes back, the model joins the picker
 
     live()
+
+
+def shown_progress(job: jobs.Job) -> float:
+    """The share of the job done, as its bar shows it: a stopped training run's share of its
+    optimiser steps (its worker reports 1.0 once it tests the model), and a stopped job never
+    at 100%; the percentage is floored, so 99.6% does not read 100% either."""
+    if job.state != jobs.STOPPED:
+        return job.progress
+    done = job.progress
+    if job.kind == "train" and job.steps_per_epoch:
+        done = len(job.steps) / (job.steps_per_epoch * job.request.train_config.epochs)
+    return min(done, STOPPED_AT_MOST)
 
 
 def _near_end(job: jobs.Job) -> bool:
@@ -155,12 +171,24 @@ def _result_metrics(result: metrics.TrainedModel, finished: bool) -> None:
             help=f"{result.run_summary()}; {result.seconds:.1f} s on {result.device}",
         )
     if result.stopped_by_user:
-        st.warning(
-            f"This run was {result.run_summary()}: its test accuracy is that of a model "
-            f"trained for part of a run, and {result.baseline_note or 'the baseline is shown'}. "
-            "It joins your models but is not picked on the other pages until you pick it.",
-            icon=":material/stop_circle:",
-        )
+        st.warning(stopped_note(result), icon=":material/stop_circle:")
+
+
+def stopped_note(result: jobs.TrainedModel) -> str:
+    """What a stopped run's numbers are: its test accuracy (always measured, on the weights it
+    kept) and its baseline, measured or why not."""
+    name, note = result.baseline_name, result.baseline_note or "not asked for"
+    if result.baseline_accuracy is not None:
+        baseline = f"the baseline ({name}) is {result.baseline_accuracy:.1%}"
+    else:
+        baseline = f"the baseline ({name}): {note}"
+    weights = f"epoch {result.best_epoch}'s weights" if result.best_epoch else "its weights"
+    return (
+        f"This run was {result.run_summary()}: its test accuracy, {result.test_accuracy:.1%}, "
+        f"is measured on the test split with {weights}, a model trained for part of the run; "
+        f"{baseline}. It joins your models but is not picked on the other pages until you "
+        "pick it."
+    )
 
 
 def train_progress(job: jobs.Job) -> None:

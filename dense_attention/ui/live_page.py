@@ -19,10 +19,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ..data import images
+from ..explain import attention_work
 from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
 from ..figures import export, trace_plots
 from ..inputs.classifier import Explanation
+from .breakdown import query_key_panel
 from .charts import trace_download
 from .errors import friendly_errors
 from .inputs import caution, prediction_line, show_tokens, token_box
@@ -31,6 +33,7 @@ from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
+from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
 from .walkthrough import (
     cell_panel,
@@ -55,8 +58,10 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     show_tokens(explanation, text, picked.model.config.text.max_len)
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
-    live_panel(settings, picked, explanation, text, key="text_live_view")
-    cell = selected_cell(len(explanation.tokens))
+    # Until the user picks one, the cell is the input's strongest link between two tokens.
+    lesson = attention_work.lesson_cell(explanation.trace.attn[0], explanation.trace.alpha[0])
+    cell = selected_cell(len(explanation.tokens), default=lesson)
+    live_panel(settings, picked, explanation, text, key="text_live_view", cell=cell)
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,
@@ -106,6 +111,7 @@ def _live_part(
 
     extras = {"alpha": alpha, "attn": why}
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+    query_key_panel(settings, explanation)
 
 
 def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
@@ -138,7 +144,7 @@ def _live_steps(
         extras=extras,
         inputs=settings.inputs,
     )
-    cell_panel(explanation, settings.config)
+    cell_panel(explanation, settings.config, model=settings.model)
 
 
 def _prediction(
@@ -149,10 +155,11 @@ def _prediction(
     cell: tuple[int, int],
     found: Verdict | None,
 ) -> None:
-    """The prediction line, the verdict's badge, a caution, and the whole-trace downloads."""
+    """The prediction line, the verdict's badge, the cautions, and the whole-trace downloads."""
     st.markdown(prediction_line(explanation))
     badge(settings, text, found)
     caution(settings.model, text)
+    unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
     steps_download(explanation, settings.config, cell=cell, about=about)
 

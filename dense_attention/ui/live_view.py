@@ -11,7 +11,9 @@ if it lacks some, it asks, and the next run sends them again).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
@@ -22,6 +24,7 @@ from . import state
 from .cache import component
 from .live import LIVE_SETTINGS
 from .sidebar import Picked, Settings, explain, similarity_models
+from .styles import md
 
 # On a browser's first page the charts below wait this long after the live view: the browser
 # then draws it before it compiles plotly.js (4.7 MB; 2.5-3.5 s on this 2-core machine, its
@@ -37,11 +40,13 @@ def _resend() -> None:
 
 
 def live_panel(
-    settings: Settings, picked: Picked, explanation: Explanation, item: Any, key: str
-) -> None:
+    settings: Settings, picked: Picked, explanation: Explanation, item: Any, key: str,
+    cell: tuple[int, int] | None = None,
+) -> None:  # fmt: skip
     """The live view of `item` (a text or a picture) under the picked model. `explanation` is
-    the page's, made by `settings.model` (its h serves under any live settings). Only a caption
-    past MAX_TOKENS tokens (the scores of six similarities would be megabytes)."""
+    the page's, made by `settings.model` (its h serves under any live settings); `cell` (i, j),
+    the formula panel's, is outlined and said in words. Only a caption past MAX_TOKENS tokens
+    (the scores of six similarities would be megabytes)."""
     if len(explanation.tokens) > MAX_TOKENS:
         st.caption(
             f"The live view is drawn for inputs of up to {MAX_TOKENS} tokens; this one has "
@@ -61,7 +66,30 @@ def live_panel(
         return
     current = {"similarity": settings.similarity, "temperature": settings.temperature,
                "pooling": settings.pooling}  # fmt: skip
-    _mount(part, variants, classes, current, key)
+    if cell is not None:
+        st.markdown(_link_sentence(explanation, cell))
+    _mount(part, variants, classes, current, key, cell)
+
+
+def _link_sentence(explanation: Explanation, cell: tuple[int, int]) -> str:
+    """The selected cell in words, from the trace's numbers (outlined in the matrix below)."""
+    (i, j), trace, tokens = cell, explanation.trace, explanation.tokens
+    a, keep, alpha = (
+        float(v) for v in (trace.attn[0, i, j], trace.attn[0, i, i], trace.alpha[0, i])
+    )
+    return (
+        f"**Selected link** (outlined): token {i + 1} “{md(tokens[i])}” gives a = {a:.2f} of its "
+        f"attention to token {j + 1} “{md(tokens[j])}” (a = {keep:.2f} to itself); its pooling "
+        f"weight α = {alpha:.2f}."
+    )
+
+
+def _pick_cell(key: str) -> None:
+    """on_cell_change of the live view: the clicked cell (i, j) becomes the formula panel's."""
+    result = st.session_state.get(key)
+    cell = result.get("cell") if isinstance(result, Mapping) else getattr(result, "cell", None)
+    if isinstance(cell, list) and len(cell) == 2 and all(isinstance(v, int) for v in cell):
+        st.session_state[state.CELL_I], st.session_state[state.CELL_J] = cell
 
 
 def _mount(
@@ -70,6 +98,7 @@ def _mount(
     classes: list[str],
     current: dict[str, Any],
     key: str,
+    cell: tuple[int, int] | None = None,
 ) -> None:
     """The element itself, with the weights this browser does not hold yet."""
     sent = st.session_state.setdefault(state.LIVE_VIEW_SENT, set())
@@ -81,7 +110,7 @@ def _mount(
     sent.update(weights)
     st.caption(
         "**Live** — computed in your browser from h as you move the sidebar's similarity, "
-        "τ and pooling; the steps below follow from the server with every number."
+        "τ and pooling; click a cell to walk through its numbers below."
     )
     component("live_view")(
         key=key,
@@ -90,8 +119,10 @@ def _mount(
             "weights": weights,
             "labels": {s.name: s.label for s in LIVE_SETTINGS},
             "settings": current,  # until the JavaScript reads the sidebar's widgets
+            "cell": None if cell is None else list(cell),  # outlined: the formula panel's cell
         },
         on_missing_change=_resend,
+        on_cell_change=functools.partial(_pick_cell, key),
     )
     if not st.session_state.get(state.LIVE_VIEW_PAINTED):
         st.session_state[state.LIVE_VIEW_PAINTED] = True

@@ -13,7 +13,7 @@ from ..core.config import ModelConfig
 from ..data import images
 from ..explain import eraser, faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
-from ..figures import faithfulness_plots, image_plots
+from ..figures import export, faithfulness_plots, image_plots
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
 from .sidebar import Settings
@@ -50,7 +50,7 @@ def ablations(result: Faithfulness, means_known: bool, config: ModelConfig | Non
     table = verdict.ablation_table(result, config)
     st.dataframe(table, hide_index=True, column_config=ABLATION_COLUMNS, key="matters_ablations")
     st.download_button(
-        "Ablations (CSV)", data=lambda: table.to_csv(index=False), file_name="ablations.csv",
+        "Ablations (CSV)", data=lambda: export.safe_csv(table), file_name="ablations.csv",
         mime="text/csv", on_click="ignore", icon=":material/table:", key="matters_ablations_csv",
     )  # fmt: skip
     if not means_known:
@@ -64,7 +64,7 @@ def _importance_csv(result: Faithfulness) -> str:
 
     frame = pd.DataFrame({m: result.importance[m] for m in METHODS})
     frame.insert(0, "token", [f"{k + 1}:{t}" for k, t in enumerate(result.tokens)])
-    return frame.to_csv(index=False)
+    return export.safe_csv(frame)
 
 
 def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:
@@ -122,7 +122,7 @@ def eraser_scores(result: Faithfulness) -> None:
     table = result.eraser.table()
     table["method"] = table["method"].map(faithfulness_plots.METHOD_LABELS)
     chart(faithfulness_plots.eraser_chart(result.eraser), "eraser",
-          lambda: table.to_csv(index=False), key="eraser")  # fmt: skip
+          lambda: export.safe_csv(table), key="eraser")  # fmt: skip
     st.caption(
         "DeYoung et al. 2020. Comprehensiveness = p − p(without the method's top k% tokens): "
         "high when those tokens were needed. Sufficiency = p − p(with only them): low when they "

@@ -20,6 +20,7 @@ from .inputs import prediction_line, read_once
 from .share import EXAMPLE_SOURCE, share_view
 from .sidebar import Settings
 from .styles import md
+from .unfamiliar import unfamiliar_caution
 from .verdicts import badge
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
@@ -36,7 +37,7 @@ def _examples(meta: dict[str, Any]) -> list[images.Example]:
     """The model's held-out pictures: kept with it (an upload), else read from its dataset."""
     if meta.get("held_out"):
         return meta["held_out"]
-    with friendly_errors(), st.spinner(f"Reading the {meta['dataset']} test split…"):
+    with friendly_errors(), st.spinner(f"Reading the {md(meta['dataset'])} test split…"):
         return images.test_examples(
             meta["dataset"], N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
         )
@@ -50,7 +51,7 @@ def _test_example(meta: dict[str, Any]) -> Picked:
     k = st.selectbox(
         "Test-set example",
         range(len(examples)),
-        format_func=lambda k: f"#{k + 1} · {examples[k].label}",
+        format_func=lambda k: f"#{k + 1} · {md(examples[k].label)}",
         key=state.IMAGE_EXAMPLE,
     )
     st.caption(f"From the test split of {md(dataset)}: the model never saw these in training.")
@@ -135,6 +136,7 @@ def what_the_model_sees(
     with verdict:
         st.markdown(prediction_line(explanation))
         badge(settings, picked.image)
+        unfamiliar_caution(settings, picked.image)
         if picked.label is not None:
             st.markdown(f"True label: **{md(picked.label)}**")
     with chart:

@@ -13,6 +13,7 @@ from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
 from .charts import export_buttons
+from .styles import md
 from .walkthrough import selected_cell
 
 
@@ -34,7 +35,7 @@ def query_patch(tokens: list[str]) -> int:
     return st.selectbox(
         "Query patch i",
         range(len(tokens)),
-        format_func=lambda k: f"{k + 1} · {tokens[k]}",
+        format_func=lambda k: f"{k + 1} · {md(tokens[k])}",
         key=state.IMAGE_QUERY,
         on_change=_query_to_cell,
         help="Also set by the query token i of the formula panel below, or a click on its matrix.",

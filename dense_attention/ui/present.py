@@ -22,7 +22,7 @@ from . import browser, share, state
 from .cache import cached, checkpoints, component
 from .inputs import prediction_line, token_box
 from .sidebar import Settings
-from .styles import PRESENT_CSS, SLIDE_FONT_PX, escape_markdown, token_chips_html
+from .styles import PRESENT_CSS, SLIDE_FONT_PX, md, token_chips_html
 from .walkthrough import titled_figures
 
 SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart + notes
@@ -157,11 +157,11 @@ def _slide(
         if slide.figure == "probs":
             st.markdown(prediction_line(explanation))
             if found is not None:
-                st.markdown(f"**{escape_markdown(found.headline)}.**")
+                st.markdown(f"**{md(found.headline)}.**")
     with picture:
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
     with st.expander("Speaker notes", icon=":material/record_voice_over:"):
         st.markdown(speaker_note(slide, config, inputs))
-        st.markdown(f"**On screen:** {escape_markdown(on_screen(slide, explanation, config))}")
+        st.markdown(f"**On screen:** {md(on_screen(slide, explanation, config))}")
         if slide.figure == "probs" and found is not None:
-            st.markdown(f"**Does attention decide?** {escape_markdown(found.text)}")
+            st.markdown(f"**Does attention decide?** {md(found.text)}")

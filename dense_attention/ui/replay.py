@@ -66,7 +66,7 @@ def replay(trained: metrics.TrainedModel, key: str = "replay") -> None:
         range(len(probes)),
         horizontal=True,
         key=f"{key}_probe",
-        format_func=lambda p: f"{p + 1} · true class {probes[p].label}",
+        format_func=lambda p: f"{p + 1} · true class {md(probes[p].label)}",
     )
     n = len(probes[k].tokens)
     frames = [s.attn[k][:n, :n] for s in snaps]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.errors import DenseAttentionError
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
@@ -19,6 +21,8 @@ from ..training.train import pick_device
 from . import browser, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
 from .errors import friendly_errors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,10 @@ def similarity_models(picked: Picked) -> dict[str, tuple[Classifier, str | None]
     for similarity in SIMILARITIES:
         try:
             found[similarity] = _variant(variants, similarity, picked.model, picked.cache_key)
-        except (OSError, ValueError, RuntimeError):  # CheckpointError is a ValueError
+        except DenseAttentionError:  # e.g. a CheckpointError: picking its similarity says why
             continue
+        except Exception:  # noqa: BLE001 - a bug: logged; the page goes on without this variant
+            log.exception("the %s variant of %s could not be loaded", similarity, picked.label)
     return found
 
 

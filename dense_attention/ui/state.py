@@ -37,6 +37,7 @@ PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence bo
 # The formula panel: the selected attention cell (0-based) and its clickable matrix
 CELL = "cell"  # prefix of the panel's keys
 CELL_I, CELL_J, CELL_CLICK = "cell_i", "cell_j", "cell_click"  # query i, key j, the click event
+QUERY_KEY_MAP = "query_key_map"  # the Text page's toggle that draws the query–key map
 
 # The image page
 IMAGE_SOURCE = "image_source"  # test-set example | demo photo | upload
@@ -68,14 +69,63 @@ WHATIF_ALPHA_OFF = "whatif_alpha_off"  # the α slider, disabled, while no token
 WHATIF_WEIGHTS = "whatif_weights"  # the table of every token's α before and after the drag
 STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a session model
 
+# The model page (views/model.py): its toy example's own settings, apart from the sidebar's
+TOY_SIMILARITY = "toy_similarity"  # the similarity s(h_i, h_j) the toy example runs with
+TOY_TEMPERATURE = "toy_temperature"  # the temperature τ the toy example runs with
+
 # The train page
-TRAIN_PREFIX = "train_"  # prefix of the train page's setting widgets
 TRAIN_MODE = "train_mode"  # train one model | compare the six similarities | tune
 TRAIN_ESTIMATE = "train_estimate"  # (fingerprint of the settings, estimate.TrainingEstimate)
-UPLOADED_DATA = "train_uploaded"  # (file_id, Dataset or DataError) of the uploaded data
+UPLOADED_DATA = "train_uploaded"  # (file_id, Dataset or the error to show) of the uploaded data
+SWEEP_SIMILARITIES = "sweep_similarities"  # the similarities the sweep trains, one run each
+TUNE_TRIALS = "tune_trials"  # the tuning's number of trials at most
+TUNE_MINUTES = "tune_minutes"  # the tuning's time limit in minutes
+TUNE_BEST = "tune_best"  # the button that trains the best trial's configuration in full
+TRAIN_ZIP = "train_zip"  # the finished run's checkpoint ZIP download
+TRAIN_CHECKPOINT_UPLOAD = "train_checkpoint_upload"  # the uploader of a checkpoint ZIP
 RUN_PICKED = "train_run_picked"  # id of the training job whose model this session picked
 FINISHED_SEEN = "_finished_seen"  # suffix: f"{slot}{FINISHED_SEEN}" holds the last job id shown
 UPLOAD_DONE = "_done"  # suffix of a checkpoint uploader's key: (file_id, ok, message)
+
+# The train page's form (ui.train_form): one widget per setting, keys kept from page to page
+TRAIN_DATASET = "train_dataset"  # the data: a built-in dataset's name, or the upload choice
+TRAIN_UPLOAD = "train_upload"  # the file uploader of the user's own data (CSV or ZIP)
+TRAIN_EMBEDDING = "train_embedding"  # text: the token embeddings (learned, MiniLM static...)
+TRAIN_MAX_LEN = "train_maxlen"  # text: the tokens kept per example
+TRAIN_SIMILARITY = "train_similarity"  # the similarity trained with
+TRAIN_ACTIVATION = "train_activation"  # the dense layer's activation
+TRAIN_POOLING = "train_pooling"  # learned or mean pooling
+TRAIN_SEQUENCE = "train_seq"  # the sequence encoder before the dense layer (none, lstm, ...)
+TRAIN_EPOCHS = "train_epochs"  # the epochs to train at most
+TRAIN_BATCH = "train_batch"  # the batch size
+TRAIN_DEVICE = "train_device"  # auto, cpu, cuda or mps
+TRAIN_SEED = "train_seed"  # the seed of the weights, the data order and the dropout
+TRAIN_DROPOUT_H = "train_drop_h"  # dropout on h
+TRAIN_DROPOUT_ATTN = "train_drop_a"  # dropout on the attention weights a_ij
+TRAIN_L1 = "train_l1"  # the L1 penalty
+TRAIN_L2 = "train_l2"  # the L2 penalty
+TRAIN_SMOOTHING = "train_smooth"  # label smoothing
+TRAIN_SLICE = "train_slice"  # train on a small slice (100 examples) to provoke overfitting
+
+
+def train_limit(dataset: str) -> str:
+    """The key of a built-in dataset's "Examples to use" (one per dataset: their sizes differ)."""
+    return f"train_limit_{dataset}"
+
+
+def train_patch(size: int) -> str:
+    """The key of the patch side for pictures of `size` pixels (one per size: choices differ)."""
+    return f"train_patch_{size}"
+
+
+def train_hidden(kind: str) -> str:
+    """The key of the hidden size d for "text" or "image" data (their defaults differ)."""
+    return f"train_hidden_{kind}"
+
+
+def train_lr(kind: str) -> str:
+    """The key of the learning rate for "text" or "image" data (their defaults differ)."""
+    return f"train_lr_{kind}"
 
 
 def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:

@@ -26,14 +26,24 @@ PRESENT_CSS = """<style>
 
 
 # Inline markdown that could turn a user string into something else: emphasis, code, links and
-# images ([...]), HTML, LaTeX, Streamlit directives (:red[...]), strikethrough, table cells.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|])")
+# images ([...]), HTML, LaTeX, Streamlit directives (:red[...]), strikethrough, table cells,
+# headings, lists and block quotes at a line's start.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|#+\-.!(){}])")
+# What GFM links with no markup at all (autolink literals): a scheme's "://" or "mailto:"/"xmpp:",
+# "www." and an e-mail's "@". Backslash escapes do not stop it (checked in Chromium with
+# Streamlit 1.67): a WORD JOINER (invisible, no width) inside the trigger does.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(?=:)|(?<=\bwww)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 
 
 def md(text: object) -> str:
-    """A user string (class name, file name, dataset name) as literal text inside markdown: its
-    markdown, links, images, LaTeX ($) and Streamlit directives (:red[...]) escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Any user string (class name, token, file, folder, model or dataset name, typed text, an
+    error that quotes one) as literal text for Streamlit: markdown, links, images, HTML, LaTeX
+    ($) and directives (:red[...]) escaped, and bare URLs (http://, www., e-mail) not linked.
+    The one escaping function of the app: st.markdown, captions, alerts, widget labels and
+    format_func all take user strings through it (tests/test_sinks.py checks every call)."""
+    unlinked = _AUTOLINK.sub(WORD_JOINER, str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:
@@ -49,9 +59,3 @@ def token_chips_html(tokens: Sequence[str]) -> str:
 def centered(text: str) -> str:
     """Markdown-safe HTML of one centred line (the text is escaped)."""
     return f"<div style='text-align:center'>{html.escape(text)}</div>"
-
-
-def escape_markdown(text: str) -> str:
-    """User or model text shown through st.markdown as plain text (no links, images, HTML)."""
-    special = "\\`*_{}[]<>()#+-.!|~$"
-    return "".join(f"\\{c}" if c in special else c for c in str(text))

@@ -21,7 +21,6 @@ from .styles import md
 DATA_UPLOAD_MB = 200
 JOB_MAX_SECONDS = 15 * 60  # a training run (each run of a sweep) stops there, keeping its best
 UPLOAD = "Upload your own"
-KEY = state.TRAIN_PREFIX
 PENALTIES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
 BATCH_SIZES = [8, 16, 32, 64, 128, 256]
@@ -36,7 +35,7 @@ def _built_in(name: str) -> work.DataChoice:
         info.size,
         info.default_limit or info.size,
         step=100,
-        key=f"{KEY}limit_{name}",
+        key=state.train_limit(name),
         help=f"{name} has {info.size:,}; fewer train faster. Split 70/10/20 train/val/test.",
     )
     return work.DataChoice(name, None if limit >= info.size else int(limit))
@@ -47,7 +46,7 @@ def _uploaded() -> work.DataChoice:
         "A CSV of text,label rows, or a ZIP with one folder of images per class",
         type=["csv", "zip"],
         max_upload_size=DATA_UPLOAD_MB,
-        key=f"{KEY}upload",
+        key=state.TRAIN_UPLOAD,
         help=f"Up to {DATA_UPLOAD_MB} MB.",
     )
     if file is None:
@@ -61,14 +60,14 @@ def _uploaded() -> work.DataChoice:
     )
     warning = small_data_warning(ds)
     if warning:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md(warning), icon=":material/warning:")
     return work.DataChoice(ds.name, uploaded=ds)
 
 
 def data_choice() -> tuple[work.DataChoice, str]:
     """The data widgets: a built-in dataset (and how much of it) or an upload.
     Returns the choice and its kind ("text" | "image"); stops the page until an upload."""
-    name = st.selectbox("Data", [*DATASETS, UPLOAD], key=f"{KEY}dataset")
+    name = st.selectbox("Data", [*DATASETS, UPLOAD], key=state.TRAIN_DATASET)
     if name != UPLOAD:
         return _built_in(name), DATASET_INFO[name].kind
     choice = _uploaded()
@@ -79,11 +78,11 @@ def _text_encoder() -> dict[str, Any]:
     mode = st.selectbox(
         "Token embeddings",
         TEXT_MODES,
-        key=f"{KEY}embedding",
+        key=state.TRAIN_EMBEDDING,
         help="learned: trained from scratch (fast). minilm_static: MiniLM's word vectors. "
         "minilm_contextual: MiniLM's contextual vectors (best, slow to encode on a CPU).",
     )
-    max_len = st.select_slider("Tokens kept", [16, 32, 64, 128, 256], 128, key=f"{KEY}maxlen")
+    max_len = st.select_slider("Tokens kept", [16, 32, 64, 128, 256], 128, key=state.TRAIN_MAX_LEN)
     if mode != "minilm_contextual":
         st.caption(
             "Best accuracy on text: minilm_contextual (BBC topics 97%; encoding the "
@@ -99,7 +98,7 @@ def _image_encoder(choice: work.DataChoice) -> dict[str, Any]:
         "Patch side p (pixels)",
         patch_choices(size),
         suggested_patch(size),
-        key=f"{KEY}patch_{size}",
+        key=state.train_patch(size),
         help="Each p×p patch is one token: smaller patches mean more tokens.",
     )
     channels = 1 if uploaded is None else uploaded.train.items.shape[3]
@@ -111,17 +110,17 @@ def _model_options(choice: work.DataChoice, kind: str) -> dict[str, Any]:
     options = _text_encoder() if kind == "text" else _image_encoder(choice)
     options["hidden_dim"] = st.select_slider(
         "Hidden size d", [16, 32, 64, 128, 256], 256 if kind == "image" else 64,
-        key=f"{KEY}hidden_{kind}",
+        key=state.train_hidden(kind),
     )  # fmt: skip
     options["similarity"] = st.selectbox(
-        "Similarity", list(SIMILARITIES), 1, key=f"{KEY}similarity"
+        "Similarity", list(SIMILARITIES), 1, key=state.TRAIN_SIMILARITY
     )
     options["activation"] = st.selectbox(
-        "Activation", ACTIVATIONS, ACTIVATIONS.index("gelu"), key=f"{KEY}activation"
+        "Activation", ACTIVATIONS, ACTIVATIONS.index("gelu"), key=state.TRAIN_ACTIVATION
     )
-    options["pooling"] = st.radio("Pooling", POOLINGS, horizontal=True, key=f"{KEY}pooling")
+    options["pooling"] = st.radio("Pooling", POOLINGS, horizontal=True, key=state.TRAIN_POOLING)
     options["sequence_encoder"] = st.selectbox(
-        "Sequence encoder before the dense layer", SEQUENCE_ENCODERS, key=f"{KEY}seq",
+        "Sequence encoder before the dense layer", SEQUENCE_ENCODERS, key=state.TRAIN_SEQUENCE,
         help="lstm: a bidirectional LSTM; transformer: one transformer encoder layer. "
         "With one, h is computed from its output x' instead of x.",
     )  # fmt: skip
@@ -133,35 +132,36 @@ def _training(kind: str) -> dict[str, Any]:
     return {
         "lr": st.select_slider(
             "Learning rate", LEARNING_RATES, 1e-2 if kind == "image" else 3e-3,
-            key=f"{KEY}lr_{kind}", format_func=fmt,
+            key=state.train_lr(kind), format_func=fmt,
         ),
-        "epochs": st.slider("Epochs", 1, 200, 40, key=f"{KEY}epochs"),
-        "batch_size": st.select_slider("Batch size", BATCH_SIZES, 32, key=f"{KEY}batch"),
+        "epochs": st.slider("Epochs", 1, 200, 40, key=state.TRAIN_EPOCHS),
+        "batch_size": st.select_slider("Batch size", BATCH_SIZES, 32, key=state.TRAIN_BATCH),
         "device": st.selectbox(
-            "Device", available_devices(), key=f"{KEY}device",
+            "Device", available_devices(), key=state.TRAIN_DEVICE,
             help=f"auto picks {pick_device().type} here",
         ),
-        "seed": int(st.number_input("Seed", 0, 10_000, 0, key=f"{KEY}seed")),
+        "seed": int(st.number_input("Seed", 0, 10_000, 0, key=state.TRAIN_SEED)),
     }  # fmt: skip
 
 
 def _regularisation(options: dict[str, Any]) -> dict[str, Any]:
     st.markdown("**Against overfitting**")
-    options["dropout_h"] = st.slider("Dropout on h", 0.0, 0.8, 0.0, 0.05, key=f"{KEY}drop_h")
+    options["dropout_h"] = st.slider("Dropout on h", 0.0, 0.8, 0.0, 0.05, key=state.TRAIN_DROPOUT_H)
     options["dropout_attn"] = st.slider(
-        "Dropout on attention", 0.0, 0.8, 0.0, 0.05, key=f"{KEY}drop_a"
+        "Dropout on attention", 0.0, 0.8, 0.0, 0.05, key=state.TRAIN_DROPOUT_ATTN
     )
     penalties = {
-        "l1": st.select_slider("L1 penalty", PENALTIES, 0.0, key=f"{KEY}l1", format_func=fmt),
-        "l2": st.select_slider("L2 penalty", PENALTIES, 0.0, key=f"{KEY}l2", format_func=fmt),
+        "l1": st.select_slider("L1 penalty", PENALTIES, 0.0, key=state.TRAIN_L1, format_func=fmt),
+        "l2": st.select_slider("L2 penalty", PENALTIES, 0.0, key=state.TRAIN_L2, format_func=fmt),
         "label_smoothing": st.select_slider(
-            "Label smoothing", [0.0, 0.05, 0.1, 0.2], 0.0, key=f"{KEY}smooth", format_func=fmt,
+            "Label smoothing", [0.0, 0.05, 0.1, 0.2], 0.0, key=state.TRAIN_SMOOTHING,
+            format_func=fmt,
             help="Train against targets with this much probability spread over all classes: "
             "discourages over-confident outputs (0.05 won cross-validation on digits).",
         ),
     }  # fmt: skip
     small = st.checkbox(
-        "Train on a small slice (provokes overfitting)", key=f"{KEY}slice",
+        "Train on a small slice (provokes overfitting)", key=state.TRAIN_SLICE,
         help="Only 100 training examples; validation and test stay whole.",
     )  # fmt: skip
     return penalties | {"max_train_examples": 100 if small else None}

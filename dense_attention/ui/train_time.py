@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from ..server import jobs, work
-from ..training.estimate import estimate_training
+from ..training.estimate import Pace, estimate_training
 from . import browser
 from .errors import friendly_errors
 from .state import TRAIN_ESTIMATE as ESTIMATE
@@ -57,17 +57,14 @@ def time_estimate(request: work.TrainRequest) -> None:
 
 
 def seconds_left(job: jobs.Job) -> tuple[float, float] | None:
-    """(seconds training so far, seconds left at the pace since this browser first saw it
-    train: from `job.progress`); None outside the training phase or before any progress."""
+    """(seconds training so far, seconds left at its pace): a Pace per job and browser, fed the
+    job's progress and its last epoch's time; None outside the training phase or before any
+    progress."""
     if not job.phase.startswith("Training"):
         return None
-    key = f"{ESTIMATE}_pace_{job.id}"
-    now = time.monotonic()
-    start, progress0 = st.session_state.setdefault(key, (now, job.progress))
-    done = job.progress - progress0
-    if done <= 0:
-        return None
-    return now - start, (now - start) * (1 - job.progress) / done
+    pace = st.session_state.setdefault(f"{ESTIMATE}_pace_{job.id}", Pace())
+    history = list(job.history)
+    return pace.observe(time.monotonic(), job.progress, history[-1].seconds if history else None)
 
 
 def eta(job: jobs.Job) -> None:

@@ -8,13 +8,15 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.errors import DenseAttentionError
 from ..explain import diagonal, faithfulness, verdict
 from ..explain.verdict import Verdict
 from ..inputs.classifier import Explanation
 from .cache import shared_result
+from .errors import show_unexpected
 from .matters import training_means
 from .sidebar import Settings
-from .styles import escape_markdown
+from .styles import md
 
 # A badge's colour and icon by Verdict.tone.
 TONES = {
@@ -32,20 +34,24 @@ def features(settings: Settings, item: Any) -> faithfulness.Features:
 
 def input_verdict(settings: Settings, item: Any) -> Verdict | None:
     """The verdict of `item` under the live settings, from its ablations alone (shared for a
-    shipped model); None when the input itself cannot be read (its page shows why)."""
+    shipped model); None when the input itself cannot be read (its page shows why), or after
+    a bug, logged with the generic message in the verdict's place."""
     try:
         build = functools.partial(
             verdict.judge_input, settings.model, features(settings, item),
             training_means(settings), settings.overrides,
         )  # fmt: skip
         return shared_result("verdict", settings.cache_key, build, item, settings.overrides)
-    except (ValueError, OSError):
+    except DenseAttentionError:  # the page shows the input's own error
+        return None
+    except Exception:  # noqa: BLE001 - a bug: logged, a generic message in the verdict's place
+        show_unexpected("the verdict")
         return None
 
 
 def verdict_words(found: Verdict) -> tuple[str, str]:
     """(headline, text) as markdown-safe strings: class names and tokens are user text."""
-    return escape_markdown(found.headline), escape_markdown(found.text)
+    return md(found.headline), md(found.text)
 
 
 def badge(settings: Settings, item: Any, found: Verdict | None = None) -> Verdict | None:
@@ -84,5 +90,5 @@ def diagonal_panel(
     if note is None:
         return None
     with st.expander("Why is my attention diagonal?", expanded=True, icon=":material/south_east:"):
-        st.markdown("\n".join(f"- {escape_markdown(line)}" for line in note.lines))
+        st.markdown("\n".join(f"- {md(line)}" for line in note.lines))
     return note

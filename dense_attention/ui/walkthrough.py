@@ -12,15 +12,18 @@ import streamlit as st
 import torch
 
 from ..core.config import ModelConfig
+from ..core.model import DenseAttention
 from ..core.trace import Trace
 from ..explain import formulas, verdict, words
 from ..figures import export, heatmaps, trace_plots
-from ..inputs.classifier import Explanation
+from ..inputs.classifier import Classifier, Explanation
 from . import state
+from .breakdown import breakdown_panel
 from .cache import cached
 from .charts import chart, download, export_buttons
 from .errors import friendly_errors
 from .share import share_view
+from .styles import md
 
 
 def selected_cell(
@@ -75,6 +78,8 @@ def render_steps(
             if extras and step.key in extras:
                 extras[step.key]()
             if step.key == "attn":
+                if trace.exclude_self:
+                    st.write(formulas.EXCLUDE_SELF_NOTE)
                 _uniformity_note(explanation)
         with right:
             if export_slots is not None:
@@ -188,11 +193,17 @@ def _picker_heatmap(
 
 
 def cell_panel(
-    explanation: Explanation, config: ModelConfig | None = None, key: str = state.CELL
+    explanation: Explanation,
+    config: ModelConfig | None = None,
+    key: str = state.CELL,
+    model: Classifier | DenseAttention | None = None,
 ) -> None:
-    """ "The formula with numbers" (see _cell_panel); a problem is a message, never a trace."""
+    """ "The formula with numbers" (see _cell_panel) and, given the `model` that made the
+    explanation, the cell's score part by part; a problem is a message, never a trace."""
     with friendly_errors(stop=False):
-        _cell_panel(explanation, config, key)
+        cell = _cell_panel(explanation, config, key)
+        if model is not None:
+            breakdown_panel(explanation, model, cell, key)
 
 
 def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> None:
@@ -214,16 +225,16 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
             st.plotly_chart(figure, width="stretch", key=click)
 
     def token_label(k: int) -> str:
-        return f"{k + 1} · {tokens[k]}"
+        return f"{k + 1} · {md(tokens[k])}"
 
     with selectors:
         st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
         st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
 
 
-def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> None:
+def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> tuple[int, int]:
     """ "The formula with numbers": a clickable attention matrix with the i/j selectors beside it,
-    the formulas of cell (i, j) with the trace's numbers substituted under them."""
+    the formulas of cell (i, j) with the trace's numbers substituted under them; returns (i, j)."""
     tokens = list(explanation.tokens)
     n = len(tokens)
     cell = selected_cell(n, key)
@@ -243,3 +254,4 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     ):
         st.markdown(caption)
         st.latex(latex)
+    return cell

@@ -18,14 +18,14 @@ from . import browser, state
 from .cache import checkpoints
 from .errors import friendly_errors
 from .sidebar import Settings
-from .styles import escape_markdown as md
+from .styles import md
 from .verdicts import features
 
 STUDY_EXAMPLES = 50  # test examples of a session model's dataset-level study
 
 
 def _token_names(result: Faithfulness) -> list[str]:
-    return [f"{k + 1} · {token}" for k, token in enumerate(result.tokens)]
+    return [f"{k + 1} · {md(token)}" for k, token in enumerate(result.tokens)]
 
 
 def _alpha_slider(token: int, own: np.ndarray) -> float | None:

@@ -23,6 +23,13 @@ function maskedSoftmax(logits, keep) {
   return out.map((v) => v / Math.max(sum, 1e-38));
 }
 
+// The keys row i may attend to: the real ones, without i itself under exclude_self (unless i
+// is the only real key), as model.attention_keep.
+function keys(mask, i, excludeSelf) {
+  if (!excludeSelf || !mask.some((m, j) => m && j !== i)) return mask;
+  return mask.map((m, j) => m && j !== i);
+}
+
 const ACTIVATIONS = {
   identity: (v) => v, tanh: Math.tanh, relu: (v) => Math.max(v, 0),
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
@@ -34,7 +41,7 @@ export function compute(w, h, scores, mask, temperature, pooling) {
   const attn = [], values = [];
   for (let i = 0; i < n; i++) {
     const row = Array.from({ length: n }, (_, j) => scores[i * n + j] / temperature);
-    const a = mask[i] ? maskedSoftmax(row, mask) : new Array(n).fill(0);
+    const a = mask[i] ? maskedSoftmax(row, keys(mask, i, w.exclude_self)) : new Array(n).fill(0);
     attn.push(a);
     const v = new Float64Array(d);
     a.forEach((aij, j) => { if (aij) for (let k = 0; k < d; k++) v[k] += aij * h[j * d + k]; });
@@ -100,7 +107,7 @@ function colour(v) {
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g,
   (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
 
-function drawMatrix(canvas, attn, tokens, width) {
+function drawMatrix(canvas, attn, tokens, width, selected) {
   const n = tokens.length;
   const ctx = canvas.getContext('2d');
   ctx.font = '12px sans-serif';
@@ -136,6 +143,10 @@ function drawMatrix(canvas, attn, tokens, width) {
       ctx.fillText(fit(t), 0, 0); ctx.restore();
     });
   }
+  if (Array.isArray(selected) && selected[0] < n && selected[1] < n) { // the formula panel's cell
+    ctx.strokeStyle = '#e8590c'; ctx.lineWidth = 3;
+    ctx.strokeRect(labelW + selected[1] * cell + 1.5, selected[0] * cell + 1.5, cell - 3, cell - 3);
+  }
   return { labelW, cell, n };
 }
 
@@ -168,7 +179,7 @@ export default function (component) {
     const w = WEIGHTS.get(sim.weights);
     const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
-    geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620));
+    geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
     head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
@@ -180,7 +191,7 @@ export default function (component) {
       return `<span title="α = ${result.alpha[i].toFixed(4)}" style="background: rgba(59, 91, 219, ${share.toFixed(3)});
         color: ${share > 0.55 ? 'white' : 'inherit'}">${escapeHtml(t)}</span>`;
     }).join(' ');
-    root.dalLive = { settings: { ...settings }, tokens, ...result };
+    root.dalLive = { settings: { ...settings }, tokens, geometry, ...result };
     root.dataset.settings = `${settings.similarity}|${settings.temperature}|${settings.pooling}`;
     shown = root.dataset.settings;
   }
@@ -212,6 +223,12 @@ export default function (component) {
     tip.hidden = false;
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+  canvas.addEventListener('click', (event) => { // selects the cell for the formula panel
+    const box = canvas.getBoundingClientRect();
+    const j = Math.floor((event.clientX - box.left - geometry.labelW) / geometry.cell);
+    const i = Math.floor((event.clientY - box.top) / geometry.cell);
+    if (i >= 0 && j >= 0 && i < geometry.n && j < geometry.n) setTriggerValue('cell', [i, j]);
+  });
   draw();
   frame = requestAnimationFrame(tick);
   const stop = () => { cancelAnimationFrame(frame); root.remove(); };

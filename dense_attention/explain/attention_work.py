@@ -1,0 +1,164 @@
+"""Does token-to-token attention do the work? Four figures over a sample, and the criterion.
+
+Over a seeded random stratified sample of a split (never its first N: a split may be sorted by
+label), batched: the uniform ablation (a_ij = 1/n over the n real keys) and the identity ablation
+(a_ij = [i = j], so v_i = h_i: "no attention"), each as a flip rate and a mean |delta p| of the
+predicted class; the mean attention a token keeps for itself (mean over real rows of a_ii); the
+mean row entropy / ln n. Examples with fewer than 2 real tokens have no token-to-token attention
+and are left out of all four.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.trace import attention_entropy, to_numpy
+from ..data.dataset import Split
+from ..inputs.classifier import Classifier
+from ..inputs.splits import TensorSplit
+from .faithfulness import identity_attention, sample_split, uniform_attention
+
+SAMPLE_SIZE = 1000  # examples in the default sample (the whole split when it is smaller)
+METRICS_KEY = "attention_work"  # the block of a checkpoint's metrics.json that holds the figures
+# The criterion: attention does the work when, over the sample, both ablations move the
+# prediction (flip rate >= MIN_FLIP_RATE or mean |delta p| >= MIN_ABS_DELTA), a token keeps at
+# most MAX_DIAGONAL of its attention for itself, and rows are peaked (entropy <= MAX_ENTROPY_RATIO
+# of ln n, 1 = uniform).
+MIN_FLIP_RATE = 0.10
+MIN_ABS_DELTA = 0.15
+MAX_DIAGONAL = 0.5
+MAX_ENTROPY_RATIO = 0.8
+
+
+@dataclass(frozen=True)
+class AttentionWork:
+    """The four figures over E examples (those of the sample with at least 2 real tokens)."""
+
+    examples: int  # E
+    uniform_flip_rate: float  # share of predictions that change under a_ij = 1/n
+    uniform_abs_delta: float  # mean |p_new - p_0| of the predicted class under a_ij = 1/n
+    identity_flip_rate: float  # the same under v_i = h_i
+    identity_abs_delta: float
+    mean_diagonal: float  # mean over examples of the mean over real rows of a_ii
+    entropy_ratio: float  # mean over examples of the mean row entropy / ln n
+    sampled: int = 0  # examples drawn (E leaves out those with fewer than 2 real tokens)
+    split: str = "test"  # which split the sample came from
+    seed: int = 0  # the sample's seed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttentionWork:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether attention does the work, and each failed part in words (empty when it does)."""
+
+    does_work: bool
+    failures: tuple[str, ...]
+
+
+def moves(flip_rate: float, abs_delta: float) -> bool:
+    """An ablation moves the prediction: flips >= MIN_FLIP_RATE or mean |dp| >= MIN_ABS_DELTA."""
+    return flip_rate >= MIN_FLIP_RATE or abs_delta >= MIN_ABS_DELTA
+
+
+def criterion(work: AttentionWork) -> Verdict:
+    """The criterion of this module's docstring applied to the four figures."""
+    failures = []
+    if not moves(work.uniform_flip_rate, work.uniform_abs_delta):
+        failures.append(f"uniform attention flips {work.uniform_flip_rate:.1%} and moves p by "
+                        f"{work.uniform_abs_delta:.3f} (needs {MIN_FLIP_RATE:.0%} or "
+                        f"{MIN_ABS_DELTA})")  # fmt: skip
+    if not moves(work.identity_flip_rate, work.identity_abs_delta):
+        failures.append(f"the identity (v_i = h_i) flips {work.identity_flip_rate:.1%} and moves "
+                        f"p by {work.identity_abs_delta:.3f} (needs {MIN_FLIP_RATE:.0%} or "
+                        f"{MIN_ABS_DELTA})")  # fmt: skip
+    if work.mean_diagonal > MAX_DIAGONAL:
+        failures.append(f"mean diagonal attention {work.mean_diagonal:.2f} > {MAX_DIAGONAL}")
+    if work.entropy_ratio > MAX_ENTROPY_RATIO:
+        failures.append(f"row entropy {work.entropy_ratio:.2f} log N > {MAX_ENTROPY_RATIO} log N")
+    return Verdict(not failures, tuple(failures))
+
+
+def metrics_block(work: AttentionWork) -> dict[str, Any]:
+    """What metrics.json keeps under METRICS_KEY: the figures, the criterion and its failures."""
+    verdict = criterion(work)
+    failures = list(verdict.failures)
+    return {**work.to_dict(), "criterion_met": verdict.does_work, "failures": failures}
+
+
+def _moved(base: torch.Tensor, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per example: flipped (0/1) and |delta p| of base's predicted class; probs (B, C)."""
+    predicted = base.argmax(dim=-1, keepdim=True)
+    flipped = (new.argmax(dim=-1, keepdim=True) != predicted).float()
+    return flipped[:, 0], (new.gather(1, predicted) - base.gather(1, predicted)).abs()[:, 0]
+
+
+@torch.no_grad()
+def _batch(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(B, 6) per example: uniform flip, |dp|, identity flip, |dp|, diagonal, entropy ratio,
+    and a 7th column: 1 when the example has at least 2 real tokens."""
+    x, mask = classifier.features(*inputs)
+    core = classifier.core
+    t = core.trace(x, mask)
+    uniform = core.trace(x, mask, attn_override=uniform_attention(mask)).probs
+    identity = core.trace(x, mask, attn_override=identity_attention(mask)).probs
+    n = mask.sum(dim=1).float()  # (B,) real tokens
+    real = mask.float()
+    diagonal = (t.attn.diagonal(dim1=-2, dim2=-1) * real).sum(dim=1) / n.clamp_min(1)
+    entropy = torch.as_tensor(attention_entropy(t.attn, mask), dtype=torch.float32)
+    ratio = entropy.to(n.device).sum(dim=1) / n.clamp_min(1) / n.clamp_min(2).log()
+    columns = [*_moved(t.probs, uniform), *_moved(t.probs, identity), diagonal, ratio]
+    return torch.stack([*columns, (n >= 2).float()], dim=1).cpu()
+
+
+def measure(
+    classifier: Classifier, split: Split, limit: int | None = SAMPLE_SIZE, seed: int = 0,
+    split_name: str = "test", batch_size: int = 64,
+) -> AttentionWork:  # fmt: skip
+    """The four figures over a seeded random stratified sample of at most `limit` of `split`."""
+    tensors = classifier.tensors(sample_split(split, limit, seed))
+    return measure_tensors(classifier, tensors, split_name, seed, batch_size)
+
+
+def measure_tensors(
+    classifier: Classifier, tensors: TensorSplit, split_name: str = "test", seed: int = 0,
+    batch_size: int = 64,
+) -> AttentionWork:  # fmt: skip
+    """`measure` on a sample already made tensors (`classifier.tensors`): models that read the
+    same features (a model's similarity variants) share one MiniLM pass."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    rows = [
+        _batch(classifier, tensors.take(slice(start, start + batch_size)).to(device).inputs)
+        for start in range(0, len(tensors), batch_size)
+    ]
+    table = torch.cat(rows).numpy()
+    table = table[table[:, -1] > 0]
+    means = table[:, :-1].mean(axis=0) if len(table) else np.full(6, np.nan)
+    figures = (float(v) for v in means)
+    return AttentionWork(len(table), *figures, sampled=len(tensors), split=split_name, seed=seed)
+
+
+def lesson_cell(
+    attn: torch.Tensor | np.ndarray, alpha: torch.Tensor | np.ndarray
+) -> tuple[int, int]:
+    """The link a first view points at: the cell (i, j), i != j, of one input's attention (N, N)
+    with the largest a_ij weighted by the pooling weight alpha_i (N,) of its query: a token that
+    counts, looking at another. (0, 0) for a single token."""
+    a = np.asarray(to_numpy(attn), dtype=np.float64).reshape(attn.shape[-2:])
+    weights = np.asarray(to_numpy(alpha), dtype=np.float64).reshape(-1)
+    if a.shape[0] < 2:
+        return 0, 0
+    link = weights[:, None] * a
+    np.fill_diagonal(link, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(link)), link.shape)
+    return int(i), int(j)

@@ -1,0 +1,115 @@
+"""Why token i attends to token j, drawn: a score's parts as sorted bars, and the query–key map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..explain.breakdown import ScoreBreakdown
+from ..explain.query_key_map import QueryKeyMap
+from .heatmaps import HIGHLIGHT, escape_label
+
+POSITIVE = "#c92a2a"  # a part that raises the score (the diverging scale's red)
+NEGATIVE = "#1864ab"  # a part that lowers it (blue)
+QUERY_COLOR = "#3b5bdb"
+KEY_COLOR = "#f08c00"
+TOKEN_COLORS = (
+    "#e03131", "#2f9e44", "#9c36b5", "#1098ad", "#f76707", "#5c940d", "#c2255c", "#364fc7",
+)  # fmt: skip
+SAMPLE_HOVER_MAX = 60  # characters of an input's text in a sample point's hover
+
+
+def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
+    """The parts of s_ij sorted from most positive to most negative, one bar each, named by
+    index (and what they carry); the title gives their sum, the score."""
+    order = found.order()
+    values = found.parts[order].tolist()
+    labels = [str(k + 1) for k in order]
+    hover = [
+        f"{escape_label(found.name(k))}<br>part {v:+.4f} of s<sub>ij</sub>"
+        for k, v in zip(order, values, strict=True)
+    ]
+    i, j = found.i, found.j
+    pair = f"{escape_label(tokens[i])} → {escape_label(tokens[j])}"
+    title = (
+        f"s<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), "
+        f"one bar per {found.unit}, sorted"
+    )
+    bar = go.Bar(
+        x=labels,
+        y=values,
+        marker_color=[POSITIVE if v >= 0 else NEGATIVE for v in values],
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
+        name="parts",
+    )
+    layout = dict(
+        title=dict(text=title),
+        height=320,
+        margin=dict(l=10, r=10, t=50, b=10),
+        showlegend=False,
+        xaxis=dict(type="category", title=dict(text=found.unit), tickfont=dict(size=9)),
+        yaxis=dict(title=dict(text="part of the score"), zeroline=True),
+        meta=dict(score=found.score, i=i, j=j),
+    )
+    return go.Figure(bar, layout)
+
+
+def _sample_trace(points: np.ndarray, found: QueryKeyMap, role: str, color: str) -> go.Scattergl:
+    hover = [
+        f"{role} of '{escape_label(t)}'<br>{escape_label(s[:SAMPLE_HOVER_MAX])}"
+        for t, s in zip(found.tokens, found.hover, strict=True)
+    ]
+    return go.Scattergl(
+        x=points[:, 0], y=points[:, 1], mode="markers", name=f"{role} (sample)",
+        marker=dict(color=color, size=4, opacity=0.35, symbol="circle" if role == "query"
+                    else "diamond"),
+        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+    )  # fmt: skip
+
+
+def _current_traces(found: QueryKeyMap, tokens: Sequence[str]) -> list[go.Scatter]:
+    """The current input's queries (circles) and keys (diamonds), one colour per token."""
+    colors = [TOKEN_COLORS[k % len(TOKEN_COLORS)] for k in range(len(tokens))]
+    traces = []
+    for role, points, symbol in (
+        ("query", found.current_queries, "circle"),
+        ("key", found.current_keys, "diamond-open"),
+    ):
+        hover = [f"{role} of token {k + 1}: '{escape_label(t)}'" for k, t in enumerate(tokens)]
+        traces.append(
+            go.Scatter(
+                x=points[:, 0], y=points[:, 1], mode="markers+text", name=f"{role} (this input)",
+                text=[escape_label(t) for t in tokens] if role == "query" else None,
+                textposition="top center", textfont=dict(size=10, color=HIGHLIGHT),
+                marker=dict(color=colors, size=11, symbol=symbol, line=dict(width=2)),
+                hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )  # fmt: skip
+    return traces
+
+
+def query_key_figure(found: QueryKeyMap, tokens: Sequence[str]) -> go.Figure:
+    """The sample's queries and keys (small, by role) and this input's (large, one colour per
+    token, labelled), on the map's two PCA axes."""
+    if len(tokens) != len(found.current_queries):
+        raise ValueError(f"{len(tokens)} tokens for {len(found.current_queries)} points")
+    data = [
+        _sample_trace(found.queries, found, "query", QUERY_COLOR),
+        _sample_trace(found.keys, found, "key", KEY_COLOR),
+        *_current_traces(found, tokens),
+    ]
+    pc1, pc2 = (
+        f"PC {k + 1} ({share:.0%} of the spread)" for k, share in enumerate(found.explained)
+    )
+    layout = dict(
+        title=dict(text=f"Queries and keys ({found.similarity}), {found.note}"),
+        height=560,
+        margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(title=dict(text=pc1)),
+        yaxis=dict(title=dict(text=pc2), scaleanchor="x"),
+        legend=dict(orientation="h", y=-0.12),
+    )
+    return go.Figure(data, layout)
