@@ -2,6 +2,7 @@
 
 import base64
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -366,6 +367,22 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     walk = Path(download.value.path()).read_text()
     (screenshot_dir / "export_walkthrough.html").write_text(walk)
     assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+
+
+def test_the_text_pages_trace_downloads(page: Page, app_url: str, wait_for_app, text_model):
+    """Issue #28: the Text page's JSON trace button did nothing (the server had dropped its
+    deferred file: "MediaFileStorageError: Deferred file ... not found")."""
+    page.goto(app_url)
+    wait_for_app(page)
+    page.wait_for_timeout(1_500)  # the live view's first value may rerun the fragment
+    wait_for_app(page)
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download the whole trace (JSON)").click()
+    assert download.value.suggested_filename == "trace.json"
+    trace = json.loads(Path(download.value.path()).read_text())
+    expected = text_model.explain(EXAMPLE)
+    assert trace["tokens"] == expected.tokens
+    np.testing.assert_allclose(trace["trace"]["attn"][0], expected.trace.attn[0], atol=1e-5)
 
 
 OVERFLOWING_FORMULAS = """() => {

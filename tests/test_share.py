@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention import ui
 from dense_attention.explain.formulas import SIMILARITIES
-from dense_attention.ui import cache, state
+from dense_attention.ui import browser, cache, state
 
 
 def shared(**params: str) -> AppTest:
@@ -101,3 +101,23 @@ def test_the_image_pages_test_example_travels_in_the_link():
     at = run(at.switch_page("views/image.py"))
     assert at.radio(key="image_source").value == "Test-set example"
     assert at.selectbox(key="image_example").value == 2
+
+
+def test_a_temperature_out_of_range_in_a_link_is_said(text_model):
+    """Issue #28: temperature=1e-3 came back as the trained tau with no note."""
+    name = next(n for n, c in cache.checkpoints().items() if c.kind == "text")
+    at = shared(model=name, temperature="1e-3", pooling="mean")
+    trained = text_model.config.model.temperature
+    assert at.select_slider(key=state.TEMPERATURE_WIDGET).value == trained
+    notes = [w.value for w in at.warning]
+    assert any("temperature=1e-3" in n for n in notes), notes
+    assert not any("pooling" in n for n in notes)  # a valid value is not mentioned
+    assert not shared(model=name, temperature="0.5").warning
+
+
+def test_a_link_to_a_model_of_another_browser_says_so():
+    """Issue #28: a link to a model trained in the browser opened the default model silently."""
+    at = shared(model=f"digits #1{browser.USER_SUFFIX}", temperature="0.5")
+    notes = " ".join(w.value for w in at.warning)
+    assert "trained in another browser" in notes and "checkpoint ZIP" in notes
+    assert "digits \\#1" in notes or "digits #1" in notes

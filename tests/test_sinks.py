@@ -60,6 +60,8 @@ ALLOWED_VALUES: tuple[tuple[str, str, str], ...] = (
     ('ui/job_panels.py', 'job.phase', "the worker's phase words (training, encoding...)"),
     ('ui/job_panels.py', 'job.progress', NUMBER),
     ('ui/job_panels.py', 'done', NUMBER),
+    ('ui/breakdown.py', 'chosen.unit', "the breakdown's unit: 'dimension' or 'hidden unit'"),
+    ('ui/walkthrough.py', 'formulas.EXCLUDE_SELF_NOTE', "the library's fixed sentence"),
     ('ui/job_panels.py', 'stopped_note(result)',
      "numbers, the run's summary and the baseline's name and note: the code's words"),
     ('ui/unfamiliar.py', 'note',

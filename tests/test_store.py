@@ -444,3 +444,71 @@ def test_browser_a_restarted_server_keeps_the_model_and_tells_of_the_interrupted
     spaces = list((tmp_path / "data" / "workspaces").iterdir())
     assert len(spaces) == 1  # one browser trained: one workspace on disk
     assert (spaces[0] / "models" / "digits-1" / "model.safetensors").is_file()
+
+
+def test_a_damaged_model_is_named_with_its_reason_kept_until_removed(tmp_path, trained, caplog):
+    spaces = store.Workspaces(tmp_path)
+    add_run(spaces, TOKEN, trained, "good")
+    add_run(spaces, TOKEN, trained, "cut")
+    add_run(spaces, TOKEN, trained, "bad config")
+    models = spaces.folder(TOKEN) / "models"
+    weights = models / "cut" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    folders = json.loads((spaces.folder(TOKEN) / "index.json").read_text())["models"]
+    bad = models / folders["bad config"]["folder"]
+    (bad / "config.json").write_text("{broken")
+    again = store.Workspaces(tmp_path)
+    space = again.get(TOKEN)
+    assert list(space.models) == ["good"]
+    assert sorted(space.unreadable) == ["bad config", "cut"]
+    assert all(reason for reason in space.unreadable.values())
+    assert weights.is_file() and bad.is_dir()  # never deleted unasked
+    logged = caplog.text.count("not loaded")
+    again.get(TOKEN)
+    assert caplog.text.count("not loaded") == logged  # said once, not on every run
+    again.remove_unreadable(space, "cut")
+    assert not (models / "cut").exists() and bad.is_dir()
+    fresh = store.Workspaces(tmp_path).get(TOKEN)
+    assert list(fresh.models) == ["good"] and list(fresh.unreadable) == ["bad config"]
+
+
+def test_a_broken_index_is_named_and_can_be_set_aside(tmp_path, trained):
+    spaces = store.Workspaces(tmp_path)
+    add_run(spaces, TOKEN, trained, "m")
+    (spaces.folder(TOKEN) / "index.json").write_text("{not json")
+    again = store.Workspaces(tmp_path)
+    space = again.get(TOKEN)
+    assert list(space.unreadable) == [store.INDEX_FILE] and space.models == {}
+    again.remove_unreadable(space, store.INDEX_FILE)
+    kept = list(spaces.folder(TOKEN).glob("index.broken-*.json"))
+    assert len(kept) == 1 and kept[0].read_text() == "{not json"
+    assert space.unreadable == {}
+    add_run(again, TOKEN, trained, "new")  # the workspace saves models again
+    assert list(store.Workspaces(tmp_path).get(TOKEN).models) == ["new"]
+
+
+def test_a_job_of_a_server_killed_after_it_was_seen_running_becomes_interrupted(tmp_path):
+    survivor, doomed = store.Workspaces(tmp_path), store.Workspaces(tmp_path)
+    space = doomed.get(TOKEN)
+    space.jobs[JobKind.TRAIN] = jobs.Job(JobKind.TRAIN, "Train on digits", lambda job: None)
+    doomed.record_jobs(space)  # running there (not started: it never ends)
+    assert survivor.get(TOKEN).interrupted == {}  # it runs on the other server
+    doomed.lease.release()  # SIGKILL: the index is not touched again
+    seen = survivor.get(TOKEN)
+    assert seen.interrupted == {
+        "train": "Train on digits: interrupted: the server stopped while it ran"
+    }
+    survivor.record_jobs(seen)
+    survivor.get(TOKEN)  # any later write keeps the job interrupted on disk
+    seen.jobs[JobKind.SWEEP] = jobs.Job(JobKind.SWEEP, "Sweep", lambda job: None)
+    survivor.record_jobs(seen)
+    index = json.loads((tmp_path / "workspaces" / TOKEN / "index.json").read_text())
+    assert index["jobs"]["train"]["state"] == "interrupted"
+
+
+def test_only_a_token_the_server_has_seen_is_known(tmp_path, trained):
+    spaces = store.Workspaces(tmp_path)
+    assert not spaces.known(TOKEN)
+    add_run(spaces, TOKEN, trained, "m")
+    assert spaces.known(TOKEN) and store.Workspaces(tmp_path).known(TOKEN)
+    assert not store.Workspaces(tmp_path).known(OTHER)

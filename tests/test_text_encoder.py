@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -206,3 +210,35 @@ def test_text_config_validation_and_json_round_trip() -> None:
         TextConfig(vocab=(5, 6))  # no special tokens
     with pytest.raises(EncodingError):
         TextEncoder(TextConfig(max_len=4))(torch.zeros(1, 5, dtype=torch.long), torch.ones(1, 5))
+
+
+# The background preload and a page load MiniLM's tokenizer and model at the same moment in a
+# fresh process (transformers not yet imported): with a lock each, one of them raised
+# "cannot import name 'AutoTokenizer' from 'transformers'" in about half of such processes.
+_RACE = """
+import threading
+from dense_attention.inputs import text_encoder as te
+barrier, errors = threading.Barrier(2), []
+def run(load):
+    barrier.wait()
+    try:
+        load()
+    except Exception as err:
+        errors.append(repr(err))
+threads = [threading.Thread(target=run, args=(f,)) for f in (te.load_tokenizer, te.load_minilm)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert te.load_tokenizer() is te.load_tokenizer() and te.load_minilm() is te.load_minilm()
+print("ERRORS", errors)
+"""
+
+
+def test_tokenizer_and_model_load_at_once_in_fresh_processes() -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TRANSFORMERS_VERBOSITY": "error"}
+    for _ in range(6):
+        done = subprocess.run(
+            [sys.executable, "-c", _RACE], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "ERRORS []" in done.stdout, done.stdout[-2000:]

@@ -302,6 +302,50 @@ def test_every_uploader_states_its_limit_and_the_server_accepts_it():
         assert f"Up to {proto.max_upload_size_mb} MB" in proto.help, proto.label
 
 
+def test_a_damaged_stored_model_is_named_in_the_sidebar_until_removed(found):
+    """Issue #28: a model whose stored weights were cut short vanished from the picker with no
+    word. The sidebar names it and why, keeps its files, and removes it on the user's word."""
+    import secrets
+
+    from dense_attention.server import store
+
+    token = secrets.token_hex(16)
+    name = next(n for n, c in found.items() if c.kind == "text")
+    other = store.Workspaces(store.data_dir())  # another server wrote it
+    space = other.get(token)
+    space.models["cut *short*"] = checkpoint.load(found[name].path)
+    assert other.save(space, "cut *short*")
+    weights = next(other.folder(token).glob("models/*/model.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:64])
+    at = sidebar_app(**{state.WORKSPACE: token})
+    warnings = [w.value for w in at.sidebar.warning]
+    assert len(warnings) == 1 and "cut \\*short\\*" in warnings[0]
+    assert "could not be loaded" in warnings[0] and "Its files are kept" in warnings[0]
+    assert f"{browser.USER_SUFFIX}" not in " ".join(at.selectbox(key=state.MODEL_WIDGET).options)
+    assert weights.is_file()
+    at = run(at.sidebar.button[0].click())
+    assert not at.sidebar.warning and not weights.parent.exists()
+
+
+def test_a_cookie_token_the_server_never_issued_is_replaced(found, monkeypatch):
+    """Issue #28: a well-formed but unknown workspace token in a cookie was adopted as is."""
+    import secrets
+
+    from dense_attention.server import store
+
+    made_up, known = secrets.token_hex(16), secrets.token_hex(16)
+    other = store.Workspaces(store.data_dir())
+    space = other.get(known)
+    space.models["mine"] = checkpoint.load(next(iter(found.values())).path)
+    assert other.save(space, "mine")
+    monkeypatch.setattr(browser, "_cookie_token", lambda: made_up)
+    token = sidebar_app().session_state[state.WORKSPACE]
+    assert token != made_up and len(token) == 32
+    assert not browser.workspaces().folder(made_up).exists()
+    monkeypatch.setattr(browser, "_cookie_token", lambda: known)
+    assert sidebar_app().session_state[state.WORKSPACE] == known
+
+
 def test_the_facade_exports_what_the_pages_use_and_nothing_more():
     """ui/__init__ re-exports exactly the names views/*.py and app.py read as `ui.<name>`."""
     import re

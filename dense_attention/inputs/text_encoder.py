@@ -92,36 +92,47 @@ def minilm_path() -> str:
     return str(path)
 
 
-# One load of each at a time (the background preload and a page's own), each under its own
-# lock: a tokenization does not wait while the model loads.
-_TOKENIZER_LOCK, _MINILM_LOCK = threading.Lock(), threading.Lock()
+# transformers' lazy module is not safe to import from two threads at once (the background
+# preload and a page's own load raced: "cannot import name 'AutoModel' from 'transformers'"), so
+# every path that touches transformers takes this one lock, imports included. Once a loader's
+# result is cached it is returned without the lock: a tokenization does not wait for the model.
+_TRANSFORMERS_LOCK = threading.Lock()
+
+
+def _from_transformers(name: str) -> Any:
+    """transformers.<name>; call it under _TRANSFORMERS_LOCK."""
+    import transformers
+
+    return getattr(transformers, name)
 
 
 def load_tokenizer():
     """The MiniLM WordPiece tokenizer (uncased, [CLS] ... [SEP]), loaded once from local files."""
-    with _TOKENIZER_LOCK:
+    if _load_tokenizer.cache_info().currsize:
+        return _load_tokenizer()
+    with _TRANSFORMERS_LOCK:
         return _load_tokenizer()
 
 
 @functools.lru_cache(maxsize=1)
 def _load_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+    auto_tokenizer = _from_transformers("AutoTokenizer")
+    return auto_tokenizer.from_pretrained(minilm_path(), local_files_only=True)
 
 
 def load_minilm():
     """The frozen MiniLM BertModel on CPU in eval mode, with eager attention (so it can return
     attention maps); loaded once from local files."""
-    with _MINILM_LOCK:
+    if _load_minilm.cache_info().currsize:
+        return _load_minilm()
+    with _TRANSFORMERS_LOCK:
         return _load_minilm()
 
 
 @functools.lru_cache(maxsize=1)
 def _load_minilm():
-    from transformers import AutoModel
-
-    model = AutoModel.from_pretrained(
+    auto_model = _from_transformers("AutoModel")
+    model = auto_model.from_pretrained(
         minilm_path(), local_files_only=True, attn_implementation="eager"
     ).eval()
     model.requires_grad_(False)
@@ -129,12 +140,13 @@ def _load_minilm():
 
 
 _PRELOADING: list[threading.Thread] = []
+_PRELOAD_LOCK = threading.Lock()
 
 
 def preload_minilm() -> None:
     """Load the tokenizer and MiniLM in a background thread, once per process: a page showing
     a stored example (encoding_cache) did not need them, the next typed sentence will."""
-    with _TOKENIZER_LOCK:
+    with _PRELOAD_LOCK:
         if _PRELOADING:
             return
         thread = threading.Thread(target=_preload, name="dal-minilm", daemon=True)

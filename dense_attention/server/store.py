@@ -192,6 +192,9 @@ class StoredWorkspace(workspaces.Workspace):
     on_disk: set[str] = field(default_factory=set)  # model names saved or loaded
     jobs_written: dict[str, Any] = field(default_factory=dict)  # the job records last written
     touched_on_disk: float = 0.0
+    # what disk holds but could not be read, for the user: model name (or INDEX_FILE, the whole
+    # list) -> why. The files stay until the user removes them (Workspaces.remove_unreadable).
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def _job_records(space: StoredWorkspace, server: str, old: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +257,11 @@ class Workspaces(workspaces.Workspaces):
     def folder(self, token: str) -> Path:
         return self.spaces_dir / check_token(token)
 
+    def known(self, token: str) -> bool:
+        """Whether this server has seen workspace `token` (in memory or on disk): a token from
+        a cookie is adopted only then, never one merely well formed."""
+        return token in self._live or self.folder(token).is_dir()
+
     def get(self, token: str) -> StoredWorkspace:
         """The workspace of `token`, with what disk holds of it (read again when its index
         changed, e.g. written by another server)."""
@@ -291,6 +299,9 @@ class Workspaces(workspaces.Workspaces):
             index = self._read_index(folder)
             change(folder, index)
             index["jobs"] = _job_records(space, self.lease.id, index.get("jobs", {}))
+            for record in index["jobs"].values():  # a dead server's job: say so on disk too
+                if record.get("state") == "running" and not self.lease.alive(record.get("server")):
+                    record["state"] = "interrupted"
             write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1).encode())
             space.jobs_written = index["jobs"]
             space.seen_ns = -1  # the next get() reads it again: other servers' models merged in
@@ -348,23 +359,42 @@ class Workspaces(workspaces.Workspaces):
                 self._drop_saved(space)
             return
         if mtime == space.seen_ns:
+            self._recheck_jobs(space)
             return
         with space.lock:
+            space.seen_ns = mtime  # read (or failed) once per change, not on every run
             try:
                 index = self._read_index(folder)
             except (OSError, ValueError) as err:  # unreadable: keep what memory holds
                 log.warning("workspace %s: index not read: %s", space.token, err)
+                space.unreadable = {INDEX_FILE: _reason(err)}
                 return
-            space.seen_ns = mtime
+            space.unreadable.pop(INDEX_FILE, None)
             for name, entry in index["models"].items():
                 sub = entry.get("folder") if isinstance(entry, dict) else None
                 if name in space.models or not isinstance(sub, str):
                     continue
                 if not FOLDER_PATTERN.fullmatch(sub):  # never a path out of the workspace
                     log.warning("workspace %s: bad model folder %r", space.token, sub)
+                    space.unreadable[name] = "its folder name in the index is not allowed"
                     continue
                 self._load_model(space, name, folder / "models" / sub, entry)
             self._read_jobs(space, index.get("jobs", {}))
+
+    def _recheck_jobs(self, space: StoredWorkspace) -> None:
+        """An index unchanged since it was read can still name a job running on a server that
+        died since (SIGKILL writes nothing): look at those servers' leases again."""
+        others = {
+            slot: record
+            for slot, record in space.jobs_written.items()
+            if isinstance(record, dict)
+            and record.get("state") == "running"
+            and record.get("server") != self.lease.id
+            and slot not in space.jobs
+        }
+        if others:
+            with space.lock:
+                self._read_jobs(space, {**space.jobs_written, **others})
 
     def _read_jobs(self, space: StoredWorkspace, records: dict[str, Any]) -> None:
         for slot, record in records.items():
@@ -385,9 +415,12 @@ class Workspaces(workspaces.Workspaces):
             held_out = _read_held_out(path / HELD_OUT_FILE)
         except (OSError, ValueError) as err:  # CheckpointError, ConfigError, JSON errors
             log.warning("workspace %s: model %r not loaded: %s", space.token, name, err)
+            space.unreadable[name] = _reason(err)
             return
         if not isinstance(model, Classifier):
+            space.unreadable[name] = f"it holds a bare {type(model).__name__}, not a classifier"
             return
+        space.unreadable.pop(name, None)
         space.models[name] = model
         space.metadata[name] = {**entry.get("metadata", {})} | (
             {"held_out": held_out} if held_out else {}
@@ -399,6 +432,25 @@ class Workspaces(workspaces.Workspaces):
             except (KeyError, TypeError, ConfigError) as err:
                 log.warning("workspace %s: run of %r not read: %s", space.token, name, err)
         space.on_disk.add(name)
+
+    def remove_unreadable(self, space: StoredWorkspace, name: str) -> None:
+        """The user's choice for what could not be read: model `name`'s folder is deleted and
+        its entry leaves the index; a broken index (`name` == INDEX_FILE) is set aside as
+        index.broken-<time>.json, so the workspace can save models again."""
+        folder = self.folder(space.token)
+        with space.lock, self._locked(space.token):
+            if name == INDEX_FILE:
+                aside = folder / f"index.broken-{time.time_ns()}.json"
+                os.replace(folder / INDEX_FILE, aside)
+                log.warning("workspace %s: broken index set aside as %s", space.token, aside.name)
+            else:
+                index = self._read_index(folder)
+                sub = index["models"].pop(name, {}).get("folder")
+                if isinstance(sub, str) and FOLDER_PATTERN.fullmatch(sub):
+                    shutil.rmtree(folder / "models" / sub, ignore_errors=True)
+                write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1).encode())
+            space.unreadable.pop(name, None)
+            space.seen_ns = -1
 
     def _drop_saved(self, space: StoredWorkspace) -> None:
         with space.lock:
@@ -448,6 +500,11 @@ class Workspaces(workspaces.Workspaces):
     def disk_bytes(self) -> int:
         """Bytes of every workspace on disk."""
         return sum(_folder_bytes(f) for f in self.spaces_dir.iterdir() if f.is_dir())
+
+
+def _reason(err: Exception) -> str:
+    """Why a stored file could not be read, in one line, without this machine's paths."""
+    return str(err).replace(str(data_dir()), "…").splitlines()[0][:300] or type(err).__name__
 
 
 def _last_use(folder: Path) -> float:

@@ -14,7 +14,7 @@ from . import state
 from .cache import checkpoints, query_key_sample
 from .errors import friendly_errors
 from .sidebar import Settings
-from .styles import escape_markdown
+from .styles import md
 
 TOP_NAMED = 3  # parts named in words under the chart
 
@@ -56,8 +56,8 @@ def breakdown_panel(
         top = ", ".join(
             f"{chosen.name(k)}: {float(chosen.parts[k]):+.3f}" for k in chosen.top(TOP_NAMED)
         )
-        st.markdown(f"Largest parts: {escape_markdown(top)}.")
-        st.markdown(escape_markdown(breakdown.diagonal_sentence(chosen, own, tokens)))
+        st.markdown(f"Largest parts: {md(top)}.")
+        st.markdown(md(breakdown.diagonal_sentence(chosen, own, tokens)))
 
 
 def _dataset_of(label: str) -> tuple[str, int] | None:
@@ -92,4 +92,4 @@ def query_key_panel(settings: Settings, explanation: Explanation) -> None:
             tokens = list(explanation.tokens)
             figure = breakdown_plots.query_key_figure(qk, tokens)
             st.plotly_chart(figure, width="stretch", key="chart_query_key_map")
-            st.markdown(escape_markdown(query_key_map.distance_sentence(qk)))
+            st.markdown(md(query_key_map.distance_sentence(qk)))

@@ -18,6 +18,7 @@ import streamlit as st
 from ..inputs.classifier import Classifier
 from ..server import jobs, metrics, store
 from . import state
+from .styles import md
 
 WORKSPACE_COOKIE = "dal_workspace"  # a random token; nothing else about the user is stored
 COOKIE_MAX_AGE_S = 6 * 3600
@@ -50,7 +51,9 @@ def workspace() -> store.StoredWorkspace:
     session's token, chosen once (the cookie's, or a new random one)."""
     token = st.session_state.get(state.WORKSPACE)
     if token is None:
-        token = st.session_state[state.WORKSPACE] = _cookie_token() or secrets.token_hex(16)
+        cookie = _cookie_token()  # adopted only when this server knows it: never a made-up one
+        known = cookie is not None and workspaces().known(cookie)
+        token = st.session_state[state.WORKSPACE] = cookie if known else secrets.token_hex(16)
     return workspaces().get(token)
 
 
@@ -115,6 +118,21 @@ def watch(space: store.StoredWorkspace, job: jobs.Job) -> None:
         spaces.record_jobs(space)
 
     threading.Thread(target=wait, name=f"watch-job-{job.id}", daemon=True).start()
+
+
+def unreadable_models() -> None:
+    """In the sidebar: each of this browser's stored models that could not be loaded (or its
+    whole list), with why, and a button to remove it; the files stay until then."""
+    space = workspace()
+    for name, reason in sorted(space.unreadable.items()):
+        if name == store.INDEX_FILE:
+            what, button = "This browser's list of saved models is damaged", "Set the list aside"
+        else:
+            what, button = f"Your model **{md(name)}** could not be loaded", "Remove it"
+        st.warning(f"{what}: {md(reason)}. Its files are kept.", icon=":material/broken_image:")
+        if st.button(button, key=f"{state.REMOVE_UNREADABLE}{name}"):
+            workspaces().remove_unreadable(space, name)
+            st.rerun()
 
 
 def save_model(name: str) -> bool:

@@ -99,7 +99,7 @@ def _live_part(
     found = input_verdict(settings, text)
     about = _provenance(settings, text, found)  # in every exported file
     cell = selected_cell(len(explanation.tokens))
-    with head:
+    with head, st.container():  # see _prediction: its own container in the fragment
         _prediction(settings, explanation, text, about, cell, found)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
@@ -155,7 +155,12 @@ def _prediction(
     cell: tuple[int, int],
     found: Verdict | None,
 ) -> None:
-    """The prediction line, the verdict's badge, the cautions, and the whole-trace downloads."""
+    """The prediction line, the verdict's badge, the cautions, and the whole-trace downloads.
+
+    Drawn by a fragment into a container of the full run, inside a container of its own:
+    Streamlit 1.67 gives every element a fragment writes straight into an outside container
+    the same delta path, so the second download button took the first one's deferred file
+    (the JSON trace button then did nothing: "Deferred file ... not found")."""
     st.markdown(prediction_line(explanation))
     badge(settings, text, found)
     caution(settings.model, text)
@@ -211,7 +216,7 @@ def _image_live(
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
     about = _provenance(settings, label, input_verdict(settings, picture.image))
     cell = selected_cell(len(explanation.tokens))
-    with downloads:
+    with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
         steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731

@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from . import live, state
+from . import browser, live, state
 from .cache import checkpoints
+from .styles import md
 
 SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
 PICTURE_NAME_MAX = 100  # a longer picture name in a link is ignored
@@ -36,14 +37,46 @@ def slide_in_url() -> int | None:
     return _slide(st.query_params.get("slide"))
 
 
+OTHER_BROWSER = (
+    "This link names a model trained in another browser ({name}); it is not in this one, so "
+    "the page shows another model. Ask for its checkpoint ZIP and load it on the Train page."
+)
+
+
+def _link_kind(model: str | None) -> str | None:
+    """The kind of the link's model when this browser has it (shipped, or its own), else None."""
+    infos, own = checkpoints(), browser.user_models()
+    if model in infos:
+        return infos[model].kind
+    name = (model or "").removesuffix(browser.USER_SUFFIX)
+    if model is not None and model.endswith(browser.USER_SUFFIX) and name in own:
+        return own[name].config.kind
+    return None
+
+
 def _restore_model() -> None:
-    """A link's shipped model becomes the picked one of its kind, with the link's live settings."""
-    model, infos = _param("model"), checkpoints()
-    if model not in infos:
+    """A link's model (shipped, or this browser's own) becomes the picked one of its kind, with
+    the link's live settings; a model of another browser, or a setting out of range, is said."""
+    model = _param("model")
+    kind = _link_kind(model)
+    if kind is None:
+        if model is not None and model.endswith(browser.USER_SUFFIX):
+            st.warning(OTHER_BROWSER.format(name=md(model)), icon=":material/link_off:")
         return
     picks = st.session_state.setdefault(state.SELECTED_MODEL, {})
-    picks[infos[model].kind] = picks["any"] = model
+    picks[kind] = picks["any"] = model
     st.session_state.setdefault(state.OVERRIDES, {})[model] = live.from_link(_param)
+    ignored = [
+        f"{setting.name}={md(text)}"
+        for setting in live.LIVE_SETTINGS
+        if (text := _param(setting.name)) is not None and setting.parse(text) is None
+    ]
+    if ignored:
+        st.warning(
+            f"This link's {', '.join(ignored)} is not a value the sidebar offers: the model's "
+            "trained value is used instead.",
+            icon=":material/tune:",
+        )
 
 
 def _restore_present() -> None:
@@ -60,11 +93,11 @@ def _restore_present() -> None:
 def restore_view() -> None:
     """Once per session (app.py, before the page runs): a shared URL's view into the session.
 
-    Parameters: text, model (a shipped checkpoint), similarity, temperature, pooling, slide
-    (1-based), input (text | image) and image (a demo photo) of the present page, cell ("i,j",
-    1-based) of the formula panel, example (1-based) of the Image page, and text_not_shared=1
-    when the sender's text was too long for a link. Unknown or invalid values are ignored: the
-    page opens with its defaults instead.
+    Parameters: text, model (a shipped checkpoint or this browser's), similarity, temperature,
+    pooling, slide (1-based), input (text | image) and image (a demo photo) of the present
+    page, cell ("i,j", 1-based) of the formula panel, example (1-based) of the Image page, and
+    text_not_shared=1 when the sender's text was too long for a link. Unknown or invalid values
+    are ignored: the page opens with its defaults instead, and says so for a model or setting.
     """
     if st.session_state.get(state.VIEW_RESTORED):
         return

@@ -173,6 +173,7 @@ def pick(kind: str | None = None) -> Picked | None:
     `kind` ("text" or "image") limits the picker to models of that kind.
     """
     with st.sidebar:
+        browser.unreadable_models()
         picked = _pick_model(kind)
     if picked is None:
         _no_model(kind)
@@ -232,12 +233,8 @@ def live_settings(picked: Picked, draw: bool = True) -> Settings:
     with friendly_errors():
         model, cache_key = _variant(variants, values["similarity"], model, cache_key)
     values["temperature"] = float(values["temperature"])
-    shipped = cache_key is not None  # a model of this browser cannot be opened from a link
-    if draw:
-        share.share_view(
-            model=label if shipped else None,
-            **{n: values[n] if shipped else None for n in live.SETTING_NAMES},
-        )
+    if draw:  # a model of this browser travels by name: another browser is told it lacks it
+        share.share_view(model=label, **{n: values[n] for n in live.SETTING_NAMES})
     trained = model.config.model
     changed = tuple(n for n in live.SETTING_NAMES if values[n] != getattr(trained, n))
     return Settings(label, model, **values, changed=changed, cache_key=cache_key)

@@ -24,6 +24,7 @@ VIEW_RESTORED = "view_restored"  # True once the shared URL was read into the se
 TEXT_NOT_SHARED = "text_not_shared"
 WORKSPACE = "workspace_token"  # the 32-hex-digit token of this browser's workspace
 COOKIE_WRITTEN = "workspace_cookie_written"  # True once the token went into the cookie
+REMOVE_UNREADABLE = "remove_unreadable_"  # prefix of the buttons removing a damaged stored model
 
 # Widgets of the sidebar and the text pages (filled from the persistent values above)
 MODEL_WIDGET = "sidebar_model"  # the model picker
