@@ -17,6 +17,7 @@ from ..figures import export, faithfulness_plots, image_plots
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
 from .sidebar import Settings
+from .styles import md
 
 ABLATION_COLUMNS = {
     "p_original_class": st.column_config.NumberColumn("p(original class)", format="%.3f"),
@@ -117,7 +118,7 @@ def eraser_scores(result: Faithfulness) -> None:
     """ERASER's comprehensiveness and sufficiency per method and k, as a chart and a table."""
     st.subheader("ERASER: comprehensiveness and sufficiency", divider="gray")
     if result.eraser is None:
-        st.info(eraser.TOO_SHORT)
+        st.info(md(eraser.TOO_SHORT))
         return
     table = result.eraser.table()
     table["method"] = table["method"].map(faithfulness_plots.METHOD_LABELS)
@@ -126,7 +127,7 @@ def eraser_scores(result: Faithfulness) -> None:
     st.caption(
         "DeYoung et al. 2020. Comprehensiveness = p − p(without the method's top k% tokens): "
         "high when those tokens were needed. Sufficiency = p − p(with only them): low when they "
-        f"suffice alone. AOPC = the mean over k. {result.eraser.note()}"
+        f"suffice alone. AOPC = the mean over k. {md(result.eraser.note())}"
     )
     with st.expander("ERASER table"):
         st.dataframe(table, hide_index=True, column_config=ERASER_COLUMNS, key="eraser_table")
