@@ -5,7 +5,6 @@ import streamlit as st
 from dense_attention import SIMILARITIES, ui
 from dense_attention.explain import formulas
 from dense_attention.explain.formulas import ARTICLE_DEPARTURES
-from dense_attention.ui.styles import md
 
 settings = ui.sidebar()
 
@@ -30,7 +29,7 @@ st.markdown(f"| step | formula | Trace field | shape |\n|---|---|---|---|\n{rows
 if settings is not None:
     cfg = settings.trained
     st.caption(
-        f"The selected model, {md(settings.model_name)}: D = {cfg.input_dim}, "
+        f"The selected model, {ui.md(settings.model_name)}: D = {cfg.input_dim}, "
         f"d = {cfg.hidden_dim}, C = {cfg.num_classes}; activation {cfg.activation}, "
         f"σ = {cfg.pool_activation}."
     )

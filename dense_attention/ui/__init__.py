@@ -55,6 +55,7 @@ from .state import (
     TUNE_MINUTES,
     TUNE_TRIALS,
 )
+from .styles import md
 from .sweep_panels import sweep_progress, tune_progress
 from .train_form import data_choice, training_settings
 from .train_time import time_estimate
@@ -94,6 +95,7 @@ __all__ = [
     "job_controls",
     "job_panel",
     "live_settings",
+    "md",
     "minilm_beside",
     "photo_caution",
     "pick_image",
