@@ -1,5 +1,5 @@
-"""Command line: python -m dense_attention train|eval|trace|sweep|tune|faithfulness|export-code
-(see --help)."""
+"""Command line: python -m dense_attention
+train|eval|trace|sweep|tune|faithfulness|diagnostic|export-code (see --help)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from .data.dataset import Dataset
 from .data.image_files import load_image
 from .data.images import presentation_pictures
 from .data.uploads import from_csv, from_image_zip
-from .explain import attention_work, faithfulness
+from .explain import adversarial, attention_work, diagnostic, eraser, faithfulness
 from .figures import code_export
 from .inputs.classifier import Classifier, build_classifier
 from .inputs.image_encoder import ImageConfig
@@ -167,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export-code", help="write the model as model.py + model.safetensors")
     ex.add_argument("--checkpoint", type=Path, required=True)
     ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
+    _add_diagnostic_parser(sub)
     return top
 
 
@@ -198,6 +199,18 @@ def _add_faithfulness_parser(sub: Any) -> None:
     fa.add_argument("--means-examples", type=int, default=500,
                     help="training examples the means of h_o and c are taken over")  # fmt: skip
     fa.add_argument("--seed", type=int, default=0, help="samples, permutations, random orders")
+    adversarial_help = "test examples for the adversarial-attention search (0: none)"
+    fa.add_argument("--adversarial-limit", type=int, default=100, help=adversarial_help)
+
+
+def _add_diagnostic_parser(sub: Any) -> None:
+    dg = sub.add_parser("diagnostic", help="frozen-attention diagnostic (Wiegreffe & Pinter)")
+    dg.add_argument("--checkpoint", type=Path, required=True)
+    dg.add_argument("--train-limit", type=int, default=2000, help="training examples (sample)")
+    dg.add_argument("--test-limit", type=int, default=1000, help="test examples (sample)")
+    dg.add_argument("--epochs", type=int, default=20)
+    dg.add_argument("--seed", type=int, default=0)
+    dg.add_argument("--out", type=Path, default=None, help="write the result as JSON")
 
 
 def _dataset(args: argparse.Namespace) -> Dataset:
@@ -472,6 +485,52 @@ def _tuned_train_argv(args: argparse.Namespace, ds: Dataset, result: TuneResult)
     return [*argv, "--out", f"checkpoints/{args.dataset}-tuned"]
 
 
+def _checkpoint_and_data(directory: Path) -> tuple[Classifier, Dataset] | None:
+    """A checkpoint and the built-in dataset it was trained on (its split); None if not built in."""
+    meta = checkpoint.read_metadata(directory)
+    if meta.get("dataset") not in DATASETS:
+        print(f"{directory} was trained on {meta.get('dataset')!r}, which is not built in")
+        return None
+    ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
+                      path=meta.get("data_path"))  # fmt: skip
+    return checkpoint.load(directory), ds
+
+
+def cmd_diagnostic(args: argparse.Namespace) -> int:
+    loaded = _checkpoint_and_data(args.checkpoint)
+    if loaded is None:
+        return 2
+    model, ds = loaded
+    result = diagnostic.run(
+        model, ds, train_limit=args.train_limit, test_limit=args.test_limit, epochs=args.epochs,
+        seed=args.seed, on_pooling=lambda p: print(f"fitting: {p}", file=sys.stderr),
+    )  # fmt: skip
+    print(result.table().to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"train={result.train_examples} test={result.test_examples} epochs={result.epochs} "
+          f"seconds={result.seconds:.1f}")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def _research(
+    model: Classifier, ds: Dataset, results: list[Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """ERASER over the study's examples and the adversarial search over a sample: printed, and
+    their metrics.json blocks."""
+    summary = eraser.summarize([r.eraser for r in results])
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print("ERASER (removing = masking; top k% rounded up, at least one token)")
+        print(summary.table().to_string(float_format=lambda v: f"{v:.3f}") + "\n")
+    block: dict[str, Any] = {"eraser": summary.to_dict()}
+    if args.adversarial_limit > 0:
+        start = time.perf_counter()
+        found = adversarial.study(model, ds.test, args.adversarial_limit, args.seed)
+        block["adversarial"] = found.to_dict() | {"seconds": round(time.perf_counter() - start)}
+        print(found.text())
+    return block
+
+
 def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
     start = time.perf_counter()
     model = checkpoint.load(args.checkpoint)
@@ -507,6 +566,7 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
              "command": "python -m dense_attention " + shlex.join(argv),
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              attention_work.METRICS_KEY: attention_work.metrics_block(work)}  # fmt: skip
+    block |= _research(model, ds, results, args)  # ERASER and adversarial attention
     if args.out:
         from .figures.export import safe_csv  # the one CSV writer
 
@@ -577,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         "tune": lambda: cmd_tune(args),
         "faithfulness": lambda: cmd_faithfulness(args, argv),
         "export-code": lambda: cmd_export_code(args),
+        "diagnostic": lambda: cmd_diagnostic(args),
     }
     try:
         return commands[args.command]()

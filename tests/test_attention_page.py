@@ -6,7 +6,7 @@ import pytest
 from pagetest import EXAMPLE, open_page, run
 
 from dense_attention import ui
-from dense_attention.explain import faithfulness, verdict
+from dense_attention.explain import adversarial, faithfulness, verdict
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
 from dense_attention.ui.styles import md
@@ -48,9 +48,10 @@ def test_the_page_shows_the_librarys_verdict_and_ablations(shipped, analysed):
     assert list(table["delta_p"].round(6)) == list(expected["delta_p"].round(6))
     if config.skip == "none":  # the home model: no row, no word, about an h_o it does not have
         assert not any("h_o" in row for row in table["ablation"]) and "h_o" not in answer.text
-    assert len(at.get("plotly_chart")) == 3  # importance bars, Kendall tau, deletion curves
+    # importance bars, Kendall tau, deletion curves, ERASER, adversarial α
+    assert len(at.get("plotly_chart")) == 5
     assert "flip rate" not in str(at.exception)
-    assert len(at.dataframe) == 2  # this input, and the precomputed dataset-level table
+    assert len(at.dataframe) == 3  # this input, its ERASER table, the dataset-level table
 
 
 def test_knocking_out_a_token_shows_the_librarys_new_prediction(shipped, analysed):
@@ -124,3 +125,22 @@ def test_the_text_page_and_the_attention_page_say_the_same(shipped, analysed):
     for name in ("no_attention", "uniform"):  # the numbers the words quote are the table's
         assert verdict.fmt_delta(result.ablations[name].delta) in answer.text
     assert "-0.000" not in answer.text and "−0.000" not in answer.text
+
+
+def test_the_page_shows_eraser_and_an_adversarial_attention_of_this_input(shipped, analysed):
+    at = open_page(PAGE)
+    result, live = analysed
+    _, model = shipped
+    table = next(d.value for d in at.dataframe if "sufficiency" in d.value.columns)
+    expected = result.eraser.table()
+    assert len(table) == len(expected) == 6 * 5
+    np.testing.assert_allclose(table["comprehensiveness"], expected["comprehensiveness"], atol=1e-6)
+    np.testing.assert_allclose(table["sufficiency"], expected["sufficiency"], atol=1e-6)
+    assert "Integrated Gradients" in set(table["method"]) and "random order" in set(table["method"])
+    caption = next(c.value for c in at.caption if c.value.startswith("DeYoung"))
+    assert "Removing a token means masking it" in caption
+    assert f"of {result.eraser.n} tokens" in caption
+    found = adversarial.search_item(model, EXAMPLE, live)
+    line = next(m.value for m in at.markdown if m.value.startswith("Pooling weights α'"))
+    assert f"**{found.jsd:.3f}**" in line and f"**{found.tv:.4f}**" in line
+    assert found.tv <= adversarial.EPSILON and 0 < found.jsd <= np.log(2)

@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from dense_attention import DenseAttention, ModelConfig
+from dense_attention.explain import adversarial
 from dense_attention.explain import faithfulness as fa
-from dense_attention.figures.faithfulness_plots import deletion_chart, importance_bars, tau_heatmap
+from dense_attention.figures.faithfulness_plots import (
+    adversarial_bars,
+    deletion_chart,
+    eraser_chart,
+    importance_bars,
+    tau_heatmap,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +53,27 @@ def test_deletion_chart_has_one_curve_per_order_with_its_aopc(result):
         np.testing.assert_allclose(line.y, curve.probs)
         assert f"AOPC {curve.aopc:.2f}" in line.name
         assert line.y[0] == pytest.approx(result.probs[result.predicted], abs=1e-6)
+
+
+def test_eraser_chart_draws_each_methods_comprehensiveness_and_sufficiency(result):
+    fig = eraser_chart(result.eraser)
+    methods = list(result.eraser.comprehensiveness)
+    assert len(fig.data) == 2 * len(methods) == 12
+    for k, method in enumerate(methods):
+        comp, suff = fig.data[2 * k], fig.data[2 * k + 1]
+        np.testing.assert_allclose(comp.y, result.eraser.comprehensiveness[method])
+        np.testing.assert_allclose(suff.y, result.eraser.sufficiency[method])
+        aopc = result.eraser.aopc_comprehensiveness[method]
+        assert f"AOPC {aopc:.2f}" in comp.name and comp.showlegend and not suff.showlegend
+    assert list(fig.data[0].x) == ["1%", "5%", "10%", "20%", "50%"]
+
+
+def test_adversarial_bars_show_both_alphas_and_the_jsd():
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=6, num_classes=3)).eval()
+    found = adversarial.search(model, torch.randn(1, 3, 4), steps=10)
+    fig = adversarial_bars(("a", "<b>", "c"), found)
+    np.testing.assert_allclose(fig.data[0].y, found.alpha)
+    np.testing.assert_allclose(fig.data[1].y, found.adversarial)
+    assert f"JSD {found.jsd:.3f}" in fig.layout.title.text
+    assert "2 &lt;b&gt;" in fig.layout.xaxis.ticktext

@@ -10,13 +10,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from dense_attention.__main__ import main
 from dense_attention.core.config import SIMILARITY_NAMES
 from dense_attention.data.builtin import load_dataset
-from dense_attention.explain import attention_work
+from dense_attention.explain import attention_work, faithfulness
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import evaluate
 
@@ -290,3 +291,35 @@ def test_faithfulness_work_only_stores_the_four_figures_and_leaves_the_study(
         "faithfulness"
     )
     assert work["sampled"] == 9 and "--work-only" in work["command"]
+
+
+def test_faithfulness_prints_and_stores_eraser_and_adversarial_attention(capsys, tiny_digits,
+                                                                         tmp_path):  # fmt: skip
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_digits, folder)
+    code, out, _ = run(capsys, "faithfulness", "--checkpoint", str(folder), "--limit", "4",
+                       "--ig-steps", "4", "--permutations", "2", "--means-examples", "20",
+                       "--adversarial-limit", "3", "--write-metrics")  # fmt: skip
+    assert code == 0
+    assert "ERASER (removing = masking" in out and "comp@50%" in out and "suff_aopc" in out
+    assert re.search(r"adversarial attention \(TV <= 0\.01\) over 3 examples: best JSD median", out)
+    block = json.loads((folder / "metrics.json").read_text())["faithfulness"]
+    comp = block["eraser"]["comprehensiveness"]
+    assert set(comp) == {*faithfulness.METHODS, "random"}
+    assert block["eraser"]["percents"] == [1, 5, 10, 20, 50] and block["eraser"]["examples"] == 4
+    assert all(len(v) == 5 and all(np.isfinite(v)) for v in comp.values())
+    jsd = block["adversarial"]["quantiles"]
+    assert block["adversarial"]["examples"] == 3 and 0 <= jsd["0"] <= jsd["1"] <= np.log(2)
+
+
+def test_diagnostic_prints_the_three_poolings_beside_the_model(capsys, tiny_digits, tmp_path):
+    code, out, err = run(capsys, "diagnostic", "--checkpoint", str(tiny_digits), "--train-limit",
+                         "60", "--test-limit", "30", "--epochs", "2",
+                         "--out", str(tmp_path / "d.json"))  # fmt: skip
+    assert code == 0 and "fitting: frozen" in err
+    for label in ("uniform weights", "trained model's α, frozen", "own learned α",
+                  "trained dense-attention model"):  # fmt: skip
+        assert label in out
+    result = json.loads((tmp_path / "d.json").read_text())
+    assert set(result["accuracy"]) == {"uniform", "frozen", "learned"}
+    assert result["test_examples"] == 30 and all(0 <= v <= 1 for v in result["accuracy"].values())

@@ -27,11 +27,12 @@ from ..core.trace import attention_entropy, to_numpy
 from ..data.dataset import Dataset, Split
 from ..inputs.classifier import Classifier
 from ..training.train import TensorSplit, subsample
+from . import eraser
 
 METHODS = ("alpha", "received", "grad_x_input", "integrated_gradients", "occlusion")
 ABLATIONS = ("uniform", "permuted", "no_attention", "uniform_alpha", "h_o_mean", "h_o_zero",
              "c_mean")  # fmt: skip
-RANDOM = "random"  # the deletion curve of random orders, the baseline every method should beat
+RANDOM = eraser.RANDOM  # the deletion curve of random orders, the baseline every method should beat
 IG_BASELINE = "zero input x = 0 (also what the text encoder gives a [PAD] position)"
 METRICS_KEY = "faithfulness"  # the block of a checkpoint's metrics.json written by the CLI
 
@@ -119,6 +120,7 @@ class Faithfulness:
     entropy_ratio: float = float("nan")
     grid: tuple[int, int] | None = None  # (rows, cols) of image patches; None for text
     ig_baseline: str = IG_BASELINE
+    eraser: eraser.Eraser | None = None  # comprehensiveness / sufficiency; None when N < 2
 
     def importance_grid(self, method: str) -> np.ndarray:
         """An image's importances as its (rows, cols) patch grid, for an overlay."""
@@ -419,6 +421,7 @@ def analyze_features(
         kendall=kendall_pairs(importance),
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
         entropy_ratio=ratio, grid=grid,
+        eraser=eraser.erase(core, one.x, importance, settings, seed=seed) if one.n > 1 else None,
     )  # fmt: skip
 
 

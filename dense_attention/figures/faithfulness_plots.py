@@ -1,5 +1,6 @@
 """Figures of the faithfulness views: the five importance methods side by side, their Kendall τ
-matrix, and the deletion curves. They take a `Faithfulness` and return plotly figures."""
+matrix, the deletion curves, ERASER's comprehensiveness and sufficiency, and the adversarial α
+beside the model's. They take the explain layer's results and return plotly figures."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..explain.adversarial import LN2, Adversary
+from ..explain.eraser import Eraser
 from ..explain.faithfulness import METHODS, RANDOM, Faithfulness
 
-__all__ = ["METHOD_LABELS", "deletion_chart", "importance_bars", "tau_heatmap"]
+__all__ = ["METHOD_LABELS", "adversarial_bars", "deletion_chart", "eraser_chart",
+           "importance_bars", "tau_heatmap"]  # fmt: skip
 
 METHOD_LABELS = {
     "alpha": "α (pooling weight)",
@@ -95,3 +99,46 @@ def deletion_chart(result: Faithfulness) -> go.Figure:
     fig.update_yaxes(title_text=f"p({html.escape(predicted, quote=False)})", range=[0, 1.02])
     title = "Deletion curves: remove the most important tokens first"
     return fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=60, b=10))
+
+
+def eraser_chart(result: Eraser) -> go.Figure:
+    """Comprehensiveness (left) and sufficiency (right) against k% for each method; AOPC in the
+    legend. Good rationales: high comprehensiveness, low sufficiency."""
+    titles = ["comprehensiveness: p − p(without top k%) ↑", "sufficiency: p − p(only top k%) ↓"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
+    x = [f"{k}%" for k in result.percents]
+    comp, suff = result.aopc_comprehensiveness, result.aopc_sufficiency
+    for i, method in enumerate(result.comprehensiveness):
+        color = f"hsl({i * 360 // len(result.comprehensiveness)}, 60%, 45%)"
+        dash = "dash" if method == RANDOM else "solid"
+        name = f"{METHOD_LABELS.get(method, method)} (AOPC {comp[method]:.2f} / {suff[method]:.2f})"
+        for col, values in ((1, result.comprehensiveness[method]), (2, result.sufficiency[method])):
+            fig.add_scatter(
+                x=x, y=values, mode="lines+markers", name=name, legendgroup=method,
+                showlegend=col == 1, line=dict(color=color, dash=dash), customdata=result.counts,
+                hovertemplate="top %{x} (%{customdata} tokens): %{y:+.3f}<extra>"
+                + METHOD_LABELS.get(method, method) + "</extra>", row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="k (share of tokens, rounded up)")
+    fig.update_yaxes(title_text="Δp of the predicted class", col=1)
+    title = "ERASER: remove (mask) the top k% tokens, or keep only them"
+    return fig.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=80, b=10))
+
+
+def adversarial_bars(tokens: tuple[str, ...], found: Adversary) -> go.Figure:
+    """The model's α and the adversarial α' per token, side by side."""
+    labels = [f"{k + 1} {html.escape(t, quote=False)}" for k, t in enumerate(tokens)]
+    fig = go.Figure()
+    for name, values, color in (("model's α", found.alpha, "#3b5bdb"),
+                                ("adversarial α'", found.adversarial, "#e8590c")):  # fmt: skip
+        fig.add_bar(x=list(range(len(labels))), y=values, name=name, marker_color=color,
+                    text=labels, textposition="none",
+                    hovertemplate="%{text}: %{y:.3f}<extra>" + name + "</extra>")  # fmt: skip
+    step = max(1, -(-len(labels) // TOKENS_SHOWN_MAX))
+    ticks = list(range(0, len(labels), step))
+    fig.update_xaxes(tickvals=ticks, ticktext=[labels[k] for k in ticks], tickangle=-60)
+    fig.update_yaxes(title_text="pooling weight", rangemode="tozero")
+    title = (f"Another attention, the same answer: JSD {found.jsd:.3f} of ln 2 = {LN2:.3f}, "
+             f"TV(p, p') {found.tv:.4f} ≤ {found.epsilon:g}")  # fmt: skip
+    return fig.update_layout(title=title, barmode="group", height=400,
+                             margin=dict(l=10, r=10, t=60, b=10))  # fmt: skip

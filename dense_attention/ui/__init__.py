@@ -16,8 +16,8 @@ module, e.g. `from dense_attention.ui import state`.
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, what_if: the "Does attention matter?" page; verdicts: the one verdict (badge,
-  attention page, why attention is diagonal)
+- matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
+  (badge, attention page, why attention is diagonal)
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -26,6 +26,7 @@ model trained or uploaded in a browser lives in that browser's workspace (`brows
 random token kept in the session and in a cookie. See docs/design.md.
 """
 
+from .adversarial import adversarial_attention
 from .browser import remember_browser, workspace
 from .cache import warm_pages, warm_up_later
 from .checkpoint_zip import checkpoint_upload, trained_download
@@ -35,7 +36,7 @@ from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
 from .live_page import image_walkthrough, text_walkthrough
-from .matters import ablations, analysis, deletion, importance, training_means
+from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import photo_caution, pick_image
 from .present import picture_choice, render_deck, slide_controls, slide_input, training_metadata
 from .replay import replay
@@ -78,6 +79,7 @@ __all__ = [
     "TUNE_MINUTES",
     "TUNE_TRIALS",
     "ablations",
+    "adversarial_attention",
     "analysis",
     "attention_chart",
     "cell_panel",
@@ -87,6 +89,7 @@ __all__ = [
     "data_choice",
     "dataset_level",
     "deletion",
+    "eraser_scores",
     "examples_of",
     "friendly_errors",
     "image_walkthrough",

@@ -1,6 +1,6 @@
 """The "Does attention matter?" page's rooms: the analysis of one input (cached for shipped
-models), the ablation table, the five importance methods and the deletion curves (the verdict
-is ui/verdicts.py's)."""
+models), the ablation table, the five importance methods, the deletion curves and ERASER's
+comprehensiveness and sufficiency (the verdict is ui/verdicts.py's)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import streamlit as st
 
 from ..core.config import ModelConfig
 from ..data import images
-from ..explain import faithfulness, verdict
+from ..explain import eraser, faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
 from ..figures import export, faithfulness_plots, image_plots
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
 from .sidebar import Settings
+from .styles import md
 
 ABLATION_COLUMNS = {
     "p_original_class": st.column_config.NumberColumn("p(original class)", format="%.3f"),
@@ -103,3 +104,30 @@ def deletion(result: Faithfulness) -> None:
         f"Most faithful order here: {faithfulness_plots.METHOD_LABELS[best]} (AOPC "
         f"{result.deletion[best].aopc:.2f} vs {random:.2f} for random orders)."
     )
+
+
+ERASER_COLUMNS = {
+    "k_percent": st.column_config.NumberColumn("top k%", format="%d%%"),
+    "tokens": st.column_config.NumberColumn("tokens"),
+    "comprehensiveness": st.column_config.NumberColumn("comprehensiveness", format="%+.3f"),
+    "sufficiency": st.column_config.NumberColumn("sufficiency", format="%+.3f"),
+}
+
+
+def eraser_scores(result: Faithfulness) -> None:
+    """ERASER's comprehensiveness and sufficiency per method and k, as a chart and a table."""
+    st.subheader("ERASER: comprehensiveness and sufficiency", divider="gray")
+    if result.eraser is None:
+        st.info(md(eraser.TOO_SHORT))
+        return
+    table = result.eraser.table()
+    table["method"] = table["method"].map(faithfulness_plots.METHOD_LABELS)
+    chart(faithfulness_plots.eraser_chart(result.eraser), "eraser",
+          lambda: export.safe_csv(table), key="eraser")  # fmt: skip
+    st.caption(
+        "DeYoung et al. 2020. Comprehensiveness = p − p(without the method's top k% tokens): "
+        "high when those tokens were needed. Sufficiency = p − p(with only them): low when they "
+        f"suffice alone. AOPC = the mean over k. {md(result.eraser.note())}"
+    )
+    with st.expander("ERASER table"):
+        st.dataframe(table, hide_index=True, column_config=ERASER_COLUMNS, key="eraser_table")
