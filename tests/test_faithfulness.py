@@ -11,6 +11,7 @@ from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.trace import attention_entropy
 from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import faithfulness as fa
+from dense_attention.explain import study
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
 from dense_attention.inputs.encoding import EncodingError
 from dense_attention.inputs.image_encoder import ImageConfig
@@ -170,7 +171,7 @@ def test_permuted_attention_shuffles_within_rows():
 def _summary(model, n_inputs=12, n=6):
     results = [fa.analyze_features(model, _planted_input(i, n), ig_steps=8, permutations=10)
                for i in range(n_inputs)]  # fmt: skip
-    return fa.summarize(results)
+    return study.summarize(results)
 
 
 def _planted_input(seed, n):
@@ -227,7 +228,7 @@ def test_a_one_token_input_gives_a_degenerate_result_without_nan():
     assert all(np.isfinite(c.probs).all() for c in r.deletion.values())
     assert np.isfinite(r.knockout.probs).all() and r.ablations["uniform"].delta == 0
     assert np.isnan(r.entropy_ratio)  # one token attends nowhere else: undefined, by design
-    assert fa.summarize([r]).entropy_ratio is None
+    assert study.summarize([r]).entropy_ratio is None
 
 
 def test_no_real_token_and_bad_settings_are_clear_errors():
@@ -307,23 +308,6 @@ def test_training_means_are_the_mean_of_traces_and_round_trip(tmp_path):
     back = fa.stored_means(tmp_path)
     np.testing.assert_allclose(back.h_o, means.h_o, atol=1e-6)
     assert fa.stored_means(tmp_path / "missing") is None
-
-
-def test_study_and_summary():
-    model, ds = _image_classifier(), _tiny_dataset()
-    seen = []
-    results = fa.study(model, ds.test, fa.training_means(model, ds), limit=4,
-                       on_example=lambda done, total: seen.append((done, total)),
-                       ig_steps=4, permutations=3)  # fmt: skip
-    assert len(results) == 4 and seen[-1] == (4, 4)
-    s = fa.summarize(results)
-    assert s.examples == 4 and set(s.flip_rate) == set(fa.ABLATIONS)
-    assert set(s.aopc) == {*fa.METHODS, fa.RANDOM} and len(s.kendall) == 10
-    table = s.table()
-    assert list(table.section.unique()) == ["ablation", "kendall", "aopc"]
-    assert json.loads(json.dumps(s.to_dict()))["examples"] == 4
-    assert s.to_dict()["entropy_ratio"] == round(s.entropy_ratio, 4)
-    assert s.entropy_ratio == pytest.approx(np.mean([r.entropy_ratio for r in results]))
 
 
 def test_live_settings_are_what_is_analysed():

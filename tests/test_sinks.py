@@ -373,7 +373,7 @@ CSV_ALLOWED: dict[str, str] = {
     "its table is similarity names (the code's) and numbers, written by the CLI",
     "dense_attention/training/tune.py: self.table()": "the training layer sits below figures; "
     "its table is trial numbers, states and hyperparameters, written by the CLI",
-    "dense_attention/__main__.py: result": "SweepResult.to_csv / TuneResult.to_csv (above)",
+    "dense_attention/cli/train_commands.py: result": "SweepResult / TuneResult.to_csv (above)",
 }
 CSV_WRITER = "dense_attention/figures/export.py"
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from ..explain import drag, faithfulness, verdict
+from ..explain import drag, faithfulness, study, verdict
 from ..explain.faithfulness import Faithfulness
 from ..server import metrics
 from ..server.jobs import JobKind
@@ -135,11 +135,11 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
     bar = st.progress(0.0, text="Analysing test examples…")
     with friendly_errors(stop=False):
         test = job.request.data.load().test
-        results = faithfulness.study(
+        results = study.study(
             settings.model, test, None, STUDY_EXAMPLES, settings=settings.overrides,
             on_example=lambda done, total: bar.progress(done / total, f"{done} of {total}"),
         )  # fmt: skip
-        studies[settings.model_name] = faithfulness.summarize(results).to_dict()
+        studies[settings.model_name] = study.summarize(results).to_dict()
     bar.empty()
     return studies.get(settings.model_name)
 

@@ -1,0 +1,187 @@
+"""The command line's arguments: one subparser per command, sharing the model, training and
+data options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..core.config import (
+    ACTIVATIONS,
+    POOL_ACTIVATIONS,
+    POOLINGS,
+    SEQUENCE_ENCODERS,
+    SIMILARITY_NAMES,
+    SKIPS,
+    TrainConfig,
+)
+from ..data.builtin import DATASETS
+from ..explain import attention_work, faithfulness
+from ..inputs.text_encoder import TEXT_MODES
+from ..training.tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
+
+
+def _add_encoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedding", choices=TEXT_MODES, default="learned", help="text only")
+    p.add_argument("--max-len", type=int, default=64, help="text only: tokens kept")
+    p.add_argument("--embed-dim", type=int, default=32, help="text only: learned embedding width")
+    p.add_argument("--patch", type=int, default=None, help="images only: patch side p")
+    p.add_argument("--pos-dim", type=int, default=16, help="positional embedding width")
+
+
+def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None:
+    if similarity:
+        p.add_argument("--similarity", choices=SIMILARITY_NAMES, default="scaled_dot")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--activation", choices=ACTIVATIONS, default="gelu")
+    p.add_argument("--pooling", choices=POOLINGS, default="learned")
+    p.add_argument("--pool-activation", choices=POOL_ACTIVATIONS, default="tanh")
+    p.add_argument("--skip", choices=SKIPS, default="mean")
+    p.add_argument("--hidden", type=int, default=64, help="hidden size d")
+    p.add_argument(
+        "--sequence-encoder",
+        choices=SEQUENCE_ENCODERS,
+        default="none",
+        help="bidirectional LSTM or one transformer layer before the dense layer",
+    )
+    p.add_argument("--dropout-h", type=float, default=0.0, help="dropout on h while training")
+    p.add_argument("--dropout-attn", type=float, default=0.0,
+                   help="dropout on the attention weights while training")  # fmt: skip
+    p.add_argument("--exclude-self", action="store_true",
+                   help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
+    _add_encoder_args(p)
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--max-seconds", type=float, default=None, help="training time budget")
+    smoothing_help = "train against targets mixed with the uniform distribution (e.g. 0.1)"
+    p.add_argument("--label-smoothing", type=float, default=0.0, help=smoothing_help)
+    _add_regularisation_args(p)
+
+
+def _add_regularisation_args(p: argparse.ArgumentParser, penalties: bool = True) -> None:
+    if penalties:
+        p.add_argument("--l1", type=float, default=0.0, help="loss += l1 * sum|w|")
+        p.add_argument("--l2", type=float, default=0.0, help="loss += l2 * sum w^2")
+    slice_help = "train on a stratified slice of the training split (provokes overfitting)"
+    p.add_argument("--max-train-examples", type=int, default=None, help=slice_help)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many examples")
+    p.add_argument("--data-path", type=Path, default=None, help="folder of Fashion-MNIST IDX")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m dense_attention", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train a model and write a checkpoint folder")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", choices=DATASETS)
+    src.add_argument("--csv", type=Path, help="your CSV with text and label columns")
+    src.add_argument("--zip", type=Path, help="your ZIP with one folder of images per class")
+    tr.add_argument("--limit", type=int, default=None, help="use at most this many examples")
+    tr.add_argument("--data-path", type=Path, default=None, help="folder of Fashion-MNIST IDX")
+    tr.add_argument("--no-baseline", action="store_true", help="skip the baseline's accuracy")
+    tr.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
+    refit_help = (
+        "train on train + val (the baseline's data) for all --epochs and keep the last epoch: "
+        "for settings already chosen on validation or by cross-validation"
+    )
+    tr.add_argument("--refit", action="store_true", help=refit_help)
+    _add_model_args(tr)
+    _add_train_args(tr)
+    ev = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    ev.add_argument("--device", default="auto")
+    tc = sub.add_parser("trace", help="print tokens, attention matrix and alpha for one input")
+    tc.add_argument("--checkpoint", type=Path, required=True)
+    tc.add_argument("text", nargs="?", help="a sentence (text checkpoints)")
+    tc.add_argument("--image", type=Path, help="an image file (image checkpoints)")
+    tc.add_argument("--similarity", choices=SIMILARITY_NAMES, default=None)
+    tc.add_argument("--temperature", type=float, default=None)
+    sw = sub.add_parser("sweep", help="train one model per similarity and compare them")
+    _add_data_args(sw)
+    sw.add_argument("--similarities", nargs="+", choices=SIMILARITY_NAMES,
+                    default=list(SIMILARITY_NAMES), help="default: all six")  # fmt: skip
+    sw.add_argument("--probe", type=int, default=0, help="test example whose attention is shown")
+    sw.add_argument("--csv", "--out", dest="out", type=Path, default=None,
+                    help="write the table to this CSV file")  # fmt: skip
+    _add_model_args(sw, similarity=False)
+    _add_train_args(sw)
+    tu = sub.add_parser("tune", help="search model and training choices with Optuna")
+    _add_data_args(tu)
+    tu.add_argument("--trials", type=int, default=20, help="trials at most")
+    tu.add_argument("--timeout", type=float, default=None, help="seconds for the whole search")
+    tu.add_argument("--search-seed", type=int, default=0, help="seed of the TPE sampler")
+    tu.add_argument("--sequence-encoders", nargs="+", choices=SEQUENCE_ENCODERS,
+                    default=["none"], help="sequence encoders to search")  # fmt: skip
+    tu.add_argument("--csv", "--out", dest="out", type=Path, default=None,
+                    help="write the trials table to this CSV file")  # fmt: skip
+    tu.add_argument("--pool-activation", choices=POOL_ACTIVATIONS, default="tanh")
+    tu.add_argument("--skip", choices=SKIPS, default="mean")
+    _add_encoder_args(tu)
+    tu.add_argument("--epochs", type=int, default=DEFAULT_TUNE_TRAIN.epochs, help="per trial")
+    tu.add_argument("--batch-size", type=int, default=DEFAULT_TUNE_TRAIN.batch_size)
+    tu.add_argument("--patience", type=int, default=DEFAULT_TUNE_TRAIN.patience)
+    tu.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
+    tu.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    _add_regularisation_args(tu, penalties=False)
+    _add_faithfulness_parser(sub)
+    ex = sub.add_parser("export-code", help="write the model as model.py + model.safetensors")
+    ex.add_argument("--checkpoint", type=Path, required=True)
+    ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
+    _add_diagnostic_parser(sub)
+    return top
+
+
+def _add_faithfulness_parser(sub: Any) -> None:
+    fa = sub.add_parser("faithfulness", help="ablations and attributions over the test split")
+    fa.add_argument("--checkpoint", type=Path, required=True)
+    fa.add_argument(
+        "--limit",
+        type=int,
+        default=attention_work.SAMPLE_SIZE,
+        help="test examples: a seeded random stratified sample (whole split if "
+        "smaller); attention_work's four figures are measured over it",
+    )
+    fa.add_argument(
+        "--work-only",
+        action="store_true",
+        help="only the attention-work figures (fast, batched): no per-example study",
+    )
+    fa.add_argument("--study-limit", type=int, default=None,
+                    help="run the per-example study (attributions, deletion curves: slow) on "
+                    "a sub-sample of this many (default: all of --limit)")  # fmt: skip
+    out_help = "write the table to this CSV file and the summary beside it as .json"
+    fa.add_argument("--out", type=Path, default=None, help=out_help)
+    fa.add_argument("--write-metrics", action="store_true",
+                    help=f"store the summary in the checkpoint's metrics.json "
+                    f"under '{faithfulness.METRICS_KEY}'")  # fmt: skip
+    fa.add_argument("--ig-steps", type=int, default=32, help="Integrated Gradients steps")
+    fa.add_argument("--permutations", type=int, default=20, help="permuted-attention draws")
+    fa.add_argument("--means-examples", type=int, default=500,
+                    help="training examples the means of h_o and c are taken over")  # fmt: skip
+    fa.add_argument("--seed", type=int, default=0, help="samples, permutations, random orders")
+    adversarial_help = "test examples for the adversarial-attention search (0: none)"
+    fa.add_argument("--adversarial-limit", type=int, default=100, help=adversarial_help)
+
+
+def _add_diagnostic_parser(sub: Any) -> None:
+    dg = sub.add_parser("diagnostic", help="frozen-attention diagnostic (Wiegreffe & Pinter)")
+    dg.add_argument("--checkpoint", type=Path, required=True)
+    dg.add_argument("--train-limit", type=int, default=2000, help="training examples (sample)")
+    dg.add_argument("--test-limit", type=int, default=1000, help="test examples (sample)")
+    dg.add_argument("--epochs", type=int, default=20)
+    dg.add_argument("--seed", type=int, default=0)
+    dg.add_argument("--out", type=Path, default=None, help="write the result as JSON")
