@@ -119,6 +119,16 @@ def parser() -> argparse.ArgumentParser:
                     help="write the table to this CSV file")  # fmt: skip
     _add_model_args(sw, similarity=False)
     _add_train_args(sw)
+    _add_tune_parser(sub)
+    _add_faithfulness_parser(sub)
+    ex = sub.add_parser("export-code", help="write the model as model.py + model.safetensors")
+    ex.add_argument("--checkpoint", type=Path, required=True)
+    ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
+    _add_diagnostic_parser(sub)
+    return top
+
+
+def _add_tune_parser(sub: Any) -> None:
     tu = sub.add_parser("tune", help="search model and training choices with Optuna")
     _add_data_args(tu)
     tu.add_argument("--trials", type=int, default=20, help="trials at most")
@@ -137,12 +147,6 @@ def parser() -> argparse.ArgumentParser:
     tu.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
     tu.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     _add_regularisation_args(tu, penalties=False)
-    _add_faithfulness_parser(sub)
-    ex = sub.add_parser("export-code", help="write the model as model.py + model.safetensors")
-    ex.add_argument("--checkpoint", type=Path, required=True)
-    ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
-    _add_diagnostic_parser(sub)
-    return top
 
 
 def _add_faithfulness_parser(sub: Any) -> None:

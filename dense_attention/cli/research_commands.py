@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
 from ..explain import adversarial, attention_work, diagnostic, eraser, faithfulness, study
+from ..figures.export import safe_csv  # the one CSV writer
 from ..inputs.classifier import Classifier
 from ..storage import checkpoint
 
@@ -104,8 +105,6 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
              attention_work.METRICS_KEY: attention_work.metrics_block(work)}  # fmt: skip
     block |= _research(model, ds, results, args)  # ERASER and adversarial attention
     if args.out:
-        from .figures.export import safe_csv  # the one CSV writer
-
         args.out.write_text(safe_csv(summary.table()))
         args.out.with_suffix(".json").write_text(json.dumps(block, indent=2))
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
