@@ -16,7 +16,7 @@ import torch
 
 from ..core.config import TrainConfig
 from ..core.seeding import init_parameters
-from ..data.baselines import BASELINE_NAMES, baseline_accuracy
+from ..data.baselines import BASELINE_NAMES, baseline_accuracy, baseline_validation_accuracy
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
@@ -283,6 +283,9 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         job.update(finished / trials, f"{finished} of {trials} trials finished")
 
     def on_step(number: int, event: StepEvent) -> None:
+        if number < 0:  # the default settings' run, before the trials
+            job.update(0.0, f"Default settings (what the trials must beat): epoch {event.epoch}")
+            return
         job.update(
             (done[0] + event.progress) / trials,
             f"Trial {number + 1} of {trials}: epoch {event.epoch}",
@@ -300,4 +303,5 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         space=request.space,
         model_options=request.model_options,
         on_step=on_step,
+        reference=baseline_validation_accuracy,
     )
