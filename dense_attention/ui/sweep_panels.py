@@ -26,16 +26,17 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     result = job.result
     st.markdown(
         f"**The same test example** (#{result.probe_index}, true class "
-        f"{md(result.probe_label)}) under each trained model:"
+        f"{md(result.probe_label)}) under each trained model, its prediction "
+        "✓ right or ✗ wrong:"
     )
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
-        predicted = result.classes[int(run.probe_probs.argmax())]
+        predicted, right = result.probe_prediction(run)
         fig = cached(  # the page reruns on every setting change: build these once
             trace_plots.small_attention_heatmap,
             run.probe_attn,
             list(result.probe_tokens),
-            f"{run.similarity} → {heatmaps.escape_label(predicted)}",
+            f"{run.similarity} → {heatmaps.escape_label(predicted)} {'✓' if right else '✗'}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
