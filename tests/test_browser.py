@@ -466,3 +466,23 @@ def test_a_clicked_cell_is_broken_down_and_the_query_key_map_drawn(
     qk.scroll_into_view_if_needed()
     page.wait_for_timeout(800)
     page.screenshot(path=docs / "query-key-map.png")
+
+
+def test_the_image_pages_verdict_badge_shows_its_whole_headline(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue #28.10: at 1280 px the verdict badge sits in a narrow column; it wraps its headline
+    onto more lines instead of cutting it with an ellipsis ("uniform attention moves p …")."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Image").click()
+    wait_for_app(page)
+    badge = page.locator("span.stMarkdownBadge")
+    expect(badge).to_have_count(1, timeout=30_000)
+    badge.scroll_into_view_if_needed()
+    size = badge.evaluate("b => [b.scrollWidth, b.clientWidth, b.getBoundingClientRect().height]")
+    line = page.locator("p", has=badge).evaluate("p => parseFloat(getComputedStyle(p).lineHeight)")
+    assert size[0] <= size[1] + 1, size  # nothing hidden past the right edge
+    assert len(badge.inner_text()) > 40 and size[2] > 1.5 * line  # a long headline, wrapped
+    page.screenshot(path=screenshot_dir / "image-badge.png", full_page=False)

@@ -6,10 +6,17 @@ import pytest
 
 from dense_attention.core.config import ConfigError, TrainConfig
 from dense_attention.core.seeding import init_parameters
+from dense_attention.data.baselines import baseline_validation_accuracy
 from dense_attention.data.builtin import load_dataset
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.training.train import TrainingError, train
-from dense_attention.training.tune import MODEL_PARAMS, TRAIN_PARAMS, SearchSpace, tune
+from dense_attention.training.tune import (
+    MODEL_PARAMS,
+    TRAIN_PARAMS,
+    SearchSpace,
+    TuneResult,
+    tune,
+)
 
 BASE = TrainConfig(epochs=2, batch_size=32, probes=0)
 SMALL = SearchSpace(hidden_dims=(8, 16))
@@ -82,10 +89,11 @@ def test_pruned_trials_stop_early(digits):
 
 
 def test_stop_and_timeout_end_the_search(digits):
-    stopped = tune(digits, 5, base_train_config=BASE, space=SMALL, should_stop=lambda: True)
+    stopped = tune(digits, 5, base_train_config=BASE, space=SMALL, should_stop=lambda: True,
+                   default_run=False)  # fmt: skip
     assert stopped.stopped and len(stopped.trials) == 1
     assert stopped.trials[0].state == "PRUNED" and stopped.trials[0].note == "stopped_by_user"
-    timed = tune(digits, None, timeout=0.5, space=SMALL,
+    timed = tune(digits, None, timeout=0.5, space=SMALL, default_run=False,
                  base_train_config=TrainConfig(epochs=500, patience=500, batch_size=32,
                                                probes=0))  # fmt: skip
     assert len(timed.trials) == 1 and timed.trials[0].note == "time_limit"
@@ -110,3 +118,32 @@ def test_bad_arguments(digits):
         tune(digits, 1, model_options={"similarity": "dot"})
     with pytest.raises(ConfigError, match="end"):
         tune(digits, None)
+
+
+def test_a_search_that_does_not_beat_the_defaults_says_so(digits):
+    """Issue #28.9: trials that cannot learn (lr fixed at 1e-7) are compared with the default
+    settings, trained with the same budget, and with the baseline, on validation accuracy."""
+    hopeless = SearchSpace(hidden_dims=(8,), lr=(1e-7, 1e-7))
+    budget = TrainConfig(epochs=8, batch_size=16, probes=0)
+    result = tune(digits, 2, base_train_config=budget, space=hopeless,
+                  reference=baseline_validation_accuracy)  # fmt: skip
+    model = init_parameters(build_classifier(digits), budget.seed)  # the defaults, independently
+    run = train(model, *(model.tensors(s) for s in (digits.train, digits.val)), budget)
+    assert result.default_value == run.best.val_accuracy
+    assert result.baseline_value == baseline_validation_accuracy(digits) > 0.5
+    assert result.best_value < result.default_value and result.best_value < result.baseline_value
+    said = result.shortfall()
+    assert said.startswith("The search has not beaten the default settings")
+    assert f"({result.default_value:.1%})" in said and "classic baseline" in said
+    assert f"reached {result.best_value:.1%}" in said
+
+
+def test_shortfall_is_silent_only_when_the_best_beats_both():
+    made = lambda best, default, baseline: TuneResult(  # noqa: E731
+        "d", (), 0, best, {}, 0, BASE, default_value=default, baseline_value=baseline
+    )
+    assert made(0.9, 0.8, 0.7).shortfall() == ""
+    assert made(0.9, None, None).shortfall() == ""  # nothing measured to compare
+    assert "default settings (90.0%)" in made(0.9, 0.9, 0.5).shortfall()  # a tie is not a win
+    assert "baseline" in made(0.9, 0.5, 0.95).shortfall()
+    assert "default settings" not in made(0.9, 0.5, 0.95).shortfall()

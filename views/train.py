@@ -64,7 +64,8 @@ elif mode == TUNE:
         and getattr(tuned.result, "best_number", None) is not None
     ):
         st.button(
-            "Train the best configuration in full", type="primary", key=ui.TUNE_BEST,
+            "Train the best configuration in full", key=ui.TUNE_BEST,
+            type="secondary" if tuned.result.shortfall() else "primary",  # not a better model
             on_click=train_best, args=(tuned, config.epochs), icon=":material/model_training:",
             disabled=ui.running(JobKind.TRAIN) is not None,
         )  # fmt: skip

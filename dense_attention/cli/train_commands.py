@@ -21,7 +21,7 @@ from ..core.config import (
     TrainConfig,
 )
 from ..core.seeding import init_parameters
-from ..data.baselines import baseline_accuracy
+from ..data.baselines import baseline_accuracy, baseline_validation_accuracy
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
 from ..data.image_files import load_image
@@ -277,7 +277,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
               f"epochs={epochs}{note} {record.seconds:.1f}s  {params}", flush=True)  # fmt: skip
 
     result = tune(ds, args.trials, timeout=args.timeout, seed=args.search_seed, on_trial=on_trial,
-                  base_train_config=base, space=space, model_options=fixed)  # fmt: skip
+                  base_train_config=base, space=space, model_options=fixed,
+                  reference=baseline_validation_accuracy)  # fmt: skip
     if args.out:
         print(f"wrote {result.to_csv(args.out)}")
     if result.best_number is None:
@@ -286,6 +287,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"\nbest: trial {result.best_number}, validation accuracy {result.best_value:.4f}")
     for name, value in result.best_params.items():
         print(f"  {name} = {_short(value)}")
+    if result.shortfall():
+        print(f"\n{result.shortfall()}")
     print("\ntrain it in full with:")
     print("python -m dense_attention " + shlex.join(_tuned_train_argv(args, ds, result)))
     return 0

@@ -15,9 +15,15 @@ from ..core.config import TrainConfig
 from ..data.images import Example
 from ..explain.familiarity import KEY as FAMILIARITY
 from ..inputs.classifier import Classifier
+from ..storage.catalog import EXAMPLES_KEY
 from ..training.train import EpochRecord, Snapshot
 
 TRAINED_IN = "Dense Attention Lab train page"  # metrics.json's "trained_in" of an app's run
+
+
+def _sentences(value: Any) -> list[str]:
+    """metrics.json's "examples" read back: its non-empty strings ([] for anything else)."""
+    return [t for t in value if isinstance(t, str) and t.strip()] if isinstance(value, list) else []
 
 
 @dataclass
@@ -41,6 +47,7 @@ class TrainedMetrics:
     split_seed: int = 0  # the seed the data was split with (test examples are found again by it)
     limit: int | None = None  # a built-in dataset cut to this many examples
     familiarity: dict[str, Any] | None = None  # explain.familiarity's floor (validation split)
+    examples: list[str] = field(default_factory=list)  # text: test sentences it gets right
 
     def to_json(self) -> dict[str, Any]:
         """metrics.json's object: accuracies and losses to 4 decimals, seconds to 1."""
@@ -62,6 +69,7 @@ class TrainedMetrics:
             "train_config": self.train_config.to_dict(),
             "history": [r.__dict__ for r in self.history],
             **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
+            **({EXAMPLES_KEY: self.examples} if self.examples else {}),
             "trained_in": TRAINED_IN,
             "torch": torch.__version__,
         }
@@ -86,18 +94,21 @@ class TrainedMetrics:
             split_seed=data.get("split_seed", 0),
             limit=data.get("limit"),
             familiarity=data.get(FAMILIARITY),
+            examples=_sentences(data.get(EXAMPLES_KEY)),
         )
 
     def training_metadata(self) -> dict[str, Any]:
         """What a checkpoint's metadata says of its data, as the CLI writes it: the Image page
-        offers that dataset's test examples (never seen in training) for this model; and its
-        familiarity floor (the pages' caution for inputs unlike its data)."""
+        offers that dataset's test examples (never seen in training) for this model, the text
+        pages its own example sentences; and its familiarity floor (the pages' caution for
+        inputs unlike its data)."""
         return {
             "dataset": self.dataset,
             "split_seed": self.split_seed,
             "limit": self.limit,
             "test_accuracy": round(self.test_accuracy, 4),
             **({FAMILIARITY: self.familiarity} if self.familiarity else {}),
+            **({EXAMPLES_KEY: self.examples} if self.examples else {}),
         }
 
     @property

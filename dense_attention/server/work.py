@@ -8,18 +8,21 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..core.config import TrainConfig
 from ..core.seeding import init_parameters
-from ..data.baselines import BASELINE_NAMES, baseline_accuracy
+from ..data.baselines import BASELINE_NAMES, baseline_accuracy, baseline_validation_accuracy
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
 from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
+from ..inputs.splits import TensorSplit
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import StepEvent, evaluate, train
 from ..training.tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
 HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
+OWN_EXAMPLES = 6  # test sentences a text model gets right, offered as its example pills
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,26 @@ def _held_out(choice: DataChoice, ds: Dataset) -> list[Example]:
     return dataset_examples(ds, HELD_OUT_EXAMPLES)
 
 
+@torch.no_grad()
+def own_examples(
+    model: Classifier, ds: Dataset, test: TensorSplit, count: int = OWN_EXAMPLES
+) -> list[str]:
+    """Up to `count` test sentences `model` classifies correctly, one class after another (the
+    text pages offer them, so a model trained on other data is not handed sentences it cannot
+    read); [] for images."""
+    if ds.kind != "text":
+        return []
+    hits: dict[int, list[str]] = {}
+    for start in range(0, len(test), 256):
+        part = test.take(slice(start, start + 256))
+        right = model(*part.inputs).argmax(-1) == part.labels
+        for k in right.nonzero().flatten().tolist():
+            hits.setdefault(int(part.labels[k]), []).append(ds.test.items[start + k])
+    rounds = zip_longest(*(hits[c] for c in sorted(hits)))
+    found = [t for row in rounds for t in row if t is not None and t.strip()]
+    return found[:count]
+
+
 def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     """Train one classifier (in a worker); jobs.train_job's work."""
     job.update(0.0, "Reading the data")
@@ -193,6 +217,7 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
         snapshots=run.snapshots,
         probes=probes,
         held_out=_held_out(request.data, ds),
+        examples=own_examples(model, ds, splits[2]),
     )
     job.publish(trained)  # the model is usable while the baseline is measured
     if request.baseline:
@@ -258,6 +283,9 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         job.update(finished / trials, f"{finished} of {trials} trials finished")
 
     def on_step(number: int, event: StepEvent) -> None:
+        if number < 0:  # the default settings' run, before the trials
+            job.update(0.0, f"Default settings (what the trials must beat): epoch {event.epoch}")
+            return
         job.update(
             (done[0] + event.progress) / trials,
             f"Trial {number + 1} of {trials}: epoch {event.epoch}",
@@ -275,4 +303,5 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         space=request.space,
         model_options=request.model_options,
         on_step=on_step,
+        reference=baseline_validation_accuracy,
     )

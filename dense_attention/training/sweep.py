@@ -92,6 +92,11 @@ class SweepResult:
         self.table().to_csv(path, index=False)
         return path
 
+    def probe_prediction(self, run: SweepRun) -> tuple[str, bool]:
+        """The class `run`'s model predicts for the probe example, and whether it is right."""
+        predicted = self.classes[int(np.argmax(run.probe_probs))]
+        return predicted, predicted == self.probe_label
+
     def run(self, similarity: str) -> SweepRun:
         return next(r for r in self.runs if r.similarity == similarity)
 

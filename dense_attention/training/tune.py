@@ -2,7 +2,9 @@
 
 Each trial builds a classifier from the sampled choices, trains it with the base TrainConfig and
 scores it by its best validation accuracy (the test split is never looked at). Poor trials are
-pruned by a median rule on the per-epoch validation accuracy. Plain data out; no UI in here.
+pruned by a median rule on the per-epoch validation accuracy. The default settings, trained with
+the same budget, and the classic baseline are what the best trial must beat on validation.
+Plain data out; no UI in here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +148,32 @@ class TuneResult:
     base_train_config: TrainConfig  # what every trial trained with (lr, l1, l2 replaced)
     model_options: dict[str, Any] = field(default_factory=dict)  # fixed build_classifier options
     stopped: bool = False  # should_stop() ended the search early
+    # What the best trial must beat, on the same validation split: the default settings trained
+    # with the same budget, and the classic baseline (None where not measured)
+    default_value: float | None = None
+    baseline_value: float | None = None
+
+    def shortfall(self) -> str:
+        """A plain sentence when the best trial does not beat the default settings or the
+        baseline on validation accuracy (then training it in full is not the better model);
+        "" when it beats both, or when nothing was measured to compare."""
+        if self.best_value is None:
+            return ""
+        behind = [
+            f"{name} ({value:.1%})"
+            for name, value in (
+                ("the default settings", self.default_value),
+                ("the classic baseline", self.baseline_value),
+            )  # fmt: skip
+            if value is not None and self.best_value <= value
+        ]
+        if not behind:
+            return ""
+        return (
+            f"The search has not beaten {' or '.join(behind)}: its best trial reached "
+            f"{self.best_value:.1%} validation accuracy. Train with the defaults, or search "
+            "longer (more trials or epochs), before trusting its configuration."
+        )
 
     def table(self) -> pd.DataFrame:
         """One row per trial: number, state, value, seconds, epochs and one column per parameter."""
@@ -213,6 +242,8 @@ def tune(
     model_options: dict[str, Any] | None = None,
     on_step: Callable[[int, StepEvent], None] | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    reference: Callable[[Dataset], float] | None = None,
+    default_run: bool = True,
 ) -> TuneResult:
     """Search `space` with Optuna for the best validation accuracy on `dataset`.
 
@@ -224,6 +255,10 @@ def tune(
     n_warmup_steps=2) fed each epoch's validation accuracy. `on_trial(record, finished, n_trials)`
     follows every finished trial; `on_step(trial_number, event)` every optimiser step;
     `should_stop()` ends the search (the running trial is recorded as PRUNED, note stopped_by_user).
+    `default_run`: first train the default settings (ModelConfig's defaults, the base config's
+    lr, l1, l2) with the same budget, outside the trials (its steps reach on_step as trial -1);
+    `reference(dataset)`: the baseline's validation accuracy. The best trial is compared with
+    both (TuneResult.shortfall).
     """
     _check_budget(n_trials, timeout)
     fixed = _fixed_options(model_options)
@@ -233,9 +268,12 @@ def tune(
     deadline = None if timeout is None else time.monotonic() + timeout
     search = _Search(dataset, space or SearchSpace(), base, {**fixed, **encoder}, splits,
                      deadline, n_trials, on_trial, on_step, should_stop)  # fmt: skip
+    default = search.default_value() if default_run else None
+    baseline = reference(dataset) if reference is not None else None
     study = _study(seed, n_trials, pruner)
-    study.optimize(search.objective, n_trials=n_trials, timeout=timeout,
-                   callbacks=[search.after_trial])  # fmt: skip
+    if not search.stopped:  # the user may stop it during the default settings' run
+        study.optimize(search.objective, n_trials=n_trials, timeout=timeout,
+                       callbacks=[search.after_trial])  # fmt: skip
     complete = [t for t in search.records if t.state == "COMPLETE"]
     best = max(complete, key=lambda t: t.value, default=None)  # first of equals, as Optuna
     return TuneResult(
@@ -248,6 +286,8 @@ def tune(
         base_train_config=base_train_config,
         model_options=fixed,
         stopped=search.stopped,
+        default_value=default,
+        baseline_value=baseline,
     )
 
 
@@ -319,6 +359,18 @@ class _Search:
             self.stopped = True
             trial.study.stop()
             raise optuna.TrialPruned("stopped by user")
+        return result.best.val_accuracy
+
+    def default_value(self) -> float | None:
+        """The best validation accuracy of the default settings (None if stopped by the user)."""
+        model = build_classifier(self.dataset, **self.options)
+        init_parameters(model, self.base.seed)
+        config = self._train_config({k: getattr(self.base, k) for k in TRAIN_PARAMS})
+        on_step = None if self.on_step is None else partial(self.on_step, -1)
+        result = train(model, *self.splits, config, on_step=on_step, should_stop=self.should_stop)
+        if result.stopped == "stopped_by_user":
+            self.stopped = True
+            return None
         return result.best.val_accuracy
 
     def _train_config(self, params: dict[str, Any]) -> TrainConfig:

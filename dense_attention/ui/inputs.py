@@ -14,7 +14,7 @@ from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
 from ..storage import catalog
-from . import lesson, state
+from . import browser, lesson, state
 from .cache import checkpoints
 from .share import SHARED_TEXT_MAX, share_view
 from .styles import md, token_chips_html
@@ -28,8 +28,14 @@ EXAMPLE_SENTENCES = catalog.GENERIC_EXAMPLES
 
 def examples_of(model_name: str) -> tuple[str, ...]:
     """The example sentences of the picked model, best first: a shipped text checkpoint's own
-    (from its metrics.json: sentences it gets right, most structured attention first), else
+    (from its metrics.json: sentences it gets right, most structured attention first), a model
+    trained in this browser its own (test sentences it gets right, kept in its metadata), else
     EXAMPLE_SENTENCES."""
+    if model_name.endswith(browser.USER_SUFFIX):
+        own = browser.user_metadata(model_name).get(catalog.EXAMPLES_KEY)
+        own = own if isinstance(own, list) else []
+        sentences = tuple(t for t in own if isinstance(t, str) and t.strip())
+        return sentences or EXAMPLE_SENTENCES
     return catalog.examples_for(checkpoints().get(model_name))
 
 

@@ -24,6 +24,12 @@ PRESENT_CSS = """<style>
 .st-key-slide_view [role="tablist"] { display: none; }
 </style>"""
 
+# A badge (the app's only one is the verdict's) wraps onto more lines in a narrow column:
+# Streamlit's is one line cut with an ellipsis, which hid most of a verdict on the Image page.
+BADGE_CSS = """<style>
+span.stMarkdownBadge { white-space: normal !important; text-overflow: clip !important; }
+</style>"""
+
 
 # Inline markdown that could turn a user string into something else: emphasis, code, links and
 # images ([...]), HTML, LaTeX, Streamlit directives (:red[...]), strikethrough, table cells,

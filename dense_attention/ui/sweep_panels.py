@@ -6,7 +6,7 @@ import streamlit as st
 
 from ..figures import export, heatmaps, trace_plots, training_plots
 from ..server import jobs
-from ..training.tune import trials_table
+from ..training.tune import TuneResult, trials_table
 from .cache import cached
 from .charts import chart
 from .styles import md
@@ -26,16 +26,17 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     result = job.result
     st.markdown(
         f"**The same test example** (#{result.probe_index}, true class "
-        f"{md(result.probe_label)}) under each trained model:"
+        f"{md(result.probe_label)}) under each trained model, its prediction "
+        "✓ right or ✗ wrong:"
     )
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
-        predicted = result.classes[int(run.probe_probs.argmax())]
+        predicted, right = result.probe_prediction(run)
         fig = cached(  # the page reruns on every setting change: build these once
             trace_plots.small_attention_heatmap,
             run.probe_attn,
             list(result.probe_tokens),
-            f"{run.similarity} → {heatmaps.escape_label(predicted)}",
+            f"{run.similarity} → {heatmaps.escape_label(predicted)} {'✓' if right else '✗'}",
         )
         columns[k % 3].plotly_chart(fig, width="stretch", key=f"sweep_attn_{job.id}_{k}")
 
@@ -76,6 +77,19 @@ def sweep_progress(job: jobs.Job) -> None:
     _sweep_probe_grid(job)
 
 
+def _beaten(result: TuneResult) -> str:
+    """What the best trial beat, on the same validation split ("" when nothing was measured)."""
+    beaten = [
+        f"{name} {value:.1%}"
+        for name, value in (
+            ("default settings", result.default_value),
+            ("baseline", result.baseline_value),
+        )  # fmt: skip
+        if value is not None
+    ]
+    return f" It beats {', '.join(beaten)} (validation)." if beaten else ""
+
+
 def tune_progress(job: jobs.Job) -> None:
     """The trials so far as a table and a plot; the best trial when the search ended."""
     trials = list(job.trials)
@@ -96,8 +110,9 @@ def tune_progress(job: jobs.Job) -> None:
             f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
             for k, v in result.best_params.items()
         )
-        st.success(
-            f"Best: trial {result.best_number}, validation accuracy "
-            f"{result.best_value:.1%}. {params}",
-            icon=":material/emoji_events:",
-        )
+        best = f"Best: trial {result.best_number}, validation accuracy {result.best_value:.1%}."
+        if result.shortfall():  # not a better model: said first, and no trophy
+            st.warning(md(result.shortfall()), icon=":material/warning:")
+            st.info(f"{best} {md(params)}", icon=":material/info:")
+        else:
+            st.success(f"{best} {md(params)}{_beaten(result)}", icon=":material/emoji_events:")

@@ -16,7 +16,7 @@ from .cache import shared_result
 from .errors import show_unexpected
 from .matters import training_means
 from .sidebar import Settings
-from .styles import md
+from .styles import BADGE_CSS, md
 
 # A badge's colour and icon by Verdict.tone.
 TONES = {
@@ -61,6 +61,7 @@ def badge(settings: Settings, item: Any, found: Verdict | None = None) -> Verdic
         return None
     colour, icon = TONES[found.tone]
     headline, text = verdict_words(found)
+    st.html(BADGE_CSS)  # the whole headline, wrapped in a narrow column
     st.badge(headline, color=colour, icon=icon)
     st.caption(text)
     return found
