@@ -17,6 +17,7 @@ from dense_attention.inputs.classifier import NonFiniteTrace
 from dense_attention.inputs.encoding import EncodingError
 from dense_attention.storage.checkpoint import CheckpointError
 from dense_attention.training.train import TrainingError
+from dense_attention.ui.styles import md
 
 USER_ERRORS = (
     ConfigError, CheckpointError, DataError, EncodingError, ExportError, FaithfulnessError,
@@ -77,9 +78,9 @@ def test_friendly_errors_show_library_messages_and_a_generic_one_for_a_bug(caplo
     with caplog.at_level(logging.ERROR, logger="dense_attention.ui.errors"):
         at = AppTest.from_function(errors_script, default_timeout=30).run()
     assert not at.exception  # never a traceback on the page
-    assert at.info[0].value == "Type some text: the input is empty"
+    assert at.info[0].value == md("Type some text: the input is empty")  # shown escaped
     assert [e.value for e in at.error] == [
-        "model.safetensors is missing",
+        md("model.safetensors is missing"),
         UNEXPECTED_MESSAGE,
         UNEXPECTED_MESSAGE,
     ]

@@ -185,7 +185,7 @@ def test_uploading_a_png_shows_its_overlays(at, digits):
 )  # fmt: skip
 def test_bad_uploads_show_a_clear_error_not_a_traceback(at, name, raw, message):
     upload(at, name, raw)
-    assert message in at.error[0].value
+    assert md(message) in at.error[0].value  # the file's name, escaped
     assert not at.get("plotly_chart")  # the page stops at the message
 
 

@@ -60,6 +60,8 @@ ALLOWED_VALUES: tuple[tuple[str, str, str], ...] = (
     ('ui/job_panels.py', 'job.phase', "the worker's phase words (training, encoding...)"),
     ('ui/job_panels.py', 'job.progress', NUMBER),
     ('ui/job_panels.py', 'done', NUMBER),
+    ('ui/code_download.py', 'encoder', CONFIG),
+    ('ui/charts.py', 'help', "a parameter: callers pass the code's words and config names"),
     ('ui/share.py', "', '.join(ignored)", "setting names = md() of link values"),
     ('ui/share.py', 'OTHER_BROWSER.format(name=md(model))', "a fixed sentence, the name md()'d"),
     ('ui/browser.py', 'what', "a fixed sentence, or one with the model's name md()'d"),

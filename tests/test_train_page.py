@@ -18,7 +18,6 @@ import torch
 from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
-from dense_attention import ui
 from dense_attention.core.config import TrainConfig
 from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data.builtin import load_dataset
@@ -436,7 +435,9 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
 def _sweep_panel(result) -> None:
     from types import SimpleNamespace
 
-    ui.sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
+    from dense_attention.ui.sweep_panels import sweep_progress
+
+    sweep_progress(SimpleNamespace(id="fake", result=result, history=[]))
 
 
 def test_the_sweep_picks_its_best_by_validation_accuracy():
@@ -499,8 +500,12 @@ def near_end_script() -> None:
 
     from dense_attention.ui import job_panels
 
-    fields = st.session_state.get("job", {"progress": 0.1, "phase": "Training: epoch 4 of 40"})
-    job = types.SimpleNamespace(id="j", finished=False, **fields)
+    fields = dict(
+        st.session_state.get("job", {"progress": 0.1, "phase": "Training: epoch 4 of 40"})
+    )
+    # the last epoch record's time since training began (train_time.Pace pins the start on it)
+    history = (types.SimpleNamespace(seconds=fields.pop("seconds")),) if "seconds" in fields else ()
+    job = types.SimpleNamespace(id="j", finished=False, history=history, **fields)
     st.write(f"near={job_panels._near_end(job)}")
 
 
@@ -509,8 +514,8 @@ def test_a_job_panel_polls_fast_only_near_the_end() -> None:
     at = AppTest.from_function(near_end_script).run()
     assert at.markdown[0].value == "near=False"  # no pace yet
     time.sleep(0.4)
-    at.session_state["job"] = {"progress": 0.11, "phase": "Training: epoch 5 of 40"}
-    assert at.run().markdown[0].value == "near=False"  # ~35 s left at 1% per 0.4 s
+    at.session_state["job"] = {"progress": 0.11, "phase": "Training: epoch 5 of 40", "seconds": 4.0}
+    assert at.run().markdown[0].value == "near=False"  # 4 s for 11%: ~33 s left
     at.session_state["job"] = {"progress": 0.95, "phase": "Training: epoch 38 of 40"}
     assert at.run().markdown[0].value == "near=True"  # well under NEAR_END_S left
     at.session_state["job"] = {"progress": 0.5, "phase": "Training: epoch 39 of 40"}

@@ -11,6 +11,7 @@ from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import store
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state
+from dense_attention.ui.styles import md
 
 
 def upload_script() -> None:
@@ -43,7 +44,7 @@ def test_an_uploaded_checkpoint_joins_the_session_models_once(digits_zip):
     assert at.markdown[0].value == "models=" and not at.success
     at = upload(at, "digits.zip", digits_zip)
     assert at.markdown[0].value == "models=digits-upload"
-    assert "digits-upload" in at.success[0].value and "model picker" in at.success[0].value
+    assert md("digits-upload") in at.success[0].value and "model picker" in at.success[0].value
     assert at.markdown[1].value == f"picked=digits-upload{browser.USER_SUFFIX}"
     at = at.run()  # a rerun with the same file in the uploader does not load it again
     assert at.markdown[0].value == "models=digits-upload" and at.success
@@ -73,7 +74,7 @@ def test_a_bad_upload_is_an_error_message_not_a_traceback(raw, message):
         raw = checkpoint.to_zip(DenseAttention(ModelConfig(4, 8, 2)))
     at = AppTest.from_function(upload_script, default_timeout=60).run()
     at = upload(at, "model.zip", raw)
-    assert message in at.error[0].value and "model.zip" in at.error[0].value
+    assert md(message) in at.error[0].value and md("model.zip") in at.error[0].value
     assert at.markdown[0].value == "models=" and not at.success
 
 

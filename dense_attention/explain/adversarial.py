@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 from ..data.dataset import Split
 from ..inputs.classifier import Classifier
@@ -31,7 +32,7 @@ PENALTY = 2.0  # λ: weight of the excess of TV over ε, in units of ε
 QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 
 
-class AdversarialError(ValueError):
+class AdversarialError(DenseAttentionError):
     """An input or a setting the search cannot use; the message says why."""
 
 

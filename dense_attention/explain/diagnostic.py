@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..core.errors import DenseAttentionError
 from ..core.model import masked_softmax
 from ..core.seeding import init_parameters
 from ..data.dataset import Dataset, Split
@@ -28,7 +29,7 @@ LABELS = {"uniform": "uniform weights", "frozen": "trained model's α, frozen",
           "learned": "own learned α"}  # fmt: skip
 
 
-class DiagnosticError(ValueError):
+class DiagnosticError(DenseAttentionError):
     """A setting or a data set the diagnostic cannot use; the message says why."""
 
 

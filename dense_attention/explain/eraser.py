@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.errors import DenseAttentionError
 from ..core.model import DenseAttention
 
 PERCENTS = (1, 5, 10, 20, 50)  # k: the share of tokens taken as the method's rationale
@@ -26,7 +27,7 @@ TOO_SHORT = (
 )
 
 
-class EraserError(ValueError):
+class EraserError(DenseAttentionError):
     """An input or a setting ERASER cannot use; the message says why."""
 
 

@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from ..core.config import ModelConfig
+from ..core.errors import DenseAttentionError
 from ..explain.words import Inputs, input_words
 from ..inputs.classifier import Classifier
 
@@ -89,7 +90,7 @@ _SIMILARITIES = {
 }
 
 
-class CodeExportError(ValueError):
+class CodeExportError(DenseAttentionError):
     """This model cannot be written out as model.py; the message says why."""
 
 
