@@ -19,6 +19,8 @@ import pytest
 from conftest import AppServer
 from playwright.sync_api import Browser, Page, expect
 
+from dense_attention.ui.browser import WORKSPACE_COOKIE  # `browser` is Playwright's fixture
+
 READERS, TRAINERS = 8, 3
 RESPONSIVE_S = 10  # the bar for an input's rerun: measured, reported in load.json
 STUCK_S = 60  # an input not drawn by then fails the test: that page stopped answering
@@ -164,9 +166,7 @@ def test_eight_readers_and_three_trainings_at_once(
             expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=300_000)
             expect(page.get_by_test_id("stException")).to_have_count(0)
         tokens = {
-            next(
-                c["value"] for c in page.context.cookies() if c["name"] == browser.WORKSPACE_COOKIE
-            )
+            next(c["value"] for c in page.context.cookies() if c["name"] == WORKSPACE_COOKIE)
             for page in pages
         }
         assert len(tokens) == READERS + TRAINERS  # every browser its own workspace

@@ -25,6 +25,7 @@ from dense_attention.server import jobs, work
 from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state
+from dense_attention.ui.browser import WORKSPACE_COOKIE  # `browser` is Playwright's fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -278,9 +279,7 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
             expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=60_000)
         wait_for_app(page)
     cookies = [p.context.cookies() for p in pages]
-    tokens = [
-        next(c["value"] for c in jar if c["name"] == browser.WORKSPACE_COOKIE) for jar in cookies
-    ]
+    tokens = [next(c["value"] for c in jar if c["name"] == WORKSPACE_COOKIE) for jar in cookies]
     assert tokens[0] != tokens[1]
     for page in pages:
         page.goto(f"{app_url}/image")
