@@ -32,7 +32,8 @@ def screenshot_whole_app(page: Page, path: Path) -> None:
 def click_attention_cell(page: Page, i: int, j: int, n: int) -> None:
     """Click cell (i, j) of the clickable attention matrix (the formula panel's, the last but
     one chart on the model page: the score's breakdown by dimension follows it)."""
-    chart = page.locator(".js-plotly-plot").nth(-2)
+    charts = page.locator(".js-plotly-plot")
+    chart = charts.nth(charts.count() - 2)
     chart.scroll_into_view_if_needed()
     # The overlay's invisible markers sit at the cell centres, in row-major order.
     box = chart.locator(".scatterlayer .point").nth(i * n + j).bounding_box()
