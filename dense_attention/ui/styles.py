@@ -38,7 +38,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|#+\-.!(){}])")
 # What GFM links with no markup at all (autolink literals): a scheme's "://" or "mailto:"/"xmpp:",
 # "www." and an e-mail's "@". Backslash escapes do not stop it (checked in Chromium with
 # Streamlit 1.67): a WORD JOINER (invisible, no width) inside the trigger does.
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(?=://)|(?<=\bmailto)(?=:)|(?<=\bxmpp)(?=:)|(?<=\bwww)(?=\.)|(?<=@)")
+_AUTOLINK = re.compile(
+    r"(?i)(?<=[a-z0-9])(?=://)|(?<=\bmailto)(?=:)|(?<=\bxmpp)(?=:)|(?<=\bwww)(?=\.)|(?<=@)"
+)
 WORD_JOINER = "\u2060"
 
 
