@@ -431,11 +431,12 @@ BREAKDOWN_JS = """() => {
 
 
 def test_a_clicked_cell_is_broken_down_and_the_query_key_map_drawn(
-    page: Page, app_url: str, wait_for_app, text_model
+    page: Page, app_url: str, wait_for_app, text_model, screenshot_dir
 ) -> None:
     """Issue 22: click a cell of the formula panel's matrix; the breakdown's bars sum to the
-    trace's score of that cell. Screenshots of the breakdown and of the query–key map."""
-    docs = Path(__file__).resolve().parent.parent / "docs"
+    trace's score of that cell. Screenshots of the breakdown and of the query–key map (into
+    test-output/screenshots: docs/ keeps the ones looked at)."""
+    docs = screenshot_dir
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(app_url)
     wait_for_app(page)
