@@ -3,30 +3,19 @@
 import numpy as np
 import pytest
 import torch
+from tiny import text_classifier
 
-from dense_attention.core.config import ModelConfig
 from dense_attention.explain import drag
 from dense_attention.explain import faithfulness as fa
 from dense_attention.explain.faithfulness import FaithfulnessError
-from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.text_encoder import TextConfig
+from dense_attention.inputs.classifier import Classifier
 
 SENTENCE = "the cat sat on the mat"
 
 
 @pytest.fixture(scope="module")
 def model() -> Classifier:
-    torch.manual_seed(0)
-    cfg = ClassifierConfig(
-        model=ModelConfig(input_dim=12, hidden_dim=8, num_classes=3, temperature=0.3),
-        classes=("a", "b", "c"),
-        text=TextConfig("learned", 16, 8, 4),
-    )
-    model = Classifier(cfg).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p))
-    return model
+    return text_classifier(temperature=0.3)
 
 
 def reference(alpha: list[float], real: list[bool], j: int, value: float) -> np.ndarray:

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny import dense_model
 
-from dense_attention import DenseAttention, ModelConfig
+from dense_attention import DenseAttention
 from dense_attention.explain import eraser as er
 from dense_attention.explain import faithfulness as fa
 
@@ -14,14 +15,7 @@ D, d, C = 6, 8, 3
 
 
 def make(seed=0, **kw) -> DenseAttention:
-    torch.manual_seed(seed)
-    cfg = dict(input_dim=D, hidden_dim=d, num_classes=C, similarity="cosine", temperature=0.5,
-               activation="gelu", pool_activation="tanh", **kw)  # fmt: skip
-    model = DenseAttention(ModelConfig(**cfg)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    return model
+    return dense_model(seed, "cosine", (D, d, C), temperature=0.5, **kw)
 
 
 def inputs(n=23, seed=1):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny import dense_model, image_classifier, image_dataset
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.trace import attention_entropy
-from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import faithfulness as fa
 from dense_attention.explain import study
 from dense_attention.inputs.classifier import Classifier, ClassifierConfig
@@ -21,14 +21,7 @@ D, d, C = 6, 8, 3
 
 
 def make(seed=0, **kw) -> DenseAttention:
-    torch.manual_seed(seed)
-    cfg = dict(input_dim=D, hidden_dim=d, num_classes=C, similarity="scaled_dot",
-               activation="gelu", pool_activation="tanh", **kw)  # fmt: skip
-    model = DenseAttention(ModelConfig(**cfg)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    return model
+    return dense_model(seed, "scaled_dot", (D, d, C), **kw)
 
 
 def inputs(seed=1, n=7):
@@ -278,20 +271,11 @@ def test_images_one_pixel_and_one_patch():
 
 
 def _tiny_dataset():
-    rng = np.random.default_rng(0)
-    images = rng.random((40, 8, 8, 1)).astype(np.float32)
-    labels = np.arange(40) % 2
-    split = Split(images, labels)
-    return Dataset("tiny", "image", ("a", "b"), split, Split(images[:4], labels[:4]),
-                   Split(images[:10], labels[:10]), seed=0)  # fmt: skip
+    return image_dataset()
 
 
 def _image_classifier():
-    torch.manual_seed(0)
-    cfg = ClassifierConfig(model=ModelConfig(input_dim=20, hidden_dim=d, num_classes=2),
-                           classes=("a", "b"),
-                           image=ImageConfig(size=8, channels=1, patch=4, pos_dim=4))  # fmt: skip
-    return Classifier(cfg).eval()
+    return image_classifier(d)
 
 
 def test_training_means_are_the_mean_of_traces_and_round_trip(tmp_path):

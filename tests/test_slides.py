@@ -1,10 +1,10 @@
 """slides: the presentation walks through every step of the model, in order, with notes."""
 
-import itertools
 import re
 
 import pytest
 import torch
+from tiny import CHOICES
 
 from dense_attention.core import config as choices
 from dense_attention.core.config import ModelConfig
@@ -35,16 +35,7 @@ CONFIGS = [
         skip=skip,
         sequence_encoder=encoder,
     )  # fmt: skip
-    for k, (sim, act, pooling, pool, skip, encoder) in enumerate(
-        itertools.product(
-            choices.SIMILARITY_NAMES,
-            choices.ACTIVATIONS,
-            choices.POOLINGS,
-            choices.POOL_ACTIVATIONS,
-            choices.SKIPS,
-            choices.SEQUENCE_ENCODERS,
-        )  # fmt: skip
-    )
+    for k, (sim, act, pooling, pool, skip, encoder) in enumerate(CHOICES)
 ]
 INPUTS = [TextConfig(mode=m) for m in ("learned", "minilm_static", "minilm_contextual")]
 INPUTS += [ImageConfig(pos_dim=0), None]

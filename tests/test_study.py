@@ -4,33 +4,20 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from tiny import image_classifier, image_dataset
 
-from dense_attention import ModelConfig
-from dense_attention.data.dataset import Dataset, Split
 from dense_attention.explain import faithfulness as fa
 from dense_attention.explain import study
-from dense_attention.inputs.classifier import Classifier, ClassifierConfig
-from dense_attention.inputs.image_encoder import ImageConfig
 
 d = 8
 
 
 def _tiny_dataset():
-    rng = np.random.default_rng(0)
-    images = rng.random((40, 8, 8, 1)).astype(np.float32)
-    labels = np.arange(40) % 2
-    split = Split(images, labels)
-    return Dataset("tiny", "image", ("a", "b"), split, Split(images[:4], labels[:4]),
-                   Split(images[:10], labels[:10]), seed=0)  # fmt: skip
+    return image_dataset()
 
 
 def _image_classifier():
-    torch.manual_seed(0)
-    cfg = ClassifierConfig(model=ModelConfig(input_dim=20, hidden_dim=d, num_classes=2),
-                           classes=("a", "b"),
-                           image=ImageConfig(size=8, channels=1, patch=4, pos_dim=4))  # fmt: skip
-    return Classifier(cfg).eval()
+    return image_classifier(d)
 
 
 def test_study_and_summary():

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny import text_classifier
 
 from dense_attention.core.config import ModelConfig
 from dense_attention.explain import faithfulness as fa
@@ -16,17 +17,7 @@ from dense_attention.inputs.text_encoder import TextConfig
 
 
 def text_model(**model_options) -> Classifier:
-    torch.manual_seed(0)
-    cfg = ClassifierConfig(
-        model=ModelConfig(input_dim=12, hidden_dim=8, num_classes=3, **model_options),
-        classes=("a", "b", "c"),
-        text=TextConfig("learned", 16, 8, 4),
-    )
-    model = Classifier(cfg).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p))
-    return model
+    return text_classifier(**model_options)
 
 
 SENTENCE = "the cat sat on the mat"

@@ -1,11 +1,11 @@
 """words: no caption, title or formula claims a path the model does not have, for every
 combination of the config's choices (taken from config.py's tuples, so new choices are covered)."""
 
-import itertools
 import re
 
 import pytest
 import torch
+from tiny import CHOICES
 
 from dense_attention.core import config as choices
 from dense_attention.core.config import ModelConfig
@@ -16,16 +16,7 @@ from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.inputs.text_encoder import TextConfig
 
 TEMPERATURES = (0.07, 1.0, 5.0)
-COMBINATIONS = list(
-    itertools.product(
-        choices.SIMILARITY_NAMES,
-        choices.ACTIVATIONS,
-        choices.POOLINGS,
-        choices.POOL_ACTIVATIONS,
-        choices.SKIPS,
-        choices.SEQUENCE_ENCODERS,
-    )
-)
+COMBINATIONS = CHOICES
 
 # Claims, as patterns, that a text makes about the model.
 USES_SKIP = [
