@@ -236,8 +236,9 @@ def test_attention_matters_page(page: Page, app_url: str, wait_for_app, screensh
 
     expect(page.get_by_role("heading", name="Does attention matter?")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)  # this input, the test split
-    expect(page.locator(".js-plotly-plot")).to_have_count(3)
+    # this input's ablations, its ERASER scores, the test split's study
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(3)
+    expect(page.locator(".js-plotly-plot")).to_have_count(5)  # + ERASER, the adversarial α
     expect(page.locator(".js-plotly-plot .barlayer").first).to_be_visible()
     screenshot_whole_app(page, screenshot_dir / "attention.png")
 

@@ -25,7 +25,7 @@ from dense_attention.server import jobs, work
 from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state
-from dense_attention.ui.browser import WORKSPACE_COOKIE  # `browser` is Playwright's fixture
+from dense_attention.ui.browser import USER_SUFFIX, WORKSPACE_COOKIE  # `browser`: Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -96,14 +96,14 @@ def test_training_shows_progress_curves_and_the_result(trained):
 def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     at = run(trained.switch_page("views/image.py"))
     picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
-    assert picker.value == f"digits #1{browser.USER_SUFFIX}" and "digits" in picker.options
+    assert picker.value == f"digits #1{USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
     assert at.radio(key="image_source").options[0] == "Test-set example"
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
     assert (
-        f"digits #1{browser.USER_SUFFIX}"
+        f"digits #1{USER_SUFFIX}"
         not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
     )
     run(at.switch_page("views/train.py"))
@@ -142,7 +142,7 @@ def test_a_second_session_does_not_see_the_first_sessions_model(trained):
     other = run(other.switch_page("views/image.py"))
     assert other.session_state[state.WORKSPACE] != trained.session_state[state.WORKSPACE]
     options = other.sidebar.selectbox(key=state.MODEL_WIDGET).options
-    assert not any(browser.USER_SUFFIX in o for o in options)
+    assert not any(USER_SUFFIX in o for o in options)
 
 
 def test_the_overfitting_slice_trains_on_100_examples():
@@ -233,7 +233,7 @@ def test_browser_train_watch_replay_and_reload(
     page.get_by_role("heading", name="Attention replay").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "train-page.png", full_page=True)
     # The model is in this browser's picker, and a reload keeps it (the workspace cookie).
-    mine = f"digits #1{browser.USER_SUFFIX}"
+    mine = f"digits #1{USER_SUFFIX}"
     page.goto(f"{app_url}/image")
     wait_for_app(page)
     expect(picked_model(page)).to_have_value(mine, timeout=60_000)
@@ -284,9 +284,9 @@ def test_browser_two_contexts_train_at_once_and_keep_their_own_models(
     for page in pages:
         page.goto(f"{app_url}/image")
         wait_for_app(page)
-        expect(picked_model(page)).to_have_value(f"digits #1{browser.USER_SUFFIX}", timeout=60_000)
-        assert [o for o in picker_options(page) if browser.USER_SUFFIX in o] == [
-            f"digits #1{browser.USER_SUFFIX}"
+        expect(picked_model(page)).to_have_value(f"digits #1{USER_SUFFIX}", timeout=60_000)
+        assert [o for o in picker_options(page) if USER_SUFFIX in o] == [
+            f"digits #1{USER_SUFFIX}"
         ]  # its own model, never the other browser's
         page.context.close()
 
@@ -424,7 +424,7 @@ def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
     assert metrics["Test accuracy"] == f"{job.result.test_accuracy:.1%}"
     bars = [p.proto for p in at.get("progress")]
     assert bars and all("(100%)" not in bar.text and bar.value < 100 for bar in bars)
-    stopped = f"digits #1 (stopped in epoch {epoch}){browser.USER_SUFFIX}"
+    stopped = f"digits #1 (stopped in epoch {epoch}){USER_SUFFIX}"
     at = run(at.switch_page("views/image.py"))
     picker = at.sidebar.selectbox(key=state.MODEL_WIDGET)
     assert stopped in picker.options and picker.value != stopped
@@ -473,7 +473,7 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
     assert (
-        at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{browser.USER_SUFFIX}"
+        at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{USER_SUFFIX}"
     )
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options

@@ -36,10 +36,12 @@ span.stMarkdownBadge { white-space: normal !important; text-overflow: clip !impo
 # headings, lists and block quotes at a line's start.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$:~|#+\-.!(){}])")
 # What GFM links with no markup at all (autolink literals): a scheme's "://" or "mailto:"/"xmpp:",
-# "www." and an e-mail's "@". Backslash escapes do not stop it (checked in Chromium with
-# Streamlit 1.67): a WORD JOINER (invisible, no width) inside the trigger does.
+# "www." and an e-mail's "@" (and, to be safe, "javascript:"). Backslash escapes do not stop it
+# (checked in Chromium with Streamlit 1.67): a WORD JOINER (invisible, no width) inside the
+# trigger does. Any other "word:" (an error's "file.png: not an image") is left alone.
 _AUTOLINK = re.compile(
-    r"(?i)(?<=[a-z0-9])(?=://)|(?<=\bmailto)(?=:)|(?<=\bxmpp)(?=:)|(?<=\bwww)(?=\.)|(?<=@)"
+    r"(?i)(?<=[a-z0-9])(?=://)|(?<=\bmailto)(?=:)|(?<=\bxmpp)(?=:)|(?<=\bjavascript)(?=:)"
+    r"|(?<=\bwww)(?=\.)|(?<=@)"
 )
 WORD_JOINER = "\u2060"
 
