@@ -9,6 +9,7 @@ import types
 import numpy as np
 import pytest
 import torch
+from jobwait import finish, wait_for_history
 
 from dense_attention.core.config import TrainConfig
 from dense_attention.server import executor, jobs, messages, metrics, work
@@ -18,19 +19,6 @@ from dense_attention.training.tune import TrialRecord
 DIGITS = work.DataChoice("digits", limit=300)
 OPTIONS = {"hidden_dim": 16}
 QUICK = TrainConfig(epochs=3, batch_size=32, lr=1e-2)
-
-
-def finish(job: jobs.Job, timeout: float = 120) -> jobs.Job:
-    job.join(timeout)
-    assert job.finished, f"{job.title} still {job.state} after {timeout} s: {job.phase}"
-    return job
-
-
-def wait_for_history(job: jobs.Job, epochs: int = 1, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while len(job.history) < epochs and not job.finished and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(job.history) >= epochs, (job.state, job.phase, job.error)
 
 
 def test_a_killed_worker_fails_its_job_with_a_message_and_the_next_job_runs():

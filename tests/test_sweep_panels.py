@@ -55,6 +55,6 @@ def test_a_search_that_did_not_beat_the_defaults_gets_a_warning_not_a_trophy():
     beaten = TuneResult("pets", (trial,), 0, 0.771, {"hidden_dim": 16}, 0, TrainConfig(),
                         default_value=0.7, baseline_value=0.5)  # fmt: skip
     at = _panel("tune_progress", beaten)
-    assert not at.warning and "It beats default settings 70.0%, baseline 50.0%" in (
+    assert not at.warning and "It beats default settings 70.0%, classic baseline 50.0%" in (
         at.success[0].value
     )

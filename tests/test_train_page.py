@@ -102,10 +102,7 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     assert at.radio(key="image_source").options[0] == "Test-set example"
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
-    assert (
-        f"digits #1{USER_SUFFIX}"
-        not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
-    )
+    assert f"digits #1{USER_SUFFIX}" not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
     run(at.switch_page("views/train.py"))
 
 
@@ -472,9 +469,7 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     at = run(AppTest.from_file(APP, default_timeout=120))
     browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
-    assert (
-        at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{USER_SUFFIX}"
-    )
+    assert at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{USER_SUFFIX}"
     assert at.radio(key="image_source").options[0] == "Test-set example"
     options = at.selectbox(key="image_example").options
     assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)

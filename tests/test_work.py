@@ -4,12 +4,12 @@ through jobs in worker processes and run in-process with a recording reporter.""
 import json
 import os
 import pickle
-import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from jobwait import finish, wait_for_history
 
 from dense_attention.core.config import TrainConfig
 from dense_attention.core.seeding import init_parameters
@@ -24,12 +24,6 @@ from dense_attention.training.train import evaluate, train
 DIGITS = work.DataChoice("digits", limit=300)
 OPTIONS = {"hidden_dim": 16}
 QUICK = TrainConfig(epochs=3, batch_size=32, lr=1e-2)
-
-
-def finish(job: jobs.Job, timeout: float = 120) -> jobs.Job:
-    job.join(timeout)
-    assert job.finished, f"{job.title} still {job.state} after {timeout} s: {job.phase}"
-    return job
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +113,6 @@ def test_an_uploaded_text_dataset_and_its_tokenizer_cross_the_process_boundary()
     assert_same_as_a_direct_train(job, ds, OPTIONS, QUICK)
     explained = job.result.model.explain("rain and cloud")
     assert {"rain", "cloud"} <= set(explained.tokens) and explained.classes == ds.classes
-
-
-def wait_for_history(job: jobs.Job, epochs: int = 1, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while len(job.history) < epochs and not job.finished and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(job.history) >= epochs, (job.state, job.phase, job.error)
 
 
 def test_stop_keeps_the_best_model_so_far():

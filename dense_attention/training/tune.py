@@ -153,6 +153,15 @@ class TuneResult:
     default_value: float | None = None
     baseline_value: float | None = None
 
+    def references(self) -> list[tuple[str, float]]:
+        """(name, validation accuracy) of what the best trial is compared with, when measured:
+        the default settings trained with the same budget, and the classic baseline."""
+        pairs = (
+            ("default settings", self.default_value),
+            ("classic baseline", self.baseline_value),
+        )
+        return [(name, value) for name, value in pairs if value is not None]
+
     def shortfall(self) -> str:
         """A plain sentence when the best trial does not beat the default settings or the
         baseline on validation accuracy (then training it in full is not the better model);
@@ -160,12 +169,9 @@ class TuneResult:
         if self.best_value is None:
             return ""
         behind = [
-            f"{name} ({value:.1%})"
-            for name, value in (
-                ("the default settings", self.default_value),
-                ("the classic baseline", self.baseline_value),
-            )  # fmt: skip
-            if value is not None and self.best_value <= value
+            f"the {name} ({value:.1%})"
+            for name, value in self.references()
+            if self.best_value <= value
         ]
         if not behind:
             return ""

@@ -79,14 +79,7 @@ def sweep_progress(job: jobs.Job) -> None:
 
 def _beaten(result: TuneResult) -> str:
     """What the best trial beat, on the same validation split ("" when nothing was measured)."""
-    beaten = [
-        f"{name} {value:.1%}"
-        for name, value in (
-            ("default settings", result.default_value),
-            ("baseline", result.baseline_value),
-        )  # fmt: skip
-        if value is not None
-    ]
+    beaten = [f"{name} {value:.1%}" for name, value in result.references()]
     return f" It beats {', '.join(beaten)} (validation)." if beaten else ""
 
 
