@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from pagetest import EXAMPLE, retrained
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
@@ -238,7 +238,11 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     want = retrained("dot").explain(EXAMPLE, temperature=0.1)
     assert np.allclose(dot["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     wait_for_app(page)
-    live.screenshot(path=screenshot_dir / "live-view.png")
+    # dot's own checkpoint reruns the whole page: the live view is drawn anew, so wait for it
+    # and shoot the viewport (an element screenshot can catch the old node as it goes)
+    expect(live).to_be_visible(timeout=30_000)
+    live.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "live-view.png")
 
     # A browser that lost the weights it was sent (a run cut short) asks for them again.
     page.evaluate("() => window.__dalLiveWeights.clear()")
