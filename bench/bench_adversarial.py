@@ -9,33 +9,19 @@ deletion curves, ERASER), and their ratio. Target: search under 3 s on a CPU.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# the same 128-token sentence and timing as bench_faithfulness (bench/ is this script's path)
+from bench_faithfulness import SENTENCE, median_s  # noqa: E402
+
 from dense_attention.explain.adversarial import search  # noqa: E402
 from dense_attention.explain.faithfulness import analyze_features  # noqa: E402
 from dense_attention.storage import checkpoint  # noqa: E402
-
-SENTENCE = (
-    "The government announced new economic plans for the technology industry today, "
-    "and shares in telecoms firms rose sharply as investors cheered the news. "
-) * 8
-
-
-def median_s(fn, repeats: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

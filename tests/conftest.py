@@ -267,3 +267,13 @@ def found() -> dict[str, catalog.CheckpointInfo]:
     if not any(c.kind == "text" for c in infos.values()):
         pytest.fail(f"no text checkpoint under {catalog.checkpoint_root()}", pytrace=False)
     return infos
+
+
+def open_train_upload(page: Page, app_url: str) -> None:
+    """The Train page with "Upload your own" data picked, its uploader shown."""
+    page.goto(f"{app_url}/train")
+    wait_for_streamlit(page)
+    page.get_by_role("combobox", name="Data").click()
+    page.get_by_role("option", name="Upload your own").click()
+    wait_for_streamlit(page)
+    expect(page.get_by_text("Upload a CSV or a ZIP to train on your own data")).to_be_visible()

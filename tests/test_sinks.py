@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import open_train_upload
 
 from dense_attention.ui.styles import WORD_JOINER, md
 
@@ -535,12 +536,7 @@ def test_browser_hostile_labels_at_upload_fetch_nothing_and_link_nothing(
     data.write_text("\n".join(rows))
     fetched: list[str] = []
     page.on("request", lambda request: fetched.append(request.url))
-    page.goto(f"{app_url}/train")
-    wait_for_app(page)
-    page.get_by_role("combobox", name="Data").click()
-    page.get_by_role("option", name="Upload your own").click()
-    wait_for_app(page)
-    expect(page.get_by_text("Upload a CSV or a ZIP to train on your own data")).to_be_visible()
+    open_train_upload(page, app_url)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(data))
     expect(page.get_by_test_id("stAlertContentWarning")).to_be_visible(timeout=60_000)
     wait_for_app(page)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import open_train_upload
 from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
@@ -342,12 +343,7 @@ def test_browser_upload_your_own_csv_and_a_bad_file(
     good.write_text("\n".join(rows))
     bad = tmp_path / "photo.csv"
     bad.write_bytes(bytes(range(256)) * 10)
-    page.goto(f"{app_url}/train")
-    wait_for_app(page)
-    page.get_by_role("combobox", name="Data").click()
-    page.get_by_role("option", name="Upload your own").click()
-    wait_for_app(page)
-    expect(page.get_by_text("Upload a CSV or a ZIP to train on your own data")).to_be_visible()
+    open_train_upload(page, app_url)
     uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
     uploader.set_input_files(str(bad))
     expect(page.get_by_test_id("stAlertContentError")).to_be_visible(timeout=60_000)
