@@ -14,19 +14,22 @@ st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:",
 # 2-core machine: a MiniLM-contextual explanation took 940 ms with 2 threads, 12 ms with 1.
 torch.set_num_threads(1)
 
+# The language first: every word below (the page titles too) follows this session's choice.
+ui.language_switch()
+
 # One entry per page in views/; the text page is home: users come to type a sentence. The folder
 # is not called pages/: Streamlit would also serve pages/*.py on their own, and a fresh server's
 # first visitor of a page URL (e.g. /train) got the page without this script (no shared sidebar
 # title, no workspace cookie, no restored view).
 PAGES = [
-    st.Page("views/text.py", title="Text", icon=":material/text_fields:", default=True),
-    st.Page("views/image.py", title="Image", icon=":material/image:"),
-    st.Page("views/model.py", title="The model", icon=":material/function:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/present.py", title="Present", icon=":material/slideshow:"),
-    st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("views/attention.py", title="Does attention matter?", icon=":material/visibility:"),
-    st.Page("views/about.py", title="About", icon=":material/info:"),
+    st.Page("views/text.py", title=ui.tr("Text"), icon=":material/text_fields:", default=True),
+    st.Page("views/image.py", title=ui.tr("Image"), icon=":material/image:"),
+    st.Page("views/model.py", title=ui.tr("The model"), icon=":material/function:"),
+    st.Page("views/train.py", title=ui.tr("Train"), icon=":material/model_training:"),
+    st.Page("views/present.py", title=ui.tr("Present"), icon=":material/slideshow:"),
+    st.Page("views/compare.py", title=ui.tr("Compare"), icon=":material/compare:"),
+    st.Page("views/attention.py", title=ui.tr("Does attention matter?"), icon=":material/visibility:"),
+    st.Page("views/about.py", title=ui.tr("About"), icon=":material/info:"),
 ]
 
 # The app's name above the page list: st.logo is drawn at the very top of the sidebar, where a

@@ -243,6 +243,9 @@ class _Safety:
         name = _callee(node)
         if name in ESCAPERS or name in NUMERIC or name in SAFE_CALLS:
             return True
+        if name == "tr" and node.args:  # core.i18n.tr: a safe msgid in our catalog's words,
+            fields = [node.args[0], *(k.value for k in node.keywords)]  # safe fields formatted in
+            return all(self.safe(field, scope) for field in fields)
         if name == "join" and len(node.args) == 1:
             arg = node.args[0]
             if isinstance(arg, ast.Call) and _callee(arg) == "map" and arg.args:

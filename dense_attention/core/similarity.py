@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .i18n import N_
+
 # Notation: B batch, N tokens, d hidden size, a width of the additive attention layer.
 
 
@@ -86,42 +88,42 @@ class Similarity:
     name: str
     fn: SimilarityFn  # (h (B, N, d), params) -> s (B, N, N), before the temperature
     latex: str  # s(h_i, h_j) written out
-    description: str
+    description: str  # English, marked for core.i18n: show it as tr(description)
 
 
 SIMILARITIES: dict[str, Similarity] = {
     s.name: s
     for s in (
-        Similarity("dot", _dot, r"h_i^\top h_j", "Plain dot product: large vectors dominate."),
+        Similarity("dot", _dot, r"h_i^\top h_j", N_("Plain dot product: large vectors dominate.")),
         Similarity(
             "scaled_dot",
             _scaled_dot,
             r"\frac{h_i^\top h_j}{\sqrt{d}}",
-            "Dot product over sqrt(d), as in Transformers: keeps scores in range as d grows.",
+            N_("Dot product over sqrt(d), as in Transformers: keeps scores in range as d grows."),
         ),
         Similarity(
             "cosine",
             _cosine,
             r"\frac{h_i^\top h_j}{\lVert h_i\rVert\,\lVert h_j\rVert}",
-            "Angle only, in [-1, 1]: scores are small, so a low temperature sharpens them.",
+            N_("Angle only, in [-1, 1]: scores are small, so a low temperature sharpens them."),
         ),
         Similarity(
             "neg_euclidean",
             _neg_euclidean,
             r"-\lVert h_i - h_j\rVert^2",
-            "Negative squared distance: every token scores itself highest (0).",
+            N_("Negative squared distance: every token scores itself highest (0)."),
         ),
         Similarity(
             "additive",
             _additive,
             r"w^\top \tanh(W_q h_i + W_k h_j)",
-            "Bahdanau-style additive attention, the source article's own layer.",
+            N_("Bahdanau-style additive attention, the source article's own layer."),
         ),
         Similarity(
             "bilinear",
             _bilinear,
             r"h_i^\top W_s h_j",
-            "A learned bilinear form; it starts equal to the scaled dot product.",
+            N_("A learned bilinear form; it starts equal to the scaled dot product."),
         ),
     )
 }

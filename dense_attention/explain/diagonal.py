@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..core.i18n import N_, tr
 from ..core.trace import Trace
 from .verdict import DIAGONAL, Effect, mean_diagonal
 
@@ -15,20 +16,36 @@ __all__ = ["SELF_REASONS", "DiagonalNote", "why_diagonal"]
 
 # Why s(h_i, h_i) comes first, per similarity ({tau} and {top} are filled in: top = 1/τ).
 SELF_REASONS = {
-    "cosine": "cos(h_i, h_i) = 1 is the largest value cosine similarity can take, so at "
-    "τ = {tau:g} every token scores itself 1/τ = {top:.1f} and no other token can score higher.",
-    "neg_euclidean": "−‖h_i − h_i‖² = 0 is the largest value this similarity can take: no "
-    "token scores higher against token i than token i itself.",
-    "dot": "h_i·h_i = ‖h_i‖² is at least h_i·h_j for every h_j no longer than h_i "
-    "(Cauchy–Schwarz): without separate query and key projections a token tends to score "
-    "itself highest.",
-    "scaled_dot": "h_i·h_i/√d = ‖h_i‖²/√d is at least h_i·h_j/√d for every h_j no longer than "
-    "h_i (Cauchy–Schwarz): without separate query and key projections a token tends to score "
-    "itself highest.",
-    "additive": "Additive similarity has its own weights W_q, W_k and w: nothing in its form "
-    "makes a token's own score the largest; here its weights do.",
-    "bilinear": "Bilinear similarity h_iᵀ W_s h_j has its own weight W_s: nothing in its form "
-    "makes h_iᵀ W_s h_i the largest; here its weights do.",
+    "cosine": N_(
+        "cos(h_i, h_i) = 1 is the largest value cosine similarity can "
+        "take, so at τ = {tau:g} every token scores itself 1/τ = "
+        "{top:.1f} and no other token can score higher."
+    ),
+    "neg_euclidean": N_(
+        "−‖h_i − h_i‖² = 0 is the largest value this similarity can "
+        "take: no token scores higher against token i than token i "
+        "itself."
+    ),
+    "dot": N_(
+        "h_i·h_i = ‖h_i‖² is at least h_i·h_j for every h_j no longer "
+        "than h_i (Cauchy–Schwarz): without separate query and key "
+        "projections a token tends to score itself highest."
+    ),
+    "scaled_dot": N_(
+        "h_i·h_i/√d = ‖h_i‖²/√d is at least h_i·h_j/√d for every h_j no "
+        "longer than h_i (Cauchy–Schwarz): without separate query and "
+        "key projections a token tends to score itself highest."
+    ),
+    "additive": N_(
+        "Additive similarity has its own weights W_q, W_k and w: nothing "
+        "in its form makes a token's own score the largest; here its "
+        "weights do."
+    ),
+    "bilinear": N_(
+        "Bilinear similarity h_iᵀ W_s h_j has its own weight W_s: "
+        "nothing in its form makes h_iᵀ W_s h_i the largest; here its "
+        "weights do."
+    ),
 }
 PROJECTED = ("additive", "bilinear")  # similarities with their own query/key weights
 
@@ -48,34 +65,43 @@ class DiagonalNote:
 
 def _row_line(note: DiagonalNote, tokens: Sequence[str]) -> str:
     i, j = note.row, note.other
-    own = f"Row {i + 1} ('{tokens[i]}'): its own score s_ii = {note.self_score:.2f}"
-    other = f"{note.other_score:.2f} (j = {j + 1}, '{tokens[j]}')"
+    fields = {
+        "row": i + 1, "token": tokens[i], "own": note.self_score, "other": note.other_score,
+        "j": j + 1, "other_token": tokens[j], "weight": note.self_weight,
+    }  # fmt: skip
     if note.self_score >= note.other_score:
-        return f"{own}, the row's next best {other}; so a_ii = {note.self_weight:.2f}."
-    return f"{own}, but this row's largest is {other}; a_ii = {note.self_weight:.2f}."
+        return tr(
+            "Row {row} ('{token}'): its own score s_ii = {own:.2f}, the row's next best "
+            "{other:.2f} (j = {j}, '{other_token}'); so a_ii = {weight:.2f}.",
+            **fields,
+        )
+    return tr(
+        "Row {row} ('{token}'): its own score s_ii = {own:.2f}, but this row's largest is "
+        "{other:.2f} (j = {j}, '{other_token}'); a_ii = {weight:.2f}.",
+        **fields,
+    )
 
 
 def _identity_line(mixing: Effect) -> str:
     what = {
-        "barely": "what the matrix adds beyond the diagonal does not decide.",
-        "a little": "what the matrix adds beyond the diagonal moves p a little.",
-        "decides": "what the matrix adds beyond the diagonal still decides.",
+        "barely": N_("what the matrix adds beyond the diagonal does not decide."),
+        "a little": N_("what the matrix adds beyond the diagonal moves p a little."),
+        "decides": N_("what the matrix adds beyond the diagonal still decides."),
     }[mixing.level]
-    return f"Replacing the attention by the identity (v_i = h_i) {mixing.moves()}: {what}"
+    return tr("Replacing the attention by the identity (v_i = h_i) {moves}: {what}",
+              moves=mixing.moves(), what=tr(what))  # fmt: skip
 
 
 def _options_line(similarity: str, temperature: float, gap: float) -> str:
     hotter = 2 * temperature
-    tau = (
-        f"A higher temperature τ divides every score: at τ = {hotter:g} the gap between s_ii "
-        f"and s_ij, {gap:.2f} now, halves to {gap / 2:.2f}."
-    )
+    tau = tr("A higher temperature τ divides every score: at τ = {hotter:g} the gap between "
+             "s_ii and s_ij, {gap:.2f} now, halves to {half:.2f}.", hotter=hotter, gap=gap,
+             half=gap / 2)  # fmt: skip
     if similarity in PROJECTED:
         return tau
-    return (
-        f"{tau} A similarity with separate query and key weights, bilinear (h_iᵀ W_s h_j) or "
-        "additive, need not score a token highest against itself (a model trained with it)."
-    )
+    return tr("{tau} A similarity with separate query and key weights, bilinear (h_iᵀ W_s h_j) "
+              "or additive, need not score a token highest against itself (a model trained with "
+              "it).", tau=tau)  # fmt: skip
 
 
 def why_diagonal(
@@ -97,9 +123,13 @@ def why_diagonal(
         float(attn[row, row]), (),
     )  # fmt: skip
     tau = float(trace.temperature)
-    reason = SELF_REASONS.get(trace.similarity, "").format(tau=tau, top=1 / tau)
+    reason = tr(SELF_REASONS[trace.similarity], tau=tau, top=1 / tau) if (
+        trace.similarity in SELF_REASONS) else ""  # fmt: skip
     lines = [
-        f"{diagonal:.0%} of the attention sits on the diagonal: each token mostly looks at itself.",
+        tr(
+            "{share:.0%} of the attention sits on the diagonal: each token mostly looks at itself.",
+            share=diagonal,
+        ),  # fmt: skip
         reason,
         _row_line(note, tokens),
     ]

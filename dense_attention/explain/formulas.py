@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..core.similarity import SIMILARITIES
 from ..core.trace import Trace
 
@@ -25,25 +26,25 @@ class Step:
     words for one model (title, caption) come from explain.words."""
 
     key: str
-    title: str
+    title: str  # English, marked for core.i18n (words.step_title translates it)
     latex: str  # the general formula; step_latex gives it for a model's actual settings
 
 
 STEPS: tuple[Step, ...] = (
-    Step("x", "Input", r"x_i \in \mathbb{R}^{D}, \quad i = 1, \dots, N"),
-    Step("h", "Dense layer", r"h_i = \operatorname{act}(W x_i + b) \in \mathbb{R}^{d}"),
-    Step("similarity", "Similarity", r"s(h_i, h_j)"),
-    Step("scores", "Temperature", r"s_{ij} = \frac{s(h_i, h_j)}{\tau}"),
-    Step("attn", "Attention weights",
+    Step("x", N_("Input"), r"x_i \in \mathbb{R}^{D}, \quad i = 1, \dots, N"),
+    Step("h", N_("Dense layer"), r"h_i = \operatorname{act}(W x_i + b) \in \mathbb{R}^{d}"),
+    Step("similarity", N_("Similarity"), r"s(h_i, h_j)"),
+    Step("scores", N_("Temperature"), r"s_{ij} = \frac{s(h_i, h_j)}{\tau}"),
+    Step("attn", N_("Attention weights"),
          r"a_{ij} = \frac{\exp(s_{ij})}{\sum_{k=1}^{N} \exp(s_{ik})}"),
-    Step("values", "Attention values", r"v_i = \sum_{j=1}^{N} a_{ij}\, h_j"),
-    Step("alpha", "Pooling weights",
+    Step("values", N_("Attention values"), r"v_i = \sum_{j=1}^{N} a_{ij}\, h_j"),
+    Step("alpha", N_("Pooling weights"),
          r"\begin{aligned} e_i &= u^\top \tanh(W_\alpha v_i + b_\alpha) \\ "
          r"\alpha_i &= \frac{\exp(e_i)}{\sum_{k=1}^{N} \exp(e_k)} \end{aligned}"),
-    Step("c", "Attention pooling", r"c = \sigma\Big(\sum_{i=1}^{N} \alpha_i v_i\Big)"),
-    Step("h_o", "Skip input", r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i"),
+    Step("c", N_("Attention pooling"), r"c = \sigma\Big(\sum_{i=1}^{N} \alpha_i v_i\Big)"),
+    Step("h_o", N_("Skip input"), r"h_o = \frac{1}{N} \sum_{i=1}^{N} h_i"),
     # two lines: on one, the formula was wider than the step's column on a laptop screen
-    Step("probs", "Output", r"\begin{gathered} z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix}"
+    Step("probs", N_("Output"), r"\begin{gathered} z = W_2 \begin{bmatrix} c \\ h_o \end{bmatrix}"
          r" + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}"),
 )  # fmt: skip
 
@@ -107,7 +108,7 @@ def _apply(activation: str, body: str) -> str:
 
 
 # Beside the attention step of a model trained with ModelConfig.exclude_self.
-EXCLUDE_SELF_NOTE = "Here a_ii is masked before the softmax: each token attends to the others."
+EXCLUDE_SELF_NOTE = N_("Here a_ii is masked before the softmax: each token attends to the others.")
 
 
 def step_latex(
@@ -376,15 +377,16 @@ def cell_latex(
         rf" = {fmt_number(num['winner_prob'])}",
     )
     return [
-        ("**Score**: the similarity of query $i$ and key $j$, divided by the temperature τ",
+        (tr("**Score**: the similarity of query $i$ and key $j$, divided by the temperature τ"),
          _score_latex(num, i1, j1, tokens[i], tokens[j])),
-        ("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ (same result)",
+        (tr("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ "
+            "(same result)"),
          _attn_latex(num, _softmax_row(trace, _np(trace.scores[0]), i), i1, j1)),
-        ("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first component)",
+        (tr("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first component)"),
          _values_latex(num, _np(trace.attn[0, i]), _np(trace.h[0]), i1, j1)),
-        ("**Pooling weight** of token $i$", pooling),
-        ("**Pooled vector** (first components)", pooled_latex),
-        ("**Output**: the winning class, its logit and its probability", output),
+        (tr("**Pooling weight** of token $i$"), pooling),
+        (tr("**Pooled vector** (first components)"), pooled_latex),
+        (tr("**Output**: the winning class, its logit and its probability"), output),
     ]  # fmt: skip
 
 

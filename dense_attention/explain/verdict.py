@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..core.trace import Trace, attention_entropy
 from ..inputs.classifier import Classifier
 from . import drag
@@ -43,13 +44,13 @@ __all__ = [
 
 # What each ablation of faithfulness.ABLATIONS replaces, in the page's words.
 ABLATION_LABELS = {
-    "uniform": "Uniform attention (a_ij = 1/N)",
-    "permuted": "Permuted attention (each row shuffled, 20 draws)",
-    "no_attention": "No attention (v_i = h_i)",
-    "uniform_alpha": "Uniform pooling (α_i = 1/N)",
-    "h_o_mean": "No skip input (h_o := its training mean)",
-    "h_o_zero": "No skip input (h_o := 0)",
-    "c_mean": "No pooled vector (c := its training mean)",
+    "uniform": N_("Uniform attention (a_ij = 1/N)"),
+    "permuted": N_("Permuted attention (each row shuffled, 20 draws)"),
+    "no_attention": N_("No attention (v_i = h_i)"),
+    "uniform_alpha": N_("Uniform pooling (α_i = 1/N)"),
+    "h_o_mean": N_("No skip input (h_o := its training mean)"),
+    "h_o_zero": N_("No skip input (h_o := 0)"),
+    "c_mean": N_("No pooled vector (c := its training mean)"),
 }
 
 # The verdict's thresholds (docs/faithfulness.md, "The verdict"), on one input's Δp of the
@@ -70,18 +71,18 @@ PATH_ABLATIONS = {
     "skip": ("h_o_mean", "h_o_zero"),  # h_o replaced: only with skip = "mean"
 }
 PATH_NAMES = {
-    "mixing": "token-to-token attention",
-    "shape": "the shape of token-to-token attention",
-    "pooling": "the pooling α",
-    "skip": "the skip input h_o",
+    "mixing": N_("token-to-token attention"),
+    "shape": N_("the shape of token-to-token attention"),
+    "pooling": N_("the pooling α"),
+    "skip": N_("the skip input h_o"),
 }
 REPLACEMENTS = {  # what the ablation does, as the subject of "... moves p by X"
-    "no_attention": "replacing it by the identity (v_i = h_i)",
-    "uniform": "uniform attention (a_ij = 1/N)",
-    "permuted": "shuffling each row of the attention",
-    "uniform_alpha": "uniform α (α_i = 1/N)",
-    "h_o_mean": "replacing h_o by its training mean",
-    "h_o_zero": "replacing h_o by 0",
+    "no_attention": N_("replacing it by the identity (v_i = h_i)"),
+    "uniform": N_("uniform attention (a_ij = 1/N)"),
+    "permuted": N_("shuffling each row of the attention"),
+    "uniform_alpha": N_("uniform α (α_i = 1/N)"),
+    "h_o_mean": N_("replacing h_o by its training mean"),
+    "h_o_zero": N_("replacing h_o by 0"),
 }
 LEVELS = ("decides", "a little", "barely")  # an Effect's level, strongest first
 
@@ -129,16 +130,22 @@ class Effect:
 
     def moves(self) -> str:
         """ "moves p by −0.19", "changes p by +0.004", with the flip when there is one."""
-        verb = "changes" if self.level == "barely" else "moves"
-        flip = ""
-        if self.flipped:
-            rate = f" in {self.flip_rate:.0%} of its draws" if self.ablation == "permuted" else ""
-            flip = f" and flips the prediction{rate}" + (f" to '{self.to}'" if self.to else "")
-        return f"{verb} p by {fmt_delta(self.delta)}{flip}"
+        delta = fmt_delta(self.delta)
+        moved = tr("changes p by {delta}", delta=delta) if self.level == "barely" else tr(
+            "moves p by {delta}", delta=delta)  # fmt: skip
+        if not self.flipped:
+            return moved
+        if self.ablation == "permuted":
+            return tr("{moved} and flips the prediction in {rate:.0%} of its draws",
+                      moved=moved, rate=self.flip_rate)  # fmt: skip
+        if self.to:
+            return tr("{moved} and flips the prediction to '{to}'", moved=moved, to=self.to)
+        return tr("{moved} and flips the prediction", moved=moved)
 
     @property
     def replaced(self) -> str:
-        return f"{REPLACEMENTS[self.ablation]} {self.moves()}"
+        return tr("{replacement} {moves}", replacement=tr(REPLACEMENTS[self.ablation]),
+                  moves=self.moves())  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,26 +191,30 @@ def _effects(
 
 def _token_sentence(mixing: Effect, shape: Effect, diagonal: float) -> str:
     """What token-to-token attention does: its mixing (the identity), its shape, its diagonal."""
-    share = f"{diagonal:.0%} on the diagonal"
     keeps = diagonal > DIAGONAL
     where = (
-        f"mostly keeps each token itself ({share})"
+        tr("mostly keeps each token itself ({share:.0%} on the diagonal)", share=diagonal)
         if keeps
-        else f"puts {share} (the share a token keeps for itself)"
-    )
+        else tr("puts {share:.0%} on the diagonal (the share a token keeps for itself)",
+                share=diagonal)
+    )  # fmt: skip
+    fields = {"where": where, "mixing": mixing.replaced, "shape": shape.replaced}
     if mixing.level == "decides":
-        return f"Token-to-token attention decides: {mixing.replaced}. It {where}; {shape.replaced}."
+        return tr("Token-to-token attention decides: {mixing}. It {where}; {shape}.", **fields)
+    if shape.level == "decides" and keeps:
+        return tr(
+            "Here token-to-token attention {where}; {mixing}, but {shape}, taking that diagonal "
+            "away: its shape decides, not what it mixes in from other tokens.",
+            **fields)  # fmt: skip
     if shape.level == "decides":
-        why = ", taking that diagonal away" if keeps else ""
-        return (
-            f"Here token-to-token attention {where}; {mixing.replaced}, but {shape.replaced}"
-            f"{why}: its shape decides, not what it mixes in from other tokens."
-        )
-    little = "moves p a little but " if "a little" in (mixing.level, shape.level) else ""
-    return (
-        f"Here token-to-token attention {where}; {mixing.replaced} and {shape.replaced}: "
-        f"it {little}does not decide."
-    )
+        return tr(
+            "Here token-to-token attention {where}; {mixing}, but {shape}: its shape decides, "
+            "not what it mixes in from other tokens.", **fields)  # fmt: skip
+    if "a little" in (mixing.level, shape.level):
+        return tr("Here token-to-token attention {where}; {mixing} and {shape}: it moves p a "
+                  "little but does not decide.", **fields)  # fmt: skip
+    return tr("Here token-to-token attention {where}; {mixing} and {shape}: it does not decide.",
+              **fields)  # fmt: skip
 
 
 def _upper(text: str) -> str:
@@ -213,20 +224,23 @@ def _upper(text: str) -> str:
 
 def _path_sentence(effect: Effect) -> str:
     """The pooling α or the skip input h_o, at its level."""
-    name = PATH_NAMES[effect.path]
+    name, replaced = tr(PATH_NAMES[effect.path]), effect.replaced
     if effect.level == "decides":
-        return f"{_upper(name)} decides: {effect.replaced}."
+        return tr("{name} decides: {replaced}.", name=_upper(name), replaced=replaced)
     if effect.level == "a little":
-        return f"{_upper(effect.replaced)}: {name} counts a little but does not decide."
-    return f"{_upper(name)} barely matters: {effect.replaced}."
+        return tr("{replaced}: {name} counts a little but does not decide.",
+                  replaced=_upper(replaced), name=name)  # fmt: skip
+    return tr("{name} barely matters: {replaced}.", name=_upper(name), replaced=replaced)
 
 
 def _headline(decides: tuple[str, ...]) -> str:
-    names = [PATH_NAMES[p] for p in decides if not (p == "shape" and "mixing" in decides)]
+    names = [tr(PATH_NAMES[p]) for p in decides if not (p == "shape" and "mixing" in decides)]
     if not names:
-        return "No single path decides this prediction"
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"{_upper(joined)} {'decides' if len(names) == 1 else 'decide'}"
+        return tr("No single path decides this prediction")
+    if len(names) == 1:
+        return tr("{name} decides", name=_upper(names[0]))
+    joined = tr("{names} and {last}", names=tr(", ").join(names[:-1]), last=names[-1])
+    return tr("{names} decide", names=_upper(joined))
 
 
 def judge(
@@ -246,8 +260,11 @@ def judge(
     sentences += [_path_sentence(effects[p]) for p in ("pooling", "skip") if p in effects]
     if not decides:
         sentences.append(
-            f"No single path decides: none of these replacements moves p by {DECIDES:g} or more, "
-            "or flips it."
+            tr(
+                "No single path decides: none of these replacements moves p by {decides:g} or "
+                "more, or flips it.",
+                decides=DECIDES,
+            )  # fmt: skip
         )
     return Verdict(_headline(decides), " ".join(sentences), decides, effects, diagonal)
 
@@ -323,7 +340,7 @@ def ablation_table(result: Faithfulness, config: ModelConfig | None = None) -> p
             continue
         new = int(np.argmax(ablation.probs))
         rows.append({
-            "ablation": ABLATION_LABELS.get(name, name),
+            "ablation": tr(ABLATION_LABELS.get(name, name)),
             "prediction": result.classes[new],
             "p_original_class": float(ablation.probs[result.predicted]),
             "delta_p": round(ablation.delta, SHOWN_DECIMALS) + 0.0,  # + 0.0: -0.0 becomes 0.0
@@ -369,7 +386,7 @@ def dataset_table(block: dict[str, Any], config: ModelConfig | None = None) -> p
     as one row per ablation of a path the model has: its flip rate and mean |Δp|."""
     flips, moves = block.get("flip_rate", {}), block.get("mean_abs_delta", {})
     rows = [
-        {"ablation": ABLATION_LABELS.get(name, name), "flip_rate": rate,
+        {"ablation": tr(ABLATION_LABELS.get(name, name)), "flip_rate": rate,
          "mean_abs_delta_p": moves.get(name)}
         for name, rate in flips.items() if _shown(name, config)
     ]  # fmt: skip
@@ -428,14 +445,19 @@ def input_caution(classifier: Classifier, text: str) -> str | None:
         return None
     unknown = int(classifier.encoder.unknown(ids[None].to(classifier.encoder.device)).sum())
     if unknown / len(ids) >= UNKNOWN_SHARE:
-        return (
-            f"Most of this input is unknown to the model ({unknown} of {len(ids)} word pieces "
-            "read as [UNK]): the prediction says little about this text."
+        return tr(
+            "Most of this input is unknown to the model ({unknown} of {len} "
+            "word pieces read as [UNK]): the prediction says little about "
+            "this text.",
+            unknown=unknown,
+            len=len(ids),
         )
     words = text.split()
     if len(words) == 1 and words[0].strip(".,!?;:").lower() in STOP_WORDS:
-        return (
-            f"A single stop word ({words[0]!r}) tells the model almost nothing: the prediction "
-            "reflects what it learned on average, not this input."
+        return tr(
+            "A single stop word ({words!r}) tells the model almost nothing: "
+            "the prediction reflects what it learned on average, not this "
+            "input.",
+            words=words[0],
         )
     return None

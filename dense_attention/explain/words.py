@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..core.similarity import SIMILARITIES
 from ..inputs.image_encoder import ImageConfig
 from ..inputs.text_encoder import TextConfig
@@ -33,13 +34,16 @@ Inputs = TextConfig | ImageConfig | None  # how x is made; None: say only what e
 # The activation as a word ("" for identity: nothing is applied).
 _ACTIVATION_NAMES = {"identity": "", "relu": "ReLU", "tanh": "tanh", "gelu": "GELU"}
 _POOL_NAMES = {"identity": "", "relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
-_ENCODERS = {"lstm": "a bidirectional LSTM", "transformer": "one transformer encoder layer"}
+_ENCODERS = {"lstm": N_("a bidirectional LSTM"), "transformer": N_("one transformer encoder layer")}
 _TEXT_TOKENS = {
-    "learned": "its word piece's learned embedding ({width} numbers)",
-    "minilm_static": "MiniLM's embedding of its word piece ({width} numbers, the same in any "
-    "sentence)",
-    "minilm_contextual": "MiniLM's contextual vector of its word piece ({width} numbers: "
-    "MiniLM has read the whole text)",
+    "learned": N_("its word piece's learned embedding ({width} numbers)"),
+    "minilm_static": N_(
+        "MiniLM's embedding of its word piece ({width} numbers, the same in any sentence)"
+    ),
+    "minilm_contextual": N_(
+        "MiniLM's contextual vector of its word piece ({width} numbers: "
+        "MiniLM has read the whole text)"
+    ),
 }
 
 
@@ -47,7 +51,7 @@ def activation_words(name: str) -> str:
     """How the dense layer's activation is applied, as words: "then GELU", or "with no
     activation" for identity."""
     word = _ACTIVATION_NAMES[name]
-    return f"then {word}" if word else "with no activation (h is linear in x)"
+    return tr("then {word}", word=word) if word else tr("with no activation (h is linear in x)")
 
 
 def c_formula(config: ModelConfig, html: bool = False) -> str:
@@ -62,100 +66,134 @@ def c_formula(config: ModelConfig, html: bool = False) -> str:
 def input_words(inputs: Inputs) -> str:
     """What one token's x is made of, for the model's encoder (generic words for None)."""
     if isinstance(inputs, TextConfig):
-        token = _TEXT_TOKENS[inputs.mode].format(width=inputs.token_dim)
+        token = tr(_TEXT_TOKENS[inputs.mode], width=inputs.token_dim)
     elif isinstance(inputs, ImageConfig):
         p, channels = inputs.patch, inputs.channels
-        colour = "grey level" if channels == 1 else "RGB value"
-        token = f"the {colour}s of its {p}×{p}-pixel patch ({p * p * channels} numbers)"
+        colour = tr("grey level") if channels == 1 else tr("RGB value")
+        token = tr(
+            "the {colour}s of its {p}×{p}-pixel patch ({value} numbers)",
+            colour=colour,
+            p=p,
+            value=p * p * channels,
+        )
     else:
-        return "the features of one word piece or image patch"
+        return tr("the features of one word piece or image patch")
     if inputs.pos_dim:
-        return f"{token}, then a learned embedding of its position ({inputs.pos_dim} numbers)"
-    return f"{token}; no position of its own is added"
+        return tr(
+            "{token}, then a learned embedding of its position ({pos_dim} numbers)",
+            token=token,
+            pos_dim=inputs.pos_dim,
+        )
+    return tr("{token}; no position of its own is added", token=token)
 
 
 def temperature_words(tau: float) -> str:
     """What dividing by τ does at this τ: "sharpens the attention (τ < 1): ..."."""
     if tau < 1:
-        return f"sharpens the attention (τ < 1): gaps between scores grow {1 / tau:.3g} times"
+        return tr(
+            "sharpens the attention (τ < 1): gaps between scores grow {value:.3g} times",
+            value=1 / tau,
+        )
     if tau > 1:
-        return f"flattens the attention (τ > 1): gaps between scores shrink {tau:.3g} times"
-    return "leaves the scores as they are"
+        return tr(
+            "flattens the attention (τ > 1): gaps between scores shrink {tau:.3g} times", tau=tau
+        )
+    return tr("leaves the scores as they are")
 
 
 def _x(config: ModelConfig, inputs: Inputs) -> str:
-    return (
-        f"Each of the N tokens enters as a vector of D = {config.input_dim} numbers: "
-        f"{input_words(inputs)}."
+    return tr(
+        "Each of the N tokens enters as a vector of D = {input_dim} numbers: {input_words}.",
+        input_dim=config.input_dim,
+        input_words=input_words(inputs),
     )
 
 
 def _h(config: ModelConfig, inputs: Inputs) -> str:
-    each = "it" if config.sequence_encoder == "none" else "each x'_i"
-    layer = (
-        f"one fully connected layer, shared by every token, projects {each} to "
-        f"d = {config.hidden_dim} hidden units, {activation_words(config.activation)}."
+    each = tr("it") if config.sequence_encoder == "none" else tr("each x'_i")
+    layer = tr(
+        "one fully connected layer, shared by every token, projects "
+        "{each} to d = {hidden_dim} hidden units, {activation_words}.",
+        each=each,
+        hidden_dim=config.hidden_dim,
+        activation_words=activation_words(config.activation),
     )
     if config.sequence_encoder == "none":
         return layer[0].upper() + layer[1:]
-    return (
-        f"First {_ENCODERS[config.sequence_encoder]} reads the tokens in order (x'); then {layer}"
+    return tr(
+        "First {encoder} reads the tokens in order (x'); then {layer}",
+        encoder=tr(_ENCODERS[config.sequence_encoder]),
+        layer=layer,
     )
 
 
 def _similarity(config: ModelConfig, inputs: Inputs) -> str:
     sim = SIMILARITIES[config.similarity]
-    return (
-        f"How much token i (the query) matches token j (the key), for every pair, scored with "
-        f"{config.similarity}. {sim.description}"
+    return tr(
+        "How much token i (the query) matches token j (the key), for "
+        "every pair, scored with {similarity}. {description}",
+        similarity=config.similarity,
+        description=tr(sim.description),
     )
 
 
 def _scores(config: ModelConfig, inputs: Inputs) -> str:
     tau = config.temperature
-    return f"Dividing every similarity by the temperature τ = {tau:g} {temperature_words(tau)}."
+    return tr(
+        "Dividing every similarity by the temperature τ = {tau:g} {temperature_words}.",
+        tau=tau,
+        temperature_words=temperature_words(tau),
+    )
 
 
 def _alpha(config: ModelConfig, inputs: Inputs) -> str:
     if config.pooling == "mean":
-        return "Mean pooling: every token counts the same, α_i = 1/N; nothing is learned here."
-    return (
-        "A second, learned attention scores each token's attention value (e_i) and a softmax "
-        "over the tokens turns the scores into weights α_i: how much each token counts for the "
-        "whole input."
+        return tr("Mean pooling: every token counts the same, α_i = 1/N; nothing is learned here.")
+    return tr(
+        "A second, learned attention scores each token's attention value "
+        "(e_i) and a softmax over the tokens turns the scores into "
+        "weights α_i: how much each token counts for the whole input."
     )
 
 
 def _through(config: ModelConfig) -> str:
     name = _POOL_NAMES[config.pool_activation]
-    return f", through {name}," if name else " (no activation after it)"
+    return tr(", through {name},", name=name) if name else tr(" (no activation after it)")
 
 
 def _c(config: ModelConfig, inputs: Inputs) -> str:
-    summed = "plain mean" if config.pooling == "mean" else "α-weighted sum"
-    return (
-        f"The {summed} of the attention values{_through(config)} gives one vector c for the "
-        f"whole input: {c_formula(config)}."
+    summed = tr("plain mean") if config.pooling == "mean" else tr("α-weighted sum")
+    return tr(
+        "The {summed} of the attention values{through} gives one vector "
+        "c for the whole input: {c_formula}.",
+        summed=summed,
+        through=_through(config),
+        c_formula=c_formula(config),
     )
 
 
 def _h_o(config: ModelConfig, inputs: Inputs) -> str:
     if config.skip == "none":
-        return (
-            "h_o is not used (skip = none): the output layer reads c alone, so every path to "
-            "the prediction goes through the attention values and the pooling."
+        return tr(
+            "h_o is not used (skip = none): the output layer reads c alone, "
+            "so every path to the prediction goes through the attention "
+            "values and the pooling."
         )
-    return (
-        "The plain mean of the hidden vectors h_i goes to the output layer beside c: a path to "
-        "the prediction that goes around attention."
+    return tr(
+        "The plain mean of the hidden vectors h_i goes to the output "
+        "layer beside c: a path to the prediction that goes around "
+        "attention."
     )
 
 
 def _probs(config: ModelConfig, inputs: Inputs) -> str:
-    reads = "c alone" if config.skip == "none" else "c and h_o side by side"
-    return (
-        f"A last dense layer reads {reads} and gives one logit for each of the "
-        f"{config.num_classes} classes; the softmax makes them probabilities."
+    reads = tr("c alone") if config.skip == "none" else tr("c and h_o side by side")
+    return tr(
+        "A last dense layer reads {reads} and gives one logit for each "
+        "of the {num_classes} classes; the softmax makes them "
+        "probabilities.",
+        reads=reads,
+        num_classes=config.num_classes,
     )
 
 
@@ -164,11 +202,11 @@ _CAPTIONS: dict[str, Callable[[ModelConfig, Inputs], str]] = {
     "h": _h,
     "similarity": _similarity,
     "scores": _scores,
-    "attn": lambda config, inputs: (
-        "A softmax over each row: token i spreads one unit of attention over all N tokens j, "
-        "itself included."
+    "attn": lambda config, inputs: tr(
+        "A softmax over each row: token i spreads one unit of attention "
+        "over all N tokens j, itself included."
     ),
-    "values": lambda config, inputs: (
+    "values": lambda config, inputs: tr(
         "Each token becomes the attention-weighted average of every token's hidden vector."
     ),
     "alpha": _alpha,
@@ -180,7 +218,9 @@ _CAPTIONS: dict[str, Callable[[ModelConfig, Inputs], str]] = {
 
 def _check_key(key: str) -> None:
     if key not in STEP_KEYS:
-        raise ValueError(f"unknown step {key!r}; choose from {list(STEP_KEYS)}")
+        raise ValueError(
+            tr("unknown step {key!r}; choose from {list}", key=key, list=list(STEP_KEYS))
+        )
 
 
 def caption(key: str, config: ModelConfig, inputs: Inputs = None) -> str:
@@ -194,21 +234,23 @@ def step_title(key: str, config: ModelConfig) -> str:
     """Step `key`'s heading for this model ("Skip input (not used)" under skip="none")."""
     _check_key(key)
     if key == "alpha" and config.pooling == "mean":
-        return "Pooling weights (all equal: mean pooling)"
+        return tr("Pooling weights (all equal: mean pooling)")
     if key == "c" and config.pooling == "mean":
-        return "Mean pooling"
+        return tr("Mean pooling")
     if key == "h_o" and config.skip == "none":
-        return "Skip input (not used)"
-    return next(step.title for step in STEPS if step.key == key)
+        return tr("Skip input (not used)")
+    return tr(next(step.title for step in STEPS if step.key == key))
 
 
 def chart_titles(config: ModelConfig) -> dict[str, str]:
     """The titles of the step figures whose words depend on the model (trace_plots.trace_figures
     keys alpha, c, h_o), as plotly HTML: c's activation is the one in its formula."""
-    alpha = "Pooling weights α<sub>i</sub>"
-    skip = "Skip input h<sub>o</sub> = mean of h<sub>i</sub>"
+    alpha = tr("Pooling weights α<sub>i</sub>")
+    skip = tr("Skip input h<sub>o</sub> = mean of h<sub>i</sub>")
     return {
-        "alpha": f"{alpha} = 1/N (mean pooling)" if config.pooling == "mean" else alpha,
-        "c": f"Pooled vector {c_formula(config, html=True)}",
-        "h_o": f"{skip}: not used (skip = none)" if config.skip == "none" else skip,
+        "alpha": tr("{alpha} = 1/N (mean pooling)", alpha=alpha)
+        if config.pooling == "mean"
+        else alpha,
+        "c": tr("Pooled vector {c_formula}", c_formula=c_formula(config, html=True)),
+        "h_o": tr("{skip}: not used (skip = none)", skip=skip) if config.skip == "none" else skip,
     }

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import N_, tr
 from ..core.trace import ArrayLike, Trace, to_numpy
 from .heatmaps import (
     HIGHLIGHT,
@@ -94,7 +95,7 @@ def alpha_bar(
     ]
     top = np.isclose(alpha, alpha.max(initial=0.0), rtol=1e-6)  # ties: every top token
     colors = [HIGHLIGHT if is_top else MUTED for is_top in top]
-    return _bar(alpha, tokens, "Pooling weights α<sub>i</sub>", colors, hover)
+    return _bar(alpha, tokens, tr("Pooling weights α<sub>i</sub>"), colors, hover)
 
 
 def probs_bar(
@@ -112,7 +113,7 @@ def probs_bar(
     ]
     winner = int(probs.argmax())
     colors = [HIGHLIGHT if k == winner else MUTED for k in range(probs.shape[0])]
-    return _bar(probs, names, "Output probabilities y = softmax(z)", colors, hover)
+    return _bar(probs, names, tr("Output probabilities y = softmax(z)"), colors, hover)
 
 
 def token_shading_html(tokens: Sequence[str], weights: ArrayLike) -> str:
@@ -136,7 +137,7 @@ def attention_heatmap(
     tokens: Sequence[str],
     cell: tuple[int, int] | None = None,
     clickable: bool = False,
-    title: str = "Attention a<sub>ij</sub> (row i: query, column j: key)",
+    title: str = N_("Attention a<sub>ij</sub> (row i: query, column j: key)"),
     hover: Sequence[str] | None = None,
 ) -> go.Figure:
     """The (N, N) attention matrix on a fixed 0..1 colour scale, cell (i, j) outlined; `hover`
@@ -151,7 +152,7 @@ def attention_heatmap(
         attn,
         tokens,
         tokens,
-        title,
+        tr(title),
         SEQUENTIAL,
         None,
         clickable,
@@ -192,7 +193,7 @@ def input_heatmap(
         return matrix_heatmap(z, features, tokens, title, zmid=0.0, **rows)
     fig = matrix_heatmap(z, features, tokens, title, zmin=-m, zmax=m, **rows)
     low, high = (_ordinal(p) for p in ROBUST_PERCENTILES)
-    label = f"±{m:.3g}<br>({low}–{high}<br>percentile of x)"
+    label = tr("±{m:.3g}<br>({low}–{high}<br>percentile of x)", m=m, low=low, high=high)
     return fig.update_traces(colorbar=dict(title=dict(text=label)), selector=dict(type="heatmap"))
 
 
@@ -248,30 +249,39 @@ def trace_figures(
             z, tokens, tokens, title, highlight=cell, x_hover=hover, **names, **kw
         )
 
-    x_title = "Input x<sub>i</sub> (token × input feature)"
+    x_title = tr("Input x<sub>i</sub> (token × input feature)")
     return {
         "x": input_heatmap(one["x"][0], tokens, x_title, hover),
-        "h": by_feature(one["h"][0], features, "Dense layer h<sub>i</sub> (token × hidden unit)"),
+        "h": by_feature(
+            one["h"][0], features, tr("Dense layer h<sub>i</sub> (token × hidden unit)")
+        ),
         "similarity": by_token(
             one["scores"][0] * trace.temperature,
-            f"Similarity s(h<sub>i</sub>, h<sub>j</sub>), {trace.similarity}",
+            tr(
+                "Similarity s(h<sub>i</sub>, h<sub>j</sub>), {similarity}",
+                similarity=trace.similarity,
+            ),
             zmid=0.0,
         ),
         "scores": by_token(
-            one["scores"][0], f"Scores s<sub>ij</sub> = s / τ, τ = {trace.temperature:g}", zmid=0.0
+            one["scores"][0],
+            tr("Scores s<sub>ij</sub> = s / τ, τ = {temperature:g}", temperature=trace.temperature),
+            zmid=0.0,
         ),
         "attn": attention_heatmap(one["attn"][0], tokens, cell, hover=hover),
-        "values": by_feature(one["values"][0], features, "Attention values v<sub>i</sub>"),
+        "values": by_feature(one["values"][0], features, tr("Attention values v<sub>i</sub>")),
         "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0], hover),
-        "c": vector_strip(one["c"][0], "Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)", "c"),
+        "c": vector_strip(
+            one["c"][0], tr("Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)"), "c"
+        ),
         "h_o": vector_strip(
-            one["h_o"][0], "Skip input h<sub>o</sub> = mean of h<sub>i</sub>", "hₒ"
+            one["h_o"][0], tr("Skip input h<sub>o</sub> = mean of h<sub>i</sub>"), "hₒ"
         ),
         "probs": probs_bar(one["probs"][0], class_names, one["logits"][0]),
     }
 
 
-ENTROPY_TITLE = "Row entropy H<sub>i</sub> = −Σ<sub>j</sub> a<sub>ij</sub> ln a<sub>ij</sub>"
+ENTROPY_TITLE = tr("Row entropy H<sub>i</sub> = −Σ<sub>j</sub> a<sub>ij</sub> ln a<sub>ij</sub>")
 
 
 def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.Figure:
@@ -303,6 +313,7 @@ def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.F
     x_ticks = axis_ticks(labels, X_TICKS_MAX)
     fig.update_xaxes(**x_ticks, tickangle=tick_angle(len(x_ticks["tickvals"])))
     fig.update_yaxes(
-        range=[0, max(uniform, 0.1) * 1.15], title_text=f"nats (log N = {uniform:.2f})"
+        range=[0, max(uniform, 0.1) * 1.15],
+        title_text=tr("nats (log N = {uniform:.2f})", uniform=uniform),
     )
     return fig

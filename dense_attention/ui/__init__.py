@@ -6,6 +6,8 @@ module, e.g. `from dense_attention.ui import state`.
 
 - state: every session-state key, and `bound` for widgets whose value outlives their page
 - cache: shared read-only loaders (checkpoints, MiniLM) and the content-keyed figure cache
+- language: the session's interface language (the sidebar's switch) and `tr`, the one
+  translation function (core.i18n)
 - errors: the library's errors (DenseAttentionError) as messages, any other as a logged bug
 - live + sidebar: the model picker and live settings
 - share: the URL ⇄ session; browser: this browser's workspace and its cookie
@@ -35,6 +37,7 @@ from .compare import attention_chart, minilm_beside, setting_b, what_changed
 from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
+from .language import language_switch, tr
 from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import photo_caution, pick_image
@@ -96,6 +99,7 @@ __all__ = [
     "importance",
     "input_verdict",
     "job_controls",
+    "language_switch",
     "job_panel",
     "live_settings",
     "md",
@@ -118,6 +122,7 @@ __all__ = [
     "share_view",
     "show_verdict",
     "sidebar",
+    "tr",
     "slide_controls",
     "slide_input",
     "start_job",

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core import i18n
 from ..explain import reference
 from ..explain.query_key_map import SampleTokens, sample_test_items, sample_tokens
 from ..inputs.classifier import Classifier, Explanation
@@ -100,7 +101,7 @@ def cached(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     never kept), so large pictures or many users cannot grow the server without end.
     """
     name = f"{build.__module__}.{build.__qualname__}"
-    key = digest(name, args, kwargs)
+    key = digest(name, i18n.language(), args, kwargs)  # a figure's words are in one language
     return _shared(key, functools.partial(build, *args, **kwargs))
 
 
@@ -119,7 +120,7 @@ def shared_result(tag: str, cache_key: str | None, build: Callable[[], Any], *pa
     if cache_key is None:
         return build()
     try:
-        key = digest(tag, cache_key, *parts)
+        key = digest(tag, i18n.language(), cache_key, *parts)  # results may hold words
     except TypeError:
         return build()
     return _shared_explanation(key, build)

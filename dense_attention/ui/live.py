@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from ..core.config import POOLINGS, TEMPERATURES
+from ..core.i18n import N_, tr
 from ..core.similarity import SIMILARITIES
 from . import lesson, state
 
@@ -47,16 +48,17 @@ class LiveSetting:
 
 LIVE_SETTINGS = (
     LiveSetting(
-        "similarity", "Similarity", state.SIMILARITY_WIDGET, st.selectbox,
+        "similarity", N_("Similarity"), state.SIMILARITY_WIDGET, st.selectbox,
         _choice(tuple(SIMILARITIES)), lambda trained, live: list(SIMILARITIES),
     ),
     LiveSetting(
-        "temperature", "Temperature τ", state.TEMPERATURE_WIDGET, st.select_slider, _temperature,
+        "temperature", N_("Temperature τ"), state.TEMPERATURE_WIDGET, st.select_slider,
+        _temperature,
         lambda trained, live: sorted({*TEMPERATURES, trained, live}),
         (("format_func", "{:g}".format),),
     ),
     LiveSetting(
-        "pooling", "Pooling α", state.POOLING_WIDGET, st.radio, _choice(POOLINGS),
+        "pooling", N_("Pooling α"), state.POOLING_WIDGET, st.radio, _choice(POOLINGS),
         lambda trained, live: list(POOLINGS), (("horizontal", True),),
     ),
 )  # fmt: skip
@@ -64,11 +66,15 @@ SETTING_NAMES = tuple(s.name for s in LIVE_SETTINGS)
 # Similarities with weights of their own: on a model trained with another similarity, these
 # weights were never trained (fixed deterministic values), so the scores mean little.
 UNTRAINED_NOTES = {
-    "additive": "Untrained here: this model was not trained with additive attention, so its "
-    "W_q, W_k and w are fixed random values, not learned ones. Read the matrix as what random "
-    "weights give.",
-    "bilinear": "Untrained here: this model was not trained with bilinear attention, so W_s is "
-    "its initial value I/√d (scaled dot product), not a learned matrix.",
+    "additive": N_(
+        "Untrained here: this model was not trained with additive attention, so "
+        "its W_q, W_k and w are fixed random values, not learned ones. Read the matrix as what "
+        "random weights give."
+    ),
+    "bilinear": N_(
+        "Untrained here: this model was not trained with bilinear attention, so W_s "
+        "is its initial value I/√d (scaled dot product), not a learned matrix."
+    ),
 }
 SETTING_WIDGETS = {s.name: s.widget for s in LIVE_SETTINGS}
 
@@ -109,18 +115,19 @@ def draw_setting(
     kwargs = dict(setting.extra, options=setting.options(trained, live))
     kwargs["disabled"] = lesson.current().locks(setting.name)
     bind = state.bound(setting.widget, live, store_setting, label, setting.name)
-    value = setting.draw(setting.label, **bind, **kwargs)
+    value = setting.draw(tr(setting.label), **bind, **kwargs)
     lesson.lock_note(setting.name)
     retrained = retrained or {}
     own = setting.name == "similarity" and value in retrained
     if value != trained and not own:
-        st.caption(f":orange[≠ trained: {setting.format(trained)}]")
+        st.caption(":orange[" + tr("≠ trained: {value}", value=setting.format(trained)) + "]")
     if setting.name == "similarity":
-        st.caption(SIMILARITIES[value].description)
+        st.caption(tr(SIMILARITIES[value].description))
         if own:
-            st.caption(f":green[Trained with {value}: its own checkpoint is loaded.]")
+            loaded = tr("Trained with {name}: its own checkpoint is loaded.", name=value)
+            st.caption(f":green[{loaded}]")
         elif value in UNTRAINED_NOTES and value != trained:
-            st.caption(f":orange[{UNTRAINED_NOTES[value]}]")
+            st.caption(":orange[" + tr(UNTRAINED_NOTES[value]) + "]")
     return value
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ..core.config import ModelConfig
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 from ..core.similarity import SIMILARITIES
 from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
@@ -104,12 +105,12 @@ def _pick_model(kind: str | None) -> tuple[str, Classifier, str | None] | None:
     newest_own = complete[-1] if complete else None  # after a reload: the model trained last
     value = chosen if chosen in labels else newest_own or labels[0]
     label = value if lesson.current().hides("model") else st.selectbox(
-        "Model", labels, disabled=lesson.current().locks("model"),
+        tr("Model"), labels, disabled=lesson.current().locks("model"),
         **state.bound(state.MODEL_WIDGET, value, _remember_model, slot),
     )  # fmt: skip
     lesson.lock_note("model")
     if label in own:
-        st.caption("Trained in this session: only you see it.")
+        st.caption(tr("Trained in this session: only you see it."))
         return label, own[label], None
     info = shipped[label]
     st.caption(loaded_summary(label, info))
@@ -126,14 +127,21 @@ def loaded_summary(label: str, info: CheckpointInfo) -> str:
     variant = similarity_variants(info).get(similarity) if similarity is not None else None
     if variant is None or variant.path == info.path:
         return info.summary
-    return f"{variant.summary} (its checkpoint trained with {similarity})"
+    return tr("{summary} (its checkpoint trained with {similarity})", summary=variant.summary,
+              similarity=similarity)  # fmt: skip
 
 
 def _no_model(kind: str | None) -> None:
-    st.sidebar.caption(f"No {kind or ''} model to pick yet.")
+    kinds = {"text": tr("text"), "image": tr("image")}
+    what = kinds.get(kind or "", "")
+    st.sidebar.caption(tr("No {kind} model to pick yet.", kind=what))
     st.info(
-        f"No {kind or ''} model yet. Train one with `python -m dense_attention train` "
-        f"(it writes a checkpoint folder under `{checkpoint_root()}`).",
+        tr(
+            "No {kind} model yet. Train one with `python -m dense_attention train` (it writes a "
+            "checkpoint folder under `{root}`).",
+            kind=what,
+            root=checkpoint_root(),
+        ),
         icon=":material/model_training:",
     )
 
@@ -154,7 +162,7 @@ def _live_settings(
     free = [n for n in live.SETTING_NAMES if n not in keep]
     if free:  # a lesson link's hidden and locked settings stay as sent
         st.button(
-            "Reset to trained settings",
+            tr("Reset to trained settings"),
             on_click=live.reset_settings,
             args=(label, keep),
             disabled=all(values[n] == trained[n] for n in free),
@@ -184,7 +192,7 @@ def pick(kind: str | None = None) -> Picked | None:
         _no_model(kind)
         return None
     with st.sidebar:
-        st.caption(f"Device: **{pick_device().type}**")
+        st.caption(tr("Device: **{device}**", device=pick_device().type))
     return Picked(*picked)
 
 

@@ -25,10 +25,12 @@ TEXT_NOT_SHARED = "text_not_shared"
 WORKSPACE = "workspace_token"  # the 32-hex-digit token of this browser's workspace
 COOKIE_WRITTEN = "workspace_cookie_written"  # True once the token went into the cookie
 LESSON = "lesson"  # lesson.Lesson: the controls a lesson link hid or locked (from hide=, lock=)
+LANGUAGE = "language"  # the interface's language code (core.i18n.LANGUAGES), one per session
 REMOVE_UNREADABLE = "remove_unreadable_"  # prefix of the buttons removing a damaged stored model
 
 # Widgets of the sidebar and the text pages (filled from the persistent values above)
 MODEL_WIDGET = "sidebar_model"  # the model picker
+LANGUAGE_WIDGET = "sidebar_language"  # the language switch
 SIMILARITY_WIDGET = "sidebar_similarity"  # live similarity
 TEMPERATURE_WIDGET = "sidebar_temperature"  # live temperature τ
 POOLING_WIDGET = "sidebar_pooling"  # live pooling

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..core.errors import DenseAttentionError
 from ..explain import diagonal, faithfulness, verdict
 from ..explain.verdict import Verdict
@@ -90,6 +91,8 @@ def diagonal_panel(
     note = diagonal.why_diagonal(explanation.trace, explanation.tokens, row, mixing)
     if note is None:
         return None
-    with st.expander("Why is my attention diagonal?", expanded=True, icon=":material/south_east:"):
+    with st.expander(
+        tr("Why is my attention diagonal?"), expanded=True, icon=":material/south_east:"
+    ):
         st.markdown("\n".join(f"- {md(line)}" for line in note.lines))
     return note

@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..core.model import DenseAttention
 from ..core.trace import Trace
 from ..explain import formulas, verdict, words
@@ -79,7 +80,7 @@ def render_steps(
                 extras[step.key]()
             if step.key == "attn":
                 if trace.exclude_self:
-                    st.write(formulas.EXCLUDE_SELF_NOTE)
+                    st.write(tr(formulas.EXCLUDE_SELF_NOTE))
                 _uniformity_note(explanation)
         with right:
             if export_slots is not None:
@@ -155,8 +156,10 @@ def steps_download(
     """A button for the whole walk-through as one HTML page (plotly.js once, made on click)."""
     figures = _figures(explanation, config, cell)
     sections = [(words.step_title(s.key, config), figures[s.key]) for s in formulas.STEPS]
-    page = functools.partial(export.figures_html, sections, "The walk-through", about)
-    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
+    page = functools.partial(export.figures_html, sections, tr("The walk-through"), about)
+    download(
+        tr("The whole walk-through (one HTML page)"), page, f"{key}.html", f"{key}_html", "html"
+    )
 
 
 def _uniformity_note(explanation: Explanation) -> None:
@@ -164,9 +167,14 @@ def _uniformity_note(explanation: Explanation) -> None:
     spread = verdict.attention_spread(explanation.trace)
     if spread.near_uniform:
         st.info(
-            f"Attention is near-uniform here: mean row entropy {spread.entropy:.2f} of a "
-            f"maximum log N = {spread.maximum:.2f}. Every token looks at every other about "
-            "equally, so a row says little about where the token looks.",
+            tr(
+                "Attention is near-uniform here: mean row entropy {entropy:.2f} "
+                "of a maximum log N = {maximum:.2f}. Every token looks at every "
+                "other about equally, so a row says little about where the token "
+                "looks.",
+                entropy=spread.entropy,
+                maximum=spread.maximum,
+            ),
             icon=":material/blur_on:",
         )
 
@@ -228,8 +236,8 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
         return f"{k + 1} · {md(tokens[k])}"
 
     with selectors:
-        st.selectbox("Query token i", range(n), format_func=token_label, key=key_i)
-        st.selectbox("Key token j", range(n), format_func=token_label, key=key_j)
+        st.selectbox(tr("Query token i"), range(n), format_func=token_label, key=key_i)
+        st.selectbox(tr("Key token j"), range(n), format_func=token_label, key=key_j)
 
 
 def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) -> tuple[int, int]:
@@ -240,11 +248,13 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     cell = selected_cell(n, key)
     if key == state.CELL:  # the page's own panel: its cell goes into the link ("5,8", 1-based)
         share_view(cell=f"{cell[0] + 1},{cell[1] + 1}")
-    st.header("The formula with numbers", divider="blue")
+    st.header(tr("The formula with numbers"), divider="blue")
     st.write(
-        "Click a cell of the attention matrix, or pick a query token i and a key token j."
+        tr("Click a cell of the attention matrix, or pick a query token i and a key token j.")
         if n * n <= heatmaps.HOVER_CELLS_MAX
-        else f"Pick a query token i and a key token j ({n} tokens: too many cells to click)."
+        else tr(
+            "Pick a query token i and a key token j ({n} tokens: too many cells to click).", n=n
+        )
     )
     _cell_picker(explanation, cell, key)
     # The numbers under the picker, full width: beside it, in 3/5 of the page, a wide cell's
