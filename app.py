@@ -28,7 +28,9 @@ PAGES = [
     st.Page("views/train.py", title=ui.tr("Train"), icon=":material/model_training:"),
     st.Page("views/present.py", title=ui.tr("Present"), icon=":material/slideshow:"),
     st.Page("views/compare.py", title=ui.tr("Compare"), icon=":material/compare:"),
-    st.Page("views/attention.py", title=ui.tr("Does attention matter?"), icon=":material/visibility:"),
+    st.Page(
+        "views/attention.py", title=ui.tr("Does attention matter?"), icon=":material/visibility:"
+    ),
     st.Page("views/about.py", title=ui.tr("About"), icon=":material/info:"),
 ]
 

@@ -145,6 +145,11 @@ ALLOWED_VALUES: tuple[tuple[str, str, str], ...] = (
     ("ui/present.py", "words.caption(step.key, config, inputs)", WORDS),
     ("ui/walkthrough.py", "words.step_title(step.key, config)", WORDS),
     ("ui/walkthrough.py", "words.caption(step.key, config, inputs)", WORDS),
+    ("ui/walkthrough.py", "spread.entropy", NUMBER),
+    ("ui/walkthrough.py", "spread.maximum", NUMBER),
+    ("ui/sidebar.py", "what", "'text' or 'image' (or nothing), translated"),
+    ("views/present.py", "ui.tr", "translates the page's own options (TEXT, IMAGE)"),
+    ("ui/language.py", "i18n.LANGUAGES.__getitem__", "the languages' own names (core.i18n)"),
 )  # fmt: skip
 ALLOWED = {f"{path}: {expr}" for path, expr, _ in ALLOWED_VALUES}
 

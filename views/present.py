@@ -13,7 +13,9 @@ TEXT, IMAGE = "Text", "Image"
 
 source_col, input_col = st.columns([1, 3], vertical_alignment="bottom")
 with source_col:
-    source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key=ui.PRESENT_SOURCE)
+    source = st.radio(
+        ui.tr("Input"), [TEXT, IMAGE], format_func=ui.tr, horizontal=True, key=ui.PRESENT_SOURCE
+    )
 settings = ui.sidebar("text" if source == TEXT else "image")
 if settings is None:
     st.stop()
@@ -22,7 +24,7 @@ with input_col:
     examples = ui.examples_of(settings.model_name)
     item = ui.sentence_line(examples) if source == TEXT else ui.picture_choice(settings)
 if source == TEXT and not item.strip():
-    st.info("Type a sentence above to present it.", icon=":material/edit:")
+    st.info(ui.tr("Type a sentence above to present it."), icon=":material/edit:")
     st.stop()
 
 with ui.friendly_errors():

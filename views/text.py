@@ -8,11 +8,11 @@ picked = ui.pick_model("text")
 if picked is None:
     st.stop()
 
-st.title("Your sentence, one formula at a time")
+st.title(ui.tr("Your sentence, one formula at a time"))
 text = ui.sentence_input(ui.examples_of(picked.label))
 if not text.strip():
     st.info(
-        "Type a sentence above, or pick an example, to see it go through the model.",
+        ui.tr("Type a sentence above, or pick an example, to see it go through the model."),
         icon=":material/edit:",
     )
     st.stop()

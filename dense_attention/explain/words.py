@@ -218,9 +218,7 @@ _CAPTIONS: dict[str, Callable[[ModelConfig, Inputs], str]] = {
 
 def _check_key(key: str) -> None:
     if key not in STEP_KEYS:
-        raise ValueError(
-            tr("unknown step {key!r}; choose from {list}", key=key, list=list(STEP_KEYS))
-        )
+        raise ValueError(f"unknown step {key!r}; choose from {list(STEP_KEYS)}")
 
 
 def caption(key: str, config: ModelConfig, inputs: Inputs = None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..explain import words
 from ..explain.formulas import STEPS, Step
 from ..inputs.classifier import Explanation
@@ -20,73 +21,108 @@ class Slide:
     and notes for a given model come from slide_title and speaker_note."""
 
     key: str  # short name, e.g. "attention"
-    title: str  # the big title on screen, for any model (slide_title adapts it)
+    title: str  # the big title on screen, for any model (slide_title adapts and translates it)
     steps: tuple[str, ...]  # formulas.STEPS keys whose formulas it shows, in the model's order
     figure: str  # the trace_plots.trace_figures key of its figure
 
 
 SLIDES: tuple[Slide, ...] = (
-    Slide("input", "1 · The input", ("x",), "x"),
-    Slide("h", "2 · A dense layer", ("h",), "h"),
-    Slide("scores", "3 · Every token scores every other", ("similarity", "scores"), "scores"),
-    Slide("attention", "4 · Attention weights", ("attn",), "attn"),
-    Slide("values", "5 · Attention values", ("values",), "values"),
-    Slide("alpha", "6 · Which tokens count", ("alpha",), "alpha"),
-    Slide("c", "7 · One vector for the input", ("c",), "c"),
-    Slide("output", "8 · The prediction", ("h_o", "probs"), "probs"),
+    Slide("input", N_("1 · The input"), ("x",), "x"),
+    Slide("h", N_("2 · A dense layer"), ("h",), "h"),
+    Slide("scores", N_("3 · Every token scores every other"), ("similarity", "scores"), "scores"),
+    Slide("attention", N_("4 · Attention weights"), ("attn",), "attn"),
+    Slide("values", N_("5 · Attention values"), ("values",), "values"),
+    Slide("alpha", N_("6 · Which tokens count"), ("alpha",), "alpha"),
+    Slide("c", N_("7 · One vector for the input"), ("c",), "c"),
+    Slide("output", N_("8 · The prediction"), ("h_o", "probs"), "probs"),
 )
 
 
 def slide_title(slide: Slide, config: ModelConfig) -> str:
     """The slide's big title for this model (under mean pooling no token counts more)."""
     if slide.key == "alpha" and config.pooling == "mean":
-        return "6 · Every token counts the same"
-    return slide.title
+        return tr("6 · Every token counts the same")
+    return tr(slide.title)
 
 
 def _context_note(config: ModelConfig, inputs: words.Inputs) -> str:
     """Whether a token has seen the others by the time it reaches the dense layer."""
     contextual = isinstance(inputs, words.TextConfig) and inputs.mode == "minilm_contextual"
     if config.sequence_encoder != "none":
-        return "Before it, the sequence encoder has already mixed in context from the other tokens."
+        return tr(
+            "Before it, the sequence encoder has already mixed in context from the other tokens."
+        )
     if contextual:
-        return "Each x already carries context: MiniLM read the whole text to make it."
-    return "No token has looked at any other yet."
+        return tr("Each x already carries context: MiniLM read the whole text to make it.")
+    return tr("No token has looked at any other yet.")
+
+
+def _alpha_note(config: ModelConfig) -> str:
+    return (
+        tr(
+            "Mean pooling gives every token the same weight α = 1/N, so no "
+            "token is singled out here. Nothing in this step is learned."
+        )
+        if config.pooling == "mean"
+        else tr(
+            "A second, learned attention gives one weight α per token for "
+            "the whole input. It shows which tokens the pooled vector leans "
+            "on."
+        )
+    )
 
 
 def _notes(config: ModelConfig, inputs: words.Inputs) -> dict[str, str]:
-    summed = "plain mean" if config.pooling == "mean" else "α-weighted sum"
+    summed = tr("plain mean") if config.pooling == "mean" else tr("α-weighted sum")
     tau = config.temperature
     through = words.c_formula(config)
-    alpha = (
-        "Mean pooling gives every token the same weight α = 1/N, so no token is singled out "
-        "here. Nothing in this step is learned."
-        if config.pooling == "mean"
-        else "A second, learned attention gives one weight α per token for the whole input. It "
-        "shows which tokens the pooled vector leans on."
-    )
     reads = (
-        "c alone (this model has no skip input h_o)"
+        tr("c alone (this model has no skip input h_o)")
         if config.skip == "none"
-        else "c beside h_o, the plain mean of the hidden vectors,"
+        else tr("c beside h_o, the plain mean of the hidden vectors,")
     )
     return {
-        "input": f"The model never sees words or pixels, only vectors of D = {config.input_dim} "
-        f"numbers, one per token: {words.input_words(inputs)}.",
-        "h": "The same fully connected layer is applied to every token on its own. "
+        "input": tr(
+            "The model never sees words or pixels, only vectors of D = "
+            "{input_dim} numbers, one per token: {input_words}.",
+            input_dim=config.input_dim,
+            input_words=words.input_words(inputs),
+        ),
+        "h": tr("The same fully connected layer is applied to every token on its own. ")
         + _context_note(config, inputs),
-        "scores": f"Each pair (i, j) gets a {config.similarity} similarity score: row i is token "
-        f"i asking how much every token j matches it. Dividing by τ = {tau:g} "
-        f"{words.temperature_words(tau)}.",
-        "attention": "A softmax turns each row of scores into weights that sum to one. This "
-        "matrix is the attention: read a row to see where that token looks.",
-        "values": "Each token is replaced by the weighted average of all hidden vectors, using "
-        "its row of attention weights. Now every token carries context from the others.",
-        "alpha": alpha,
-        "c": f"The {summed} of the attention values gives a single vector, {through}, whatever "
-        "the number of tokens. This is the input's summary.",
-        "output": f"A last dense layer reads {reads} and gives one score for each of the "
-        f"{config.num_classes} classes; the softmax turns them into probabilities.",
+        "scores": tr(
+            "Each pair (i, j) gets a {similarity} similarity score: row i is "
+            "token i asking how much every token j matches it. Dividing by τ "
+            "= {tau:g} {temperature_words}.",
+            similarity=config.similarity,
+            tau=tau,
+            temperature_words=words.temperature_words(tau),
+        ),
+        "attention": tr(
+            "A softmax turns each row of scores into weights that sum to "
+            "one. This matrix is the attention: read a row to see where that "
+            "token looks."
+        ),
+        "values": tr(
+            "Each token is replaced by the weighted average of all hidden "
+            "vectors, using its row of attention weights. Now every token "
+            "carries context from the others."
+        ),
+        "alpha": _alpha_note(config),
+        "c": tr(
+            "The {summed} of the attention values gives a single vector, "
+            "{through}, whatever the number of tokens. This is the input's "
+            "summary.",
+            summed=summed,
+            through=through,
+        ),
+        "output": tr(
+            "A last dense layer reads {reads} and gives one score for each "
+            "of the {num_classes} classes; the softmax turns them into "
+            "probabilities.",
+            reads=reads,
+            num_classes=config.num_classes,
+        ),
     }
 
 
@@ -114,14 +150,20 @@ def _row_note(explanation: Explanation, mean_pooling: bool = False) -> str:
     the row with the largest single weight)."""
     attn = explanation.trace.attn[0]
     if mean_pooling:
-        k, why = int(attn.max(dim=1).values.argmax()), "the row with the largest weight"
+        k, why = int(attn.max(dim=1).values.argmax()), tr("the row with the largest weight")
     else:
-        k, why = _focus(explanation)[0], "the token with the largest α"
+        k, why = _focus(explanation)[0], tr("the token with the largest α")
     row = attn[k]
     j = int(row.argmax())
-    return (
-        f"Row {k + 1} ({explanation.tokens[k]!r}, {why}) looks most at "
-        f"{explanation.tokens[j]!r}: a = {float(row[j]):.2f} (uniform would be {1 / len(row):.2f})."
+    return tr(
+        "Row {value} ({tokens!r}, {why}) looks most at {tokens2!r}: a = "
+        "{float:.2f} (uniform would be {value2:.2f}).",
+        value=k + 1,
+        tokens=explanation.tokens[k],
+        why=why,
+        tokens2=explanation.tokens[j],
+        float=float(row[j]),
+        value2=1 / len(row),
     )
 
 
@@ -131,7 +173,11 @@ def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None
     pooling, per `config`, the one α every token has), the prediction and its probability."""
     probs = explanation.trace.probs[0]
     top = int(probs.argmax())
-    prediction = f"The model predicts {explanation.classes[top]!r} at {float(probs[top]):.1%}."
+    prediction = tr(
+        "The model predicts {classes!r} at {float:.1%}.",
+        classes=explanation.classes[top],
+        float=float(probs[top]),
+    )
     mean_pooling = config is not None and config.pooling == "mean"
     if slide.key in ("scores", "attention", "values"):
         return _row_note(explanation, mean_pooling)
@@ -139,8 +185,15 @@ def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None
         _, token, alpha = _focus(explanation)
         n = len(explanation.tokens)
         if mean_pooling:
-            return f"Every α is 1/N = {1 / n:.2f} here ({n} tokens, mean pooling)."
-        return f"The largest α is {alpha:.2f}, on {token!r} (uniform would be {1 / n:.2f})."
+            return tr(
+                "Every α is 1/N = {value:.2f} here ({n} tokens, mean pooling).", value=1 / n, n=n
+            )
+        return tr(
+            "The largest α is {alpha:.2f}, on {token!r} (uniform would be {value:.2f}).",
+            alpha=alpha,
+            token=token,
+            value=1 / n,
+        )
     if slide.key == "output":
         return prediction
-    return f"{len(explanation.tokens)} tokens here. {prediction}"
+    return tr("{len} tokens here. {prediction}", len=len(explanation.tokens), prediction=prediction)

@@ -249,39 +249,37 @@ def trace_figures(
             z, tokens, tokens, title, highlight=cell, x_hover=hover, **names, **kw
         )
 
-    x_title = tr("Input x<sub>i</sub> (token × input feature)")
+    title = _titles(trace)
     return {
-        "x": input_heatmap(one["x"][0], tokens, x_title, hover),
-        "h": by_feature(
-            one["h"][0], features, tr("Dense layer h<sub>i</sub> (token × hidden unit)")
-        ),
-        "similarity": by_token(
-            one["scores"][0] * trace.temperature,
-            tr(
-                "Similarity s(h<sub>i</sub>, h<sub>j</sub>), {similarity}",
-                similarity=trace.similarity,
-            ),
-            zmid=0.0,
-        ),
-        "scores": by_token(
-            one["scores"][0],
-            tr("Scores s<sub>ij</sub> = s / τ, τ = {temperature:g}", temperature=trace.temperature),
-            zmid=0.0,
-        ),
+        "x": input_heatmap(one["x"][0], tokens, title["x"], hover),
+        "h": by_feature(one["h"][0], features, title["h"]),
+        "similarity": by_token(one["scores"][0] * trace.temperature, title["similarity"], zmid=0.0),
+        "scores": by_token(one["scores"][0], title["scores"], zmid=0.0),
         "attn": attention_heatmap(one["attn"][0], tokens, cell, hover=hover),
-        "values": by_feature(one["values"][0], features, tr("Attention values v<sub>i</sub>")),
+        "values": by_feature(one["values"][0], features, title["values"]),
         "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0], hover),
-        "c": vector_strip(
-            one["c"][0], tr("Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)"), "c"
-        ),
-        "h_o": vector_strip(
-            one["h_o"][0], tr("Skip input h<sub>o</sub> = mean of h<sub>i</sub>"), "hₒ"
-        ),
+        "c": vector_strip(one["c"][0], title["c"], "c"),
+        "h_o": vector_strip(one["h_o"][0], title["h_o"], "hₒ"),
         "probs": probs_bar(one["probs"][0], class_names, one["logits"][0]),
     }
 
 
-ENTROPY_TITLE = tr("Row entropy H<sub>i</sub> = −Σ<sub>j</sub> a<sub>ij</sub> ln a<sub>ij</sub>")
+def _titles(trace: Trace) -> dict[str, str]:
+    """The generic step figures' titles, in the current language."""
+    return {
+        "x": tr("Input x<sub>i</sub> (token × input feature)"),
+        "h": tr("Dense layer h<sub>i</sub> (token × hidden unit)"),
+        "similarity": tr("Similarity s(h<sub>i</sub>, h<sub>j</sub>), {similarity}",
+                         similarity=trace.similarity),
+        "scores": tr("Scores s<sub>ij</sub> = s / τ, τ = {temperature:g}",
+                     temperature=trace.temperature),
+        "values": tr("Attention values v<sub>i</sub>"),
+        "c": tr("Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)"),
+        "h_o": tr("Skip input h<sub>o</sub> = mean of h<sub>i</sub>"),
+    }  # fmt: skip
+
+
+ENTROPY_TITLE = N_("Row entropy H<sub>i</sub> = −Σ<sub>j</sub> a<sub>ij</sub> ln a<sub>ij</sub>")
 
 
 def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.Figure:
@@ -304,7 +302,7 @@ def entropy_bars(entropies: dict[str, ArrayLike], tokens: Sequence[str]) -> go.F
     uniform = float(np.log(max(n, 1)))
     fig.add_hline(y=uniform, line=dict(dash="dash", color=MUTED))
     fig.update_layout(
-        title=dict(text=ENTROPY_TITLE),
+        title=dict(text=tr(ENTROPY_TITLE)),
         height=340,
         barmode="group",
         margin=dict(l=10, r=10, t=80, b=10),

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
+from ..core.i18n import tr
 from ..explain import verdict
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.text_encoder import CHARS_PER_TOKEN_CAP
@@ -92,9 +93,14 @@ def _link_notices(text: str) -> None:
     """What a link does not carry, told to its sender; a receiver told the sender's was cut."""
     if len(text) > SHARED_TEXT_MAX:
         st.caption(
-            f"This text is {len(text):,} characters: a link to this page carries texts up to "
-            f"{SHARED_TEXT_MAX:,}, so whoever opens it gets the example sentence instead (and is "
-            "told so). Share the text itself alongside the link."
+            tr(
+                "This text is {len:,} characters: a link to this page carries "
+                "texts up to {shared_text_max:,}, so whoever opens it gets the "
+                "example sentence instead (and is told so). Share the text "
+                "itself alongside the link.",
+                len=len(text),
+                shared_text_max=SHARED_TEXT_MAX,
+            )
         )
         return
     shown = st.session_state.get(state.TEXT_NOT_SHARED)
@@ -102,8 +108,10 @@ def _link_notices(text: str) -> None:
         st.session_state[state.TEXT_NOT_SHARED] = shown = text
     if shown == text:  # until the receiver changes it
         st.info(
-            "The link you opened came from a text too long to put in a link: this is the "
-            "example sentence, not the sender's text.",
+            tr(
+                "The link you opened came from a text too long to put in a link: "
+                "this is the example sentence, not the sender's text."
+            ),
             icon=":material/link_off:",
         )
 
@@ -115,16 +123,16 @@ def sentence_input(examples: Sequence[str] = EXAMPLE_SENTENCES) -> str:
         return _shared_sentence()
     locked = lesson.current().locks("text")
     st.text_area(
-        "Your sentence",
+        tr("Your sentence"),
         height=90,
-        placeholder="Type a sentence, then press Ctrl+Enter",
-        help="Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply.",
+        placeholder=tr("Type a sentence, then press Ctrl+Enter"),
+        help=tr("Press Ctrl+Enter (⌘+Enter on a Mac) or click outside the box to apply."),
         disabled=locked,
         **state.bound_to(state.SENTENCE_WIDGET, state.SENTENCE),
     )
     lesson.lock_note("text")
     st.pills(
-        "Or try an example",
+        tr("Or try an example"),
         list(examples),
         format_func=md,
         key=state.EXAMPLE_WIDGET,
@@ -141,7 +149,7 @@ def sentence_line(
     _default_sentence(examples)
     if not lesson.current().hides("text"):
         locked = lesson.current().locks("text")
-        st.text_input("Sentence", disabled=locked, **state.bound_to(key, state.SENTENCE))
+        st.text_input(tr("Sentence"), disabled=locked, **state.bound_to(key, state.SENTENCE))
         lesson.lock_note("text")
     return _shared_sentence()
 
@@ -160,8 +168,14 @@ def show_tokens(explanation: Explanation, text: str, max_len: int) -> None:
         capped = len(text) > max_len * CHARS_PER_TOKEN_CAP  # the count past the cap is a floor
         total = f"{'at least ' if capped else ''}{kept + explanation.truncated:,}"
         st.warning(
-            f"Long text: this model reads at most {max_len} tokens, [CLS] and [SEP] included. "
-            f"**{kept} of {total} tokens kept**; the rest is cut off.",
+            tr(
+                "Long text: this model reads at most {max_len} tokens, [CLS] and "
+                "[SEP] included. **{kept} of {total} tokens kept**; the rest is "
+                "cut off.",
+                max_len=max_len,
+                kept=kept,
+                total=total,
+            ),
             icon=":material/content_cut:",
         )
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ..core.i18n import tr
 from ..data import images
 from ..explain import attention_work
 from ..explain.formulas import STEPS
@@ -183,7 +184,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
     live_panel(settings, picked, explanation, picture.image, key="image_live_view")
-    st.header("Step by step", divider="blue")
+    st.header(tr("Step by step"), divider="blue")
     downloads = st.container()
     downloads.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings

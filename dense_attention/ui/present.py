@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..core.trace import Trace
 from ..data import images
 from ..explain import formulas, words
@@ -42,7 +43,7 @@ def picture_choice(settings: Settings) -> Any:
     pictures = images.presentation_pictures(training_metadata(settings))
     if st.session_state.get(state.PRESENT_PHOTO) not in pictures:  # e.g. from another model
         st.session_state.pop(state.PRESENT_PHOTO, None)
-    return pictures[st.selectbox("Picture", list(pictures), key=state.PRESENT_PHOTO)]
+    return pictures[st.selectbox(tr("Picture"), list(pictures), key=state.PRESENT_PHOTO)]
 
 
 def current_slide(n: int) -> int:
@@ -66,7 +67,12 @@ def slide_controls(n: int) -> int:
         st.session_state[state.SLIDE] = shown
     k = current_slide(n)
     with st.container(key=state.SLIDE_CONTROLS):
-        component("slide_deck")(key="slide_deck", data={"n": n})
+        words = {
+            "previous": tr("← Previous"),
+            "next": tr("Next →"),
+            "count": tr("Slide {k} of {n}"),
+        }
+        component("slide_deck")(key="slide_deck", data={"n": n, "words": words})
     return k
 
 
@@ -78,7 +84,11 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
         token_box(len(tokens)).html(token_chips_html(tokens))
         return
     cfg = model.config.image
-    title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
+    title = tr(
+        "The {size}×{size} input, cut into {num_patches} patches",
+        size=cfg.size,
+        num_patches=cfg.num_patches,
+    )
     pixels = images.resized_input(model, item)
     grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
     st.plotly_chart(grid, width="stretch", key="slide_input_grid")
@@ -160,8 +170,10 @@ def _slide(
                 st.markdown(f"**{md(found.headline)}.**")
     with picture:
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
-    with st.expander("Speaker notes", icon=":material/record_voice_over:"):
+    with st.expander(tr("Speaker notes"), icon=":material/record_voice_over:"):
         st.markdown(speaker_note(slide, config, inputs))
-        st.markdown(f"**On screen:** {md(on_screen(slide, explanation, config))}")
+        st.markdown(
+            tr("**On screen:** {numbers}", numbers=md(on_screen(slide, explanation, config)))
+        )
         if slide.figure == "probs" and found is not None:
-            st.markdown(f"**Does attention decide?** {md(found.text)}")
+            st.markdown(tr("**Does attention decide?** {verdict}", verdict=md(found.text)))

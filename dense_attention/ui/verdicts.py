@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from ..core.i18n import tr
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 from ..explain import diagonal, faithfulness, verdict
 from ..explain.verdict import Verdict
 from ..inputs.classifier import Explanation

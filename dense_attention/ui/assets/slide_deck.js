@@ -12,11 +12,14 @@ export default function (component) {
   parentElement.__dalDeckStop?.();
   const root = document.createElement('div');
   root.className = 'dal-deck';
-  root.innerHTML = `<button type="button" class="dal-deck-button" data-step="-1">← Previous</button>
+  root.innerHTML = `<button type="button" class="dal-deck-button" data-step="-1"></button>
     <span class="dal-deck-count" aria-live="polite"></span>
-    <button type="button" class="dal-deck-button dal-deck-primary" data-step="1">Next →</button>`;
+    <button type="button" class="dal-deck-button dal-deck-primary" data-step="1"></button>`;
   parentElement.appendChild(root);
   const [back, forward] = root.querySelectorAll('button');
+  const words = data.words; // in the session's language (ui.present.slide_controls)
+  back.textContent = words.previous;
+  forward.textContent = words.next;
   const count = root.querySelector('.dal-deck-count');
   const tabs = () => [...document.querySelectorAll(TABS)];
   const current = () => Math.max(tabs().findIndex((t) => t.getAttribute('aria-selected') === 'true'), 0);
@@ -48,7 +51,7 @@ export default function (component) {
     const k = current(), n = data.n; // all slides: the tabs may still be arriving
     if (k !== shown) {
       shown = k;
-      count.textContent = `Slide ${k + 1} of ${n}`;
+      count.textContent = words.count.replace('{k}', k + 1).replace('{n}', n);
       back.disabled = k === 0;
       forward.disabled = k === n - 1;
     }
