@@ -132,11 +132,11 @@ def step_latex(
     if key == "attn" and config.exclude_self:
         return r"a_{ij} = \frac{\exp(s_{ij})}{\sum_{k \ne i} \exp(s_{ik})}, \quad a_{ii} = 0"
     if key == "alpha" and config.pooling == "mean":
-        return r"\alpha_i = \frac{1}{N} \quad \text{(mean pooling)}"
+        return r"\alpha_i = \frac{1}{N} \quad \text{" + tr("(mean pooling)") + "}"
     if key == "c":
         return "c = " + _apply(config.pool_activation, r"\sum_{i=1}^{N} \alpha_i v_i")
     if key == "h_o" and config.skip == "none":
-        return r"h_o \text{ is not used (skip = none)}"
+        return r"h_o \text{ " + tr("is not used (skip = none)") + "}"
     if key == "probs" and config.skip == "none":
         return r"\begin{gathered} z = W_2\, c + b_2 \\ y = \operatorname{softmax}(z) \end{gathered}"
     for step in STEPS:

@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..inputs.classifier import Explanation
 from ..server import live_view
 from . import state
@@ -32,6 +33,18 @@ from .styles import md
 # after start; with it, at ~4.4 s, and the charts no later (measured in Chromium).
 FIRST_PAINT_PAUSE_S = 0.8
 MAX_TOKENS = 128  # six N x N score matrices: 128 tokens make 0.5 MB of base64
+
+
+def _words() -> dict[str, str]:
+    """The live view's own words, in the session's language (the JavaScript fills the fields)."""
+    return {
+        "attention": tr("Attention a<sub>ij</sub> (row i: query, column j: key)"),
+        "prediction": tr("Prediction p"),
+        "alpha": tr("Pooling weights α<sub>i</sub>"),
+        "pooling": tr("{pooling} pooling"),
+        "cannot": tr("Cannot draw {shown} here: {error}"),
+        "tip": tr('query "{query}" → key "{key}"'),
+    }
 
 
 def _resend() -> None:
@@ -109,15 +122,16 @@ def _mount(
             weights[wkey] = live_view.weights_part(variants[similarity].model, classes)
     sent.update(weights)
     st.caption(
-        "**Live** — computed in your browser from h as you move the sidebar's similarity, "
-        "τ and pooling; click a cell to walk through its numbers below."
-    )
+        tr("**Live** — computed in your browser from h as you move the sidebar's similarity, "
+           "τ and pooling; click a cell to walk through its numbers below.")
+    )  # fmt: skip
     component("live_view")(
         key=key,
         data={
             "input": part,
             "weights": weights,
-            "labels": {s.name: s.label for s in LIVE_SETTINGS},
+            "labels": {s.name: tr(s.label) for s in LIVE_SETTINGS},  # as the sidebar draws them
+            "words": _words(),
             "settings": current,  # until the JavaScript reads the sidebar's widgets
             "cell": None if cell is None else list(cell),  # outlined: the formula panel's cell
         },

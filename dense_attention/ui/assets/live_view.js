@@ -164,10 +164,13 @@ export default function (component) {
   root.className = 'dal-live';
   root.setAttribute('data-testid', 'dal-live');
   root.innerHTML = `<div class="dal-live-head"></div><div class="dal-live-row">
-    <div class="dal-live-matrix"><div class="dal-live-title">Attention a<sub>ij</sub> (row i: query, column j: key)</div>
+    <div class="dal-live-matrix"><div class="dal-live-title"></div>
     <canvas></canvas><div class="dal-live-tip" hidden></div></div>
-    <div class="dal-live-side"><div class="dal-live-title">Prediction p</div><div class="dal-live-probs"></div>
-    <div class="dal-live-title">Pooling weights α<sub>i</sub></div><div class="dal-live-alpha"></div></div></div>`;
+    <div class="dal-live-side"><div class="dal-live-title"></div><div class="dal-live-probs"></div>
+    <div class="dal-live-title"></div><div class="dal-live-alpha"></div></div></div>`;
+  const words = data.words; // in the session's language (ui.live_view.live_attention)
+  const titles = [words.attention, words.prediction, words.alpha]; // trusted HTML: <sub> only
+  root.querySelectorAll('.dal-live-title').forEach((t, k) => { t.innerHTML = titles[k]; });
   parentElement.appendChild(root);
   const [head, canvas, tip] = ['.dal-live-head', 'canvas', '.dal-live-tip'].map((s) => root.querySelector(s));
   const [probsBox, alphaBox] = ['.dal-live-probs', '.dal-live-alpha'].map((s) => root.querySelector(s));
@@ -180,7 +183,7 @@ export default function (component) {
     const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
     geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
-    head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
+    head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${words.pooling.replace('{pooling}', settings.pooling)}`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
       <span>${escapeHtml(w.class_names[r])}</span><span class="dal-live-fill" style="width:${(p * 100).toFixed(1)}%"></span>
@@ -206,7 +209,7 @@ export default function (component) {
       draw();
     } catch (err) { // a value this view cannot draw: keep the last drawing, say why once
       shown = `${next.similarity}|${next.temperature}|${next.pooling}`;
-      head.textContent = `Cannot draw ${shown.replaceAll('|', ' · ')} here: ${err.message}`;
+      head.textContent = words.cannot.replace('{shown}', shown.replaceAll('|', ' · ')).replace('{error}', err.message);
     }
   }
 
@@ -216,7 +219,7 @@ export default function (component) {
     const i = Math.floor((event.clientY - box.top) / geometry.cell);
     if (i < 0 || j < 0 || i >= geometry.n || j >= geometry.n) { tip.hidden = true; return; }
     const a = root.dalLive.attn[i][j];
-    tip.textContent = `a[${i + 1},${j + 1}] = ${a.toFixed(4)} · query "${tokens[i]}" → key "${tokens[j]}"`;
+    tip.textContent = `a[${i + 1},${j + 1}] = ${a.toFixed(4)} · ` + words.tip.replace('{query}', tokens[i]).replace('{key}', tokens[j]);
     const area = root.getBoundingClientRect();
     tip.style.left = `${event.clientX - area.left + 12}px`;
     tip.style.top = `${event.clientY - area.top + 12}px`;
