@@ -490,3 +490,59 @@ def test_the_image_pages_verdict_badge_shows_its_whole_headline(
     assert size[0] <= size[1] + 1, size  # nothing hidden past the right edge
     assert len(badge.inner_text()) > 40 and size[2] > 1.5 * line  # a long headline, wrapped
     page.screenshot(path=screenshot_dir / "image-badge.png", full_page=False)
+
+
+# --------------------------------------------------------------------------- languages
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_chinese_from_the_browser_language_and_from_the_switch(
+    browser, app_url: str, wait_for_app
+) -> None:
+    """A browser that prefers Chinese opens the app in Chinese (text page, slide, live view);
+    an English one switches with the sidebar's 中文. Screenshots: docs/text-page-zh.png and
+    docs/slide-zh.png at 1280 wide."""
+    zh = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = zh.new_page()
+    page.goto(app_url)
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="你的句子，一次一个公式")).to_be_visible()
+    expect(page.get_by_role("heading", name="全连接层").first).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("注意力重要吗？")).to_be_visible()
+    expect(page.get_by_text("温度 τ").first).to_be_visible()
+    expect(page.get_by_test_id("dal-live")).to_contain_text("预测 p")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".katex-error")).to_have_count(0)
+    # nothing wider than the window: no horizontal scroll in the main area
+    main = page.get_by_test_id("stMain")
+    assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    screenshot_whole_app(page, DOCS / "text-page-zh.png")
+
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app_url}/present")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="1 · 输入")).to_be_visible()
+    expect(page.get_by_text("第 1 页，共 8 页")).to_be_visible()
+    for _ in range(3):
+        page.get_by_role("button", name="下一页 →").click()
+    expect(page.get_by_text("第 4 页，共 8 页")).to_be_visible()
+    heading = page.get_by_role("heading", name="4 · 注意力权重")
+    expect(heading).to_be_visible()
+    expect(page.locator(".katex").filter(visible=True).first).to_be_visible()
+    expect(page.locator(".katex-error")).to_have_count(0)
+    page.screenshot(path=DOCS / "slide-zh.png")
+    notes = page.get_by_test_id("stExpander").filter(visible=True)
+    assert notes.bounding_box()["y"] + notes.bounding_box()["height"] <= 720  # fits the slide
+    zh.close()
+
+    en = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = en.new_page()
+    page.goto(app_url)
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Your sentence, one formula at a time")).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="你的句子，一次一个公式")).to_be_visible()
+    expect(page.get_by_role("heading", name="注意力池化").first).to_be_visible()
+    en.close()

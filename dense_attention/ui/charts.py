@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..core.i18n import tr
 from ..figures import export
 from ..inputs.classifier import Explanation
 
@@ -63,16 +64,16 @@ def export_buttons(
     plotly.js inlined is ~5 MB), so drawing the buttons costs nothing on a rerun.
     """
     key = key or f"export_{name}"
-    with st.popover("Export", icon=":material/download:"):
+    with st.popover(tr("Export"), icon=":material/download:"):
         png = functools.partial(_png, fig, about)
-        download("PNG image", png, f"{name}.png", f"{key}_png", "image")
+        download(tr("PNG image"), png, f"{name}.png", f"{key}_png", "image")
         svg = functools.partial(export.figure_svg, fig, about)
-        download("SVG (vector)", svg, f"{name}.svg", f"{key}_svg", "image")
+        download(tr("SVG (vector)"), svg, f"{name}.svg", f"{key}_svg", "image")
         if html:
             page = functools.partial(export.figure_html, fig, about)
-            download("HTML (interactive)", page, f"{name}.html", f"{key}_html", "html")
+            download(tr("HTML (interactive)"), page, f"{name}.html", f"{key}_html", "html")
         if csv is not None:
-            download("CSV (the numbers)", csv, f"{name}.csv", f"{key}_csv", "table")
+            download(tr("CSV (the numbers)"), csv, f"{name}.csv", f"{key}_csv", "table")
 
 
 def chart(
@@ -104,4 +105,4 @@ def trace_download(
     """A button for the whole trace (every intermediate, tokens, classes; with `about`, the
     model, its settings and the input) as JSON."""
     trace_file = functools.partial(export.trace_json, explanation, about)
-    download("Download the whole trace (JSON)", trace_file, f"{name}.json", key, "data_object")
+    download(tr("Download the whole trace (JSON)"), trace_file, f"{name}.json", key, "data_object")

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 import torch
 
+from ..core.i18n import tr
 from ..figures import code_export
 from ..inputs.classifier import Classifier, Explanation
 from . import state
@@ -24,11 +25,16 @@ def _zip(model: Classifier, x: torch.Tensor, about: str, title: str) -> bytes:
 def code_help(settings: Settings) -> str:
     """What the download holds, from the trained config (the live settings are not in it)."""
     c = settings.trained
-    return (
-        f"model.py writes this model's formulas out in plain PyTorch as it was trained "
-        f"(similarity {c.similarity}, τ = {c.temperature:g}, {c.pooling} pooling, skip "
-        f"{c.skip}); model.safetensors holds its weights and this input's x. Needs only torch "
-        "and safetensors: `python model.py` prints the prediction."
+    return tr(
+        "model.py writes this model's formulas out in plain PyTorch as "
+        "it was trained (similarity {similarity}, τ = {temperature:g}, "
+        "{pooling} pooling, skip {skip}); model.safetensors holds its "
+        "weights and this input's x. Needs only torch and safetensors: "
+        "`python model.py` prints the prediction.",
+        similarity=c.similarity,
+        temperature=c.temperature,
+        pooling=c.pooling,
+        skip=c.skip,
     )
 
 
@@ -48,8 +54,12 @@ def code_download(
     encoder = settings.trained.sequence_encoder
     if encoder != "none":
         st.caption(
-            f"No PyTorch-code download: this model reads x through a {encoder} sequence "
-            "encoder first, and model.py holds the dense-attention core only."
+            tr(
+                "No PyTorch-code download: this model reads x through a "
+                "{encoder} sequence encoder first, and model.py holds the "
+                "dense-attention core only.",
+                encoder=encoder,
+            )
         )
         return
     about = item if isinstance(item, str) else "the picture shown in the app"
@@ -57,5 +67,5 @@ def code_download(
     files = functools.partial(
         _zip, settings.model, explanation.trace.x, about, f"The {settings.model_name} model"
     )
-    label = "Download the model as PyTorch code"
+    label = tr("Download the model as PyTorch code")
     download(label, files, f"{name}-pytorch.zip", key, "code", help=code_help(settings))

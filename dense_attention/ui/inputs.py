@@ -191,4 +191,5 @@ def prediction_line(explanation: Explanation) -> str:
     """ "Prediction: **sport** (97.1%)" for markdown."""
     probs = explanation.trace.probs[0]
     k = int(probs.argmax())
-    return f"Prediction: **{md(explanation.classes[k])}** ({float(probs[k]):.1%})"
+    name, p = md(explanation.classes[k]), float(probs[k])
+    return tr("Prediction: **{name}** ({p:.1%})", name=name, p=p)

@@ -14,10 +14,11 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ..core.i18n import N_, tr
 from . import state
 
 CONTROLS = ("model", "text", "similarity", "temperature", "pooling")
-LOCK_NOTE = "Locked by this lesson link."
+LOCK_NOTE = N_("Locked by this lesson link.")
 PARAMS = ("hide", "lock")
 
 
@@ -66,7 +67,7 @@ def current() -> Lesson:
 def lock_note(control: str) -> None:
     """The note under a locked control."""
     if current().locks(control):
-        st.caption(f":material/lock: {LOCK_NOTE}")
+        st.caption(":material/lock: " + tr(LOCK_NOTE))
 
 
 def link(hidden: list[str], locked: list[str]) -> str:
@@ -83,10 +84,12 @@ def lesson_panel() -> None:
     Not drawn for someone who opened a lesson link (the exercise stays as sent)."""
     if current().constrained:
         return
-    with st.sidebar.expander("Make a lesson link", icon=":material/school:"):
-        st.caption("A link to this view for a class: hidden controls are absent, locked ones "
-                   "are shown but cannot be changed.")  # fmt: skip
-        hidden = st.multiselect("Hide", CONTROLS, key=state.LESSON_HIDE)
-        locked = st.multiselect("Lock", CONTROLS, key=state.LESSON_LOCK, help="A control "
-                                "both hidden and locked is hidden.")  # fmt: skip
+    with st.sidebar.expander(tr("Make a lesson link"), icon=":material/school:"):
+        st.caption(
+            tr("A link to this view for a class: hidden controls are absent, locked ones are "
+               "shown but cannot be changed.")
+        )  # fmt: skip
+        hidden = st.multiselect(tr("Hide"), CONTROLS, key=state.LESSON_HIDE)
+        locked = st.multiselect(tr("Lock"), CONTROLS, key=state.LESSON_LOCK,
+                                help=tr("A control both hidden and locked is hidden."))  # fmt: skip
         st.code(link(hidden, locked), language=None, wrap_lines=True)

@@ -62,8 +62,12 @@ def live_panel(
     (the scores of six similarities would be megabytes)."""
     if len(explanation.tokens) > MAX_TOKENS:
         st.caption(
-            f"The live view is drawn for inputs of up to {MAX_TOKENS} tokens; this one has "
-            f"{len(explanation.tokens)}: the steps below follow each setting."
+            tr(
+                "The live view is drawn for inputs of up to {max_tokens} tokens; "
+                "this one has {len}: the steps below follow each setting.",
+                max_tokens=MAX_TOKENS,
+                len=len(explanation.tokens),
+            )
         )
         return
     classes = list(picked.model.classes)
@@ -90,10 +94,17 @@ def _link_sentence(explanation: Explanation, cell: tuple[int, int]) -> str:
     a, keep, alpha = (
         float(v) for v in (trace.attn[0, i, j], trace.attn[0, i, i], trace.alpha[0, i])
     )
-    return (
-        f"**Selected link** (outlined): token {i + 1} “{md(tokens[i])}” gives a = {a:.2f} of its "
-        f"attention to token {j + 1} “{md(tokens[j])}” (a = {keep:.2f} to itself); its pooling "
-        f"weight α = {alpha:.2f}."
+    return tr(
+        "**Selected link** (outlined): token {i} “{query}” gives a = "
+        "{a:.2f} of its attention to token {j} “{key}” (a = "
+        "{keep:.2f} to itself); its pooling weight α = {alpha:.2f}.",
+        i=i + 1,
+        query=md(tokens[i]),
+        a=a,
+        j=j + 1,
+        key=md(tokens[j]),
+        keep=keep,
+        alpha=alpha,
     )
 
 
