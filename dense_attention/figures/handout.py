@@ -232,7 +232,11 @@ def _prediction_section(explanation: Explanation, about: Provenance | None) -> s
         f'<p class="prediction">Prediction: <b>{html.escape(explanation.classes[top])}</b> '
         f"({probs[top]:.1%})</p>"
         f'<table class="classes">{rows}</table>'
-        + (f"<p>{html.escape(verdict)}</p>" if verdict else "")
+        + (
+            f"<p><b>Which attention does the work:</b> {html.escape(verdict)}</p>"
+            if verdict
+            else ""
+        )
         + "</section>"
     )
 
