@@ -1,6 +1,7 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
 import base64
+import html
 import io
 import json
 import re
@@ -366,10 +367,12 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     assert f"model {model} · similarity" in svg
     page.keyboard.press("Escape")
     with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="The whole walk-through (one HTML page)").click()
+        page.get_by_role("button", name="Handout (HTML, opens offline)").click()
     walk = Path(download.value.path()).read_text()
     (screenshot_dir / "export_walkthrough.html").write_text(walk)
-    assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+    assert walk.count('<section class="step"') == walk.count('<div class="chart">') == 10
+    assert walk.count('id="plotly-gz"') == 1 and len(walk) < 3_500_000
+    assert f"similarity {image.text['similarity']}" in walk and html.escape(EXAMPLE) in walk
 
 
 def test_the_text_pages_trace_downloads(page: Page, app_url: str, wait_for_app, text_model):
@@ -546,3 +549,54 @@ def test_chinese_from_the_browser_language_and_from_the_switch(
     expect(page.get_by_role("heading", name="你的句子，一次一个公式")).to_be_visible()
     expect(page.get_by_role("heading", name="注意力池化").first).to_be_visible()
     en.close()
+
+
+DRAWN = """() => ({
+  formulas: [...document.querySelectorAll('.math .katex')]
+    .filter((el) => el.getBoundingClientRect().width > 20 && el.getBoundingClientRect().height > 10)
+    .length,
+  errors: document.querySelectorAll('.katex-error').length,
+  raw: [...document.querySelectorAll('.math')].filter((el) => !el.querySelector('.katex')).length,
+  charts: [...document.querySelectorAll('.chart .main-svg')]
+    .filter((el) => el.getBoundingClientRect().width > 300).length,
+  cells: document.querySelectorAll('.chart .hm image, .chart .bars path').length,
+})"""
+
+
+def test_the_handout_opens_offline_with_formulas_and_charts_drawn(
+    page: Page, tmp_path: Path, screenshot_dir, text_model
+) -> None:
+    """Issue #23.4: the handout, opened from disk with every request refused, draws its KaTeX
+    formulas and its plotly charts (everything it needs is inside), and prints to a PDF."""
+    from dense_attention.figures import handout
+    from dense_attention.figures.export import Provenance
+
+    explanation = text_model.explain(EXAMPLE)
+    config = text_model.config.model
+    about = Provenance("home model", config.similarity, config.temperature, config.pooling,
+                       text=EXAMPLE)  # fmt: skip
+    source = tmp_path / "handout.html"
+    source.write_text(handout.handout_html(explanation, config, about=about,
+                                           inputs=text_model.config.text))  # fmt: skip
+    requested: list[str] = []
+
+    def refuse(route) -> None:
+        requested.append(route.request.url)
+        route.abort()
+
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else refuse(route))  # fmt: skip
+    page.set_viewport_size({"width": 900, "height": 1300})
+    page.goto(source.as_uri())
+    page.wait_for_selector("body[data-charts=drawn]", state="attached", timeout=30_000)
+    drawn = page.evaluate(DRAWN)
+    steps = len(formulas_steps := page.locator("section.step").all())
+    assert steps == 10 and not requested
+    assert drawn["errors"] == 0 and drawn["raw"] == 0
+    assert drawn["formulas"] == page.locator(".math").count() >= 2 * steps - 1
+    assert drawn["charts"] >= steps and drawn["cells"] > 0
+    expect(formulas_steps[4].locator(".worked .katex")).to_contain_text("=")
+    page.screenshot(path=str(screenshot_dir / "handout.png"))  # docs/handout.png, looked at
+    page.locator("#step-attn").screenshot(path=str(screenshot_dir / "handout_attn.png"))
+    pdf = handout.handout_pdf(source.read_text())
+    assert pdf.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 5
