@@ -191,5 +191,6 @@ def prediction_line(explanation: Explanation) -> str:
     """ "Prediction: **sport** (97.1%)" for markdown."""
     probs = explanation.trace.probs[0]
     k = int(probs.argmax())
-    name, p = md(explanation.classes[k]), float(probs[k])
-    return tr("Prediction: **{name}** ({p:.1%})", name=name, p=p)
+    return tr(
+        "Prediction: **{name}** ({p:.1%})", name=md(explanation.classes[k]), p=float(probs[k])
+    )
