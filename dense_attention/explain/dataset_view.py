@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from ..core.model import DenseAttention
 from ..data.dataset import DataError, Split
@@ -60,6 +61,11 @@ class DatasetView:
     def item(self, k: int) -> Any:
         """The raw input of row k (a text, or an image (H, W, C) in [0, 1])."""
         return self.items[k]
+
+    def picture(self, k: int) -> Image.Image:
+        """Row k's picture (an image model's) as a PIL image, L or RGB."""
+        pixels = np.round(np.asarray(self.items[k]) * 255).astype(np.uint8)
+        return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
 
 def sample_index(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
