@@ -41,7 +41,10 @@ def dataset_filters(view: DatasetView) -> pd.DataFrame:
     classes = left.multiselect("True class", view.classes, key=state.DATASET_CLASSES,
                                placeholder="Every class")  # fmt: skip
     outcome = right.radio(
-        "Predictions", list(OUTCOMES), horizontal=True, format_func=lambda v: md(OUTCOMES[v]),
+        "Predictions",
+        list(OUTCOMES),
+        horizontal=True,
+        format_func=lambda v: md(OUTCOMES[v]),
         key=state.DATASET_OUTCOME,
     )
     a, b = st.columns(2)
