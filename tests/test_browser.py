@@ -544,3 +544,37 @@ def test_the_handout_opens_offline_with_formulas_and_charts_drawn(
     page.locator("#step-attn").screenshot(path=str(screenshot_dir / "handout_attn.png"))
     pdf = handout.handout_pdf(source.read_text())
     assert pdf.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 5
+
+
+def test_dataset_view_filters_wrong_and_opens_a_row_in_the_walk_through(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Run digits over its test split, keep the wrong predictions, click a row's box, open it:
+    the Image page shows that very test picture, from the dataset view."""
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    page.goto(f"{app_url}/dataset?model=digits")
+    wait_for_app(page)
+    page.get_by_role("button", name="Run the model over 500 test inputs").click()
+    expect(page.get_by_text("inputs shown", exact=False).first).to_be_visible(timeout=180_000)
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").filter(has_text="Predictions").get_by_text("Wrong").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text("0.0%")
+    table = page.get_by_test_id("stDataFrame").last
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    wait_for_app(page)
+    opened = page.get_by_text(re.compile(r"^Input #\d+: true class")).first
+    expect(opened).to_be_visible()
+    found = re.match(r"Input #(\d+): true class (\S+), predicted (\S+)", opened.inner_text())
+    index, label, predicted = found.groups()
+    assert label != predicted  # a wrong one, as filtered
+    screenshot_whole_app(page, screenshot_dir / "dataset-view.png")  # docs/ keeps it
+    page.get_by_role("button", name="Open in the walk-through").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"/image"))
+    name = f"test #{index} · {label} (from the dataset view)"
+    expect(page.get_by_text(name, exact=False).first).to_be_visible()
+    radio = page.get_by_test_id("stRadio").filter(has_text="Picture")
+    expect(radio.get_by_role("radio", name="From the dataset view")).to_be_checked()
+    screenshot_whole_app(page, screenshot_dir / "dataset-view-opened.png")
