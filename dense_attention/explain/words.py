@@ -218,9 +218,10 @@ def chart_titles(config: ModelConfig) -> dict[str, str]:
 def overview_titles(config: ModelConfig) -> dict[str, str]:
     """The one-screen overview's small chart titles for this model, as HTML (figures.overview):
     each step's formula in a few symbols, with the model's own activation, similarity, τ,
-    pooling and output inputs."""
+    pooling and output inputs (x'_i: x read in order by a sequence encoder first)."""
     act = _ACTIVATION_NAMES[config.activation]
-    dense = "W x<sub>i</sub> + b"
+    read = "x<sub>i</sub>" if config.sequence_encoder == "none" else "x'<sub>i</sub>"
+    dense = f"W {read} + b"
     mean = config.pooling == "mean"
     features = "c" if config.skip == "none" else "[c; h<sub>o</sub>]"
     return {

@@ -20,6 +20,7 @@ from ..figures import overview
 from ..inputs.classifier import Explanation
 from . import state
 from .cache import component
+from .live_view import MAX_TOKENS
 
 
 def pinned_token(tokens: list[str]) -> int | None:
@@ -42,6 +43,12 @@ def overview_panel(explanation: Explanation, config: ModelConfig, key: str) -> N
     """The one-screen overview of `explanation` (its trace under the live settings, `config`
     with them in), linked with every chart of the page."""
     tokens = list(explanation.tokens)
+    if len(tokens) > MAX_TOKENS:  # as the live view: N x N matrices would be megabytes
+        st.caption(
+            f"The overview of every step is drawn for inputs of up to {MAX_TOKENS} tokens; "
+            f"this one has {len(tokens)}: the steps below show each one."
+        )
+        return
     payload = overview.overview_payload(  # a few ms: not worth a cache
         explanation.trace, tokens, list(explanation.classes), config, explanation.hover_tokens
     )

@@ -178,7 +178,7 @@ const GAP = 8;
 
 function layout(data, width) {
   const n = data.tokens.length;
-  const row = Math.max(2, Math.min(18, Math.floor(BODY_PX / n)));
+  const row = Math.min(18, Math.floor((10 * BODY_PX) / n) / 10); // px per token row
   const label = row >= 8 ? 78 : 10; // names only when a row can hold them
   const bars = 64;
   const free = width - label - bars - 8 * GAP;
