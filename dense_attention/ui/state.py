@@ -45,6 +45,10 @@ CELL = "cell"  # prefix of the panel's keys
 CELL_I, CELL_J, CELL_CLICK = "cell_i", "cell_j", "cell_click"  # query i, key j, the click event
 QUERY_KEY_MAP = "query_key_map"  # the Text page's toggle that draws the query–key map
 
+# One token followed through every step (ui/linked.py): the overview elements and the pin
+OVERVIEW_TEXT, OVERVIEW_IMAGE = "overview_text", "overview_image"  # the overview elements
+LINKED_TOKEN = "linked_token"  # (the input's tokens, k): the token clicked to pin it, 0-based
+
 # The image page
 IMAGE_SOURCE = "image_source"  # test-set example | demo photo | upload
 IMAGE_EXAMPLE = "image_example"  # index of the chosen test-set example
