@@ -140,10 +140,11 @@ def _link_note(explanation: Explanation, slide: str, mean_pooling: bool = False)
     if slide == "scores":
         s, s_self = float(trace.scores[0, i, j]), float(trace.scores[0, i, i])
         itself = "" if trace.exclude_self else f" (with itself: {s_self:.2f})"
-        return f"Point at {pair}, {why}: its score is s = {s:.2f}{itself}."
+        return f"Point at the link from {pair}, {why}: its score is s = {s:.2f}{itself}."
     if slide == "values":
         return f"v of {tokens[i]!r} takes a = {a:.2f} of h of {tokens[j]!r}{itself}: {why}."
-    return f"Point at {pair}, {why}: a = {a:.2f}{itself}, uniform would be {1 / len(tokens):.2f}."
+    uniform = f"uniform would be {1 / len(tokens):.2f}"
+    return f"Point at the link from {pair}, {why}: a = {a:.2f}{itself}, {uniform}."
 
 
 def slide_question(slide: Slide, asked: Mapping[str, Question]) -> Question | None:

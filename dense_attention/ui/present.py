@@ -22,13 +22,15 @@ from ..inputs.classifier import Classifier, Explanation
 from ..storage import catalog
 from . import browser, presenter, share, state
 from .cache import cached, checkpoints, component
-from .inputs import prediction_line, token_box
+from .inputs import prediction_line
 from .questions import ask
 from .sidebar import Settings
 from .styles import PRESENT_CSS, SLIDE_FONT_PX, md, token_chips_html
 from .walkthrough import titled_figures
 
 SLIDE_CHART_PX = 340  # a slide's chart; 720 px = input row + controls + title + chart
+QUESTION_PX = 110  # a two-step slide's question goes under its chart, this much shorter
+SLIDE_CHIPS_MAX, SLIDE_CHIPS_PX = 10, 130  # more tokens than this scroll in a box this tall
 PRESENTER_PARAM = "presenter"  # ?presenter=1: this window is the presenter view
 
 
@@ -86,8 +88,11 @@ def slide_input(model: Classifier, item: Any, explanation: Explanation) -> None:
     """What the model reads, for the first slide: the tokens as chips, or the picture as the
     model sees it, cut into its patches."""
     tokens = list(explanation.tokens)
-    if model.config.kind == "text":
-        token_box(len(tokens)).html(token_chips_html(tokens))
+    if model.config.kind == "text":  # past a few rows of chips, they scroll: the slide fits
+        box = (
+            st.container(height=SLIDE_CHIPS_PX) if len(tokens) > SLIDE_CHIPS_MAX else st.container()
+        )
+        box.html(token_chips_html(tokens))
         return
     cfg = model.config.image
     title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
@@ -171,7 +176,7 @@ def _slide(
     figure. `show_input` draws the input under the first slide's formula."""
     trace = explanation.trace
     st.title(slide_title(slide, config))
-    text, picture = st.columns([2, 3], gap="large")
+    text, picture = st.columns([1, 1], gap="large")
     with text:
         for step in steps_of(slide):
             st.latex(formulas.step_latex(step.key, trace.similarity, config, trace.temperature))
@@ -182,7 +187,12 @@ def _slide(
             st.markdown(prediction_line(explanation))
             if found is not None:
                 st.markdown(f"**{md(found.headline)}.**")
-        if question is not None:
+        if question is not None and len(slide.steps) == 1:
             ask(question, f"slide_question_{slide.key}")
     with picture:
+        beside = question is not None and len(slide.steps) > 1  # the text column is full
+        if beside:  # under a shorter chart
+            figure = go.Figure(figure).update_layout(height=SLIDE_CHART_PX - QUESTION_PX)
         st.plotly_chart(figure, width="stretch", key=f"slide_{slide.key}")
+        if beside:
+            ask(question, f"slide_question_{slide.key}")
