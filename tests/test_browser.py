@@ -1,6 +1,7 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
 import base64
+import html
 import io
 import json
 import re
@@ -366,10 +367,12 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     assert f"model {model} · similarity" in svg
     page.keyboard.press("Escape")
     with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="The whole walk-through (one HTML page)").click()
+        page.get_by_role("button", name="Handout (HTML, opens offline)").click()
     walk = Path(download.value.path()).read_text()
     (screenshot_dir / "export_walkthrough.html").write_text(walk)
-    assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+    assert walk.count('<section class="step"') == walk.count('<div class="chart">') == 10
+    assert walk.count('id="plotly-gz"') == 1 and len(walk) < 3_500_000
+    assert f"similarity {image.text['similarity']}" in walk and html.escape(EXAMPLE) in walk
 
 
 def test_the_text_pages_trace_downloads(page: Page, app_url: str, wait_for_app, text_model):
@@ -490,3 +493,88 @@ def test_the_image_pages_verdict_badge_shows_its_whole_headline(
     assert size[0] <= size[1] + 1, size  # nothing hidden past the right edge
     assert len(badge.inner_text()) > 40 and size[2] > 1.5 * line  # a long headline, wrapped
     page.screenshot(path=screenshot_dir / "image-badge.png", full_page=False)
+
+
+DRAWN = """() => ({
+  formulas: [...document.querySelectorAll('.math .katex')]
+    .filter((el) => el.getBoundingClientRect().width > 20 && el.getBoundingClientRect().height > 10)
+    .length,
+  errors: document.querySelectorAll('.katex-error').length,
+  raw: [...document.querySelectorAll('.math')].filter((el) => !el.querySelector('.katex')).length,
+  charts: [...document.querySelectorAll('.chart .main-svg')]
+    .filter((el) => el.getBoundingClientRect().width > 300).length,
+  cells: document.querySelectorAll('.chart .hm image, .chart .bars path').length,
+})"""
+
+
+def test_the_handout_opens_offline_with_formulas_and_charts_drawn(
+    page: Page, tmp_path: Path, screenshot_dir, text_model
+) -> None:
+    """Issue #23.4: the handout, opened from disk with every request refused, draws its KaTeX
+    formulas and its plotly charts (everything it needs is inside), and prints to a PDF."""
+    from dense_attention.figures import handout
+    from dense_attention.figures.export import Provenance
+
+    explanation = text_model.explain(EXAMPLE)
+    config = text_model.config.model
+    about = Provenance("home model", config.similarity, config.temperature, config.pooling,
+                       text=EXAMPLE)  # fmt: skip
+    source = tmp_path / "handout.html"
+    source.write_text(handout.handout_html(explanation, config, about=about,
+                                           inputs=text_model.config.text))  # fmt: skip
+    requested: list[str] = []
+
+    def refuse(route) -> None:
+        requested.append(route.request.url)
+        route.abort()
+
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else refuse(route))  # fmt: skip
+    page.set_viewport_size({"width": 900, "height": 1300})
+    page.goto(source.as_uri())
+    page.wait_for_selector("body[data-charts=drawn]", state="attached", timeout=30_000)
+    drawn = page.evaluate(DRAWN)
+    steps = len(formulas_steps := page.locator("section.step").all())
+    assert steps == 10 and not requested
+    assert drawn["errors"] == 0 and drawn["raw"] == 0
+    assert drawn["formulas"] == page.locator(".math").count() >= 2 * steps - 1
+    assert drawn["charts"] >= steps and drawn["cells"] > 0
+    expect(formulas_steps[4].locator(".worked .katex")).to_contain_text("=")
+    page.screenshot(path=str(screenshot_dir / "handout.png"))  # docs/handout.png, looked at
+    page.locator("#step-attn").screenshot(path=str(screenshot_dir / "handout_attn.png"))
+    pdf = handout.handout_pdf(source.read_text())
+    assert pdf.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 5
+
+
+def test_dataset_view_filters_wrong_and_opens_a_row_in_the_walk_through(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Run digits over its test split, keep the wrong predictions, click a row's box, open it:
+    the Image page shows that very test picture, from the dataset view."""
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    page.goto(f"{app_url}/dataset?model=digits")
+    wait_for_app(page)
+    page.get_by_role("button", name="Run the model over 500 test inputs").click()
+    expect(page.get_by_text("inputs shown", exact=False).first).to_be_visible(timeout=180_000)
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").filter(has_text="Predictions").get_by_text("Wrong").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text("0.0%")
+    table = page.get_by_test_id("stDataFrame").last
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    wait_for_app(page)
+    opened = page.get_by_text(re.compile(r"^Input #\d+: true class")).first
+    expect(opened).to_be_visible()
+    found = re.match(r"Input #(\d+): true class (\S+), predicted (\S+)", opened.inner_text())
+    index, label, predicted = found.groups()
+    assert label != predicted  # a wrong one, as filtered
+    screenshot_whole_app(page, screenshot_dir / "dataset-view.png")  # docs/ keeps it
+    page.get_by_role("button", name="Open in the walk-through").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"/image"))
+    name = f"test #{index} · {label} (from the dataset view)"
+    expect(page.get_by_text(name, exact=False).first).to_be_visible()
+    radio = page.get_by_test_id("stRadio").filter(has_text="Picture")
+    expect(radio.get_by_role("radio", name="From the dataset view")).to_be_checked()
+    screenshot_whole_app(page, screenshot_dir / "dataset-view-opened.png")

@@ -22,13 +22,14 @@ from ..data import images
 from ..explain import attention_work
 from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
-from ..figures import export, trace_plots
+from ..figures import export, handout, trace_plots
 from ..inputs.classifier import Explanation
 from . import state
 from .breakdown import query_key_panel
 from .charts import trace_download
 from .code_download import code_download
 from .errors import friendly_errors
+from .handout import handout_downloads
 from .inputs import caution, prediction_line, show_tokens, token_box
 from .lesson import lesson_panel
 from .live_view import live_panel
@@ -39,13 +40,7 @@ from .questions import with_questions
 from .sidebar import Picked, Settings, live_settings
 from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
-from .walkthrough import (
-    cell_panel,
-    render_steps,
-    selected_cell,
-    step_exports,
-    steps_download,
-)
+from .walkthrough import cell_panel, render_steps, selected_cell, step_exports
 
 FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
 LIVE_STEPS = tuple(step.key for step in STEPS if step.key not in FIXED_STEPS)
@@ -172,7 +167,7 @@ def _prediction(
     caution(settings.model, text)
     unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
-    steps_download(explanation, settings.config, cell=cell, about=about)
+    handout_downloads(explanation, settings.config, cell=cell, about=about, inputs=settings.inputs)
     code_download(settings, explanation, text)
 
 
@@ -227,7 +222,10 @@ def _image_live(
     cell = selected_cell(len(explanation.tokens))
     with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
-        steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
+        handout_downloads(
+            explanation, settings.config, cell=cell, key="image_steps", about=about,
+            inputs=settings.inputs, picture=handout.picture_png(pixels),
+        )  # fmt: skip
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     extras = with_questions({"attn": why}, settings, explanation, "image")
