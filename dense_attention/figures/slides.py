@@ -4,14 +4,25 @@ them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.config import ModelConfig
 from ..explain import words
+from ..explain.attention_work import lesson_cell
 from ..explain.formulas import STEPS, Step
+from ..explain.questions import Question
 from ..inputs.classifier import Explanation
 
-__all__ = ["SLIDES", "Slide", "on_screen", "slide_title", "speaker_note", "steps_of"]
+__all__ = [
+    "SLIDES",
+    "Slide",
+    "on_screen",
+    "slide_question",
+    "slide_title",
+    "speaker_note",
+    "steps_of",
+]
 
 
 @dataclass(frozen=True)
@@ -109,32 +120,49 @@ def _focus(explanation: Explanation) -> tuple[int, str, float]:
     return k, explanation.tokens[k], float(alpha[k])
 
 
-def _row_note(explanation: Explanation, mean_pooling: bool = False) -> str:
-    """Where the largest-α token's row looks most (under mean pooling, where every α is equal,
-    the row with the largest single weight)."""
-    attn = explanation.trace.attn[0]
-    if mean_pooling:
-        k, why = int(attn.max(dim=1).values.argmax()), "the row with the largest weight"
-    else:
-        k, why = _focus(explanation)[0], "the token with the largest α"
-    row = attn[k]
-    j = int(row.argmax())
-    return (
-        f"Row {k + 1} ({explanation.tokens[k]!r}, {why}) looks most at "
-        f"{explanation.tokens[j]!r}: a = {float(row[j]):.2f} (uniform would be {1 / len(row):.2f})."
+def _link_note(explanation: Explanation, slide: str, mean_pooling: bool = False) -> str:
+    """The instructive link in this slide's numbers: a token looking at another, never at
+    itself (attention_work.lesson_cell: the largest α_i·a_ij with i != j; under mean pooling,
+    where every α is equal, the largest a_ij with i != j)."""
+    trace, tokens = explanation.trace, explanation.tokens
+    i, j = lesson_cell(trace.attn[0], trace.alpha[0])
+    if i == j:
+        return f"One token: {tokens[0]!r} can only look at itself."
+    a, keep = float(trace.attn[0, i, j]), float(trace.attn[0, i, i])
+    pair = f"{tokens[i]!r} (token {i + 1}) to {tokens[j]!r} (token {j + 1})"
+    weighted = float(trace.alpha[0, i]) * a
+    why = (
+        "the largest weight between two different tokens"
+        if mean_pooling
+        else f"the strongest link between two different tokens, α·a = {weighted:.2f}"
     )
+    itself = "" if trace.exclude_self else f" (to itself: {keep:.2f})"
+    if slide == "scores":
+        s, s_self = float(trace.scores[0, i, j]), float(trace.scores[0, i, i])
+        itself = "" if trace.exclude_self else f" (with itself: {s_self:.2f})"
+        return f"Point at the link from {pair}, {why}: its score is s = {s:.2f}{itself}."
+    if slide == "values":
+        return f"v of {tokens[i]!r} takes a = {a:.2f} of h of {tokens[j]!r}{itself}: {why}."
+    uniform = f"uniform would be {1 / len(tokens):.2f}"
+    return f"Point at the link from {pair}, {why}: a = {a:.2f}{itself}, {uniform}."
+
+
+def slide_question(slide: Slide, asked: Mapping[str, Question]) -> Question | None:
+    """The question a slide carries: the first of its steps' questions (explain.questions)."""
+    return next((asked[key] for key in slide.steps if key in asked), None)
 
 
 def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None = None) -> str:
     """One sentence quoting the numbers the slide's figure shows for this input, for the
-    speaker: the top attended token of the largest-α token's row, the largest α (under mean
-    pooling, per `config`, the one α every token has), the prediction and its probability."""
+    speaker: the instructive link (a token looking at another, _link_note), the largest α
+    (under mean pooling, per `config`, the one α every token has), the prediction and its
+    probability."""
     probs = explanation.trace.probs[0]
     top = int(probs.argmax())
     prediction = f"The model predicts {explanation.classes[top]!r} at {float(probs[top]):.1%}."
     mean_pooling = config is not None and config.pooling == "mean"
     if slide.key in ("scores", "attention", "values"):
-        return _row_note(explanation, mean_pooling)
+        return _link_note(explanation, slide.key, mean_pooling)
     if slide.key in ("alpha", "c"):
         _, token, alpha = _focus(explanation)
         n = len(explanation.tokens)

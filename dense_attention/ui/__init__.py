@@ -18,7 +18,8 @@ module, e.g. `from dense_attention.ui import state`.
   checkpoint_zip: the train page
 - matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
   (badge, attention page, why attention is diagonal)
-- present: the presentation's slides
+- present: the presentation's slides; presenter: its presenter view (notes, next slide)
+- questions: predict, then reveal (a lesson link's questions=on)
 - dataset_view, dataset_table: the dataset page (a model over a test split, its slices, a row
   opened in the walk-through)
 
@@ -42,7 +43,15 @@ from .job_panels import compare_runs, job_controls, job_panel, running, start_jo
 from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import photo_caution, pick_image
-from .present import picture_choice, render_deck, slide_controls, slide_input, training_metadata
+from .present import (
+    picture_choice,
+    presenter_window,
+    render_deck,
+    slide_controls,
+    slide_input,
+    training_metadata,
+)
+from .questions import asked as asked_questions
 from .replay import replay
 from .share import restore_view, share_view
 from .sidebar import live_settings, sidebar
@@ -85,6 +94,7 @@ __all__ = [
     "ablations",
     "adversarial_attention",
     "analysis",
+    "asked_questions",
     "attention_chart",
     "cell_panel",
     "checkpoint_upload",
@@ -115,6 +125,7 @@ __all__ = [
     "pick_model",
     "picture_choice",
     "prediction_line",
+    "presenter_window",
     "remember_browser",
     "render_deck",
     "render_steps",

@@ -37,6 +37,7 @@ from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
+from .questions import with_questions
 from .sidebar import Picked, Settings, live_settings
 from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
@@ -68,6 +69,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
         explanation,
         settings.config,
         cell=cell,
+        extras=with_questions(None, settings, explanation, "steps"),
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
@@ -114,7 +116,7 @@ def _live_part(
     def why() -> None:  # beside the attention matrix, when it is mostly diagonal
         diagonal_panel(settings, explanation, text, cell[0], found)
 
-    extras = {"alpha": alpha, "attn": why}
+    extras = with_questions({"alpha": alpha, "attn": why}, settings, explanation, "steps")
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
     query_key_panel(settings, explanation)
 
@@ -194,7 +196,9 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         explanation,
         settings.config,
         cell=selected_cell(len(explanation.tokens)),
-        extras={"x": lambda: st.caption(patch_features(picked.model))},
+        extras=with_questions(
+            {"x": lambda: st.caption(patch_features(picked.model))}, settings, explanation, "image"
+        ),
         key="image_steps",
         only=FIXED_STEPS,
         page_download=False,
@@ -235,4 +239,5 @@ def _image_live(
         )  # fmt: skip
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
-    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})
+    extras = with_questions({"attn": why}, settings, explanation, "image")
+    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)

@@ -37,6 +37,7 @@ EXAMPLE_WIDGET = "sentence_example"  # the example-sentence pills (reset after e
 PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence box
 LESSON_HIDE = "lesson_hide"  # "Make a lesson link": the controls to hide
 LESSON_LOCK = "lesson_lock"  # "Make a lesson link": the controls to lock
+LESSON_QUESTIONS = "lesson_questions"  # "Make a lesson link": ask questions (questions=on)
 # "Download the model as PyTorch code": on the Text page, the Image page, and in the sidebar
 CODE_ZIP, CODE_ZIP_IMAGE, CODE_ZIP_SIDEBAR = "code_zip", "image_code_zip", "sidebar_code_zip"
 
