@@ -17,7 +17,7 @@ from ..core.config import (
     TrainConfig,
 )
 from ..data.builtin import DATASETS
-from ..explain import attention_work, faithfulness
+from ..explain import attention_work, faithfulness, seed_variance
 from ..inputs.text_encoder import TEXT_MODES
 from ..training.tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
 
@@ -125,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", type=Path, required=True)
     ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
     _add_diagnostic_parser(sub)
+    _add_seeds_parser(sub)
     return top
 
 
@@ -189,3 +190,18 @@ def _add_diagnostic_parser(sub: Any) -> None:
     dg.add_argument("--epochs", type=int, default=20)
     dg.add_argument("--seed", type=int, default=0)
     dg.add_argument("--out", type=Path, default=None, help="write the result as JSON")
+
+
+def _add_seeds_parser(sub: Any) -> None:
+    about = ("seed variance (Wiegreffe & Pinter): the checkpoint's recipe trained with k seeds; "
+             "the spreads of attention and of predictions")  # fmt: skip
+    se = sub.add_parser("seeds", help=about)
+    se.add_argument("--checkpoint", type=Path, required=True)
+    se.add_argument("--seeds", type=int, default=3, help="how many seeds (2 to 10)")
+    first_help = "seeds first-seed, first-seed + 1, ... (the shipped checkpoints used 0)"
+    se.add_argument("--first-seed", type=int, default=1, help=first_help)
+    se.add_argument("--epochs", type=int, default=None, help="default: the recipe's own")
+    limit_help = "test inputs the spreads are measured on (a seeded stratified sample)"
+    se.add_argument("--limit", type=int, default=seed_variance.SAMPLE_SIZE, help=limit_help)
+    se.add_argument("--sample-seed", type=int, default=0, help="seed of that sample")
+    se.add_argument("--out", type=Path, default=None, help="write the summary as JSON")

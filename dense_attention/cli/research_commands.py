@@ -1,5 +1,5 @@
 """The commands that study a trained model: faithfulness (ablations, ERASER, adversarial
-attention, whether attention does the work) and the frozen-attention diagnostic."""
+attention, whether attention does the work), the frozen-attention diagnostic and seed variance."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from tqdm import tqdm
 
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
-from ..explain import adversarial, attention_work, diagnostic, eraser, faithfulness, study
+from ..explain import (
+    adversarial,
+    attention_work,
+    diagnostic,
+    eraser,
+    faithfulness,
+    seed_variance,
+    study,
+)
 from ..figures.export import safe_csv  # the one CSV writer
 from ..inputs.classifier import Classifier
 from ..storage import checkpoint
@@ -47,6 +55,31 @@ def cmd_diagnostic(args: argparse.Namespace) -> int:
           f"seconds={result.seconds:.1f}")  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def cmd_seeds(args: argparse.Namespace, argv: list[str]) -> int:
+    recipe = seed_variance.checkpoint_recipe(args.checkpoint)
+    ds = recipe.load_data()
+    seeds = seed_variance.check_seeds(range(args.first_seed, args.first_seed + args.seeds))
+    epochs = args.epochs or recipe.training.epochs
+    print(f"{ds.name}: {len(seeds)} seeds x {epochs} epochs, fit on {recipe.fit_on}",
+          file=sys.stderr)  # fmt: skip
+    with tqdm(total=len(seeds) * epochs, desc="seeds", unit="epoch", file=sys.stderr) as bar:
+
+        def on_step(index: int, event: Any) -> None:
+            if event.record is not None:
+                bar.update(1)
+
+        result = seed_variance.run(recipe, ds, seeds, epochs=args.epochs, limit=args.limit,
+                                   sample_seed=args.sample_seed, on_step=on_step)  # fmt: skip
+    print(result.text())
+    if args.out:
+        block = result.to_dict() | {"checkpoint_test_accuracy": checkpoint.read_metadata(
+            args.checkpoint).get("test_accuracy"), "command": "python -m dense_attention "
+            + shlex.join(argv)}  # fmt: skip
+        args.out.write_text(json.dumps(block, indent=2))
+        print(f"wrote {args.out}")
     return 0
 
 
