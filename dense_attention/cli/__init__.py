@@ -9,7 +9,7 @@ import sys
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .arguments import parser
-from .research_commands import cmd_diagnostic, cmd_faithfulness, cmd_seeds
+from .research_commands import cmd_diagnostic, cmd_faithfulness, cmd_permutation, cmd_seeds
 from .train_commands import cmd_eval, cmd_export_code, cmd_sweep, cmd_trace, cmd_train, cmd_tune
 
 __all__ = ["main", "parser"]
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "export-code": lambda: cmd_export_code(args),
         "diagnostic": lambda: cmd_diagnostic(args),
         "seeds": lambda: cmd_seeds(args, argv),
+        "permutation": lambda: cmd_permutation(args),
     }
     try:
         return commands[args.command]()

@@ -1,5 +1,6 @@
 """The commands that study a trained model: faithfulness (ablations, ERASER, adversarial
-attention, whether attention does the work), the frozen-attention diagnostic and seed variance."""
+attention, whether attention does the work), the frozen-attention diagnostic, seed variance and
+Jain & Wallace's permutation test of α."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ..explain import (
     diagnostic,
     eraser,
     faithfulness,
+    permutation,
     seed_variance,
     study,
 )
@@ -65,7 +67,8 @@ def cmd_seeds(args: argparse.Namespace, argv: list[str]) -> int:
     epochs = args.epochs or recipe.training.epochs
     print(f"{ds.name}: {len(seeds)} seeds x {epochs} epochs, fit on {recipe.fit_on}",
           file=sys.stderr)  # fmt: skip
-    with tqdm(total=len(seeds) * epochs, desc="seeds", unit="epoch", file=sys.stderr) as bar:
+    with tqdm(total=len(seeds) * epochs, desc="seeds", unit="epoch", file=sys.stderr,
+              mininterval=1) as bar:  # fmt: skip
 
         def on_step(index: int, event: Any) -> None:
             if event.record is not None:
@@ -80,6 +83,26 @@ def cmd_seeds(args: argparse.Namespace, argv: list[str]) -> int:
             + shlex.join(argv)}  # fmt: skip
         args.out.write_text(json.dumps(block, indent=2))
         print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_permutation(args: argparse.Namespace) -> int:
+    loaded = _checkpoint_and_data(args.checkpoint)
+    if loaded is None:
+        return 2
+    model, ds = loaded
+    start = time.perf_counter()
+    found = permutation.permute_alpha(model, ds.test, args.limit, args.seed, args.draws)
+    block = found.to_dict() | {"seconds": round(time.perf_counter() - start, 1)}
+    print(f"{ds.name}: alpha permuted {block['draws']} times in each of {block['inputs']} test "
+          f"inputs: median |dp(y)| {block['median_abs_delta']:.4f}, median TV "
+          f"{block['median_tv']:.4f}, flips {block['mean_flip_rate']:.1%}; "
+          f"{block['seconds']:.1f} s")  # fmt: skip
+    for name, b in block["by_max_alpha"].items():
+        print(f"  max alpha in {name}: {b['inputs']} inputs, median |dp| "
+              f"{b['median_abs_delta']:.4f}")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps(block, indent=2))
     return 0
 
 
