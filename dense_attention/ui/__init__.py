@@ -16,8 +16,8 @@ module, e.g. `from dense_attention.ui import state`.
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
-  (badge, attention page, why attention is diagonal)
+- matters, adversarial, seeds, what_if: the "Does attention matter?" page; verdicts: the one
+  verdict (badge, attention page, why attention is diagonal)
 - present: the presentation's slides
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
@@ -40,6 +40,7 @@ from .matters import ablations, analysis, deletion, eraser_scores, importance, t
 from .picture import photo_caution, pick_image
 from .present import picture_choice, render_deck, slide_controls, slide_input, training_metadata
 from .replay import replay
+from .seeds import seed_variance_panel
 from .share import restore_view, share_view
 from .sidebar import live_settings, sidebar
 from .sidebar import pick as pick_model
@@ -111,6 +112,7 @@ __all__ = [
     "replay",
     "restore_view",
     "running",
+    "seed_variance_panel",
     "selected_cell",
     "sentence_input",
     "sentence_line",
