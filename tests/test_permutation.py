@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import tiny
 
 from dense_attention.explain import permutation
 from dense_attention.explain.faithfulness import FaithfulnessError
 from dense_attention.inputs.classifier import Classifier
-from tests import tiny
 
 
 def test_two_classes_tv_is_the_change_of_p_and_bins_cover_every_input():

@@ -5,13 +5,13 @@ import shutil
 
 import numpy as np
 import pytest
+import tiny
 import torch
 from scipy.spatial.distance import jensenshannon
 
 from dense_attention.core.config import TrainConfig
 from dense_attention.explain import seed_variance as sv
 from dense_attention.storage import catalog
-from tests import tiny
 
 TRAIN = TrainConfig(epochs=2, batch_size=8, lr=1e-2, patience=5, device="cpu")
 

@@ -57,18 +57,23 @@ def seed_variance_panel(settings: Settings, item: Any) -> None:
     if recipe is None:
         st.info(md(why), icon=":material/info:")
         return
-    k = st.slider("Seeds", 2, MAX_SEEDS_SHOWN, 3, key=state.SEEDS_COUNT,
-                  help="How many times to train this model's recipe, one seed each")  # fmt: skip
+    left, right = st.columns(2)
+    k = left.slider("Seeds", 2, MAX_SEEDS_SHOWN, 3, key=state.SEEDS_COUNT,
+                    help="How many times to train this model's recipe, one seed each")  # fmt: skip
+    own = recipe.training.epochs
+    epochs = right.number_input("Epochs per seed", 1, 4 * own, own, key=state.SEEDS_EPOCHS,
+                                help="The recipe's own by default; fewer give a quicker, "
+                                "rougher answer")  # fmt: skip
     first = recipe.training.seed + 1  # the loaded model's own seed is left out
     seeds = tuple(range(first, first + k))
     fit = "training and validation splits" if recipe.fit_on == "train+val" else "training split"
     st.caption(md(
-        f"Trains this model's recipe {k} times, {recipe.training.epochs} epochs each on "
+        f"Trains this model's recipe {k} times, {epochs} epochs each on "
         f"{recipe.dataset}'s {fit}, with seeds {', '.join(map(str, seeds))}: the same data, "
         "settings and test inputs; other initial weights and data order. Wiegreffe & Pinter "
         "2019, test 2: is this input's attention stable while its prediction is?"
     ))  # fmt: skip
-    request = work.SeedsRequest(recipe, seeds, settings.model_name)
+    request = work.SeedsRequest(recipe, seeds, settings.model_name, int(epochs))
     job_controls(JobKind.SEEDS, "Train the seeds", lambda: jobs.seeds_job(request))
     job_panel(JobKind.SEEDS, functools.partial(_result, settings, item))
 
