@@ -175,7 +175,8 @@ def test_the_seed_panel_offers_the_models_recipe_then_shows_alpha_per_seed(shipp
     assert at.number_input(key=state.SEEDS_EPOCHS).value == recipe.training.epochs
     assert any(b.label == "Train the seeds" for b in at.button)
     caption = next(c.value for c in at.caption if c.value.startswith("Trains this model"))
-    assert md(f"{recipe.training.epochs} epochs each") in caption and "seeds 1, 2, 3" in caption
+    assert md(f"{recipe.training.epochs} epochs each on the {recipe.dataset}") in caption
+    assert "seeds 1, 2, 3" in caption
     models = [model] + [tiny.shaken(copy.deepcopy(model), 0.05).eval() for _ in range(2)]
     name = at.sidebar.selectbox(key=state.MODEL_WIDGET).value
     space = browser.workspaces().get(at.session_state[state.WORKSPACE])

@@ -328,7 +328,7 @@ def answer(found: InputSpread, sample: Spreads | None = None) -> str:
     if agree < k:
         verdict = "No: the prediction itself changes with the seed"
     elif steady:
-        verdict = "Yes: the prediction is stable and so is the attention"
+        verdict = "Yes: the prediction is stable, and the attention moves less than for most inputs"
     else:
         verdict = "The prediction is stable, but the attention moves more than for most inputs"
     return f"{verdict}. {pred[0].upper()}{pred[1:]}; {alpha}, {where}."

@@ -19,8 +19,8 @@ SEED_COLORS = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#1098ad",
 def alpha_per_seed(
     found: InputSpread, seeds: tuple[int, ...], loaded: np.ndarray | None = None
 ) -> go.Figure:
-    """Grouped bars: α_i of each seed (k, n) per token, and the loaded model's α (n,) as a line
-    when given."""
+    """Grouped bars: α_i of each seed (k, n) per token, and the loaded model's α (n,) as black
+    diamonds when given."""
     labels = [f"{k + 1} {html.escape(t, quote=False)}" for k, t in enumerate(found.tokens)]
     x = list(range(len(labels)))
     fig = go.Figure()
@@ -30,8 +30,8 @@ def alpha_per_seed(
                     text=labels, textposition="none",
                     hovertemplate="%{text}: %{y:.3f}<extra>" + name + "</extra>")  # fmt: skip
     if loaded is not None:
-        fig.add_scatter(x=x, y=loaded, name="loaded model", mode="lines+markers",
-                        line=dict(color="#212529", dash="dot"), text=labels,
+        fig.add_scatter(x=x, y=loaded, name="loaded model", mode="markers",
+                        marker=dict(color="#212529", symbol="diamond", size=9), text=labels,
                         hovertemplate="%{text}: %{y:.3f}<extra>loaded model</extra>")  # fmt: skip
     step = max(1, -(-len(labels) // TOKENS_SHOWN_MAX))
     ticks = x[::step]

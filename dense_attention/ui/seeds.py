@@ -67,11 +67,12 @@ def seed_variance_panel(settings: Settings, item: Any) -> None:
     first = recipe.training.seed + 1  # the loaded model's own seed is left out
     seeds = tuple(range(first, first + k))
     fit = "training and validation splits" if recipe.fit_on == "train+val" else "training split"
+    fit = f"the {recipe.dataset} {fit}"
     st.caption(md(
-        f"Trains this model's recipe {k} times, {epochs} epochs each on "
-        f"{recipe.dataset}'s {fit}, with seeds {', '.join(map(str, seeds))}: the same data, "
-        "settings and test inputs; other initial weights and data order. Wiegreffe & Pinter "
-        "2019, test 2: is this input's attention stable while its prediction is?"
+        f"Trains this model's recipe {k} times, {epochs} epochs each on {fit}, with seeds "
+        f"{', '.join(map(str, seeds))}: the same data, settings and test inputs; other initial "
+        "weights and data order. Wiegreffe & Pinter 2019, test 2: is this input's attention "
+        "stable while its prediction is?"
     ))  # fmt: skip
     request = work.SeedsRequest(recipe, seeds, settings.model_name, int(epochs))
     job_controls(JobKind.SEEDS, "Train the seeds", lambda: jobs.seeds_job(request))
@@ -113,6 +114,6 @@ def _numbers(found: seed_variance.InputSpread, result: seed_variance.SeedVarianc
         f"Over {d['examples']} test inputs: median α spread {d['median_alpha_jsd']:.3f}, median "
         f"attention-row spread {d['median_row_jsd']:.3f}; all seeds agree on "
         f"{d['unanimous_share']:.0%} of them. Test accuracy per seed: {accuracy}. The seeds run "
-        "with the trained settings (the sidebar's live settings are not applied); the dotted "
-        "line is the loaded model's α."
+        "with the trained settings (the sidebar's live settings are not applied); the black "
+        "diamonds are the loaded model's α."
     ))  # fmt: skip
