@@ -60,6 +60,7 @@ class JobKind(StrEnum):
     TRAIN = "train"  # one classifier (work.train_work)
     SWEEP = "sweep"  # one classifier per similarity (work.sweep_work)
     TUNE = "tune"  # an Optuna search (work.tune_work)
+    DATASET = "dataset"  # a model over a test split (work.dataset_view_work)
     SEEDS = "seeds"  # one model's recipe trained with k seeds (work.seeds_work)
 
     @classmethod
@@ -285,6 +286,14 @@ def tune_job(request: work.TuneRequest, runner: executor.Executor | None = None)
     """A started job that searches with Optuna; its result is a TuneResult."""
     title = f"Tune on {request.data.name}"
     return Job(JobKind.TUNE, title, work.tune_work, request, runner).start()
+
+
+def dataset_view_job(
+    request: work.DatasetViewRequest, runner: executor.Executor | None = None
+) -> Job:
+    """A started job that runs a model over a test split; its result is a DatasetView."""
+    title = f"Dataset view of {request.data.name}"
+    return Job(JobKind.DATASET, title, work.dataset_view_work, request, runner).start()
 
 
 def seeds_job(request: work.SeedsRequest, runner: executor.Executor | None = None) -> Job:
