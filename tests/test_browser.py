@@ -707,3 +707,39 @@ def test_a_hovered_token_is_highlighted_in_every_chart(
     assert abs((ring["top"] + ring["bottom"]) / 2 - (point["y"] + point["height"] / 2)) <= 2
     assert found["lines"] >= 1 and len(found["rings"]) == 2
     page.screenshot(path=screenshot_dir / "query-key-map.png")
+
+
+def test_seed_variance_trains_the_seeds_and_shows_alpha_per_seed(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue #24.2: on the attention page, a digits picture; 3 seeds of 2 epochs each are trained
+    in a job, then α per seed and the answer in words are shown for that picture."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{app_url}/attention")
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").get_by_text("Image").click()
+    wait_for_app(page)
+    epochs = page.get_by_role("spinbutton", name="Epochs per seed")
+    epochs.scroll_into_view_if_needed()
+    epochs.fill("2")
+    epochs.press("Enter")
+    wait_for_app(page)
+    expect(
+        page.get_by_text(re.compile(r"Trains this model's recipe 3 times, 2 epochs"))
+    ).to_be_visible()
+    page.get_by_role("button", name="Train the seeds").click()
+    chart = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="α per seed")
+    )
+    expect(chart).to_have_count(1, timeout=300_000)
+    expect(chart.locator(".barlayer .trace")).to_have_count(3)  # one per seed
+    answer = page.get_by_text(re.compile(r"^(Yes|No|The prediction is stable)[:,]"))
+    expect(answer).to_be_visible()
+    expect(page.get_by_text(re.compile(r"seeds predict"))).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.set_viewport_size({"width": 1280, "height": 1350})  # the panel whole: chart, words
+    heading = page.get_by_role("heading", name="Another seed, the same attention?")
+    heading.evaluate("h => h.scrollIntoView({block: 'start'})")
+    wait_for_app(page)  # the whole page reruns once the job is over: shoot it settled
+    page.wait_for_timeout(800)
+    page.screenshot(path=screenshot_dir / "seed-variance.png")

@@ -17,6 +17,7 @@ from dense_attention.data.baselines import baseline_accuracy
 from dense_attention.data.builtin import load_dataset
 from dense_attention.data.dataset import Split, limit_indices
 from dense_attention.data.uploads import parse_upload
+from dense_attention.explain import seed_variance
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import executor, jobs, messages, metrics, work
 from dense_attention.training.train import evaluate, train
@@ -160,6 +161,32 @@ def test_a_tune_job_lists_its_trials():
     job = finish(jobs.tune_job(request))
     assert job.state == jobs.DONE and len(job.trials) == 3 == len(job.result.trials)
     assert [t.number for t in job.trials] == [0, 1, 2]
+
+
+def _digits_recipe() -> seed_variance.Recipe:
+    ds = DIGITS.load()
+    config = build_classifier(ds, **OPTIONS).config
+    return seed_variance.Recipe(config, replace(QUICK, epochs=1), dataset="digits", limit=300)
+
+
+def test_a_seeds_job_trains_in_a_worker_the_models_a_direct_call_gives():
+    request = work.SeedsRequest(_digits_recipe(), (1, 2), "digits (test)", limit=20)
+    job = finish(jobs.seeds_job(request))
+    assert job.state == jobs.DONE and job.progress == 1.0
+    assert job.title == "2 seeds of digits (test)"
+    result = job.result
+    assert isinstance(result, seed_variance.SeedVariance) and result.seeds == (1, 2)
+    assert len(result.spreads) == 20 and len(result.models) == 2
+    direct = seed_variance.train_seeds(request.recipe, DIGITS.load(), request.seeds)
+    for ours, theirs in zip(result.models, direct, strict=True):
+        for key, weight in theirs.state_dict().items():
+            assert torch.equal(ours.state_dict()[key], weight), key
+
+
+def test_a_seeds_job_for_data_that_is_not_kept_fails_with_why():
+    recipe = replace(_digits_recipe(), dataset="my-upload")
+    job = finish(jobs.seeds_job(work.SeedsRequest(recipe, (1, 2), "mine")))
+    assert job.state == jobs.FAILED and "not a built-in dataset" in job.error
 
 
 def test_the_baseline_of_a_sliced_run_sees_the_same_slice():

@@ -16,8 +16,8 @@ module, e.g. `from dense_attention.ui import state`.
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
-  (badge, attention page, why attention is diagonal)
+- matters, adversarial, seeds, what_if: the "Does attention matter?" page; verdicts: the one
+  verdict (badge, attention page, why attention is diagonal)
 - present: the presentation's slides; presenter: its presenter view (notes, next slide)
 - questions: predict, then reveal (a lesson link's questions=on)
 - dataset_view, dataset_table: the dataset page (a model over a test split, its slices, a row
@@ -53,6 +53,7 @@ from .present import (
 )
 from .questions import asked as asked_questions
 from .replay import replay
+from .seeds import seed_variance_panel
 from .share import restore_view, share_view
 from .sidebar import live_settings, sidebar
 from .sidebar import pick as pick_model
@@ -132,6 +133,7 @@ __all__ = [
     "replay",
     "restore_view",
     "running",
+    "seed_variance_panel",
     "selected_cell",
     "sentence_input",
     "sentence_line",

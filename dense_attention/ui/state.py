@@ -78,6 +78,8 @@ WHATIF_ALPHA = "whatif_alpha"  # the dragged α value
 WHATIF_FROM = "whatif_from"
 WHATIF_ALPHA_OFF = "whatif_alpha_off"  # the α slider, disabled, while no token is picked
 WHATIF_WEIGHTS = "whatif_weights"  # the table of every token's α before and after the drag
+SEEDS_COUNT = "seeds_count"  # how many seeds the seed-variance job trains (ui.seeds)
+SEEDS_EPOCHS = "seeds_epochs"  # the epochs of each seed's run (default: the recipe's own)
 STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a session model
 
 # The dataset page (views/dataset.py)
