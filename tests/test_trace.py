@@ -24,9 +24,24 @@ def test_shapes(trace):
     assert trace.shapes() == dict(
         x=(B, N, D), mask=(B, N), h=(B, N, d), scores=(B, N, N), attn=(B, N, N),
         values=(B, N, d), pool_scores=(B, N), alpha=(B, N), pooled=(B, d), c=(B, d),
-        h_o=(B, d), logits=(B, C), probs=(B, C),
+        h_o=(B, d), logits=(B, C), probs=(B, C), head_scores=(B, 1, N, N), head_attn=(B, 1, N, N),
     )  # fmt: skip
     assert trace.lengths() == [3, 2]
+
+
+def test_heads_crop_and_default_to_one():
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=6, num_classes=3, heads=3))
+    mask = torch.tensor([[True, True, True], [True, False, True]])
+    t = model.trace(torch.randn(2, 3, 4), mask)
+    one = t.example(1)
+    assert t.heads == 3 and one.head_attn.shape == (1, 3, 2, 2)
+    assert torch.equal(one.head_attn[0], t.head_attn[1][:, [0, 2]][:, :, [0, 2]])
+    assert torch.allclose(one.attn, one.head_attn.mean(dim=1))
+    # A Trace built without the head fields (one head) takes them from scores and attn.
+    plain = Trace(**{f: getattr(t, f) for f in TENSOR_FIELDS[:-2]}, similarity="dot",
+                  temperature=1.0)  # fmt: skip
+    assert plain.heads == 1 and torch.equal(plain.head_attn[:, 0], t.attn)
 
 
 def test_example_crops_padding(trace):
