@@ -327,7 +327,8 @@ class DenseAttention(nn.Module):
 
         The `*_override` hooks replace one intermediate and let the rest follow from it (the
         ablations of explain.faithfulness): `attn_override` a_ij, used as given (padding is not
-        re-masked): (B, N, N) or (N, N) for every head alike, (B, H, N, N) head by head; `alpha_override` (B, N); `h_o_override` and `c_override`
+        re-masked): (B, N, N) or (N, N) for every head alike, (B, H, N, N) head by head;
+        `alpha_override` (B, N); `h_o_override` and `c_override`
         (B, d) or (d,). The trace then holds the replacement in that field. With no override
         the computation is exactly the one `trace` did before the hooks existed.
         """

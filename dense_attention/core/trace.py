@@ -41,7 +41,9 @@ class Trace:
 
     Each head k has its own scores and attention (`head_scores`, `head_attn`) and its own part
     v^k_i = sum_j a^k_ij h^k_j of v; `scores` and `attn` are their mean over the heads, so with
-    one head they are that head's, as before heads existed. Padding (mask False) gets zero weight in `attn` (its row and its column) and in `alpha`;
+    one head they are that head's, as before heads existed.
+
+    Padding (mask False) gets zero weight in `attn` (its row and its column) and in `alpha`;
     `h` and `scores` are the formulas evaluated at every position, padding included.
     """
 
