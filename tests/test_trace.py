@@ -79,3 +79,20 @@ def test_attention_entropy_matches_scipy_row_by_row_and_zeroes_padding_queries()
     assert (masked[~mask] == 0).all()
     with pytest.raises(ValueError, match="square"):
         attention_entropy(np.ones((2, 3)))
+
+
+def test_head_distance_is_the_mean_jensen_shannon_divergence():
+    import scipy.spatial.distance
+
+    from dense_attention.core.trace import head_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.dirichlet(np.ones(4), size=(2, 3, 4))  # (B, H, N, N), rows sum to 1
+    mask = np.array([[True] * 4, [True, True, True, False]])
+    got = head_distance(a, mask)
+    for k in range(3):
+        for m in range(3):
+            rows = [(a[b, k, i], a[b, m, i]) for b in range(2) for i in range(4) if mask[b, i]]
+            want = np.mean([scipy.spatial.distance.jensenshannon(p, q) ** 2 for p, q in rows])
+            assert got[k, m] == pytest.approx(want, abs=1e-12)
+    assert np.all(np.diag(got) == 0) and got.max() <= np.log(2)

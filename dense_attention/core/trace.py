@@ -140,3 +140,22 @@ def attention_entropy(attn: ArrayLike, mask: ArrayLike | None = None) -> np.ndar
     if mask is not None:
         entropy = np.where(np.asarray(to_numpy(mask), dtype=bool), entropy, 0.0)
     return entropy
+
+
+def head_distance(head_attn: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
+    """How differently the heads attend: (B, H, N, N) or (H, N, N) -> (H, H) float64, the mean
+    Jensen-Shannon divergence (nats, 0 to ln 2) between two heads' rows of the same query i,
+    over every real query of every example. 0 on the diagonal; `mask` (B, N) or (N,)."""
+    a = to_numpy(head_attn)
+    a = a[None] if a.ndim == 3 else a
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"expected head attention (B, H, N, N), got shape {a.shape}")
+    keep = np.ones(a.shape[0:1] + a.shape[2:3], bool) if mask is None else to_numpy(mask) > 0
+    rows = a.transpose(0, 2, 1, 3)[keep.reshape(a.shape[0], a.shape[2])]  # (rows, H, N)
+    p, q = rows[:, :, None, :], rows[:, None, :, :]
+    m = (p + q) / 2
+
+    def kl(u: np.ndarray) -> np.ndarray:
+        return (u * np.log(np.where(u > 0, u, 1.0) / np.where(m > 0, m, 1.0))).sum(-1)
+
+    return (kl(p) + kl(q)).mean(axis=0) / 2
