@@ -23,7 +23,7 @@ def test_one_line_per_weight_over_the_floor_in_its_head_colour():
             (-t.y[s], -t.y[s + 1], float(t.hovertext[s].split("= ")[1]))
             for t in mine for s in range(0, len(t.x), 3)
         )  # fmt: skip
-        want = sorted((i, j, round(a[k, i, j], 3)) for i, j in zip(*np.nonzero(a[k] >= 0.05)))
+        want = sorted((i, j, round(a[k, i, j], 3)) for i, j in np.argwhere(a[k] >= 0.05))
         assert [(i, j) for i, j, _ in drawn] == [(i, j) for i, j, _ in want]
         assert np.allclose([w for *_, w in drawn], [w for *_, w in want], atol=1e-3)
     # stronger bands are more opaque and wider
