@@ -26,7 +26,7 @@ def test_one_line_per_weight_over_the_floor_in_its_head_colour():
         want = sorted((i, j, round(a[k, i, j], 3)) for i, j in np.argwhere(a[k] >= 0.05))
         assert [(i, j) for i, j, _ in drawn] == [(i, j) for i, j, _ in want]
         assert np.allclose([w for *_, w in drawn], [w for *_, w in want], atol=1e-3)
-    # stronger bands are more opaque and wider
+    # stronger bands are more opaque and wider; the legend swatch is the strongest
     head0 = [t for t in lines if t.legendgroup == "head0"]
     assert [t.opacity for t in head0] == sorted(t.opacity for t in head0)
     labels = [t for t in fig.data if t.mode == "markers+text"]

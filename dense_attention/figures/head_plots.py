@@ -51,7 +51,7 @@ def _head_traces(a: np.ndarray, head: int) -> list[go.Scatter]:
         hover = [None if t is None else f"head {head + 1}: {t}" for t in text]
         traces.append(go.Scatter(
             x=xs, y=ys, mode="lines", name=f"head {head + 1}", legendgroup=f"head{head}",
-            showlegend=band == 0, hoverinfo="text", hovertext=hover,
+            showlegend=band == len(BANDS) - 1, hoverinfo="text", hovertext=hover,
             line=dict(color=head_colour(head), width=1 + 2.5 * band),
             opacity=min(1.0, 0.25 + 0.75 * high),
         ))  # fmt: skip
