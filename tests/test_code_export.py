@@ -180,6 +180,12 @@ def test_a_sequence_encoder_is_refused_with_a_clear_message(encoder):
         export_code(core.config, core.state_dict(), ["a", "b", "c"], Example(torch.ones(2, 6), ""))
 
 
+def test_several_heads_are_refused_with_a_clear_message():
+    core = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, heads=2))
+    with pytest.raises(CodeExportError, match="2 heads; model.py is written for one head"):
+        export_code(core.config, core.state_dict(), ["a", "b", "c"], Example(torch.ones(2, 6), ""))
+
+
 def test_bad_examples_and_class_names_are_refused():
     core = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3))
     with pytest.raises(CodeExportError, match="class names"):

@@ -147,12 +147,17 @@ def export_code(
     uses, renamed by WEIGHT_NAMES, plus the example's x (1, N, D) and mask (1, N)).
 
     `title` names the model in model.py's docstring; `inputs` (the encoder's config) says what x
-    holds. Raises CodeExportError for a sequence encoder or a state that does not fit."""
+    holds. Raises CodeExportError for a sequence encoder, several heads or a state that does not fit."""
     if config.sequence_encoder != "none":
         raise CodeExportError(
             f"this model reads x through a sequence encoder ({config.sequence_encoder}) before "
             "its dense layer; export-code writes the dense-attention core only, so it cannot "
             "be exported as model.py"
+        )
+    if config.heads > 1:
+        raise CodeExportError(
+            f"this model attends with {config.heads} heads; model.py is written for one head "
+            "only so far, so it cannot be exported as model.py"
         )
     if len(classes) != config.num_classes:
         raise CodeExportError(f"{len(classes)} class names for {config.num_classes} classes")
