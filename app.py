@@ -26,6 +26,7 @@ PAGES = [
     st.Page("views/present.py", title="Present", icon=":material/slideshow:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("views/attention.py", title="Does attention matter?", icon=":material/visibility:"),
+    st.Page("views/dataset.py", title="Dataset view", icon=":material/table_view:"),
     st.Page("views/about.py", title="About", icon=":material/info:"),
 ]
 

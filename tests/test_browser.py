@@ -1,6 +1,7 @@
 """Real-browser tests: the app served by Streamlit, opened in Debian's Chromium."""
 
 import base64
+import html
 import io
 import json
 import re
@@ -366,10 +367,12 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     assert f"model {model} · similarity" in svg
     page.keyboard.press("Escape")
     with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="The whole walk-through (one HTML page)").click()
+        page.get_by_role("button", name="Handout (HTML, opens offline)").click()
     walk = Path(download.value.path()).read_text()
     (screenshot_dir / "export_walkthrough.html").write_text(walk)
-    assert walk.count("Plotly.newPlot") == 10 and len(walk) < 8_000_000
+    assert walk.count('<section class="step"') == walk.count('<div class="chart">') == 10
+    assert walk.count('id="plotly-gz"') == 1 and len(walk) < 3_500_000
+    assert f"similarity {image.text['similarity']}" in walk and html.escape(EXAMPLE) in walk
 
 
 def test_the_text_pages_trace_downloads(page: Page, app_url: str, wait_for_app, text_model):
@@ -542,3 +545,217 @@ def test_the_multi_head_checkpoint_draws_its_heads(
     assert hidden and all(v == "legendonly" for v in hidden)
     toggle.locator(".legendtoggle").click()
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+DRAWN = """() => ({
+  formulas: [...document.querySelectorAll('.math .katex')]
+    .filter((el) => el.getBoundingClientRect().width > 20 && el.getBoundingClientRect().height > 10)
+    .length,
+  errors: document.querySelectorAll('.katex-error').length,
+  raw: [...document.querySelectorAll('.math')].filter((el) => !el.querySelector('.katex')).length,
+  charts: [...document.querySelectorAll('.chart .main-svg')]
+    .filter((el) => el.getBoundingClientRect().width > 300).length,
+  cells: document.querySelectorAll('.chart .hm image, .chart .bars path').length,
+})"""
+
+
+def test_the_handout_opens_offline_with_formulas_and_charts_drawn(
+    page: Page, tmp_path: Path, screenshot_dir, text_model
+) -> None:
+    """Issue #23.4: the handout, opened from disk with every request refused, draws its KaTeX
+    formulas and its plotly charts (everything it needs is inside), and prints to a PDF."""
+    from dense_attention.figures import handout
+    from dense_attention.figures.export import Provenance
+
+    explanation = text_model.explain(EXAMPLE)
+    config = text_model.config.model
+    about = Provenance("home model", config.similarity, config.temperature, config.pooling,
+                       text=EXAMPLE)  # fmt: skip
+    source = tmp_path / "handout.html"
+    source.write_text(handout.handout_html(explanation, config, about=about,
+                                           inputs=text_model.config.text))  # fmt: skip
+    requested: list[str] = []
+
+    def refuse(route) -> None:
+        requested.append(route.request.url)
+        route.abort()
+
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else refuse(route))  # fmt: skip
+    page.set_viewport_size({"width": 900, "height": 1300})
+    page.goto(source.as_uri())
+    page.wait_for_selector("body[data-charts=drawn]", state="attached", timeout=30_000)
+    drawn = page.evaluate(DRAWN)
+    steps = len(formulas_steps := page.locator("section.step").all())
+    assert steps == 10 and not requested
+    assert drawn["errors"] == 0 and drawn["raw"] == 0
+    assert drawn["formulas"] == page.locator(".math").count() >= 2 * steps - 1
+    assert drawn["charts"] >= steps and drawn["cells"] > 0
+    expect(formulas_steps[4].locator(".worked .katex")).to_contain_text("=")
+    page.screenshot(path=str(screenshot_dir / "handout.png"))  # docs/handout.png, looked at
+    page.locator("#step-attn").screenshot(path=str(screenshot_dir / "handout_attn.png"))
+    pdf = handout.handout_pdf(source.read_text())
+    assert pdf.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 5
+
+
+def test_dataset_view_filters_wrong_and_opens_a_row_in_the_walk_through(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Run digits over its test split, keep the wrong predictions, click a row's box, open it:
+    the Image page shows that very test picture, from the dataset view."""
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    page.goto(f"{app_url}/dataset?model=digits")
+    wait_for_app(page)
+    page.get_by_role("button", name="Run the model over 500 test inputs").click()
+    expect(page.get_by_text("inputs shown", exact=False).first).to_be_visible(timeout=180_000)
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").filter(has_text="Predictions").get_by_text("Wrong").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text("0.0%")
+    table = page.get_by_test_id("stDataFrame").last
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    wait_for_app(page)
+    opened = page.get_by_text(re.compile(r"^Input #\d+: true class")).first
+    expect(opened).to_be_visible()
+    found = re.match(r"Input #(\d+): true class (\S+), predicted (\S+)", opened.inner_text())
+    index, label, predicted = found.groups()
+    assert label != predicted  # a wrong one, as filtered
+    screenshot_whole_app(page, screenshot_dir / "dataset-view.png")  # docs/ keeps it
+    page.get_by_role("button", name="Open in the walk-through").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"/image"))
+    name = f"test #{index} · {label} (from the dataset view)"
+    expect(page.get_by_text(name, exact=False).first).to_be_visible()
+    radio = page.get_by_test_id("stRadio").filter(has_text="Picture")
+    expect(radio.get_by_role("radio", name="From the dataset view")).to_be_checked()
+    screenshot_whole_app(page, screenshot_dir / "dataset-view-opened.png")
+
+
+LIT_JS = """(k) => [...document.querySelectorAll('.js-plotly-plot')]
+  .filter((gd) => gd.querySelector('.dal-link-layer')?.dataset.dalLit === String(k))
+  .map((gd) => {
+    const box = (el) => { const r = el.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, left: r.left, right: r.right }; };
+    const layer = gd.querySelector('.dal-link-layer');
+    return { title: gd._fullLayout.title.text, area: box(gd.querySelector('.nsewdrag')),
+      rows: [...layer.querySelectorAll('.dal-row')].map(box),
+      cols: [...layer.querySelectorAll('.dal-col')].map(box),
+      rings: [...layer.querySelectorAll('circle')].map(box),
+      lines: layer.querySelectorAll('line').length };
+  })"""
+
+
+def lit_charts(page: Page, k: int) -> dict[str, dict]:
+    """The plotly charts whose linked highlight shows token k, by the start of their title."""
+    return {c["title"].replace("<b>", "")[:16].strip(): c for c in page.evaluate(LIT_JS, k)}
+
+
+def centre_at(band: dict, area: dict, k: int, n: int, axis: str) -> bool:
+    """Whether a band sits on token k of n equal slots of the plot area (±2 px)."""
+    lo, hi = ("top", "bottom") if axis == "y" else ("left", "right")
+    want = area[lo] + (k + 0.5) / n * (area[hi] - area[lo])
+    return abs((band[lo] + band[hi]) / 2 - want) <= 2
+
+
+def overview_fits(page: Page, app_url: str, wait_for_app, size: dict) -> dict:
+    page.set_viewport_size(size)
+    page.goto(app_url)
+    wait_for_app(page)
+    overview = page.get_by_test_id("dal-overview")
+    overview.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    return overview.evaluate(
+        """(el) => { const r = el.getBoundingClientRect();
+          const header = document.querySelector('[data-testid="stHeader"]');
+          const panels = [...el.querySelectorAll('.dal-ov-panel')]
+            .map((p) => p.getBoundingClientRect().right);
+          return { top: r.top, bottom: r.bottom, right: r.right, height: r.height,
+            header: header ? header.getBoundingClientRect().bottom : 0,
+            widest: Math.max(...panels), overflow: el.scrollWidth - el.clientWidth,
+            viewport: window.innerHeight, width: window.innerWidth }; }"""
+    )
+
+
+def test_the_overview_fits_a_laptop_screen(page: Page, app_url: str, wait_for_app) -> None:
+    """Issue 22.4: the one-screen overview, scrolled to, fits 1366x768 and 1280x720 whole."""
+    for size in ({"width": 1366, "height": 768}, {"width": 1280, "height": 720}):
+        box = overview_fits(page, app_url, wait_for_app, size)
+        print(size, box)
+        assert box["height"] <= box["viewport"] - box["header"], box
+        assert box["bottom"] <= box["viewport"] and box["right"] <= box["width"], box
+        assert box["widest"] <= box["right"] + 1 and box["overflow"] <= 1, box
+
+
+def test_a_hovered_token_is_highlighted_in_every_chart(
+    page: Page, app_url: str, wait_for_app, text_model, screenshot_dir
+) -> None:
+    """Issue 22.4: hovering a row of the attention matrix, then a token chip, highlights that
+    token at its place in the matrix (row and column), v, α and the overview, in the browser;
+    a click pins it through a rerun; the query–key map rings its query and key."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(app_url)
+    wait_for_app(page)
+    n = len(text_model.explain(EXAMPLE).tokens)
+    attn = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="Attention a")
+    )
+    attn.first.scroll_into_view_if_needed()
+    area = attn.first.locator(".nsewdrag").bounding_box()
+    k = 5  # a real plotly_hover on row k of the walk-through's attention matrix
+    page.mouse.move(area["x"] + area["width"] * 0.3, area["y"] + area["height"] * (k + 0.5) / n)
+    page.wait_for_timeout(300)
+    lit = lit_charts(page, k)
+    assert {"Attention a<sub>", "Attention values", "Pooling weights"} <= set(lit), list(lit)
+    assert len(lit) >= 3
+    matrix, values, alpha = (
+        lit[t] for t in ("Attention a<sub>", "Attention values", "Pooling weights")
+    )
+    assert centre_at(matrix["rows"][0], matrix["area"], k, n, "y")
+    assert centre_at(matrix["cols"][0], matrix["area"], k, n, "x")
+    assert centre_at(values["rows"][0], values["area"], k, n, "y") and not values["cols"]
+    assert centre_at(alpha["cols"][0], alpha["area"], k, n, "x") and not alpha["rows"]
+    overview = page.get_by_test_id("dal-overview")
+    assert overview.get_attribute("data-dal-lit") == str(k)
+    assert overview.locator(f'.dal-ov-panel[data-dal-lit="{k}"]').count() == 8  # names + 7
+    expect(page.locator(f'[data-dal-token="{k}"].dal-lit').first).to_be_visible()
+
+    m = 3  # a token chip: the same, for token m, within a frame
+    chip = page.locator(f'[data-dal-token="{m}"]').first
+    chip.hover()
+    page.wait_for_timeout(200)
+    assert len(lit_charts(page, m)) >= 3 and not lit_charts(page, k)
+    took = page.evaluate("() => window.__dalLinked.lastMs")
+    print(f"highlight drawn in {took:.1f} ms over {len(lit_charts(page, m))} charts")
+    assert took < 100
+
+    chip.click()  # pinned: kept through the rerun and a new τ (the fragment draws it again)
+    wait_for_app(page)
+    page.mouse.move(5, 5)
+    page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_app(page)
+    expect(overview).to_have_attribute("data-dal-lit", str(m))
+    expect(overview.locator(".dal-ov-title").nth(3)).not_to_contain_text("τ = 0.07")
+    assert len(lit_charts(page, m)) >= 3
+    overview.evaluate("el => el.scrollIntoView({block: 'center'})")  # its heading in view
+    page.wait_for_timeout(300)
+    page.screenshot(path=screenshot_dir / "overview.png")
+
+    page.get_by_text("The query–key map: where every token").click()
+    page.get_by_text("Draw the map").click()
+    wait_for_app(page, timeout_ms=180_000)
+    qk = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="Queries and keys")
+    )
+    expect(qk).to_have_count(1, timeout=180_000)
+    qk.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    (found,) = [c for t, c in lit_charts(page, m).items() if t.startswith("Queries")]
+    # the sample is WebGL; the SVG scatter layer holds this input's queries, then its keys
+    point = qk.locator(".scatterlayer .trace").nth(0).locator(".point").nth(m).bounding_box()
+    ring = found["rings"][0]
+    assert abs((ring["left"] + ring["right"]) / 2 - (point["x"] + point["width"] / 2)) <= 2
+    assert abs((ring["top"] + ring["bottom"]) / 2 - (point["y"] + point["height"] / 2)) <= 2
+    assert found["lines"] >= 1 and len(found["rings"]) == 2
+    page.screenshot(path=screenshot_dir / "query-key-map.png")

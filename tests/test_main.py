@@ -323,3 +323,24 @@ def test_diagnostic_prints_the_three_poolings_beside_the_model(capsys, tiny_digi
     result = json.loads((tmp_path / "d.json").read_text())
     assert set(result["accuracy"]) == {"uniform", "frozen", "learned"}
     assert result["test_examples"] == 30 and all(0 <= v <= 1 for v in result["accuracy"].values())
+
+
+def test_handout_writes_an_offline_html_and_a_pdf(capsys, tiny_digits, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (8, 8), 200).save(tmp_path / "x.png")
+    out, pdf = tmp_path / "walk.html", tmp_path / "walk.pdf"
+    picture = str(tmp_path / "x.png")
+    code, printed, _ = run(capsys, "handout", "--checkpoint", str(tiny_digits), "--image",
+                           picture, "--out", str(out), "--pdf", str(pdf))  # fmt: skip
+    assert code == 0 and str(out) in printed and str(pdf) in printed
+    page = out.read_text()
+    assert page.count('<section class="step"') == 10 and "data:image/png;base64," in page
+    assert "Which attention does the work:" in page and "x.png" in page
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_handout_asks_for_the_input_its_checkpoint_reads(capsys, tiny_digits, tmp_path):
+    code, _, err = run(capsys, "handout", "--checkpoint", str(tiny_digits), "--text", "hello",
+                       "--out", str(tmp_path / "x.html"))  # fmt: skip
+    assert code == 2 and "give --image FILE" in err and not (tmp_path / "x.html").exists()

@@ -12,6 +12,7 @@ from pagetest import (
     decode,
     figures,
     latex_text,
+    open_page,
     retrained,
     run,
     set_sentence,
@@ -211,9 +212,21 @@ def test_exports_are_offered_for_every_figure_and_the_trace(text_page):
     assert labels.count("PNG image") == labels.count("SVG (vector)") == 10
     assert labels.count("CSV (the numbers)") == 10
     assert "Download the whole trace (JSON)" in labels
-    # one HTML page for the walk-through (plotly.js once), not ~5 MB per chart
-    assert labels.count("The whole walk-through (one HTML page)") == 1
+    # one handout for the walk-through (plotly.js once), not ~5 MB per chart
+    assert labels.count("Handout (HTML, opens offline)") == 1
+    assert labels.count("Handout (PDF)") == 1  # Chromium is on this machine
     assert "HTML (interactive)" not in labels
+
+
+def test_without_chromium_the_page_says_the_pdf_handout_is_unavailable(monkeypatch):
+    from dense_attention.figures import handout
+    from dense_attention.ui.handout import NO_CHROMIUM
+
+    monkeypatch.setattr(handout.shutil, "which", lambda name: None)
+    at = open_page()
+    labels = [b.label for b in at.get("download_button")]
+    assert "Handout (PDF)" not in labels and "Handout (HTML, opens offline)" in labels
+    assert NO_CHROMIUM in [c.value for c in at.caption]
 
 
 def test_settings_follow_the_user_to_the_compare_page(text_page):

@@ -216,3 +216,26 @@ def test_a_trained_model_carries_its_familiarity_floor_from_the_validation_split
     assert found["floor"] == pytest.approx(floor, abs=1e-4) and found["examples"] == len(ds.val)
     assert found["test_share"] == pytest.approx(float(np.mean(test < found["floor"])), abs=1e-4)
     assert result.to_json()["familiarity"] == found == result.training_metadata()["familiarity"]
+
+
+def test_dataset_view_work_runs_a_zipped_model_over_the_test_split_and_reports_progress():
+    """In-process with a recording reporter: the model crosses as checkpoint ZIP bytes, and
+    the rows are those the library gives in this process."""
+    from dense_attention.explain import dataset_view
+    from dense_attention.storage import checkpoint
+
+    ds = load_dataset("digits", limit=300)
+    model = build_classifier(ds, **OPTIONS).eval()
+    request = work.DatasetViewRequest(checkpoint.to_zip(model), work.DataChoice("digits", 300),
+                                      limit=40, seed=3, key="k")  # fmt: skip
+    sent: list = []
+    outcome = executor.run_work(
+        work.dataset_view_work, request, executor.Reporter(sent.append, lambda: False)
+    )
+    view = outcome.result
+    direct = dataset_view.run(model, ds.test, limit=40, seed=3)
+    assert list(view.rows["index"]) == list(direct.rows["index"])
+    assert list(view.rows["prediction"]) == list(direct.rows["prediction"])
+    np.testing.assert_allclose(view.rows["confidence"], direct.rows["confidence"], atol=1e-6)
+    progress = [m.progress for m in sent if isinstance(m, messages.Progress)]
+    assert progress[-1] == 1.0 and progress == sorted(progress)

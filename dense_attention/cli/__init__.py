@@ -10,7 +10,15 @@ import sys
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .arguments import parser
 from .research_commands import cmd_diagnostic, cmd_faithfulness
-from .train_commands import cmd_eval, cmd_export_code, cmd_sweep, cmd_trace, cmd_train, cmd_tune
+from .train_commands import (
+    cmd_eval,
+    cmd_export_code,
+    cmd_handout,
+    cmd_sweep,
+    cmd_trace,
+    cmd_train,
+    cmd_tune,
+)
 
 __all__ = ["main", "parser"]
 
@@ -27,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "faithfulness": lambda: cmd_faithfulness(args, argv),
         "export-code": lambda: cmd_export_code(args),
         "diagnostic": lambda: cmd_diagnostic(args),
+        "handout": lambda: cmd_handout(args),
     }
     try:
         return commands[args.command]()

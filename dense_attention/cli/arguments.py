@@ -127,6 +127,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", type=Path, required=True)
     ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
     _add_diagnostic_parser(sub)
+    _add_handout_parser(sub)
     return top
 
 
@@ -191,3 +192,15 @@ def _add_diagnostic_parser(sub: Any) -> None:
     dg.add_argument("--epochs", type=int, default=20)
     dg.add_argument("--seed", type=int, default=0)
     dg.add_argument("--out", type=Path, default=None, help="write the result as JSON")
+
+
+def _add_handout_parser(sub: Any) -> None:
+    ho = sub.add_parser("handout", help="the walk-through of one input as an offline HTML file")
+    ho.add_argument("--checkpoint", type=Path, required=True)
+    ho.add_argument("--text", help="a sentence (text checkpoints)")
+    ho.add_argument("--image", type=Path, help="an image file (image checkpoints)")
+    ho.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    ho.add_argument("--pdf", type=Path, default=None,
+                    help="also print it to this PDF (needs Chromium)")  # fmt: skip
+    ho.add_argument("--similarity", choices=SIMILARITY_NAMES, default=None)
+    ho.add_argument("--temperature", type=float, default=None)

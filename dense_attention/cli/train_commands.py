@@ -1,5 +1,5 @@
-"""The commands that train and run models: train (torchrun too), eval, trace, export-code,
-sweep and tune."""
+"""The commands that train and run models: train (torchrun too), eval, trace, handout,
+export-code, sweep and tune."""
 
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ from ..data.baselines import baseline_accuracy, baseline_validation_accuracy
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
 from ..data.image_files import load_image
-from ..data.images import presentation_pictures
+from ..data.images import presentation_pictures, resized_input
 from ..data.uploads import from_csv, from_image_zip
-from ..figures import code_export
+from ..explain import faithfulness, verdict
+from ..figures import code_export, handout
+from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, build_classifier
 from ..inputs.image_encoder import ImageConfig
 from ..inputs.text_encoder import TextConfig
@@ -183,18 +185,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_trace(args: argparse.Namespace) -> int:
-    model = checkpoint.load(args.checkpoint)
+def _input_of(model: Classifier, args: argparse.Namespace) -> Any | None:
+    """The input the command names for this checkpoint (args.text or --image), or None after
+    saying on stderr which one its kind needs."""
     if model.config.kind == "text":
         if not args.text:
             print("this is a text checkpoint: give a sentence", file=sys.stderr)
-            return 2
-        item = args.text
-    else:
-        if not args.image:
-            print("this is an image checkpoint: give --image FILE", file=sys.stderr)
-            return 2
-        item = load_image(args.image)
+            return None
+        return args.text
+    if not args.image:
+        print("this is an image checkpoint: give --image FILE", file=sys.stderr)
+        return None
+    return load_image(args.image)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    model = checkpoint.load(args.checkpoint)
+    item = _input_of(model, args)
+    if item is None:
+        return 2
     ex = model.explain(item, similarity=args.similarity, temperature=args.temperature)
     t = ex.trace.numpy()
     labels = [f"{i}:{tok}" for i, tok in enumerate(ex.tokens)]
@@ -228,6 +237,37 @@ def cmd_export_code(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     print(f"run it: cd {args.out} && python {written[0].name}")
+    return 0
+
+
+def cmd_handout(args: argparse.Namespace) -> int:
+    model = checkpoint.load(args.checkpoint)
+    item = _input_of(model, args)
+    if item is None:
+        return 2
+    live = {"similarity": args.similarity, "temperature": args.temperature}
+    live = {name: value for name, value in live.items() if value is not None}
+    ex = model.explain(item, **live)
+    config = replace(model.config.model, **live)
+    found = verdict.judge_input(
+        model, faithfulness.features_of(model, item), faithfulness.stored_means(args.checkpoint),
+        live,
+    )  # fmt: skip
+    label = args.text if model.config.kind == "text" else args.image.name
+    about = Provenance(
+        Path(args.checkpoint).resolve().name, ex.trace.similarity, ex.trace.temperature,
+        config.pooling, text=label, verdict=found.text,
+    )  # fmt: skip
+    inputs = model.config.text or model.config.image
+    picture = None if model.config.kind == "text" else handout.picture_png(
+        resized_input(model, item)
+    )  # fmt: skip
+    page = handout.handout_html(ex, config, about=about, inputs=inputs, picture=picture)
+    args.out.write_text(page, encoding="utf-8")
+    print(f"{args.out} ({len(page.encode('utf-8')) / 1e6:.1f} MB)")
+    if args.pdf is not None:
+        args.pdf.write_bytes(pdf := handout.handout_pdf(page))
+        print(f"{args.pdf} ({len(pdf) / 1e6:.1f} MB)")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.model import DenseAttention
 from ..core.trace import attention_entropy, head_distance, to_numpy
 from ..data.dataset import Split
 from ..inputs.classifier import Classifier
@@ -96,29 +97,49 @@ def metrics_block(work: AttentionWork) -> dict[str, Any]:
     return {**work.to_dict(), "criterion_met": verdict.does_work, "failures": failures}
 
 
+@dataclass(frozen=True)
+class ExampleFigures:
+    """Per example of one batch of B: its prediction and the figures above, before averaging."""
+
+    probs: torch.Tensor  # (B, C) class probabilities as trained
+    uniform_flipped: torch.Tensor  # (B,) 1.0 where a_ij = 1/n changes the predicted class
+    uniform_delta: torch.Tensor  # (B,) p_new - p_0 of the predicted class under a_ij = 1/n
+    identity_flipped: torch.Tensor  # (B,) the same under v_i = h_i
+    identity_delta: torch.Tensor  # (B,)
+    diagonal: torch.Tensor  # (B,) mean over real rows of a_ii
+    entropy_ratio: torch.Tensor  # (B,) mean row entropy / ln n (0 for n = 1: see `tokens`)
+    tokens: torch.Tensor  # (B,) n, the real tokens
+
+
 def _moved(base: torch.Tensor, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per example: flipped (0/1) and |delta p| of base's predicted class; probs (B, C)."""
+    """Per example: flipped (0/1) and delta p of base's predicted class; probs (B, C)."""
     predicted = base.argmax(dim=-1, keepdim=True)
     flipped = (new.argmax(dim=-1, keepdim=True) != predicted).float()
-    return flipped[:, 0], (new.gather(1, predicted) - base.gather(1, predicted)).abs()[:, 0]
+    return flipped[:, 0], (new.gather(1, predicted) - base.gather(1, predicted))[:, 0]
 
 
 @torch.no_grad()
-def _batch(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """(B, 6) per example: uniform flip, |dp|, identity flip, |dp|, diagonal, entropy ratio,
-    and a 7th column: 1 when the example has at least 2 real tokens."""
-    x, mask = classifier.features(*inputs)
-    core = classifier.core
+def example_figures(core: DenseAttention, x: torch.Tensor, mask: torch.Tensor) -> ExampleFigures:
+    """The figures of each example of a batch x (B, N, D), mask (B, N), on the CPU."""
     t = core.trace(x, mask)
     uniform = core.trace(x, mask, attn_override=uniform_attention(mask)).probs
     identity = core.trace(x, mask, attn_override=identity_attention(mask)).probs
     n = mask.sum(dim=1).float()  # (B,) real tokens
-    real = mask.float()
-    diagonal = (t.attn.diagonal(dim1=-2, dim2=-1) * real).sum(dim=1) / n.clamp_min(1)
+    diagonal = (t.attn.diagonal(dim1=-2, dim2=-1) * mask.float()).sum(dim=1) / n.clamp_min(1)
     entropy = torch.as_tensor(attention_entropy(t.attn, mask), dtype=torch.float32)
     ratio = entropy.to(n.device).sum(dim=1) / n.clamp_min(1) / n.clamp_min(2).log()
-    columns = [*_moved(t.probs, uniform), *_moved(t.probs, identity), diagonal, ratio]
-    return torch.stack([*columns, (n >= 2).float()], dim=1).cpu()
+    figures = (t.probs, *_moved(t.probs, uniform), *_moved(t.probs, identity), diagonal, ratio, n)
+    return ExampleFigures(*(f.float().cpu() for f in figures))
+
+
+def _batch(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(B, 6) per example: uniform flip, |dp|, identity flip, |dp|, diagonal, entropy ratio,
+    and a 7th column: 1 when the example has at least 2 real tokens."""
+    with torch.no_grad():
+        f = example_figures(classifier.core, *classifier.features(*inputs))
+    columns = [f.uniform_flipped, f.uniform_delta.abs(), f.identity_flipped,
+               f.identity_delta.abs(), f.diagonal, f.entropy_ratio]  # fmt: skip
+    return torch.stack([*columns, (f.tokens >= 2).float()], dim=1)
 
 
 def measure(

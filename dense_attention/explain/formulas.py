@@ -352,6 +352,19 @@ def cell_latex(
     settings in), names σ in c = σ(...) and writes α as 1/N under mean pooling.
     The term of key j is coloured in the sums it takes part in.
     """
+    return list(cell_steps(trace, i, j, tokens, class_names, config).values())
+
+
+def cell_steps(
+    trace: Trace,
+    i: int,
+    j: int,
+    tokens: Sequence[str],
+    class_names: Sequence[str],
+    config: ModelConfig | None = None,
+) -> dict[str, tuple[str, str]]:
+    """cell_latex's (caption, LaTeX) pairs keyed by the step each one works through: scores,
+    attn, values, alpha, c, probs (keys of STEPS)."""
     n = _check_one(trace, i, j)
     if len(tokens) != n:
         raise ValueError(f"{len(tokens)} tokens for a trace of {n} tokens")
@@ -375,17 +388,20 @@ def cell_latex(
         rf"y_{{\hat{{k}}}} &= \operatorname{{softmax}}(z)_{{\hat{{k}}}}"
         rf" = {fmt_number(num['winner_prob'])}",
     )
-    return [
-        ("**Score**: the similarity of query $i$ and key $j$, divided by the temperature τ",
-         _score_latex(num, i1, j1, tokens[i], tokens[j])),
-        ("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ (same result)",
-         _attn_latex(num, _softmax_row(trace, _np(trace.scores[0]), i), i1, j1)),
-        ("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first component)",
-         _values_latex(num, _np(trace.attn[0, i]), _np(trace.h[0]), i1, j1)),
-        ("**Pooling weight** of token $i$", pooling),
-        ("**Pooled vector** (first components)", pooled_latex),
-        ("**Output**: the winning class, its logit and its probability", output),
-    ]  # fmt: skip
+    score = _score_latex(num, i1, j1, tokens[i], tokens[j])
+    attn = _attn_latex(num, _softmax_row(trace, _np(trace.scores[0]), i), i1, j1)
+    values = _values_latex(num, _np(trace.attn[0, i]), _np(trace.h[0]), i1, j1)
+    return {
+        "scores": ("**Score**: the similarity of query $i$ and key $j$, divided by the "
+                   "temperature τ", score),
+        "attn": ("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ "
+                 "(same result)", attn),
+        "values": ("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first "
+                   "component)", values),
+        "alpha": ("**Pooling weight** of token $i$", pooling),
+        "c": ("**Pooled vector** (first components)", pooled_latex),
+        "probs": ("**Output**: the winning class, its logit and its probability", output),
+    }  # fmt: skip
 
 
 # The model in one table (the About page): step, formula (markdown LaTeX), Trace field, shape.

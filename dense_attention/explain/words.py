@@ -25,6 +25,7 @@ __all__ = [
     "chart_titles",
     "heads_words",
     "input_words",
+    "overview_titles",
     "step_title",
     "temperature_words",
 ]
@@ -242,4 +243,29 @@ def chart_titles(config: ModelConfig) -> dict[str, str]:
         "alpha": f"{alpha} = 1/N (mean pooling)" if config.pooling == "mean" else alpha,
         "c": f"Pooled vector {c_formula(config, html=True)}",
         "h_o": f"{skip}: not used (skip = none)" if config.skip == "none" else skip,
+    }
+
+
+def overview_titles(config: ModelConfig) -> dict[str, str]:
+    """The one-screen overview's small chart titles for this model, as HTML (figures.overview):
+    each step's formula in a few symbols, with the model's own activation, similarity, τ,
+    pooling and output inputs (x'_i: x read in order by a sequence encoder first)."""
+    act = _ACTIVATION_NAMES[config.activation]
+    read = "x<sub>i</sub>" if config.sequence_encoder == "none" else "x'<sub>i</sub>"
+    dense = f"W {read} + b"
+    mean = config.pooling == "mean"
+    features = "c" if config.skip == "none" else "[c; h<sub>o</sub>]"
+    return {
+        "x": "x<sub>i</sub>: the input",
+        "h": f"h<sub>i</sub> = {act}({dense})" if act else f"h<sub>i</sub> = {dense}",
+        "scores": f"s<sub>ij</sub> = {config.similarity} / τ, τ = {config.temperature:g}",
+        "attn": "a<sub>ij</sub> = softmax<sub>j</sub>(s<sub>ij</sub>)"
+        + (", j ≠ i" if config.exclude_self else ""),
+        "values": "v<sub>i</sub> = Σ<sub>j</sub> a<sub>ij</sub> h<sub>j</sub>",
+        "alpha": "α<sub>i</sub> = 1/N"
+        if mean
+        else "α<sub>i</sub> = softmax<sub>i</sub>(e<sub>i</sub>)",
+        "share": "α<sub>i</sub> v<sub>i</sub>: each token's share",
+        "c": c_formula(config, html=True),
+        "probs": f"y = softmax(W<sub>2</sub> {features} + b<sub>2</sub>)",
     }

@@ -60,6 +60,7 @@ class JobKind(StrEnum):
     TRAIN = "train"  # one classifier (work.train_work)
     SWEEP = "sweep"  # one classifier per similarity (work.sweep_work)
     TUNE = "tune"  # an Optuna search (work.tune_work)
+    DATASET = "dataset"  # a model over a test split (work.dataset_view_work)
 
     @classmethod
     def parse(cls, value: object) -> JobKind | None:
@@ -284,6 +285,14 @@ def tune_job(request: work.TuneRequest, runner: executor.Executor | None = None)
     """A started job that searches with Optuna; its result is a TuneResult."""
     title = f"Tune on {request.data.name}"
     return Job(JobKind.TUNE, title, work.tune_work, request, runner).start()
+
+
+def dataset_view_job(
+    request: work.DatasetViewRequest, runner: executor.Executor | None = None
+) -> Job:
+    """A started job that runs a model over a test split; its result is a DatasetView."""
+    title = f"Dataset view of {request.data.name}"
+    return Job(JobKind.DATASET, title, work.dataset_view_work, request, runner).start()
 
 
 def warm_workers() -> None:

@@ -20,9 +20,12 @@ from ..data.baselines import BASELINE_NAMES, baseline_accuracy, baseline_validat
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
+from ..explain import dataset_view
+from ..explain.faithfulness import TrainingMeans
 from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
 from ..inputs.splits import TensorSplit
+from ..storage import checkpoint
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import StepEvent, evaluate, train
 from ..training.tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -92,6 +95,18 @@ class TuneRequest:
     timeout: float | None = None
     search_seed: int = 0
     space: SearchSpace = field(default_factory=SearchSpace)
+
+
+@dataclass(frozen=True)
+class DatasetViewRequest:
+    """Run a model over a sample of a test split, one row per input (explain.dataset_view)."""
+
+    model_zip: bytes  # the model as checkpoint.to_zip writes it (our weights, never MiniLM's)
+    data: DataChoice  # whose test split: a built-in dataset's (its split seed) or an upload's
+    limit: int | None  # inputs in the seeded sample; None: the whole split
+    seed: int = 0  # the sample's seed
+    means: TrainingMeans | None = None  # what the verdict's h_o ablation puts in (None: 0)
+    key: str = ""  # the page's cache key of the result
 
 
 @dataclass(frozen=True)
@@ -305,3 +320,24 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         on_step=on_step,
         reference=baseline_validation_accuracy,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset view
+
+
+def dataset_view_work(
+    request: DatasetViewRequest, job: Reporter
+) -> dataset_view.DatasetView | None:
+    """The dataset view of a model over a test split (in a worker); jobs.dataset_view_job's
+    work. None when stopped."""
+    job.update(0.0, "Reading the model and the data")
+    model = checkpoint.from_zip(request.model_zip).model
+    ds = request.data.load()
+    labels = dataset_view.aligned_labels(ds.test.labels, ds.classes, model.classes)
+    job.update(0.0, "Encoding the inputs")
+    return dataset_view.run(
+        model, Split(ds.test.items, labels), request.limit, request.seed, request.means,
+        on_progress=lambda done, total: job.update(done / total, f"{done} of {total} inputs"),
+        should_stop=job.should_stop,
+    )  # fmt: skip

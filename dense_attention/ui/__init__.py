@@ -19,6 +19,8 @@ module, e.g. `from dense_attention.ui import state`.
 - matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
   (badge, attention page, why attention is diagonal)
 - present: the presentation's slides
+- dataset_view, dataset_table: the dataset page (a model over a test split, its slices, a row
+  opened in the walk-through)
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
 (shipped checkpoints in eval mode, MiniLM, figures keyed by a digest of everything they show). A
@@ -32,6 +34,8 @@ from .cache import warm_pages, warm_up_later
 from .checkpoint_zip import checkpoint_upload, trained_download
 from .code_download import code_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
+from .dataset_table import dataset_filters, dataset_slices, dataset_table
+from .dataset_view import dataset_result, dataset_sample, dataset_source
 from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
@@ -87,6 +91,12 @@ __all__ = [
     "code_download",
     "compare_runs",
     "data_choice",
+    "dataset_filters",
+    "dataset_result",
+    "dataset_sample",
+    "dataset_slices",
+    "dataset_source",
+    "dataset_table",
     "dataset_level",
     "deletion",
     "eraser_scores",

@@ -19,6 +19,7 @@ MIME_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
     "zip": "application/zip",
+    "pdf": "application/pdf",
 }
 
 

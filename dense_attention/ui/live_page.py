@@ -22,15 +22,17 @@ from ..data import images
 from ..explain import attention_work
 from ..explain.formulas import STEPS
 from ..explain.verdict import Verdict
-from ..figures import export, trace_plots
+from ..figures import export, handout, trace_plots
 from ..inputs.classifier import Explanation
 from . import state
 from .breakdown import query_key_panel
 from .charts import trace_download
 from .code_download import code_download
 from .errors import friendly_errors
+from .handout import handout_downloads
 from .inputs import caution, prediction_line, show_tokens, token_box
 from .lesson import lesson_panel
+from .linked import overview_panel
 from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
@@ -38,13 +40,7 @@ from .picture_attention import attention_on_picture, patch_features
 from .sidebar import Picked, Settings, live_settings
 from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
-from .walkthrough import (
-    cell_panel,
-    render_steps,
-    selected_cell,
-    step_exports,
-    steps_download,
-)
+from .walkthrough import cell_panel, render_steps, selected_cell, step_exports
 
 FIXED_STEPS = ("x", "h")  # steps the live settings do not change: drawn once per full run
 LIVE_STEPS = tuple(step.key for step in STEPS if step.key not in FIXED_STEPS)
@@ -65,6 +61,8 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     lesson = attention_work.lesson_cell(explanation.trace.attn[0], explanation.trace.alpha[0])
     cell = selected_cell(len(explanation.tokens), default=lesson)
     live_panel(settings, picked, explanation, text, key="text_live_view", cell=cell)
+    glance = st.container()  # the one-screen overview, filled by the fragment
+    glance.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,
@@ -75,7 +73,7 @@ def text_walkthrough(picked: Picked, text: str) -> None:
         export_slots=slots,
         inputs=settings.inputs,
     )
-    _live_part(picked, text, head, slots, settings.cache_key)
+    _live_part(picked, text, head, glance, slots, settings.cache_key)
 
 
 def _fragment_settings(picked: Picked, drawn_with: str | None) -> Settings:
@@ -93,6 +91,7 @@ def _live_part(
     picked: Picked,
     text: str,
     head: DeltaGenerator,
+    glance: DeltaGenerator,
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
 ) -> None:
@@ -105,6 +104,8 @@ def _live_part(
     cell = selected_cell(len(explanation.tokens))
     with head, st.container():  # see _prediction: its own container in the fragment
         _prediction(settings, explanation, text, about, cell, found)
+    with glance, st.container():  # as head: its own container in the fragment
+        overview_panel(explanation, settings.config, state.OVERVIEW_TEXT)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
         shading = trace_plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
@@ -170,7 +171,7 @@ def _prediction(
     caution(settings.model, text)
     unfamiliar_caution(settings, text)
     trace_download(explanation, about=about)
-    steps_download(explanation, settings.config, cell=cell, about=about)
+    handout_downloads(explanation, settings.config, cell=cell, about=about, inputs=settings.inputs)
     code_download(settings, explanation, text)
 
 
@@ -183,6 +184,8 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
     live_panel(settings, picked, explanation, picture.image, key="image_live_view")
+    glance = st.container()  # the one-screen overview, filled by the fragment
+    glance.empty()
     st.header("Step by step", divider="blue")
     downloads = st.container()
     downloads.empty()
@@ -198,7 +201,7 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         export_slots=slots,
         inputs=settings.inputs,
     )
-    _image_live(picked, picture, head, downloads, slots, settings.cache_key)
+    _image_live(picked, picture, head, glance, downloads, slots, settings.cache_key)
 
 
 @st.fragment(key=IMAGE_FRAGMENT)
@@ -206,6 +209,7 @@ def _image_live(
     picked: Picked,
     picture: Picture,
     head: DeltaGenerator,
+    glance: DeltaGenerator,
     downloads: DeltaGenerator,
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
@@ -218,12 +222,17 @@ def _image_live(
     with head:
         what_the_model_sees(picture, settings, explanation, pixels)
         attention_on_picture(model, explanation, pixels)
+    with glance, st.container():
+        overview_panel(explanation, settings.config, state.OVERVIEW_IMAGE)
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
     about = _provenance(settings, label, input_verdict(settings, picture.image))
     cell = selected_cell(len(explanation.tokens))
     with downloads, st.container():  # as in _prediction: distinct paths for the two buttons
         trace_download(explanation, name="image_trace", key="image_trace_json", about=about)
-        steps_download(explanation, settings.config, cell=cell, key="image_steps", about=about)
+        handout_downloads(
+            explanation, settings.config, cell=cell, key="image_steps", about=about,
+            inputs=settings.inputs, picture=handout.picture_png(pixels),
+        )  # fmt: skip
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})

@@ -38,8 +38,11 @@ def training_metadata(settings: Settings) -> dict[str, Any]:
 
 
 def picture_choice(settings: Settings) -> Any:
-    """The present page's picture picker: the model's own test-set pictures, then demo photos."""
-    pictures = images.presentation_pictures(training_metadata(settings))
+    """The present page's picture picker: a picture opened from the dataset page, the model's
+    own test-set pictures, then demo photos."""
+    opened = st.session_state.get(state.DATASET_PICTURE)  # (name, picture, class) or None
+    dataset = {opened[0]: opened[1]} if opened else {}
+    pictures = dataset | images.presentation_pictures(training_metadata(settings))
     if st.session_state.get(state.PRESENT_PHOTO) not in pictures:  # e.g. from another model
         st.session_state.pop(state.PRESENT_PHOTO, None)
     return pictures[st.selectbox("Picture", list(pictures), key=state.PRESENT_PHOTO)]

@@ -57,9 +57,11 @@ def md(text: object) -> str:
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:
-    """The tokens as numbered chips (HTML-escaped)."""
+    """The tokens as numbered chips (HTML-escaped); `data-dal-token` (0-based) links each to
+    the page's charts (ui/assets/linked.js)."""
     chips = "".join(
-        f'<span style="{CHIP_STYLE}"><sub style="color:#868e96">{k + 1}</sub> '
+        f'<span data-dal-token="{k}" style="{CHIP_STYLE}">'
+        f'<sub style="color:#868e96">{k + 1}</sub> '
         f"{html.escape(str(t))}</span>"
         for k, t in enumerate(tokens)
     )

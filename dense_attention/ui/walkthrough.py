@@ -13,15 +13,16 @@ import torch
 
 from ..core.config import ModelConfig
 from ..core.model import DenseAttention
-from ..core.trace import Trace
 from ..explain import formulas, verdict, words
 from ..figures import export, heatmaps, trace_plots
+from ..figures.handout import titled_figures
 from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .breakdown import breakdown_panel
 from .cache import cached
-from .charts import chart, download, export_buttons
+from .charts import chart, export_buttons
 from .errors import friendly_errors
+from .handout import handout_downloads
 from .heads import head_panels
 from .share import share_view
 from .styles import md
@@ -53,7 +54,7 @@ def render_steps(
     inputs: words.Inputs = None,
 ) -> None:
     """Every step of the model's table (or the `only` ones): its formula, a sentence, its figure
-    and its exports; with `page_download`, first a button for the whole walk-through. With
+    and its exports; with `page_download`, first the handout buttons (ui.handout). With
     `export_slots`, each step's Export menu is left to `step_exports` and an empty container
     for it goes into `export_slots[step_key]` (a fragment fills it with the live settings).
 
@@ -61,13 +62,12 @@ def render_steps(
     name what ran, and the words say what this model does (`inputs`, the encoder's config,
     says what x is made of). `extras[step_key]()` draws more under a step's text (e.g. the sentence
     shaded by α). `cell` (0-based i, j) is outlined in the token x token matrices. `about`
-    (model, settings, input) goes into every exported file. The charts are offered together as
-    one HTML page (plotly.js once, not ~5 MB per chart).
+    (model, settings, input) goes into every exported file.
     """
     trace = explanation.trace
     figures = _figures(explanation, config, cell)
     if page_download:
-        steps_download(explanation, config, cell=cell, key=key, about=about)
+        handout_downloads(explanation, config, cell=cell, key=key, about=about, inputs=inputs)
     for step in formulas.STEPS:
         if only is not None and step.key not in only:
             continue
@@ -124,22 +124,6 @@ def step_exports(
             )
 
 
-def titled_figures(
-    trace: Trace,
-    tokens: list[str],
-    classes: list[str],
-    titles: dict[str, str],
-    cell: tuple[int, int] | None = None,
-    hover: list[str] | None = None,
-) -> dict[str, go.Figure]:
-    """trace_plots.trace_figures with `titles` (words.chart_titles: the ones that depend on the
-    model, e.g. c's activation) in place of the generic ones."""
-    figures = trace_plots.trace_figures(trace, tokens, classes, cell=cell, hover=hover)
-    for name, title in titles.items():
-        figures[name].update_layout(title_text=title)
-    return figures
-
-
 def _figures(
     explanation: Explanation, config: ModelConfig, cell: tuple[int, int] | None
 ) -> dict[str, go.Figure]:
@@ -154,21 +138,6 @@ def _figures(
         cell=cell,
         hover=explanation.hover_tokens,
     )
-
-
-def steps_download(
-    explanation: Explanation,
-    config: ModelConfig,
-    *,
-    cell: tuple[int, int] | None = None,
-    key: str = "steps",
-    about: export.Provenance | None = None,
-) -> None:
-    """A button for the whole walk-through as one HTML page (plotly.js once, made on click)."""
-    figures = _figures(explanation, config, cell)
-    sections = [(words.step_title(s.key, config), figures[s.key]) for s in formulas.STEPS]
-    page = functools.partial(export.figures_html, sections, "The walk-through", about)
-    download("The whole walk-through (one HTML page)", page, f"{key}.html", f"{key}_html", "html")
 
 
 def _uniformity_note(explanation: Explanation) -> None:
