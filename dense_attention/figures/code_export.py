@@ -147,7 +147,8 @@ def export_code(
     uses, renamed by WEIGHT_NAMES, plus the example's x (1, N, D) and mask (1, N)).
 
     `title` names the model in model.py's docstring; `inputs` (the encoder's config) says what x
-    holds. Raises CodeExportError for a sequence encoder, several heads or a state that does not fit."""
+    holds. Raises CodeExportError for a sequence encoder, several heads or a state that does not
+    fit."""
     if config.sequence_encoder != "none":
         raise CodeExportError(
             f"this model reads x through a sequence encoder ({config.sequence_encoder}) before "
