@@ -182,9 +182,8 @@ def _head_rows(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> dict
         for replacement in (uniform_attention(mask), identity_attention(mask)):
             attn = t.head_attn.clone()
             attn[:, k] = replacement.to(attn)
-            moved.append(
-                torch.stack(_moved(t.probs, core.trace(x, mask, attn_override=attn).probs))
-            )
+            flipped, delta = _moved(t.probs, core.trace(x, mask, attn_override=attn).probs)
+            moved.append(torch.stack([flipped, delta.abs()]))
     return {"attn": t.head_attn.cpu(), "mask": mask.cpu(), "moved": torch.stack(moved).cpu()}
 
 

@@ -12,6 +12,7 @@ from ..figures import head_plots, trace_plots
 from ..inputs.classifier import Explanation
 from .cache import cached
 from .charts import chart
+from .styles import md
 
 SMALL_PER_ROW = 4  # small multiples side by side before a new row starts
 
@@ -22,7 +23,8 @@ def head_panels(explanation: Explanation, key: str = "steps") -> None:
     head_attn = explanation.trace.head_attn[0].detach().cpu().float().numpy()  # (H, N, N)
     heads = head_attn.shape[0]
     tokens = list(explanation.tokens)
-    st.markdown(f"**Each of the {heads} heads, one matrix each** (the matrix above is their mean)")
+    st.markdown(f"**Each of the {md(heads)} heads, one matrix each** (the matrix above is "
+                "their mean)")  # fmt: skip
     for start in range(0, heads, SMALL_PER_ROW):
         columns = st.columns(SMALL_PER_ROW)
         for k, column in zip(
