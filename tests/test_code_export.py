@@ -117,6 +117,19 @@ def test_all_six_similarities_run_as_model_py(tmp_path):
     _export_and_compare(models, tmp_path)
 
 
+def test_all_six_similarities_run_as_model_py_with_heads_and_exclude_self(tmp_path):
+    """Several heads (each on its slice of h) and a_ii left out, for every similarity."""
+    models = {
+        f"{c['similarity']}_{heads}": _random_model(
+            {**c, "heads": heads, "exclude_self": k % 2 == 0}, seed=k
+        )
+        for k, c in enumerate(CONFIGS)
+        for heads in (2, 4)
+    }
+    assert {m.config.heads for m in models.values()} == {2, 4}
+    _export_and_compare(models, tmp_path)
+
+
 @pytest.mark.parametrize("options", CONFIGS, ids=lambda c: c["similarity"])
 def test_model_py_holds_only_what_the_model_was_trained_with(options):
     core = _random_model(options, seed=0)
@@ -177,12 +190,6 @@ def test_a_sequence_encoder_is_refused_with_a_clear_message(encoder):
     core = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3,
                                       sequence_encoder=encoder))  # fmt: skip
     with pytest.raises(CodeExportError, match=f"sequence encoder \\({encoder}\\).*core only"):
-        export_code(core.config, core.state_dict(), ["a", "b", "c"], Example(torch.ones(2, 6), ""))
-
-
-def test_several_heads_are_refused_with_a_clear_message():
-    core = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, heads=2))
-    with pytest.raises(CodeExportError, match="2 heads; model.py is written for one head"):
         export_code(core.config, core.state_dict(), ["a", "b", "c"], Example(torch.ones(2, 6), ""))
 
 
