@@ -495,6 +495,58 @@ def test_the_image_pages_verdict_badge_shows_its_whole_headline(
     page.screenshot(path=screenshot_dir / "image-badge.png", full_page=False)
 
 
+def test_the_multi_head_checkpoint_draws_its_heads(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue #22.3: the image page of digits-heads draws one small matrix per head and the head
+    view, its lines in one colour per head with the weights of that head's matrix."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{app_url}/image?model=digits-heads")
+    wait_for_app(page)
+    view = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Head view"))
+    expect(view).to_have_count(1, timeout=60_000)
+    expect(page.get_by_text("Each of the 4 heads, one matrix each")).to_be_visible()
+    heads_drawn = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text=re.compile(r"Head \d: a"))
+    )
+    expect(heads_drawn).to_have_count(4)
+    charts = figures(page)
+    small = [f for f in charts if re.search(r"Head \d: a", f["title"])]
+    assert [re.search(r"Head \d", f["title"])[0] for f in small] == [
+        f"Head {k}" for k in (1, 2, 3, 4)
+    ]
+    mean = np.array(attention_figure(page)["z"])
+    heads = np.array([f["z"] for f in small])  # (4, N, N), each row sums to 1
+    assert np.allclose(heads.sum(-1), 1, atol=1e-5) and np.allclose(heads.mean(0), mean, atol=1e-5)
+    assert np.abs(heads[0] - heads[1]).max() > 0.05  # the heads attend differently
+    lines = view.evaluate("""el => el.data.filter(t => t.mode === 'lines' && t.showlegend)
+        .map(t => [t.name, t.line.color])""")
+    assert [name for name, _ in lines] == ["head 1", "head 2", "head 3", "head 4"]
+    assert len({colour for _, colour in lines}) == 4
+    drawn = view.evaluate("""el => el.data.filter(t => t.mode === 'lines')
+        .map(t => [t.legendgroup, t.x.length / 3])""")
+    for k in range(4):
+        count = sum(n for group, n in drawn if group == f"head{k}")
+        assert count == int((heads[k] >= 0.05).sum())  # one line per weight >= 0.05
+    small_first = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text="Head 1: a")
+    )
+    small_first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    top = small_first.bounding_box()["y"]
+    page.screenshot(path=screenshot_dir / "head-view.png", full_page=False,
+                    clip={"x": 0, "y": max(0, top - 60), "width": 1280, "height": 900})  # fmt: skip
+    # A click on a head's legend entry hides it (plotly's legend toggling).
+    toggle = view.locator(".legend .traces", has=page.locator(".legendtext", has_text="head 2"))
+    toggle.locator(".legendtoggle").click()
+    page.wait_for_timeout(1000)  # plotly waits out its double-click delay before toggling
+    hidden = view.evaluate("el => el.data.filter(t => t.legendgroup === 'head1')"
+                           ".map(t => t.visible)")  # fmt: skip
+    assert hidden and all(v == "legendonly" for v in hidden)
+    toggle.locator(".legendtoggle").click()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 DRAWN = """() => ({
   formulas: [...document.querySelectorAll('.math .katex')]
     .filter((el) => el.getBoundingClientRect().width > 20 && el.getBoundingClientRect().height > 10)

@@ -32,13 +32,13 @@ def decoded(text: str, shape: tuple[int, ...]) -> np.ndarray:
 
 @torch.no_grad()
 def toy(skip: str, pool_activation: str, seed: int, exclude_self: bool = False,
-        tokens: int = 5) -> live_view.Variant:  # fmt: skip
+        tokens: int = 5, heads: int = 1) -> live_view.Variant:  # fmt: skip
     """A small random model and its trace of a 7-token input whose last 7 - `tokens` tokens are
     padding."""
     torch.manual_seed(seed)
     cfg = ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, activation="gelu",
                       skip=skip, pool_activation=pool_activation,
-                      exclude_self=exclude_self)  # fmt: skip
+                      exclude_self=exclude_self, heads=heads)  # fmt: skip
     model = DenseAttention(cfg).eval()
     with torch.no_grad():  # pooling weights away from their small initial values
         model.pool_weight.mul_(3)
@@ -187,6 +187,40 @@ def test_the_browser_computes_the_shipped_digits_model(engine_page: Page, digits
         assert np.allclose(got["attn"], want.attn[0].numpy(), atol=1e-5)
         assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
         assert abs(sum(got["probs"]) - 1) < 1e-9
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("heads, exclude_self", [(2, False), (4, True)])
+@torch.no_grad()
+def test_the_browser_computes_each_head_as_torch_does(
+    engine_page: Page, heads: int, exclude_self: bool
+) -> None:
+    """Several heads: each head's attention, their mean, α and p as torch traces them."""
+    variant = toy("mean", "tanh", 5, exclude_self=exclude_self, heads=heads)
+    model, trace = variant.model, variant.trace
+    for similarity in SIMILARITIES:
+        for tau in (0.1, 1.0):
+            want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=tau)
+            got = run_engine(engine_page, variant, similarity, tau, "learned")
+            assert np.allclose(got["headAttn"], want.head_attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["attn"], want.attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["alpha"], want.alpha[0].numpy(), atol=2e-6)
+            assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
+    assert not np.allclose(got["headAttn"][0], got["headAttn"][1], atol=1e-3)
+
+
+@pytest.mark.browser
+@torch.no_grad()
+def test_the_browser_computes_the_shipped_multi_head_model(engine_page: Page) -> None:
+    path = catalog.discover_checkpoints(catalog.checkpoint_root())["digits-heads"].path
+    model = checkpoint.load(path)
+    item = load_dataset("digits", limit=50).test.items[0]
+    variant = live_view.Variant(model.core, model.explain(item).trace)
+    want = model.core.trace(variant.trace.x, variant.trace.mask)
+    got = run_engine(engine_page, variant, "scaled_dot", 0.1, "learned")
+    assert np.array(got["headAttn"]).shape == (4, 4, 4)
+    assert np.allclose(got["headAttn"], want.head_attn[0].numpy(), atol=1e-5)
+    assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
 
 
 LIVE = '[data-testid="dal-live"]'

@@ -219,6 +219,22 @@ def test_the_cell_formulas_follow_pooling_and_the_pool_activation(pooling, pool_
         assert rf"\frac{{1}}{{{n}}} = {formulas.fmt_number(1 / n)}" in text
 
 
+@pytest.mark.parametrize("similarity", choices.SIMILARITY_NAMES)
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_the_attention_captions_count_the_heads(heads, similarity):
+    config = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2, similarity=similarity,
+                         heads=heads)  # fmt: skip
+    said = " ".join(words.caption(key, config) for key in ("similarity", "attn", "values"))
+    if heads == 1:
+        assert "head" not in said
+    else:
+        assert f"each of the {heads} heads" in said.lower()
+        assert f"{16 // heads} of the 16" in said and "mean" in words.caption("attn", config)
+    shown = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2, exclude_self=True)
+    assert "itself left out" in words.caption("attn", shown)
+    assert "itself included" in words.caption("attn", config)
+
+
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_the_overview_titles_claim_only_what_the_model_has(combination):
     similarity, activation, pooling, pool_activation, skip, encoder = combination

@@ -50,6 +50,8 @@ def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None
                    help="dropout on the attention weights while training")  # fmt: skip
     p.add_argument("--exclude-self", action="store_true",
                    help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
+    p.add_argument("--heads", type=int, default=1,
+                   help="attention heads, each over its d/heads slice of h")  # fmt: skip
     _add_encoder_args(p)
 
 

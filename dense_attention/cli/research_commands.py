@@ -136,6 +136,11 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
     ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
                       path=meta.get("data_path"))  # fmt: skip
     work = attention_work.measure(model, ds.test, args.limit, args.seed)
+    if model.core.config.heads > 1:  # how different the heads are, and each head's ablations
+        heads = attention_work.heads_block(model, ds.test, args.limit, args.seed)
+        print(f"heads: mean pairwise JSD {heads['mean_pairwise_jsd']:.3f} nats over "
+              f"{heads['examples']} {heads['split']} examples")  # fmt: skip
+        metrics = {**metrics, attention_work.HEADS_KEY: heads}
     if args.work_only:
         return _attention_work_only(work, metrics, metrics_path, args, argv)
     fit_on = metrics.get("fit_on", "train")

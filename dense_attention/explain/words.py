@@ -23,6 +23,7 @@ __all__ = [
     "c_formula",
     "caption",
     "chart_titles",
+    "heads_words",
     "input_words",
     "overview_titles",
     "step_title",
@@ -104,11 +105,46 @@ def _h(config: ModelConfig, inputs: Inputs) -> str:
     )
 
 
+def heads_words(config: ModelConfig) -> str:
+    """Who attends, in words: "" for one head; "each of the 4 heads on its own 64 of the 256
+    hidden units" (additive, bilinear: its own slice of their projection) for several."""
+    if config.heads == 1:
+        return ""
+    width, d = config.head_dim, config.hidden_dim
+    if config.similarity in ("additive", "bilinear"):
+        return f"each of the {config.heads} heads with its own {width} of the {d} projected units"
+    return f"each of the {config.heads} heads on its own {width} of the {d} hidden units"
+
+
 def _similarity(config: ModelConfig, inputs: Inputs) -> str:
     sim = SIMILARITIES[config.similarity]
+    by = f", by {heads_words(config)}" if config.heads > 1 else ""
     return (
         f"How much token i (the query) matches token j (the key), for every pair, scored with "
-        f"{config.similarity}. {sim.description}"
+        f"{config.similarity}{by}. {sim.description}"
+    )
+
+
+def _attn(config: ModelConfig, inputs: Inputs) -> str:
+    itself = "itself left out" if config.exclude_self else "itself included"
+    if config.heads == 1:
+        return (
+            "A softmax over each row: token i spreads one unit of attention over all N tokens j, "
+            f"{itself}."
+        )
+    return (
+        f"A softmax over each row of each of the {config.heads} heads: in every head, token i "
+        f"spreads one unit of attention over the N tokens j, {itself}. The single matrix is "
+        "the heads' mean; the small multiples show each head."
+    )
+
+
+def _values(config: ModelConfig, inputs: Inputs) -> str:
+    if config.heads == 1:
+        return "Each token becomes the attention-weighted average of every token's hidden vector."
+    return (
+        f"Each of the {config.heads} heads averages its {config.head_dim} units of every token's "
+        f"hidden vector with its own weights; v_i is the {config.heads} parts side by side."
     )
 
 
@@ -165,13 +201,8 @@ _CAPTIONS: dict[str, Callable[[ModelConfig, Inputs], str]] = {
     "h": _h,
     "similarity": _similarity,
     "scores": _scores,
-    "attn": lambda config, inputs: (
-        "A softmax over each row: token i spreads one unit of attention over all N tokens j, "
-        "itself included."
-    ),
-    "values": lambda config, inputs: (
-        "Each token becomes the attention-weighted average of every token's hidden vector."
-    ),
+    "attn": _attn,
+    "values": _values,
     "alpha": _alpha,
     "c": _c,
     "h_o": _h_o,
