@@ -31,6 +31,7 @@ PAGES = [
     st.Page(
         "views/attention.py", title=ui.tr("Does attention matter?"), icon=":material/visibility:"
     ),
+    st.Page("views/dataset.py", title=ui.tr("Dataset view"), icon=":material/table_view:"),
     st.Page("views/about.py", title=ui.tr("About"), icon=":material/info:"),
 ]
 

@@ -1,14 +1,21 @@
 """The "Does attention matter?" page: its verdict, ablations and what-if are the library's."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
-from pagetest import EXAMPLE, open_page, run
+import tiny
+from pagetest import EXAMPLE, decode, figures, open_page, run
 
 from dense_attention import ui
-from dense_attention.explain import adversarial, faithfulness, verdict
+from dense_attention.core.config import TrainConfig
+from dense_attention.explain import adversarial, faithfulness, seed_variance, verdict
+from dense_attention.server import jobs, work
+from dense_attention.server.jobs import JobKind
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.training.train import pick_device
+from dense_attention.ui import browser, state
 from dense_attention.ui.styles import md
 
 PAGE = "views/attention.py"
@@ -144,3 +151,48 @@ def test_the_page_shows_eraser_and_an_adversarial_attention_of_this_input(shippe
     line = next(m.value for m in at.markdown if m.value.startswith("Pooling weights α'"))
     assert f"**{found.jsd:.3f}**" in line and f"**{found.tv:.4f}**" in line
     assert found.tv <= adversarial.EPSILON and 0 < found.jsd <= np.log(2)
+
+
+def _seed_job(models, name: str) -> jobs.Job:
+    """A finished seeds job (not run: its result is made here) for the model named `name`."""
+    recipe = seed_variance.Recipe(models[0].config, TrainConfig(epochs=3), dataset="bbc-topics")
+    request = work.SeedsRequest(recipe, (1, 2, 3), name)
+    jsd, zeros = np.array([0.01, 0.05, 0.2, 0.4]), np.zeros(4)
+    agreement = np.array([1, 1, 1, 2 / 3])
+    sample = seed_variance.Spreads(jsd, zeros, zeros, zeros.astype(int), agreement, zeros)
+    job = jobs.Job(JobKind.SEEDS, "3 seeds", work.seeds_work, request)
+    job.state, job.progress = jobs.DONE, 1.0
+    job.result = seed_variance.SeedVariance("bbc-topics", (1, 2, 3), 3, (0.9, 0.91, 0.92), sample,
+                                            1.0, 0.1, tuple(models))  # fmt: skip
+    return job
+
+
+def test_the_seed_panel_offers_the_models_recipe_then_shows_alpha_per_seed(shipped):
+    info, model = shipped
+    at = open_page(PAGE)
+    recipe = seed_variance.checkpoint_recipe(info.path)
+    assert at.slider(key=state.SEEDS_COUNT).value == 3
+    assert at.number_input(key=state.SEEDS_EPOCHS).value == recipe.training.epochs
+    assert any(b.label == "Train the seeds" for b in at.button)
+    caption = next(c.value for c in at.caption if c.value.startswith("Trains this model"))
+    assert md(f"{recipe.training.epochs} epochs each on the {recipe.dataset}") in caption
+    assert "seeds 1, 2, 3" in caption
+    models = [model] + [tiny.shaken(copy.deepcopy(model), 0.05).eval() for _ in range(2)]
+    name = at.sidebar.selectbox(key=state.MODEL_WIDGET).value
+    space = browser.workspaces().get(at.session_state[state.WORKSPACE])
+    space.jobs[JobKind.SEEDS] = job = _seed_job(models, name)
+    at = run(at)
+    found = seed_variance.input_spread(models, EXAMPLE)
+    assert md(seed_variance.answer(found, job.result.spreads)) in [m.value for m in at.markdown]
+    fig = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("α per seed"))
+    bars = [t for t in fig["data"] if t["type"] == "bar"]
+    assert [t["name"] for t in bars] == ["seed 1", "seed 2", "seed 3"]
+    np.testing.assert_allclose(decode(bars[1]["y"]), found.alpha[1], atol=1e-6)
+    loaded = next(t for t in fig["data"] if t["name"] == "loaded model")
+    np.testing.assert_allclose(decode(loaded["y"]), model.explain(EXAMPLE).trace.alpha[0],
+                               atol=1e-6)  # fmt: skip
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["α spread (JSD)"] == f"{found.spread.alpha_jsd[0]:.3f}"
+    space.jobs[JobKind.SEEDS] = _seed_job(models, "another model")
+    at = run(at)
+    assert any("trained for another model" in i.value for i in at.info)

@@ -93,3 +93,25 @@ def test_the_lesson_cell_is_the_largest_off_diagonal_link_weighted_by_alpha():
     assert aw.lesson_cell(attn, torch.tensor([0.2, 0.7, 0.1])) == (1, 2)  # 0.42 beats 0.05
     assert aw.lesson_cell(attn, torch.tensor([0.05, 0.05, 0.9])) == (2, 0)
     assert aw.lesson_cell(torch.ones(1, 1), torch.ones(1)) == (0, 0)
+
+
+def test_heads_block_against_one_example_at_a_time():
+    torch.manual_seed(0)
+    model = ModelConfig(input_dim=8, hidden_dim=8, num_classes=3, similarity="dot",
+                        temperature=0.3, heads=2)  # fmt: skip
+    image = ImageConfig(size=8, channels=1, patch=2, pos_dim=4)
+    clf = Classifier(ClassifierConfig(model=model, classes=("a", "b", "c"), image=image)).eval()
+    for p in clf.core.parameters():
+        p.requires_grad_(False).add_(torch.randn_like(p))
+    split = _dataset(12).test
+    block = aw.heads_block(clf, split, None, 0)
+    per_example = [fa.head_ablations_of(clf.core, f.x, f.mask)
+                   for f in (fa.features_of(clf, item) for item in split.items)]  # fmt: skip
+    for k, head in enumerate(block["per_head"]):
+        for name, key in (("uniform", "uniform"), ("no_attention", "identity")):
+            delta = np.mean([abs(e[k][name].delta) for e in per_example])
+            flips = np.mean([e[k][name].flip_rate for e in per_example])
+            assert head[f"{key}_abs_delta"] == pytest.approx(delta, abs=2e-4)
+            assert head[f"{key}_flip_rate"] == pytest.approx(flips, abs=1e-4)
+    assert block["heads"] == 2 and len(block["pairwise_jsd"]) == 2
+    assert block["mean_pairwise_jsd"] == block["pairwise_jsd"][0][1] > 0

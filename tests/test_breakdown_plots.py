@@ -43,3 +43,17 @@ def test_the_map_draws_sample_and_current_queries_and_keys():
     assert "30% of the spread" in fig.layout.xaxis.title.text
     with pytest.raises(ValueError):
         bp.query_key_figure(found, ["only one"])
+
+
+def test_the_map_links_this_inputs_points_to_the_attention_matrix():
+    found = _map()
+    attn = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]])
+    fig = bp.query_key_figure(found, ["[CLS]", "hi", "[SEP]"], attn)
+    link = fig.layout.meta["dal_link"]
+    assert fig.data[link["points"]["query"]].name == "query (this input)"
+    assert fig.data[link["points"]["key"]].name == "key (this input)"
+    assert list(fig.data[2].customdata) == list(fig.data[3].customdata) == [0, 1, 2]
+    np.testing.assert_allclose(link["attn"], attn)
+    assert bp.query_key_figure(found, ["[CLS]", "hi", "[SEP]"]).layout.meta is None
+    with pytest.raises(ValueError):
+        bp.query_key_figure(found, ["[CLS]", "hi", "[SEP]"], attn[:2])

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from dense_attention.core.config import SIMILARITY_NAMES, ModelConfig
@@ -95,7 +96,8 @@ def test_similarity_variants_are_found_under_their_model_and_checked(tmp_path, f
 def test_the_home_model_has_a_checkpoint_per_similarity_and_the_picker_lists_it_once(found):
     variants = catalog.similarity_variants(found["bbc-topics"])
     assert set(variants) == set(SIMILARITY_NAMES) and variants["cosine"] == found["bbc-topics"]
-    assert sorted(found) == ["bbc-topics", "digits", "fashion-mnist", "tweet-sentiment"]
+    assert sorted(found) == ["bbc-topics", "digits", "digits-heads", "fashion-mnist",
+                             "tweet-sentiment"]  # fmt: skip
     for name, info in variants.items():
         assert catalog.trained_similarity(info) == name and info.kind == "text"
         assert info.summary.startswith("bbc-topics · test accuracy")
@@ -140,3 +142,20 @@ def test_every_shipped_checkpoint_s_attention_does_the_work(found):
         if not verdict.does_work:
             failing[name] = verdict.failures
     assert set(failing) == set(KNOWN_EXCEPTIONS), failing
+
+
+def test_the_multi_head_checkpoint_beats_its_baseline_with_heads_that_differ(found):
+    """digits-heads (issue 22): several heads, better than its baseline, attention doing the
+    work (checked above), and heads that attend differently (mean pairwise JSD of their rows)."""
+    info = found["digits-heads"]
+    model = checkpoint.load(info.path)
+    metrics = json.loads((info.path / "metrics.json").read_text())
+    assert model.core.config.heads == 4
+    assert metrics["test_accuracy"] > metrics["baseline_accuracy"]
+    heads = metrics[attention_work.HEADS_KEY]
+    assert heads["heads"] == 4 and heads["split"] == "test"
+    assert heads["mean_pairwise_jsd"] >= 0.1  # ln 2 = 0.69: disjoint rows; 0: the same
+    jsd = np.array(heads["pairwise_jsd"])
+    assert np.allclose(jsd, jsd.T) and np.all(np.diag(jsd) == 0) and jsd.max() <= np.log(2)
+    assert metrics["selection"]["split"] == "val" and metrics["selection"]["attention_work"][
+        "criterion_met"]  # fmt: skip

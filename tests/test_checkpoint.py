@@ -54,7 +54,7 @@ BAD = {
     "foreign format": (lambda f: edit_config(f, format="keras"), "not a Dense Attention"),
     "newer version": (lambda f: edit_config(f, version=99), "version"),
     "unknown kind": (lambda f: edit_config(f, kind="GPT"), "unknown model kind"),
-    "unknown field": (lambda f: edit_config(f, {"heads": 4}), "unknown ModelConfig field"),
+    "unknown field": (lambda f: edit_config(f, {"layers": 4}), "unknown ModelConfig field"),
     "unknown value": (lambda f: edit_config(f, {"similarity": "manhattan"}), "similarity"),
     "weights for another size": (lambda f: edit_config(f, {"hidden_dim": 9}), "wrong shape"),
     "truncated weights": (

@@ -117,6 +117,19 @@ def test_all_six_similarities_run_as_model_py(tmp_path):
     _export_and_compare(models, tmp_path)
 
 
+def test_all_six_similarities_run_as_model_py_with_heads_and_exclude_self(tmp_path):
+    """Several heads (each on its slice of h) and a_ii left out, for every similarity."""
+    models = {
+        f"{c['similarity']}_{heads}": _random_model(
+            {**c, "heads": heads, "exclude_self": k % 2 == 0}, seed=k
+        )
+        for k, c in enumerate(CONFIGS)
+        for heads in (2, 4)
+    }
+    assert {m.config.heads for m in models.values()} == {2, 4}
+    _export_and_compare(models, tmp_path)
+
+
 @pytest.mark.parametrize("options", CONFIGS, ids=lambda c: c["similarity"])
 def test_model_py_holds_only_what_the_model_was_trained_with(options):
     core = _random_model(options, seed=0)

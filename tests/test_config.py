@@ -41,6 +41,9 @@ def test_fields_added_later_default_to_the_old_behaviour():
         (dict(dropout_h=-0.1), "dropout_h"),
         (dict(dropout_attn=True), "dropout_attn"),
         (dict(sequence_encoder="gru"), "sequence_encoder"),
+        (dict(heads=0), "heads"),
+        (dict(heads=1.5), "heads"),
+        (dict(heads=3), "divisible by heads"),
     ],
 )
 def test_invalid_values(kw, message):
@@ -50,8 +53,9 @@ def test_invalid_values(kw, message):
 
 
 def test_unknown_and_missing_fields():
-    with pytest.raises(ConfigError, match="unknown ModelConfig field.*heads"):
-        ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16, num_classes=3, heads=2))
+    # (heads was the example here until ModelConfig.heads existed; layers is not a field)
+    with pytest.raises(ConfigError, match="unknown ModelConfig field.*layers"):
+        ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16, num_classes=3, layers=2))
     with pytest.raises(ConfigError, match="num_classes"):
         ModelConfig.from_dict(dict(input_dim=8, hidden_dim=16))
     with pytest.raises(ConfigError, match="JSON object"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny import dense_model, image_classifier, image_dataset
+from tiny import dense_model, image_classifier, image_dataset, shaken
 
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.trace import attention_entropy
@@ -306,3 +306,32 @@ def test_live_settings_are_what_is_analysed():
     np.testing.assert_allclose(r.ablations["uniform"].probs, uniform.numpy(), atol=1e-6)
     as_trained = fa.analyze_features(model, x, ig_steps=8)
     assert not np.allclose(as_trained.probs, r.probs)
+
+
+def test_one_head_at_a_time():
+    """Head k's uniform / identity ablation: only a^k replaced, against a hand-built v."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_dim=5, hidden_dim=8, num_classes=3, heads=4, similarity="dot")
+    model = shaken(DenseAttention(cfg).eval(), 0.5).requires_grad_(False)
+    x = torch.randn(1, 6, 5)
+    per_head = fa.head_ablations_of(model, x)
+    assert len(per_head) == 4 and all(set(h) == set(fa.HEAD_ABLATIONS) for h in per_head)
+    t = model.trace(x)
+    p0 = t.probs[0]
+    for k, results in enumerate(per_head):
+        uniform = t.head_attn.clone()
+        uniform[:, k] = 1 / 6
+        values = t.values.clone()  # v^k = mean of h^k; the other heads' slices unchanged
+        values[..., 2 * k : 2 * k + 2] = t.h[..., 2 * k : 2 * k + 2].mean(dim=1, keepdim=True)
+        assert torch.allclose(model.trace(x, attn_override=uniform).values, values, atol=1e-6)
+        want = model.trace(x, attn_override=uniform).probs[0]
+        got = results["uniform"]
+        assert got.delta == pytest.approx(float(want[p0.argmax()] - p0.max()), abs=1e-6)
+        assert got.flip_rate == float(want.argmax() != p0.argmax())
+        eye = t.head_attn.clone()
+        eye[:, k] = torch.eye(6)
+        want = model.trace(x, attn_override=eye).probs[0]
+        assert results["no_attention"].delta == pytest.approx(
+            float(want[p0.argmax()] - p0.max()), abs=1e-6
+        )
+    assert fa.head_ablations_of(make(), inputs()) == ()  # one head: none

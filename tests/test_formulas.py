@@ -202,3 +202,13 @@ def test_h_formula_names_the_sequence_encoder(encoder, name):
     assert f"x' = \\operatorname{{{name}}}(x)" in latex and "W x'_i + b" in latex
     plain = formulas.step_latex("h", "dot", ModelConfig(input_dim=4, hidden_dim=8, num_classes=2))
     assert "x'" not in plain and "W x_i + b" in plain
+
+
+def test_the_similarity_and_values_formulas_name_the_heads():
+    from dense_attention.core.config import ModelConfig
+
+    config = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2, heads=4)
+    assert "4 units" in formulas.step_latex("similarity", "dot", config)
+    assert r"a^k_{ij}\, h^k_j" in formulas.step_latex("values", "dot", config)
+    one = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2)
+    assert "^k" not in formulas.step_latex("values", "dot", one)

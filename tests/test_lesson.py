@@ -36,7 +36,8 @@ def test_parse_keeps_known_controls_only_and_hidden_wins_over_locked():
     assert lesson.parse("Similarity, temperature,,nonsense") == {"similarity", "temperature"}
     assert lesson.parse(None) == frozenset()
     both = lesson.Lesson(frozenset({"model"}), frozenset({"text"}))
-    assert both.params() == {"hide": "model", "lock": "text"}
+    assert both.params() == {"hide": "model", "lock": "text", "questions": None}
+    assert lesson.Lesson(questions=True).params() == {"hide": None, "lock": None, "questions": "on"}
     assert lesson.Lesson(frozenset({"text"}), frozenset({"text"})).locks("text") is False
 
 
@@ -75,6 +76,14 @@ def test_the_panel_builds_a_link_from_the_current_view(text_page):
     assert query["text"] == SENTENCE and query["similarity"] == "dot"
     assert query["hide"] == "similarity,temperature" and query["lock"] == "model,text"
     assert "hide" not in _flat(at)  # the teacher's own page is not constrained
+
+
+def test_the_panel_adds_questions_on_and_a_link_reads_it_back(text_page):
+    at = run(text_page.checkbox(key=state.LESSON_QUESTIONS).check())
+    query = {k: v[0] for k, v in parse_qs(urlsplit(at.code[-1].value).query).items()}
+    assert query["questions"] == "on"
+    assert linked(questions="on").session_state[state.LESSON].questions is True
+    assert linked(questions="off").session_state[state.LESSON].questions is False
 
 
 def test_the_panel_is_not_shown_to_whoever_opened_a_lesson():

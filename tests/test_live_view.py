@@ -19,6 +19,7 @@ from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import attention_work
 from dense_attention.server import live_view
 from dense_attention.storage import catalog, checkpoint
+from dense_attention.ui import state
 from dense_attention.ui.cache import ASSETS
 
 ENGINE = (ASSETS / "live_view.js").read_text()
@@ -31,13 +32,13 @@ def decoded(text: str, shape: tuple[int, ...]) -> np.ndarray:
 
 @torch.no_grad()
 def toy(skip: str, pool_activation: str, seed: int, exclude_self: bool = False,
-        tokens: int = 5) -> live_view.Variant:  # fmt: skip
+        tokens: int = 5, heads: int = 1) -> live_view.Variant:  # fmt: skip
     """A small random model and its trace of a 7-token input whose last 7 - `tokens` tokens are
     padding."""
     torch.manual_seed(seed)
     cfg = ModelConfig(input_dim=6, hidden_dim=8, num_classes=3, activation="gelu",
                       skip=skip, pool_activation=pool_activation,
-                      exclude_self=exclude_self)  # fmt: skip
+                      exclude_self=exclude_self, heads=heads)  # fmt: skip
     model = DenseAttention(cfg).eval()
     with torch.no_grad():  # pooling weights away from their small initial values
         model.pool_weight.mul_(3)
@@ -188,6 +189,40 @@ def test_the_browser_computes_the_shipped_digits_model(engine_page: Page, digits
         assert abs(sum(got["probs"]) - 1) < 1e-9
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("heads, exclude_self", [(2, False), (4, True)])
+@torch.no_grad()
+def test_the_browser_computes_each_head_as_torch_does(
+    engine_page: Page, heads: int, exclude_self: bool
+) -> None:
+    """Several heads: each head's attention, their mean, α and p as torch traces them."""
+    variant = toy("mean", "tanh", 5, exclude_self=exclude_self, heads=heads)
+    model, trace = variant.model, variant.trace
+    for similarity in SIMILARITIES:
+        for tau in (0.1, 1.0):
+            want = model.trace(trace.x, trace.mask, similarity=similarity, temperature=tau)
+            got = run_engine(engine_page, variant, similarity, tau, "learned")
+            assert np.allclose(got["headAttn"], want.head_attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["attn"], want.attn[0].numpy(), atol=2e-6)
+            assert np.allclose(got["alpha"], want.alpha[0].numpy(), atol=2e-6)
+            assert np.allclose(got["probs"], want.probs[0].numpy(), atol=2e-6)
+    assert not np.allclose(got["headAttn"][0], got["headAttn"][1], atol=1e-3)
+
+
+@pytest.mark.browser
+@torch.no_grad()
+def test_the_browser_computes_the_shipped_multi_head_model(engine_page: Page) -> None:
+    path = catalog.discover_checkpoints(catalog.checkpoint_root())["digits-heads"].path
+    model = checkpoint.load(path)
+    item = load_dataset("digits", limit=50).test.items[0]
+    variant = live_view.Variant(model.core, model.explain(item).trace)
+    want = model.core.trace(variant.trace.x, variant.trace.mask)
+    got = run_engine(engine_page, variant, "scaled_dot", 0.1, "learned")
+    assert np.array(got["headAttn"]).shape == (4, 4, 4)
+    assert np.allclose(got["headAttn"], want.head_attn[0].numpy(), atol=1e-5)
+    assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
+
+
 LIVE = '[data-testid="dal-live"]'
 READ = f"() => {{ const r = document.querySelector('{LIVE}'); return r && r.dalLive; }}"
 HEATMAP = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
@@ -264,11 +299,12 @@ def test_a_long_input_gets_a_caption_not_a_live_view(monkeypatch) -> None:
 
     monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 5)
     at = open_page()
-    assert not at.get("bidi_component")
+    assert "text_live_view" not in [c.key for c in at.get("bidi_component")]
     assert any("live view is drawn for inputs of up to 5 tokens" in c.value for c in at.caption)
     monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 128)
     at = open_page()
-    assert [c.key for c in at.get("bidi_component")] == ["text_live_view"]
+    keys = [c.key for c in at.get("bidi_component") if c.key != state.OVERVIEW_TEXT]
+    assert keys == ["text_live_view"]
 
 
 def test_a_variant_that_fails_to_load_leaves_the_live_view_not_the_page(monkeypatch) -> None:
@@ -289,7 +325,7 @@ def test_a_variant_that_fails_to_load_leaves_the_live_view_not_the_page(monkeypa
     monkeypatch.setattr(sidebar, "load_checkpoint", broken)
     at = open_page()
     assert not at.error and not at.exception
-    (live,) = at.get("bidi_component")
+    (live,) = [c for c in at.get("bidi_component") if c.key == "text_live_view"]
     similarities = json.loads(live.proto.json)["input"]["similarities"]
     assert "dot" not in similarities and {"cosine", "scaled_dot"} <= set(similarities)
 

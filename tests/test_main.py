@@ -344,3 +344,25 @@ def test_handout_asks_for_the_input_its_checkpoint_reads(capsys, tiny_digits, tm
     code, _, err = run(capsys, "handout", "--checkpoint", str(tiny_digits), "--text", "hello",
                        "--out", str(tmp_path / "x.html"))  # fmt: skip
     assert code == 2 and "give --image FILE" in err and not (tmp_path / "x.html").exists()
+
+
+def test_seeds_prints_the_spread_summary_and_writes_it(capsys, tiny_digits, tmp_path):
+    out_json = str(tmp_path / "s.json")
+    code, out, _ = run(capsys, "seeds", "--checkpoint", str(tiny_digits), "--seeds", "2",
+                       "--epochs", "1", "--limit", "12", "--out", out_json)  # fmt: skip
+    assert code == 0 and "median alpha JSD" in out and "prediction agreement" in out
+    block = json.loads((tmp_path / "s.json").read_text())
+    assert block["seeds"] == [1, 2] and block["examples"] == 12 and block["epochs"] == 1
+    assert 0 <= block["median_alpha_jsd"] <= np.log(2) and 0.5 <= block["mean_agreement"] <= 1
+    assert len(block["test_accuracy"]) == 2 and block["command"].startswith("python -m")
+    code, _, err = run(capsys, "seeds", "--checkpoint", str(tiny_digits), "--seeds", "1")
+    assert code == 1 and "one seed has no spread" in err
+
+
+def test_permutation_prints_the_median_change_of_the_output(capsys, tiny_digits, tmp_path):
+    code, out, _ = run(capsys, "permutation", "--checkpoint", str(tiny_digits), "--limit", "10",
+                       "--draws", "5", "--out", str(tmp_path / "p.json"))  # fmt: skip
+    assert code == 0 and "median |dp(y)|" in out
+    block = json.loads((tmp_path / "p.json").read_text())
+    assert block["inputs"] == 10 and block["draws"] == 5
+    assert 0 <= block["median_abs_delta"] <= block["median_tv"] + 1e-9 <= 1 + 1e-9

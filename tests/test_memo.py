@@ -45,3 +45,13 @@ def test_sizes_are_a_figures_json_an_arrays_buffer_or_a_pickle():
     assert memo.approx_bytes(np.zeros((10, 10), np.float32)) == 400
     assert 100 < memo.approx_bytes({"k": "v" * 100}) < 200
     assert memo.approx_bytes(lambda: None) == math.inf  # cannot be measured: never kept
+
+
+def test_get_finds_a_kept_value_without_building_and_counts_as_a_use():
+    cache = memo.ByteLRU(max_bytes=250, max_item_bytes=200, size=len)
+    assert cache.get("a") is None and len(cache) == 0  # a miss keeps nothing
+    cache.get_or_build("a", lambda: b"a" * 100)
+    cache.get_or_build("b", lambda: b"b" * 100)
+    assert cache.get("a") == b"a" * 100  # a is now the most recently used
+    cache.get_or_build("c", lambda: b"c" * 100)  # 300 > 250: b goes, not a
+    assert "a" in cache and "b" not in cache

@@ -518,3 +518,100 @@ def test_exclude_self_masks_a_ii_and_renormalises_over_the_other_tokens(similari
     assert not torch.allclose(plain.attn, t.attn)
     with pytest.raises(ConfigError, match="exclude_self"):
         ModelConfig(input_dim=D, hidden_dim=d, num_classes=C, exclude_self="yes")
+
+
+# ---------------------------------------------------------------- heads (ModelConfig.heads)
+
+
+def make_heads(heads, similarity, seed=0, width=8, **kw) -> DenseAttention:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(input_dim=D, hidden_dim=width, num_classes=C, similarity=similarity,
+                      heads=heads, **kw)  # fmt: skip
+    model = DenseAttention(cfg).double()
+    with torch.no_grad():
+        for t in itertools.chain(model.parameters(), model.buffers()):
+            t.add_(0.3 * torch.randn_like(t))
+    return model
+
+
+def head_sim_ref(model, name, hi, hj, k, heads):
+    """Head k's score by plain loops: its slice of h (bilinear, additive: of their projection)."""
+    p, width = model.similarity_params, len(hi)
+    part = range(k * width // heads, (k + 1) * width // heads)
+    si, sj = [hi[a] for a in part], [hj[a] for a in part]
+    if name == "bilinear":
+        ws = p.bilinear.tolist()
+        return sum(hi[a] * ws[a][b] * hj[b] for a in range(width) for b in part)
+    if name == "additive":
+        wq, wk, w = p.additive_query.tolist(), p.additive_key.tolist(), p.additive_vector.tolist()
+        return sum(w[u] * math.tanh(dot(wq[u], hi) + dot(wk[u], hj)) for u in part)
+    if name == "scaled_dot":
+        return dot(si, sj) / math.sqrt(len(part))
+    return sim_ref(model, name, si, sj)
+
+
+def head_reference(model, h, n, similarity, tau, heads):
+    """Per-head scores and attention (H, n, n) and v (n, d) of one example, by plain loops."""
+    width = len(h[0])
+    scores = [[[head_sim_ref(model, similarity, h[i], h[j], k, heads) / tau for j in range(n)]
+               for i in range(n)] for k in range(heads)]  # fmt: skip
+    attn = [[softmax(row) for row in head] for head in scores]
+    values = [[sum(attn[a * heads // width][i][j] * h[j][a] for j in range(n))
+               for a in range(width)] for i in range(n)]  # fmt: skip
+    return scores, attn, values
+
+
+@pytest.mark.parametrize("heads", [2, 4])
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_heads_match_a_plain_loop(similarity, heads):
+    model = make_heads(heads, similarity, temperature=0.7)
+    x, mask = batch()
+    t = model.trace(x, mask)
+    assert t.heads == heads and t.head_attn.shape == (3, heads, 4, 4)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        one = t.example(b)
+        scores, attn, values = head_reference(model, one.h[0].tolist(), n, similarity, 0.7, heads)
+        assert torch.allclose(one.head_scores[0], torch.tensor(scores, dtype=x.dtype), atol=1e-9)
+        assert torch.allclose(one.head_attn[0], torch.tensor(attn, dtype=x.dtype), atol=1e-9)
+        assert torch.allclose(one.values[0], torch.tensor(values, dtype=x.dtype), atol=1e-9)
+        # attn and scores are the heads' mean: rows of attn still sum to 1
+        assert torch.allclose(one.attn[0], one.head_attn[0].mean(0))
+        assert torch.allclose(one.attn[0].sum(-1), torch.ones(n, dtype=x.dtype))
+    assert torch.allclose(model(x, mask), t.logits, atol=1e-10)
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_one_head_is_todays_model_to_the_bit(similarity):
+    """heads=1 is the model before heads: same weights, same trace, and the loop reference."""
+    model = make(similarity=similarity, heads=1)
+    x, mask = batch()
+    t = model.trace(x, mask)
+    assert t.heads == 1
+    assert torch.equal(t.head_attn[:, 0], t.attn) and torch.equal(t.head_scores[:, 0], t.scores)
+    assert torch.equal(t.values, t.attn @ t.h)
+    assert_matches_reference(model, similarity, 1.0, "learned")
+    assert ModelConfig.from_dict({"input_dim": D, "hidden_dim": d, "num_classes": C}).heads == 1
+
+
+def test_heads_differ_from_one_head_and_overrides_go_per_head():
+    model = make_heads(2, "dot", exclude_self=True)
+    x, mask = batch()
+    t = model.trace(x, mask)
+    one = make_heads(1, "dot", exclude_self=True)
+    assert not torch.allclose(one.trace(x, mask).attn, t.attn)
+    again = model.trace(x, mask, attn_override=t.head_attn)
+    assert torch.equal(again.logits, t.logits)
+    eye = torch.eye(4, dtype=x.dtype) * mask[:, :, None]  # (B, N, N): every head alike
+    assert torch.allclose(model.trace(x, mask, attn_override=eye).values, t.h * mask[..., None])
+    forced = t.head_attn.clone()
+    forced[:, 1] = eye  # head 1 keeps itself: its half of v is h's half, head 0's is unchanged
+    v = model.trace(x, mask, attn_override=forced).values
+    assert torch.allclose(v[..., 4:], (t.h * mask[..., None])[..., 4:])
+    assert torch.allclose(v[..., :4], t.values[..., :4])
+
+
+def test_heads_must_divide_the_hidden_size():
+    with pytest.raises(ConfigError, match="divisible by heads"):
+        ModelConfig(input_dim=D, hidden_dim=6, num_classes=C, heads=4)
+    with pytest.raises(ConfigError, match="heads must be a positive"):
+        ModelConfig(input_dim=D, hidden_dim=6, num_classes=C, heads=0)

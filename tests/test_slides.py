@@ -10,10 +10,12 @@ from dense_attention.core import config as choices
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.toy import toy_example
 from dense_attention.explain import formulas
+from dense_attention.explain.questions import questions
 from dense_attention.figures import trace_plots
 from dense_attention.figures.slides import (
     SLIDES,
     on_screen,
+    slide_question,
     slide_title,
     speaker_note,
     steps_of,
@@ -133,11 +135,22 @@ def test_speaker_notes_quote_the_numbers_on_screen():
     trace = toy.trace()
     explanation = Explanation(trace, list(toy.tokens), 0, toy.class_names)
     k = int(trace.alpha[0].argmax())
-    j = int(trace.attn[0, k].argmax())
     by_key = {s.key: s for s in SLIDES}
+    # The notes point at the instructive link (largest α_i·a_ij with i != j), not at a token
+    # looking at itself: found here by brute force over the off-diagonal cells.
+    n = len(toy.tokens)
+    weight = lambda ij: float(trace.alpha[0, ij[0]] * trace.attn[0, ij[0], ij[1]])  # noqa: E731
+    i, j = max(((i, j) for i in range(n) for j in range(n) if i != j), key=weight)
     row = on_screen(by_key["attention"], explanation)
-    assert f"Row {k + 1} ({toy.tokens[k]!r}" in row and f"{toy.tokens[j]!r}" in row
-    assert f"a = {float(trace.attn[0, k, j]):.2f}" in row
+    assert f"{toy.tokens[i]!r} (token {i + 1}) to {toy.tokens[j]!r} (token {j + 1})" in row
+    assert f"a = {float(trace.attn[0, i, j]):.2f}" in row and f"α·a = {weight((i, j)):.2f}" in row
+    assert f"to itself: {float(trace.attn[0, i, i]):.2f}" in row
+    score = on_screen(by_key["scores"], explanation)
+    assert f"s = {float(trace.scores[0, i, j]):.2f}" in score
+    assert f"with itself: {float(trace.scores[0, i, i]):.2f}" in score
+    assert f"takes a = {float(trace.attn[0, i, j]):.2f} of h of {toy.tokens[j]!r}" in on_screen(
+        by_key["values"], explanation
+    )
     assert f"The largest α is {float(trace.alpha[0, k]):.2f}" in on_screen(
         by_key["alpha"], explanation
     )
@@ -145,3 +158,16 @@ def test_speaker_notes_quote_the_numbers_on_screen():
     assert on_screen(by_key["output"], explanation) == (
         f"The model predicts {toy.class_names[top]!r} at {float(trace.probs[0, top]):.1%}."
     )
+
+
+def test_each_slide_carries_the_question_of_its_first_asked_step():
+    toy = toy_example()
+    trace = toy.trace()
+    explanation = Explanation(trace, list(toy.tokens), 0, toy.class_names)
+    asked = questions(toy.model, explanation, toy.model.config)
+    carried = {s.key: slide_question(s, asked) for s in SLIDES}
+    assert carried["input"] is None
+    assert carried["scores"] is asked["scores"] and carried["output"] is asked["probs"]
+    assert [carried[k].step for k in ("h", "attention", "values", "alpha", "c")] == [
+        "h", "attn", "values", "alpha", "c"
+    ]  # fmt: skip

@@ -24,9 +24,24 @@ def test_shapes(trace):
     assert trace.shapes() == dict(
         x=(B, N, D), mask=(B, N), h=(B, N, d), scores=(B, N, N), attn=(B, N, N),
         values=(B, N, d), pool_scores=(B, N), alpha=(B, N), pooled=(B, d), c=(B, d),
-        h_o=(B, d), logits=(B, C), probs=(B, C),
+        h_o=(B, d), logits=(B, C), probs=(B, C), head_scores=(B, 1, N, N), head_attn=(B, 1, N, N),
     )  # fmt: skip
     assert trace.lengths() == [3, 2]
+
+
+def test_heads_crop_and_default_to_one():
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=4, hidden_dim=6, num_classes=3, heads=3))
+    mask = torch.tensor([[True, True, True], [True, False, True]])
+    t = model.trace(torch.randn(2, 3, 4), mask)
+    one = t.example(1)
+    assert t.heads == 3 and one.head_attn.shape == (1, 3, 2, 2)
+    assert torch.equal(one.head_attn[0], t.head_attn[1][:, [0, 2]][:, :, [0, 2]])
+    assert torch.allclose(one.attn, one.head_attn.mean(dim=1))
+    # A Trace built without the head fields (one head) takes them from scores and attn.
+    plain = Trace(**{f: getattr(t, f) for f in TENSOR_FIELDS[:-2]}, similarity="dot",
+                  temperature=1.0)  # fmt: skip
+    assert plain.heads == 1 and torch.equal(plain.head_attn[:, 0], t.attn)
 
 
 def test_example_crops_padding(trace):
@@ -64,3 +79,20 @@ def test_attention_entropy_matches_scipy_row_by_row_and_zeroes_padding_queries()
     assert (masked[~mask] == 0).all()
     with pytest.raises(ValueError, match="square"):
         attention_entropy(np.ones((2, 3)))
+
+
+def test_head_distance_is_the_mean_jensen_shannon_divergence():
+    import scipy.spatial.distance
+
+    from dense_attention.core.trace import head_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.dirichlet(np.ones(4), size=(2, 3, 4))  # (B, H, N, N), rows sum to 1
+    mask = np.array([[True] * 4, [True, True, True, False]])
+    got = head_distance(a, mask)
+    for k in range(3):
+        for m in range(3):
+            rows = [(a[b, k, i], a[b, m, i]) for b in range(2) for i in range(4) if mask[b, i]]
+            want = np.mean([scipy.spatial.distance.jensenshannon(p, q) ** 2 for p, q in rows])
+            assert got[k, m] == pytest.approx(want, abs=1e-12)
+    assert np.all(np.diag(got) == 0) and got.max() <= np.log(2)

@@ -205,3 +205,30 @@ def test_feature_matrices_go_compact_with_one_hover_template(toy, trace):
         assert tuple(layout.yaxis.range) == (rows + 0.5, 0.5)  # row 1 on top
     big = trace_plots.input_heatmap(np.ones((15, 384)), [f"t{k}" for k in range(15)], "Input x")
     assert len(big.to_json()) < 50_000  # 4 bytes a cell (base64); ~250 KB with hover strings
+
+
+def test_token_axes_are_marked_where_token_k_sits(toy, trace):
+    """linked.js highlights token k at axis position start + k: the mark must say where each
+    figure puts its tokens (rows of x, h, v at y = 1..N; matrices and α bars at 0..N-1)."""
+    figs = trace_plots.trace_figures(trace, toy.tokens, toy.class_names)
+    n = len(toy.tokens)
+    marks = {
+        key: fig.layout.meta["dal_link"] for key, fig in figs.items() if fig.layout.meta
+    }  # fmt: skip
+    assert set(marks) == {"x", "h", "similarity", "scores", "attn", "values", "alpha"}
+    for key in ("x", "h", "values"):  # token x feature: rows only, token i at y = i + 1
+        assert marks[key] == {"rows": True, "cols": False, "start": 1}
+        heat = data(figs[key])[0]
+        assert [heat["y0"] + heat["dy"] * k for k in (0, n - 1)] == [1, n]
+    for key in ("similarity", "scores", "attn"):
+        assert marks[key] == {"rows": True, "cols": True, "start": 0}
+        heat = data(figs[key])[0]
+        assert heat["x"] == heat["y"] == list(range(n))
+    assert marks["alpha"] == {"rows": False, "cols": True, "start": 0}
+    assert data(figs["alpha"])[0]["x"] == list(range(n))
+
+
+def test_the_shaded_tokens_carry_their_index():
+    shading = trace_plots.token_shading_html(["a", "<b>"], [0.2, 0.8])
+    assert 'data-dal-token="0"' in shading and 'data-dal-token="1"' in shading
+    assert "&lt;b&gt;" in shading

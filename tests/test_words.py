@@ -217,3 +217,38 @@ def test_the_cell_formulas_follow_pooling_and_the_pool_activation(pooling, pool_
     if pooling == "mean":
         n = len(toy.tokens)
         assert rf"\frac{{1}}{{{n}}} = {formulas.fmt_number(1 / n)}" in text
+
+
+@pytest.mark.parametrize("similarity", choices.SIMILARITY_NAMES)
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_the_attention_captions_count_the_heads(heads, similarity):
+    config = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2, similarity=similarity,
+                         heads=heads)  # fmt: skip
+    said = " ".join(words.caption(key, config) for key in ("similarity", "attn", "values"))
+    if heads == 1:
+        assert "head" not in said
+    else:
+        assert f"each of the {heads} heads" in said.lower()
+        assert f"{16 // heads} of the 16" in said and "mean" in words.caption("attn", config)
+    shown = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2, exclude_self=True)
+    assert "itself left out" in words.caption("attn", shown)
+    assert "itself included" in words.caption("attn", config)
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_the_overview_titles_claim_only_what_the_model_has(combination):
+    similarity, activation, pooling, pool_activation, skip, encoder = combination
+    config = ModelConfig(
+        input_dim=4, hidden_dim=8, num_classes=3, similarity=similarity, activation=activation,
+        pooling=pooling, pool_activation=pool_activation, skip=skip, sequence_encoder=encoder,
+    )  # fmt: skip
+    titles = words.overview_titles(config)
+    assert ("h<sub>o</sub>" in titles["probs"]) == (skip == "mean")
+    assert ("1/N" in titles["alpha"]) == (pooling == "mean")
+    assert titles["c"] == words.c_formula(config, html=True)
+    assert similarity in titles["scores"]
+    name = SYMBOLS.get(activation)
+    read = "x<sub>i</sub>" if encoder == "none" else "x'<sub>i</sub>"  # a sequence encoder's x'
+    assert f"W {read} + b" in titles["h"]
+    assert (name in titles["h"]) if name else titles["h"] == f"h<sub>i</sub> = W {read} + b"
+    assert not found(GENERIC_SIGMA, " ".join(titles.values()))

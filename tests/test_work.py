@@ -17,6 +17,7 @@ from dense_attention.data.baselines import baseline_accuracy
 from dense_attention.data.builtin import load_dataset
 from dense_attention.data.dataset import Split, limit_indices
 from dense_attention.data.uploads import parse_upload
+from dense_attention.explain import seed_variance
 from dense_attention.inputs.classifier import build_classifier
 from dense_attention.server import executor, jobs, messages, metrics, work
 from dense_attention.training.train import evaluate, train
@@ -162,6 +163,32 @@ def test_a_tune_job_lists_its_trials():
     assert [t.number for t in job.trials] == [0, 1, 2]
 
 
+def _digits_recipe() -> seed_variance.Recipe:
+    ds = DIGITS.load()
+    config = build_classifier(ds, **OPTIONS).config
+    return seed_variance.Recipe(config, replace(QUICK, epochs=1), dataset="digits", limit=300)
+
+
+def test_a_seeds_job_trains_in_a_worker_the_models_a_direct_call_gives():
+    request = work.SeedsRequest(_digits_recipe(), (1, 2), "digits (test)", limit=20)
+    job = finish(jobs.seeds_job(request))
+    assert job.state == jobs.DONE and job.progress == 1.0
+    assert job.title == "2 seeds of digits (test)"
+    result = job.result
+    assert isinstance(result, seed_variance.SeedVariance) and result.seeds == (1, 2)
+    assert len(result.spreads) == 20 and len(result.models) == 2
+    direct = seed_variance.train_seeds(request.recipe, DIGITS.load(), request.seeds)
+    for ours, theirs in zip(result.models, direct, strict=True):
+        for key, weight in theirs.state_dict().items():
+            assert torch.equal(ours.state_dict()[key], weight), key
+
+
+def test_a_seeds_job_for_data_that_is_not_kept_fails_with_why():
+    recipe = replace(_digits_recipe(), dataset="my-upload")
+    job = finish(jobs.seeds_job(work.SeedsRequest(recipe, (1, 2), "mine")))
+    assert job.state == jobs.FAILED and "not a built-in dataset" in job.error
+
+
 def test_the_baseline_of_a_sliced_run_sees_the_same_slice():
     config = TrainConfig(epochs=1, batch_size=32, max_train_examples=60)
     job = finish(jobs.train_job(work.TrainRequest(DIGITS, OPTIONS, config)))
@@ -216,3 +243,26 @@ def test_a_trained_model_carries_its_familiarity_floor_from_the_validation_split
     assert found["floor"] == pytest.approx(floor, abs=1e-4) and found["examples"] == len(ds.val)
     assert found["test_share"] == pytest.approx(float(np.mean(test < found["floor"])), abs=1e-4)
     assert result.to_json()["familiarity"] == found == result.training_metadata()["familiarity"]
+
+
+def test_dataset_view_work_runs_a_zipped_model_over_the_test_split_and_reports_progress():
+    """In-process with a recording reporter: the model crosses as checkpoint ZIP bytes, and
+    the rows are those the library gives in this process."""
+    from dense_attention.explain import dataset_view
+    from dense_attention.storage import checkpoint
+
+    ds = load_dataset("digits", limit=300)
+    model = build_classifier(ds, **OPTIONS).eval()
+    request = work.DatasetViewRequest(checkpoint.to_zip(model), work.DataChoice("digits", 300),
+                                      limit=40, seed=3, key="k")  # fmt: skip
+    sent: list = []
+    outcome = executor.run_work(
+        work.dataset_view_work, request, executor.Reporter(sent.append, lambda: False)
+    )
+    view = outcome.result
+    direct = dataset_view.run(model, ds.test, limit=40, seed=3)
+    assert list(view.rows["index"]) == list(direct.rows["index"])
+    assert list(view.rows["prediction"]) == list(direct.rows["prediction"])
+    np.testing.assert_allclose(view.rows["confidence"], direct.rows["confidence"], atol=1e-6)
+    progress = [m.progress for m in sent if isinstance(m, messages.Progress)]
+    assert progress[-1] == 1.0 and progress == sorted(progress)

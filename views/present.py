@@ -31,7 +31,8 @@ with ui.friendly_errors():
     explanation = settings.explain(item)
 ui.code_download(settings, explanation, item, in_sidebar=True)
 
-k = ui.slide_controls(len(SLIDES))  # the browser switches slides and keeps `slide` in the URL
+presenting = ui.presenter_window()  # ?presenter=1: the notes, the next slide and a timer
+k = ui.slide_controls(len(SLIDES), presenting)  # the browser switches slides (both windows)
 photo = st.session_state.get(ui.PRESENT_PHOTO) if source == IMAGE else None
 ui.share_view(input=source.lower(), image=photo)
 ui.render_deck(
@@ -42,4 +43,6 @@ ui.render_deck(
     show_input=lambda: ui.slide_input(settings.model, item, explanation),
     found=ui.input_verdict(settings, item),
     inputs=settings.inputs,
+    asked=ui.asked_questions(settings, explanation),
+    presenting=presenting,
 )

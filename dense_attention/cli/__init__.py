@@ -9,7 +9,7 @@ import sys
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
 from .arguments import parser
-from .research_commands import cmd_diagnostic, cmd_faithfulness
+from .research_commands import cmd_diagnostic, cmd_faithfulness, cmd_permutation, cmd_seeds
 from .train_commands import (
     cmd_eval,
     cmd_export_code,
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         "export-code": lambda: cmd_export_code(args),
         "diagnostic": lambda: cmd_diagnostic(args),
         "handout": lambda: cmd_handout(args),
+        "seeds": lambda: cmd_seeds(args, argv),
+        "permutation": lambda: cmd_permutation(args),
     }
     try:
         return commands[args.command]()

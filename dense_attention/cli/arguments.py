@@ -17,7 +17,7 @@ from ..core.config import (
     TrainConfig,
 )
 from ..data.builtin import DATASETS
-from ..explain import attention_work, faithfulness
+from ..explain import attention_work, faithfulness, permutation, seed_variance
 from ..inputs.text_encoder import TEXT_MODES
 from ..training.tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
 
@@ -50,6 +50,8 @@ def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None
                    help="dropout on the attention weights while training")  # fmt: skip
     p.add_argument("--exclude-self", action="store_true",
                    help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
+    p.add_argument("--heads", type=int, default=1,
+                   help="attention heads, each over its d/heads slice of h")  # fmt: skip
     _add_encoder_args(p)
 
 
@@ -126,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, required=True, help="folder to write the two files in")
     _add_diagnostic_parser(sub)
     _add_handout_parser(sub)
+    _add_seeds_parser(sub)
+    _add_permutation_parser(sub)
     return top
 
 
@@ -202,3 +206,29 @@ def _add_handout_parser(sub: Any) -> None:
                     help="also print it to this PDF (needs Chromium)")  # fmt: skip
     ho.add_argument("--similarity", choices=SIMILARITY_NAMES, default=None)
     ho.add_argument("--temperature", type=float, default=None)
+
+
+def _add_seeds_parser(sub: Any) -> None:
+    about = ("seed variance (Wiegreffe & Pinter): the checkpoint's recipe trained with k seeds; "
+             "the spreads of attention and of predictions")  # fmt: skip
+    se = sub.add_parser("seeds", help=about)
+    se.add_argument("--checkpoint", type=Path, required=True)
+    se.add_argument("--seeds", type=int, default=3, help="how many seeds (2 to 10)")
+    first_help = "seeds first-seed, first-seed + 1, ... (the shipped checkpoints used 0)"
+    se.add_argument("--first-seed", type=int, default=1, help=first_help)
+    se.add_argument("--epochs", type=int, default=None, help="default: the recipe's own")
+    limit_help = "test inputs the spreads are measured on (a seeded stratified sample)"
+    se.add_argument("--limit", type=int, default=seed_variance.SAMPLE_SIZE, help=limit_help)
+    se.add_argument("--sample-seed", type=int, default=0, help="seed of that sample")
+    se.add_argument("--out", type=Path, default=None, help="write the summary as JSON")
+
+
+def _add_permutation_parser(sub: Any) -> None:
+    pe = sub.add_parser("permutation", help="Jain & Wallace's permutation test: α shuffled "
+                        "among each input's tokens, median change of the output")  # fmt: skip
+    pe.add_argument("--checkpoint", type=Path, required=True)
+    pe.add_argument("--limit", type=int, default=attention_work.SAMPLE_SIZE,
+                    help="test inputs (a seeded stratified sample)")  # fmt: skip
+    pe.add_argument("--draws", type=int, default=permutation.DRAWS, help="permutations per input")
+    pe.add_argument("--seed", type=int, default=0, help="the sample and the permutations")
+    pe.add_argument("--out", type=Path, default=None, help="write the result as JSON")

@@ -1,5 +1,6 @@
 """The commands that study a trained model: faithfulness (ablations, ERASER, adversarial
-attention, whether attention does the work) and the frozen-attention diagnostic."""
+attention, whether attention does the work), the frozen-attention diagnostic, seed variance and
+Jain & Wallace's permutation test of α."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from tqdm import tqdm
 
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
-from ..explain import adversarial, attention_work, diagnostic, eraser, faithfulness, study
+from ..explain import (
+    adversarial,
+    attention_work,
+    diagnostic,
+    eraser,
+    faithfulness,
+    permutation,
+    seed_variance,
+    study,
+)
 from ..figures.export import safe_csv  # the one CSV writer
 from ..inputs.classifier import Classifier
 from ..storage import checkpoint
@@ -50,6 +60,52 @@ def cmd_diagnostic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seeds(args: argparse.Namespace, argv: list[str]) -> int:
+    recipe = seed_variance.checkpoint_recipe(args.checkpoint)
+    ds = recipe.load_data()
+    seeds = seed_variance.check_seeds(range(args.first_seed, args.first_seed + args.seeds))
+    epochs = args.epochs or recipe.training.epochs
+    print(f"{ds.name}: {len(seeds)} seeds x {epochs} epochs, fit on {recipe.fit_on}",
+          file=sys.stderr)  # fmt: skip
+    with tqdm(total=len(seeds) * epochs, desc="seeds", unit="epoch", file=sys.stderr,
+              mininterval=1) as bar:  # fmt: skip
+
+        def on_step(index: int, event: Any) -> None:
+            if event.record is not None:
+                bar.update(1)
+
+        result = seed_variance.run(recipe, ds, seeds, epochs=args.epochs, limit=args.limit,
+                                   sample_seed=args.sample_seed, on_step=on_step)  # fmt: skip
+    print(result.text())
+    if args.out:
+        block = result.to_dict() | {"checkpoint_test_accuracy": checkpoint.read_metadata(
+            args.checkpoint).get("test_accuracy"), "command": "python -m dense_attention "
+            + shlex.join(argv)}  # fmt: skip
+        args.out.write_text(json.dumps(block, indent=2))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_permutation(args: argparse.Namespace) -> int:
+    loaded = _checkpoint_and_data(args.checkpoint)
+    if loaded is None:
+        return 2
+    model, ds = loaded
+    start = time.perf_counter()
+    found = permutation.permute_alpha(model, ds.test, args.limit, args.seed, args.draws)
+    block = found.to_dict() | {"seconds": round(time.perf_counter() - start, 1)}
+    print(f"{ds.name}: alpha permuted {block['draws']} times in each of {block['inputs']} test "
+          f"inputs: median |dp(y)| {block['median_abs_delta']:.4f}, median TV "
+          f"{block['median_tv']:.4f}, flips {block['mean_flip_rate']:.1%}; "
+          f"{block['seconds']:.1f} s")  # fmt: skip
+    for name, b in block["by_max_alpha"].items():
+        print(f"  max alpha in {name}: {b['inputs']} inputs, median |dp| "
+              f"{b['median_abs_delta']:.4f}")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps(block, indent=2))
+    return 0
+
+
 def _research(
     model: Classifier, ds: Dataset, results: list[Any], args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -80,6 +136,11 @@ def cmd_faithfulness(args: argparse.Namespace, argv: list[str]) -> int:
     ds = load_dataset(meta["dataset"], seed=meta.get("split_seed", 0), limit=meta.get("limit"),
                       path=meta.get("data_path"))  # fmt: skip
     work = attention_work.measure(model, ds.test, args.limit, args.seed)
+    if model.core.config.heads > 1:  # how different the heads are, and each head's ablations
+        heads = attention_work.heads_block(model, ds.test, args.limit, args.seed)
+        print(f"heads: mean pairwise JSD {heads['mean_pairwise_jsd']:.3f} nats over "
+              f"{heads['examples']} {heads['split']} examples")  # fmt: skip
+        metrics = {**metrics, attention_work.HEADS_KEY: heads}
     if args.work_only:
         return _attention_work_only(work, metrics, metrics_path, args, argv)
     fit_on = metrics.get("fit_on", "train")

@@ -66,6 +66,7 @@ def _model_options(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
         pooling=args.pooling, pool_activation=args.pool_activation, skip=args.skip,
         sequence_encoder=args.sequence_encoder, dropout_h=args.dropout_h,
         dropout_attn=args.dropout_attn, exclude_self=getattr(args, "exclude_self", False),
+        heads=getattr(args, "heads", 1),
         **_encoder_options(args, ds),
     )  # fmt: skip
     if getattr(args, "similarity", None):

@@ -95,6 +95,10 @@ class ModelConfig:
     # "Attend to the other tokens": a_ii is masked before the softmax (s_ii = -inf), so v_i mixes
     # only the other tokens h_j (a one-token input keeps itself). Off: every a_ij, as before.
     exclude_self: bool = False
+    # H attention heads: head k attends over its slice h^k = h[k d/H : (k+1) d/H] (additive and
+    # bilinear: its slice of their projection), and v_i concatenates the heads' v^k_i. 1 = one
+    # head over all of h, exactly the model before heads existed. hidden_dim must divide by it.
+    heads: int = 1
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden_dim", "num_classes"):
@@ -110,6 +114,17 @@ class ModelConfig:
         _check_choice("sequence_encoder", self.sequence_encoder, SEQUENCE_ENCODERS)
         if not isinstance(self.exclude_self, bool):
             raise ConfigError(f"exclude_self must be true or false, got {self.exclude_self!r}")
+        _check_positive("heads", self.heads)
+        if self.hidden_dim % self.heads:
+            raise ConfigError(
+                f"hidden_dim ({self.hidden_dim}) must be divisible by heads ({self.heads}): "
+                "each head attends over an equal slice of h"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """d/H: the width of one head's slice of h."""
+        return self.hidden_dim // self.heads
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import seeding
 from .config import ConfigError, ModelConfig
-from .similarity import SIMILARITIES, SimilarityParams, register_weight
+from .similarity import (
+    SIMILARITIES,
+    SimilarityParams,
+    head_scores,
+    merge_heads,
+    register_weight,
+    split_heads,
+)
 from .trace import Trace
 
 ACTIVATION_FNS = {
@@ -214,26 +221,40 @@ class DenseAttention(nn.Module):
             and name.rpartition(".")[0] not in norms
         }
 
+    def attend_heads(
+        self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each head's scores s(h^k_i, h^k_j)/tau and attention a^k_ij, both (B, H, N, N);
+        padding rows/columns get 0 (a_ii too under exclude_self, when the row has another key)."""
+        scores = head_scores(similarity, h, self.similarity_params, self.config.heads)
+        keep = attention_keep(mask, self.config.exclude_self)[:, None]  # (B, 1, N, N)
+        scores = scores / temperature
+        return scores, masked_softmax(scores, keep, dim=-1)
+
     def attend(
         self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores s(h_i, h_j)/tau and attention a_ij, both (B, N, N); padding rows/columns get 0
-        (and a_ii too under the config's exclude_self, when the row has another real token)."""
-        scores = SIMILARITIES[similarity].fn(h, self.similarity_params) / temperature
-        keep = attention_keep(mask, self.config.exclude_self)
-        return scores, masked_softmax(scores, keep, dim=-1)
+        """Scores and attention (B, N, N): the one head's, or their mean over the heads."""
+        scores, attn = self.attend_heads(h, mask, similarity, temperature)
+        return head_mean(scores), head_mean(attn)
 
     def _fast_values(
         self, h: torch.Tensor, mask: torch.Tensor, similarity: str, temperature: float
     ) -> torch.Tensor:
         """v = attn @ h through scaled_dot_product_attention, for dot and scaled_dot (no dropout:
-        `forward` takes the explicit path when attention dropout is on)."""
-        scale = 1.0 / temperature / (math.sqrt(h.shape[-1]) if similarity == "scaled_dot" else 1.0)
+        `forward` takes the explicit path when attention dropout is on), head by head."""
+        heads = self.config.heads
+        width = h.shape[-1] // heads
+        scale = 1.0 / temperature / (math.sqrt(width) if similarity == "scaled_dot" else 1.0)
+        parts = h if heads == 1 else split_heads(h, heads)  # (B, H, N, d/H) with heads
         if bool(mask.all()):
-            return F.scaled_dot_product_attention(h, h, h, scale=scale)
+            values = F.scaled_dot_product_attention(parts, parts, parts, scale=scale)
+            return values if heads == 1 else merge_heads(values)
         # Allow every key of an all-padding example (no NaN), then zero padded query rows.
         keys = (mask | ~mask.any(dim=1, keepdim=True))[:, None, :]  # (B, 1, N)
-        values = F.scaled_dot_product_attention(h, h, h, attn_mask=keys, scale=scale)
+        keys = keys if heads == 1 else keys[:, None]  # (B, 1, 1, N)
+        values = F.scaled_dot_product_attention(parts, parts, parts, attn_mask=keys, scale=scale)
+        values = values if heads == 1 else merge_heads(values)
         return values * mask[..., None].to(values.dtype)
 
     def pool(
@@ -282,7 +303,8 @@ class DenseAttention(nn.Module):
         if similarity in ("dot", "scaled_dot") and not explicit:
             values = self._fast_values(h, mask, similarity, temperature)
         else:
-            values = self._attn_dropout(self.attend(h, mask, similarity, temperature)[1]) @ h
+            attn = self.attend_heads(h, mask, similarity, temperature)[1]
+            values = mix(self._attn_dropout(attn), h)
         alpha = self.pool(values, mask, pooling)[1]
         return self.head(values, h, mask, alpha)[-1]
 
@@ -304,29 +326,50 @@ class DenseAttention(nn.Module):
         training mode (dropout > 0) `values` use the dropped-out attention; `attn` is the softmax.
 
         The `*_override` hooks replace one intermediate and let the rest follow from it (the
-        ablations of explain.faithfulness): `attn_override` (B, N, N) a_ij, used as given
-        (padding is not re-masked); `alpha_override` (B, N); `h_o_override` and `c_override`
+        ablations of explain.faithfulness): `attn_override` a_ij, used as given (padding is not
+        re-masked): (B, N, N) or (N, N) for every head alike, (B, H, N, N) head by head;
+        `alpha_override` (B, N); `h_o_override` and `c_override`
         (B, d) or (d,). The trace then holds the replacement in that field. With no override
         the computation is exactly the one `trace` did before the hooks existed.
         """
         mask = self._check(x, mask)
         similarity, temperature, pooling = self._settings(similarity, temperature, pooling)
         h = self.hidden(x, mask)
-        scores, attn = self.attend(h, mask, similarity, temperature)
+        scores, attn = self.attend_heads(h, mask, similarity, temperature)  # (B, H, N, N)
         if attn_override is not None:
-            attn = _overridden("attn_override", attn_override, attn)
-        values = self._attn_dropout(attn) @ h
+            attn = _overridden("attn_override", _per_head(attn_override), attn)
+        values = mix(self._attn_dropout(attn), h)
         pool_scores, alpha = self.pool(values, mask, pooling)
         if alpha_override is not None:
             alpha = _overridden("alpha_override", alpha_override, alpha)
         pooled, c, h_o, logits = self.head(values, h, mask, alpha, c_override, h_o_override)
         return Trace(
-            x=x, mask=mask, h=h, scores=scores, attn=attn, values=values,
+            x=x, mask=mask, h=h, scores=head_mean(scores), attn=head_mean(attn), values=values,
             pool_scores=pool_scores, alpha=alpha, pooled=pooled, c=c, h_o=h_o,
             logits=logits, probs=torch.softmax(logits, dim=-1),
             similarity=similarity, temperature=temperature,
-            exclude_self=self.config.exclude_self,
+            exclude_self=self.config.exclude_self, head_scores=scores, head_attn=attn,
         )  # fmt: skip
+
+
+def head_mean(t: torch.Tensor) -> torch.Tensor:
+    """(B, H, N, N) -> (B, N, N): the mean over the heads; one head's own values when H = 1."""
+    return t[:, 0] if t.shape[1] == 1 else t.mean(dim=1)
+
+
+def mix(attn: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """v (B, N, d) from each head's a^k (B, H, N, N) and h (B, N, d): the heads' v^k_i =
+    sum_j a^k_ij h^k_j side by side; one head is exactly attn @ h."""
+    heads = attn.shape[1]
+    if heads == 1:
+        return attn[:, 0] @ h
+    return merge_heads(attn @ split_heads(h, heads))
+
+
+def _per_head(value: torch.Tensor) -> torch.Tensor:
+    """An attention override (B, N, N) for every head alike as (B, 1, N, N); others unchanged."""
+    value = torch.as_tensor(value)
+    return value[:, None] if value.dim() == 3 else value
 
 
 def weight_count(config: ModelConfig) -> int:

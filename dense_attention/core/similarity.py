@@ -81,6 +81,42 @@ def _bilinear(h: torch.Tensor, p: SimilarityParams) -> torch.Tensor:
     return (h @ p.bilinear) @ h.transpose(-1, -2)
 
 
+def split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
+    """(..., N, d) -> (..., H, N, d/H): head k takes the k-th equal slice of the last axis."""
+    *lead, n, width = t.shape
+    return t.reshape(*lead, n, heads, width // heads).transpose(-2, -3)
+
+
+def merge_heads(t: torch.Tensor) -> torch.Tensor:
+    """(..., H, N, d/H) -> (..., N, d): the heads' slices concatenated (split_heads undone)."""
+    *lead, heads, n, width = t.shape
+    return t.transpose(-2, -3).reshape(*lead, n, heads * width)
+
+
+def _additive_heads(h: torch.Tensor, p: SimilarityParams, heads: int) -> torch.Tensor:
+    query = split_heads(h @ p.additive_query.T, heads)  # (B, H, N, a/H)
+    key = split_heads(h @ p.additive_key.T, heads)  # (B, H, N, a/H)
+    w = p.additive_vector.reshape(heads, 1, 1, -1)  # head k's slice of w: (H, 1, 1, a/H)
+    return (torch.tanh(query[..., :, None, :] + key[..., None, :, :]) * w).sum(-1)
+
+
+def head_scores(name: str, h: torch.Tensor, p: SimilarityParams, heads: int = 1) -> torch.Tensor:
+    """Each head's s(h_i, h_j) before the temperature: h (B, N, d) -> (B, H, N, N).
+
+    One head is exactly `SIMILARITIES[name].fn(h, p)`. With H heads, head k compares the slices
+    h^k (d/H wide; scaled_dot divides by sqrt(d/H)); bilinear compares (h_i W_s)^k with h_j^k,
+    additive sums head k's slice of the hidden units, w^k . tanh(W_q^k h_i + W_k^k h_j).
+    """
+    if heads == 1:
+        return SIMILARITIES[name].fn(h, p)[:, None]
+    if name == "additive":
+        return _additive_heads(h, p, heads)
+    if name == "bilinear":
+        return split_heads(h @ p.bilinear, heads) @ split_heads(h, heads).transpose(-1, -2)
+    parts = split_heads(h, heads)  # (B, H, N, d/H)
+    return SIMILARITIES[name].fn(parts.flatten(0, 1), p).unflatten(0, parts.shape[:2])
+
+
 @dataclass(frozen=True)
 class Similarity:
     """One similarity function with what the app shows about it."""

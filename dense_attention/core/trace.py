@@ -25,15 +25,23 @@ TENSOR_FIELDS = (
     "h_o",
     "logits",
     "probs",
+    "head_scores",
+    "head_attn",
 )
 # Fields indexed by token on dimension 1, and those indexed by token on dimensions 1 and 2.
 _PER_TOKEN = ("x", "mask", "h", "values", "pool_scores", "alpha")
 _PER_PAIR = ("scores", "attn")
+_PER_HEAD_PAIR = ("head_scores", "head_attn")  # indexed by token on dimensions 2 and 3
 
 
 @dataclass(frozen=True)
 class Trace:
-    """Intermediates of `DenseAttention.trace` (B batch, N tokens, D input, d hidden, C classes).
+    """Intermediates of `DenseAttention.trace` (B batch, N tokens, D input, d hidden, C classes,
+    H heads).
+
+    Each head k has its own scores and attention (`head_scores`, `head_attn`) and its own part
+    v^k_i = sum_j a^k_ij h^k_j of v; `scores` and `attn` are their mean over the heads, so with
+    one head they are that head's, as before heads existed.
 
     Padding (mask False) gets zero weight in `attn` (its row and its column) and in `alpha`;
     `h` and `scores` are the formulas evaluated at every position, padding included.
@@ -55,6 +63,20 @@ class Trace:
     similarity: str  # the similarity used for this trace
     temperature: float  # the temperature used for this trace
     exclude_self: bool = False  # a_ii was masked before the softmax (ModelConfig.exclude_self)
+    head_scores: torch.Tensor | None = None  # (B, H, N, N) head k's s(h^k_i, h^k_j) / tau
+    head_attn: torch.Tensor | None = None  # (B, H, N, N) head k's a^k_ij = softmax_j over real j
+
+    def __post_init__(self) -> None:
+        # A trace built without heads (one head): its scores and attention are that head's.
+        if self.head_scores is None:
+            object.__setattr__(self, "head_scores", self.scores[:, None])
+        if self.head_attn is None:
+            object.__setattr__(self, "head_attn", self.attn[:, None])
+
+    @property
+    def heads(self) -> int:
+        """H, the number of attention heads."""
+        return self.head_attn.shape[1]
 
     @property
     def batch_size(self) -> int:
@@ -75,6 +97,8 @@ class Trace:
                 one[name] = one[name][:, keep]
             for name in _PER_PAIR:
                 one[name] = one[name][:, keep][:, :, keep]
+            for name in _PER_HEAD_PAIR:
+                one[name] = one[name][:, :, keep][:, :, :, keep]
         return replace(self, **one)
 
     def numpy(self) -> dict[str, Any]:
@@ -116,3 +140,22 @@ def attention_entropy(attn: ArrayLike, mask: ArrayLike | None = None) -> np.ndar
     if mask is not None:
         entropy = np.where(np.asarray(to_numpy(mask), dtype=bool), entropy, 0.0)
     return entropy
+
+
+def head_distance(head_attn: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
+    """How differently the heads attend: (B, H, N, N) or (H, N, N) -> (H, H) float64, the mean
+    Jensen-Shannon divergence (nats, 0 to ln 2) between two heads' rows of the same query i,
+    over every real query of every example. 0 on the diagonal; `mask` (B, N) or (N,)."""
+    a = to_numpy(head_attn)
+    a = a[None] if a.ndim == 3 else a
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"expected head attention (B, H, N, N), got shape {a.shape}")
+    keep = np.ones(a.shape[0:1] + a.shape[2:3], bool) if mask is None else to_numpy(mask) > 0
+    rows = a.transpose(0, 2, 1, 3)[keep.reshape(a.shape[0], a.shape[2])]  # (rows, H, N)
+    p, q = rows[:, :, None, :], rows[:, None, :, :]
+    m = (p + q) / 2
+
+    def kl(u: np.ndarray) -> np.ndarray:
+        return (u * np.log(np.where(u > 0, u, 1.0) / np.where(m > 0, m, 1.0))).sum(-1)
+
+    return (kl(p) + kl(q)).mean(axis=0) / 2

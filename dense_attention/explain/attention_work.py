@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.trace import attention_entropy, to_numpy
+from ..core.model import DenseAttention
+from ..core.trace import attention_entropy, head_distance, to_numpy
 from ..data.dataset import Split
 from ..inputs.classifier import Classifier
 from ..inputs.splits import TensorSplit
 from .faithfulness import identity_attention, sample_split, uniform_attention
 
+HEADS_KEY = "heads"  # the block of metrics.json on a model's several heads (heads_block)
 SAMPLE_SIZE = 1000  # examples in the default sample (the whole split when it is smaller)
 METRICS_KEY = "attention_work"  # the block of a checkpoint's metrics.json that holds the figures
 # The criterion: attention does the work when, over the sample, both ablations move the
@@ -95,29 +97,49 @@ def metrics_block(work: AttentionWork) -> dict[str, Any]:
     return {**work.to_dict(), "criterion_met": verdict.does_work, "failures": failures}
 
 
+@dataclass(frozen=True)
+class ExampleFigures:
+    """Per example of one batch of B: its prediction and the figures above, before averaging."""
+
+    probs: torch.Tensor  # (B, C) class probabilities as trained
+    uniform_flipped: torch.Tensor  # (B,) 1.0 where a_ij = 1/n changes the predicted class
+    uniform_delta: torch.Tensor  # (B,) p_new - p_0 of the predicted class under a_ij = 1/n
+    identity_flipped: torch.Tensor  # (B,) the same under v_i = h_i
+    identity_delta: torch.Tensor  # (B,)
+    diagonal: torch.Tensor  # (B,) mean over real rows of a_ii
+    entropy_ratio: torch.Tensor  # (B,) mean row entropy / ln n (0 for n = 1: see `tokens`)
+    tokens: torch.Tensor  # (B,) n, the real tokens
+
+
 def _moved(base: torch.Tensor, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per example: flipped (0/1) and |delta p| of base's predicted class; probs (B, C)."""
+    """Per example: flipped (0/1) and delta p of base's predicted class; probs (B, C)."""
     predicted = base.argmax(dim=-1, keepdim=True)
     flipped = (new.argmax(dim=-1, keepdim=True) != predicted).float()
-    return flipped[:, 0], (new.gather(1, predicted) - base.gather(1, predicted)).abs()[:, 0]
+    return flipped[:, 0], (new.gather(1, predicted) - base.gather(1, predicted))[:, 0]
 
 
 @torch.no_grad()
-def _batch(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """(B, 6) per example: uniform flip, |dp|, identity flip, |dp|, diagonal, entropy ratio,
-    and a 7th column: 1 when the example has at least 2 real tokens."""
-    x, mask = classifier.features(*inputs)
-    core = classifier.core
+def example_figures(core: DenseAttention, x: torch.Tensor, mask: torch.Tensor) -> ExampleFigures:
+    """The figures of each example of a batch x (B, N, D), mask (B, N), on the CPU."""
     t = core.trace(x, mask)
     uniform = core.trace(x, mask, attn_override=uniform_attention(mask)).probs
     identity = core.trace(x, mask, attn_override=identity_attention(mask)).probs
     n = mask.sum(dim=1).float()  # (B,) real tokens
-    real = mask.float()
-    diagonal = (t.attn.diagonal(dim1=-2, dim2=-1) * real).sum(dim=1) / n.clamp_min(1)
+    diagonal = (t.attn.diagonal(dim1=-2, dim2=-1) * mask.float()).sum(dim=1) / n.clamp_min(1)
     entropy = torch.as_tensor(attention_entropy(t.attn, mask), dtype=torch.float32)
     ratio = entropy.to(n.device).sum(dim=1) / n.clamp_min(1) / n.clamp_min(2).log()
-    columns = [*_moved(t.probs, uniform), *_moved(t.probs, identity), diagonal, ratio]
-    return torch.stack([*columns, (n >= 2).float()], dim=1).cpu()
+    figures = (t.probs, *_moved(t.probs, uniform), *_moved(t.probs, identity), diagonal, ratio, n)
+    return ExampleFigures(*(f.float().cpu() for f in figures))
+
+
+def _batch(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(B, 6) per example: uniform flip, |dp|, identity flip, |dp|, diagonal, entropy ratio,
+    and a 7th column: 1 when the example has at least 2 real tokens."""
+    with torch.no_grad():
+        f = example_figures(classifier.core, *classifier.features(*inputs))
+    columns = [f.uniform_flipped, f.uniform_delta.abs(), f.identity_flipped,
+               f.identity_delta.abs(), f.diagonal, f.entropy_ratio]  # fmt: skip
+    return torch.stack([*columns, (f.tokens >= 2).float()], dim=1)
 
 
 def measure(
@@ -146,6 +168,56 @@ def measure_tensors(
     means = table[:, :-1].mean(axis=0) if len(table) else np.full(6, np.nan)
     figures = (float(v) for v in means)
     return AttentionWork(len(table), *figures, sampled=len(tensors), split=split_name, seed=seed)
+
+
+@torch.no_grad()
+def _head_rows(classifier: Classifier, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+    """One batch: each head's attention (B, H, N, N), its mask, and per head the |delta p| and
+    flips of the uniform and identity ablations of that head alone."""
+    x, mask = classifier.features(*inputs)
+    core = classifier.core
+    t = core.trace(x, mask)
+    moved = []
+    for k in range(t.heads):
+        for replacement in (uniform_attention(mask), identity_attention(mask)):
+            attn = t.head_attn.clone()
+            attn[:, k] = replacement.to(attn)
+            flipped, delta = _moved(t.probs, core.trace(x, mask, attn_override=attn).probs)
+            moved.append(torch.stack([flipped, delta.abs()]))
+    return {"attn": t.head_attn.cpu(), "mask": mask.cpu(), "moved": torch.stack(moved).cpu()}
+
+
+def heads_block(
+    classifier: Classifier, split: Split, limit: int | None = SAMPLE_SIZE, seed: int = 0,
+    split_name: str = "test",
+) -> dict[str, Any]:  # fmt: skip
+    """How different a several-head model's heads are, and what each does, over the same
+    sample as `measure`: the mean Jensen-Shannon divergence (nats) between two heads' rows of
+    the same query (H x H and the mean over pairs), each head's mean row entropy / ln n, and
+    each head's uniform / identity ablation alone (flip rate, mean |delta p|)."""
+    tensors = classifier.tensors(sample_split(split, limit, seed))
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    parts = [_head_rows(classifier, tensors.take(slice(s, s + 64)).to(device).inputs)
+             for s in range(0, len(tensors), 64)]  # fmt: skip
+    attn = torch.cat([p["attn"] for p in parts])
+    mask = torch.cat([p["mask"] for p in parts])
+    moved = torch.cat([p["moved"] for p in parts], dim=-1).numpy()  # (2H, 2, B)
+    heads = attn.shape[1]
+    jsd = head_distance(attn, mask)
+    n = mask.sum(dim=1, keepdim=True).clamp_min(2).double()
+    entropy = attention_entropy(attn, mask[:, None].expand(-1, heads, -1)).sum(-1)
+    ratio = (torch.as_tensor(entropy) / n / n.log()).mean(dim=0)
+    pairs = [jsd[k, m] for k in range(heads) for m in range(k + 1, heads)]
+    per_head = [{"head": k + 1, "entropy_ratio": round(float(ratio[k]), 4),
+                 "uniform_flip_rate": round(float(moved[2 * k, 0].mean()), 4),
+                 "uniform_abs_delta": round(float(moved[2 * k, 1].mean()), 4),
+                 "identity_flip_rate": round(float(moved[2 * k + 1, 0].mean()), 4),
+                 "identity_abs_delta": round(float(moved[2 * k + 1, 1].mean()), 4)}
+                for k in range(heads)]  # fmt: skip
+    return {"heads": heads, "split": split_name, "examples": len(tensors), "seed": seed,
+            "mean_pairwise_jsd": round(float(np.mean(pairs)), 4) if pairs else 0.0,
+            "pairwise_jsd": np.round(jsd, 4).tolist(), "per_head": per_head}  # fmt: skip
 
 
 def lesson_cell(

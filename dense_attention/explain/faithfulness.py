@@ -32,6 +32,8 @@ METHODS = ("alpha", "received", "grad_x_input", "integrated_gradients", "occlusi
 ABLATIONS = ("uniform", "permuted", "no_attention", "uniform_alpha", "h_o_mean", "h_o_zero",
              "c_mean")  # fmt: skip
 RANDOM = eraser.RANDOM  # the deletion curve of random orders, the baseline every method should beat
+# One head at a time (ModelConfig.heads > 1): head k's a^k replaced, the other heads untouched.
+HEAD_ABLATIONS = ("uniform", "no_attention")
 IG_BASELINE = "zero input x = 0 (also what the text encoder gives a [PAD] position)"
 METRICS_KEY = "faithfulness"  # the block of a checkpoint's metrics.json written by the CLI
 
@@ -120,6 +122,9 @@ class Faithfulness:
     grid: tuple[int, int] | None = None  # (rows, cols) of image patches; None for text
     ig_baseline: str = IG_BASELINE
     eraser: eraser.Eraser | None = None  # comprehensiveness / sufficiency; None when N < 2
+    # One entry per head (models with heads > 1; empty with one head): HEAD_ABLATIONS by name,
+    # each with only that head's attention replaced (ablate_heads)
+    heads: tuple[dict[str, Ablation], ...] = ()
 
     def importance_grid(self, method: str) -> np.ndarray:
         """An image's importances as its (rows, cols) patch grid, for an overlay."""
@@ -171,10 +176,22 @@ def uniform_alpha(mask: torch.Tensor) -> torch.Tensor:
 
 
 def permuted_attention(attn: torch.Tensor, draws: int, generator: torch.Generator) -> torch.Tensor:
-    """(draws, n, n): each row of a (1, n, n), all tokens real, shuffled independently per draw."""
-    n = attn.shape[-1]
-    order = torch.rand(draws, n, n, generator=generator).argsort(dim=-1)
-    return attn.expand(draws, n, n).gather(-1, order.to(attn.device))
+    """(draws, ..., n, n): each row of a (1, n, n), or of each head of a (1, H, n, n), all tokens
+    real, shuffled independently per draw."""
+    shape = (draws, *attn.shape[1:])
+    order = torch.rand(shape, generator=generator).argsort(dim=-1)
+    return attn.expand(shape).gather(-1, order.to(attn.device))
+
+
+def one_head_replaced(
+    head_attn: torch.Tensor, head: int, replacement: torch.Tensor
+) -> torch.Tensor:
+    """(B, H, N, N): `head_attn` with head `head` replaced by `replacement` (B, N, N)."""
+    if not 0 <= head < head_attn.shape[1]:
+        raise FaithfulnessError(f"head {head + 1} is outside the model's {head_attn.shape[1]}")
+    out = head_attn.clone()
+    out[:, head] = replacement
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +272,7 @@ def ablate(
 ) -> dict[str, Ablation]:
     """Every ablation of ABLATIONS; h_o_mean and c_mean only when `means` are given."""
     dev, mask, k = one.x.device, one.mask, permutations
-    attn = one.trace().attn  # (1, n, n)
+    attn = one.trace().head_attn  # (1, H, n, n): permuted head by head
     gen = torch.Generator().manual_seed(seed)
     runs: dict[str, Callable[[], torch.Tensor]] = {
         "uniform": lambda: one.run(attn_override=uniform_attention(mask)),
@@ -268,6 +285,20 @@ def ablate(
         runs["h_o_mean"] = lambda: one.run(h_o_override=torch.as_tensor(means.h_o, device=dev))
         runs["c_mean"] = lambda: one.run(c_override=torch.as_tensor(means.c, device=dev))
     return {name: _ablation(name, one, runs[name]()) for name in ABLATIONS if name in runs}
+
+
+def ablate_heads(one: _One) -> tuple[dict[str, Ablation], ...]:
+    """Per head k (none with one head): HEAD_ABLATIONS with a^k alone replaced by the uniform
+    or the identity attention (v^k_i = h^k_i), the other heads' attention kept."""
+    head_attn = one.trace().head_attn  # (1, H, n, n)
+    if head_attn.shape[1] == 1:
+        return ()
+    by_name = {"uniform": uniform_attention(one.mask), "no_attention": identity_attention(one.mask)}
+    return tuple(
+        {name: _ablation(name, one, one.run(attn_override=one_head_replaced(
+            head_attn, k, by_name[name].to(head_attn)))) for name in HEAD_ABLATIONS}
+        for k in range(head_attn.shape[1])
+    )  # fmt: skip
 
 
 def knock_out(one: _One) -> KnockOut:
@@ -421,6 +452,7 @@ def analyze_features(
         deletion=deletion_curves(one, importance, deletion_steps, random_orders, seed),
         entropy_ratio=ratio, grid=grid,
         eraser=eraser.erase(core, one.x, importance, settings, seed=seed) if one.n > 1 else None,
+        heads=ablate_heads(one),
     )  # fmt: skip
 
 
@@ -437,6 +469,16 @@ def ablations_of(
     """The ablations alone of one input x (N, D) or (1, N, D), as `analyze_features` computes
     them (same draws for the same seed), without the attributions: a few forward passes."""
     return ablate(_prepare(core, x, mask, settings), means, permutations, seed)
+
+
+def head_ablations_of(
+    core: DenseAttention,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    settings: dict[str, Any] | None = None,
+) -> tuple[dict[str, Ablation], ...]:
+    """`ablate_heads` of one input x (N, D) or (1, N, D): each head's attention replaced alone."""
+    return ablate_heads(_prepare(core, x, mask, settings))
 
 
 def _labels(tokens: list[str] | None, mask: torch.Tensor | None, n: int) -> tuple[str, ...]:

@@ -125,6 +125,13 @@ def step_latex(
         body = _apply(config.activation, "W x'_i + b")
         encoder = _SEQUENCE_LATEX[config.sequence_encoder]
         return rf"x' = {encoder}(x), \quad h_i = {body} \in \mathbb{{R}}^{{{config.hidden_dim}}}"
+    if key == "similarity" and config.heads > 1:
+        return (rf"s^k(h_i, h_j) = {SIMILARITIES[similarity].latex} \text{{ on head }} k"
+                rf"\text{{'s {config.head_dim} units}}, \quad k = 1..{config.heads}")  # fmt: skip
+    if key == "values" and config.heads > 1:
+        return (r"v_i = \big[v^1_i; \dots; v^H_i\big], \quad "
+                r"v^k_i = \sum_{j=1}^{N} a^k_{ij}\, h^k_j, "
+                rf"\quad H = {config.heads}")  # fmt: skip
     if key == "similarity":
         return rf"s(h_i, h_j) = {SIMILARITIES[similarity].latex}"
     if key == "scores":

@@ -24,7 +24,9 @@ __all__ = [
     "c_formula",
     "caption",
     "chart_titles",
+    "heads_words",
     "input_words",
+    "overview_titles",
     "step_title",
     "temperature_words",
 ]
@@ -127,13 +129,76 @@ def _h(config: ModelConfig, inputs: Inputs) -> str:
     )
 
 
+def heads_words(config: ModelConfig) -> str:
+    """Who attends, in words: "" for one head; "each of the 4 heads on its own 64 of the 256
+    hidden units" (additive, bilinear: its own slice of their projection) for several."""
+    if config.heads == 1:
+        return ""
+    width, d = config.head_dim, config.hidden_dim
+    if config.similarity in ("additive", "bilinear"):
+        return tr(
+            "each of the {heads} heads with its own {width} of the {d} projected units",
+            heads=config.heads,
+            width=width,
+            d=d,
+        )
+    return tr(
+        "each of the {heads} heads on its own {width} of the {d} hidden units",
+        heads=config.heads,
+        width=width,
+        d=d,
+    )
+
+
 def _similarity(config: ModelConfig, inputs: Inputs) -> str:
     sim = SIMILARITIES[config.similarity]
+    if config.heads > 1:
+        return tr(
+            "How much token i (the query) matches token j (the key), for every pair, scored "
+            "with {similarity}, by {heads_words}. {description}",
+            similarity=config.similarity,
+            heads_words=heads_words(config),
+            description=tr(sim.description),
+        )
     return tr(
         "How much token i (the query) matches token j (the key), for "
         "every pair, scored with {similarity}. {description}",
         similarity=config.similarity,
         description=tr(sim.description),
+    )
+
+
+def _attn(config: ModelConfig, inputs: Inputs) -> str:
+    if config.heads == 1 and not config.exclude_self:
+        return tr(
+            "A softmax over each row: token i spreads one unit of attention "
+            "over all N tokens j, itself included."
+        )
+    if config.heads == 1:
+        return tr(
+            "A softmax over each row: token i spreads one unit of attention "
+            "over all N tokens j, itself left out."
+        )
+    itself = tr("itself left out") if config.exclude_self else tr("itself included")
+    return tr(
+        "A softmax over each row of each of the {heads} heads: in every head, token i "
+        "spreads one unit of attention over the N tokens j, {itself}. The single matrix is "
+        "the heads' mean; the small multiples show each head.",
+        heads=config.heads,
+        itself=itself,
+    )
+
+
+def _values(config: ModelConfig, inputs: Inputs) -> str:
+    if config.heads == 1:
+        return tr(
+            "Each token becomes the attention-weighted average of every token's hidden vector."
+        )
+    return tr(
+        "Each of the {heads} heads averages its {head_dim} units of every token's "
+        "hidden vector with its own weights; v_i is the {heads} parts side by side.",
+        heads=config.heads,
+        head_dim=config.head_dim,
     )
 
 
@@ -202,13 +267,8 @@ _CAPTIONS: dict[str, Callable[[ModelConfig, Inputs], str]] = {
     "h": _h,
     "similarity": _similarity,
     "scores": _scores,
-    "attn": lambda config, inputs: tr(
-        "A softmax over each row: token i spreads one unit of attention "
-        "over all N tokens j, itself included."
-    ),
-    "values": lambda config, inputs: tr(
-        "Each token becomes the attention-weighted average of every token's hidden vector."
-    ),
+    "attn": _attn,
+    "values": _values,
     "alpha": _alpha,
     "c": _c,
     "h_o": _h_o,
@@ -251,4 +311,29 @@ def chart_titles(config: ModelConfig) -> dict[str, str]:
         else alpha,
         "c": tr("Pooled vector {c_formula}", c_formula=c_formula(config, html=True)),
         "h_o": tr("{skip}: not used (skip = none)", skip=skip) if config.skip == "none" else skip,
+    }
+
+
+def overview_titles(config: ModelConfig) -> dict[str, str]:
+    """The one-screen overview's small chart titles for this model, as HTML (figures.overview):
+    each step's formula in a few symbols, with the model's own activation, similarity, τ,
+    pooling and output inputs (x'_i: x read in order by a sequence encoder first)."""
+    act = _ACTIVATION_NAMES[config.activation]
+    read = "x<sub>i</sub>" if config.sequence_encoder == "none" else "x'<sub>i</sub>"
+    dense = f"W {read} + b"
+    mean = config.pooling == "mean"
+    features = "c" if config.skip == "none" else "[c; h<sub>o</sub>]"
+    return {
+        "x": tr("x<sub>i</sub>: the input"),
+        "h": f"h<sub>i</sub> = {act}({dense})" if act else f"h<sub>i</sub> = {dense}",
+        "scores": f"s<sub>ij</sub> = {config.similarity} / τ, τ = {config.temperature:g}",
+        "attn": "a<sub>ij</sub> = softmax<sub>j</sub>(s<sub>ij</sub>)"
+        + (", j ≠ i" if config.exclude_self else ""),
+        "values": "v<sub>i</sub> = Σ<sub>j</sub> a<sub>ij</sub> h<sub>j</sub>",
+        "alpha": "α<sub>i</sub> = 1/N"
+        if mean
+        else "α<sub>i</sub> = softmax<sub>i</sub>(e<sub>i</sub>)",
+        "share": tr("α<sub>i</sub> v<sub>i</sub>: each token's share"),
+        "c": c_formula(config, html=True),
+        "probs": f"y = softmax(W<sub>2</sub> {features} + b<sub>2</sub>)",
     }

@@ -86,14 +86,19 @@ def _current_traces(found: QueryKeyMap, tokens: Sequence[str]) -> list[go.Scatte
                 textposition="top center", textfont=dict(size=10, color=HIGHLIGHT),
                 marker=dict(color=colors, size=11, symbol=symbol, line=dict(width=2)),
                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+                customdata=list(range(len(tokens))),  # token k: linked.js highlights it
             )
         )  # fmt: skip
     return traces
 
 
-def query_key_figure(found: QueryKeyMap, tokens: Sequence[str]) -> go.Figure:
+def query_key_figure(
+    found: QueryKeyMap, tokens: Sequence[str], attn: np.ndarray | None = None
+) -> go.Figure:
     """The sample's queries and keys (small, by role) and this input's (large, one colour per
-    token, labelled), on the map's two PCA axes."""
+    token, labelled), on the map's two PCA axes. With the input's attention matrix `attn`
+    (N, N), the page's linked highlight (ui/assets/linked.js) rings token k's query and key and
+    draws a line from its query to every key j, as thick as a_kj."""
     if len(tokens) != len(found.current_queries):
         raise ValueError(f"{len(tokens)} tokens for {len(found.current_queries)} points")
     data = [
@@ -112,4 +117,11 @@ def query_key_figure(found: QueryKeyMap, tokens: Sequence[str]) -> go.Figure:
         yaxis=dict(title=dict(text=pc2), scaleanchor="x"),
         legend=dict(orientation="h", y=-0.12),
     )
+    if attn is not None:
+        attn = np.asarray(attn, dtype=float)
+        if attn.shape != (len(tokens), len(tokens)):
+            raise ValueError(f"attn has shape {attn.shape} for {len(tokens)} tokens")
+        # traces 2 and 3: this input's queries and keys, customdata k = token k
+        link = dict(points=dict(query=2, key=3), attn=np.round(attn, 4).tolist())
+        layout["meta"] = dict(dal_link=link)
     return go.Figure(data, layout)

@@ -196,6 +196,8 @@ def _source(
     ]
     if config.temperature != 1:
         parts.append(f"TAU = {config.temperature!r}  # the temperature τ: every score s_ij / τ\n")
+    if config.heads > 1:
+        parts.append(f"HEADS = {config.heads}  # attention heads, each over d/H units of h\n")
     parts += ["\n\n", _module(config), "\n\n", _LOAD, "\n\n", _MAIN]
     return "".join(parts)
 
@@ -246,7 +248,7 @@ def _docstring(config: ModelConfig, title: str, inputs: Inputs) -> str:
 
 def _imports(config: ModelConfig) -> str:
     """Only the imports this model's formulas use."""
-    uses_math = config.similarity == "scaled_dot"
+    uses_math = config.similarity == "scaled_dot"  # also with several heads
     uses_f = "gelu" in (config.activation, config.pool_activation)
     return "".join([
         "import math\n" if uses_math else "",
@@ -309,6 +311,8 @@ def _dense(config: ModelConfig) -> list[str]:
 
 
 def _attention(config: ModelConfig) -> list[str]:
+    if config.heads > 1:
+        return _attention_heads(config)
     formula, lines = _SIMILARITIES[config.similarity]
     tau = config.temperature != 1
     lines = [*lines[:-1], f"{lines[-1]}  # (B, N, N)"]
@@ -319,11 +323,84 @@ def _attention(config: ModelConfig) -> list[str]:
         *(["s = s / TAU"] if tau else []),
         "",
         "# Attention weights: a_ij = exp(s_ij) / Σ_j' exp(s_ij'), over the real tokens j'",
-        's = s.masked_fill(~mask[:, None, :], float("-inf"))  # padding gets no weight',
-        "a = torch.softmax(s, dim=-1)  # (B, N, N): row i sums to 1",
+        *_one_head_softmax(config),
         "",
         "# Attention values: v_i = Σ_j a_ij h_j",
         "v = a @ h  # (B, N, d)",
+    ]
+
+
+# similarity -> the lines computing each head's s (B, H, N, N) from h (B, N, d) and its slices
+# hk (B, H, N, d/H), for a model with several heads (core.similarity.head_scores)
+_HEAD_SIMILARITIES = {
+    "dot": ["s = hk @ hk.transpose(-1, -2)"],
+    "scaled_dot": ["s = hk @ hk.transpose(-1, -2) / math.sqrt(hk.shape[-1])"],
+    "cosine": [
+        "unit = hk / hk.norm(dim=-1, keepdim=True).clamp_min(1e-8)  # h^k_i / ‖h^k_i‖",
+        "s = unit @ unit.transpose(-1, -2)",
+    ],
+    "neg_euclidean": ["s = -((hk[..., :, None, :] - hk[..., None, :, :]) ** 2).sum(dim=-1)"],
+    "additive": [
+        "q = heads(h @ self.W_q.T)  # (B, H, N, d/H): head k's slice of W_q h_i",
+        "k = heads(h @ self.W_k.T)  # (B, H, N, d/H): head k's slice of W_k h_j",
+        "w = self.w.reshape(HEADS, 1, 1, -1)  # head k's slice of w",
+        "s = (torch.tanh(q[..., :, None, :] + k[..., None, :, :]) * w).sum(dim=-1)",
+    ],
+    "bilinear": ["s = heads(h @ self.W_s) @ hk.transpose(-1, -2)  # (h_i W_s)^k · h^k_j"],
+}
+
+
+def _keep(config: ModelConfig) -> list[str]:
+    """The lines of `keep` (B, N, N): which a_ij may be non-zero (core.model.attention_keep)."""
+    lines = ["keep = mask[:, :, None] & mask[:, None, :]  # a real query i and a real key j"]
+    if config.exclude_self:
+        lines += [
+            "# Attend to the other tokens: a_ii = 0, unless i is its row's only real key",
+            "eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)",
+            "others = keep & ~eye",
+            "keep = others | (keep & eye & ~others.any(dim=-1, keepdim=True))",
+        ]
+    return lines
+
+
+def _one_head_softmax(config: ModelConfig) -> list[str]:
+    if not config.exclude_self:
+        return [
+            's = s.masked_fill(~mask[:, None, :], float("-inf"))  # padding gets no weight',
+            "a = torch.softmax(s, dim=-1)  # (B, N, N): row i sums to 1",
+        ]
+    return [
+        *_keep(config),
+        's = s.masked_fill(~keep, float("-inf"))',
+        "a = torch.softmax(s, dim=-1).masked_fill(~keep, 0.0)  # (B, N, N): row i sums to 1",
+    ]
+
+
+def _attention_heads(config: ModelConfig) -> list[str]:
+    """_attention for H > 1 heads: each head on its d/H slice, v their outputs side by side."""
+    formula = _SIMILARITIES[config.similarity][0]
+    tau = config.temperature != 1
+    return [
+        "",
+        f"# {config.heads} heads: head k compares its slice h^k of d/H = {config.head_dim} units",
+        "def heads(t: torch.Tensor) -> torch.Tensor:  # (B, N, d) -> (B, H, N, d/H)",
+        "    return t.unflatten(-1, (HEADS, -1)).transpose(1, 2)",
+        "",
+        "hk = heads(h)",
+        f"# Similarity, head by head: s^k_ij = {formula} on head k's slice"
+        + (" / τ" if tau else ""),
+        *_HEAD_SIMILARITIES[config.similarity][:-1],
+        f"{_HEAD_SIMILARITIES[config.similarity][-1]}  # (B, H, N, N)",
+        *(["s = s / TAU"] if tau else []),
+        "",
+        "# Attention weights of each head: a^k_ij = softmax over the real tokens j",
+        *_keep(config),
+        's = s.masked_fill(~keep[:, None], float("-inf"))',
+        "a = torch.softmax(s, dim=-1)  # (B, H, N, N): row i of each head sums to 1",
+        "a = a.masked_fill(~keep[:, None], 0.0)  # padding rows get no weight at all",
+        "",
+        "# Attention values: v_i = [v^1_i; ...; v^H_i], v^k_i = Σ_j a^k_ij h^k_j",
+        "v = (a @ hk).transpose(1, 2).flatten(2)  # (B, N, d)",
     ]
 
 

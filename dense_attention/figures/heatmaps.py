@@ -80,6 +80,14 @@ def axis_ticks(labels: list[str], limit: int = TICKS_MAX, start: int = 0) -> dic
     )
 
 
+def link_tokens(
+    fig: go.Figure, rows: bool = False, cols: bool = False, start: int = 0
+) -> go.Figure:
+    """Mark `fig`'s token axes for the page's linked highlight (ui/assets/linked.js): its rows
+    (y) and/or columns (x) are the input's tokens, token k at axis position start + k."""
+    return fig.update_layout(meta=dict(dal_link=dict(rows=rows, cols=cols, start=start)))
+
+
 def _height(rows: int) -> int:
     return int(min(720, max(220, CELL_PX * rows + 140)))
 

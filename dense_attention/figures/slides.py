@@ -4,15 +4,26 @@ them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.config import ModelConfig
 from ..core.i18n import N_, tr
 from ..explain import words
+from ..explain.attention_work import lesson_cell
 from ..explain.formulas import STEPS, Step
+from ..explain.questions import Question
 from ..inputs.classifier import Explanation
 
-__all__ = ["SLIDES", "Slide", "on_screen", "slide_title", "speaker_note", "steps_of"]
+__all__ = [
+    "SLIDES",
+    "Slide",
+    "on_screen",
+    "slide_question",
+    "slide_title",
+    "speaker_note",
+    "steps_of",
+]
 
 
 @dataclass(frozen=True)
@@ -145,32 +156,54 @@ def _focus(explanation: Explanation) -> tuple[int, str, float]:
     return k, explanation.tokens[k], float(alpha[k])
 
 
-def _row_note(explanation: Explanation, mean_pooling: bool = False) -> str:
-    """Where the largest-α token's row looks most (under mean pooling, where every α is equal,
-    the row with the largest single weight)."""
-    attn = explanation.trace.attn[0]
-    if mean_pooling:
-        k, why = int(attn.max(dim=1).values.argmax()), tr("the row with the largest weight")
-    else:
-        k, why = _focus(explanation)[0], tr("the token with the largest α")
-    row = attn[k]
-    j = int(row.argmax())
-    return tr(
-        "Row {value} ({tokens!r}, {why}) looks most at {tokens2!r}: a = "
-        "{float:.2f} (uniform would be {value2:.2f}).",
-        value=k + 1,
-        tokens=explanation.tokens[k],
-        why=why,
-        tokens2=explanation.tokens[j],
-        float=float(row[j]),
-        value2=1 / len(row),
+def _link_note(explanation: Explanation, slide: str, mean_pooling: bool = False) -> str:
+    """The instructive link in this slide's numbers: a token looking at another, never at
+    itself (attention_work.lesson_cell: the largest α_i·a_ij with i != j; under mean pooling,
+    where every α is equal, the largest a_ij with i != j)."""
+    trace, tokens = explanation.trace, explanation.tokens
+    i, j = lesson_cell(trace.attn[0], trace.alpha[0])
+    if i == j:
+        return tr("One token: {token!r} can only look at itself.", token=tokens[0])
+    a, keep = float(trace.attn[0, i, j]), float(trace.attn[0, i, i])
+    pair = tr(
+        "{query!r} (token {i}) to {key!r} (token {j})",
+        query=tokens[i], i=i + 1, key=tokens[j], j=j + 1,
+    )  # fmt: skip
+    weighted = float(trace.alpha[0, i]) * a
+    why = (
+        tr("the largest weight between two different tokens")
+        if mean_pooling
+        else tr("the strongest link between two different tokens, α·a = {w:.2f}", w=weighted)
     )
+    itself = "" if trace.exclude_self else tr(" (to itself: {keep:.2f})", keep=keep)
+    if slide == "scores":
+        s, s_self = float(trace.scores[0, i, j]), float(trace.scores[0, i, i])
+        itself = "" if trace.exclude_self else tr(" (with itself: {s:.2f})", s=s_self)
+        return tr(
+            "Point at the link from {pair}, {why}: its score is s = {s:.2f}{itself}.",
+            pair=pair, why=why, s=s, itself=itself,
+        )  # fmt: skip
+    if slide == "values":
+        return tr(
+            "v of {query!r} takes a = {a:.2f} of h of {key!r}{itself}: {why}.",
+            query=tokens[i], a=a, key=tokens[j], itself=itself, why=why,
+        )  # fmt: skip
+    return tr(
+        "Point at the link from {pair}, {why}: a = {a:.2f}{itself}, uniform would be {u:.2f}.",
+        pair=pair, why=why, a=a, itself=itself, u=1 / len(tokens),
+    )  # fmt: skip
+
+
+def slide_question(slide: Slide, asked: Mapping[str, Question]) -> Question | None:
+    """The question a slide carries: the first of its steps' questions (explain.questions)."""
+    return next((asked[key] for key in slide.steps if key in asked), None)
 
 
 def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None = None) -> str:
     """One sentence quoting the numbers the slide's figure shows for this input, for the
-    speaker: the top attended token of the largest-α token's row, the largest α (under mean
-    pooling, per `config`, the one α every token has), the prediction and its probability."""
+    speaker: the instructive link (a token looking at another, _link_note), the largest α
+    (under mean pooling, per `config`, the one α every token has), the prediction and its
+    probability."""
     probs = explanation.trace.probs[0]
     top = int(probs.argmax())
     prediction = tr(
@@ -180,7 +213,7 @@ def on_screen(slide: Slide, explanation: Explanation, config: ModelConfig | None
     )
     mean_pooling = config is not None and config.pooling == "mean"
     if slide.key in ("scores", "attention", "values"):
-        return _row_note(explanation, mean_pooling)
+        return _link_note(explanation, slide.key, mean_pooling)
     if slide.key in ("alpha", "c"):
         _, token, alpha = _focus(explanation)
         n = len(explanation.tokens)

@@ -21,6 +21,7 @@ from .heatmaps import (
     axis_ticks,
     check_labels,
     escape_label,
+    link_tokens,
     matrix_heatmap,
     tick_angle,
 )
@@ -95,7 +96,9 @@ def alpha_bar(
     ]
     top = np.isclose(alpha, alpha.max(initial=0.0), rtol=1e-6)  # ties: every top token
     colors = [HIGHLIGHT if is_top else MUTED for is_top in top]
-    return _bar(alpha, tokens, tr("Pooling weights α<sub>i</sub>"), colors, hover)
+    return link_tokens(
+        _bar(alpha, tokens, tr("Pooling weights α<sub>i</sub>"), colors, hover), cols=True
+    )
 
 
 def probs_bar(
@@ -117,17 +120,19 @@ def probs_bar(
 
 
 def token_shading_html(tokens: Sequence[str], weights: ArrayLike) -> str:
-    """Tokens as HTML spans shaded by weight (largest = full colour); text is HTML-escaped."""
+    """Tokens as HTML spans shaded by weight (largest = full colour); text is HTML-escaped;
+    `data-dal-token` (0-based) links each to the page's charts (ui/assets/linked.js)."""
     weights = to_numpy(weights).reshape(-1)
     tokens = check_labels("tokens", tokens, weights.shape[0])
     if np.any(weights < 0) or not np.all(np.isfinite(weights)):
         raise ValueError("weights must be finite and non-negative")
     top = float(weights.max(initial=0.0)) or 1.0
     spans = [
-        f'<span title="{w:.4f}" style="background-color: rgba(59, 91, 219, {w / top:.3f}); '
+        f'<span data-dal-token="{k}" title="{w:.4f}" '
+        f'style="background-color: rgba(59, 91, 219, {w / top:.3f}); '
         f"color: {'white' if w / top > 0.55 else 'inherit'}; padding: 0.1em 0.3em; "
         f'margin: 0 0.1em; border-radius: 0.3em;">{html.escape(t)}</span>'
-        for t, w in zip(tokens, weights, strict=True)
+        for k, (t, w) in enumerate(zip(tokens, weights, strict=True))
     ]
     return '<div style="line-height: 2;">' + " ".join(spans) + "</div>"
 
@@ -148,7 +153,7 @@ def attention_heatmap(
     """
     attn = to_numpy(attn)
     zmax = 1.0 if attn.shape[-1] <= TICKS_MAX else None
-    return matrix_heatmap(
+    fig = matrix_heatmap(
         attn,
         tokens,
         tokens,
@@ -162,6 +167,7 @@ def attention_heatmap(
         x_hover=hover,
         y_hover=hover,
     )
+    return link_tokens(fig, rows=True, cols=True)
 
 
 def robust_range(z: ArrayLike, percentiles: tuple[float, float] = ROBUST_PERCENTILES) -> float:
@@ -233,7 +239,7 @@ def trace_figures(
     names = dict(y_hover=hover)
 
     def by_feature(z: np.ndarray, cols: list[str], title: str) -> go.Figure:
-        return matrix_heatmap(
+        fig = matrix_heatmap(
             z,
             cols,
             tokens,
@@ -243,15 +249,15 @@ def trace_figures(
             col_name="component",
             **names,
         )
+        return link_tokens(fig, rows=True, start=1)  # token i at y = i + 1
 
     def by_token(z: np.ndarray, title: str, **kw) -> go.Figure:
-        return matrix_heatmap(
-            z, tokens, tokens, title, highlight=cell, x_hover=hover, **names, **kw
-        )
+        fig = matrix_heatmap(z, tokens, tokens, title, highlight=cell, x_hover=hover, **names, **kw)
+        return link_tokens(fig, rows=True, cols=True)
 
     title = _titles(trace)
     return {
-        "x": input_heatmap(one["x"][0], tokens, title["x"], hover),
+        "x": link_tokens(input_heatmap(one["x"][0], tokens, title["x"], hover), rows=True, start=1),
         "h": by_feature(one["h"][0], features, title["h"]),
         "similarity": by_token(one["scores"][0] * trace.temperature, title["similarity"], zmid=0.0),
         "scores": by_token(one["scores"][0], title["scores"], zmid=0.0),

@@ -1,6 +1,6 @@
-"""Jobs and their scheduling: a training, a similarity sweep or a tuning search runs in a worker
-(work.py, run by executor.py) while a server thread per job follows its messages into a `Job`
-the page polls; no UI in here.
+"""Jobs and their scheduling: a training, a similarity sweep, a tuning search or a seed-variance
+run runs in a worker (work.py, run by executor.py) while a server thread per job follows its
+messages into a `Job` the page polls; no UI in here.
 
 A `Job` is owned by one browser session (the app keeps it in that session's workspace), so two
 sessions training at once each have their own model, history and stop button. At most
@@ -60,6 +60,8 @@ class JobKind(StrEnum):
     TRAIN = "train"  # one classifier (work.train_work)
     SWEEP = "sweep"  # one classifier per similarity (work.sweep_work)
     TUNE = "tune"  # an Optuna search (work.tune_work)
+    DATASET = "dataset"  # a model over a test split (work.dataset_view_work)
+    SEEDS = "seeds"  # one model's recipe trained with k seeds (work.seeds_work)
 
     @classmethod
     def parse(cls, value: object) -> JobKind | None:
@@ -284,6 +286,20 @@ def tune_job(request: work.TuneRequest, runner: executor.Executor | None = None)
     """A started job that searches with Optuna; its result is a TuneResult."""
     title = f"Tune on {request.data.name}"
     return Job(JobKind.TUNE, title, work.tune_work, request, runner).start()
+
+
+def dataset_view_job(
+    request: work.DatasetViewRequest, runner: executor.Executor | None = None
+) -> Job:
+    """A started job that runs a model over a test split; its result is a DatasetView."""
+    title = f"Dataset view of {request.data.name}"
+    return Job(JobKind.DATASET, title, work.dataset_view_work, request, runner).start()
+
+
+def seeds_job(request: work.SeedsRequest, runner: executor.Executor | None = None) -> Job:
+    """A started job that trains a recipe once per seed; its result is a SeedVariance."""
+    title = f"{len(request.seeds)} seeds of {request.model_name}"
+    return Job(JobKind.SEEDS, title, work.seeds_work, request, runner).start()
 
 
 def warm_workers() -> None:

@@ -8,6 +8,8 @@ weights. The browser then recomputes, for any similarity, τ and pooling, exactl
 `DenseAttention.trace` does from the scores on:
 
     a = masked softmax(s / τ) (a_ii masked too under exclude_self), v = a h,
+    (with H heads: head k's a^k from its own raw scores, v = [a^1 h^1; ...; a^H h^H], and the
+    matrix shown is the heads' mean)
     α = masked softmax(e), e = uᵀ tanh(W_α v + b_α) (e = 0 under mean pooling: α uniform),
     c = σ(Σ α_i v_i), z = W₂[c; h_o] + b₂ (or W₂ c + b₂ without skip), p = softmax(z)
 
@@ -28,7 +30,7 @@ import torch
 
 from ..core.config import POOLINGS
 from ..core.model import DenseAttention
-from ..core.similarity import SIMILARITIES
+from ..core.similarity import head_scores
 from ..core.trace import Trace
 from .hashing import digest
 
@@ -66,7 +68,7 @@ def weights_key(model: DenseAttention, classes: list[str]) -> str:
     """A content hash of what `weights_part` sends: the browser keeps weights under it."""
     cfg = model.config
     return digest(_weights(model), cfg.pool_activation, cfg.skip, cfg.exclude_self,
-                  list(classes))[:24]  # fmt: skip
+                  cfg.heads, list(classes))[:24]  # fmt: skip
 
 
 def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
@@ -84,14 +86,16 @@ def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
         "pool_activation": cfg.pool_activation,
         "skip": cfg.skip,
         "exclude_self": cfg.exclude_self,
+        "heads": cfg.heads,
     }
 
 
 @torch.no_grad()
 def _raw_scores(variant: Variant, similarity: str) -> torch.Tensor:
-    """s(h_i, h_j) before τ (N, N), as `DenseAttention.attend` computes it."""
-    h = variant.trace.h[:1]
-    return SIMILARITIES[similarity].fn(h, variant.model.similarity_params)[0]
+    """Each head's s(h^k_i, h^k_j) before τ (H, N, N), as `DenseAttention.attend_heads` computes
+    it; one head gives the (N, N) scores' very numbers."""
+    h, model = variant.trace.h[:1], variant.model
+    return head_scores(similarity, h, model.similarity_params, model.config.heads)[0]
 
 
 def input_part(

@@ -52,6 +52,14 @@ class ByteLRU:
             self._put(key, value, nbytes)
         return value
 
+    def get(self, key: Hashable) -> Any:
+        """The value kept for `key` (now the most recently used), else None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
     def _put(self, key: Hashable, value: Any, nbytes: float) -> None:
         with self._lock:
             if key in self._items:

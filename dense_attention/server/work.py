@@ -1,6 +1,6 @@
 """What a job's worker runs: the requests the app makes (training, a similarity sweep, a tuning
-search) and the module-level work functions that carry them out in a worker process or a Ray
-task (executor.py), reporting through an `executor.Reporter`; no UI in here.
+search, seed variance) and the module-level work functions that carry them out in a worker
+process or a Ray task (executor.py), reporting through an `executor.Reporter`; no UI in here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from ..data.baselines import BASELINE_NAMES, baseline_accuracy, baseline_validat
 from ..data.builtin import load_dataset
 from ..data.dataset import Dataset, Split, limit_indices
 from ..data.images import Example, dataset_examples
+from ..explain import dataset_view, seed_variance
+from ..explain.faithfulness import TrainingMeans
 from ..explain.familiarity import calibrate_tensors
 from ..inputs.classifier import Classifier, build_classifier
 from ..inputs.splits import TensorSplit
+from ..storage import checkpoint
 from ..training.sweep import SweepResult, sweep_similarities
 from ..training.train import StepEvent, evaluate, train
 from ..training.tune import SearchSpace, TrialRecord, TuneResult, tune
@@ -92,6 +95,29 @@ class TuneRequest:
     timeout: float | None = None
     search_seed: int = 0
     space: SearchSpace = field(default_factory=SearchSpace)
+
+
+@dataclass(frozen=True)
+class DatasetViewRequest:
+    """Run a model over a sample of a test split, one row per input (explain.dataset_view)."""
+
+    model_zip: bytes  # the model as checkpoint.to_zip writes it (our weights, never MiniLM's)
+    data: DataChoice  # whose test split: a built-in dataset's (its split seed) or an upload's
+    limit: int | None  # inputs in the seeded sample; None: the whole split
+    seed: int = 0  # the sample's seed
+    means: TrainingMeans | None = None  # what the verdict's h_o ablation puts in (None: 0)
+    key: str = ""  # the page's cache key of the result
+
+
+@dataclass(frozen=True)
+class SeedsRequest:
+    """Train a model's recipe once per seed and measure the spreads (explain.seed_variance)."""
+
+    recipe: seed_variance.Recipe
+    seeds: tuple[int, ...]
+    model_name: str  # the model whose recipe it is (the page shows the result beside it only)
+    epochs: int | None = None  # None: the recipe's own
+    limit: int = seed_variance.SAMPLE_SIZE  # test inputs the spreads are measured on
 
 
 @dataclass(frozen=True)
@@ -305,3 +331,44 @@ def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
         on_step=on_step,
         reference=baseline_validation_accuracy,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset view
+
+
+def dataset_view_work(
+    request: DatasetViewRequest, job: Reporter
+) -> dataset_view.DatasetView | None:
+    """The dataset view of a model over a test split (in a worker); jobs.dataset_view_job's
+    work. None when stopped."""
+    job.update(0.0, "Reading the model and the data")
+    model = checkpoint.from_zip(request.model_zip).model
+    ds = request.data.load()
+    labels = dataset_view.aligned_labels(ds.test.labels, ds.classes, model.classes)
+    job.update(0.0, "Encoding the inputs")
+    return dataset_view.run(
+        model, Split(ds.test.items, labels), request.limit, request.seed, request.means,
+        on_progress=lambda done, total: job.update(done / total, f"{done} of {total} inputs"),
+        should_stop=job.should_stop,
+    )  # fmt: skip
+
+
+def seeds_work(request: SeedsRequest, job: Reporter) -> seed_variance.SeedVariance:
+    """Train the recipe with each seed and measure the spreads (in a worker); jobs.seeds_job's
+    work."""
+    job.update(0.0, "Reading the data")
+    ds = request.recipe.load_data()
+    runs, epochs = len(request.seeds), request.epochs or request.recipe.training.epochs
+
+    def on_step(index: int, event: StepEvent) -> None:
+        job.update((index + event.progress) / runs,
+                   f"Seed {request.seeds[index]} ({index + 1} of {runs}): epoch {event.epoch} "
+                   f"of {epochs}")  # fmt: skip
+
+    job.update(0.0, "Encoding the examples")
+    result = seed_variance.run(request.recipe, ds, request.seeds, epochs=request.epochs,
+                               limit=request.limit, on_step=on_step,
+                               should_stop=job.should_stop)  # fmt: skip
+    job.update(1.0, "Measured the spreads")
+    return result

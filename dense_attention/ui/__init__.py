@@ -18,9 +18,12 @@ module, e.g. `from dense_attention.ui import state`.
 - picture, picture_attention: the image page; compare: the compare page
 - train_form, job_panels, train_time (estimate, time left), sweep_panels, replay,
   checkpoint_zip: the train page
-- matters, adversarial, what_if: the "Does attention matter?" page; verdicts: the one verdict
-  (badge, attention page, why attention is diagonal)
-- present: the presentation's slides
+- matters, adversarial, seeds, what_if: the "Does attention matter?" page; verdicts: the one
+  verdict (badge, attention page, why attention is diagonal)
+- present: the presentation's slides; presenter: its presenter view (notes, next slide)
+- questions: predict, then reveal (a lesson link's questions=on)
+- dataset_view, dataset_table: the dataset page (a model over a test split, its slices, a row
+  opened in the walk-through)
 
 Isolation between sessions: `st.cache_resource` holds only read-only things shared by every user
 (shipped checkpoints in eval mode, MiniLM, figures keyed by a digest of everything they show). A
@@ -34,6 +37,8 @@ from .cache import warm_pages, warm_up_later
 from .checkpoint_zip import checkpoint_upload, trained_download
 from .code_download import code_download
 from .compare import attention_chart, minilm_beside, setting_b, what_changed
+from .dataset_table import dataset_filters, dataset_slices, dataset_table
+from .dataset_view import dataset_result, dataset_sample, dataset_source
 from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
@@ -41,8 +46,17 @@ from .language import language_switch, tr
 from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import photo_caution, pick_image
-from .present import picture_choice, render_deck, slide_controls, slide_input, training_metadata
+from .present import (
+    picture_choice,
+    presenter_window,
+    render_deck,
+    slide_controls,
+    slide_input,
+    training_metadata,
+)
+from .questions import asked as asked_questions
 from .replay import replay
+from .seeds import seed_variance_panel
 from .share import restore_view, share_view
 from .sidebar import live_settings, sidebar
 from .sidebar import pick as pick_model
@@ -84,12 +98,19 @@ __all__ = [
     "ablations",
     "adversarial_attention",
     "analysis",
+    "asked_questions",
     "attention_chart",
     "cell_panel",
     "checkpoint_upload",
     "code_download",
     "compare_runs",
     "data_choice",
+    "dataset_filters",
+    "dataset_result",
+    "dataset_sample",
+    "dataset_slices",
+    "dataset_source",
+    "dataset_table",
     "dataset_level",
     "deletion",
     "eraser_scores",
@@ -109,12 +130,14 @@ __all__ = [
     "pick_model",
     "picture_choice",
     "prediction_line",
+    "presenter_window",
     "remember_browser",
     "render_deck",
     "render_steps",
     "replay",
     "restore_view",
     "running",
+    "seed_variance_panel",
     "selected_cell",
     "sentence_input",
     "sentence_line",

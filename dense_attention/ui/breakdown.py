@@ -90,6 +90,7 @@ def query_key_panel(settings: Settings, explanation: Explanation) -> None:
                 settings.model.core.similarity_params,
             )  # fmt: skip
             tokens = list(explanation.tokens)
-            figure = breakdown_plots.query_key_figure(qk, tokens)
+            attn = explanation.trace.attn[0].double().cpu().numpy()  # linked: hover a token
+            figure = breakdown_plots.query_key_figure(qk, tokens, attn)
             st.plotly_chart(figure, width="stretch", key="chart_query_key_map")
             st.markdown(md(query_key_map.distance_sentence(qk)))

@@ -33,10 +33,12 @@ from .errors import friendly_errors
 from .handout import handout_downloads
 from .inputs import caution, prediction_line, show_tokens, token_box
 from .lesson import lesson_panel
+from .linked import overview_panel
 from .live_view import live_panel
 from .picture import Picked as Picture
 from .picture import what_the_model_sees
 from .picture_attention import attention_on_picture, patch_features
+from .questions import with_questions
 from .sidebar import Picked, Settings, live_settings
 from .unfamiliar import unfamiliar_caution
 from .verdicts import badge, diagonal_panel, input_verdict
@@ -61,17 +63,20 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     lesson = attention_work.lesson_cell(explanation.trace.attn[0], explanation.trace.alpha[0])
     cell = selected_cell(len(explanation.tokens), default=lesson)
     live_panel(settings, picked, explanation, text, key="text_live_view", cell=cell)
+    glance = st.container()  # the one-screen overview, filled by the fragment
+    glance.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
     render_steps(
         explanation,
         settings.config,
         cell=cell,
+        extras=with_questions(None, settings, explanation, "steps"),
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
         inputs=settings.inputs,
     )
-    _live_part(picked, text, head, slots, settings.cache_key)
+    _live_part(picked, text, head, glance, slots, settings.cache_key)
 
 
 def _fragment_settings(picked: Picked, drawn_with: str | None) -> Settings:
@@ -89,6 +94,7 @@ def _live_part(
     picked: Picked,
     text: str,
     head: DeltaGenerator,
+    glance: DeltaGenerator,
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
 ) -> None:
@@ -101,6 +107,8 @@ def _live_part(
     cell = selected_cell(len(explanation.tokens))
     with head, st.container():  # see _prediction: its own container in the fragment
         _prediction(settings, explanation, text, about, cell, found)
+    with glance, st.container():  # as head: its own container in the fragment
+        overview_panel(explanation, settings.config, state.OVERVIEW_TEXT)
 
     def alpha() -> None:  # the tokens shaded by alpha, under the alpha step
         shading = trace_plots.token_shading_html(explanation.tokens, explanation.trace.alpha[0])
@@ -109,7 +117,7 @@ def _live_part(
     def why() -> None:  # beside the attention matrix, when it is mostly diagonal
         diagonal_panel(settings, explanation, text, cell[0], found)
 
-    extras = {"alpha": alpha, "attn": why}
+    extras = with_questions({"alpha": alpha, "attn": why}, settings, explanation, "steps")
     _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
     query_key_panel(settings, explanation)
 
@@ -179,6 +187,8 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     head = st.container()
     head.empty()  # a write in the full run: the fragment may then fill the container
     live_panel(settings, picked, explanation, picture.image, key="image_live_view")
+    glance = st.container()  # the one-screen overview, filled by the fragment
+    glance.empty()
     st.header(tr("Step by step"), divider="blue")
     downloads = st.container()
     downloads.empty()
@@ -187,14 +197,16 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
         explanation,
         settings.config,
         cell=selected_cell(len(explanation.tokens)),
-        extras={"x": lambda: st.caption(patch_features(picked.model))},
+        extras=with_questions(
+            {"x": lambda: st.caption(patch_features(picked.model))}, settings, explanation, "image"
+        ),
         key="image_steps",
         only=FIXED_STEPS,
         page_download=False,
         export_slots=slots,
         inputs=settings.inputs,
     )
-    _image_live(picked, picture, head, downloads, slots, settings.cache_key)
+    _image_live(picked, picture, head, glance, downloads, slots, settings.cache_key)
 
 
 @st.fragment(key=IMAGE_FRAGMENT)
@@ -202,6 +214,7 @@ def _image_live(
     picked: Picked,
     picture: Picture,
     head: DeltaGenerator,
+    glance: DeltaGenerator,
     downloads: DeltaGenerator,
     slots: dict[str, DeltaGenerator],
     drawn_with: str | None,
@@ -214,6 +227,8 @@ def _image_live(
     with head:
         what_the_model_sees(picture, settings, explanation, pixels)
         attention_on_picture(model, explanation, pixels)
+    with glance, st.container():
+        overview_panel(explanation, settings.config, state.OVERVIEW_IMAGE)
     label = picture.source if picture.label is None else f"{picture.source}: {picture.label}"
     about = _provenance(settings, label, input_verdict(settings, picture.image))
     cell = selected_cell(len(explanation.tokens))
@@ -225,4 +240,5 @@ def _image_live(
         )  # fmt: skip
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
-    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras={"attn": why})
+    extras = with_questions({"attn": why}, settings, explanation, "image")
+    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)

@@ -24,6 +24,7 @@ from .unfamiliar import unfamiliar_caution
 from .verdicts import badge
 
 EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
+DATASET_SOURCE = "From the dataset view"  # a test picture opened on the dataset page
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
 
 
@@ -84,12 +85,18 @@ def pick_image(meta: dict[str, Any]) -> Picked:
     Test-set examples need to know the model's dataset and split (a shipped checkpoint's)."""
     known = meta.get("dataset") in DATASETS or bool(meta.get("held_out"))
     sources = [EXAMPLE, PHOTO, UPLOAD] if known else [PHOTO, UPLOAD]
+    opened = st.session_state.get(state.DATASET_PICTURE)
+    sources = [DATASET_SOURCE, *sources] if opened else sources
     if st.session_state.get(state.IMAGE_SOURCE) not in sources:  # e.g. a link's, for a photo
         st.session_state.pop(state.IMAGE_SOURCE, None)
-    source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE)
+    source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE, format_func=md)
     if source == EXAMPLE:
         return _test_example(meta)
     share_view(example=None)
+    if source == DATASET_SOURCE:
+        st.caption(f"**{md(opened[0])}**: opened from the dataset page, true class "
+                   f"**{md(opened[2])}**.")  # fmt: skip
+        return Picked(opened[1], EXAMPLE, opened[2])
     if source == PHOTO:
         photos = images.demo_images()
         name = st.selectbox("Demo photo", list(photos), key=state.IMAGE_PHOTO)

@@ -39,6 +39,7 @@ EXAMPLE_WIDGET = "sentence_example"  # the example-sentence pills (reset after e
 PRESENT_SENTENCE = "present_sentence"  # the present page's one-line sentence box
 LESSON_HIDE = "lesson_hide"  # "Make a lesson link": the controls to hide
 LESSON_LOCK = "lesson_lock"  # "Make a lesson link": the controls to lock
+LESSON_QUESTIONS = "lesson_questions"  # "Make a lesson link": ask questions (questions=on)
 # "Download the model as PyTorch code": on the Text page, the Image page, and in the sidebar
 CODE_ZIP, CODE_ZIP_IMAGE, CODE_ZIP_SIDEBAR = "code_zip", "image_code_zip", "sidebar_code_zip"
 
@@ -46,6 +47,10 @@ CODE_ZIP, CODE_ZIP_IMAGE, CODE_ZIP_SIDEBAR = "code_zip", "image_code_zip", "side
 CELL = "cell"  # prefix of the panel's keys
 CELL_I, CELL_J, CELL_CLICK = "cell_i", "cell_j", "cell_click"  # query i, key j, the click event
 QUERY_KEY_MAP = "query_key_map"  # the Text page's toggle that draws the query–key map
+
+# One token followed through every step (ui/linked.py): the overview elements and the pin
+OVERVIEW_TEXT, OVERVIEW_IMAGE = "overview_text", "overview_image"  # the overview elements
+LINKED_TOKEN = "linked_token"  # (the input's tokens, k): the token clicked to pin it, 0-based
 
 # The image page
 IMAGE_SOURCE = "image_source"  # test-set example | demo photo | upload
@@ -75,7 +80,24 @@ WHATIF_ALPHA = "whatif_alpha"  # the dragged α value
 WHATIF_FROM = "whatif_from"
 WHATIF_ALPHA_OFF = "whatif_alpha_off"  # the α slider, disabled, while no token is picked
 WHATIF_WEIGHTS = "whatif_weights"  # the table of every token's α before and after the drag
+SEEDS_COUNT = "seeds_count"  # how many seeds the seed-variance job trains (ui.seeds)
+SEEDS_EPOCHS = "seeds_epochs"  # the epochs of each seed's run (default: the recipe's own)
 STUDIES = "faithfulness_studies"  # dict model label -> dataset-level study of a session model
+
+# The dataset page (views/dataset.py)
+DATASET_SOURCE = "dataset_source"  # the model's own test split | an uploaded file
+DATASET_UPLOAD = "dataset_upload"  # the uploader of test data (CSV or ZIP)
+DATASET_UPLOADED = "dataset_uploaded"  # (file_id, Dataset or the error to show) of that upload
+DATASET_SAMPLE = "dataset_sample"  # a seeded random sample | the whole test split
+DATASET_SEED = "dataset_seed"  # the sample's seed
+DATASET_CLASSES = "dataset_classes"  # the true classes the table keeps (none: every class)
+DATASET_OUTCOME = "dataset_outcome"  # "all" | "correct" | "wrong" predictions
+DATASET_DISAGREES = "dataset_disagrees"  # keep inputs whose α disagrees with the gradients
+DATASET_FLIPS = "dataset_flips"  # keep inputs whose prediction uniform attention flips
+DATASET_TABLE = "dataset_table"  # the table of inputs (its selected row opens the input)
+# (name, PIL image, true class) of a picture opened from the dataset page: the Image page and
+# the attention page offer it as a source
+DATASET_PICTURE = "dataset_picture"
 
 # The model page (views/model.py): its toy example's own settings, apart from the sidebar's
 TOY_SIMILARITY = "toy_similarity"  # the similarity s(h_i, h_j) the toy example runs with

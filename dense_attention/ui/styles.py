@@ -15,11 +15,11 @@ SLIDE_FONT_PX = 16  # plotly's default is 12: too small across a room
 # Large type on the present page, scoped to the slide's container by the CSS class of its key
 # (state.SLIDE_VIEW); its tab strip is hidden: the slide_deck controls switch the slides.
 PRESENT_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 4rem; }
-.st-key-slide_view h1 { font-size: 3.4rem; padding: 0 0 0.5rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 0.5rem; }
+.st-key-slide_view h1 { font-size: 3rem; padding: 0 0 0.25rem; }
 .st-key-slide_view [data-testid="stMarkdownContainer"] p,
-.st-key-slide_view [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; line-height: 1.5; }
-.st-key-slide_view .katex-display { font-size: 1.5rem; }
+.st-key-slide_view [data-testid="stMarkdownContainer"] li { font-size: 1.2rem; line-height: 1.4; }
+.st-key-slide_view .katex-display { font-size: 1.35rem; margin: 0.4em 0; }
 .st-key-slide_view summary p { font-size: 1.2rem; }
 .st-key-slide_view [role="tablist"] { display: none; }
 </style>"""
@@ -57,9 +57,11 @@ def md(text: object) -> str:
 
 
 def token_chips_html(tokens: Sequence[str]) -> str:
-    """The tokens as numbered chips (HTML-escaped)."""
+    """The tokens as numbered chips (HTML-escaped); `data-dal-token` (0-based) links each to
+    the page's charts (ui/assets/linked.js)."""
     chips = "".join(
-        f'<span style="{CHIP_STYLE}"><sub style="color:#868e96">{k + 1}</sub> '
+        f'<span data-dal-token="{k}" style="{CHIP_STYLE}">'
+        f'<sub style="color:#868e96">{k + 1}</sub> '
         f"{html.escape(str(t))}</span>"
         for k, t in enumerate(tokens)
     )

@@ -24,6 +24,7 @@ from .cache import cached
 from .charts import chart, export_buttons
 from .errors import friendly_errors
 from .handout import handout_downloads
+from .heads import head_panels
 from .share import share_view
 from .styles import md
 
@@ -83,15 +84,26 @@ def render_steps(
                     st.write(tr(formulas.EXCLUDE_SELF_NOTE))
                 _uniformity_note(explanation)
         with right:
-            if export_slots is not None:
-                st.plotly_chart(figures[step.key], width="stretch", key=f"chart_{key}_{step.key}")
-                export_slots[step.key] = st.container()
-                export_slots[step.key].empty()  # written in the full run: a fragment may fill it
-                continue
-            csv = functools.partial(export.step_csv, explanation, step.key)
-            chart(
-                figures[step.key], step.key, csv, key=f"{key}_{step.key}", about=about, html=False
-            )
+            _step_figure(explanation, figures[step.key], step.key, key, about, export_slots)
+        if step.key == "attn" and trace.heads > 1:
+            head_panels(explanation, key)
+
+
+def _step_figure(
+    explanation: Explanation,
+    figure: go.Figure,
+    name: str,
+    key: str,
+    about: export.Provenance | None,
+    export_slots: dict[str, Any] | None,
+) -> None:
+    if export_slots is not None:
+        st.plotly_chart(figure, width="stretch", key=f"chart_{key}_{name}")
+        export_slots[name] = st.container()
+        export_slots[name].empty()  # written in the full run: a fragment may fill it
+        return
+    csv = functools.partial(export.step_csv, explanation, name)
+    chart(figure, name, csv, key=f"{key}_{name}", about=about, html=False)
 
 
 def step_exports(

@@ -35,16 +35,24 @@ const ACTIVATIONS = {
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
 }; // config.POOL_ACTIVATIONS
 
-// The trace from the raw scores on. `w`: decoded weights; `h` (N*d), `scores` (N*N) decoded.
+// The trace from the raw scores on. `w`: decoded weights; `h` (N*d), `scores` (H*N*N, head by
+// head) decoded. Head k attends with its own scores over its d/H slice of h; v_i is the heads'
+// parts side by side; `attn` is the heads' mean (one head: that head), `headAttn` each head's.
 export function compute(w, h, scores, mask, temperature, pooling) {
-  const n = mask.length, d = w.hidden;
-  const attn = [], values = [];
+  const n = mask.length, d = w.hidden, heads = w.heads || 1, width = d / heads;
+  const attn = [], values = [], headAttn = Array.from({ length: heads }, () => []);
   for (let i = 0; i < n; i++) {
-    const row = Array.from({ length: n }, (_, j) => scores[i * n + j] / temperature);
-    const a = mask[i] ? maskedSoftmax(row, keys(mask, i, w.exclude_self)) : new Array(n).fill(0);
-    attn.push(a);
-    const v = new Float64Array(d);
-    a.forEach((aij, j) => { if (aij) for (let k = 0; k < d; k++) v[k] += aij * h[j * d + k]; });
+    const mean = new Array(n).fill(0), v = new Float64Array(d);
+    for (let k = 0; k < heads; k++) {
+      const row = Array.from({ length: n }, (_, j) => scores[(k * n + i) * n + j] / temperature);
+      const a = mask[i] ? maskedSoftmax(row, keys(mask, i, w.exclude_self)) : new Array(n).fill(0);
+      headAttn[k].push(a);
+      a.forEach((aij, j) => {
+        mean[j] += heads === 1 ? aij : aij / heads;
+        if (aij) for (let u = k * width; u < (k + 1) * width; u++) v[u] += aij * h[j * d + u];
+      });
+    }
+    attn.push(mean);
     values.push(v);
   }
   const e = values.map((v) => {
@@ -66,7 +74,7 @@ export function compute(w, h, scores, mask, temperature, pooling) {
   const logits = Array.from({ length: w.classes }, (_, r) => features.reduce(
     (s, f, k) => s + w.out_weight[r * features.length + k] * f, w.out_bias[r]));
   const probs = maskedSoftmax(logits, logits.map(() => true));
-  return { attn, alpha, probs, logits };
+  return { attn, headAttn, alpha, probs, logits };
 }
 
 function decodeWeights(part) {
