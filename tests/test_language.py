@@ -61,22 +61,50 @@ def app_in(code: str | None, page: str | None = None) -> AppTest:
     return run(at.switch_page(page)) if page else at
 
 
-@pytest.mark.parametrize("page", [None, "views/present.py"], ids=["text", "present"])
-def test_the_page_in_chinese_shows_no_known_english(page):
-    at = app_in("zh", page)
+PAGES = {
+    "text": None,
+    "present": "views/present.py",
+    "image": "views/image.py",
+    "model": "views/model.py",
+    "train": "views/train.py",
+    "compare": "views/compare.py",
+    "attention": "views/attention.py",
+    "dataset": "views/dataset.py",
+    "about": "views/about.py",
+}
+TITLES = {  # each page's title in Chinese (the catalog's), as the page shows it
+    "image": "你的图片，一次一个公式",
+    "model": "模型，一次一个公式",
+    "train": "训练一个模型，看注意力如何学习",
+    "compare": "比较注意力",
+    "attention": "注意力重要吗？",
+    "dataset": "数据集视图",
+    "about": "关于模型",
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_page_in_chinese_shows_no_known_english(name):
+    """Every page rendered in Chinese: its title is the catalog's Chinese, and no msgid's English
+    (a stretch of 3+ words of any marked string) is left anywhere on it: labels, help, captions,
+    options, chart titles, the sidebar."""
+    at = app_in("zh", PAGES[name])
+    assert not at.exception
     texts = page_texts(at)
     assert not known_english(texts), known_english(texts)
     title = at.title[0].value
     assert CJK.search(title), title
     assert at.sidebar.get("button_group")[0].proto.label == "Language / 语言"
-    if page is None:
+    if name == "text":
         assert title == "你的句子，一次一个公式"
         shown = "\n".join(texts)
         for words in ("全连接层", "注意力权重", "注意力池化", "温度 τ", "相似度"):
             assert words in shown, words
-    else:  # the slide's title and the other slides' tabs
+    elif name == "present":  # the slide's title and the other slides' tabs
         assert title.startswith("1 · 输入")
         assert "2 · 全连接层" in texts and "8 · 预测" in texts
+    else:
+        assert title == TITLES[name]
 
 
 def test_english_stays_english_and_the_switch_changes_the_language():

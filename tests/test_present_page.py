@@ -64,7 +64,9 @@ def test_present_page_holds_every_slide_and_opens_on_the_first(present_page, tex
     assert not at.expander  # the audience sees no speaker notes: the presenter view has them
     assert not [m for m in at.markdown if "On screen" in m.value or "Speaker notes" in m.value]
     (deck,) = at.get("bidi_component")
-    assert json.loads(deck.proto.json) == {"n": len(SLIDES), "presenter": False}
+    data = json.loads(deck.proto.json)
+    assert {k: data[k] for k in ("n", "presenter")} == {"n": len(SLIDES), "presenter": False}
+    assert data["words"]["presenter"] == "Open presenter view"  # the deck's words, in English
 
 
 def test_every_slide_shows_its_own_step(present_page, text_model):
@@ -144,7 +146,8 @@ def test_the_presenter_view_holds_each_slide_its_notes_and_the_next_one(text_mod
     shows its timer instead of the link."""
     at = presenter_page()
     (deck,) = at.get("bidi_component")
-    assert json.loads(deck.proto.json) == {"n": len(SLIDES), "presenter": True}
+    data = json.loads(deck.proto.json)
+    assert {k: data[k] for k in ("n", "presenter")} == {"n": len(SLIDES), "presenter": True}
     assert [tab.label for tab in at.tabs] == [s.title for s in SLIDES]
     explanation = text_model.explain(EXAMPLE)
     trace, tokens = explanation.trace, explanation.tokens

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ ALLOWED_VALUES: tuple[tuple[str, str, str], ...] = (
     ('ui/code_download.py', 'encoder', CONFIG),
     ('ui/charts.py', 'help', "a parameter: callers pass the code's words and config names"),
     ('ui/share.py', "', '.join(ignored)", "setting names = md() of link values"),
-    ('ui/share.py', 'OTHER_BROWSER.format(name=md(model))', "a fixed sentence, the name md()'d"),
+    ('ui/share.py', 'OTHER_BROWSER', "a fixed sentence (N_), the name md()'d"),
     ('ui/browser.py', 'what', "a fixed sentence, or one with the model's name md()'d"),
     ('ui/browser.py', 'button', 'a literal of either branch'),
     ('ui/breakdown.py', 'chosen.unit', "the breakdown's unit: 'dimension' or 'hidden unit'"),
@@ -254,8 +255,9 @@ class _Safety:
         if name in ESCAPERS or name in NUMERIC or name in SAFE_CALLS:
             return True
         if name == "tr" and node.args:  # core.i18n.tr: a safe msgid in our catalog's words,
-            fields = [node.args[0], *(k.value for k in node.keywords)]  # safe fields formatted in
-            return all(self.safe(field, scope) for field in fields)
+            numeric = _numeric_fields(node.args[0])  # safe fields formatted in; as in an f-string,
+            fields = [k.value for k in node.keywords if k.arg not in numeric]  # {x:.2f} is a number
+            return all(self.safe(field, scope) for field in [node.args[0], *fields])
         if name == "join" and len(node.args) == 1:
             arg = node.args[0]
             if isinstance(arg, ast.Call) and _callee(arg) == "map" and arg.args:
@@ -294,6 +296,15 @@ class _Safety:
         if values and all(v is not None and self.safe_formatter(v, scope) for v in values):
             return True
         return self._function_safe(name)
+
+
+def _numeric_fields(msgid: ast.AST) -> set[str]:
+    """The fields a constant msgid formats with a format spec and no conversion ("{p:.1%}"):
+    str.format raises unless they are numbers, as an f-string's {p:.1%} does."""
+    if not isinstance(msgid, ast.Constant) or not isinstance(msgid.value, str):
+        return set()
+    parsed = string.Formatter().parse(msgid.value)
+    return {field for _, field, spec, conversion in parsed if field and spec and not conversion}
 
 
 def _short(path: str) -> str:

@@ -6,22 +6,31 @@ from dense_attention import ui
 
 TEXT, IMAGE = "Text", "Image"
 
-st.title("Does attention matter?")
+st.title(ui.tr("Does attention matter?"))
 st.markdown(
-    "A model can show attention and still decide without it. Here each step is **replaced** "
-    "(uniform attention, shuffled attention, no skip input…) to see whether the prediction "
-    "moves, and the tokens are ranked by **five methods**, from attention's own weights to "
-    "Integrated Gradients, to see whether they agree (Jain & Wallace 2019, *Attention is not "
-    "Explanation*; Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."
+    ui.tr(
+        "A model can show attention and still decide without it. Here each step is "
+        "**replaced** (uniform attention, shuffled attention, no skip input…) to see "
+        "whether the prediction moves, and the tokens are ranked by **five methods**, "
+        "from attention's own weights to Integrated Gradients, to see whether they agree "
+        "(Jain & Wallace 2019, *Attention is not Explanation*; Wiegreffe & Pinter 2019, "
+        "*Attention is not not Explanation*)."
+    )
 )
-source = st.radio("Input", [TEXT, IMAGE], horizontal=True, key=ui.MATTERS_SOURCE)
+source = st.radio(
+    ui.tr("Input"),
+    [TEXT, IMAGE],
+    format_func=lambda v: ui.md(ui.tr(v)),
+    horizontal=True,
+    key=ui.MATTERS_SOURCE,
+)
 settings = ui.sidebar("text" if source == TEXT else "image")
 if settings is None:
     st.stop()
 examples = ui.examples_of(settings.model_name)
 item = ui.sentence_input(examples) if source == TEXT else ui.picture_choice(settings)
 if source == TEXT and not item.strip():
-    st.info("Type a sentence above, or pick an example, to test it.", icon=":material/edit:")
+    st.info(ui.tr("Type a sentence above, or pick an example, to test it."), icon=":material/edit:")
     st.stop()
 
 with ui.friendly_errors():

@@ -8,14 +8,17 @@ settings = ui.sidebar("text")
 if settings is None:
     st.stop()
 
-st.title("Compare attention")
+st.title(ui.tr("Compare attention"))
 st.markdown(
-    "**A** is the sidebar's setting; pick **B** below. The same trained model reads the same "
-    "sentence both ways: only the similarity function and the temperature change, no retraining."
+    ui.tr(
+        "**A** is the sidebar's setting; pick **B** below. The same trained model reads "
+        "the same sentence both ways: only the similarity function and the temperature "
+        "change, no retraining."
+    )
 )
 text = ui.sentence_input(ui.examples_of(settings.model_name))
 if not text.strip():
-    st.info("Type a sentence above, or pick an example, to compare.", icon=":material/edit:")
+    st.info(ui.tr("Type a sentence above, or pick an example, to compare."), icon=":material/edit:")
     st.stop()
 
 similarity_b, temperature_b = ui.setting_b(settings)

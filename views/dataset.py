@@ -5,12 +5,15 @@ import streamlit as st
 
 from dense_attention import ui
 
-st.title("The dataset view")
+st.title(ui.tr("The dataset view"))
 st.markdown(
-    "One input at a time hides the pattern. Here the model runs over a **test split**: each "
-    "row is one input with its prediction, the verdict, what uniform attention, the identity "
-    "and uniform α do to p, and whether attention **disagrees with the gradients**. Filter, "
-    "slice, and open a row in the walk-through."
+    ui.tr(
+        "One input at a time hides the pattern. Here the model runs over a **test "
+        "split**: each row is one input with its prediction, the verdict, what uniform "
+        "attention, the identity and uniform α do to p, and whether attention "
+        "**disagrees with the gradients**. Filter, slice, and open a row in the "
+        "walk-through."
+    )
 )
 picked = ui.pick_model()
 if picked is None:

@@ -10,11 +10,16 @@ if picked is None:
 model, cfg = picked.model, picked.model.config.image
 meta = ui.training_metadata(ui.live_settings(picked, draw=False))
 
-st.title("Your picture, one formula at a time")
+st.title(ui.tr("Your picture, one formula at a time"))
 st.markdown(
-    f"The model shrinks the picture to **{cfg.size}×{cfg.size}** pixels and cuts it into "
-    f"**{cfg.num_patches} patches** of {cfg.patch}×{cfg.patch}: each patch is one token "
-    "(its pixels plus its position). Attention then compares every patch with every other."
+    ui.tr(
+        "The model shrinks the picture to **{size}×{size}** pixels and cuts it into "
+        "**{num_patches} patches** of {patch}×{patch}: each patch is one token (its "
+        "pixels plus its position). Attention then compares every patch with every other.",
+        size=cfg.size,
+        num_patches=cfg.num_patches,
+        patch=cfg.patch,
+    )
 )
 picture = ui.pick_image(meta)
 ui.photo_caution(picture, model, meta)

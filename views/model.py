@@ -19,28 +19,42 @@ def load_toy() -> ToyExample:
 toy = load_toy()
 n = len(toy.tokens)
 
-st.title("The model, one formula at a time")
+st.title(ui.tr("The model, one formula at a time"))
 st.markdown(
-    "A **dense layer** projects every token to a hidden vector; **attention** compares every "
-    "pair of hidden vectors and mixes them by similarity; **attention pooling** weighs the "
-    "tokens into one vector, and a last dense layer turns it into class probabilities. Below, "
-    f"the sentence *{' '.join(toy.tokens)}* goes through a small untrained model "
-    f"(D = {toy.x.shape[-1]} input features, d = {toy.model.config.hidden_dim} hidden units, "
-    f"{len(toy.class_names)} classes), one step at a time, with the real numbers."
+    ui.tr(
+        "A **dense layer** projects every token to a hidden vector; **attention** "
+        "compares every pair of hidden vectors and mixes them by similarity; **attention "
+        "pooling** weighs the tokens into one vector, and a last dense layer turns it "
+        "into class probabilities. Below, the sentence *{join}* goes through a small "
+        "untrained model (D = {shape} input features, d = {hidden_dim} hidden units, "
+        "{class_names} classes), one step at a time, with the real numbers.",
+        join=" ".join(toy.tokens),
+        shape=toy.x.shape[-1],
+        hidden_dim=toy.model.config.hidden_dim,
+        class_names=len(toy.class_names),
+    )
 )
 st.info(
-    f"The source is {SOURCE_ARTICLE}; {ARTICLE_CODE_FAULT}. This app implements the article's "
-    "formulas instead (see About).",
+    ui.tr(
+        "The source is {SOURCE_ARTICLE}; {ARTICLE_CODE_FAULT}. This app implements the "
+        "article's formulas instead (see About).",
+        SOURCE_ARTICLE=ui.tr(SOURCE_ARTICLE),
+        ARTICLE_CODE_FAULT=ui.tr(ARTICLE_CODE_FAULT),
+    ),
     icon=":material/info:",
 )
 
 left, right = st.columns(2)
 similarity = left.selectbox(
-    "Similarity $s(h_i, h_j)$", list(SIMILARITIES), index=1, key=ui.TOY_SIMILARITY
+    ui.tr("Similarity $s(h_i, h_j)$"), list(SIMILARITIES), index=1, key=ui.TOY_SIMILARITY
 )
-left.caption(SIMILARITIES[similarity].description)
+left.caption(ui.tr(SIMILARITIES[similarity].description))
 temperature = right.select_slider(
-    "Temperature τ", TEMPERATURES, value=1.0, format_func="{:g}".format, key=ui.TOY_TEMPERATURE
+    ui.tr("Temperature τ"),
+    TEMPERATURES,
+    value=1.0,
+    format_func="{:g}".format,
+    key=ui.TOY_TEMPERATURE,
 )
 
 trace = toy.trace(similarity, temperature)

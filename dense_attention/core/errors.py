@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .i18n import N_
+
 # What a user sees for any other exception (a bug): never its text, never a traceback.
-UNEXPECTED_MESSAGE = (
+UNEXPECTED_MESSAGE = N_(
     "Something went wrong inside the app; it was logged with its traceback for the developers. "
     "Try again, or try another input or setting."
 )

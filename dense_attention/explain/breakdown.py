@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..core.i18n import N_, tr
 from ..core.model import DenseAttention
 from ..core.similarity import SimilarityParams
 from ..core.trace import Trace
@@ -61,7 +62,7 @@ def score_parts(
 
 def part_label(similarity: str) -> str:
     """What one part is: a dimension d of h, or a hidden unit k of the additive layer."""
-    return "hidden unit" if similarity == "additive" else "dimension"
+    return tr("hidden unit") if similarity == "additive" else tr("dimension")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class ScoreBreakdown:
     def name(self, k: int) -> str:
         """Part k named by index (1-based, as on the chart) and, where known, what it carries."""
         what = self.carries[k] if self.carries else ""
-        return f"{self.unit} {k + 1}" + (f" ({what})" if what else "")
+        return f"{self.unit} {k + 1}" + (f" ({tr(what)})" if what else "")
 
 
 def position_carries(
@@ -109,7 +110,7 @@ def position_carries(
     position = (rows[:, patch_dim:] @ w[:, patch_dim:].T).abs()
     share = (position / (pixels + position).clamp_min(1e-12)).mean(dim=0)  # (d,)
     return tuple(
-        "position" if s >= POSITION_SHARE else "pixels" if s <= 1 - POSITION_SHARE else ""
+        N_("position") if s >= POSITION_SHARE else N_("pixels") if s <= 1 - POSITION_SHARE else ""
         for s in share.tolist()
     )
 
@@ -150,20 +151,37 @@ def diagonal_sentence(
     parts make token i's own score larger (or smaller) than the chosen key's."""
     i, j = chosen.i, chosen.j
     if i == j:
-        return (
-            f"This is the diagonal cell: token {i + 1} ('{tokens[i]}') scored against itself, "
-            f"s_ii = {chosen.score:.2f}."
+        return tr(
+            "This is the diagonal cell: token {value} ('{tokens}') scored against "
+            "itself, s_ii = {score:.2f}.",
+            value=i + 1,
+            tokens=tokens[i],
+            score=chosen.score,
         )
     gap = diagonal.parts - chosen.parts
     diff = float(gap.sum())
-    own = f"Against itself, '{tokens[i]}' scores s_ii = {diagonal.score:.2f}"
+    own = tr(
+        "Against itself, '{tokens}' scores s_ii = {score:.2f}",
+        tokens=tokens[i],
+        score=diagonal.score,
+    )
     if diff >= 0:
-        return (
-            f"{own}, {diff:.2f} more than s_ij = {chosen.score:.2f} for '{tokens[j]}': "
-            f"{_gap_names(gap, chosen)} give most of the gap, which is why its row leans to "
-            "the diagonal."
+        return tr(
+            "{own}, {diff:.2f} more than s_ij = {score:.2f} for '{tokens}': "
+            "{gap_names} give most of the gap, which is why its row leans to the "
+            "diagonal.",
+            own=own,
+            diff=diff,
+            score=chosen.score,
+            tokens=tokens[j],
+            gap_names=_gap_names(gap, chosen),
         )
-    return (
-        f"{own}, {-diff:.2f} less than s_ij = {chosen.score:.2f} for '{tokens[j]}': "
-        f"{_gap_names(gap, chosen)} give most of the difference, so this key beats the diagonal."
+    return tr(
+        "{own}, {value:.2f} less than s_ij = {score:.2f} for '{tokens}': "
+        "{gap_names} give most of the difference, so this key beats the diagonal.",
+        own=own,
+        value=-diff,
+        score=chosen.score,
+        tokens=tokens[j],
+        gap_names=_gap_names(gap, chosen),
     )

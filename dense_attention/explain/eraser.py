@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 from ..core.model import DenseAttention
 
 PERCENTS = (1, 5, 10, 20, 50)  # k: the share of tokens taken as the method's rationale
@@ -58,11 +59,15 @@ class Eraser:
 
     def note(self) -> str:
         """What removing means here, and which k were rounded up to one token."""
-        text = f"Removing a token means masking it. Top k% of {self.n} tokens, rounded up."
+        text = tr("Removing a token means masking it. Top k% of {n} tokens, rounded up.", n=self.n)
         short = self.rounded_up()
         if short:
             shown = ", ".join(f"{k}%" for k in short)
-            text += f" {shown} of {self.n} tokens is under one token: one token is taken."
+            text += tr(
+                " {shown} of {n} tokens is under one token: one token is taken.",
+                shown=shown,
+                n=self.n,
+            )
         return text
 
     def table(self) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.i18n import tr
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import DataError, Dataset
 from ..inputs.classifier import Classifier
@@ -114,7 +115,7 @@ def calibrate(model: Classifier, ds: Dataset, fit_on: str = "train") -> Familiar
     if fit_on != "train+val":
         return calibrate_tensors(model, model.tensors(ds.val), ds.name, test=test)
     first, second = _halves(len(test))
-    split = "half of the test split (the model was fit on train + validation)"
+    split = tr("half of the test split (the model was fit on train + validation)")
     return calibrate_tensors(model, test.take(first), ds.name, split, test.take(second))
 
 
@@ -157,13 +158,20 @@ def caution(
         return None
     noun = "text" if kind == "text" else "picture"
     share = 100 - familiarity.percentile
-    how = " with its trained settings" if settings_changed else ""
-    return (
-        f"This {noun} may be unlike the {familiarity.dataset} data the model was trained on: "
-        f"it is {p:.1%} sure of its top class{how}, less than for {share:.0f}% of "
-        f"{familiarity.examples} held-out {familiarity.dataset} examples (their "
-        f"{familiarity.percentile:.0f}th percentile is {familiarity.floor:.1%}). "
-        "Read the prediction with caution."
+    how = tr(" with its trained settings") if settings_changed else ""
+    return tr(
+        "This {noun} may be unlike the {dataset} data the model was trained on: "
+        "it is {p:.1%} sure of its top class{how}, less than for {share:.0f}% of "
+        "{examples} held-out {dataset} examples (their {percentile:.0f}th "
+        "percentile is {floor:.1%}). Read the prediction with caution.",
+        noun=noun,
+        dataset=familiarity.dataset,
+        p=p,
+        how=how,
+        share=share,
+        examples=familiarity.examples,
+        percentile=familiarity.percentile,
+        floor=familiarity.floor,
     )
 
 

@@ -52,19 +52,20 @@ STEP_KEYS = tuple(step.key for step in STEPS)
 
 # The source the formulas come from, named wherever the app mentions it, and in one line what its
 # sample code gets wrong (About lists the two faults in full).
-SOURCE_ARTICLE = (
+SOURCE_ARTICLE = N_(
     "the Chinese article on combining a dense layer with an attention mechanism whose formulas "
     "this app implements"
 )
-ARTICLE_CODE_FAULT = (
+ARTICLE_CODE_FAULT = N_(
     "its sample code does not run: its `Attention` layer is built for `input_dim` but applied "
     "to the 128-wide hidden vectors, and `matmul(a, h)` mixes the batch with the sequence"
 )
-# The About page's account of where this project departs from the article (markdown + KaTeX).
-ARTICLE_DEPARTURES = rf"""
-The source is {SOURCE_ARTICLE}. Its sample code scores pairs with a Bahdanau-style additive
+# The About page's account of where this project departs from the article (markdown + KaTeX), a
+# msgid with the fields {source} (SOURCE_ARTICLE) and {fault} (ARTICLE_CODE_FAULT), translated.
+ARTICLE_DEPARTURES = N_(r"""
+The source is {source}. Its sample code scores pairs with a Bahdanau-style additive
 layer $w^\top \tanh(W_q h_i + W_k h_j)$. The formulas above are the article's, corrected and
-generalised. In one line: {ARTICLE_CODE_FAULT}. In full:
+generalised. In one line: {fault}. In full:
 
 1. **Its `Attention` layer is built for the wrong width.** It is created for `input_dim`
    features but applied to the outputs of the dense layer, which are 128 wide: the weight
@@ -77,7 +78,7 @@ This project implements the formulas instead of that code, and goes further in a
 six similarity functions instead of one (selectable at inference), a temperature $\tau$, masks
 so padding never receives attention, positional embeddings (attention pooling ignores order
 otherwise), and the mean $h_o$ of the hidden vectors as a skip input beside $c$.
-"""
+""")
 
 _ACTIVATION_LATEX = {
     "identity": "{}",
@@ -414,24 +415,41 @@ def cell_steps(
 
 # The model in one table (the About page): step, formula (markdown LaTeX), Trace field, shape.
 MODEL_TABLE = (
-    ("input", r"$x_i$: token embedding or flattened patch, plus its position", "x", "(B, N, D)"),
-    ("dense layer", r"$h_i = \mathrm{act}(W x_i + b)$", "h", "(B, N, d)"),
-    ("similarity", r"$s_{ij} = s(h_i, h_j)\,/\,\tau$", "scores", "(B, N, N)"),
     (
-        "attention weights",
+        N_("input"),
+        N_(r"$x_i$: token embedding or flattened patch, plus its position"),
+        "x",
+        "(B, N, D)",
+    ),
+    (N_("dense layer"), r"$h_i = \mathrm{act}(W x_i + b)$", "h", "(B, N, d)"),
+    (N_("similarity"), r"$s_{ij} = s(h_i, h_j)\,/\,\tau$", "scores", "(B, N, N)"),
+    (
+        N_("attention weights"),
         r"$a_{ij} = \exp(s_{ij}) \,/\, \sum_{k} \exp(s_{ik})$",
         "attn",
         "(B, N, N)",
     ),
-    ("attention values", r"$v_i = \sum_j a_{ij} h_j$", "values", "(B, N, d)"),
+    (N_("attention values"), r"$v_i = \sum_j a_{ij} h_j$", "values", "(B, N, d)"),
     (
-        "pooling weights",
-        r"$e_i = u^\top \tanh(W_\alpha v_i + b_\alpha)$, "
-        r"$\alpha_i = \mathrm{softmax}_i(e_i)$ (or $1/N$)",
+        N_("pooling weights"),
+        N_(
+            r"$e_i = u^\top \tanh(W_\alpha v_i + b_\alpha)$, "
+            r"$\alpha_i = \mathrm{softmax}_i(e_i)$ (or $1/N$)"
+        ),
         "pool_scores, alpha",
         "(B, N)",
     ),
-    ("attention pooling", r"$c = \sigma\left(\sum_i \alpha_i v_i\right)$", "pooled, c", "(B, d)"),
-    ("skip input", r"$h_o = \frac{1}{N} \sum_i h_i$", "h_o", "(B, d)"),
-    ("output", r"$z = W_2 [c; h_o] + b_2$, $y = \mathrm{softmax}(z)$", "logits, probs", "(B, C)"),
+    (
+        N_("attention pooling"),
+        r"$c = \sigma\left(\sum_i \alpha_i v_i\right)$",
+        "pooled, c",
+        "(B, d)",
+    ),
+    (N_("skip input"), r"$h_o = \frac{1}{N} \sum_i h_i$", "h_o", "(B, d)"),
+    (
+        N_("output"),
+        r"$z = W_2 [c; h_o] + b_2$, $y = \mathrm{softmax}(z)$",
+        "logits, probs",
+        "(B, C)",
+    ),
 )

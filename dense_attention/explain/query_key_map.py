@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.i18n import tr
 from ..core.similarity import SimilarityParams
 from ..data.builtin import load_dataset
 from ..inputs.classifier import Classifier
@@ -93,12 +94,16 @@ def sample_tokens(
         names = [row[:max_tokens] for row in batch.tokens]
         x, mask = model.features(ids, mask)
         snippets = tuple(" ".join(str(t).split())[:SNIPPET_CHARS] for t in items)
-        note = f"{len(items)} test texts, each cut to its first {max_tokens} tokens"
+        note = tr(
+            "{items} test texts, each cut to its first {max_tokens} tokens",
+            items=len(items),
+            max_tokens=max_tokens,
+        )
     else:
         x, mask = model.features(model.encoder.prepare(list(items)).to(device))
         names = [model.encoder.patch_labels()] * len(items)
-        snippets = tuple(f"test picture {k + 1}" for k in range(len(items)))
-        note = f"{len(items)} test pictures"
+        snippets = tuple(tr("test picture {value}", value=k + 1) for k in range(len(items)))
+        note = tr("{items} test pictures", items=len(items))
     h = model.core.hidden(x, mask).float().cpu()
     keep = mask.cpu()
     tokens = tuple(t for row, m in zip(names, keep, strict=True) for t in row[: int(m.sum())])
@@ -163,12 +168,17 @@ def distance_sentence(found: QueryKeyMap) -> str:
     same = found.similarity not in ("bilinear", "additive")
     kept = float(found.explained.sum())
     queries = (
-        "Queries and keys are the same vectors here (no separate projections): "
-        "each token's query sits on its key. "
+        tr(
+            "Queries and keys are the same vectors here (no separate projections): "
+            "each token's query sits on its key. ",
+        )
         if same
         else ""
     )
-    return (
-        f"{queries}On this map {DISTANCE_MEANING[found.similarity]}; its two axes keep "
-        f"{kept:.0%} of the spread, so 2-D closeness is only a hint."
+    return tr(
+        "{queries}On this map {DISTANCE_MEANING}; its two axes keep {kept:.0%} "
+        "of the spread, so 2-D closeness is only a hint.",
+        queries=queries,
+        DISTANCE_MEANING=DISTANCE_MEANING[found.similarity],
+        kept=kept,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..core.model import DenseAttention
 from ..core.trace import to_numpy
 from ..inputs.classifier import Explanation
@@ -42,7 +43,11 @@ class Question:
 
 def _label(tokens: list[str], k: int) -> str:
     """Token k as a choice: 'the' alone, or 'the' (token 3) when another token reads the same."""
-    return f"'{tokens[k]}'" if tokens.count(tokens[k]) == 1 else f"'{tokens[k]}' (token {k + 1})"
+    return (
+        f"'{tokens[k]}'"
+        if tokens.count(tokens[k]) == 1
+        else tr("'{tokens}' (token {value})", tokens=tokens[k], value=k + 1)
+    )
 
 
 def _pick(weights: np.ndarray, allowed: np.ndarray) -> tuple[list[int], int]:
@@ -63,14 +68,19 @@ def _attend_most(tokens: list[str], attn: np.ndarray, scores: np.ndarray, i: int
     shown, answer = _pick(attn[i], allowed)
     j = shown[answer]
     target = "itself" if j == i else _label(tokens, j)
-    reveal = (
-        f"{_label(tokens, i)} gives the most attention to {target}: s = {scores[i, j]:.2f}, "
-        f"so a = {attn[i, j]:.2f} (uniform would be 1/N = {1 / n:.2f})."
+    reveal = tr(
+        "{label} gives the most attention to {target}: s = {scores:.2f}, so a = "
+        "{attn:.2f} (uniform would be 1/N = {value:.2f}).",
+        label=_label(tokens, i),
+        target=target,
+        scores=scores[i, j],
+        attn=attn[i, j],
+        value=1 / n,
     )
     if j != i and attn[i, i] > 0:
-        reveal += f" It keeps a = {attn[i, i]:.2f} for itself."
+        reveal += tr(" It keeps a = {attn:.2f} for itself.", attn=attn[i, i])
     choices = tuple("itself" if k == i else _label(tokens, k) for k in shown)
-    prompt = f"Which token will {_label(tokens, i)} attend to most?"
+    prompt = tr("Which token will {label} attend to most?", label=_label(tokens, i))
     return Question("scores", prompt, choices, answer, reveal)
 
 
@@ -78,16 +88,25 @@ def _keeps(tokens: list[str], attn: np.ndarray, i: int) -> Question:
     """How much of its attention does token i keep for itself (a_ii)?"""
     n, keep = len(tokens), float(attn[i, i])
     uniform = 1 / n
-    bands = (f"Less than 1/N = {uniform:.2f}", f"Between {uniform:.2f} and 0.5", "More than half")
+    bands = (
+        tr("Less than 1/N = {uniform:.2f}", uniform=uniform),
+        tr("Between {uniform:.2f} and 0.5", uniform=uniform),
+        tr("More than half"),
+    )
     answer = 0 if keep < uniform else 1 if keep <= 0.5 else 2
     if uniform >= 0.5:  # two tokens: the middle band is empty
         bands, answer = bands[::2], 0 if keep < uniform else 1
     j = int(np.argmax(np.where(np.arange(n) == i, -np.inf, attn[i])))
-    reveal = (
-        f"a = {keep:.2f} on the diagonal: {_label(tokens, i)} keeps that share of its attention; "
-        f"its largest weight on another token is a = {attn[i, j]:.2f}, on {_label(tokens, j)}."
+    reveal = tr(
+        "a = {keep:.2f} on the diagonal: {label} keeps that share of its "
+        "attention; its largest weight on another token is a = {attn:.2f}, on "
+        "{label2}.",
+        keep=keep,
+        label=_label(tokens, i),
+        attn=attn[i, j],
+        label2=_label(tokens, j),
     )
-    prompt = f"How much of its attention will {_label(tokens, i)} keep for itself?"
+    prompt = tr("How much of its attention will {label} keep for itself?", label=_label(tokens, i))
     return Question("attn", prompt, bands, answer, reveal)
 
 
@@ -96,19 +115,28 @@ def _alpha(tokens: list[str], alpha: np.ndarray, config: ModelConfig) -> Questio
     n = len(tokens)
     if config.pooling == "mean":
         shown = [_label(tokens, k) for k in range(min(n, CHOICES_MAX - 1))]
-        none = f"None: every α is 1/N = {1 / n:.2f}"
-        reveal = f"Mean pooling gives all {n} tokens the same weight, α = 1/N = {1 / n:.2f}."
-        prompt = "Under mean pooling, which token gets the largest α?"
+        none = tr("None: every α is 1/N = {value:.2f}", value=1 / n)
+        reveal = tr(
+            "Mean pooling gives all {n} tokens the same weight, α = 1/N = {value:.2f}.",
+            n=n,
+            value=1 / n,
+        )
+        prompt = tr("Under mean pooling, which token gets the largest α?")
         return Question("alpha", prompt, (*shown, none), len(shown), reveal)
     shown, answer = _pick(alpha, np.ones(n, dtype=bool))
     k = shown[answer]
     runner = max((alpha[m], m) for m in range(n) if m != k)[1]
-    reveal = (
-        f"{_label(tokens, k)} gets α = {alpha[k]:.2f}; next is {_label(tokens, runner)} with "
-        f"α = {alpha[runner]:.2f} (uniform would be 1/N = {1 / n:.2f})."
+    reveal = tr(
+        "{label} gets α = {alpha:.2f}; next is {label2} with α = {alpha2:.2f} "
+        "(uniform would be 1/N = {value:.2f}).",
+        label=_label(tokens, k),
+        alpha=alpha[k],
+        label2=_label(tokens, runner),
+        alpha2=alpha[runner],
+        value=1 / n,
     )
     choices = tuple(_label(tokens, m) for m in shown)
-    return Question("alpha", "Which token gets the largest α?", choices, answer, reveal)
+    return Question("alpha", tr("Which token gets the largest α?"), choices, answer, reveal)
 
 
 def _prediction(classes: tuple[str, ...], probs: np.ndarray) -> Question:
@@ -116,22 +144,28 @@ def _prediction(classes: tuple[str, ...], probs: np.ndarray) -> Question:
     shown, answer = _pick(probs, np.ones(len(probs), dtype=bool))
     top = shown[answer]
     runner = max((probs[m], m) for m in range(len(probs)) if m != top)[1]
-    reveal = (
-        f"'{classes[top]}' at {probs[top]:.1%}; next is '{classes[runner]}' at {probs[runner]:.1%}."
+    reveal = tr(
+        "'{classes}' at {probs:.1%}; next is '{classes2}' at {probs2:.1%}.",
+        classes=classes[top],
+        probs=probs[top],
+        classes2=classes[runner],
+        probs2=probs[runner],
     )
     choices = tuple(f"'{classes[m]}'" for m in shown)
-    return Question("probs", "Which class will the model predict?", choices, answer, reveal)
+    return Question("probs", tr("Which class will the model predict?"), choices, answer, reveal)
 
 
 def _width(config: ModelConfig) -> Question:
     """How many numbers describe each token after the dense layer (d)?"""
     d, big_d = config.hidden_dim, config.input_dim
     options = sorted({d, big_d, config.num_classes} | ({2 * d} if d == big_d else set()))
-    reveal = (
-        f"d = {d}: the dense layer maps each token's D = {big_d} input numbers to {d} hidden "
-        "units; the number of tokens N does not change."
+    reveal = tr(
+        "d = {d}: the dense layer maps each token's D = {big_d} input numbers to "
+        "{d} hidden units; the number of tokens N does not change.",
+        d=d,
+        big_d=big_d,
     )
-    prompt = "After the dense layer, how many numbers describe each token?"
+    prompt = tr("After the dense layer, how many numbers describe each token?")
     return Question("h", prompt, tuple(str(v) for v in options), options.index(d), reveal)
 
 
@@ -140,13 +174,18 @@ def _ablation(
 ) -> Question:
     """Does replacing the attention change the predicted class? The answer from `new` (C,)."""
     top, now = int(probs.argmax()), int(new.argmax())
-    moved = f"p('{classes[top]}') goes from {probs[top]:.2f} to {new[top]:.2f}"
-    verdict = (
-        f"the prediction becomes '{classes[now]}'"
-        if now != top
-        else f"the prediction stays '{classes[top]}'"
+    moved = tr(
+        "p('{classes}') goes from {probs:.2f} to {new:.2f}",
+        classes=classes[top],
+        probs=probs[top],
+        new=new[top],
     )
-    reveal = f"With {what}, {moved} and {verdict}."
+    verdict = (
+        tr("the prediction becomes '{classes}'", classes=classes[now])
+        if now != top
+        else tr("the prediction stays '{classes}'", classes=classes[top])
+    )
+    reveal = tr("With {what}, {moved} and {verdict}.", what=what, moved=moved, verdict=verdict)
     return Question(step, prompt, (YES, NO), 0 if now != top else 1, reveal)
 
 
@@ -189,13 +228,16 @@ def questions(
     uniform, identity = (p.astype(np.float64) for p in _replaced(core, explanation, config))
     asked["values"] = _ablation(
         "values",
-        "If every token kept only itself (a_ii = 1, so v_i = h_i), would the prediction change?",
-        "no attention (v_i = h_i)", probs, identity, classes,
+        tr(
+            "If every token kept only itself (a_ii = 1, so v_i = h_i), would the "
+            "prediction change?",
+        ),
+        tr("no attention (v_i = h_i)"), probs, identity, classes,
     )  # fmt: skip
     asked["alpha"] = _alpha(tokens, alpha, config)
     asked["c"] = _ablation(
-        "c", "Will uniform attention (a_ij = 1/N) change the prediction?",
-        "uniform attention (a_ij = 1/N)", probs, uniform, classes,
+        "c", tr("Will uniform attention (a_ij = 1/N) change the prediction?"),
+        tr("uniform attention (a_ij = 1/N)"), probs, uniform, classes,
     )  # fmt: skip
     return {key: asked[key] for key in ("h", "scores", "attn", "values", "alpha", "c", "probs")
             if key in asked}  # fmt: skip

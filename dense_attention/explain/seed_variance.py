@@ -23,6 +23,7 @@ import torch
 
 from ..core.config import TrainConfig
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 from ..core.seeding import init_parameters
 from ..data.builtin import DATASETS, load_dataset
 from ..data.dataset import Dataset
@@ -313,22 +314,33 @@ def answer(found: InputSpread, sample: Spreads | None = None) -> str:
     """Is this input's attention stable while its prediction is? In words, from the numbers."""
     s, k = found.spread, len(found.alpha)
     agree = round(float(s.agreement[0]) * k)
-    votes = (f"all {k} seeds predict {found.majority}" if agree == k
-             else f"{agree} of {k} seeds predict {found.majority}")  # fmt: skip
-    pred = f"{votes} (std of its p across seeds {float(s.p_std[0]):.3f})"
-    alpha = (f"their α sit at Jensen–Shannon divergence {float(s.alpha_jsd[0]):.3f} from the "
-             f"seeds' mean α ({float(s.alpha_jsd[0]) / LN2:.0%} of the largest, ln 2)")  # fmt: skip
+    votes = (tr("all {k} seeds predict {majority}", k=k, majority=found.majority) if agree == k
+             else tr(
+                 "{agree} of {k} seeds predict {majority}",
+                 agree=agree, k=k, majority=found.majority,
+             ))  # fmt: skip
+    pred = tr(
+        "{votes} (std of its p across seeds {p_std:.3f})", votes=votes, p_std=float(s.p_std[0])
+    )
+    alpha = (tr(
+        "their α sit at Jensen–Shannon divergence {alpha_jsd:.3f} from the "
+        "seeds' mean α ({value:.0%} of the largest, ln 2)",
+        alpha_jsd=float(s.alpha_jsd[0]), value=float(s.alpha_jsd[0]) / LN2,
+    ))  # fmt: skip
     if sample is None or len(sample) == 0:
         return f"{pred[0].upper()}{pred[1:]}; {alpha}."
     share = found.percentile(sample)
     steady = share <= 0.5
-    inputs = f"of the {len(sample)} test inputs measured"
-    where = (f"steadier than {1 - share:.0%} {inputs}" if steady
-             else f"less steady than {share:.0%} {inputs}")  # fmt: skip
+    inputs = tr("of the {sample} test inputs measured", sample=len(sample))
+    where = (tr("steadier than {value:.0%} {inputs}", value=1 - share, inputs=inputs) if steady
+             else tr("less steady than {share:.0%} {inputs}", share=share,
+                     inputs=inputs))  # fmt: skip
     if agree < k:
-        verdict = "No: the prediction itself changes with the seed"
+        verdict = tr("No: the prediction itself changes with the seed")
     elif steady:
-        verdict = "Yes: the prediction is stable, and the attention moves less than for most inputs"
+        verdict = tr(
+            "Yes: the prediction is stable, and the attention moves less than for most inputs",
+        )
     else:
-        verdict = "The prediction is stable, but the attention moves more than for most inputs"
+        verdict = tr("The prediction is stable, but the attention moves more than for most inputs")
     return f"{verdict}. {pred[0].upper()}{pred[1:]}; {alpha}, {where}."

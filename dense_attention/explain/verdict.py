@@ -126,7 +126,7 @@ class Effect:
         """One of LEVELS: "decides" (a flip or |Δp| ≥ DECIDES), "a little", "barely"."""
         if self.flipped or abs(self.delta) >= DECIDES:
             return "decides"
-        return "a little" if abs(self.delta) >= NOTHING else "barely"
+        return tr("a little") if abs(self.delta) >= NOTHING else "barely"
 
     def moves(self) -> str:
         """ "moves p by −0.19", "changes p by +0.004", with the flip when there is one."""

@@ -196,7 +196,7 @@ def _values(config: ModelConfig, inputs: Inputs) -> str:
         )
     return tr(
         "Each of the {heads} heads averages its {head_dim} units of every token's "
-        "hidden vector with its own weights; v_i is the {heads} parts side by side.",
+        "hidden vector with its own weights; v_i joins the {heads} parts into one vector.",
         heads=config.heads,
         head_dim=config.head_dim,
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import tr
 from ..explain.breakdown import ScoreBreakdown
 from ..explain.query_key_map import QueryKeyMap
 from .heatmaps import HIGHLIGHT, escape_label
@@ -28,14 +29,22 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
     values = found.parts[order].tolist()
     labels = [str(k + 1) for k in order]
     hover = [
-        f"{escape_label(found.name(k))}<br>part {v:+.4f} of s<sub>ij</sub>"
+        tr(
+            "{escape_label}<br>part {v:+.4f} of s<sub>ij</sub>",
+            escape_label=escape_label(found.name(k)),
+            v=v,
+        )
         for k, v in zip(order, values, strict=True)
     ]
     i, j = found.i, found.j
     pair = f"{escape_label(tokens[i])} → {escape_label(tokens[j])}"
-    title = (
-        f"s<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), "
-        f"one bar per {found.unit}, sorted"
+    title = tr(
+        "s<sub>{value},{value2}</sub> = Σ parts = {score:.3f} ({pair}), one bar per {unit}, sorted",
+        value=i + 1,
+        value2=j + 1,
+        score=found.score,
+        pair=pair,
+        unit=found.unit,
     )
     bar = go.Bar(
         x=labels,
@@ -59,11 +68,16 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
 
 def _sample_trace(points: np.ndarray, found: QueryKeyMap, role: str, color: str) -> go.Scattergl:
     hover = [
-        f"{role} of '{escape_label(t)}'<br>{escape_label(s[:SAMPLE_HOVER_MAX])}"
+        tr(
+            "{role} of '{escape_label}'<br>{escape_label2}",
+            role=role,
+            escape_label=escape_label(t),
+            escape_label2=escape_label(s[:SAMPLE_HOVER_MAX]),
+        )
         for t, s in zip(found.tokens, found.hover, strict=True)
     ]
     return go.Scattergl(
-        x=points[:, 0], y=points[:, 1], mode="markers", name=f"{role} (sample)",
+        x=points[:, 0], y=points[:, 1], mode="markers", name=tr("{role} (sample)", role=role),
         marker=dict(color=color, size=4, opacity=0.35, symbol="circle" if role == "query"
                     else "diamond"),
         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
@@ -78,10 +92,19 @@ def _current_traces(found: QueryKeyMap, tokens: Sequence[str]) -> list[go.Scatte
         ("query", found.current_queries, "circle"),
         ("key", found.current_keys, "diamond-open"),
     ):
-        hover = [f"{role} of token {k + 1}: '{escape_label(t)}'" for k, t in enumerate(tokens)]
+        hover = [
+            tr(
+                "{role} of token {value}: '{escape_label}'",
+                role=role,
+                value=k + 1,
+                escape_label=escape_label(t),
+            )
+            for k, t in enumerate(tokens)
+        ]
         traces.append(
             go.Scatter(
-                x=points[:, 0], y=points[:, 1], mode="markers+text", name=f"{role} (this input)",
+                x=points[:, 0], y=points[:, 1], mode="markers+text",
+                name=tr("{role} (this input)", role=role),
                 text=[escape_label(t) for t in tokens] if role == "query" else None,
                 textposition="top center", textfont=dict(size=10, color=HIGHLIGHT),
                 marker=dict(color=colors, size=11, symbol=symbol, line=dict(width=2)),
@@ -107,10 +130,17 @@ def query_key_figure(
         *_current_traces(found, tokens),
     ]
     pc1, pc2 = (
-        f"PC {k + 1} ({share:.0%} of the spread)" for k, share in enumerate(found.explained)
+        tr("PC {value} ({share:.0%} of the spread)", value=k + 1, share=share)
+        for k, share in enumerate(found.explained)
     )
     layout = dict(
-        title=dict(text=f"Queries and keys ({found.similarity}), {found.note}"),
+        title=dict(
+            text=tr(
+                "Queries and keys ({similarity}), {note}",
+                similarity=found.similarity,
+                note=found.note,
+            )
+        ),
         height=560,
         margin=dict(l=10, r=10, t=50, b=10),
         xaxis=dict(title=dict(text=pc1)),

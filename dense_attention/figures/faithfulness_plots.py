@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..core.i18n import tr
 from ..explain.adversarial import LN2, Adversary
 from ..explain.eraser import Eraser
 from ..explain.faithfulness import METHODS, RANDOM, Faithfulness
@@ -62,7 +63,7 @@ def importance_bars(result: Faithfulness) -> go.Figure:
     fig.update_xaxes(range=[-1.05, 1.05], showticklabels=False, zeroline=True)
     fig.update_annotations(font_size=12)
     height = int(min(1400, max(260, ROW_PX * len(labels) + 120)))
-    title = "Token importance by five methods (each scaled to its largest |score|)"
+    title = tr("Token importance by five methods (each scaled to its largest |score|)")
     return fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=90, b=10))
 
 
@@ -79,7 +80,7 @@ def tau_heatmap(result: Faithfulness) -> go.Figure:
     fig = go.Figure(heat)
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(automargin=True, tickangle=-30)
-    title = "Do the methods agree? Kendall τ of their token rankings"
+    title = tr("Do the methods agree? Kendall τ of their token rankings")
     return fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=60, b=10))
 
 
@@ -92,26 +93,37 @@ def deletion_chart(result: Faithfulness) -> go.Figure:
         dash = "dash" if method == RANDOM else "solid"
         fig.add_scatter(
             x=curve.fractions, y=curve.probs, mode="lines+markers", line=dict(dash=dash),
-            name=f"{METHOD_LABELS.get(method, method)} (AOPC {curve.aopc:.2f})",
+            name=tr(
+                "{get} (AOPC {aopc:.2f})",
+                get=METHOD_LABELS.get(method, method), aopc=curve.aopc,
+            ),
             hovertemplate="%{x:.0%} removed: p = %{y:.3f}<extra>%{fullData.name}</extra>",
         )  # fmt: skip
     fig.update_xaxes(title_text="fraction of tokens removed", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text=f"p({html.escape(predicted, quote=False)})", range=[0, 1.02])
-    title = "Deletion curves: remove the most important tokens first"
+    title = tr("Deletion curves: remove the most important tokens first")
     return fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=60, b=10))
 
 
 def eraser_chart(result: Eraser) -> go.Figure:
     """Comprehensiveness (left) and sufficiency (right) against k% for each method; AOPC in the
     legend. Good rationales: high comprehensiveness, low sufficiency."""
-    titles = ["comprehensiveness: p − p(without top k%) ↑", "sufficiency: p − p(only top k%) ↓"]
+    titles = [
+        tr("comprehensiveness: p − p(without top k%) ↑"),
+        tr("sufficiency: p − p(only top k%) ↓"),
+    ]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
     x = [f"{k}%" for k in result.percents]
     comp, suff = result.aopc_comprehensiveness, result.aopc_sufficiency
     for i, method in enumerate(result.comprehensiveness):
         color = f"hsl({i * 360 // len(result.comprehensiveness)}, 60%, 45%)"
         dash = "dash" if method == RANDOM else "solid"
-        name = f"{METHOD_LABELS.get(method, method)} (AOPC {comp[method]:.2f} / {suff[method]:.2f})"
+        name = tr(
+            "{get} (AOPC {comp:.2f} / {suff:.2f})",
+            get=METHOD_LABELS.get(method, method),
+            comp=comp[method],
+            suff=suff[method],
+        )
         for col, values in ((1, result.comprehensiveness[method]), (2, result.sufficiency[method])):
             fig.add_scatter(
                 x=x, y=values, mode="lines+markers", name=name, legendgroup=method,
@@ -121,7 +133,7 @@ def eraser_chart(result: Eraser) -> go.Figure:
             )  # fmt: skip
     fig.update_xaxes(title_text="k (share of tokens, rounded up)")
     fig.update_yaxes(title_text="Δp of the predicted class", col=1)
-    title = "ERASER: remove (mask) the top k% tokens, or keep only them"
+    title = tr("ERASER: remove (mask) the top k% tokens, or keep only them")
     return fig.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=80, b=10))
 
 
@@ -129,8 +141,8 @@ def adversarial_bars(tokens: tuple[str, ...], found: Adversary) -> go.Figure:
     """The model's α and the adversarial α' per token, side by side."""
     labels = [f"{k + 1} {html.escape(t, quote=False)}" for k, t in enumerate(tokens)]
     fig = go.Figure()
-    for name, values, color in (("model's α", found.alpha, "#3b5bdb"),
-                                ("adversarial α'", found.adversarial, "#e8590c")):  # fmt: skip
+    for name, values, color in ((tr("model's α"), found.alpha, "#3b5bdb"),
+                                (tr("adversarial α'"), found.adversarial, "#e8590c")):  # fmt: skip
         fig.add_bar(x=list(range(len(labels))), y=values, name=name, marker_color=color,
                     text=labels, textposition="none",
                     hovertemplate="%{text}: %{y:.3f}<extra>" + name + "</extra>")  # fmt: skip
@@ -138,7 +150,10 @@ def adversarial_bars(tokens: tuple[str, ...], found: Adversary) -> go.Figure:
     ticks = list(range(0, len(labels), step))
     fig.update_xaxes(tickvals=ticks, ticktext=[labels[k] for k in ticks], tickangle=-60)
     fig.update_yaxes(title_text="pooling weight", rangemode="tozero")
-    title = (f"Another attention, the same answer: JSD {found.jsd:.3f} of ln 2 = {LN2:.3f}, "
-             f"TV(p, p') {found.tv:.4f} ≤ {found.epsilon:g}")  # fmt: skip
+    title = (tr(
+        "Another attention, the same answer: JSD {jsd:.3f} of ln 2 = {LN2:.3f}, "
+        "TV(p, p') {tv:.4f} ≤ {epsilon:g}",
+        jsd=found.jsd, LN2=LN2, tv=found.tv, epsilon=found.epsilon,
+    ))  # fmt: skip
     return fig.update_layout(title=title, barmode="group", height=400,
                              margin=dict(l=10, r=10, t=60, b=10))  # fmt: skip

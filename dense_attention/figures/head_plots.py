@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from ..core.i18n import tr
 from ..core.trace import ArrayLike, to_numpy
 from .heatmaps import TICK_PX, check_labels, escape_label
 
@@ -48,9 +49,10 @@ def _head_traces(a: np.ndarray, head: int) -> list[go.Scatter]:
     edges = (*BANDS, 1.0 + 1e-9)
     for band, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         xs, ys, text = _band_segments(a, low, high)
-        hover = [None if t is None else f"head {head + 1}: {t}" for t in text]
+        hover = [None if t is None else tr("head {k}: {t}", k=head + 1, t=t) for t in text]
         traces.append(go.Scatter(
-            x=xs, y=ys, mode="lines", name=f"head {head + 1}", legendgroup=f"head{head}",
+            x=xs, y=ys, mode="lines", name=tr("head {k}", k=head + 1),
+            legendgroup=f"head{head}",
             showlegend=band == len(BANDS) - 1, hoverinfo="text", hovertext=hover,
             line=dict(color=head_colour(head), width=1 + 2.5 * band),
             opacity=min(1.0, 0.25 + 0.75 * high),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import tr
 from ..core.trace import ArrayLike, to_numpy
 from ..inputs.pictures import patch_boxes
 from .heatmaps import HIGHLIGHT, check_labels, escape_label
@@ -124,8 +125,14 @@ def image_with_grid(
     index = _box_index(boxes, height, width)
     hover = [
         [
-            f"patch {index[r, c] + 1}: {escape_label(labels[index[r, c]])}<br>pixel ({r}, {c})"
-            f"<br>value {_pixel_text(pixels[r, c])}"
+            tr(
+                "patch {value}: {escape_label}<br>pixel ({r}, {c})<br>value {pixel_text}",
+                value=index[r, c] + 1,
+                escape_label=escape_label(labels[index[r, c]]),
+                r=r,
+                c=c,
+                pixel_text=_pixel_text(pixels[r, c]),
+            )
             for c in range(width)
         ]
         for r in range(height)
@@ -172,7 +179,13 @@ def patch_overlay(
     index = _box_index(boxes, height, width)
     hover = [
         [
-            f"patch {k + 1}: {escape_label(labels[k])}<br>{name} = {weights[k]:.4f}"
+            tr(
+                "patch {value}: {escape_label}<br>{name} = {weights:.4f}",
+                value=k + 1,
+                escape_label=escape_label(labels[k]),
+                name=name,
+                weights=weights[k],
+            )
             if k >= 0
             else ""
             for k in row
@@ -210,7 +223,17 @@ def patch_attention_row(
     if not 0 <= i < attn.shape[0]:
         raise ValueError(f"patch {i} is outside 0..{attn.shape[0] - 1}")
     label = escape_label(labels[i])
-    title = f"Attention row a<sub>{i + 1}j</sub>: where patch {i + 1} ({label}) looks"
+    title = tr(
+        "Attention row a<sub>{value}j</sub>: where patch {value} ({label}) looks",
+        value=i + 1,
+        label=label,
+    )
     return patch_overlay(
-        pixels, attn[i], boxes, title, labels, name=f"a<sub>{i + 1}j</sub>", outline=i
+        pixels,
+        attn[i],
+        boxes,
+        title,
+        labels,
+        name=f"a<sub>{i + 1}j</sub>",
+        outline=i,
     )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..core.trace import Trace
 from ..explain import words
 from .trace_plots import robust_range
@@ -52,10 +53,17 @@ def follow_sentences(trace: Trace, tokens: Sequence[str]) -> list[str]:
         keeps = row[i]
         row[i] = -1.0
         j = int(row.argmax())
-        parts = [f"keeps a = {keeps:.2f} for itself"]
+        parts = [tr("keeps a = {keeps:.2f} for itself", keeps=keeps)]
         if len(tokens) > 1:
-            parts.append(f"looks most at {j + 1} “{tokens[j]}” (a = {attn[i, j]:.2f})")
-        parts += [f"α = {alpha[i]:.3f}", f"{share[i]:.0%} of c's sum Σ α v"]
+            parts.append(
+                tr(
+                    "looks most at {value} “{tokens}” (a = {attn:.2f})",
+                    value=j + 1,
+                    tokens=tokens[j],
+                    attn=attn[i, j],
+                )
+            )
+        parts += [f"α = {alpha[i]:.3f}", tr("{share:.0%} of c's sum Σ α v", share=share[i])]
         lines.append(f"{i + 1} “{token}”: " + "; ".join(parts))
     return lines
 

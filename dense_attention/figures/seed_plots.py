@@ -8,6 +8,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import tr
 from ..explain.adversarial import LN2
 from ..explain.seed_variance import InputSpread
 
@@ -25,18 +26,22 @@ def alpha_per_seed(
     x = list(range(len(labels)))
     fig = go.Figure()
     for s, (seed, values) in enumerate(zip(seeds, found.alpha, strict=True)):
-        name = f"seed {seed}"
+        name = tr("seed {seed}", seed=seed)
         fig.add_bar(x=x, y=values, name=name, marker_color=SEED_COLORS[s % len(SEED_COLORS)],
                     text=labels, textposition="none",
                     hovertemplate="%{text}: %{y:.3f}<extra>" + name + "</extra>")  # fmt: skip
     if loaded is not None:
-        fig.add_scatter(x=x, y=loaded, name="loaded model", mode="markers",
+        fig.add_scatter(x=x, y=loaded, name=tr("loaded model"), mode="markers",
                         marker=dict(color="#212529", symbol="diamond", size=9), text=labels,
                         hovertemplate="%{text}: %{y:.3f}<extra>loaded model</extra>")  # fmt: skip
     step = max(1, -(-len(labels) // TOKENS_SHOWN_MAX))
     ticks = x[::step]
     spread = float(found.spread.alpha_jsd[0])
-    title = f"α per seed: JSD to the seeds' mean {spread:.3f} (of ln 2 = {LN2:.3f})"
+    title = tr(
+        "α per seed: JSD to the seeds' mean {spread:.3f} (of ln 2 = {LN2:.3f})",
+        spread=spread,
+        LN2=LN2,
+    )
     return fig.update_layout(
         title=title, barmode="group", height=400, margin=dict(l=10, r=10, t=60, b=10),
         xaxis=dict(tickvals=ticks, ticktext=[labels[k] for k in ticks], tickangle=-60),

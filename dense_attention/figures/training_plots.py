@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..core.i18n import tr
 from ..core.trace import ArrayLike, to_numpy
 from .heatmaps import HIGHLIGHT, MUTED, escape_label
 from .trace_plots import attention_heatmap
@@ -29,12 +30,12 @@ def training_curves(
     at fractional epochs step / steps_per_epoch. The gap between the two accuracy curves is
     overfitting: training accuracy climbs while validation stalls.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(tr("Loss (cross-entropy)"), tr("Accuracy")))
     epochs = [r.epoch for r in history]
     if steps and steps_per_epoch:
         x = [s / steps_per_epoch for s, _ in steps]
         fig.add_trace(
-            go.Scatter(x=x, y=[v for _, v in steps], name="batch loss", mode="lines",
+            go.Scatter(x=x, y=[v for _, v in steps], name=tr("batch loss"), mode="lines",
                        line=dict(color=TRAIN_COLOR, width=1), opacity=0.25),
             row=1, col=1,
         )  # fmt: skip
@@ -68,7 +69,7 @@ def attention_replay(
         raise ValueError("no snapshots to replay")
     if len(frames) != len(frame_names):
         raise ValueError(f"{len(frames)} frames but {len(frame_names)} names")
-    fig = attention_heatmap(frames[-1], tokens, title="Attention a<sub>ij</sub> as it learns")
+    fig = attention_heatmap(frames[-1], tokens, title=tr("Attention a<sub>ij</sub> as it learns"))
     fig.data = fig.data[:1]  # the heatmap only: frames replace its z
     fig.frames = [
         go.Frame(data=[go.Heatmap(z=to_numpy(z).tolist())], name=str(k), traces=[0])
@@ -109,9 +110,9 @@ def sweep_chart(table: Any) -> go.Figure:
     """Test accuracy, training time and attention entropy per similarity (a sweep's table)."""
     names = [str(s) for s in table["similarity"]]
     panels = (
-        ("test_accuracy", "Test accuracy", ".1%"),
-        ("train_seconds", "Training time (s)", ".1f"),
-        ("attention_entropy", "Attention entropy (nats)", ".2f"),
+        ("test_accuracy", tr("Test accuracy"), ".1%"),
+        ("train_seconds", tr("Training time (s)"), ".1f"),
+        ("attention_entropy", tr("Attention entropy (nats)"), ".2f"),
     )
     fig = make_subplots(rows=1, cols=3, subplot_titles=[title for _, title, _ in panels])
     for col, (column, _, fmt) in enumerate(panels, start=1):
@@ -150,7 +151,7 @@ def tune_history(table: Any) -> go.Figure:
             hovertemplate="trial %{x}: %{y:.2%}<br>%{customdata[0]}, d = %{customdata[1]}"
                           "<extra>%{fullData.name}</extra>",
         ))  # fmt: skip
-    fig.add_trace(go.Scatter(x=numbers, y=line, mode="lines", name="best so far",
+    fig.add_trace(go.Scatter(x=numbers, y=line, mode="lines", name=tr("best so far"),
                              line=dict(color="black", dash="dot", shape="hv")))  # fmt: skip
     fig.update_layout(
         title=dict(text="The search: validation accuracy of each trial"), height=360,

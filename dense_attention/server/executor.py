@@ -18,6 +18,7 @@ from multiprocessing import connection, spawn
 from typing import Any, Protocol
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
+from ..core.i18n import use_language
 from .messages import (
     Amended,
     Done,
@@ -70,6 +71,13 @@ class Reporter:
     def should_stop(self) -> bool:
         """True once the user asked the job to stop (the work polls it)."""
         return self._stopped()
+
+
+def in_language(code: str, work: Work, request: Any, reporter: Reporter) -> Any:
+    """`work(request, reporter)` with its words (phases, notes) in language `code`: the
+    session's that started the job (a worker process has no session); bind it with partial."""
+    with use_language(code):
+        return work(request, reporter)
 
 
 def run_work(work: Work, request: Any, reporter: Reporter) -> Outcome:

@@ -12,6 +12,7 @@ served among the owners without a running job, so one browser cannot hold every 
 from __future__ import annotations
 
 import contextvars
+import functools
 import itertools
 import logging
 import threading
@@ -21,7 +22,9 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
+from ..core import i18n
 from ..core.errors import UNEXPECTED_MESSAGE
+from ..core.i18n import N_, tr
 from ..training.train import EpochRecord, Snapshot
 from ..training.tune import TrialRecord
 from . import executor, work
@@ -146,7 +149,8 @@ class Job:
         self.kind = JobKind(kind)
         self.title = title
         self.state = WAITING
-        self.phase = "Waiting for a free slot"  # what it is doing now, in words
+        self.language = i18n.language()  # the session's: the worker writes its phases in it
+        self.phase = N_("Waiting for a free slot")  # what it is doing now, in words (tr it)
         self.progress = 0.0  # 0..1
         self.history: list[EpochRecord] = []  # of the run in progress (train) or the last run
         self.snapshots: list[Snapshot] = []  # probe attention over training (train jobs)
@@ -196,7 +200,7 @@ class Job:
             slot = _SLOTS.acquire(self, timeout=0.2)
         if not slot or self._stop.is_set():
             _SLOTS.leave(self)
-            self.state, self.phase = STOPPED, "Stopped before it started"
+            self.state, self.phase = STOPPED, N_("Stopped before it started")
             return
         try:
             self._work_in_slot(start)
@@ -204,10 +208,10 @@ class Job:
             _SLOTS.leave(self)
 
     def _work_in_slot(self, start: float) -> None:
-        self.state, self.phase = RUNNING, "Starting a worker"
+        self.state, self.phase = RUNNING, N_("Starting a worker")
         try:
             outcome = self._follow((self._runner or executor.default()).submit(
-                self._work, self.request
+                functools.partial(executor.in_language, self.language, self._work), self.request
             ))  # fmt: skip
         except Exception:  # noqa: BLE001 - a bug (e.g. a request that cannot be pickled)
             log.exception("job %s could not start", self.id)
@@ -272,19 +276,19 @@ def apply(job: Job, report: Report) -> None:
 
 def train_job(request: work.TrainRequest, runner: executor.Executor | None = None) -> Job:
     """A started job that trains one classifier in a worker; its result is a TrainedModel."""
-    title = f"Train on {request.data.name}"
+    title = tr("Train on {name}", name=request.data.name)
     return Job(JobKind.TRAIN, title, work.train_work, request, runner).start()
 
 
 def sweep_job(request: work.SweepRequest, runner: executor.Executor | None = None) -> Job:
     """A started job that trains one model per similarity; its result is a SweepResult."""
-    title = f"Similarity sweep on {request.data.name}"
+    title = tr("Similarity sweep on {name}", name=request.data.name)
     return Job(JobKind.SWEEP, title, work.sweep_work, request, runner).start()
 
 
 def tune_job(request: work.TuneRequest, runner: executor.Executor | None = None) -> Job:
     """A started job that searches with Optuna; its result is a TuneResult."""
-    title = f"Tune on {request.data.name}"
+    title = tr("Tune on {name}", name=request.data.name)
     return Job(JobKind.TUNE, title, work.tune_work, request, runner).start()
 
 
@@ -292,13 +296,15 @@ def dataset_view_job(
     request: work.DatasetViewRequest, runner: executor.Executor | None = None
 ) -> Job:
     """A started job that runs a model over a test split; its result is a DatasetView."""
-    title = f"Dataset view of {request.data.name}"
+    title = tr("Dataset view of {name}", name=request.data.name)
     return Job(JobKind.DATASET, title, work.dataset_view_work, request, runner).start()
 
 
 def seeds_job(request: work.SeedsRequest, runner: executor.Executor | None = None) -> Job:
     """A started job that trains a recipe once per seed; its result is a SeedVariance."""
-    title = f"{len(request.seeds)} seeds of {request.model_name}"
+    title = tr(
+        "{seeds} seeds of {model_name}", seeds=len(request.seeds), model_name=request.model_name
+    )
     return Job(JobKind.SEEDS, title, work.seeds_work, request, runner).start()
 
 

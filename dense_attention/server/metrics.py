@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..core.config import TrainConfig
+from ..core.i18n import tr
 from ..data.images import Example
 from ..explain.familiarity import KEY as FAMILIARITY
 from ..inputs.classifier import Classifier
@@ -119,10 +120,15 @@ class TrainedMetrics:
         """How the run ended, e.g. "stopped by you during epoch 1 of 30" or "30 epochs"."""
         last, planned = len(self.history), self.train_config.epochs
         if self.stopped_by_user:
-            return f"stopped by you during epoch {last} of {planned}"
+            return tr("stopped by you during epoch {last} of {planned}", last=last, planned=planned)
         if self.stopped == "completed":
-            return f"{last} epochs"
-        return f"{self.stopped.replace('_', ' ')} after epoch {last} of {planned}"
+            return tr("{last} epochs", last=last)
+        return tr(
+            "{replace} after epoch {last} of {planned}",
+            replace=self.stopped.replace("_", " "),
+            last=last,
+            planned=planned,
+        )
 
 
 @dataclass(frozen=True)

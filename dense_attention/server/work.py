@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..core.config import TrainConfig
+from ..core.i18n import tr
 from ..core.seeding import init_parameters
 from ..data.baselines import BASELINE_NAMES, baseline_accuracy, baseline_validation_accuracy
 from ..data.builtin import load_dataset
@@ -198,18 +199,18 @@ def own_examples(
 
 def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     """Train one classifier (in a worker); jobs.train_job's work."""
-    job.update(0.0, "Reading the data")
+    job.update(0.0, tr("Reading the data"))
     ds = request.data.load()
     config = request.train_config
     model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
-    job.update(0.0, "Encoding the examples")
+    job.update(0.0, tr("Encoding the examples"))
     splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
     n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
     job.send(StepsPerEpoch(math.ceil(n_train / config.batch_size)))
     config = replace(config, snapshot_every=replay_every(n_train, config))
     probes = _probes(model, ds, config.probes)
     job.send(ProbesChosen(tuple(probes)))
-    job.update(0.0, "Training")
+    job.update(0.0, tr("Training"))
 
     def on_step(event: StepEvent) -> None:
         job.send(Step(event.step, event.loss))
@@ -217,10 +218,13 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
             job.send(EpochEnded(event.record))
         if event.snapshot is not None:
             job.send(SnapshotTaken(event.snapshot))
-        job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
+        job.update(
+            event.progress,
+            tr("Training: epoch {epoch} of {epochs}", epoch=event.epoch, epochs=config.epochs),
+        )
 
     run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
-    job.update(1.0, "Measuring test accuracy")
+    job.update(1.0, tr("Measuring test accuracy"))
     model.cpu().eval()
     test_loss, test_acc = evaluate(model, splits[2])
     familiar = calibrate_tensors(model, splits[1], ds.name, test=splits[2])
@@ -255,7 +259,7 @@ def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
     """The baseline's accuracy on the model's training examples, or why there is none."""
     if job.should_stop():  # Stop asked for an end, not more work
         return Baseline(note="not measured: the run was stopped")
-    job.update(phase=f"Measuring the baseline ({name})")
+    job.update(phase=tr("Measuring the baseline ({name})", name=name))
     try:
         return Baseline(accuracy=baseline_accuracy(ds))
     except MemoryError:
@@ -271,7 +275,7 @@ def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
 
 def sweep_work(request: SweepRequest, job: Reporter) -> SweepResult:
     """Train one model per similarity (in a worker); jobs.sweep_job's work."""
-    job.update(0.0, "Reading the data")
+    job.update(0.0, tr("Reading the data"))
     ds = request.data.load()
     runs = len(request.similarities)
 
@@ -282,10 +286,16 @@ def sweep_work(request: SweepRequest, job: Reporter) -> SweepResult:
             job.send(EpochEnded(event.record))
         job.update(
             (index + event.progress) / total,
-            f"Run {index + 1} of {runs}: {similarity}, epoch {event.epoch}",
+            tr(
+                "Run {value} of {runs}: {similarity}, epoch {epoch}",
+                value=index + 1,
+                runs=runs,
+                similarity=similarity,
+                epoch=event.epoch,
+            ),
         )
 
-    job.update(0.0, "Encoding the examples")
+    job.update(0.0, tr("Encoding the examples"))
     return sweep_similarities(
         ds,
         request.model_options,
@@ -299,25 +309,38 @@ def sweep_work(request: SweepRequest, job: Reporter) -> SweepResult:
 
 def tune_work(request: TuneRequest, job: Reporter) -> TuneResult:
     """Search with Optuna (in a worker); jobs.tune_job's work."""
-    job.update(0.0, "Reading the data")
+    job.update(0.0, tr("Reading the data"))
     ds = request.data.load()
     trials, done = request.trials, [0]
 
     def on_trial(record: TrialRecord, finished: int, total: int | None) -> None:
         job.send(TrialFinished(record))
         done[0] += 1
-        job.update(finished / trials, f"{finished} of {trials} trials finished")
+        job.update(
+            finished / trials,
+            tr("{finished} of {trials} trials finished", finished=finished, trials=trials),
+        )
 
     def on_step(number: int, event: StepEvent) -> None:
         if number < 0:  # the default settings' run, before the trials
-            job.update(0.0, f"Default settings (what the trials must beat): epoch {event.epoch}")
+            job.update(
+                0.0,
+                tr(
+                    "Default settings (what the trials must beat): epoch {epoch}", epoch=event.epoch
+                ),
+            )
             return
         job.update(
             (done[0] + event.progress) / trials,
-            f"Trial {number + 1} of {trials}: epoch {event.epoch}",
+            tr(
+                "Trial {value} of {trials}: epoch {epoch}",
+                value=number + 1,
+                trials=trials,
+                epoch=event.epoch,
+            ),
         )
 
-    job.update(0.0, "Encoding the examples")
+    job.update(0.0, tr("Encoding the examples"))
     return tune(
         ds,
         trials,
@@ -342,11 +365,11 @@ def dataset_view_work(
 ) -> dataset_view.DatasetView | None:
     """The dataset view of a model over a test split (in a worker); jobs.dataset_view_job's
     work. None when stopped."""
-    job.update(0.0, "Reading the model and the data")
+    job.update(0.0, tr("Reading the model and the data"))
     model = checkpoint.from_zip(request.model_zip).model
     ds = request.data.load()
     labels = dataset_view.aligned_labels(ds.test.labels, ds.classes, model.classes)
-    job.update(0.0, "Encoding the inputs")
+    job.update(0.0, tr("Encoding the inputs"))
     return dataset_view.run(
         model, Split(ds.test.items, labels), request.limit, request.seed, request.means,
         on_progress=lambda done, total: job.update(done / total, f"{done} of {total} inputs"),
@@ -357,18 +380,24 @@ def dataset_view_work(
 def seeds_work(request: SeedsRequest, job: Reporter) -> seed_variance.SeedVariance:
     """Train the recipe with each seed and measure the spreads (in a worker); jobs.seeds_job's
     work."""
-    job.update(0.0, "Reading the data")
+    job.update(0.0, tr("Reading the data"))
     ds = request.recipe.load_data()
     runs, epochs = len(request.seeds), request.epochs or request.recipe.training.epochs
 
     def on_step(index: int, event: StepEvent) -> None:
         job.update((index + event.progress) / runs,
-                   f"Seed {request.seeds[index]} ({index + 1} of {runs}): epoch {event.epoch} "
-                   f"of {epochs}")  # fmt: skip
+                   tr(
+                       "Seed {seeds} ({value} of {runs}): epoch {epoch} of {epochs}",
+                       seeds=request.seeds[index],
+                       value=index + 1,
+                       runs=runs,
+                       epoch=event.epoch,
+                       epochs=epochs,
+                   ))  # fmt: skip
 
-    job.update(0.0, "Encoding the examples")
+    job.update(0.0, tr("Encoding the examples"))
     result = seed_variance.run(request.recipe, ds, request.seeds, epochs=request.epochs,
                                limit=request.limit, on_step=on_step,
                                should_stop=job.should_stop)  # fmt: skip
-    job.update(1.0, "Measured the spreads")
+    job.update(1.0, tr("Measured the spreads"))
     return result

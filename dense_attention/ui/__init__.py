@@ -42,7 +42,7 @@ from .dataset_view import dataset_result, dataset_sample, dataset_source
 from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
-from .language import language_switch, tr
+from .language import N_, language_switch, tr
 from .live_page import image_walkthrough, text_walkthrough
 from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
 from .picture import photo_caution, pick_image
@@ -83,6 +83,7 @@ from .walkthrough import cell_panel, render_steps, selected_cell
 from .what_if import dataset_level, what_if
 
 __all__ = [
+    "N_",
     "MATTERS_SOURCE",
     "PRESENT_PHOTO",
     "PRESENT_SOURCE",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..core.model import DenseAttention
 from ..explain import breakdown, query_key_map
 from ..figures import breakdown_plots
@@ -41,7 +42,7 @@ def breakdown_panel(
     i, j = cell
     chosen = breakdown.cell_breakdown(core, trace, i, j, patch_dim)
     own = breakdown.cell_breakdown(core, trace, i, i, patch_dim)
-    st.subheader("Why this score? The score, part by part", divider="gray")
+    st.subheader(tr("Why this score? The score, part by part"), divider="gray")
     left, right = st.columns([3, 2])
     with left:
         figure = breakdown_plots.breakdown_figure(chosen, tokens)  # 1 bar per part: cheap
@@ -49,14 +50,21 @@ def breakdown_panel(
     with right:
         unit = chosen.unit
         st.markdown(
-            f"The {len(chosen.parts)} parts sum to the score s_ij = {chosen.score:.3f} "
-            f"(the trace: {float(trace.scores[0, i, j]):.3f}), one per {unit}, each already "
-            f"divided by τ = {chosen.temperature:g}."
+            tr(
+                "The {parts} parts sum to the score s_ij = {score:.3f} (the trace: "
+                "{scores:.3f}), one per {unit}, each already divided by τ = "
+                "{temperature:g}.",
+                parts=len(chosen.parts),
+                score=chosen.score,
+                scores=float(trace.scores[0, i, j]),
+                unit=unit,
+                temperature=chosen.temperature,
+            )
         )
         top = ", ".join(
             f"{chosen.name(k)}: {float(chosen.parts[k]):+.3f}" for k in chosen.top(TOP_NAMED)
         )
-        st.markdown(f"Largest parts: {md(top)}.")
+        st.markdown(tr("Largest parts: {top}.", top=md(top)))
         st.markdown(md(breakdown.diagonal_sentence(chosen, own, tokens)))
 
 
@@ -73,17 +81,19 @@ def _dataset_of(label: str) -> tuple[str, int] | None:
 def query_key_panel(settings: Settings, explanation: Explanation) -> None:
     """An expander with the query–key map (drawn only once its toggle is on: the sample's
     tokens take seconds to read once per model, then come from the cache)."""
-    with st.expander("The query–key map: where every token's query and key sit"):
+    with st.expander(tr("The query–key map: where every token's query and key sit")):
         found = _dataset_of(settings.model_name) if settings.cache_key else None
         if found is None:
-            st.info("The map is drawn for the shipped checkpoints (their test sets are known).")
+            st.info(tr("The map is drawn for the shipped checkpoints (their test sets are known)."))
             return
-        if not st.toggle("Draw the map", key=state.QUERY_KEY_MAP):
+        if not st.toggle(tr("Draw the map"), key=state.QUERY_KEY_MAP):
             st.caption(
-                "Reads a sample of the model's test set once (several seconds the first time)."
+                tr(
+                    "Reads a sample of the model's test set once (several seconds the first time).",
+                )
             )
             return
-        with friendly_errors(stop=False), st.spinner("Reading a sample of the test set…"):
+        with friendly_errors(stop=False), st.spinner(tr("Reading a sample of the test set…")):
             sample = query_key_sample(settings.cache_key, settings.model, *found)
             qk = query_key_map.query_key_map(
                 sample, explanation.trace.h[0], settings.similarity,

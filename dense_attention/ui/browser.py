@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..inputs.classifier import Classifier
 from ..server import jobs, metrics, store
 from . import state
@@ -90,7 +91,7 @@ def _register(
         return known
     name = f"{trained.dataset} #{len(space.results) + 1}"
     if trained.stopped_by_user:
-        name += f" (stopped in epoch {len(trained.history)})"
+        name += tr(" (stopped in epoch {history})", history=len(trained.history))
     while name in space.models:
         name += "+"
     space.models[name] = trained.model
@@ -126,10 +127,19 @@ def unreadable_models() -> None:
     space = workspace()
     for name, reason in sorted(space.unreadable.items()):
         if name == store.INDEX_FILE:
-            what, button = "This browser's list of saved models is damaged", "Set the list aside"
+            what, button = (
+                tr("This browser's list of saved models is damaged"),
+                tr("Set the list aside"),
+            )
         else:
-            what, button = f"Your model **{md(name)}** could not be loaded", "Remove it"
-        st.warning(f"{what}: {md(reason)}. Its files are kept.", icon=":material/broken_image:")
+            what, button = (
+                tr("Your model **{name}** could not be loaded", name=md(name)),
+                tr("Remove it"),
+            )
+        st.warning(
+            tr("{what}: {reason}. Its files are kept.", what=what, reason=md(reason)),
+            icon=":material/broken_image:",
+        )
         if st.button(button, key=f"{state.REMOVE_UNREADABLE}{name}"):
             workspaces().remove_unreadable(space, name)
             st.rerun()

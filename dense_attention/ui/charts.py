@@ -94,7 +94,7 @@ def chart(
 def matrix_table(matrix: Any, tokens: Sequence[str]) -> Callable[[], str]:
     """A token x token matrix as CSV, made when asked (rows and columns "k:token")."""
     labels = export.token_labels(tokens)
-    return functools.partial(export.matrix_csv, matrix, labels, labels, "query i \\ key j")
+    return functools.partial(export.matrix_csv, matrix, labels, labels, tr("query i \\ key j"))
 
 
 def trace_download(

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..figures import export
 from ..inputs.classifier import Classifier
 from ..server import metrics
@@ -32,7 +33,7 @@ def checkpoint_download(
     metrics.json (checkpoint.to_zip). The ZIP is made only when clicked."""
     zip_file = functools.partial(checkpoint.to_zip, model, metadata, metrics)
     download(
-        "Download checkpoint (ZIP)", zip_file, f"{export.file_stem(name)}.zip", key, "download"
+        tr("Download checkpoint (ZIP)"), zip_file, f"{export.file_stem(name)}.zip", key, "download"
     )
 
 
@@ -65,12 +66,16 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     try:
         loaded = checkpoint.from_zip(raw, device=pick_device())
     except checkpoint.CheckpointError as err:
-        return False, f"Cannot load {md(filename)}: {md(err)}"
+        return False, tr("Cannot load {filename}: {err}", filename=md(filename), err=md(err))
     if not isinstance(loaded.model, Classifier):
         return False, (
-            f"Cannot load {md(filename)}: it holds a bare {type(loaded.model).__name__}, without "
-            "the text or image encoder the pages feed it through. Load a classifier checkpoint "
-            "(as the Train page or `python -m dense_attention train` save)."
+            tr(
+                "Cannot load {filename}: it holds a bare {name__}, without the text or "
+                "image encoder the pages feed it through. Load a classifier checkpoint "
+                "(as the Train page or `python -m dense_attention train` save).",
+                filename=md(filename),
+                name__=type(loaded.model).__name__,
+            )
         )
     name = _upload_name(filename)
     browser.user_models()[name] = loaded.model
@@ -80,9 +85,15 @@ def _add_uploaded_checkpoint(raw: bytes, filename: str) -> tuple[bool, str]:
     kind, label = loaded.model.config.kind, browser.label(name)
     article = "an" if kind[0] in "aeiou" else "a"
     return True, (
-        f"Loaded **{md(name)}**, {article} {kind} model. It is now in the model picker of "
-        f"every page that shows {kind} models, as “{md(label)}”, and picked there (only you "
-        "see it)."
+        tr(
+            "Loaded **{name}**, {article} {kind} model. It is now in the model "
+            "picker of every page that shows {kind} models, as “{label}”, and picked "
+            "there (only you see it).",
+            name=md(name),
+            article=article,
+            kind=kind,
+            label=md(label),
+        )
     )
 
 
@@ -94,13 +105,16 @@ def checkpoint_upload(key: str = "checkpoint_upload") -> None:
     any problem (not a ZIP, a pickle, a foreign config...) is an st.error, never a traceback.
     """
     file = st.file_uploader(
-        "Load a checkpoint (ZIP)",
+        tr("Load a checkpoint (ZIP)"),
         type=["zip"],
         key=key,
         max_upload_size=CHECKPOINT_UPLOAD_MB,
-        help=f"Up to {CHECKPOINT_UPLOAD_MB} MB. A ZIP as “Download checkpoint (ZIP)” makes it: "
-        "config.json + model.safetensors. Pickle-based files (torch.save, .pt, .bin, .pkl) are "
-        "refused.",
+        help=tr(
+            "Up to {CHECKPOINT_UPLOAD_MB} MB. A ZIP as “Download checkpoint (ZIP)” "
+            "makes it: config.json + model.safetensors. Pickle-based files "
+            "(torch.save, .pt, .bin, .pkl) are refused.",
+            CHECKPOINT_UPLOAD_MB=CHECKPOINT_UPLOAD_MB,
+        ),
     )
     if file is None:
         return

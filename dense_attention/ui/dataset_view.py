@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import N_, tr
 from ..data import uploads
 from ..data.builtin import DATASETS
 from ..explain import dataset_view
@@ -25,8 +26,8 @@ from .job_panels import job_controls, job_panel
 from .sidebar import Picked
 from .styles import md
 
-OWN, UPLOAD = "The model's test split", "Upload test data (CSV or ZIP)"
-SAMPLE, WHOLE = "A seeded random sample", "The whole test split"
+OWN, UPLOAD = N_("The model's test split"), N_("Upload test data (CSV or ZIP)")
+SAMPLE, WHOLE = N_("A seeded random sample"), N_("The whole test split")
 # Finished views, by a digest of the model's weights, the data, the sample and the means: a
 # view is only found by whoever has the same model and data, so sharing it leaks nothing.
 RESULTS = memo.ByteLRU(max_bytes=256 * 2**20, max_item_bytes=64 * 2**20)
@@ -58,25 +59,39 @@ def dataset_source(picked: Picked) -> work.DataChoice | None:
     (after saying why) until there is data."""
     own = _own_data(picked)
     sources = [OWN, UPLOAD] if own is not None else [UPLOAD]
-    source = st.radio("Data", sources, horizontal=True, key=state.DATASET_SOURCE)
+    source = st.radio(
+        tr("Data"),
+        sources,
+        horizontal=True,
+        key=state.DATASET_SOURCE,
+        format_func=lambda v: md(tr(v)),
+    )
     if source == OWN:
-        st.caption(f"The test split of **{md(own.name)}**: the model never trained on it.")
+        st.caption(
+            tr("The test split of **{name}**: the model never trained on it.", name=md(own.name))
+        )
         return own
     file = st.file_uploader(
-        "Test data", type=["csv", "zip"], key=state.DATASET_UPLOAD,
-        help="A CSV of text,label rows, or a ZIP with one folder of pictures per class.",
+        tr("Test data"), type=["csv", "zip"], key=state.DATASET_UPLOAD,
+        help=tr("A CSV of text,label rows, or a ZIP with one folder of pictures per " "class."),
     )  # fmt: skip
     st.caption(
-        "The file is split as the Train page splits it (seed 0) and its test part is used: for "
-        "the file the model was trained on, those are the rows it never saw."
+        tr(
+            "The file is split as the Train page splits it (seed 0) and its test "
+            "part is used: for the file the model was trained on, those are the rows "
+            "it never saw.",
+        )
     )
     if file is None:
-        st.info("Upload test data labelled with the model's classes.", icon=":material/upload:")
+        st.info(tr("Upload test data labelled with the model's classes."), icon=":material/upload:")
         return None
     data = read_once(file, state.DATASET_UPLOADED, uploads.parse_upload)
     model = picked.model
     if data.kind != model.config.kind:
-        st.error(f"This file holds {md(data.kind)} data; the model reads {md(model.config.kind)}.",
+        st.error(tr(
+            "This file holds {kind} data; the model reads {kind2}.",
+            kind=md(data.kind), kind2=md(model.config.kind),
+        ),
                  icon=":material/error:")  # fmt: skip
         return None
     with friendly_errors():  # classes the model does not know: said, the page stops
@@ -89,11 +104,13 @@ def dataset_sample() -> tuple[int | None, int]:
     left, right = st.columns([2, 1])
     size = dataset_view.SAMPLE_SIZE
     how = left.radio(
-        "Inputs", [SAMPLE, WHOLE], horizontal=True, key=state.DATASET_SAMPLE,
-        format_func=lambda v: md(f"{v} of {size}" if v == SAMPLE else v),
-        help="Never the first N: a split may be sorted by label.",
+        tr("Inputs"), [SAMPLE, WHOLE], horizontal=True, key=state.DATASET_SAMPLE,
+        format_func=lambda v: md(
+            tr("{sample} of {size}", sample=tr(v), size=size) if v == SAMPLE else tr(v)
+        ),
+        help=tr("Never the first N: a split may be sorted by label."),
     )  # fmt: skip
-    seed = right.number_input("Sample seed", 0, 10_000, 0, key=state.DATASET_SEED)
+    seed = right.number_input(tr("Sample seed"), 0, 10_000, 0, key=state.DATASET_SEED)
     return (size if how == SAMPLE else None), int(seed)
 
 
@@ -135,11 +152,11 @@ def dataset_result(
     view = _kept(key)
     if view is not None:
         return view
-    how = "the whole test split" if limit is None else f"{limit} test inputs"
+    how = tr("the whole test split") if limit is None else tr("{limit} test inputs", limit=limit)
 
     def start() -> jobs.Job:
         return jobs.dataset_view_job(_request(picked, data, limit, seed, key))
 
-    job_controls(JobKind.DATASET, f"Run the model over {how}", start)
+    job_controls(JobKind.DATASET, tr("Run the model over {how}", how=how), start)
     job_panel(JobKind.DATASET, lambda job: None)
     return None

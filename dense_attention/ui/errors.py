@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
+from ..core.i18n import tr
 from ..inputs.encoding import EncodingError
 from .styles import md
 
@@ -19,7 +20,7 @@ def show_unexpected(where: str) -> None:
     """Log the exception being handled, with its traceback, and show UNEXPECTED_MESSAGE: call
     it in an `except` clause for an error that is not a DenseAttentionError (a bug)."""
     log.exception("unexpected error in %s", where)
-    st.error(UNEXPECTED_MESSAGE, icon=":material/bug_report:")
+    st.error(tr(UNEXPECTED_MESSAGE), icon=":material/bug_report:")
 
 
 @contextmanager

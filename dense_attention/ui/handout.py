@@ -8,12 +8,13 @@ import functools
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..explain import words
 from ..figures import export, handout
 from ..inputs.classifier import Explanation
 from .charts import download
 
-NO_CHROMIUM = (
+NO_CHROMIUM = N_(
     "No PDF handout here: this server has no Chromium to print it. Download the HTML handout "
     "and print it from your browser (it opens offline)."
 )
@@ -38,17 +39,20 @@ def handout_downloads(
     )  # fmt: skip
     stem = "handout" if about is None else f"handout-{export.file_stem(about.model)}"
     download(
-        "Handout (HTML, opens offline)", page, f"{stem}.html", f"{key}_handout_html", "description",
-        help="The whole walk-through in one file: the input, the prediction, every step's "
-        "formula with this input's numbers, its explanation and its chart.",
+        tr("Handout (HTML, opens offline)"), page, f"{stem}.html", f"{key}_handout_html",
+        "description",
+        help=tr(
+            "The whole walk-through in one file: the input, the prediction, every "
+            "step's formula with this input's numbers, its explanation and its chart.",
+        ),
     )  # fmt: skip
     if handout.chromium_path() is None:
-        st.caption(NO_CHROMIUM)
+        st.caption(tr(NO_CHROMIUM))
         return
     pdf = functools.partial(_pdf, page)
     download(
-        "Handout (PDF)", pdf, f"{stem}.pdf", f"{key}_handout_pdf", "picture_as_pdf",
-        help="The same handout printed to A4 by the server's Chromium (a few seconds).",
+        tr("Handout (PDF)"), pdf, f"{stem}.pdf", f"{key}_handout_pdf", "picture_as_pdf",
+        help=tr("The same handout printed to A4 by the server's Chromium (a few seconds)."),
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import math
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..core.trace import head_distance
 from ..figures import head_plots, trace_plots
 from ..inputs.classifier import Explanation
@@ -23,8 +24,11 @@ def head_panels(explanation: Explanation, key: str = "steps") -> None:
     head_attn = explanation.trace.head_attn[0].detach().cpu().float().numpy()  # (H, N, N)
     heads = head_attn.shape[0]
     tokens = list(explanation.tokens)
-    st.markdown(f"**Each of the {md(heads)} heads, one matrix each** (the matrix above is "
-                "their mean)")  # fmt: skip
+    st.markdown(tr(
+        "**Each of the {heads} heads, one matrix each** (the matrix above is "
+        "their mean)",
+        heads=md(heads),
+    ))  # fmt: skip
     for start in range(0, heads, SMALL_PER_ROW):
         columns = st.columns(SMALL_PER_ROW)
         for k, column in zip(
@@ -37,8 +41,12 @@ def head_panels(explanation: Explanation, key: str = "steps") -> None:
     distance = head_distance(head_attn)
     pairs = [distance[k, m] for k in range(heads) for m in range(k + 1, heads)]
     st.caption(
-        f"How different the heads are here: mean Jensen–Shannon divergence between two heads' "
-        f"rows {sum(pairs) / len(pairs):.3f} nats (0 = the same weights, ln 2 = "
-        f"{math.log(2):.3f} = no key in common). Click a head in the legend to hide it, "
-        "double-click to see it alone."
+        tr(
+            "How different the heads are here: mean Jensen–Shannon divergence "
+            "between two heads' rows {value:.3f} nats (0 = the same weights, ln 2 = "
+            "{log:.3f} = no key in common). Click a head in the legend to hide it, "
+            "double-click to see it alone.",
+            value=sum(pairs) / len(pairs),
+            log=math.log(2),
+        )
     )

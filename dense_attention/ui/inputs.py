@@ -59,7 +59,7 @@ def read_once(file: Any, key: str, parse: Callable[[bytes, str], Any]) -> Any:
     cached = st.session_state.get(key)
     if cached is None or cached[0] != file.file_id:
         try:
-            with st.spinner(f"Reading {md(file.name)}…"):
+            with st.spinner(tr("Reading {name}…", name=md(file.name))):
                 result: Any = parse(file.getvalue(), file.name)
         except DenseAttentionError as err:
             result = err
@@ -166,7 +166,7 @@ def show_tokens(explanation: Explanation, text: str, max_len: int) -> None:
     token_box(kept).html(token_chips_html(explanation.tokens))
     if explanation.truncated:
         capped = len(text) > max_len * CHARS_PER_TOKEN_CAP  # the count past the cap is a floor
-        total = f"{'at least ' if capped else ''}{kept + explanation.truncated:,}"
+        total = f"{tr('at least ') if capped else ''}{kept + explanation.truncated:,}"
         st.warning(
             tr(
                 "Long text: this model reads at most {max_len} tokens, [CLS] and "

@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from ..core.i18n import tr
 from ..figures import trace_plots, training_plots
 from ..server import jobs, metrics
 from ..server.jobs import JobKind
 from . import browser, state
 from .styles import md
-from .train_time import eta, seconds_left
+from .train_time import eta, seconds_left, training
 
 # How often a running job's panel refreshes. Each refresh rebuilds the curves and the live
 # attention, ships them and the browser redraws them, on the CPUs the training worker shares:
@@ -64,7 +65,7 @@ def job_controls(
         start_job(slot, start)
         st.rerun()
     right.button(
-        "Stop (keeps the best so far)" if slot == JobKind.TRAIN else "Stop",
+        tr("Stop (keeps the best so far)") if slot == JobKind.TRAIN else tr("Stop"),
         icon=":material/stop:", disabled=job is None, key=f"{slot}_stop",
         on_click=job.stop if job is not None else None,
     )  # fmt: skip
@@ -88,9 +89,12 @@ def job_panel(slot: JobKind, draw: Callable[[jobs.Job], None]) -> None:
             st.rerun()  # the whole page: the panel is drawn again, polling fast
         done = shown_progress(job)
         percent = math.floor(done * 100)  # rounded down: a run not done never shows 100%
-        st.progress(done, text=f"{md(job.title)}: {job.phase} ({percent:d}%)")
+        st.progress(done, text=f"{md(job.title)}: {tr(job.phase)} ({percent:d}%)")
         if job.error:
-            st.error(f"{md(job.title)} failed: {md(job.error)}", icon=":material/error:")
+            st.error(
+                tr("{title} failed: {error}", title=md(job.title), error=md(job.error)),
+                icon=":material/error:",
+            )
         draw(job)
         if job.finished and st.session_state.get(seen) != job.id:
             st.session_state[seen] = job.id
@@ -121,7 +125,7 @@ def _near_end(job: jobs.Job) -> bool:
         return not job.finished
     if job.progress <= 0:
         return False
-    if job.phase.startswith("Training"):
+    if training(job):
         times = seconds_left(job)
         found = times is not None and times[1] < NEAR_END_S
     else:
@@ -137,12 +141,15 @@ def _live_attention(job: jobs.Job) -> None:
     if not (snaps and probes):
         return
     n = len(probes[0].tokens)
-    title = f"Attention now (step {snaps[-1].step})"
+    title = tr("Attention now (step {step})", step=snaps[-1].step)
     fig = trace_plots.attention_heatmap(snaps[-1].attn[0][:n, :n], probes[0].tokens, title=title)
     st.plotly_chart(fig, width="stretch", key=f"live_attn_{job.id}")
     st.caption(
-        f"A validation example (true class {md(probes[0].label)}): its attention "
-        "changes as the model learns. The full replay comes when training ends."
+        tr(
+            "A validation example (true class {label}): its attention changes as the "
+            "model learns. The full replay comes when training ends.",
+            label=md(probes[0].label),
+        )
     )
 
 
@@ -151,22 +158,28 @@ def _baseline_metric(result: metrics.TrainedModel, finished: bool) -> tuple[str,
     if result.baseline_accuracy is not None:
         return f"{result.baseline_accuracy:.1%}", result.baseline_name
     if not finished:
-        return "measuring…", result.baseline_name
-    return "not measured", f"{result.baseline_name}: {result.baseline_note or 'not asked for'}"
+        return tr("measuring…"), result.baseline_name
+    return tr(
+        "not measured"
+    ), f"{result.baseline_name}: {result.baseline_note or tr('not asked for')}"
 
 
 def _result_metrics(result: metrics.TrainedModel, finished: bool) -> None:
     acc, base = result.test_accuracy, result.baseline_accuracy
     cols = st.columns(3)
-    delta = None if base is None else f"{acc - base:+.1%} vs baseline"
-    cols[0].metric("Test accuracy", f"{acc:.1%}", delta)
+    delta = None if base is None else tr("{value:+.1%} vs baseline", value=acc - base)
+    cols[0].metric(tr("Test accuracy"), f"{acc:.1%}", delta)
     value, about = _baseline_metric(result, finished)
-    cols[1].metric("Baseline", value, help=about)
+    cols[1].metric(tr("Baseline"), value, help=about)
     if result.stopped_by_user:
-        cols[2].metric("Stopped", f"during epoch {len(result.history)}", help=result.run_summary())
+        cols[2].metric(
+            tr("Stopped"),
+            tr("during epoch {history}", history=len(result.history)),
+            help=result.run_summary(),
+        )
     else:
         cols[2].metric(
-            "Best epoch",
+            tr("Best epoch"),
             f"{result.best_epoch} of {len(result.history)}",
             help=f"{result.run_summary()}; {result.seconds:.1f} s on {result.device}",
         )
@@ -177,17 +190,29 @@ def _result_metrics(result: metrics.TrainedModel, finished: bool) -> None:
 def stopped_note(result: jobs.TrainedModel) -> str:
     """What a stopped run's numbers are: its test accuracy (always measured, on the weights it
     kept) and its baseline, measured or why not."""
-    name, note = result.baseline_name, result.baseline_note or "not asked for"
+    name, note = result.baseline_name, result.baseline_note or tr("not asked for")
     if result.baseline_accuracy is not None:
-        baseline = f"the baseline ({name}) is {result.baseline_accuracy:.1%}"
+        baseline = tr(
+            "the baseline ({name}) is {baseline_accuracy:.1%}",
+            name=name,
+            baseline_accuracy=result.baseline_accuracy,
+        )
     else:
-        baseline = f"the baseline ({name}): {note}"
-    weights = f"epoch {result.best_epoch}'s weights" if result.best_epoch else "its weights"
-    return (
-        f"This run was {result.run_summary()}: its test accuracy, {result.test_accuracy:.1%}, "
-        f"is measured on the test split with {weights}, a model trained for part of the run; "
-        f"{baseline}. It joins your models but is not picked on the other pages until you "
-        "pick it."
+        baseline = tr("the baseline ({name}): {note}", name=name, note=note)
+    weights = (
+        tr("epoch {best_epoch}'s weights", best_epoch=result.best_epoch)
+        if result.best_epoch
+        else tr("its weights")
+    )
+    return tr(
+        "This run was {run_summary}: its test accuracy, {test_accuracy:.1%}, is "
+        "measured on the test split with {weights}, a model trained for part of "
+        "the run; {baseline}. It joins your models but is not picked on the "
+        "other pages until you pick it.",
+        run_summary=result.run_summary(),
+        test_accuracy=result.test_accuracy,
+        weights=weights,
+        baseline=baseline,
     )
 
 
@@ -211,12 +236,24 @@ def train_progress(job: jobs.Job) -> None:
 def _run_summary(trained: metrics.TrainedModel) -> str:
     """One line of what a run changed against overfitting, e.g. "100 examples, dropout h 0.3"."""
     config, model = trained.train_config, trained.model.config.model
-    parts = [f"{config.max_train_examples} examples" if config.max_train_examples else "all"]
-    parts += [f"dropout h {model.dropout_h:g}"] if model.dropout_h else []
-    parts += [f"dropout attention {model.dropout_attn:g}"] if model.dropout_attn else []
+    parts = [
+        tr("{max_train_examples} examples", max_train_examples=config.max_train_examples)
+        if config.max_train_examples
+        else "all"
+    ]
+    parts += [tr("dropout h {dropout_h:g}", dropout_h=model.dropout_h)] if model.dropout_h else []
+    parts += (
+        [tr("dropout attention {dropout_attn:g}", dropout_attn=model.dropout_attn)]
+        if model.dropout_attn
+        else []
+    )
     parts += [f"L1 {config.l1:g}"] if config.l1 else []
     parts += [f"L2 {config.l2:g}"] if config.l2 else []
-    parts += [f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []
+    parts += (
+        [tr("label smoothing {label_smoothing:g}", label_smoothing=config.label_smoothing)]
+        if config.label_smoothing
+        else []
+    )
     return ", ".join(parts)
 
 
@@ -227,14 +264,20 @@ def compare_runs(key: str = "compare_runs") -> None:
     if len(runs) < 2:
         return
     names = list(runs)
-    with st.expander("Compare two runs: is it overfitting?", icon=":material/compare_arrows:"):
+    with st.expander(tr("Compare two runs: is it overfitting?"), icon=":material/compare_arrows:"):
         left, right = st.columns(2)
         for column, default, side in ((left, len(names) - 2, "a"), (right, len(names) - 1, "b")):
             with column:
-                name = st.selectbox("Run", names, default, key=f"{key}_{side}")
+                name = st.selectbox(tr("Run"), names, default, key=f"{key}_{side}")
                 run = runs[name]
-                st.caption(f"{_run_summary(run)} · test accuracy {run.test_accuracy:.1%}")
+                st.caption(
+                    tr(
+                        "{run_summary} · test accuracy {test_accuracy:.1%}",
+                        run_summary=_run_summary(run),
+                        test_accuracy=run.test_accuracy,
+                    )
+                )
                 gap = run.history[-1].train_accuracy - run.history[-1].val_accuracy
-                st.markdown(f"Train − validation accuracy at the end: **{gap:+.1%}**")
+                st.markdown(tr("Train − validation accuracy at the end: **{gap:+.1%}**", gap=gap))
                 fig = training_plots.training_curves(run.history)
                 st.plotly_chart(fig, width="stretch", key=f"{key}_{side}_curves")

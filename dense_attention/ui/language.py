@@ -3,15 +3,18 @@ browser's language, and the lookup core.i18n.tr uses (per session, never one for
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ..core import i18n
 from . import state
 
-__all__ = ["browser_language", "current", "language_switch", "tr"]
+__all__ = ["N_", "browser_language", "current", "language_switch", "tr", "tr_columns"]
 
 tr = i18n.tr  # the one translation function, for the pages (ui.tr)
+N_ = i18n.N_  # marks a page's msgid defined before the language is known (ui.N_)
 
 
 def current() -> str | None:
@@ -48,3 +51,12 @@ def language_switch() -> str:
         **state.bound(state.LANGUAGE_WIDGET, code, _remember),
     )
     return st.session_state[state.LANGUAGE]
+
+
+def tr_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """A table's st.column_config (labels and help marked with N_ where the table is defined),
+    with each label and help in the session's language."""
+    return {
+        name: {**config, **{k: tr(config[k]) for k in ("label", "help") if config.get(k)}}
+        for name, config in columns.items()
+    }

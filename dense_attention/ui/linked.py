@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..figures import overview
 from ..inputs.classifier import Explanation
 from . import state
@@ -45,17 +46,23 @@ def overview_panel(explanation: Explanation, config: ModelConfig, key: str) -> N
     tokens = list(explanation.tokens)
     if len(tokens) > MAX_TOKENS:  # as the live view: N x N matrices would be megabytes
         st.caption(
-            f"The overview of every step is drawn for inputs of up to {MAX_TOKENS} tokens; "
-            f"this one has {len(tokens)}: the steps below show each one."
+            tr(
+                "The overview of every step is drawn for inputs of up to {MAX_TOKENS} "
+                "tokens; this one has {tokens}: the steps below show each one.",
+                MAX_TOKENS=MAX_TOKENS,
+                tokens=len(tokens),
+            )
         )
         return
     payload = overview.overview_payload(  # a few ms: not worth a cache
         explanation.trace, tokens, list(explanation.classes), config, explanation.hover_tokens
     )
-    st.subheader("Every step at a glance", divider="gray")
+    st.subheader(tr("Every step at a glance"), divider="gray")
     st.caption(
-        "One row per token through every step. Hover a token here, on its chip or in any "
-        "chart below to follow it everywhere at once; click to pin it."
+        tr(
+            "One row per token through every step. Hover a token here, on its chip "
+            "or in any chart below to follow it everywhere at once; click to pin it.",
+        )
     )
     component("linked")(
         key=key,

@@ -10,20 +10,22 @@ from typing import Any
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.i18n import N_, tr
 from ..data import images
 from ..explain import eraser, faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
 from ..figures import export, faithfulness_plots, image_plots
 from .cache import cached, checkpoints, shared_result
 from .charts import chart
+from .language import tr_columns
 from .sidebar import Settings
 from .styles import md
 
 ABLATION_COLUMNS = {
-    "p_original_class": st.column_config.NumberColumn("p(original class)", format="%.3f"),
-    "delta_p": st.column_config.NumberColumn("Δp", format="%+.3f"),
-    "delta_p_std": st.column_config.NumberColumn("± (draws)", format="%.3f"),
-    "flip_rate": st.column_config.NumberColumn("flips", format="percent"),
+    "p_original_class": st.column_config.NumberColumn(N_("p(original class)"), format="%.3f"),
+    "delta_p": st.column_config.NumberColumn(N_("Δp"), format="%+.3f"),
+    "delta_p_std": st.column_config.NumberColumn(N_("± (draws)"), format="%.3f"),
+    "flip_rate": st.column_config.NumberColumn(N_("flips"), format="percent"),
 }
 
 
@@ -40,24 +42,26 @@ def analysis(settings: Settings, item: Any) -> Faithfulness:
     build = functools.partial(
         faithfulness.analyze, settings.model, item, means, settings=settings.overrides
     )
-    with st.spinner("Ablating, attributing and deleting…"):
+    with st.spinner(tr("Ablating, attributing and deleting…")):
         return shared_result("faithfulness", settings.cache_key, build, item, settings.overrides)
 
 
 def ablations(result: Faithfulness, means_known: bool, config: ModelConfig | None = None) -> None:
     """Each ablation of a path the model has (`config`, live settings in) with its new
     prediction, p of the original class, Δp and flips, and its CSV."""
-    st.subheader("Ablations: replace one step, watch the output", divider="gray")
+    st.subheader(tr("Ablations: replace one step, watch the output"), divider="gray")
     table = verdict.ablation_table(result, config)
-    st.dataframe(table, hide_index=True, column_config=ABLATION_COLUMNS, key="matters_ablations")
+    st.dataframe(
+        table, hide_index=True, column_config=tr_columns(ABLATION_COLUMNS), key="matters_ablations"
+    )
     st.download_button(
-        "Ablations (CSV)", data=lambda: export.safe_csv(table), file_name="ablations.csv",
+        tr("Ablations (CSV)"), data=lambda: export.safe_csv(table), file_name="ablations.csv",
         mime="text/csv", on_click="ignore", icon=":material/table:", key="matters_ablations_csv",
     )  # fmt: skip
     if not means_known:
         skip = config is None or verdict.model_has("skip", config)
-        what = "h_o and c := training mean need" if skip else "c := training mean needs"
-        st.caption(f"{what} the training data: shipped models only.")
+        what = tr("h_o and c := training mean need") if skip else tr("c := training mean needs")
+        st.caption(tr("{what} the training data: shipped models only.", what=what))
 
 
 def _importance_csv(result: Faithfulness) -> str:
@@ -80,7 +84,7 @@ def _overlays(result: Faithfulness, pixels: Any, boxes: list) -> None:
 
 def importance(settings: Settings, item: Any, result: Faithfulness) -> None:
     """The five methods side by side (token bars, or overlays on an image) and their τ."""
-    st.subheader("Which tokens mattered? Five methods", divider="gray")
+    st.subheader(tr("Which tokens mattered? Five methods"), divider="gray")
     if settings.model.config.kind == "image":
         pixels = images.resized_input(settings.model, item)
         _overlays(result, pixels, settings.model.encoder.patch_boxes())
@@ -88,35 +92,45 @@ def importance(settings: Settings, item: Any, result: Faithfulness) -> None:
         fig = faithfulness_plots.importance_bars(result)
         chart(fig, "importance", functools.partial(_importance_csv, result), key="importance")
     st.caption(
-        f"Integrated Gradients from {faithfulness.IG_BASELINE}, 32 steps (convergence delta "
-        f"{result.ig_delta:+.1e}). Leave one out: how much p drops when the token is masked."
+        tr(
+            "Integrated Gradients from {IG_BASELINE}, 32 steps (convergence delta "
+            "{ig_delta:+.1e}). Leave one out: how much p drops when the token is "
+            "masked.",
+            IG_BASELINE=faithfulness.IG_BASELINE,
+            ig_delta=result.ig_delta,
+        )
     )
     chart(faithfulness_plots.tau_heatmap(result), "kendall_tau", key="kendall_tau")
 
 
 def deletion(result: Faithfulness) -> None:
     """The deletion curves and their AOPC: which method's order removes p fastest?"""
-    st.subheader("Deletion curves", divider="gray")
+    st.subheader(tr("Deletion curves"), divider="gray")
     chart(faithfulness_plots.deletion_chart(result), "deletion_curves", key="deletion")
     best = max(METHODS, key=lambda m: result.deletion[m].aopc)
     random = result.deletion[faithfulness.RANDOM].aopc
     st.caption(
-        f"Most faithful order here: {faithfulness_plots.METHOD_LABELS[best]} (AOPC "
-        f"{result.deletion[best].aopc:.2f} vs {random:.2f} for random orders)."
+        tr(
+            "Most faithful order here: {METHOD_LABELS} (AOPC {aopc:.2f} vs "
+            "{random:.2f} for random orders).",
+            METHOD_LABELS=faithfulness_plots.METHOD_LABELS[best],
+            aopc=result.deletion[best].aopc,
+            random=random,
+        )
     )
 
 
 ERASER_COLUMNS = {
-    "k_percent": st.column_config.NumberColumn("top k%", format="%d%%"),
-    "tokens": st.column_config.NumberColumn("tokens"),
-    "comprehensiveness": st.column_config.NumberColumn("comprehensiveness", format="%+.3f"),
-    "sufficiency": st.column_config.NumberColumn("sufficiency", format="%+.3f"),
+    "k_percent": st.column_config.NumberColumn(N_("top k%"), format="%d%%"),
+    "tokens": st.column_config.NumberColumn(N_("tokens")),
+    "comprehensiveness": st.column_config.NumberColumn(N_("comprehensiveness"), format="%+.3f"),
+    "sufficiency": st.column_config.NumberColumn(N_("sufficiency"), format="%+.3f"),
 }
 
 
 def eraser_scores(result: Faithfulness) -> None:
     """ERASER's comprehensiveness and sufficiency per method and k, as a chart and a table."""
-    st.subheader("ERASER: comprehensiveness and sufficiency", divider="gray")
+    st.subheader(tr("ERASER: comprehensiveness and sufficiency"), divider="gray")
     if result.eraser is None:
         st.info(md(eraser.TOO_SHORT))
         return
@@ -125,9 +139,15 @@ def eraser_scores(result: Faithfulness) -> None:
     chart(faithfulness_plots.eraser_chart(result.eraser), "eraser",
           lambda: export.safe_csv(table), key="eraser")  # fmt: skip
     st.caption(
-        "DeYoung et al. 2020. Comprehensiveness = p − p(without the method's top k% tokens): "
-        "high when those tokens were needed. Sufficiency = p − p(with only them): low when they "
-        f"suffice alone. AOPC = the mean over k. {md(result.eraser.note())}"
+        tr(
+            "DeYoung et al. 2020. Comprehensiveness = p − p(without the method's top "
+            "k% tokens): high when those tokens were needed. Sufficiency = p − "
+            "p(with only them): low when they suffice alone. AOPC = the mean over k. "
+            "{note}",
+            note=md(result.eraser.note()),
+        )
     )
-    with st.expander("ERASER table"):
-        st.dataframe(table, hide_index=True, column_config=ERASER_COLUMNS, key="eraser_table")
+    with st.expander(tr("ERASER table")):
+        st.dataframe(
+            table, hide_index=True, column_config=tr_columns(ERASER_COLUMNS), key="eraser_table"
+        )

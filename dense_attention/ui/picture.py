@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from ..core.i18n import N_, tr
 from ..data import images
 from ..data.builtin import DATASETS
 from ..figures import image_plots, trace_plots
@@ -23,8 +24,8 @@ from .styles import md
 from .unfamiliar import unfamiliar_caution
 from .verdicts import badge
 
-EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, "Demo photo", "Upload"
-DATASET_SOURCE = "From the dataset view"  # a test picture opened on the dataset page
+EXAMPLE, PHOTO, UPLOAD = EXAMPLE_SOURCE, N_("Demo photo"), N_("Upload")
+DATASET_SOURCE = N_("From the dataset view")  # a test picture opened on the dataset page
 N_EXAMPLES = 20  # test-set examples offered: two of each class for 10 classes
 
 
@@ -38,7 +39,10 @@ def _examples(meta: dict[str, Any]) -> list[images.Example]:
     """The model's held-out pictures: kept with it (an upload), else read from its dataset."""
     if meta.get("held_out"):
         return meta["held_out"]
-    with friendly_errors(), st.spinner(f"Reading the {md(meta['dataset'])} test split…"):
+    with (
+        friendly_errors(),
+        st.spinner(tr("Reading the {meta} test split…", meta=md(meta["dataset"]))),
+    ):
         return images.test_examples(
             meta["dataset"], N_EXAMPLES, seed=meta.get("split_seed", 0), limit=meta.get("limit")
         )
@@ -50,12 +54,17 @@ def _test_example(meta: dict[str, Any]) -> Picked:
     if st.session_state.get(state.IMAGE_EXAMPLE) not in range(len(examples)):  # e.g. a link's
         st.session_state.pop(state.IMAGE_EXAMPLE, None)
     k = st.selectbox(
-        "Test-set example",
+        tr("Test-set example"),
         range(len(examples)),
         format_func=lambda k: f"#{k + 1} · {md(examples[k].label)}",
         key=state.IMAGE_EXAMPLE,
     )
-    st.caption(f"From the test split of {md(dataset)}: the model never saw these in training.")
+    st.caption(
+        tr(
+            "From the test split of {dataset}: the model never saw these in training.",
+            dataset=md(dataset),
+        )
+    )
     share_view(example=k + 1)  # 1-based, in the page's link
     return Picked(examples[k].image, EXAMPLE, examples[k].label)
 
@@ -63,18 +72,21 @@ def _test_example(meta: dict[str, Any]) -> Picked:
 def _upload() -> Picked:
     limit_mb = images.MAX_UPLOAD_BYTES // 2**20
     file = st.file_uploader(
-        "Upload a picture",
+        tr("Upload a picture"),
         type=list(images.UPLOAD_TYPES),
         max_upload_size=limit_mb,
         key=state.IMAGE_FILE,
-        help=f"Up to {limit_mb} MB.",
+        help=tr("Up to {limit_mb} MB.", limit_mb=limit_mb),
     )
     st.caption(
-        f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb} MB. "
-        "Large pictures are shrunk; the model only ever sees a few pixels."
+        tr(
+            "PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb} MB. Large "
+            "pictures are shrunk; the model only ever sees a few pixels.",
+            limit_mb=limit_mb,
+        )
     )
     if file is None:
-        st.info("Upload a picture to see it go through the model.", icon=":material/upload:")
+        st.info(tr("Upload a picture to see it go through the model."), icon=":material/upload:")
         st.stop()
     # decoded once per file (a 40 MP photo takes ~0.5 s)
     return Picked(read_once(file, state.IMAGE_UPLOADED, images.upload_to_image), UPLOAD, None)
@@ -89,18 +101,26 @@ def pick_image(meta: dict[str, Any]) -> Picked:
     sources = [DATASET_SOURCE, *sources] if opened else sources
     if st.session_state.get(state.IMAGE_SOURCE) not in sources:  # e.g. a link's, for a photo
         st.session_state.pop(state.IMAGE_SOURCE, None)
-    source = st.radio("Picture", sources, horizontal=True, key=state.IMAGE_SOURCE, format_func=md)
+    source = st.radio(
+        tr("Picture"),
+        sources,
+        horizontal=True,
+        key=state.IMAGE_SOURCE,
+        format_func=lambda v: md(tr(v)),
+    )
     if source == EXAMPLE:
         return _test_example(meta)
     share_view(example=None)
     if source == DATASET_SOURCE:
-        st.caption(f"**{md(opened[0])}**: opened from the dataset page, true class "
-                   f"**{md(opened[2])}**.")  # fmt: skip
+        st.caption(tr(
+            "**{opened}**: opened from the dataset page, true class **{opened2}**.",
+            opened=md(opened[0]), opened2=md(opened[2]),
+        ))  # fmt: skip
         return Picked(opened[1], EXAMPLE, opened[2])
     if source == PHOTO:
         photos = images.demo_images()
-        name = st.selectbox("Demo photo", list(photos), key=state.IMAGE_PHOTO)
-        st.caption("Photos bundled with scikit-image and scikit-learn.")
+        name = st.selectbox(tr("Demo photo"), list(photos), key=state.IMAGE_PHOTO)
+        st.caption(tr("Photos bundled with scikit-image and scikit-learn."))
         return Picked(photos[name], PHOTO, None)
     return _upload()
 
@@ -111,10 +131,14 @@ def photo_caution(picked: Picked, model: Classifier, meta: dict[str, Any]) -> No
         return
     cfg = model.config.image
     st.info(
-        f"This model was trained on **{md(meta.get('dataset', 'small images'))}**, "
-        f"{cfg.size}×{cfg.size} {'gray' if cfg.channels == 1 else 'colour'} pictures. A photo "
-        "shrunk to that size looks nothing like them, so its prediction is for exploring how "
-        "attention works, not a meaningful label.",
+        tr(
+            "This model was trained on **{get}**, {size}×{size} {value} pictures. A "
+            "photo shrunk to that size looks nothing like them, so its prediction is "
+            "for exploring how attention works, not a meaningful label.",
+            get=md(meta.get("dataset", "small images")),
+            size=cfg.size,
+            value="gray" if cfg.channels == 1 else "colour",
+        ),
         icon=":material/science:",
     )
 
@@ -125,18 +149,26 @@ def what_the_model_sees(
     """The picture, the model's shrunk input cut into patches, and the prediction."""
     model = settings.model
     cfg, trace, tokens = model.config.image, explanation.trace, list(explanation.tokens)
-    st.header("What the model sees", divider="blue")
+    st.header(tr("What the model sees"), divider="blue")
     original, seen = st.columns(2)
     with original:
         width, height = picked.image.size
         if max(width, height) > cfg.size:
-            st.image(picked.image, caption=f"The picture, {width}×{height}", width=300)
+            st.image(
+                picked.image,
+                caption=tr("The picture, {width}×{height}", width=width, height=height),
+                width=300,
+            )
         else:
-            st.caption(f"The picture is {width}×{height} pixels.")
+            st.caption(tr("The picture is {width}×{height} pixels.", width=width, height=height))
         for note in images.input_notes(picked.image, model):
             st.caption(note)
     with seen:
-        title = f"The {cfg.size}×{cfg.size} input, cut into {cfg.num_patches} patches"
+        title = tr(
+            "The {size}×{size} input, cut into {num_patches} patches",
+            size=cfg.size,
+            num_patches=cfg.num_patches,
+        )
         grid = cached(image_plots.image_with_grid, pixels, cfg.patch, tokens, title)
         st.plotly_chart(grid, width="stretch", key="image_grid")
     verdict, chart = st.columns([1, 2])
@@ -145,7 +177,7 @@ def what_the_model_sees(
         badge(settings, picked.image)
         unfamiliar_caution(settings, picked.image)
         if picked.label is not None:
-            st.markdown(f"True label: **{md(picked.label)}**")
+            st.markdown(tr("True label: **{label}**", label=md(picked.label)))
     with chart:
         probs = cached(
             trace_plots.probs_bar, trace.probs[0], list(explanation.classes), trace.logits[0]

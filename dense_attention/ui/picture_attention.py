@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from ..core.i18n import tr
 from ..figures import export, image_plots
 from ..inputs.classifier import Classifier, Explanation
 from . import state
@@ -33,12 +34,14 @@ def query_patch(tokens: list[str]) -> int:
     st.session_state[state.CELL_I], st.session_state[state.CELL_J] = i, j
     st.session_state[state.IMAGE_QUERY] = i
     return st.selectbox(
-        "Query patch i",
+        tr("Query patch i"),
         range(len(tokens)),
         format_func=lambda k: f"{k + 1} · {md(tokens[k])}",
         key=state.IMAGE_QUERY,
         on_change=_query_to_cell,
-        help="Also set by the query token i of the formula panel below, or a click on its matrix.",
+        help=tr(
+            "Also set by the query token i of the formula panel below, or a click on its matrix.",
+        ),
         width=320,
     )
 
@@ -47,23 +50,26 @@ def attention_on_picture(model: Classifier, explanation: Explanation, pixels: np
     """α on the picture (left) and the attention row of the chosen query patch (right)."""
     trace, tokens = explanation.trace, list(explanation.tokens)
     boxes = model.encoder.patch_boxes()
-    st.header("Attention on the picture", divider="blue")
+    st.header(tr("Attention on the picture"), divider="blue")
     i = query_patch(tokens)
     left, right = st.columns(2)
     with left:
         alpha = trace.alpha[0]
-        title = "Pooling weights α<sub>i</sub> on the picture"
+        title = tr("Pooling weights α<sub>i</sub> on the picture")
         overlay = cached(image_plots.patch_overlay, pixels, alpha, boxes, title, tokens, name="α")
         st.plotly_chart(overlay, width="stretch", key="image_alpha_overlay")
-        st.caption("How much each patch counts in the pooled vector c: the redder, the more.")
+        st.caption(tr("How much each patch counts in the pooled vector c: the redder, the more."))
         csv = lambda: _weights_csv(alpha, tokens, "alpha")  # noqa: E731 - made when clicked
         export_buttons(overlay, "alpha_overlay", csv, "image_alpha_export")
     with right:
         row = cached(image_plots.patch_attention_row, pixels, trace.attn[0], boxes, i, tokens)
         st.plotly_chart(row, width="stretch", key="image_row_overlay")
         st.caption(
-            f"Row {i + 1} of the attention matrix: how patch {i + 1} (outlined) spreads its "
-            "attention over all the patches; the weights sum to 1."
+            tr(
+                "Row {value} of the attention matrix: how patch {value} (outlined) "
+                "spreads its attention over all the patches; the weights sum to 1.",
+                value=i + 1,
+            )
         )
         csv = lambda: _weights_csv(trace.attn[0, i], tokens, f"a_{i + 1}j")  # noqa: E731
         export_buttons(row, f"attention_row_{i + 1}", csv, "image_row_export")
@@ -72,8 +78,12 @@ def attention_on_picture(model: Classifier, explanation: Explanation, pixels: np
 def patch_features(model: Classifier) -> str:
     """One sentence on what x_i holds for this image model (under the input step)."""
     cfg = model.config.image
-    kind = "gray levels" if cfg.channels == 1 else "colour values"
-    return (
-        f"Here x_i holds the {cfg.patch_dim} {kind} of patch i ({cfg.patch}×{cfg.patch} pixels) "
-        f"and {cfg.pos_dim} numbers for its position."
+    kind = tr("gray levels") if cfg.channels == 1 else tr("colour values")
+    return tr(
+        "Here x_i holds the {patch_dim} {kind} of patch i ({patch}×{patch} "
+        "pixels) and {pos_dim} numbers for its position.",
+        patch_dim=cfg.patch_dim,
+        kind=kind,
+        patch=cfg.patch,
+        pos_dim=cfg.pos_dim,
     )

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..core.config import ModelConfig
+from ..core.i18n import tr
 from ..explain import formulas, words
 from ..explain.questions import Question
 from ..explain.verdict import Verdict
@@ -41,14 +42,18 @@ def notes(view: SlideView, question: Question | None = None) -> list[str]:
     slide, explanation, config = view.slide, view.explanation, view.config
     said = [
         speaker_note(slide, config, view.inputs),
-        f"**On screen:** {md(on_screen(slide, explanation, config))}",
+        tr("**On screen:** {on_screen}", on_screen=md(on_screen(slide, explanation, config))),
     ]
     if slide.figure == "probs" and view.found is not None:
-        said.append(f"**Does attention decide?** {md(view.found.text)}")
+        said.append(tr("**Does attention decide?** {text}", text=md(view.found.text)))
     if question is not None:
         said.append(
-            f"**Question:** {md(question.prompt)} **Answer:** {md(question.right)}. "
-            f"{md(question.reveal)}"
+            tr(
+                "**Question:** {prompt} **Answer:** {right}. {reveal}",
+                prompt=md(question.prompt),
+                right=md(question.right),
+                reveal=md(question.reveal),
+            )
         )
     return said
 
@@ -80,13 +85,13 @@ def presenter_slide(
         chart = _smaller(figures[slide.figure], NOW_CHART_PX)
         st.plotly_chart(chart, width="stretch", key=f"presenter_now_{slide.key}")
     with side, st.container(key=f"presenter_notes_{slide.key}"):
-        st.markdown("**Speaker notes**")
+        st.markdown(tr("**Speaker notes**"))
         for paragraph in notes(view, question):
             st.markdown(paragraph)
     with side:
         if following is None:
-            st.markdown("**Next:** nothing, this is the last slide.")
+            st.markdown(tr("**Next:** nothing, this is the last slide."))
             return
-        st.markdown(f"**Next: {md(slide_title(following, config))}**")
+        st.markdown(tr("**Next: {slide_title}**", slide_title=md(slide_title(following, config))))
         chart = _smaller(figures[following.figure], NEXT_CHART_PX)
         st.plotly_chart(chart, width="stretch", key=f"presenter_next_{slide.key}")

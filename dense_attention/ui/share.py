@@ -7,13 +7,14 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.i18n import N_, tr
 from . import browser, lesson, live, state
 from .cache import checkpoints
 from .styles import md
 
 SHARED_TEXT_MAX = 1000  # longer sentences stay out of the URL (browsers cut long URLs)
 PICTURE_NAME_MAX = 100  # a longer picture name in a link is ignored
-EXAMPLE_SOURCE = "Test-set example"  # the Image page's source radio value for a test example
+EXAMPLE_SOURCE = N_("Test-set example")  # the Image page's source radio value for a test example
 
 
 def _param(name: str) -> str | None:
@@ -37,7 +38,7 @@ def slide_in_url() -> int | None:
     return _slide(st.query_params.get("slide"))
 
 
-OTHER_BROWSER = (
+OTHER_BROWSER = N_(
     "This link names a model trained in another browser ({name}); it is not in this one, so "
     "the page shows another model. Ask for its checkpoint ZIP and load it on the Train page."
 )
@@ -61,7 +62,7 @@ def _restore_model() -> None:
     kind = _link_kind(model)
     if kind is None:
         if model is not None and model.endswith(browser.USER_SUFFIX):
-            st.warning(OTHER_BROWSER.format(name=md(model)), icon=":material/link_off:")
+            st.warning(tr(OTHER_BROWSER, name=md(model)), icon=":material/link_off:")
         return
     picks = st.session_state.setdefault(state.SELECTED_MODEL, {})
     picks[kind] = picks["any"] = model
@@ -73,8 +74,11 @@ def _restore_model() -> None:
     ]
     if ignored:
         st.warning(
-            f"This link's {', '.join(ignored)} is not a value the sidebar offers: the model's "
-            "trained value is used instead.",
+            tr(
+                "This link's {join} is not a value the sidebar offers: the model's "
+                "trained value is used instead.",
+                join=", ".join(ignored),
+            ),
             icon=":material/tune:",
         )
 

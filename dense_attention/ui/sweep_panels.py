@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..core.i18n import N_, tr
 from ..figures import export, heatmaps, trace_plots, training_plots
 from ..server import jobs
 from ..training.tune import TuneResult, trials_table
 from .cache import cached
 from .charts import chart
+from .language import tr_columns
 from .styles import md
 
 SWEEP_COLUMNS = {
-    "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
-    "val_accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
-    "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
-    "attention_entropy": st.column_config.NumberColumn("entropy (nats)", format="%.2f"),
-    "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn(N_("test accuracy"), format="percent"),
+    "val_accuracy": st.column_config.NumberColumn(N_("val accuracy"), format="percent"),
+    "train_seconds": st.column_config.NumberColumn(N_("train s"), format="%.1f"),
+    "attention_entropy": st.column_config.NumberColumn(N_("entropy (nats)"), format="%.2f"),
+    "test_loss": st.column_config.NumberColumn(N_("test loss"), format="%.3f"),
 }
 FIRST_COLUMNS = ("similarity", "val_accuracy", "test_accuracy")  # what picks, then what measures
 
@@ -25,9 +27,12 @@ def _sweep_probe_grid(job: jobs.Job) -> None:
     """The same test example's attention under each trained model, three to a row."""
     result = job.result
     st.markdown(
-        f"**The same test example** (#{result.probe_index}, true class "
-        f"{md(result.probe_label)}) under each trained model, its prediction "
-        "✓ right or ✗ wrong:"
+        tr(
+            "**The same test example** (#{probe_index}, true class {probe_label}) "
+            "under each trained model, its prediction ✓ right or ✗ wrong:",
+            probe_index=result.probe_index,
+            probe_label=md(result.probe_label),
+        )
     )
     columns = st.columns(3)
     for k, run in enumerate(result.runs):
@@ -50,27 +55,40 @@ def sweep_progress(job: jobs.Job) -> None:
             st.plotly_chart(fig, width="stretch", key=f"sweep_curves_{job.id}")
         return
     if not result.runs:
-        st.warning("The sweep stopped before any run finished.", icon=":material/stop:")
+        st.warning(tr("The sweep stopped before any run finished."), icon=":material/stop:")
         return
     table = result.table()
     best = result.best()
     st.success(
-        f"Best on {md(result.dataset)}, by validation accuracy: **{best.similarity}** with "
-        f"{best.val_accuracy:.1%} validation accuracy; its test accuracy is "
-        f"{best.test_accuracy:.1%} (same seed, split and budget for all).",
+        tr(
+            "Best on {dataset}, by validation accuracy: **{similarity}** with "
+            "{val_accuracy:.1%} validation accuracy; its test accuracy is "
+            "{test_accuracy:.1%} (same seed, split and budget for all).",
+            dataset=md(result.dataset),
+            similarity=best.similarity,
+            val_accuracy=best.val_accuracy,
+            test_accuracy=best.test_accuracy,
+        ),
         icon=":material/emoji_events:",
     )
     st.dataframe(
-        table, hide_index=True, key=f"sweep_table_{job.id}", column_config=SWEEP_COLUMNS,
+        table, hide_index=True, key=f"sweep_table_{job.id}",
+        column_config=tr_columns(SWEEP_COLUMNS),
         column_order=[*FIRST_COLUMNS, *(c for c in table.columns if c not in FIRST_COLUMNS)],
     )  # fmt: skip
     st.caption(
-        "The best is picked on the validation split; the test split only measures it (picking "
-        "by test accuracy would make that number optimistic)."
+        tr(
+            "The best is picked on the validation split; the test split only "
+            "measures it (picking by test accuracy would make that number "
+            "optimistic).",
+        )
     )
     st.caption(
-        f"Attention entropy: 0 = each token attends to one other; "
-        f"{result.uniform_entropy:.2f} (log n) = uniform."
+        tr(
+            "Attention entropy: 0 = each token attends to one other; "
+            "{uniform_entropy:.2f} (log n) = uniform.",
+            uniform_entropy=result.uniform_entropy,
+        )
     )
     csv = lambda: export.safe_csv(table)  # noqa: E731 - made only when clicked
     chart(training_plots.sweep_chart(table), "sweep", csv, key=f"sweep_{job.id}")
@@ -80,7 +98,7 @@ def sweep_progress(job: jobs.Job) -> None:
 def _beaten(result: TuneResult) -> str:
     """What the best trial beat, on the same validation split ("" when nothing was measured)."""
     beaten = [f"{name} {value:.1%}" for name, value in result.references()]
-    return f" It beats {', '.join(beaten)} (validation)." if beaten else ""
+    return tr(" It beats {join} (validation).", join=", ".join(beaten)) if beaten else ""
 
 
 def tune_progress(job: jobs.Job) -> None:
@@ -91,19 +109,23 @@ def tune_progress(job: jobs.Job) -> None:
         st.plotly_chart(
             training_plots.tune_history(table), width="stretch", key=f"tune_plot_{job.id}"
         )
-        value = st.column_config.NumberColumn("val accuracy", format="percent")
+        value = st.column_config.NumberColumn(tr("val accuracy"), format="percent")
         st.dataframe(
             table, hide_index=True, key=f"tune_table_{job.id}", column_config={"value": value}
         )
     result = job.result
     if result is not None and result.best_number is None:
-        st.warning("No trial completed: raise the number of trials.", icon=":material/warning:")
+        st.warning(tr("No trial completed: raise the number of trials."), icon=":material/warning:")
     elif result is not None:
         params = ", ".join(
             f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
             for k, v in result.best_params.items()
         )
-        best = f"Best: trial {result.best_number}, validation accuracy {result.best_value:.1%}."
+        best = tr(
+            "Best: trial {best_number}, validation accuracy {best_value:.1%}.",
+            best_number=result.best_number,
+            best_value=result.best_value,
+        )
         if result.shortfall():  # not a better model: said first, and no trophy
             st.warning(md(result.shortfall()), icon=":material/warning:")
             st.info(f"{best} {md(params)}", icon=":material/info:")

@@ -7,11 +7,20 @@ import time
 
 import streamlit as st
 
+from ..core.i18n import tr, use_language
 from ..server import jobs, work
 from ..training.estimate import Pace, estimate_training
 from . import browser
 from .errors import friendly_errors
 from .state import TRAIN_ESTIMATE as ESTIMATE
+
+
+def training(job: jobs.Job) -> bool:
+    """Whether `job` is in its training phase ("Training: epoch 3 of 10"), in either language:
+    the worker writes its phase in the session's language (server.executor.in_language)."""
+    with use_language("en"):
+        english = tr("Training")
+    return job.phase.startswith((english, tr("Training")))
 
 
 def _running(slot: jobs.JobKind) -> bool:
@@ -24,7 +33,7 @@ def _duration(seconds: float) -> str:
     if seconds < 10:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    return tr("{minutes} min {rest} s", minutes=minutes, rest=rest) if minutes else f"{rest} s"
 
 
 def _fingerprint(request: work.TrainRequest) -> str:
@@ -39,8 +48,8 @@ def time_estimate(request: work.TrainRequest) -> None:
     if _running(jobs.JobKind.TRAIN):
         return
     fingerprint = _fingerprint(request)
-    if st.button("Estimate the time", icon=":material/timer:", key=f"{ESTIMATE}_button"):
-        with st.spinner("Timing a few training steps…"), friendly_errors(stop=False):
+    if st.button(tr("Estimate the time"), icon=":material/timer:", key=f"{ESTIMATE}_button"):
+        with st.spinner(tr("Timing a few training steps…")), friendly_errors(stop=False):
             ds = request.data.load()
             found = estimate_training(ds, request.model_options, request.train_config)
             st.session_state[ESTIMATE] = (fingerprint, found)
@@ -48,11 +57,21 @@ def time_estimate(request: work.TrainRequest) -> None:
     if saved is None or saved[0] != fingerprint:
         return
     found = saved[1]
-    encode = f" (encoding {_duration(found.encode_seconds)})" if found.encode_seconds > 1 else ""
+    encode = (
+        tr(" (encoding {duration})", duration=_duration(found.encode_seconds))
+        if found.encode_seconds > 1
+        else ""
+    )
     st.caption(
-        f"Estimate: about **{_duration(found.seconds)}** for all {found.epochs} epochs{encode}, "
-        f"{_duration(found.epoch_seconds)} an epoch, timed on a few steps on this machine just "
-        "now; early stopping may end sooner, and other work on the machine slows it."
+        tr(
+            "Estimate: about **{duration}** for all {epochs} epochs{encode}, "
+            "{duration2} an epoch, timed on a few steps on this machine just now; "
+            "early stopping may end sooner, and other work on the machine slows it.",
+            duration=_duration(found.seconds),
+            epochs=found.epochs,
+            encode=encode,
+            duration2=_duration(found.epoch_seconds),
+        )
     )
 
 
@@ -60,7 +79,7 @@ def seconds_left(job: jobs.Job) -> tuple[float, float] | None:
     """(seconds training so far, seconds left at its pace): a Pace per job and browser, fed the
     job's progress and its last epoch's time; None outside the training phase or before any
     progress."""
-    if not job.phase.startswith("Training"):
+    if not training(job):
         return None
     pace = st.session_state.setdefault(f"{ESTIMATE}_pace_{job.id}", Pace())
     history = list(job.history)
@@ -74,6 +93,10 @@ def eta(job: jobs.Job) -> None:
         return
     spent, left = times
     st.caption(
-        f"{_duration(spent)} training so far · about **{_duration(left)} left** at this "
-        "pace (at most: early stopping may end it sooner)"
+        tr(
+            "{duration} training so far · about **{duration2} left** at this pace "
+            "(at most: early stopping may end it sooner)",
+            duration=_duration(spent),
+            duration2=_duration(left),
+        )
     )

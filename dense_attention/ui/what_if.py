@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from ..core.i18n import tr
 from ..explain import drag, faithfulness, study, verdict
 from ..explain.faithfulness import Faithfulness
 from ..server import metrics
@@ -46,19 +47,19 @@ def _what_if_controls(
     (token, α) once the slider was moved, and every real token's α before the drag (or None)."""
     names = _token_names(result)
     knocked = st.multiselect(
-        "Knock out tokens", range(len(names)), format_func=names.__getitem__,
+        tr("Knock out tokens"), range(len(names)), format_func=names.__getitem__,
         key=state.WHATIF_KNOCKED,
     )  # fmt: skip
     left, right = st.columns(2)
     token = left.selectbox(
-        "Drag the α of", [None, *range(len(names))], key=state.WHATIF_TOKEN,
-        format_func=lambda k: "(no token: α as computed)" if k is None else names[k],
+        tr("Drag the α of"), [None, *range(len(names))], key=state.WHATIF_TOKEN,
+        format_func=lambda k: tr("(no token: α as computed)") if k is None else names[k],
     )  # fmt: skip
     with right:
         if token is None or token in knocked:
             st.slider("α", 0.0, 1.0, 0.0, 0.01, disabled=True, key=state.WHATIF_ALPHA_OFF)
             if token is not None:
-                st.caption("This token is knocked out: it has no α to drag.")
+                st.caption(tr("This token is knocked out: it has no α to drag."))
             return list(knocked), None, None
         own = drag.pooling_weights(
             settings.model, features(settings, item), knocked, settings.overrides
@@ -80,16 +81,17 @@ def _renormalised(
         mask[0, knocked] = False
         after = drag.dragged_alpha(torch.from_numpy(before)[None], *alpha, mask)[0].numpy()
     names = _token_names(result)
-    return pd.DataFrame({"token": names, "α as computed": before, "α after the drag": after})
+    columns = {"token": names, tr("α as computed"): before, tr("α after the drag"): after}
+    return pd.DataFrame(columns)
 
 
 def what_if(settings: Settings, item: Any, result: Faithfulness) -> None:
     """Knock tokens out or drag one token's α (from its own value; the others' renormalised
     weights shown), and see the output move; nothing moves until a control does."""
-    st.subheader("What if…", divider="gray")
+    st.subheader(tr("What if…"), divider="gray")
     knocked, alpha, before = _what_if_controls(settings, item, result)
     if not knocked and before is None:
-        st.caption("Pick a token to knock out, or one whose α to drag, to see the output move.")
+        st.caption(tr("Pick a token to knock out, or one whose α to drag, to see the output move."))
         return
     with friendly_errors(stop=False):
         probs = verdict.what_if(
@@ -102,21 +104,26 @@ def what_if(settings: Settings, item: Any, result: Faithfulness) -> None:
                 table, hide_index=True, key=state.WHATIF_WEIGHTS,
                 column_config={
                     name: st.column_config.NumberColumn(name, format="%.3f")
-                    for name in ("α as computed", "α after the drag")
+                    for name in (tr("α as computed"), tr("α after the drag"))
                 },
             )  # fmt: skip
             if alpha is None:
-                st.caption("Move the slider: the other tokens' α then share what is left.")
+                st.caption(tr("Move the slider: the other tokens' α then share what is left."))
 
 
 def _outcome(result: Faithfulness, probs: np.ndarray) -> str:
     """ "The prediction stays/flips to ...; p(class) before → after" (class names escaped)."""
     new, old = int(probs.argmax()), result.predicted
-    moved = "flips to" if new != old else "stays"
-    return (
-        f"The prediction {moved} **{md(result.classes[new])}** ({float(probs[new]):.1%}); "
-        f"p({md(result.classes[old])}) {float(result.probs[old]):.1%} → "
-        f"**{float(probs[old]):.1%}**."
+    moved = tr("flips to") if new != old else tr("stays")
+    return tr(
+        "The prediction {moved} **{classes}** ({probs:.1%}); p({classes2}) "
+        "{probs2:.1%} → **{probs3:.1%}**.",
+        moved=moved,
+        classes=md(result.classes[new]),
+        probs=float(probs[new]),
+        classes2=md(result.classes[old]),
+        probs2=float(result.probs[old]),
+        probs3=float(probs[old]),
     )
 
 
@@ -128,11 +135,16 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
     job = browser.workspace().jobs.get(JobKind.TRAIN)
     trained = job.result if job is not None else None
     if not isinstance(trained, metrics.TrainedModel) or trained.model is not settings.model:
-        st.caption("Measured for the shipped models and for the model this browser trained last.")
+        st.caption(
+            tr("Measured for the shipped models and for the model this browser trained last.")
+        )
         return None
-    if not st.button(f"Measure on {STUDY_EXAMPLES} test examples", key="matters_study"):
+    if not st.button(
+        tr("Measure on {STUDY_EXAMPLES} test examples", STUDY_EXAMPLES=STUDY_EXAMPLES),
+        key="matters_study",
+    ):
         return None
-    bar = st.progress(0.0, text="Analysing test examples…")
+    bar = st.progress(0.0, text=tr("Analysing test examples…"))
     with friendly_errors(stop=False):
         test = job.request.data.load().test
         results = study.study(
@@ -146,20 +158,20 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
 
 def dataset_level(settings: Settings) -> None:
     """Flip rate and mean |Δp| of each ablation over the test split."""
-    st.subheader("Over the whole test split", divider="gray")
+    st.subheader(tr("Over the whole test split"), divider="gray")
     info = checkpoints().get(settings.model_name)
     if info is not None:
         block = faithfulness.stored_block(info.path)
-        note = "as trained (live settings not applied), precomputed by the faithfulness CLI"
+        note = tr("as trained (live settings not applied), precomputed by the faithfulness CLI")
     else:
-        block, note = _session_study(settings), "under the live settings"
+        block, note = _session_study(settings), tr("under the live settings")
     if not block:
         return
     st.dataframe(
         verdict.dataset_table(block, settings.trained), hide_index=True, key="matters_dataset",
         column_config={
-            "flip_rate": st.column_config.NumberColumn("flip rate", format="percent"),
-            "mean_abs_delta_p": st.column_config.NumberColumn("mean |Δp|", format="%.3f"),
+            "flip_rate": st.column_config.NumberColumn(tr("flip rate"), format="percent"),
+            "mean_abs_delta_p": st.column_config.NumberColumn(tr("mean |Δp|"), format="%.3f"),
         },
     )  # fmt: skip
-    st.caption(f"{block.get('examples', '?')} test examples, {note}.")
+    st.caption(tr("{get} test examples, {note}.", get=block.get("examples", "?"), note=note))
