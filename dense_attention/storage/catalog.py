@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import SIMILARITY_NAMES
+from ..core.i18n import tr
 from . import checkpoint
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "VARIANTS_DIR",
     "CheckpointInfo",
     "checkpoint_root",
+    "describe",
     "discover_checkpoints",
     "examples_for",
     "folder_stamps",
@@ -54,7 +56,17 @@ class CheckpointInfo:
     path: Path
     kind: str  # text | image
     stamp: int  # modification time of its files (ns): a rewritten checkpoint reloads
-    summary: str  # e.g. "bbc-topics · test accuracy 97.1%"
+    summary: str  # e.g. "bbc-topics · test accuracy 97.1%" (English; shown through describe)
+    dataset: str = ""  # what it was trained on (the summary's first part)
+    accuracy: float | None = None  # its test accuracy, when its metadata has one
+
+
+def describe(info: CheckpointInfo) -> str:
+    """The summary in the current language: the dataset and, when known, the test accuracy."""
+    if info.accuracy is None:
+        return info.summary
+    return tr("{dataset} · test accuracy {accuracy:.1%}", dataset=info.dataset,
+              accuracy=info.accuracy)  # fmt: skip
 
 
 def stamp(folder: Path) -> int:
@@ -84,7 +96,9 @@ def _info(folder: Path) -> CheckpointInfo | None:
     if isinstance(accuracy, int | float):
         summary += f" · test accuracy {accuracy:.1%}"
     kind = "text" if config.get("text") else "image"
-    return CheckpointInfo(folder.name, folder, kind, stamp(folder), summary)
+    known = float(accuracy) if isinstance(accuracy, int | float) else None
+    dataset = str(meta.get("dataset") or folder.name)
+    return CheckpointInfo(folder.name, folder, kind, stamp(folder), summary, dataset, known)
 
 
 def discover_checkpoints(root: Path) -> dict[str, CheckpointInfo]:

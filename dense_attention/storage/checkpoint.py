@@ -21,6 +21,7 @@ from torch import nn
 
 from ..core.config import ConfigError, ModelConfig
 from ..core.errors import DenseAttentionError
+from ..core.i18n import tr
 from ..core.model import DenseAttention, weight_count
 from ..data.archive import (
     NOT_A_ZIP,
@@ -84,7 +85,9 @@ def save(directory: str | Path, model: nn.Module, metadata: dict[str, Any] | Non
     """Write `model` to `directory` as config.json + model.safetensors, each atomically."""
     kind = type(model).__name__
     if kind not in MODEL_KINDS:
-        raise CheckpointError(f"cannot save a {kind}; known kinds: {', '.join(MODEL_KINDS)}")
+        raise CheckpointError(
+            tr("cannot save a {kind}; known kinds: {join}", kind=kind, join=", ".join(MODEL_KINDS))
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -104,21 +107,36 @@ def read_header(directory: str | Path) -> dict[str, Any]:
     """The parsed and checked config.json of a checkpoint folder."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing: not a checkpoint folder")
+        raise CheckpointError(tr("{path} is missing: not a checkpoint folder", path=path))
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:  # e.g. no permission to read it
-        raise CheckpointError(f"{path} cannot be read: {err}") from err
+        raise CheckpointError(tr("{path} cannot be read: {err}", path=path, err=err)) from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON: {err}") from err
+        raise CheckpointError(tr("{path} is not valid JSON: {err}", path=path, err=err)) from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a Dense Attention Lab checkpoint ({FORMAT})")
+        raise CheckpointError(
+            tr(
+                "{path} is not a Dense Attention Lab checkpoint ({FORMAT})",
+                path=path,
+                FORMAT=FORMAT,
+            )
+        )
     if header.get("version") != VERSION:
-        raise CheckpointError(f"{path} has version {header.get('version')!r}; expected {VERSION}")
+        raise CheckpointError(
+            tr(
+                "{path} has version {get!r}; expected {VERSION}",
+                path=path,
+                get=header.get("version"),
+                VERSION=VERSION,
+            )
+        )
     if header.get("kind") not in MODEL_KINDS:
-        raise CheckpointError(f"{path} holds an unknown model kind {header.get('kind')!r}")
+        raise CheckpointError(
+            tr("{path} holds an unknown model kind {get!r}", path=path, get=header.get("kind"))
+        )
     if not isinstance(header.get("metadata", {}), dict):
-        raise CheckpointError(f"{path}: metadata must be a JSON object")
+        raise CheckpointError(tr("{path}: metadata must be a JSON object", path=path))
     return header
 
 
@@ -128,13 +146,17 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing")
+        raise CheckpointError(tr("{path} is missing", path=path))
     if path.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise CheckpointError(f"{path} is larger than {MAX_WEIGHTS_BYTES // 2**20} MB")
+        raise CheckpointError(
+            tr("{path} is larger than {value} MB", path=path, value=MAX_WEIGHTS_BYTES // 2**20)
+        )
     try:
         return load_safetensors(path.read_bytes())
     except (SafetensorError, ValueError, RuntimeError, OSError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+        raise CheckpointError(
+            tr("{path} is not a readable safetensors file: {err}", path=path, err=err)
+        ) from err
 
 
 def _fit(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -154,7 +176,9 @@ def _fit(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None
     ]
     problems = [p for p in problems if p]
     if problems:
-        raise CheckpointError(f"{path} does not fit its config: {' | '.join(problems)}")
+        raise CheckpointError(
+            tr("{path} does not fit its config: {join}", path=path, join=" | ".join(problems))
+        )
     model.load_state_dict({k: t.to(expected[k].dtype) for k, t in tensors.items()})
 
 
@@ -177,8 +201,13 @@ def _check_size(config: Any, path: Path) -> None:
     size = count * 4
     if size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(
-            f"{path}: this config describes a model of {size / 2**20:,.0f} MiB, over the "
-            f"{MAX_WEIGHTS_BYTES // 2**20} MiB limit"
+            tr(
+                "{path}: this config describes a model of {value:,.0f} MiB, over the "
+                "{value2} MiB limit",
+                path=path,
+                value=size / 2**20,
+                value2=MAX_WEIGHTS_BYTES // 2**20,
+            )
         )
 
 
@@ -190,14 +219,16 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module
     try:
         config = config_from_dict(header.get("config"))
     except ConfigError as err:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from err
+        raise CheckpointError(tr("{value}: {err}", value=directory / CONFIG_FILE, err=err)) from err
     _check_size(config, directory / CONFIG_FILE)
     try:
         model = build(config)
     except EncodingError as err:  # e.g. the MiniLM package an encoder needs is missing
-        raise CheckpointError(f"{directory}: {err}") from err
+        raise CheckpointError(tr("{directory}: {err}", directory=directory, err=err)) from err
     except (RuntimeError, MemoryError) as err:  # e.g. an allocation the machine cannot make
-        raise CheckpointError(f"{directory / CONFIG_FILE}: cannot build this model: {err}") from err
+        raise CheckpointError(
+            tr("{value}: cannot build this model: {err}", value=directory / CONFIG_FILE, err=err)
+        ) from err
     _fit(model, _read_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
     return model.to(device).eval()
 
@@ -261,9 +292,15 @@ def _refuse_pickles(members: list[zipfile.ZipInfo]) -> None:
     pickles = [m.filename for m in members if m.filename.lower().endswith(PICKLE_SUFFIXES)]
     if pickles:
         raise CheckpointError(
-            f"the ZIP holds {pickles[0]}, a pickle (torch.save, .pt, .bin, .pkl...). "
-            "Pickle-based checkpoints are refused: they can run code when loaded; export with "
-            f"safetensors (a Dense Attention Lab checkpoint is {CONFIG_FILE} + {WEIGHTS_FILE})"
+            tr(
+                "the ZIP holds {pickles}, a pickle (torch.save, .pt, .bin, .pkl...). "
+                "Pickle-based checkpoints are refused: they can run code when loaded; "
+                "export with safetensors (a Dense Attention Lab checkpoint is "
+                "{CONFIG_FILE} + {WEIGHTS_FILE})",
+                pickles=pickles[0],
+                CONFIG_FILE=CONFIG_FILE,
+                WEIGHTS_FILE=WEIGHTS_FILE,
+            )
         )
 
 
@@ -286,16 +323,28 @@ def _find_members(members: list[zipfile.ZipInfo]) -> tuple[str, dict[str, zipfil
     with_config = sorted(f for f, found in by_folder.items() if CONFIG_FILE in found)
     if not with_config:
         raise CheckpointError(
-            f"the ZIP has no {CONFIG_FILE} (at its root or in one folder): "
-            "not a Dense Attention Lab checkpoint"
+            tr(
+                "the ZIP has no {CONFIG_FILE} (at its root or in one folder): not a "
+                "Dense Attention Lab checkpoint",
+                CONFIG_FILE=CONFIG_FILE,
+            )
         )
     if len(with_config) > 1 and "" not in with_config:
-        raise CheckpointError(f"the ZIP holds several checkpoints: {', '.join(with_config)}")
+        raise CheckpointError(
+            tr("the ZIP holds several checkpoints: {join}", join=", ".join(with_config))
+        )
     folder = "" if "" in with_config else with_config[0]
     found = by_folder[folder]
     prefix = f"{folder}/" if folder else ""
     if WEIGHTS_FILE not in found:
-        raise CheckpointError(f"the ZIP has {prefix}{CONFIG_FILE} but no {prefix}{WEIGHTS_FILE}")
+        raise CheckpointError(
+            tr(
+                "the ZIP has {prefix}{CONFIG_FILE} but no {prefix}{WEIGHTS_FILE}",
+                prefix=prefix,
+                CONFIG_FILE=CONFIG_FILE,
+                WEIGHTS_FILE=WEIGHTS_FILE,
+            )
+        )
     return prefix, found
 
 
@@ -312,7 +361,9 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: Byte
         ) from err
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as err:
         # RuntimeError: encrypted; NotImplementedError: a compression method zipfile lacks
-        raise CheckpointError(f"cannot read {member.filename} from the ZIP: {err}") from err
+        raise CheckpointError(
+            tr("cannot read {filename} from the ZIP: {err}", filename=member.filename, err=err)
+        ) from err
 
 
 def from_zip(raw: bytes, device: str | torch.device = "cpu") -> Loaded:
@@ -346,7 +397,20 @@ def _parse_metrics(raw: bytes | None, prefix: str) -> dict[str, Any] | None:
     try:
         metrics = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{prefix}{METRICS_FILE} is not valid JSON: {err}") from err
+        raise CheckpointError(
+            tr(
+                "{prefix}{METRICS_FILE} is not valid JSON: {err}",
+                prefix=prefix,
+                METRICS_FILE=METRICS_FILE,
+                err=err,
+            )
+        ) from err
     if not isinstance(metrics, dict):
-        raise CheckpointError(f"{prefix}{METRICS_FILE} must be a JSON object")
+        raise CheckpointError(
+            tr(
+                "{prefix}{METRICS_FILE} must be a JSON object",
+                prefix=prefix,
+                METRICS_FILE=METRICS_FILE,
+            )
+        )
     return metrics

@@ -17,7 +17,7 @@ from ..figures.export import Provenance
 from ..inputs.classifier import Classifier, Explanation
 from ..inputs.image_encoder import ImageConfig
 from ..inputs.text_encoder import TextConfig
-from ..storage.catalog import CheckpointInfo, checkpoint_root
+from ..storage.catalog import CheckpointInfo, checkpoint_root, describe
 from ..training.train import pick_device
 from . import browser, lesson, live, share, state
 from .cache import checkpoints, load_checkpoint, shared_explanation, similarity_variants
@@ -126,8 +126,8 @@ def loaded_summary(label: str, info: CheckpointInfo) -> str:
     similarity = live.overrides_of(label).get("similarity")
     variant = similarity_variants(info).get(similarity) if similarity is not None else None
     if variant is None or variant.path == info.path:
-        return info.summary
-    return tr("{summary} (its checkpoint trained with {similarity})", summary=variant.summary,
+        return describe(info)
+    return tr("{summary} (its checkpoint trained with {similarity})", summary=describe(variant),
               similarity=similarity)  # fmt: skip
 
 
@@ -153,7 +153,7 @@ def _live_settings(
     checkpoints of this model trained with each similarity (see _variant)."""
     trained = {name: getattr(model.config.model, name) for name in live.SETTING_NAMES}
     values = {**trained, **live.overrides_of(label)}
-    retrained = {name: info.summary for name, info in variants.items()}
+    retrained = {name: describe(info) for name, info in variants.items()}
     for setting in live.LIVE_SETTINGS:
         values[setting.name] = live.draw_setting(
             setting, label, trained[setting.name], values[setting.name], retrained
