@@ -555,9 +555,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def test_chinese_from_the_browser_language_and_from_the_switch(
     browser, app_url: str, wait_for_app
 ) -> None:
-    """A browser that prefers Chinese opens the app in Chinese (text page, slide, live view);
-    an English one switches with the sidebar's 中文. Screenshots: docs/text-page-zh.png and
-    docs/slide-zh.png at 1280 wide."""
+    """A browser that prefers Chinese opens the app in Chinese (text page, image page, slide,
+    live view); an English one switches with the sidebar's 中文. Screenshots:
+    docs/text-page-zh.png, docs/image-page-zh.png and docs/slide-zh.png at 1280 wide."""
     zh = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = zh.new_page()
     page.goto(app_url)
@@ -573,6 +573,16 @@ def test_chinese_from_the_browser_language_and_from_the_switch(
     main = page.get_by_test_id("stMain")
     assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
     screenshot_whole_app(page, DOCS / "text-page-zh.png")
+
+    page.goto(f"{app_url}/image")  # the Image page: its own words, the picture's charts
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="你的图片，一次一个公式")).to_be_visible()
+    expect(page.get_by_role("heading", name="模型看到的内容")).to_be_visible()
+    expect(page.get_by_role("heading", name="图片上的注意力")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".katex-error")).to_have_count(0)
+    assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    screenshot_whole_app(page, DOCS / "image-page-zh.png")
 
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(f"{app_url}/present")
