@@ -24,6 +24,18 @@ from .cache import component
 from .live_view import MAX_TOKENS
 
 
+def _words() -> dict[str, str]:
+    """The overview's own words, in the session's language (assets/linked.js shows them)."""
+    return {
+        "token": tr("token"),
+        "hint": tr(
+            "Hover a token (its chip, a row, a matrix cell, an α bar) to follow it through "
+            "every step; click to pin it."
+        ),
+        "under": tr("under it, token {k}'s α<sub>i</sub> v<sub>i</sub>"),
+    }
+
+
 def pinned_token(tokens: list[str]) -> int | None:
     """The token pinned on this input (0-based), or None (none pinned, or another input's)."""
     found = st.session_state.get(state.LINKED_TOKEN)
@@ -66,7 +78,7 @@ def overview_panel(explanation: Explanation, config: ModelConfig, key: str) -> N
     )
     component("linked")(
         key=key,
-        data={**payload, "pinned": pinned_token(tokens)},
+        data={**payload, "pinned": pinned_token(tokens), "words": _words()},
         default={"token": None},
         on_token_change=functools.partial(_pin, key, tuple(tokens)),
     )

@@ -240,7 +240,7 @@ function drawOverview(parent, data) {
   const names = document.createElement('div');
   names.className = 'dal-ov-panel dal-ov-names';
   names.style.width = `${g.label}px`;
-  names.innerHTML = `<div class="dal-ov-title">token</div><div class="dal-ov-body">${g.row >= 8
+  names.innerHTML = `<div class="dal-ov-title">${data.words.token}</div><div class="dal-ov-body">${g.row >= 8
     ? data.tokens.map((t, k) => `<div data-row="${k}" style="height:${g.row}px;line-height:${g.row}px;font-size:${Math.min(12, g.row - 1)}px">${escapeHtml(t)}</div>`).join('')
     : ''}</div>`;
   names.querySelector('.dal-ov-body').style.height = `${g.height}px`;
@@ -273,9 +273,9 @@ function drawOverview(parent, data) {
     root.dataset.dalLit = k === null ? '' : String(k);
     strip(k);
     c.querySelector('.dal-ov-title').innerHTML = k === null ? byKey.c.title
-      : `${byKey.c.title}; under it, token ${k + 1}'s α<sub>i</sub> v<sub>i</sub>`;
+      : `${byKey.c.title}; ${data.words.under.replace('{k}', k + 1)}`;
     line.textContent = k === null
-      ? 'Hover a token (its chip, a row, a matrix cell, an α bar) to follow it through every step; click to pin it.'
+      ? data.words.hint
       : data.follow[k];
     if (k === null) return;
     for (const { box, panel, width } of bodies) {
