@@ -8,6 +8,7 @@ import torch
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.config import SIMILARITY_NAMES
 from dense_attention.explain import breakdown as bd
+from dense_attention.explain.formulas import heaviest_head
 
 N, D, d = 5, 6, 8
 
@@ -202,7 +203,7 @@ def test_the_default_head_is_the_one_with_the_largest_weight_and_names_count_in_
     trace = _trace(model, temperature=0.2)
     weights = trace.head_attn[0, :, 2, 4]
     found = bd.cell_breakdown(model, trace, 2, 4)
-    assert found.head == int(weights.argmax()) == bd.default_head(trace, 2, 4)
+    assert found.head == int(weights.argmax()) == heaviest_head(trace, 2, 4)
     assert weights[found.head] == weights.max() and weights.max() > weights.min()
     # part 0 of head k is dimension k * d/H + 1 of h
     assert found.name(0) == f"dimension {found.head * HEAD_D // 4 + 1}"

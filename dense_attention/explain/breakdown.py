@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from ..core.model import DenseAttention
 from ..core.similarity import SimilarityParams
 from ..core.trace import Trace
+from .formulas import heaviest_head
 
 __all__ = [
     "ScoreBreakdown",
     "breakdown",
     "cell_breakdown",
-    "default_head",
     "diagonal_sentence",
     "head_slice",
     "part_label",
@@ -158,11 +158,6 @@ def position_carries(
     )
 
 
-def default_head(trace: Trace, i: int, j: int) -> int:
-    """The head (0-based) that gives cell (i, j) of example 0 its largest weight a^k_ij."""
-    return int(trace.head_attn[0, :, i, j].argmax())
-
-
 def breakdown(
     trace: Trace,
     params: SimilarityParams,
@@ -172,9 +167,10 @@ def breakdown(
     head: int | None = None,
 ) -> ScoreBreakdown:
     """Cell (i, j) of example 0 of `trace`, under its own similarity and τ; with several heads,
-    head `head`'s score (None: `default_head`). `carries`: one entry per dimension of h."""
+    head `head`'s score (None: the head with the largest a^k_ij, formulas.heaviest_head).
+    `carries`: one entry per dimension of h."""
     h, heads = trace.h[0], trace.heads
-    head = (default_head(trace, i, j) if head is None else head) if heads > 1 else 0
+    head = (heaviest_head(trace, i, j) if head is None else head) if heads > 1 else 0
     parts = score_parts(h[i], h[j], trace.similarity, params, trace.temperature, heads, head)
     if carries and heads > 1:
         carries = tuple(carries)[head_slice(len(carries), heads, head)]

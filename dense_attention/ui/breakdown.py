@@ -7,7 +7,7 @@ import streamlit as st
 
 from ..core.model import DenseAttention
 from ..core.trace import Trace
-from ..explain import breakdown, query_key_map
+from ..explain import breakdown, formulas, query_key_map
 from ..figures import breakdown_plots
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import checkpoint
@@ -29,24 +29,32 @@ def _core_and_patch(model: Classifier | DenseAttention) -> tuple[DenseAttention,
     return model.core, image.patch_dim if image is not None and image.pos_dim > 0 else None
 
 
-def _head_picker(trace: Trace, cell: tuple[int, int], key: str) -> int | None:
-    """With several heads, a selectbox of the head whose score is broken down: it starts on the
-    head that gives the cell its largest weight a^k_ij, again whenever the cell changes."""
+def chosen_head(trace: Trace, cell: tuple[int, int], key: str = state.CELL) -> int | None:
+    """The head whose numbers the formula panel under `key` shows (None with one head): the
+    head picked in its breakdown, back on the cell's heaviest head (largest a^k_ij) whenever
+    the cell changes."""
     heads = trace.heads
     if heads == 1:
         return None
     pick, picked_for = state.head_keys(key)
-    i, j = cell
     if st.session_state.get(picked_for) != cell or st.session_state.get(pick) not in range(heads):
-        st.session_state[pick] = breakdown.default_head(trace, i, j)
+        st.session_state[pick] = formulas.heaviest_head(trace, *cell)
         st.session_state[picked_for] = cell
-    weights = trace.head_attn[0, :, i, j].tolist()
+    return st.session_state[pick]
+
+
+def _head_picker(trace: Trace, cell: tuple[int, int], key: str) -> int | None:
+    """With several heads, the selectbox of the head whose score is broken down (and whose
+    numbers the formulas above show); `chosen_head` keeps its value."""
+    if chosen_head(trace, cell, key) is None:
+        return None
+    weights = trace.head_attn[0, :, cell[0], cell[1]].tolist()
 
     def label(k: int) -> str:
         return f"head {k + 1} (a^{k + 1}_ij = {weights[k]:.3f})"
 
     return st.selectbox(
-        "Head", range(heads), format_func=label, key=pick,
+        "Head", range(trace.heads), format_func=label, key=state.head_keys(key)[0],
         help="Each head scores the pair on its own slice of the units; the matrix shows the "
         "heads' mean. It starts on the head that weighs this cell most.",
     )  # fmt: skip

@@ -18,7 +18,7 @@ from ..figures import export, heatmaps, trace_plots
 from ..figures.handout import titled_figures
 from ..inputs.classifier import Classifier, Explanation
 from . import state
-from .breakdown import breakdown_panel
+from .breakdown import breakdown_panel, chosen_head
 from .cache import cached
 from .charts import chart, export_buttons
 from .errors import friendly_errors
@@ -235,8 +235,9 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     _cell_picker(explanation, cell, key)
     # The numbers under the picker, full width: beside it, in 3/5 of the page, a wide cell's
     # formula (e.g. a₅,₈ with its sum of exponentials) overflowed its box and was cut at the edge.
+    head = chosen_head(explanation.trace, cell, key)  # several heads: the breakdown's head
     for caption, latex in formulas.cell_latex(
-        explanation.trace, *cell, tokens, list(explanation.classes), config
+        explanation.trace, *cell, tokens, list(explanation.classes), config, head
     ):
         st.markdown(caption)
         st.latex(latex)
