@@ -228,3 +228,14 @@ def test_a_heads_carries_are_its_slice_of_them():
     assert second.carries == ("position", "position")
     assert second.name(1) == "dimension 4 (position)"
     assert bd.cell_breakdown(model, trace, 0, 1, patch_dim=2, head=0).carries == ("pixels",) * 2
+
+
+def test_under_exclude_self_the_sentence_does_not_lean_the_row_to_the_diagonal():
+    chosen = bd.ScoreBreakdown(0, 1, "dot", 1.0, torch.tensor([1.0, 0.5]), head=1, heads=2)
+    own = bd.ScoreBreakdown(0, 0, "dot", 1.0, torch.tensor([4.0, 0.5]), head=1, heads=2)
+    kept = bd.diagonal_sentence(chosen, own, ["p", "q"])
+    left_out = bd.diagonal_sentence(chosen, own, ["p", "q"], exclude_self=True)
+    assert "leans to the diagonal" in kept and "s^2_ii = 4.50" in kept
+    assert "leans" not in left_out and "no weight" in left_out
+    assert "3.00 more than s^2_ij = 1.50" in left_out and "dimension 3 (+3.00)" in left_out
+    assert "no weight" in bd.diagonal_sentence(own, own, ["p", "q"], exclude_self=True)

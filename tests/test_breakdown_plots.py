@@ -69,3 +69,4 @@ def test_a_heads_bars_are_named_by_their_index_in_h_and_the_title_names_the_head
     assert title.startswith("s<sup>3</sup><sub>1,3</sub> = Σ parts = 1.250")
     assert "head 3 of 4" in title and fig.layout.meta["head"] == 2
     assert "dimension 8" in fig.data[0].hovertext[-1]
+    assert fig.layout.xaxis.title.text == "dimension (head 3's 3, sorted)"

@@ -205,19 +205,32 @@ def _gap_names(gap: torch.Tensor, chosen: ScoreBreakdown, k: int = 2) -> str:
 
 
 def diagonal_sentence(
-    chosen: ScoreBreakdown, diagonal: ScoreBreakdown, tokens: Sequence[str]
+    chosen: ScoreBreakdown,
+    diagonal: ScoreBreakdown,
+    tokens: Sequence[str],
+    exclude_self: bool = False,
 ) -> str:
     """One sentence comparing cell (i, j) with the diagonal cell (i, i), with numbers: which
-    parts make token i's own score larger (or smaller) than the chosen key's."""
+    parts make token i's own score larger (or smaller) than the chosen key's. Under
+    `exclude_self` a_ii is left out of the softmax, and the sentence says so instead of
+    claiming that the row leans to (or away from) the diagonal."""
     i, j, s = chosen.i, chosen.j, chosen.symbol
+    left_out = " (the model leaves a_ii out of the softmax, so it gets no weight)"
     if i == j:
         return (
             f"This is the diagonal cell: token {i + 1} ('{tokens[i]}') scored against itself, "
-            f"{s}_ii = {chosen.score:.2f}."
+            f"{s}_ii = {chosen.score:.2f}{left_out if exclude_self else ''}."
         )
     gap = diagonal.parts - chosen.parts
     diff = float(gap.sum())
     own = f"Against itself, '{tokens[i]}' scores {s}_ii = {diagonal.score:.2f}"
+    if exclude_self:
+        more = f"{diff:.2f} more" if diff >= 0 else f"{-diff:.2f} less"
+        return (
+            f"{own}, {more} than {s}_ij = {chosen.score:.2f} for '{tokens[j]}', mostly from "
+            f"{_gap_names(gap, chosen)}; but the model leaves a_ii out of the softmax, so the "
+            "diagonal gets no weight however it scores."
+        )
     if diff >= 0:
         return (
             f"{own}, {diff:.2f} more than {s}_ij = {chosen.score:.2f} for '{tokens[j]}': "

@@ -35,10 +35,11 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
     ]
     i, j = found.i, found.j
     pair = f"{escape_label(tokens[i])} → {escape_label(tokens[j])}"
-    per = f"one bar per {found.unit}"
-    if found.heads > 1:
-        per = f"head {found.head + 1} of {found.heads}, {per} of its slice"
-    title = f"{s}<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), {per}, sorted"
+    per, axis = f"one bar per {found.unit}, sorted", found.unit
+    if found.heads > 1:  # the title stays one line: the slice goes on the axis
+        per = f"head {found.head + 1} of {found.heads}"
+        axis = f"{found.unit} (head {found.head + 1}'s {len(found.parts)}, sorted)"
+    title = f"{s}<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), {per}"
     bar = go.Bar(
         x=labels,
         y=values,
@@ -52,7 +53,7 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=50, b=10),
         showlegend=False,
-        xaxis=dict(type="category", title=dict(text=found.unit), tickfont=dict(size=9)),
+        xaxis=dict(type="category", title=dict(text=axis), tickfont=dict(size=9)),
         yaxis=dict(title=dict(text="part of the score"), zeroline=True),
         meta=dict(score=found.score, i=i, j=j, head=found.head),
     )

@@ -105,7 +105,8 @@ def breakdown_panel(
             f"{chosen.name(k)}: {float(chosen.parts[k]):+.3f}" for k in chosen.top(TOP_NAMED)
         )
         st.markdown(f"Largest parts: {md(top)}.")
-        st.markdown(md(breakdown.diagonal_sentence(chosen, own, tokens)))
+        said = breakdown.diagonal_sentence(chosen, own, tokens, trace.exclude_self)
+        st.markdown(md(said))
 
 
 def _dataset_of(label: str) -> tuple[str, int] | None:
