@@ -529,6 +529,32 @@ def test_a_cell_of_the_multi_head_checkpoint_is_broken_down_head_by_head(
     expect(page.locator(".katex-error")).to_have_count(0)
 
 
+def test_the_attention_page_replaces_each_head_of_the_multi_head_checkpoint(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue 22.3: "Does attention matter?" on digits-heads shows one row per head (uniform /
+    identity, Δp, flips) in a grid that fits its column. Screenshot: attention-heads.png."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{app_url}/attention")
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").get_by_text("Image", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="digits-heads", exact=True).click()
+    wait_for_app(page, timeout_ms=120_000)
+    heading = page.get_by_role("heading", name="One head at a time: each of the 4 heads replaced")
+    expect(heading).to_be_visible(timeout=60_000)
+    grid = page.get_by_test_id("stDataFrame").filter(has_text="identity: flips")
+    expect(grid).to_have_count(1)
+    box, column = grid.bounding_box(), heading.bounding_box()
+    assert box["width"] <= column["width"] + 1 and box["height"] > 4 * 30
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    heading.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(500)
+    page.screenshot(path=screenshot_dir / "attention-heads.png")
+
+
 def test_the_image_pages_verdict_badge_shows_its_whole_headline(
     page: Page, app_url: str, wait_for_app, screenshot_dir
 ) -> None:
