@@ -23,28 +23,41 @@ SAMPLE_HOVER_MAX = 60  # characters of an input's text in a sample point's hover
 
 
 def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
-    """The parts of s_ij sorted from most positive to most negative, one bar each, named by
-    index (and what they carry); the title gives their sum, the score."""
+    """The parts of s_ij (head k's s^k_ij with several heads) sorted from most positive to most
+    negative, one bar each, named by their index in h (and what they carry); the title gives
+    their sum, the score."""
     order = found.order()
     values = found.parts[order].tolist()
-    labels = [str(k + 1) for k in order]
+    labels = [str(found.offset + k + 1) for k in order]
+    s = "s" if found.heads == 1 else f"s<sup>{found.head + 1}</sup>"
     hover = [
         tr(
-            "{escape_label}<br>part {v:+.4f} of s<sub>ij</sub>",
+            "{escape_label}<br>part {v:+.4f} of {s}<sub>ij</sub>",
             escape_label=escape_label(found.name(k)),
             v=v,
+            s=s,
         )
         for k, v in zip(order, values, strict=True)
     ]
     i, j = found.i, found.j
     pair = f"{escape_label(tokens[i])} → {escape_label(tokens[j])}"
+    per, axis = tr("one bar per {unit}, sorted", unit=found.unit), found.unit
+    if found.heads > 1:  # the title stays one line: the slice goes on the axis
+        per = tr("head {value} of {heads}", value=found.head + 1, heads=found.heads)
+        axis = tr(
+            "{unit} (head {value}'s {parts}, sorted)",
+            unit=found.unit,
+            value=found.head + 1,
+            parts=len(found.parts),
+        )
     title = tr(
-        "s<sub>{value},{value2}</sub> = Σ parts = {score:.3f} ({pair}), one bar per {unit}, sorted",
+        "{s}<sub>{value},{value2}</sub> = Σ parts = {score:.3f} ({pair}), {per}",
+        s=s,
         value=i + 1,
         value2=j + 1,
         score=found.score,
         pair=pair,
-        unit=found.unit,
+        per=per,
     )
     bar = go.Bar(
         x=labels,
@@ -59,9 +72,9 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=50, b=10),
         showlegend=False,
-        xaxis=dict(type="category", title=dict(text=found.unit), tickfont=dict(size=9)),
+        xaxis=dict(type="category", title=dict(text=axis), tickfont=dict(size=9)),
         yaxis=dict(title=dict(text="part of the score"), zeroline=True),
-        meta=dict(score=found.score, i=i, j=j),
+        meta=dict(score=found.score, i=i, j=j, head=found.head),
     )
     return go.Figure(bar, layout)
 

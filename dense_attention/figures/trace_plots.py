@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from ..core.i18n import N_, tr
 from ..core.trace import ArrayLike, Trace, to_numpy
+from ..explain import words
 from .heatmaps import (
     HIGHLIGHT,
     MUTED,
@@ -230,7 +231,8 @@ def trace_figures(
     tokens).
 
     Keys: x, h, similarity, scores, attn, values, alpha, c, h_o, probs. `cell` (0-based i, j)
-    is outlined in the similarity, scores and attention matrices. `hover` names the tokens in
+    is outlined in the similarity, scores and attention matrices; with several heads they are
+    the heads' mean, and their titles say so (words.matrix_titles). `hover` names the tokens in
     hover texts where the axis label says less (Explanation.hover_tokens: "[UNK] (Ωμέγα)").
     """
     one = trace.example(b).numpy()
@@ -256,12 +258,15 @@ def trace_figures(
         return link_tokens(fig, rows=True, cols=True)
 
     title = _titles(trace)
+    titles = words.matrix_titles(trace.similarity, trace.temperature, trace.heads)
     return {
         "x": link_tokens(input_heatmap(one["x"][0], tokens, title["x"], hover), rows=True, start=1),
         "h": by_feature(one["h"][0], features, title["h"]),
-        "similarity": by_token(one["scores"][0] * trace.temperature, title["similarity"], zmid=0.0),
-        "scores": by_token(one["scores"][0], title["scores"], zmid=0.0),
-        "attn": attention_heatmap(one["attn"][0], tokens, cell, hover=hover),
+        "similarity": by_token(
+            one["scores"][0] * trace.temperature, titles["similarity"], zmid=0.0
+        ),
+        "scores": by_token(one["scores"][0], titles["scores"], zmid=0.0),
+        "attn": attention_heatmap(one["attn"][0], tokens, cell, title=titles["attn"], hover=hover),
         "values": by_feature(one["values"][0], features, title["values"]),
         "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0], hover),
         "c": vector_strip(one["c"][0], title["c"], "c"),

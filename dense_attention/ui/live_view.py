@@ -39,6 +39,8 @@ def _words() -> dict[str, str]:
     """The live view's own words, in the session's language (the JavaScript fills the fields)."""
     return {
         "attention": tr("Attention a<sub>ij</sub> (row i: query, column j: key)"),
+        "attentionHeads": tr("Attention a<sub>ij</sub> ({mean}; row i: query, column j: key)"),
+        "headsMean": tr("mean of the {heads} heads"),
         "prediction": tr("Prediction p"),
         "alpha": tr("Pooling weights α<sub>i</sub>"),
         "pooling": tr("{pooling} pooling"),

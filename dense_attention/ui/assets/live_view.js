@@ -182,6 +182,7 @@ export default function (component) {
   parentElement.appendChild(root);
   const [head, canvas, tip] = ['.dal-live-head', 'canvas', '.dal-live-tip'].map((s) => root.querySelector(s));
   const [probsBox, alphaBox] = ['.dal-live-probs', '.dal-live-alpha'].map((s) => root.querySelector(s));
+  const matrixTitle = root.querySelector('.dal-live-matrix .dal-live-title');
   const tokens = input.tokens;
   let settings = data.settings, shown = null, geometry = null, frame = 0;
 
@@ -191,6 +192,10 @@ export default function (component) {
     const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
     geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
+    const heads = w.heads || 1; // several heads: the matrix is their mean (words.matrix_titles)
+    matrixTitle.innerHTML = heads > 1
+      ? words.attentionHeads.replace('{mean}', words.headsMean.replace('{heads}', heads))
+      : words.attention;
     head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${words.pooling.replace('{pooling}', settings.pooling)}`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
