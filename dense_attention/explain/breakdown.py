@@ -235,6 +235,9 @@ def diagonal_sentence(
         s=s,
         score=diagonal.score,
     )
+    said = dict(
+        own=own, s=s, score=chosen.score, tokens=tokens[j], gap_names=_gap_names(gap, chosen)
+    )
     if exclude_self:
         more = (
             tr("{diff:.2f} more", diff=diff) if diff >= 0 else tr("{value:.2f} less", value=-diff)
@@ -243,32 +246,17 @@ def diagonal_sentence(
             "{own}, {more} than {s}_ij = {score:.2f} for '{tokens}', mostly from "
             "{gap_names}; but the model leaves a_ii out of the softmax, so the "
             "diagonal gets no weight however it scores.",
-            own=own,
-            more=more,
-            s=s,
-            score=chosen.score,
-            tokens=tokens[j],
-            gap_names=_gap_names(gap, chosen),
-        )
+            more=more, **said,
+        )  # fmt: skip
     if diff >= 0:
         return tr(
             "{own}, {diff:.2f} more than {s}_ij = {score:.2f} for '{tokens}': "
             "{gap_names} give most of the gap, which is why its row leans to the "
             "diagonal.",
-            own=own,
-            diff=diff,
-            s=s,
-            score=chosen.score,
-            tokens=tokens[j],
-            gap_names=_gap_names(gap, chosen),
-        )
+            diff=diff, **said,
+        )  # fmt: skip
     return tr(
         "{own}, {value:.2f} less than {s}_ij = {score:.2f} for '{tokens}': "
         "{gap_names} give most of the difference, so this key beats the diagonal.",
-        own=own,
-        value=-diff,
-        s=s,
-        score=chosen.score,
-        tokens=tokens[j],
-        gap_names=_gap_names(gap, chosen),
-    )
+        value=-diff, **said,
+    )  # fmt: skip
