@@ -56,6 +56,8 @@ class DataChoice:
     limit: int | None = None  # built-in only: at most this many examples
     uploaded: Dataset | None = None
     seed: int = 0  # the split's seed
+    refit: bool = False  # one model only: fit on train + val, as `train --refit` (sweeps and
+    # tuning choose on validation and ignore it)
 
     def load(self) -> Dataset:
         if self.uploaded is not None:
@@ -201,9 +203,10 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.update(0.0, "Reading the data")
     ds = request.data.load()
     config = request.train_config
-    model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
+    fit = replace(ds, train=ds.train_and_val()) if request.data.refit else ds
+    model = init_parameters(build_classifier(fit, **request.model_options), config.seed)
     job.update(0.0, "Encoding the examples")
-    splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
+    splits = [model.tensors(s) for s in (fit.train, ds.val, ds.test)]
     n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
     job.send(StepsPerEpoch(math.ceil(n_train / config.batch_size)))
     config = replace(config, snapshot_every=replay_every(n_train, config))
