@@ -38,7 +38,7 @@ def recorded(name: str) -> tuple[dict, dict]:
 
 
 def test_every_built_in_dataset_has_a_shipped_recipe():
-    assert SHIPPED == list(DATASETS)
+    assert list(DATASETS) == SHIPPED
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -146,3 +146,15 @@ def test_the_recipe_is_read_at_run_time_and_a_bad_one_is_a_clear_error(tmp_path,
     assert isinstance(err.value, DenseAttentionError)
     assert main(["train", "--dataset", "digits", "--out", str(tmp_path / "out")]) == 1
     assert "its recorded command does not parse" in capsys.readouterr().err
+
+
+def test_digits_trained_with_no_flag_reaches_its_shipped_accuracy(tmp_path, capsys):
+    """The recipe reproduces the shipped model (about 15 s of training on this CPU)."""
+    shipped = recorded("digits")[1]
+    out = tmp_path / "digits"
+    assert main(["train", "--dataset", "digits", "--no-baseline", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert abs(metrics["test_accuracy"] - shipped["test_accuracy"]) <= 0.01, (
+        metrics["test_accuracy"], shipped["test_accuracy"])  # fmt: skip
+    assert metrics["train_config"] == shipped["train_config"]
+    assert metrics["fit_on"] == shipped["fit_on"]
