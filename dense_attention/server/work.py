@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from typing import Any
@@ -44,6 +45,7 @@ from .metrics import Probe, TrainedModel
 log = logging.getLogger(__name__)
 
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
+PROGRESS_EVERY_S = 0.25  # a training run's progress is sent at most this often (and each epoch)
 HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
 OWN_EXAMPLES = 6  # test sentences a text model gets right, offered as its example pills
 
@@ -214,13 +216,18 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.send(ProbesChosen(tuple(probes)))
     job.update(0.0, "Training")
 
+    said = [-math.inf]  # when the progress was last sent (monotonic seconds)
+
     def on_step(event: StepEvent) -> None:
         job.send(Step(event.step, event.loss))
         if event.record is not None:
             job.send(EpochEnded(event.record))
         if event.snapshot is not None:
             job.send(SnapshotTaken(event.snapshot))
-        job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
+        now = time.monotonic()
+        if event.record is not None or now - said[0] >= PROGRESS_EVERY_S:
+            said[0] = now  # not every step: each message costs the worker and the server
+            job.update(event.progress, f"Training: epoch {event.epoch} of {config.epochs}")
 
     run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
     job.update(1.0, "Measuring test accuracy")

@@ -243,11 +243,14 @@ def _regularisation(options: dict[str, Any], start: Start) -> dict[str, Any]:
         key=start.key(state.TRAIN_DROPOUT_ATTN),
     )  # fmt: skip
     penalties = {
-        name: st.select_slider(
-            label, _with(PENALTIES, v[name]), v[name], key=start.key(key), format_func=fmt
-        )
-        for name, label, key in (("l1", "L1 penalty", state.TRAIN_L1),
-                                 ("l2", "L2 penalty", state.TRAIN_L2))
+        "l1": st.select_slider(
+            "L1 penalty", _with(PENALTIES, v["l1"]), v["l1"], key=start.key(state.TRAIN_L1),
+            format_func=fmt,
+        ),
+        "l2": st.select_slider(
+            "L2 penalty", _with(PENALTIES, v["l2"]), v["l2"], key=start.key(state.TRAIN_L2),
+            format_func=fmt,
+        ),
     }  # fmt: skip
     penalties["label_smoothing"] = st.select_slider(
         "Label smoothing", _with([0.0, 0.05, 0.1, 0.2], v["label_smoothing"]),
