@@ -1,6 +1,6 @@
 """Training digits in the app's worker against the CLI, same recipe and the same epochs.
 
-    python bench/bench_app_train.py [--epochs 20] [--repeats 3] [--worker-threads N]
+    python bench/bench_app_train.py [--epochs 20] [--repeats 3] [--same-priority]
 
 Both train the shipped digits recipe (`train --dataset digits`, cli.arguments.train_recipe)
 for --epochs with early stopping off (patience = epochs), no baseline. The CLI runs as
@@ -9,7 +9,9 @@ warm local worker (as the Train page's Start: its messages followed by the job's
 snapshots and probes), timed from submit to the published result. Prints, per repeat, the
 training loop's own seconds (metrics' train_seconds / TrainedModel.seconds) and the wall time
 of each, their ratios, and the load average before and after: the machine is shared, so read
-the spread.
+the spread. The app's worker runs at executor.WORKER_NICENESS and one torch thread; under load
+its share of the CPUs shrinks: --same-priority runs the CLI at that niceness too, so the
+ratio compares the work rather than the scheduler's shares.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ def app_request(epochs: int) -> work.TrainRequest:
     return work.TrainRequest(work.DataChoice("digits", refit=a.refit), options, config, False)
 
 
-def run_cli(epochs: int) -> tuple[float, float]:
+def run_cli(epochs: int, niceness: int = 0) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dense_attention", *cli_argv(epochs, Path(tmp))],
-                       cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+        command = [sys.executable, "-m", "dense_attention", *cli_argv(epochs, Path(tmp))]
+        nice = ["nice", "-n", str(niceness)] if niceness else []
+        subprocess.run([*nice, *command], cwd=ROOT, check=True, capture_output=True)
         wall = time.perf_counter() - start
         seconds = json.loads((Path(tmp) / "metrics.json").read_text())["train_seconds"]
     return seconds, wall
@@ -80,14 +83,16 @@ def main() -> None:
     parser_ = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser_.add_argument("--epochs", type=int, default=20)
     parser_.add_argument("--repeats", type=int, default=3)
+    parser_.add_argument("--same-priority", action="store_true", help="the CLI niced as a worker")
     args = parser_.parse_args()
+    niceness = executor.WORKER_NICENESS if args.same_priority else 0
     pool = executor.LocalProcesses(keep=1)
     pool.warm(("dense_attention.server.work",))
     run_app(pool, 1)  # the worker is warm, as in the app after its first job
     print(f"load average before: {os.getloadavg()}")
     rows = []
     for k in range(args.repeats):
-        cli, app = run_cli(args.epochs), run_app(pool, args.epochs)
+        cli, app = run_cli(args.epochs, niceness), run_app(pool, args.epochs)
         rows.append((cli, app))
         print(f"repeat {k + 1}: CLI train {cli[0]:.2f} s (wall {cli[1]:.2f} s), app train "
               f"{app[0]:.2f} s (to result {app[1]:.2f} s): ratio {app[0] / cli[0]:.2f} "
