@@ -28,6 +28,7 @@ from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state
 from dense_attention.ui.browser import USER_SUFFIX, WORKSPACE_COOKIE  # `browser`: Playwright
+from dense_attention.ui.styles import md
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -101,7 +102,7 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     assert picker.value == f"digits #1{USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
-    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert at.radio(key="image_source").options[0] == md("Test-set example")  # format_func=md
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
     assert f"digits #1{USER_SUFFIX}" not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
@@ -494,7 +495,7 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
     assert at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{USER_SUFFIX}"
-    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert at.radio(key="image_source").options[0] == md("Test-set example")  # format_func=md
     options = at.selectbox(key="image_example").options
     assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
 
