@@ -108,9 +108,9 @@ def test_the_home_model_has_a_checkpoint_per_similarity_and_the_picker_lists_it_
 # The home model's similarity variants exist for the similarity switch (the home command with one
 # setting changed); the three below show the diagonal that issue #27 teaches about.
 KNOWN_EXCEPTIONS: dict[str, str] = {
-    "bbc-topics/similarities/cosine": "identity |dp| 0.03, mean a_ii 0.52: cos(h_i, h_i) = 1 is the "
-    "largest score of every row (14.3 at tau 0.07), and a topic is in each word, so mixing in the "
-    "other words decides little; the home model until issue #27 (docs/token-attention.md)",
+    "bbc-topics/similarities/cosine": "identity |dp| 0.03, mean a_ii 0.52: cos(h_i, h_i) = 1 is "
+    "the largest score of every row (14.3 at tau 0.07), and a topic is in each word, so mixing "
+    "in the other words decides little; the home model until issue #27 (docs/token-attention.md)",
     "bbc-topics/similarities/neg_euclidean": "mean a_ii 1.00: -|h_i - h_j|^2 / 0.07 is largest "
     "on the diagonal by far: each token keeps itself, the identity changes nothing",
     "bbc-topics/similarities/scaled_dot": "identity |dp| 0.087, flips 2%: dividing by sqrt(d) "
