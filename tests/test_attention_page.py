@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tiny
+import torch
 from pagetest import EXAMPLE, decode, figures, open_page, run
 
 from dense_attention import ui
@@ -196,6 +197,40 @@ def test_the_seed_panel_offers_the_models_recipe_then_shows_alpha_per_seed(shipp
     space.jobs[JobKind.SEEDS] = _seed_job(models, "another model")
     at = run(at)
     assert any("trained for another model" in i.value for i in at.info)
+
+
+def test_the_multi_head_checkpoint_gets_a_row_per_head_each_replaced_alone():
+    """Issue 22.3: on digits-heads, the page's per-head table gives each head's Δp and flip,
+    checked against a rerun with that head's attention replaced here."""
+    from dense_attention.data import images
+
+    at = open_page(PAGE)
+    at = run(at.radio(key=ui.MATTERS_SOURCE).set_value("Image"))
+    at = run(at.selectbox(key=state.MODEL_WIDGET).set_value("digits-heads"))
+    shown = next(d.value for d in at.dataframe if "uniform_delta_p" in d.value.columns)
+    info = catalog.discover_checkpoints(catalog.checkpoint_root())["digits-heads"]
+    model = checkpoint.load(info.path, device=pick_device())
+    heads = model.config.model.heads
+    assert heads > 1 and list(shown["head"]) == list(range(1, heads + 1))
+    assert any(f"each of the {heads} heads replaced" in h.value for h in at.subheader)
+    meta = checkpoint.read_metadata(info.path)
+    example = images.test_examples("digits", 1, seed=meta["split_seed"], limit=meta["limit"])[0]
+    f = faithfulness.features_of(model, example.image)
+    with torch.no_grad():
+        trace = model.core.trace(f.x, f.mask)
+        n = f.x.shape[1]
+        p0, predicted = float(trace.probs[0].max()), int(trace.probs[0].argmax())
+        for k in range(heads):
+            for prefix, replacement in (("uniform", 1.0 / n), ("identity", torch.eye(n))):
+                attn = trace.head_attn.clone()
+                attn[:, k] = replacement
+                probs = model.core.trace(f.x, f.mask, attn_override=attn).probs[0]
+                row = shown.iloc[k]
+                delta = float(probs[predicted]) - p0
+                assert row[f"{prefix}_delta_p"] == pytest.approx(delta, abs=6e-4), (k, prefix)
+                assert bool(row[f"{prefix}_flips"]) == (int(probs.argmax()) != predicted)
+    # the home model has one head: no such table
+    assert not any("uniform_delta_p" in d.value.columns for d in open_page(PAGE).dataframe)
 
 
 def test_a_similarity_variant_shows_its_own_dataset_level_figures(shipped):

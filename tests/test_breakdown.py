@@ -8,6 +8,7 @@ import torch
 from dense_attention import DenseAttention, ModelConfig
 from dense_attention.core.config import SIMILARITY_NAMES
 from dense_attention.explain import breakdown as bd
+from dense_attention.explain.formulas import heaviest_head
 
 N, D, d = 5, 6, 8
 
@@ -136,3 +137,105 @@ def test_position_carries():
     found = bd.cell_breakdown(model, trace, 0, 1, patch_dim=patch_dim)
     assert found.name(0) == "dimension 1 (position)" and found.name(2) == "dimension 3"
     assert bd.cell_breakdown(model, trace, 0, 1).carries == ()  # text: nothing more
+
+
+# --------------------------------------------------------------------------- several heads
+HEAD_D = 16  # hidden width that 2 and 4 heads divide
+
+
+def _head_model(similarity: str, heads: int) -> DenseAttention:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        input_dim=D, hidden_dim=HEAD_D, num_classes=3, similarity=similarity, heads=heads
+    )
+    model = DenseAttention(cfg).double().eval()
+    with torch.no_grad():
+        for p in model.similarity_params.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model
+
+
+def _loop_head_parts(h_i, h_j, similarity, p, tau, heads, head):
+    """Head `head`'s terms written out with Python floats, from the full-width weights: the
+    head's dimensions (bilinear: of h_i W_s; additive: its hidden units) k·d/H .. (k+1)·d/H."""
+    hi, hj = [float(v) for v in h_i], [float(v) for v in h_j]
+    n = len(hi)
+    w = n // heads
+    units = range(head * w, (head + 1) * w)
+    if similarity == "bilinear":
+        ws = p.bilinear.tolist()
+        return [sum(hi[a] * ws[a][u] for a in range(n)) * hj[u] / tau for u in units]
+    if similarity == "additive":
+        wq, wk, v = p.additive_query.tolist(), p.additive_key.tolist(), p.additive_vector.tolist()
+        return [
+            v[u] * math.tanh(sum(wq[u][b] * hi[b] + wk[u][b] * hj[b] for b in range(n))) / tau
+            for u in units
+        ]
+    qi, kj = [hi[u] for u in units], [hj[u] for u in units]
+    return _loop_parts(qi, kj, similarity, p, tau)  # d = w inside the slice (scaled: sqrt(d/H))
+
+
+@pytest.mark.parametrize("similarity", SIMILARITY_NAMES)
+@pytest.mark.parametrize("heads", [2, 4])
+def test_each_heads_parts_sum_to_its_score_and_match_a_plain_loop(similarity, heads):
+    model = _head_model(similarity, heads)
+    tau = 0.4
+    trace = _trace(model, temperature=tau)
+    assert trace.heads == heads
+    h, p = trace.h[0], model.similarity_params
+    for i in range(N):
+        for j in range(N):
+            for head in range(heads):
+                found = bd.cell_breakdown(model, trace, i, j, head=head)
+                assert found.parts.shape == (HEAD_D // heads,)
+                assert (found.head, found.heads) == (head, heads)
+                assert abs(found.score - float(trace.head_scores[0, head, i, j])) < 1e-5
+                if (i + j + head) % 3 == 0:  # the slow loop on a third of the cells
+                    expected = _loop_head_parts(h[i], h[j], similarity, p, tau, heads, head)
+                    assert found.parts.tolist() == pytest.approx(expected, abs=1e-12)
+    # the heads' scores, averaged, are the matrix's s_ij
+    scores = [bd.cell_breakdown(model, trace, 1, 3, head=k).score for k in range(heads)]
+    assert sum(scores) / heads == pytest.approx(float(trace.scores[0, 1, 3]), abs=1e-9)
+
+
+def test_the_default_head_is_the_one_with_the_largest_weight_and_names_count_in_h():
+    model = _head_model("scaled_dot", 4)
+    trace = _trace(model, temperature=0.2)
+    weights = trace.head_attn[0, :, 2, 4]
+    found = bd.cell_breakdown(model, trace, 2, 4)
+    assert found.head == int(weights.argmax()) == heaviest_head(trace, 2, 4)
+    assert weights[found.head] == weights.max() and weights.max() > weights.min()
+    # part 0 of head k is dimension k * d/H + 1 of h
+    assert found.name(0) == f"dimension {found.head * HEAD_D // 4 + 1}"
+    assert found.symbol == f"s^{found.head + 1}"
+    own = bd.cell_breakdown(model, trace, 2, 2, head=found.head)
+    sentence = bd.diagonal_sentence(found, own, list("abcde"))
+    assert f"s^{found.head + 1}_ii = {own.score:.2f}" in sentence
+    with pytest.raises(ValueError, match="head 4 of 4"):
+        bd.cell_breakdown(model, trace, 2, 4, head=4)
+
+
+def test_a_heads_carries_are_its_slice_of_them():
+    cfg = ModelConfig(input_dim=4, hidden_dim=4, num_classes=2, heads=2)
+    model = DenseAttention(cfg)
+    with torch.no_grad():  # dimensions 1, 2 read pixels; 3, 4 read position
+        model.dense.weight.copy_(torch.tensor([
+            [1.0, 1.0, 0.0, 0.0], [1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.5],
+        ]))  # fmt: skip
+    x = torch.tensor([[[1.0, 2.0, 1.0, 1.0], [2.0, 0.5, 1.0, -3.0]]])
+    trace = model.trace(x, torch.ones(1, 2, dtype=torch.bool))
+    second = bd.cell_breakdown(model, trace, 0, 1, patch_dim=2, head=1)
+    assert second.carries == ("position", "position")
+    assert second.name(1) == "dimension 4 (position)"
+    assert bd.cell_breakdown(model, trace, 0, 1, patch_dim=2, head=0).carries == ("pixels",) * 2
+
+
+def test_under_exclude_self_the_sentence_does_not_lean_the_row_to_the_diagonal():
+    chosen = bd.ScoreBreakdown(0, 1, "dot", 1.0, torch.tensor([1.0, 0.5]), head=1, heads=2)
+    own = bd.ScoreBreakdown(0, 0, "dot", 1.0, torch.tensor([4.0, 0.5]), head=1, heads=2)
+    kept = bd.diagonal_sentence(chosen, own, ["p", "q"])
+    left_out = bd.diagonal_sentence(chosen, own, ["p", "q"], exclude_self=True)
+    assert "leans to the diagonal" in kept and "s^2_ii = 4.50" in kept
+    assert "leans" not in left_out and "no weight" in left_out
+    assert "3.00 more than s^2_ij = 1.50" in left_out and "dimension 3 (+3.00)" in left_out
+    assert "no weight" in bd.diagonal_sentence(own, own, ["p", "q"], exclude_self=True)

@@ -57,3 +57,16 @@ def test_the_map_links_this_inputs_points_to_the_attention_matrix():
     assert bp.query_key_figure(found, ["[CLS]", "hi", "[SEP]"]).layout.meta is None
     with pytest.raises(ValueError):
         bp.query_key_figure(found, ["[CLS]", "hi", "[SEP]"], attn[:2])
+
+
+def test_a_heads_bars_are_named_by_their_index_in_h_and_the_title_names_the_head():
+    parts = torch.tensor([0.25, -1.0, 2.0], dtype=torch.float64)
+    found = ScoreBreakdown(0, 2, "scaled_dot", 1.0, parts, head=2, heads=4)  # h has 12 dims
+    fig = bp.breakdown_figure(found, ["a", "b", "c"])
+    assert list(fig.data[0].x) == ["9", "7", "8"]  # head 3's dimensions 7..9 of h
+    assert sum(fig.data[0].y) == pytest.approx(1.25) == fig.layout.meta["score"]
+    title = fig.layout.title.text
+    assert title.startswith("s<sup>3</sup><sub>1,3</sub> = Σ parts = 1.250")
+    assert "head 3 of 4" in title and fig.layout.meta["head"] == 2
+    assert "dimension 8" in fig.data[0].hovertext[-1]
+    assert fig.layout.xaxis.title.text == "dimension (head 3's 3, sorted)"

@@ -484,6 +484,86 @@ def test_a_clicked_cell_is_broken_down_and_the_query_key_map_drawn(
     page.screenshot(path=docs / "query-key-map.png")
 
 
+def test_a_cell_of_the_multi_head_checkpoint_is_broken_down_head_by_head(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue 22.3: on digits-heads, click a cell of the formula panel's matrix: the breakdown
+    is the cell's heaviest head's, its bars sum to that head's score in the trace; another head
+    picked gives that head's score. Screenshot: breakdown-heads.png (docs/ keeps it)."""
+    from dense_attention.data import images
+
+    info = catalog.discover_checkpoints(catalog.checkpoint_root())["digits-heads"]
+    model = checkpoint.load(info.path)
+    meta = checkpoint.read_metadata(info.path)
+    example = images.test_examples("digits", 1, seed=meta["split_seed"], limit=meta["limit"])[0]
+    explanation = model.explain(example.image)  # the page's default: test example 1
+    trace, tokens, n = explanation.trace, explanation.tokens, len(explanation.tokens)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{app_url}/image?model=digits-heads")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Why this score?")).to_have_count(1, timeout=60_000)
+    i, j = 2, 1
+    charts = page.locator(".js-plotly-plot")
+    picker = charts.nth(charts.count() - 2)  # the panel's matrix, just above the breakdown
+    assert "mean of the 4 heads" in picker.evaluate("p => p.layout.title.text")
+    picker.scroll_into_view_if_needed()
+    box = picker.locator(".scatterlayer .point").nth(i * n + j).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_app(page)
+    expect(page.get_by_role("combobox", name="Key token j")).to_have_value(f"{j + 1} · {tokens[j]}")
+    heaviest = int(trace.head_attn[0, :, i, j].argmax())
+    found = page.evaluate(BREAKDOWN_JS)
+    assert f"s<sup>{heaviest + 1}</sup><sub>{i + 1},{j + 1}</sub>" in found["title"]
+    assert len(found["y"]) == model.config.model.head_dim
+    score = float(trace.head_scores[0, heaviest, i, j])
+    assert sum(found["y"]) == pytest.approx(score, abs=1e-4)
+    assert abs(score - float(trace.scores[0, i, j])) > 1e-3  # not the heads' mean
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    heading = page.get_by_role("heading", name="Why this score?")
+    heading.evaluate("el => el.scrollIntoView({block: 'start'})")  # the whole chart below it
+    page.mouse.move(5, 5)  # no hover: plotly's mode bar stays off the title
+    page.wait_for_timeout(500)
+    page.screenshot(path=screenshot_dir / "breakdown-heads.png")
+
+    other = (heaviest + 1) % 4
+    page.get_by_role("combobox", name="Head").click()
+    page.get_by_role("option", name=re.compile(rf"^head {other + 1} ")).click()
+    wait_for_app(page)
+    found = page.evaluate(BREAKDOWN_JS)
+    assert f"s<sup>{other + 1}</sup><sub>{i + 1},{j + 1}</sub>" in found["title"]
+    assert sum(found["y"]) == pytest.approx(float(trace.head_scores[0, other, i, j]), abs=1e-4)
+    tex = page.locator(".katex-display annotation").all_text_contents()
+    assert any(f"a^{{{other + 1}}}_{{{i + 1},{j + 1}}}" in t for t in tex)  # formulas follow
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".katex-error")).to_have_count(0)
+
+
+def test_the_attention_page_replaces_each_head_of_the_multi_head_checkpoint(
+    page: Page, app_url: str, wait_for_app, screenshot_dir
+) -> None:
+    """Issue 22.3: "Does attention matter?" on digits-heads shows one row per head (uniform /
+    identity, Δp, flips) in a grid that fits its column. Screenshot: attention-heads.png."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{app_url}/attention")
+    wait_for_app(page)
+    page.get_by_test_id("stRadio").get_by_text("Image", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="digits-heads", exact=True).click()
+    wait_for_app(page, timeout_ms=120_000)
+    heading = page.get_by_role("heading", name="One head at a time: each of the 4 heads replaced")
+    expect(heading).to_be_visible(timeout=60_000)
+    grid = page.get_by_test_id("stDataFrame").filter(has_text="identity: flips")
+    expect(grid).to_have_count(1)
+    box, column = grid.bounding_box(), heading.bounding_box()
+    assert box["width"] <= column["width"] + 1 and box["height"] > 4 * 30
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    heading.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(500)
+    page.screenshot(path=screenshot_dir / "attention-heads.png")
+
+
 def test_the_image_pages_verdict_badge_shows_its_whole_headline(
     page: Page, app_url: str, wait_for_app, screenshot_dir
 ) -> None:

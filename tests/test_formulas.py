@@ -231,3 +231,33 @@ def test_the_similarity_and_values_formulas_name_the_heads():
     assert r"a^k_{ij}\, h^k_j" in formulas.step_latex("values", "dot", config)
     one = ModelConfig(input_dim=4, hidden_dim=16, num_classes=2)
     assert "^k" not in formulas.step_latex("values", "dot", one)
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_the_cell_numbers_of_several_heads_are_one_heads(exclude_self):
+    """With heads the matrix is the heads' mean, which no softmax gives: the cell's formulas
+    walk one head's score, softmax and value, whose numbers are that head's own."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_dim=3, hidden_dim=8, num_classes=2, heads=4, temperature=0.5,
+                      exclude_self=exclude_self)  # fmt: skip
+    with torch.no_grad():
+        trace = (
+            DenseAttention(cfg)
+            .eval()
+            .trace(torch.randn(1, 5, 3), torch.ones(1, 5, dtype=torch.bool))
+        )
+    i, j = 1, 3
+    heaviest = int(trace.head_attn[0, :, i, j].argmax())
+    assert cell_numbers(trace, i, j)["head"] == formulas.heaviest_head(trace, i, j) == heaviest
+    for k in range(4):
+        num = cell_numbers(trace, i, j, head=k)
+        assert num["attn"] == pytest.approx(float(trace.head_attn[0, k, i, j]), abs=1e-7)
+        assert num["score"] == pytest.approx(float(trace.head_scores[0, k, i, j]), abs=1e-6)
+        v_k = trace.head_attn[0, k, i] @ trace.h[0, :, 2 * k : 2 * k + 2]  # head k's 2 units
+        assert num["v_i[0]"] == pytest.approx(float(v_k[0]), abs=1e-6)
+        assert num["v_i[0]"] == pytest.approx(float(trace.values[0, i, 2 * k]), abs=1e-6)
+        tex = " ".join(t for _, t in cell_latex(trace, i, j, list("abcde"), ["n", "p"], cfg, k))
+        assert f"a^{{{k + 1}}}_{{2,4}}" in tex and f"= {fmt_number(num['attn'])}" in tex
+    with pytest.raises(ValueError, match="head 4 of 4"):
+        cell_numbers(trace, i, j, head=4)
+    assert cell_numbers(trace, i, j)["attn"] != pytest.approx(float(trace.attn[0, i, j]))

@@ -10,8 +10,9 @@ from pagetest import decode
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data import images
-from dense_attention.explain import diagonal, faithfulness, familiarity, verdict
+from dense_attention.explain import diagonal, faithfulness, familiarity, formulas, verdict
 from dense_attention.storage import checkpoint
 from dense_attention.ui.styles import md
 
@@ -301,3 +302,50 @@ def test_every_word_is_true_to_the_digits_model(at, digits):
     assert "reads c and h_o side by side" in shown and f"{config.num_classes} classes" in shown
     assert "4×4-pixel patch (16 numbers)" in shown and "σ" not in shown
     assert any(title.startswith("Pooled vector c = tanh(") for title in charts(at))
+
+
+def _breakdown(at: AppTest) -> dict:
+    return next(spec for title, spec in charts(at).items() if "Σ parts" in title)
+
+
+def test_the_breakdown_of_a_multi_head_model_picks_a_head(at, examples):
+    """Issue 22.3: on digits-heads the score breakdown is one head's: it starts on the head
+    with the largest a^k_ij of the cell, its bars sum to that head's score, and another head
+    or another cell gives that head's (and that cell's) own numbers."""
+    from dense_attention.ui import state
+
+    heads_dir = ROOT / "assets" / "checkpoints" / "digits-heads"
+    assert checkpoint.read_metadata(heads_dir)["split_seed"] == 0  # the same test examples
+    model = checkpoint.load(heads_dir)
+    at.selectbox(key=state.MODEL_WIDGET).set_value("digits-heads").run()
+    assert not at.exception, [e.message for e in at.exception]
+    trace = model.explain(examples[0].image).trace
+    i, j = at.selectbox(key="cell_i").value, at.selectbox(key="cell_j").value
+    pick = at.selectbox(key=state.head_keys()[0])
+    assert pick.value == int(trace.head_attn[0, :, i, j].argmax())
+    spec = _breakdown(at)
+    assert sum(spec["data"][0]["y"]) == pytest.approx(
+        float(trace.head_scores[0, pick.value, i, j]), abs=1e-4
+    )
+    assert len(spec["data"][0]["y"]) == model.config.model.head_dim
+    assert UNEXPECTED_MESSAGE not in [e.value for e in at.error]
+    # the formulas above it are that head's: a^k_ij written out with its weight
+    weight = formulas.fmt_number(float(trace.head_attn[0, pick.value, i, j]))
+    head_tex = f"a^{{{pick.value + 1}}}_{{{i + 1},{j + 1}}}"
+    assert any(head_tex in t.value and f"= {weight}" in t.value for t in at.latex)
+    assert f"head {pick.value + 1} of 4" in spec["layout"]["title"]["text"]
+    other = (pick.value + 1) % 4
+    pick.set_value(other).run()
+    spec = _breakdown(at)
+    assert spec["layout"]["meta"]["head"] == other
+    assert any(f"a^{{{other + 1}}}_{{{i + 1},{j + 1}}}" in t.value for t in at.latex)
+    assert sum(spec["data"][0]["y"]) == pytest.approx(
+        float(trace.head_scores[0, other, i, j]), abs=1e-4
+    )
+    lines = " ".join(m.value for m in at.markdown)
+    assert "mean of the 4 heads' scores" in lines
+    # a new cell: the picker starts again on that cell's heaviest head
+    k = next(k for k in range(trace.head_attn.shape[-1]) if k not in (i, j))
+    at.selectbox(key="cell_j").set_value(k).run()
+    assert at.selectbox(key=state.head_keys()[0]).value == int(trace.head_attn[0, :, i, k].argmax())
+    assert _breakdown(at)["layout"]["meta"]["j"] == k

@@ -232,3 +232,19 @@ def test_the_shaded_tokens_carry_their_index():
     shading = trace_plots.token_shading_html(["a", "<b>"], [0.2, 0.8])
     assert 'data-dal-token="0"' in shading and 'data-dal-token="1"' in shading
     assert "&lt;b&gt;" in shading
+
+
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_the_matrix_titles_say_when_they_are_the_mean_of_the_heads(heads):
+    torch.manual_seed(0)
+    cfg = ModelConfig(input_dim=3, hidden_dim=8, num_classes=2, heads=heads, temperature=0.5)
+    model = DenseAttention(cfg).eval()
+    trace = model.trace(torch.randn(1, 4, 3), torch.ones(1, 4, dtype=torch.bool))
+    figs = trace_plots.trace_figures(trace, list("abcd"), ["n", "p"])
+    titles = {k: figs[k].layout.title.text for k in ("similarity", "scores", "attn")}
+    for key, title in titles.items():
+        assert (f"mean of the {heads} heads" in title) == (heads > 1), (key, title)
+    assert "τ = 0.5" in titles["scores"] and "scaled_dot" in titles["similarity"]
+    # what they call the mean is the mean: the attention drawn is the heads' mean
+    z = np.array(figs["attn"].data[0].z, dtype=float)
+    assert np.allclose(z, trace.head_attn[0].mean(0).detach().numpy(), atol=1e-6)

@@ -239,3 +239,30 @@ def test_mostly_unknown_input_and_a_lone_stop_word_get_a_caution():
     assert f"({len(pieces)} of {len(pieces)} word pieces" in note
     assert "single stop word ('the')" in verdict.input_caution(model, "the")
     assert verdict.input_caution(model, "cat") is None
+
+
+def test_the_head_ablation_table_replaces_one_head_at_a_time():
+    model = text_model(heads=4, temperature=0.2)
+    result = fa.analyze(model, SENTENCE, ig_steps=4, permutations=2, random_orders=2)
+    table = verdict.head_ablation_table(result)
+    assert list(table["head"]) == [1, 2, 3, 4]
+    f = fa.features_of(model, SENTENCE)
+    with torch.no_grad():
+        trace = model.core.trace(f.x, f.mask)
+        n = int(f.mask.sum())
+        replacements = {"uniform": torch.full((1, n, n), 1.0 / n), "identity": torch.eye(n)[None]}
+        p0, predicted = float(trace.probs[0].max()), int(trace.probs[0].argmax())
+        for k in range(4):
+            for prefix, replacement in replacements.items():
+                attn = trace.head_attn.clone()
+                attn[:, k] = replacement  # head k alone, written out here
+                probs = model.core.trace(f.x, f.mask, attn_override=attn).probs[0]
+                row = table.iloc[k]
+                assert row[f"{prefix}_delta_p"] == pytest.approx(
+                    float(probs[predicted]) - p0, abs=1e-3
+                )
+                assert row[f"{prefix}_flips"] == (int(probs.argmax()) != predicted)
+                assert row[f"{prefix}_prediction"] == model.config.classes[int(probs.argmax())]
+    assert table.filter(like="delta_p").abs().to_numpy().max() > 0  # the heads do something
+    one = fa.analyze(model_one := text_model(), SENTENCE, ig_steps=4, permutations=2)
+    assert model_one.config.model.heads == 1 and verdict.head_ablation_table(one).empty

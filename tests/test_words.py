@@ -16,6 +16,7 @@ from dense_attention.inputs.image_encoder import ImageConfig
 from dense_attention.inputs.text_encoder import TextConfig
 
 TEMPERATURES = (0.07, 1.0, 5.0)
+HEADS = (1, 2, 3)  # each divides config_of's hidden_dim 6; 5 and 3 walk every pairing
 COMBINATIONS = CHOICES
 
 # Claims, as patterns, that a text makes about the model.
@@ -73,6 +74,30 @@ def check(config: ModelConfig) -> list[str]:
     wrong += check_activation(" ".join(by_step["c"]), config.pool_activation, "c")
     wrong += check_activation(" ".join(by_step["h"][1:]), config.activation, "h")
     wrong += check_settings(config, by_step)
+    wrong += check_heads(config, by_step)
+    return wrong
+
+
+MATRICES = ("similarity", "scores", "attn")  # the step matrices a model with heads averages
+
+
+def check_heads(config: ModelConfig, by_step: dict[str, list[str]]) -> list[str]:
+    """With several heads each matrix's chart title and the words beside it say they are the
+    heads' mean (and how many); with one head nothing speaks of heads."""
+    titles, mean = words.chart_titles(config), f"mean of the {config.heads} heads"
+    everything = " ".join(t for step in by_step.values() for t in step)
+    overview = words.overview_titles(config)
+    if config.heads == 1:
+        said = [t for t in [everything, *overview.values()] if re.search(r"\bheads?\b", t)]
+        return [f"one head, but heads are named: {said[:1]}"] if said else []
+    wrong = [f"the {key} title hides the mean: {titles[key]}"
+             for key in MATRICES if mean not in titles[key]]  # fmt: skip
+    wrong += [f"the {key} caption hides the mean" for key in MATRICES
+              if "mean" not in words.caption(key, config)]  # fmt: skip
+    if mean not in overview["scores"] or "mean" not in overview["attn"]:
+        wrong.append(f"the overview hides the mean: {overview['scores']}, {overview['attn']}")
+    if f"k = 1..{config.heads}" not in overview["values"]:
+        wrong.append(f"the overview's v_i is one head's: {overview['values']}")
     return wrong
 
 
@@ -115,17 +140,27 @@ def config_of(k: int, combination: tuple[str, ...]) -> ModelConfig:
         input_dim=12, hidden_dim=6, num_classes=3 + k % 4, similarity=similarity,
         temperature=TEMPERATURES[k % len(TEMPERATURES)], activation=activation,
         pooling=pooling, pool_activation=pool_activation, skip=skip, sequence_encoder=encoder,
+        heads=HEADS[k % len(HEADS)],
     )  # fmt: skip
 
 
 def test_no_text_claims_a_path_the_model_does_not_have():
     assert len(COMBINATIONS) >= 6 * 4 * 2 * 4 * 2
+    walked = {config_of(k, c).heads for k, c in enumerate(COMBINATIONS)}
+    assert walked == set(HEADS)
     problems = {}
     for k, combination in enumerate(COMBINATIONS):
         wrong = check(config_of(k, combination))
         if wrong:
             problems[combination] = wrong
     assert not problems, list(problems.items())[:5]
+
+
+def test_the_checker_catches_a_mean_matrix_titled_as_one_heads(monkeypatch):
+    config = config_of(1, COMBINATIONS[0])
+    assert config.heads == 2 and not check(config)
+    monkeypatch.setattr(words, "heads_mean", lambda heads: "")  # the titles before heads
+    assert any("title hides the mean" in w for w in check(config))
 
 
 def test_the_checker_catches_todays_old_captions():

@@ -223,24 +223,44 @@ def _softmax_row(trace: Trace, scores: np.ndarray, i: int) -> np.ndarray:
     return row
 
 
-def cell_numbers(trace: Trace, i: int, j: int) -> dict[str, float]:
-    """The numbers behind attention cell (i, j) of one cropped example trace (B=1), 0-based.
+def _head_of(trace: Trace, i: int, head: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Head `head`'s view of row i: (head, its scores (N, N), h^k (N, d/H), v^k_i (d/H,)); the
+    one head's own with one head (head 0)."""
+    heads = trace.heads
+    if not 0 <= head < heads:
+        raise ValueError(f"head {head} of {heads}: choose 0 to {heads - 1}")
+    width = trace.h.shape[-1] // heads
+    cut = slice(head * width, (head + 1) * width)
+    scores = _np(trace.head_scores[0, head])  # (N, N): the heads' mean is no head's logits
+    return head, scores, _np(trace.h[0])[:, cut], _np(trace.values[0, i])[cut]
+
+
+def heaviest_head(trace: Trace, i: int, j: int) -> int:
+    """The head (0-based) with the largest a^k_ij in example 0 (0 with one head)."""
+    return int(trace.head_attn[0, :, i, j].argmax())
+
+
+def cell_numbers(trace: Trace, i: int, j: int, head: int | None = None) -> dict[str, float]:
+    """The numbers behind attention cell (i, j) of one cropped example trace (B=1), 0-based;
+    with several heads, head `head`'s (None: `heaviest_head`) scores, a^k_ij and v^k_i.
 
     Keys: similarity (= s_ij τ), temperature, score (s_ij), row_max (max_k s_ik), numerator
     (exp(s_ij - max)), denominator (Σ_k exp(s_ik - max)), attn (a_ij), "v_i[k]" for every
-    component k (0-based), v_i_norm, e_i, alpha_i, winner (class index), winner_logit,
-    winner_prob. Values come from the trace's tensors; recomputed ones are checked against them.
+    component k (0-based) of v_i (v^k_i with heads), v_i_norm, e_i, alpha_i, winner (class
+    index), winner_logit, winner_prob, head. Values come from the trace's tensors; recomputed
+    ones are checked against them.
     """
     _check_one(trace, i, j)
-    scores = _np(trace.scores[0])  # (N, N)
+    head = heaviest_head(trace, i, j) if head is None else head
+    k, scores, h, v_i = _head_of(trace, i, head)
     row = _softmax_row(trace, scores, i)
     top = float(row.max())
     exps = np.exp(row - top)
-    attn = float(trace.attn[0, i, j])
+    a_row = _np(trace.head_attn[0, k, i])
+    attn = float(a_row[j])
     _check("a_ij", float(exps[j] / exps.sum()), attn)
-    a_row, h, v_i = _np(trace.attn[0, i]), _np(trace.h[0]), _np(trace.values[0, i])
-    for k in range(v_i.shape[0]):
-        _check(f"v_i[{k}]", float(a_row @ h[:, k]), float(v_i[k]))
+    for unit in range(v_i.shape[0]):
+        _check(f"v_i[{unit}]", float(a_row @ h[:, unit]), float(v_i[unit]))
     logits = _np(trace.logits[0])
     winner = int(np.argmax(logits))
     numbers = {
@@ -252,7 +272,7 @@ def cell_numbers(trace: Trace, i: int, j: int) -> dict[str, float]:
         "denominator": float(exps.sum()),
         "attn": attn,
     }
-    numbers.update({f"v_i[{k}]": float(v) for k, v in enumerate(v_i)})
+    numbers.update({f"v_i[{unit}]": float(v) for unit, v in enumerate(v_i)})
     numbers.update(
         v_i_norm=float(np.linalg.norm(v_i)),
         e_i=float(trace.pool_scores[0, i]),
@@ -260,6 +280,7 @@ def cell_numbers(trace: Trace, i: int, j: int) -> dict[str, float]:
         winner=winner,
         winner_logit=float(logits[winner]),
         winner_prob=float(trace.probs[0, winner]),
+        head=k,
     )
     return numbers
 
@@ -296,16 +317,20 @@ def _lines(*lines: str) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
-def _score_latex(num: dict[str, float], i1: int, j1: int, tok_i: str, tok_j: str) -> str:
+def _score_latex(
+    num: dict[str, float], i1: int, j1: int, tok_i: str, tok_j: str, sup: str = ""
+) -> str:
     return _lines(
-        rf"s_{{{i1},{j1}}} &= \frac{{s(h_{{{i1}}}, h_{{{j1}}})}}{{\tau}}"
+        rf"s{sup}_{{{i1},{j1}}} &= \frac{{s(h{sup}_{{{i1}}}, h{sup}_{{{j1}}})}}{{\tau}}"
         rf"\qquad i = {i1}\ ({latex_text(tok_i)}),\ j = {j1}\ ({latex_text(tok_j)})",
         rf"&= \frac{{{fmt_number(num['similarity'])}}}{{{num['temperature']:g}}}"
         rf" = {fmt_number(num['score'])}",
     )
 
 
-def _attn_latex(num: dict[str, float], scores_i: np.ndarray, i1: int, j1: int) -> str:
+def _attn_latex(
+    num: dict[str, float], scores_i: np.ndarray, i1: int, j1: int, sup: str = ""
+) -> str:
     n, j = scores_i.shape[0], j1 - 1
     k = r"k \ne " + str(i1) if np.isneginf(scores_i[i1 - 1]) else "k"  # a_ii excluded
     exps = [fmt_number(v) for v in np.exp(scores_i - num["row_max"])]
@@ -316,23 +341,26 @@ def _attn_latex(num: dict[str, float], scores_i: np.ndarray, i1: int, j1: int) -
     else:
         quotient = rf"&= \frac{{{shift}}}{{{_sum_terms(exps, shown, mark=j)}}}"
     return _lines(
-        rf"a_{{{i1},{j1}}} &= \frac{{\exp(s_{{{i1},{j1}}} - m_{{{i1}}})}}"
-        rf"{{\sum_{{{k}}} \exp(s_{{{i1},k}} - m_{{{i1}}})}}"
-        rf"\qquad m_{{{i1}}} = \max_{{{k}}} s_{{{i1},k}} = {fmt_number(num['row_max'])}",
+        rf"a{sup}_{{{i1},{j1}}} &= \frac{{\exp(s{sup}_{{{i1},{j1}}} - m_{{{i1}}})}}"
+        rf"{{\sum_{{{k}}} \exp(s{sup}_{{{i1},k}} - m_{{{i1}}})}}"
+        rf"\qquad m_{{{i1}}} = \max_{{{k}}} s{sup}_{{{i1},k}} = {fmt_number(num['row_max'])}",
         quotient,
         rf"&= \frac{{{fmt_number(num['numerator'])}}}{{{fmt_number(num['denominator'])}}}"
         rf" = {fmt_number(num['attn'])}",
     )
 
 
-def _values_latex(num: dict[str, float], a_i: np.ndarray, h: np.ndarray, i1: int, j1: int) -> str:
+def _values_latex(
+    num: dict[str, float], a_i: np.ndarray, h: np.ndarray, i1: int, j1: int, sup: str = ""
+) -> str:
     n, j = a_i.shape[0], j1 - 1
-    symbols = [rf"a_{{{i1},{k + 1}}}\, h_{{{k + 1}}}" for k in range(n)]
+    symbols = [rf"a{sup}_{{{i1},{k + 1}}}\, h{sup}_{{{k + 1}}}" for k in range(n)]
     terms = [rf"{fmt_number(a_i[k])} \cdot {term(h[k, 0])}" for k in range(n)]
     return _lines(
-        rf"v_{{{i1}}} &= \sum_{{j}} a_{{{i1},j}}\, h_j = {_sum_terms(symbols, [0, 1, 2, j], j)}",
-        rf"v_{{{i1},1}} &= {_sum_terms(terms, [0, 1, 2, j], mark=j, per_line=2)}",
-        rf"&= {fmt_number(num['v_i[0]'])}, \qquad \lVert v_{{{i1}}} \rVert"
+        rf"v{sup}_{{{i1}}} &= \sum_{{j}} a{sup}_{{{i1},j}}\, h{sup}_j"
+        rf" = {_sum_terms(symbols, [0, 1, 2, j], j)}",
+        rf"v{sup}_{{{i1},1}} &= {_sum_terms(terms, [0, 1, 2, j], mark=j, per_line=2)}",
+        rf"&= {fmt_number(num['v_i[0]'])}, \qquad \lVert v{sup}_{{{i1}}} \rVert"
         rf" = {fmt_number(num['v_i_norm'])}",
     )
 
@@ -356,14 +384,16 @@ def cell_latex(
     tokens: Sequence[str],
     class_names: Sequence[str],
     config: ModelConfig | None = None,
+    head: int | None = None,
 ) -> list[tuple[str, str]]:
     """(caption, LaTeX) pairs walking attention cell (i, j) (0-based) to the output, numbers in.
 
     `trace` is one cropped example (B=1). `config`, when given (the model's, with the live
     settings in), names σ in c = σ(...) and writes α as 1/N under mean pooling.
-    The term of key j is coloured in the sums it takes part in.
+    The term of key j is coloured in the sums it takes part in. With several heads the score,
+    weight and value are head `head`'s (None: `heaviest_head`).
     """
-    return list(cell_steps(trace, i, j, tokens, class_names, config).values())
+    return list(cell_steps(trace, i, j, tokens, class_names, config, head).values())
 
 
 def cell_steps(
@@ -373,16 +403,21 @@ def cell_steps(
     tokens: Sequence[str],
     class_names: Sequence[str],
     config: ModelConfig | None = None,
+    head: int | None = None,
 ) -> dict[str, tuple[str, str]]:
     """cell_latex's (caption, LaTeX) pairs keyed by the step each one works through: scores,
-    attn, values, alpha, c, probs (keys of STEPS)."""
+    attn, values, alpha, c, probs (keys of STEPS); head `head`'s with several heads."""
     n = _check_one(trace, i, j)
     if len(tokens) != n:
         raise ValueError(f"{len(tokens)} tokens for a trace of {n} tokens")
     if len(class_names) != trace.logits.shape[1]:
         raise ValueError(f"{len(class_names)} class names for {trace.logits.shape[1]} classes")
-    num = cell_numbers(trace, i, j)
+    num = cell_numbers(trace, i, j, head)
     i1, j1 = i + 1, j + 1  # 1-based, as in the formulas
+    k, scores, h, _ = _head_of(trace, i, int(num["head"]))
+    sup, of = (
+        ("", "") if trace.heads == 1 else (f"^{{{k + 1}}}", f" (head {k + 1} of {trace.heads})")
+    )
     sigma = r"\sigma" if config is None else _SIGMA_LATEX[config.pool_activation]
     pooled, c, logits = _np(trace.pooled[0]), _np(trace.c[0]), _np(trace.logits[0])
     w = int(num["winner"])
@@ -399,15 +434,15 @@ def cell_steps(
         rf"y_{{\hat{{k}}}} &= \operatorname{{softmax}}(z)_{{\hat{{k}}}}"
         rf" = {fmt_number(num['winner_prob'])}",
     )
-    score = _score_latex(num, i1, j1, tokens[i], tokens[j])
-    attn = _attn_latex(num, _softmax_row(trace, _np(trace.scores[0]), i), i1, j1)
-    values = _values_latex(num, _np(trace.attn[0, i]), _np(trace.h[0]), i1, j1)
+    score = _score_latex(num, i1, j1, tokens[i], tokens[j], sup)
+    attn = _attn_latex(num, _softmax_row(trace, scores, i), i1, j1, sup)
+    values = _values_latex(num, _np(trace.head_attn[0, k, i]), h, i1, j1, sup)
     return {
-        "scores": ("**Score**: the similarity of query $i$ and key $j$, divided by the "
+        "scores": (f"**Score**{of}: the similarity of query $i$ and key $j$, divided by the "
                    "temperature τ", score),
-        "attn": ("**Attention weight**: the softmax of row $i$, shifted by its maximum $m_i$ "
-                 "(same result)", attn),
-        "values": ("**Attention value** of token $i$: row $i$ of $a$ times $h$ (its first "
+        "attn": (f"**Attention weight**{of}: the softmax of row $i$, shifted by its maximum "
+                 "$m_i$ (same result)", attn),
+        "values": (f"**Attention value** of token $i${of}: row $i$ of $a$ times $h$ (its first "
                    "component)", values),
         "alpha": ("**Pooling weight** of token $i$", pooling),
         "c": ("**Pooled vector** (first components)", pooled_latex),

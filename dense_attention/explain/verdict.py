@@ -32,6 +32,7 @@ __all__ = [
     "attention_spread",
     "dataset_table",
     "fmt_delta",
+    "head_ablation_table",
     "input_caution",
     "judge",
     "judge_input",
@@ -330,6 +331,27 @@ def ablation_table(result: Faithfulness, config: ModelConfig | None = None) -> p
             "delta_p_std": ablation.delta_std,
             "flip_rate": ablation.flip_rate,
         })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# The columns' prefix of each of faithfulness.HEAD_ABLATIONS in head_ablation_table.
+HEAD_ABLATION_PREFIX = {"uniform": "uniform", "no_attention": "identity"}
+
+
+def head_ablation_table(result: Faithfulness) -> pd.DataFrame:
+    """One row per head of a model with several heads (empty with one): head k's attention
+    alone replaced by the uniform one (a^k_ij = 1/N) and by the identity (v^k_i = h^k_i), each
+    with the new prediction, Δp of the original class (rounded to SHOWN_DECIMALS) and whether
+    the prediction flips."""
+    rows = []
+    for k, by_name in enumerate(result.heads):
+        row: dict[str, Any] = {"head": k + 1}
+        for name, prefix in HEAD_ABLATION_PREFIX.items():
+            ablation = by_name[name]
+            row[f"{prefix}_prediction"] = result.classes[int(np.argmax(ablation.probs))]
+            row[f"{prefix}_delta_p"] = round(ablation.delta, SHOWN_DECIMALS) + 0.0
+            row[f"{prefix}_flips"] = ablation.flipped
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

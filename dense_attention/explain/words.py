@@ -23,8 +23,10 @@ __all__ = [
     "c_formula",
     "caption",
     "chart_titles",
+    "heads_mean",
     "heads_words",
     "input_words",
+    "matrix_titles",
     "overview_titles",
     "step_title",
     "temperature_words",
@@ -116,12 +118,19 @@ def heads_words(config: ModelConfig) -> str:
     return f"each of the {config.heads} heads on its own {width} of the {d} hidden units"
 
 
+def heads_mean(heads: int) -> str:
+    """What a matrix of several heads shows, for its title: "" with one head, "mean of the 4
+    heads" with four (the trace's scores and attn are the mean of head_scores, head_attn)."""
+    return "" if heads == 1 else f"mean of the {heads} heads"
+
+
 def _similarity(config: ModelConfig, inputs: Inputs) -> str:
     sim = SIMILARITIES[config.similarity]
     by = f", by {heads_words(config)}" if config.heads > 1 else ""
+    mean = f" The matrix shows the {heads_mean(config.heads)}." if config.heads > 1 else ""
     return (
         f"How much token i (the query) matches token j (the key), for every pair, scored with "
-        f"{config.similarity}{by}. {sim.description}"
+        f"{config.similarity}{by}. {sim.description}{mean}"
     )
 
 
@@ -150,7 +159,10 @@ def _values(config: ModelConfig, inputs: Inputs) -> str:
 
 def _scores(config: ModelConfig, inputs: Inputs) -> str:
     tau = config.temperature
-    return f"Dividing every similarity by the temperature τ = {tau:g} {temperature_words(tau)}."
+    said = f"Dividing every similarity by the temperature τ = {tau:g} {temperature_words(tau)}."
+    if config.heads == 1:
+        return said
+    return f"{said} Each head's scores are divided alike; the matrix shows their mean."
 
 
 def _alpha(config: ModelConfig, inputs: Inputs) -> str:
@@ -236,13 +248,51 @@ def step_title(key: str, config: ModelConfig) -> str:
 
 def chart_titles(config: ModelConfig) -> dict[str, str]:
     """The titles of the step figures whose words depend on the model (trace_plots.trace_figures
-    keys alpha, c, h_o), as plotly HTML: c's activation is the one in its formula."""
+    keys similarity, scores, attn, alpha, c, h_o), as plotly HTML: c's activation is the one in
+    its formula; a matrix of several heads is said to be their mean."""
     alpha = "Pooling weights α<sub>i</sub>"
     skip = "Skip input h<sub>o</sub> = mean of h<sub>i</sub>"
     return {
+        **matrix_titles(config.similarity, config.temperature, config.heads),
         "alpha": f"{alpha} = 1/N (mean pooling)" if config.pooling == "mean" else alpha,
         "c": f"Pooled vector {c_formula(config, html=True)}",
         "h_o": f"{skip}: not used (skip = none)" if config.skip == "none" else skip,
+    }
+
+
+def matrix_titles(similarity: str, temperature: float, heads: int = 1) -> dict[str, str]:
+    """The titles of the step matrices (trace_plots.trace_figures keys similarity, scores,
+    attn) as plotly HTML; with several heads each says it is their mean."""
+    mean = heads_mean(heads)
+    return {
+        "similarity": f"Similarity s(h<sub>i</sub>, h<sub>j</sub>), {similarity}"
+        + (f", {mean}" if mean else ""),
+        "scores": f"Scores s<sub>ij</sub> = s / τ, τ = {temperature:g}"
+        + (f", {mean}" if mean else ""),
+        "attn": f"Attention a<sub>ij</sub> ({mean}; row i: query, column j: key)"
+        if mean
+        else "Attention a<sub>ij</sub> (row i: query, column j: key)",
+    }
+
+
+def _overview_heads(config: ModelConfig) -> dict[str, str]:
+    """The overview's scores, attn and values titles: one head's formulas, or with several the
+    mean of the heads' (a softmax per head, then the mean) and v_i made of the heads' parts."""
+    scores = f"s<sub>ij</sub> = {config.similarity} / τ, τ = {config.temperature:g}"
+    unless = ", j ≠ i" if config.exclude_self else ""
+    if config.heads == 1:
+        return {
+            "scores": scores,
+            "attn": f"a<sub>ij</sub> = softmax<sub>j</sub>(s<sub>ij</sub>){unless}",
+            "values": "v<sub>i</sub> = Σ<sub>j</sub> a<sub>ij</sub> h<sub>j</sub>",
+        }
+    k = "<sup>k</sup>"
+    return {
+        "scores": f"{scores}, {heads_mean(config.heads)}",
+        "attn": f"a<sub>ij</sub> = mean<sub>k</sub> softmax<sub>j</sub>(s{k}<sub>ij</sub>)"
+        + unless,
+        "values": f"v{k}<sub>i</sub> = Σ<sub>j</sub> a{k}<sub>ij</sub> h{k}<sub>j</sub>, "
+        f"k = 1..{config.heads} side by side",
     }
 
 
@@ -258,10 +308,7 @@ def overview_titles(config: ModelConfig) -> dict[str, str]:
     return {
         "x": "x<sub>i</sub>: the input",
         "h": f"h<sub>i</sub> = {act}({dense})" if act else f"h<sub>i</sub> = {dense}",
-        "scores": f"s<sub>ij</sub> = {config.similarity} / τ, τ = {config.temperature:g}",
-        "attn": "a<sub>ij</sub> = softmax<sub>j</sub>(s<sub>ij</sub>)"
-        + (", j ≠ i" if config.exclude_self else ""),
-        "values": "v<sub>i</sub> = Σ<sub>j</sub> a<sub>ij</sub> h<sub>j</sub>",
+        **_overview_heads(config),
         "alpha": "α<sub>i</sub> = 1/N"
         if mean
         else "α<sub>i</sub> = softmax<sub>i</sub>(e<sub>i</sub>)",

@@ -22,21 +22,24 @@ SAMPLE_HOVER_MAX = 60  # characters of an input's text in a sample point's hover
 
 
 def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
-    """The parts of s_ij sorted from most positive to most negative, one bar each, named by
-    index (and what they carry); the title gives their sum, the score."""
+    """The parts of s_ij (head k's s^k_ij with several heads) sorted from most positive to most
+    negative, one bar each, named by their index in h (and what they carry); the title gives
+    their sum, the score."""
     order = found.order()
     values = found.parts[order].tolist()
-    labels = [str(k + 1) for k in order]
+    labels = [str(found.offset + k + 1) for k in order]
+    s = "s" if found.heads == 1 else f"s<sup>{found.head + 1}</sup>"
     hover = [
-        f"{escape_label(found.name(k))}<br>part {v:+.4f} of s<sub>ij</sub>"
+        f"{escape_label(found.name(k))}<br>part {v:+.4f} of {s}<sub>ij</sub>"
         for k, v in zip(order, values, strict=True)
     ]
     i, j = found.i, found.j
     pair = f"{escape_label(tokens[i])} → {escape_label(tokens[j])}"
-    title = (
-        f"s<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), "
-        f"one bar per {found.unit}, sorted"
-    )
+    per, axis = f"one bar per {found.unit}, sorted", found.unit
+    if found.heads > 1:  # the title stays one line: the slice goes on the axis
+        per = f"head {found.head + 1} of {found.heads}"
+        axis = f"{found.unit} (head {found.head + 1}'s {len(found.parts)}, sorted)"
+    title = f"{s}<sub>{i + 1},{j + 1}</sub> = Σ parts = {found.score:.3f} ({pair}), {per}"
     bar = go.Bar(
         x=labels,
         y=values,
@@ -50,9 +53,9 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=50, b=10),
         showlegend=False,
-        xaxis=dict(type="category", title=dict(text=found.unit), tickfont=dict(size=9)),
+        xaxis=dict(type="category", title=dict(text=axis), tickfont=dict(size=9)),
         yaxis=dict(title=dict(text="part of the score"), zeroline=True),
-        meta=dict(score=found.score, i=i, j=j),
+        meta=dict(score=found.score, i=i, j=j, head=found.head),
     )
     return go.Figure(bar, layout)
 

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..core.trace import ArrayLike, Trace, to_numpy
+from ..explain import words
 from .heatmaps import (
     HIGHLIGHT,
     MUTED,
@@ -229,7 +230,8 @@ def trace_figures(
     tokens).
 
     Keys: x, h, similarity, scores, attn, values, alpha, c, h_o, probs. `cell` (0-based i, j)
-    is outlined in the similarity, scores and attention matrices. `hover` names the tokens in
+    is outlined in the similarity, scores and attention matrices; with several heads they are
+    the heads' mean, and their titles say so (words.matrix_titles). `hover` names the tokens in
     hover texts where the axis label says less (Explanation.hover_tokens: "[UNK] (Ωμέγα)").
     """
     one = trace.example(b).numpy()
@@ -255,18 +257,15 @@ def trace_figures(
         return link_tokens(fig, rows=True, cols=True)
 
     x_title = "Input x<sub>i</sub> (token × input feature)"
+    titles = words.matrix_titles(trace.similarity, trace.temperature, trace.heads)
     return {
         "x": link_tokens(input_heatmap(one["x"][0], tokens, x_title, hover), rows=True, start=1),
         "h": by_feature(one["h"][0], features, "Dense layer h<sub>i</sub> (token × hidden unit)"),
         "similarity": by_token(
-            one["scores"][0] * trace.temperature,
-            f"Similarity s(h<sub>i</sub>, h<sub>j</sub>), {trace.similarity}",
-            zmid=0.0,
+            one["scores"][0] * trace.temperature, titles["similarity"], zmid=0.0
         ),
-        "scores": by_token(
-            one["scores"][0], f"Scores s<sub>ij</sub> = s / τ, τ = {trace.temperature:g}", zmid=0.0
-        ),
-        "attn": attention_heatmap(one["attn"][0], tokens, cell, hover=hover),
+        "scores": by_token(one["scores"][0], titles["scores"], zmid=0.0),
+        "attn": attention_heatmap(one["attn"][0], tokens, cell, title=titles["attn"], hover=hover),
         "values": by_feature(one["values"][0], features, "Attention values v<sub>i</sub>"),
         "alpha": alpha_bar(one["alpha"][0], tokens, one["pool_scores"][0], hover),
         "c": vector_strip(one["c"][0], "Pooled vector c = σ(Σ α<sub>i</sub> v<sub>i</sub>)", "c"),

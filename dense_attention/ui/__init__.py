@@ -41,7 +41,15 @@ from .errors import friendly_errors
 from .inputs import examples_of, prediction_line, sentence_input, sentence_line
 from .job_panels import compare_runs, job_controls, job_panel, running, start_job, train_progress
 from .live_page import image_walkthrough, text_walkthrough
-from .matters import ablations, analysis, deletion, eraser_scores, importance, training_means
+from .matters import (
+    ablations,
+    analysis,
+    deletion,
+    eraser_scores,
+    head_ablations,
+    importance,
+    training_means,
+)
 from .picture import photo_caution, pick_image
 from .present import (
     picture_choice,
@@ -113,6 +121,7 @@ __all__ = [
     "eraser_scores",
     "examples_of",
     "friendly_errors",
+    "head_ablations",
     "image_walkthrough",
     "importance",
     "input_verdict",

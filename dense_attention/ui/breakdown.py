@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ..core.model import DenseAttention
-from ..explain import breakdown, query_key_map
+from ..core.trace import Trace
+from ..explain import breakdown, formulas, query_key_map
 from ..figures import breakdown_plots
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import checkpoint
@@ -28,6 +29,56 @@ def _core_and_patch(model: Classifier | DenseAttention) -> tuple[DenseAttention,
     return model.core, image.patch_dim if image is not None and image.pos_dim > 0 else None
 
 
+def chosen_head(trace: Trace, cell: tuple[int, int], key: str = state.CELL) -> int | None:
+    """The head whose numbers the formula panel under `key` shows (None with one head): the
+    head picked in its breakdown, back on the cell's heaviest head (largest a^k_ij) whenever
+    the cell changes."""
+    heads = trace.heads
+    if heads == 1:
+        return None
+    pick, picked_for = state.head_keys(key)
+    if st.session_state.get(picked_for) != cell or st.session_state.get(pick) not in range(heads):
+        st.session_state[pick] = formulas.heaviest_head(trace, *cell)
+        st.session_state[picked_for] = cell
+    return st.session_state[pick]
+
+
+def _head_picker(trace: Trace, cell: tuple[int, int], key: str) -> int | None:
+    """With several heads, the selectbox of the head whose score is broken down (and whose
+    numbers the formulas above show); `chosen_head` keeps its value."""
+    if chosen_head(trace, cell, key) is None:
+        return None
+    weights = trace.head_attn[0, :, cell[0], cell[1]].tolist()
+
+    def label(k: int) -> str:
+        return f"head {k + 1} (a^{k + 1}_ij = {weights[k]:.3f})"
+
+    return st.selectbox(
+        "Head", range(trace.heads), format_func=label, key=state.head_keys(key)[0],
+        help="Each head scores the pair on its own slice of the units; the matrix shows the "
+        "heads' mean. It starts on the head that weighs this cell most.",
+    )  # fmt: skip
+
+
+def _sum_line(chosen: breakdown.ScoreBreakdown, trace: Trace) -> str:
+    """The parts' sum next to the trace's own score of the cell (head k's with several)."""
+    i, j = chosen.i, chosen.j
+    if chosen.heads == 1:
+        s, traced, mean = "s_ij", float(trace.scores[0, i, j]), ""
+    else:
+        s = f"head {chosen.head + 1}'s score {chosen.symbol}_ij"
+        traced = float(trace.head_scores[0, chosen.head, i, j])
+        mean = (
+            f" The matrix's s_ij = {float(trace.scores[0, i, j]):.3f} is the mean of the "
+            f"{chosen.heads} heads' scores."
+        )
+    return (
+        f"The {len(chosen.parts)} parts sum to {s} = {chosen.score:.3f} (the trace: "
+        f"{traced:.3f}), one per {chosen.unit}, each already divided by "
+        f"τ = {chosen.temperature:g}.{mean}"
+    )
+
+
 def breakdown_panel(
     explanation: Explanation,
     model: Classifier | DenseAttention,
@@ -35,29 +86,27 @@ def breakdown_panel(
     key: str = state.CELL,
 ) -> None:
     """Cell (i, j)'s score as a sorted bar chart of its parts, the top parts named, and one
-    sentence comparing it with the diagonal cell (i, i)."""
+    sentence comparing it with the diagonal cell (i, i); with several heads, one head's score
+    (picked above the chart)."""
     core, patch_dim = _core_and_patch(model)
     trace, tokens = explanation.trace, list(explanation.tokens)
     i, j = cell
-    chosen = breakdown.cell_breakdown(core, trace, i, j, patch_dim)
-    own = breakdown.cell_breakdown(core, trace, i, i, patch_dim)
     st.subheader("Why this score? The score, part by part", divider="gray")
     left, right = st.columns([3, 2])
     with left:
+        head = _head_picker(trace, cell, key)
+        chosen = breakdown.cell_breakdown(core, trace, i, j, patch_dim, head)
+        own = breakdown.cell_breakdown(core, trace, i, i, patch_dim, chosen.head)
         figure = breakdown_plots.breakdown_figure(chosen, tokens)  # 1 bar per part: cheap
         st.plotly_chart(figure, width="stretch", key=f"chart_{key}_breakdown")
     with right:
-        unit = chosen.unit
-        st.markdown(
-            f"The {len(chosen.parts)} parts sum to the score s_ij = {chosen.score:.3f} "
-            f"(the trace: {float(trace.scores[0, i, j]):.3f}), one per {unit}, each already "
-            f"divided by τ = {chosen.temperature:g}."
-        )
+        st.markdown(md(_sum_line(chosen, trace)))
         top = ", ".join(
             f"{chosen.name(k)}: {float(chosen.parts[k]):+.3f}" for k in chosen.top(TOP_NAMED)
         )
         st.markdown(f"Largest parts: {md(top)}.")
-        st.markdown(md(breakdown.diagonal_sentence(chosen, own, tokens)))
+        said = breakdown.diagonal_sentence(chosen, own, tokens, trace.exclude_self)
+        st.markdown(md(said))
 
 
 def _dataset_of(label: str) -> tuple[str, int] | None:

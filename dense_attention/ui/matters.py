@@ -72,6 +72,35 @@ def ablations(result: Faithfulness, means_known: bool, config: ModelConfig | Non
         st.caption(f"{what} the training data: shipped models only.")
 
 
+HEAD_ABLATION_COLUMNS = {
+    "head": st.column_config.NumberColumn("head", format="%d"),
+    "uniform_prediction": st.column_config.TextColumn("uniform: prediction"),
+    "uniform_delta_p": st.column_config.NumberColumn("uniform: Δp", format="%+.3f"),
+    "uniform_flips": st.column_config.CheckboxColumn("uniform: flips"),
+    "identity_prediction": st.column_config.TextColumn("identity: prediction"),
+    "identity_delta_p": st.column_config.NumberColumn("identity: Δp", format="%+.3f"),
+    "identity_flips": st.column_config.CheckboxColumn("identity: flips"),
+}
+
+
+def head_ablations(result: Faithfulness) -> None:
+    """With several heads, one row per head: its attention alone replaced by the uniform one
+    and by the identity, the new prediction, Δp and whether it flips; nothing with one head."""
+    if not result.heads:
+        return
+    heads = len(result.heads)
+    st.subheader(f"One head at a time: each of the {heads} heads replaced", divider="gray")
+    table = verdict.head_ablation_table(result)
+    st.dataframe(
+        table, hide_index=True, column_config=HEAD_ABLATION_COLUMNS, key="matters_head_ablations"
+    )
+    st.caption(
+        f"Head k's attention alone is replaced, the other {heads - 1} heads keep theirs: uniform "
+        "a^k_ij = 1/N, or the identity a^k_ii = 1 (v^k_i = h^k_i, no mixing in that head). Δp is "
+        "the change of p(original class). A head whose rows move p matters to this input."
+    )
+
+
 def _importance_csv(result: Faithfulness) -> str:
     import pandas as pd  # only when the CSV is asked for
 

@@ -161,6 +161,12 @@ def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:
     return f"{prefix}_i", f"{prefix}_j", f"{prefix}_click"
 
 
+def head_keys(prefix: str = CELL) -> tuple[str, str]:
+    """The keys (head selectbox, the cell it was picked for) of a formula panel's score
+    breakdown under `prefix`, for a model with several heads."""
+    return f"{prefix}_head", f"{prefix}_head_cell"
+
+
 def copy_state(source: str, target: str) -> None:
     """on_change of a bound widget: its value into the persistent key."""
     st.session_state[target] = st.session_state[source]

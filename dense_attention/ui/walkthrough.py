@@ -18,7 +18,7 @@ from ..figures import export, heatmaps, trace_plots
 from ..figures.handout import titled_figures
 from ..inputs.classifier import Classifier, Explanation
 from . import state
-from .breakdown import breakdown_panel
+from .breakdown import breakdown_panel, chosen_head
 from .cache import cached
 from .charts import chart, export_buttons
 from .errors import friendly_errors
@@ -166,10 +166,13 @@ def _picker_heatmap(
     cell: tuple[int, int],
     clickable: bool,
     hover: list[str] | None = None,
+    title: str = words.matrix_titles("", 1.0)["attn"],
 ) -> go.Figure:
     """The attention matrix to pick a cell from: no colour bar (the walk-through has one), so
-    the cells get the width of the column."""
-    fig = trace_plots.attention_heatmap(attn, tokens, cell, clickable=clickable, hover=hover)
+    the cells get the width of the column; `title` says when it is the heads' mean."""
+    fig = trace_plots.attention_heatmap(
+        attn, tokens, cell, clickable=clickable, title=title, hover=hover
+    )
     return fig.update_traces(showscale=False, selector={"type": "heatmap"})
 
 
@@ -194,7 +197,9 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     key_i, key_j, click = state.cell_keys(key)
     clickable = n * n <= heatmaps.HOVER_CELLS_MAX  # one invisible marker per cell: not for 512²
     hover = explanation.hover_tokens
-    figure = cached(_picker_heatmap, explanation.trace.attn[0], tokens, cell, clickable, hover)
+    trace = explanation.trace
+    title = words.matrix_titles(trace.similarity, trace.temperature, trace.heads)["attn"]
+    figure = cached(_picker_heatmap, trace.attn[0], tokens, cell, clickable, hover, title)
     matrix, selectors = st.columns([3, 2])
     with matrix:
         if clickable:
@@ -230,8 +235,9 @@ def _cell_panel(explanation: Explanation, config: ModelConfig | None, key: str) 
     _cell_picker(explanation, cell, key)
     # The numbers under the picker, full width: beside it, in 3/5 of the page, a wide cell's
     # formula (e.g. a₅,₈ with its sum of exponentials) overflowed its box and was cut at the edge.
+    head = chosen_head(explanation.trace, cell, key)  # several heads: the breakdown's head
     for caption, latex in formulas.cell_latex(
-        explanation.trace, *cell, tokens, list(explanation.classes), config
+        explanation.trace, *cell, tokens, list(explanation.classes), config, head
     ):
         st.markdown(caption)
         st.latex(latex)

@@ -179,6 +179,7 @@ export default function (component) {
   parentElement.appendChild(root);
   const [head, canvas, tip] = ['.dal-live-head', 'canvas', '.dal-live-tip'].map((s) => root.querySelector(s));
   const [probsBox, alphaBox] = ['.dal-live-probs', '.dal-live-alpha'].map((s) => root.querySelector(s));
+  const matrixTitle = root.querySelector('.dal-live-matrix .dal-live-title');
   const tokens = input.tokens;
   let settings = data.settings, shown = null, geometry = null, frame = 0;
 
@@ -188,6 +189,8 @@ export default function (component) {
     const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
       settings.temperature, settings.pooling);
     geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
+    const heads = w.heads || 1; // several heads: the matrix is their mean (words.matrix_titles)
+    matrixTitle.innerHTML = `Attention a<sub>ij</sub> (${heads > 1 ? `mean of the ${heads} heads; ` : ''}row i: query, column j: key)`;
     head.textContent = `${settings.similarity} · τ = ${settings.temperature} · ${settings.pooling} pooling`;
     const top = result.probs.indexOf(Math.max(...result.probs));
     probsBox.innerHTML = result.probs.map((p, r) => `<div class="dal-live-bar${r === top ? ' dal-live-top' : ''}">
