@@ -4,7 +4,8 @@ Run: python bench/pick_examples.py assets/checkpoints/bbc-topics [--write]
 Candidates are hand-written sentences, a few per class (below). A sentence is kept when the
 model classifies it as its intended class with a probability below 0.99 (so the app shows a
 confidence under 100%). The kept ones are ordered by how visibly structured their attention is
-(the mean attention-row entropy over log N, lowest first), one per class before any second of a
+(the mean attention-row entropy over log N to two decimals, lowest first; ties: shortest
+first, for a first view that fits), one per class before any second of a
 class; at most --keep. With --write they go to metrics.json under "examples" (what
 catalog.examples_for returns) with each one's class, probability and entropy ratio beside them.
 """
@@ -16,8 +17,12 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dense_attention.explain import attention_work  # noqa: E402
 from dense_attention.explain.faithfulness import entropy_ratio  # noqa: E402
+from dense_attention.explain.verdict import DECIDES  # noqa: E402
 from dense_attention.storage import checkpoint
 
 CANDIDATES: dict[str, dict[str, list[str]]] = {  # dataset: class: sentences
@@ -87,16 +92,25 @@ def score(folder: Path) -> list[dict]:
             ex = model.explain(sentence)
             probs = ex.trace.probs[0]
             predicted = ex.classes[int(probs.argmax())]
+            x = ex.trace.x
+            f = attention_work.example_figures(model.core, x, torch.ones(x.shape[:2], dtype=bool))
+            moved = max(abs(float(f.uniform_delta[0])), abs(float(f.identity_delta[0])))
+            flipped = bool(f.uniform_flipped[0] or f.identity_flipped[0])
             rows.append(dict(sentence=sentence, label=label, predicted=predicted,
                              p=round(float(probs.max()), 4),
-                             entropy_ratio=round(entropy_ratio(ex.trace.attn), 4)))  # fmt: skip
+                             entropy_ratio=round(entropy_ratio(ex.trace.attn), 4),
+                             attention_decides=flipped or moved >= DECIDES,
+                             attention_moves=round(moved, 4)))  # fmt: skip
     return rows
 
 
 def pick(rows: list[dict], keep: int) -> list[dict]:
-    """Correct and below MAX_P; lowest entropy ratio first, one per class before seconds."""
+    """Correct and below MAX_P; those whose token attention decides first (uniform or identity
+    attention moves p by DECIDES or flips it), then lowest entropy ratio, then shortest; one per
+    class before seconds."""
     ok = sorted((r for r in rows if r["predicted"] == r["label"] and r["p"] < MAX_P),
-                key=lambda r: r["entropy_ratio"])  # fmt: skip
+                key=lambda r: (not r["attention_decides"], round(r["entropy_ratio"], 2),
+                               len(r["sentence"])))  # fmt: skip
     firsts, seen = [], set()
     for r in ok:
         if r["label"] not in seen:
@@ -117,14 +131,21 @@ def main() -> None:
         print(f"{r['label']:>13} -> {r['predicted']:<13} p={r['p']:.3f} "
               f"H/logN={r['entropy_ratio']:.3f}  {r['sentence']}")  # fmt: skip
     chosen = pick(rows, args.keep)
-    print("\nchosen:\n" + "\n".join(f"{r['entropy_ratio']:.3f} {r['sentence']}" for r in chosen))
+    print(
+        "\nchosen:\n"
+        + "\n".join(
+            f"{r['attention_moves']:.3f} {r['entropy_ratio']:.3f} {r['sentence']}" for r in chosen
+        )
+    )
     if args.write:
         path = args.checkpoint / checkpoint.METRICS_FILE
         metrics = json.loads(path.read_text())
         metrics["examples"] = [r["sentence"] for r in chosen]
         metrics["examples_detail"] = {
             "rule": "python bench/pick_examples.py: hand-written candidates the model gets right "
-            f"with p < {MAX_P}, lowest mean attention entropy / log N first, one per class first",
+            f"with p < {MAX_P}; those where uniform or identity attention moves p by >= {DECIDES} "
+            "(or flips it) first, then lowest mean attention entropy / log N (two decimals), then "
+            "shortest; one per class first",
             "chosen": chosen,
         }
         path.write_text(json.dumps(metrics, indent=2))

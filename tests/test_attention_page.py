@@ -231,3 +231,20 @@ def test_the_multi_head_checkpoint_gets_a_row_per_head_each_replaced_alone():
                 assert bool(row[f"{prefix}_flips"]) == (int(probs.argmax()) != predicted)
     # the home model has one head: no such table
     assert not any("uniform_delta_p" in d.value.columns for d in open_page(PAGE).dataframe)
+
+
+def test_a_similarity_variant_shows_its_own_dataset_level_figures(shipped):
+    """Picking a similarity the home model has its own checkpoint for runs that checkpoint: the
+    whole-test-split table is that checkpoint's metrics.json, never the picked folder's."""
+    info, model = shipped
+    other = next(n for n in ("cosine", "dot") if n != model.config.model.similarity)
+    variant = catalog.similarity_variants(info)[other]
+    trained = checkpoint.load(variant.path).config.model
+    own = verdict.dataset_table(faithfulness.stored_block(variant.path), trained)
+    home = verdict.dataset_table(faithfulness.stored_block(info.path), model.config.model)
+    assert not own["flip_rate"].equals(home["flip_rate"])  # else this test could not tell
+    at = run(open_page(PAGE).selectbox(key=state.SIMILARITY_WIDGET).set_value(other))
+    (shown,) = [d.value for d in at.dataframe if "mean_abs_delta_p" in d.value.columns]
+    assert list(shown["ablation"]) == list(own["ablation"])
+    np.testing.assert_allclose(shown["flip_rate"], own["flip_rate"])
+    np.testing.assert_allclose(shown["mean_abs_delta_p"], own["mean_abs_delta_p"])

@@ -14,6 +14,7 @@ from pagetest import EXAMPLE, retrained
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from dense_attention.explain import attention_work
 from dense_attention.storage import catalog, checkpoint
 from dense_attention.ui import cache
 
@@ -87,7 +88,7 @@ def test_model_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
 
 
 def test_image_page_upload_shows_the_overlays(
-    page: Page, app_url: str, wait_for_app, screenshot_dir, tmp_path: Path
+    page: Page, app_url: str, wait_for_app, screenshot_dir, tmp_path: Path, text_model
 ) -> None:
     from PIL import Image
 
@@ -118,10 +119,17 @@ def test_image_page_upload_shows_the_overlays(
     row = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="looks"))
     expect(row.locator(".heatmaplayer image")).to_have_count(1)
     expect(page.locator(".js-plotly-plot")).to_have_count(16)  # 4 image, 10 steps, panel, breakdown
-    # The query patch and the formula panel's selectors agree, after the upload as before it.
-    expect(page.get_by_role("combobox", name="Query patch i")).to_have_value("2 · r0c1")
-    expect(page.get_by_role("combobox", name="Query token i")).to_have_value("2 · r0c1")
-    expect(page.get_by_role("combobox", name="Key token j")).to_have_value("3 · r1c0")
+    # The query patch and the formula panel's selectors agree, after the upload as before it:
+    # on the cell the home page selected (its lesson link), each index kept where it names a
+    # patch, else the panel's default (1, 2) (ui.walkthrough.selected_cell).
+    home = text_model.explain(EXAMPLE).trace
+    labels = checkpoint.load(catalog.checkpoint_root() / "digits").encoder.patch_labels()
+    lesson = attention_work.lesson_cell(home.attn[0], home.alpha[0])
+    i, j = (k if k < len(labels) else d for k, d in zip(lesson, (1, 2), strict=True))
+    query, key = f"{i + 1} · {labels[i]}", f"{j + 1} · {labels[j]}"
+    expect(page.get_by_role("combobox", name="Query patch i")).to_have_value(query)
+    expect(page.get_by_role("combobox", name="Query token i")).to_have_value(query)
+    expect(page.get_by_role("combobox", name="Key token j")).to_have_value(key)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.locator(".katex-error")).to_have_count(0)
     screenshot_whole_app(page, screenshot_dir / "image.png")
@@ -169,7 +177,7 @@ def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_
 
     # Switch the similarity in the sidebar: the home model (bbc-topics) has a checkpoint trained
     # with each similarity, so the matrix changes to that model's, and the control says so.
-    assert text_model.config.model.similarity == "cosine"
+    assert text_model.config.model.similarity != "dot"  # else picking dot changes nothing
     page.get_by_role("combobox", name="Similarity", exact=True).click()
     page.get_by_role("option", name="dot", exact=True).click()
     # The live fragment sees the variant, then the whole page reruns (the model changed): the
@@ -404,14 +412,15 @@ OVERFLOWING_FORMULAS = """() => {
 
 
 def test_the_cell_panel_formulas_fit_on_a_laptop_screen(
-    page: Page, app_url: str, wait_for_app, screenshot_dir
+    page: Page, app_url: str, wait_for_app, screenshot_dir, text_model
 ) -> None:
     """Issue #16.6: on a 1100-pixel window, a₅,₈'s formulas were cut at the right edge."""
     page.set_viewport_size({"width": 1100, "height": 1000})
     page.goto(app_url)
     wait_for_app(page)
     page.get_by_role("heading", name="The formula with numbers").scroll_into_view_if_needed()
-    for box, option in (("Query token i", "5 · s"), ("Key token j", "8 · went")):
+    tokens = text_model.explain(EXAMPLE).tokens  # the default sentence's: a_5,8 of its own
+    for box, option in (("Query token i", f"5 · {tokens[4]}"), ("Key token j", f"8 · {tokens[7]}")):
         page.get_by_role("combobox", name=box).click()
         page.keyboard.type(option)  # the selectbox filters its options: one left
         page.keyboard.press("Enter")
@@ -560,13 +569,25 @@ def test_the_image_pages_verdict_badge_shows_its_whole_headline(
 ) -> None:
     """Issue #28.10: at 1280 px the verdict badge sits in a narrow column; it wraps its headline
     onto more lines instead of cutting it with an ellipsis ("uniform attention moves p …")."""
+    from dense_attention.data import images
+    from dense_attention.explain import faithfulness, verdict
+
+    # The digits test example (of the page's 20) with the longest headline, opened by its link.
+    info = catalog.discover_checkpoints(catalog.checkpoint_root())["digits"]
+    model, meta = checkpoint.load(info.path), checkpoint.read_metadata(info.path)
+    means = faithfulness.stored_means(info.path)
+    examples = images.test_examples("digits", 20, seed=meta["split_seed"], limit=meta["limit"])
+    headlines = [
+        verdict.judge_input(model, faithfulness.features_of(model, e.image), means).headline
+        for e in examples
+    ]
+    k = max(range(len(headlines)), key=lambda n: len(headlines[n]))
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(app_url)
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Image").click()
+    page.goto(f"{app_url}/image?model=digits&example={k + 1}")
     wait_for_app(page)
     badge = page.locator("span.stMarkdownBadge")
     expect(badge).to_have_count(1, timeout=30_000)
+    expect(badge).to_contain_text(headlines[k])
     badge.scroll_into_view_if_needed()
     size = badge.evaluate("b => [b.scrollWidth, b.clientWidth, b.getBoundingClientRect().height]")
     line = page.locator("p", has=badge).evaluate("p => parseFloat(getComputedStyle(p).lineHeight)")

@@ -84,6 +84,25 @@ def test_long_rows_show_three_terms_and_the_selected_one():
     assert r"\textcolor" in attention
 
 
+def test_a_sharp_rows_tiny_terms_wrap_two_a_line_and_keep_their_numbers():
+    """Issue #27's home model puts a ≈ 1 on one key: the other terms are like 10^-200, each
+    ~17 characters; in one fraction they ran past a laptop's column (tests/test_browser.py)."""
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=3, hidden_dim=4, num_classes=2))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        trace = model.trace(torch.randn(1, 10, 3) * 3, temperature=0.05)
+    tokens = [f"t{k}" for k in range(10)]
+    attention = cell_latex(trace, 0, 7, tokens, ["a", "b"])[1][1]
+    row = np.exp(trace.scores[0, 0].double().numpy() - trace.scores[0, 0].max().item())
+    assert any(r"\times" in fmt_number(row[k]) for k in (0, 1, 2, 7))  # the premise
+    for k in (0, 1, 2, 7):
+        assert fmt_number(row[k]) in attention
+    lines = attention.removesuffix(r"\end{aligned}").split(r" \\ ")
+    assert all(line.count(r"\times") <= 2 for line in lines)  # at most two terms a line
+    assert r"\big/" in attention and attention.count(r"\cdots") == 2
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [

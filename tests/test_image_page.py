@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data import images
-from dense_attention.explain import diagonal, faithfulness, formulas, verdict
+from dense_attention.explain import diagonal, faithfulness, familiarity, formulas, verdict
 from dense_attention.storage import checkpoint
 from dense_attention.ui.styles import md
 
@@ -123,12 +123,22 @@ def test_a_demo_photo_with_an_honest_note(at, digits):
 
 
 def test_a_picture_the_model_is_unsure_of_gets_the_caution_beside_its_prediction(at, digits):
-    """Issue #26.5: scikit-image's camera man is under digits' held-out floor."""
+    """Issue #26.5: a demo photo under digits' held-out floor (metrics.json) gets the caution,
+    with its numbers; one above the floor does not."""
+    floor = familiarity.from_metrics(json.loads((DIGITS / "metrics.json").read_text())).floor
+    sure = {
+        name: float(digits.explain(picture).trace.probs[0].max())
+        for name, picture in images.demo_images().items()
+    }
+    unsure = min(sure, key=sure.get)
+    confident = max(sure, key=sure.get)
+    assert sure[unsure] < floor <= sure[confident]  # the premise: one on each side
     at.radio(key="image_source").set_value("Demo photo").run()
-    at.selectbox(key="image_photo").set_value("camera").run()
-    p = float(digits.explain(images.demo_images()["camera"]).trace.probs[0].max())
+    at.selectbox(key="image_photo").set_value(unsure).run()
     (note,) = [w.value for w in at.warning if "may be unlike the digits data" in w.value]
-    assert f"{p:.1%} sure of its top class" in note and "58.9%" in note
+    assert f"{sure[unsure]:.1%} sure of its top class" in note and f"{floor:.1%}" in note
+    at.selectbox(key="image_photo").set_value(confident).run()
+    assert not any("may be unlike" in w.value for w in at.warning)
 
 
 def test_the_query_patch_follows_the_formula_panel(at, digits, examples):

@@ -12,6 +12,7 @@ import torch
 from pagetest import EXAMPLE, retrained
 from playwright.sync_api import Page, expect
 
+from dense_attention.core import config
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
 from dense_attention.core.similarity import SIMILARITIES
@@ -253,13 +254,21 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     assert np.allclose(first["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     assert first["settings"]["temperature"] == text_model.config.model.temperature
 
+    # The first τ up the slider that visibly changes this input's attention (a saturated row,
+    # one-hot at τ 0.07, stays one-hot a step or two higher).
+    trained = text_model.config.model.temperature
+    above = [t for t in sorted({*config.TEMPERATURES, trained}) if t > trained]
+    shown = want.trace.attn[0].numpy()
+    attention = lambda t: text_model.explain(EXAMPLE, temperature=t).trace.attn[0].numpy()  # noqa: E731
+    tau = next(t for t in above if not np.allclose(attention(t), shown, atol=1e-3))
     page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()
-    page.keyboard.press("ArrowRight")  # τ 0.07 -> 0.1
+    for _ in range(above.index(tau) + 1):
+        page.keyboard.press("ArrowRight")  # one slider step each
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
-                           ".includes('|0.1|')", timeout=5_000)  # fmt: skip
+                           f".includes('|{tau:g}|')", timeout=5_000)  # fmt: skip
     wait_for_app(page)
     after = page.evaluate(READ)
-    want = text_model.explain(EXAMPLE, temperature=0.1)
+    want = text_model.explain(EXAMPLE, temperature=tau)
     assert np.allclose(after["attn"], want.trace.attn[0].numpy(), atol=1e-4)
     assert np.allclose(after["attn"], _server_attention(page), atol=1e-4)
     assert np.allclose(after["probs"], want.trace.probs[0].numpy(), atol=1e-4)
@@ -270,7 +279,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
                            ".startsWith('dot|')", timeout=5_000)  # fmt: skip
     dot = page.evaluate(READ)
-    want = retrained("dot").explain(EXAMPLE, temperature=0.1)
+    want = retrained("dot").explain(EXAMPLE, temperature=tau)
     assert np.allclose(dot["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     wait_for_app(page)
     # dot's own checkpoint reruns the whole page: the live view is drawn anew, so wait for it
@@ -287,7 +296,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.tokens"
                            ".includes('striker')", timeout=60_000)  # fmt: skip
     wait_for_app(page)
-    want = retrained("dot").explain("The striker scored twice in the final", temperature=0.1)
+    want = retrained("dot").explain("The striker scored twice in the final", temperature=tau)
     assert np.allclose(page.evaluate(READ)["probs"], want.trace.probs[0].numpy(), atol=1e-4)
 
 

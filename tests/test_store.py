@@ -168,7 +168,7 @@ def test_a_run_that_ends_with_no_page_open_is_kept_on_disk(tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at = at.switch_page("views/train.py").run()
     at.number_input(key="train_limit_digits").set_value(200)
-    at.slider(key="train_epochs").set_value(1)
+    at.slider(key="train_epochs_digits").set_value(1)
     at = at.run().button(key="train_start").click().run()
     assert not at.exception
     token = at.session_state[state.WORKSPACE]

@@ -19,6 +19,7 @@ from conftest import open_train_upload
 from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
+from dense_attention.cli.arguments import train_recipe
 from dense_attention.core.config import TrainConfig
 from dense_attention.core.errors import UNEXPECTED_MESSAGE
 from dense_attention.data.builtin import load_dataset
@@ -27,6 +28,7 @@ from dense_attention.server.jobs import JobKind
 from dense_attention.storage import checkpoint
 from dense_attention.ui import browser, state
 from dense_attention.ui.browser import USER_SUFFIX, WORKSPACE_COOKIE  # `browser`: Playwright
+from dense_attention.ui.styles import md
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -58,7 +60,7 @@ def train_page(epochs: int = EPOCHS) -> AppTest:
     at = run(AppTest.from_file(APP, default_timeout=120))
     at = run(at.switch_page("views/train.py"))
     at.number_input(key="train_limit_digits").set_value(LIMIT)
-    at.slider(key="train_epochs").set_value(epochs)
+    at.slider(key="train_epochs_digits").set_value(epochs)
     return run(at)
 
 
@@ -84,8 +86,8 @@ def test_training_shows_progress_curves_and_the_result(trained):
     names = [t["name"] for t in curves["data"]]
     assert names.count("training") == 2 and names.count("validation") == 2
     batch = next(t for t in curves["data"] if t["name"] == "batch loss")
-    # 210 training examples in batches of 32: 7 steps an epoch
-    np.testing.assert_allclose(batch["x"], [s / 7 for s, _ in job.steps])
+    # digits' recipe refits: 210 training + 30 validation examples in batches of 32, 8 steps
+    np.testing.assert_allclose(batch["x"], [s / 8 for s, _ in job.steps])
     val_acc = [t for t in curves["data"] if t["name"] == "validation"][1]["y"]
     assert val_acc == pytest.approx([r.val_accuracy for r in job.result.history])
     metrics = {m.label: m.value for m in at.metric}
@@ -100,7 +102,7 @@ def test_the_trained_model_joins_the_picker_of_the_image_page(trained):
     assert picker.value == f"digits #1{USER_SUFFIX}" and "digits" in picker.options
     assert "only you see it" in " ".join(c.value for c in at.sidebar.caption)
     # Issue #16.4: it keeps its dataset, so its own test examples come first (not only photos)
-    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert at.radio(key="image_source").options[0] == md("Test-set example")  # format_func=md
     assert "From the test split of digits" in " ".join(c.value for c in at.caption)
     at = run(at.switch_page("views/text.py"))  # a text page does not offer an image model
     assert f"digits #1{USER_SUFFIX}" not in at.sidebar.selectbox(key=state.MODEL_WIDGET).options
@@ -362,8 +364,8 @@ def test_two_runs_compare_side_by_side_with_their_gap():
     run(at.button(key="train_start").click())
     wait(at, JobKind.TRAIN)
     run(at.checkbox(key="train_slice").check())
-    run(at.slider(key="train_drop_h").set_value(0.3))
-    run(at.select_slider(key="train_smooth").set_value(0.1))
+    run(at.slider(key="train_drop_h_digits").set_value(0.3))
+    run(at.select_slider(key="train_smooth_digits").set_value(0.1))
     run(at.button(key="train_start").click())
     second = wait(at, JobKind.TRAIN).result
     assert second.train_config.label_smoothing == 0.1
@@ -376,21 +378,48 @@ def test_two_runs_compare_side_by_side_with_their_gap():
         c.startswith("100 examples, dropout h 0.3, label smoothing 0.1 · test accuracy")
         for c in captions
     )
-    assert any(c.startswith("all · test accuracy") for c in captions)
+    smoothing = train_recipe("digits")["label_smoothing"]  # the first run's: the recipe's
+    first_run = "all" + (f", label smoothing {smoothing:g}" if smoothing else "")
+    assert any(c.startswith(f"{first_run} · test accuracy") for c in captions)
     gaps = [m.value for m in at.markdown if m.value.startswith("Train − validation accuracy")]
     expected = [r.history[-1].train_accuracy - r.history[-1].val_accuracy for r in (first, second)]
     assert gaps == [f"Train − validation accuracy at the end: **{g:+.1%}**" for g in expected]
 
 
-def test_text_data_gets_text_settings_and_its_own_defaults():
+def test_each_built_in_dataset_starts_from_its_shipped_recipe():
+    """Issue #25 item 5: the form's widgets start where the CLI's `train --dataset NAME` does."""
     at = train_page()
+    for name, kind in (("bbc-topics", "text"), ("digits", "image")):
+        at = run(at.selectbox(key="train_dataset").set_value(name))
+        recipe = train_recipe(name)
+        assert at.select_slider(key=f"train_hidden_{kind}_{name}").value == recipe["hidden"]
+        assert at.select_slider(key=f"train_lr_{kind}_{name}").value == recipe["lr"]
+        assert at.selectbox(key=f"train_similarity_{name}").value == recipe["similarity"]
+        assert at.select_slider(key=f"train_smooth_{name}").value == recipe["label_smoothing"]
+        assert at.checkbox(key=f"train_refit_{name}").value == recipe["refit"]
+        shown = (c.value.replace("\\", "") for c in at.caption)  # md() escapes . - ( )
+        caption = next(c for c in shown if "shipped" in c)
+        assert caption.startswith(f"Starts from the shipped {name} model's recipe")
+        if recipe["temperature"] != 1.0:  # a setting without a widget is named
+            assert f"temperature {recipe['temperature']:g}" in caption
+    recipe = train_recipe("bbc-topics")
     at = run(at.selectbox(key="train_dataset").set_value("bbc-topics"))
-    assert at.selectbox(key="train_embedding").value == "learned"
-    assert at.select_slider(key="train_hidden_text").value == 64
-    assert at.select_slider(key="train_lr_text").value == 3e-3
-    assert any("minilm_contextual" in c.value for c in at.caption)
-    at = run(at.selectbox(key="train_dataset").set_value("digits"))
-    assert at.select_slider(key="train_hidden_image").value == 256
+    assert at.selectbox(key="train_embedding_bbc-topics").value == recipe["embedding"]
+    assert at.select_slider(key="train_maxlen_bbc-topics").value == recipe["max_len"]
+
+
+def test_the_run_a_form_starts_carries_the_whole_recipe(trained):
+    job = the_job(trained, JobKind.TRAIN)
+    recipe = train_recipe("digits")
+    model = job.result.model.config.model
+    assert (model.temperature, model.exclude_self, model.skip, model.heads) == (
+        recipe["temperature"], recipe["exclude_self"], recipe["skip"], recipe["heads"])  # fmt: skip
+    assert job.request.data.refit == recipe["refit"]
+    config = job.request.train_config
+    assert (config.lr, config.patience, config.label_smoothing) == (
+        recipe["lr"], recipe["patience"], recipe["label_smoothing"])  # fmt: skip
+    assert config.keep == ("last" if recipe["refit"] else "best")
+    assert config.epochs == EPOCHS  # the test's own choice wins
 
 
 def test_a_stopped_run_says_so_measures_no_baseline_and_is_not_picked():
@@ -466,7 +495,7 @@ def test_a_model_trained_on_uploaded_pictures_offers_their_held_out_examples():
     browser.workspaces().get(at.session_state[state.WORKSPACE]).jobs[JobKind.TRAIN] = job
     at = run(run(at.switch_page("views/image.py")))  # the finished run joins this browser
     assert at.sidebar.selectbox(key=state.MODEL_WIDGET).value == f"my-pictures #1{USER_SUFFIX}"
-    assert at.radio(key="image_source").options[0] == "Test-set example"
+    assert at.radio(key="image_source").options[0] == md("Test-set example")  # format_func=md
     options = at.selectbox(key="image_example").options
     assert len(options) == work.HELD_OUT_EXAMPLES and options[0].endswith(held[0].label)
 
@@ -477,7 +506,7 @@ def test_an_estimate_of_the_run_time_is_offered_before_start():
     at = run(at.button(key="train_estimate_button").click())
     (line,) = [c.value for c in at.caption if c.value.startswith("Estimate:")]
     assert f"for all {EPOCHS} epochs" in line and "an epoch" in line
-    at.slider(key="train_epochs").set_value(EPOCHS + 1)
+    at.slider(key="train_epochs_digits").set_value(EPOCHS + 1)
     at = run(at)  # another setting: the old estimate no longer applies, so it goes
     assert not [c for c in at.caption if c.value.startswith("Estimate:")]
 

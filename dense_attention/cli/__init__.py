@@ -8,7 +8,7 @@ import logging
 import sys
 
 from ..core.errors import UNEXPECTED_MESSAGE, DenseAttentionError
-from .arguments import parser
+from .arguments import parser, recipe_dataset, train_command
 from .research_commands import cmd_diagnostic, cmd_faithfulness, cmd_permutation, cmd_seeds
 from .train_commands import (
     cmd_eval,
@@ -25,9 +25,13 @@ __all__ = ["main", "parser"]
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    try:
+        args = parser(recipe_dataset(argv)).parse_args(argv)
+    except DenseAttentionError as err:  # a shipped recipe that does not parse
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     commands = {
-        "train": lambda: cmd_train(args, argv),
+        "train": lambda: cmd_train(args, train_command(args)),
         "eval": lambda: cmd_eval(args),
         "trace": lambda: cmd_trace(args),
         "sweep": lambda: cmd_sweep(args),

@@ -20,6 +20,7 @@ from ..data.builtin import DATASETS
 from ..explain import attention_work, faithfulness, permutation, seed_variance
 from ..inputs.text_encoder import TEXT_MODES
 from ..training.tune import DEFAULT_TRAIN as DEFAULT_TUNE_TRAIN
+from . import recipe
 
 
 def _add_encoder_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def _add_model_args(p: argparse.ArgumentParser, similarity: bool = True) -> None
     p.add_argument("--dropout-h", type=float, default=0.0, help="dropout on h while training")
     p.add_argument("--dropout-attn", type=float, default=0.0,
                    help="dropout on the attention weights while training")  # fmt: skip
-    p.add_argument("--exclude-self", action="store_true",
+    p.add_argument("--exclude-self", action=argparse.BooleanOptionalAction, default=False,
                    help="attend to the other tokens: mask a_ii before the softmax")  # fmt: skip
     p.add_argument("--heads", type=int, default=1,
                    help="attention heads, each over its d/heads slice of h")  # fmt: skip
@@ -84,10 +85,15 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-path", type=Path, default=None, help="folder of Fashion-MNIST IDX")
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m dense_attention", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train a model and write a checkpoint folder")
+_TRAIN_ABOUT = (
+    "Train a model and write a checkpoint folder. With --dataset NAME, every default is the "
+    "recipe of the shipped checkpoint assets/checkpoints/NAME (read from its metrics.json's "
+    "command), so `train --dataset NAME --out DIR` retrains it; a flag you give wins. "
+    "`train --dataset NAME --help` shows that recipe's values."
+)
+
+
+def _add_train_parser_args(tr: argparse.ArgumentParser) -> None:
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", choices=DATASETS)
     src.add_argument("--csv", type=Path, help="your CSV with text and label columns")
@@ -97,12 +103,87 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-baseline", action="store_true", help="skip the baseline's accuracy")
     tr.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
     refit_help = (
-        "train on train + val (the baseline's data) for all --epochs and keep the last epoch: "
-        "for settings already chosen on validation or by cross-validation"
+        "on: train on train + val (the baseline's data) for all --epochs and keep the last "
+        "epoch, for settings already chosen on validation; off (--no-refit): train on train "
+        "and keep the epoch with the best validation loss"
     )
-    tr.add_argument("--refit", action="store_true", help=refit_help)
+    tr.add_argument("--refit", action=argparse.BooleanOptionalAction, default=False,
+                    help=refit_help)  # fmt: skip
     _add_model_args(tr)
     _add_train_args(tr)
+
+
+def recipe_dataset(argv: list[str]) -> str | None:
+    """The built-in dataset a `train` command line names with --dataset, else None."""
+    if argv[:1] != ["train"]:
+        return None
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("--dataset", choices=DATASETS)
+    try:
+        return peek.parse_known_args(argv[1:])[0].dataset
+    except SystemExit:  # an unknown name: the full parser says so
+        return None
+
+
+def train_recipe(dataset: str) -> dict[str, Any] | None:
+    """The `train` settings (by dest) of `dataset`'s shipped checkpoint, parsed from its recorded
+    command by the plain `train` parser; None where no shipped checkpoint records one."""
+    argv = recipe.recorded_argv(dataset)
+    if argv is None:
+        return None
+    plain = argparse.ArgumentParser(prog="train", add_help=False)
+    _add_train_parser_args(plain)
+    return recipe.parse_recorded(plain, argv, recipe.recipe_folder(dataset))
+
+
+def _apply_recipe(tr: argparse.ArgumentParser, dataset: str | None) -> None:
+    """Make `dataset`'s recipe the defaults of `tr`, and say in each option's help its default
+    and where it comes from."""
+    values = train_recipe(dataset) if dataset else None
+    for action in tr._actions:
+        if action.dest in (*recipe.NOT_RECIPE, "help") or action.help == argparse.SUPPRESS:
+            continue
+        plain = action.default
+        if values is not None and action.dest in values and values[action.dest] != plain:
+            shown = f"the shipped {dataset} recipe, {recipe.describe(values[action.dest])}"
+        else:
+            shown = recipe.describe(plain)
+        about = (action.help or "").replace(" (default: %(default)s)", "")  # BooleanOptional's
+        action.help = f"{about} (default: {shown.replace('%', '%%')})".lstrip()
+    if values is not None:
+        tr.set_defaults(**values)
+
+
+def train_command(args: argparse.Namespace) -> list[str]:
+    """`args` (a parsed `train` command) as the command line that gives the same settings under
+    the plain parser and under its dataset's recipe: every option that differs from either."""
+    plain = argparse.ArgumentParser(prog="train", add_help=False)
+    _add_train_parser_args(plain)
+    values = (train_recipe(args.dataset) if getattr(args, "dataset", None) else None) or {}
+    argv = ["train"]
+    for action in plain._actions:
+        value = getattr(args, action.dest, None)
+        differs = value != action.default or value != values.get(action.dest, action.default)
+        if not differs and action.dest not in ("out", "dataset", "csv", "zip"):
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            argv.append(action.option_strings[0 if value else 1])
+        elif action.nargs == 0:  # store_true
+            argv += [action.option_strings[0]] if value else []
+        elif value is not None:
+            argv += [action.option_strings[0], str(value)]
+    return argv
+
+
+def parser(recipe_for: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; `recipe_for` (a built-in dataset's name) makes `train`'s defaults
+    that dataset's shipped recipe (`recipe.py`), as `train --dataset NAME` does."""
+    top = argparse.ArgumentParser(prog="python -m dense_attention", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train a model and write a checkpoint folder",
+                        description=_TRAIN_ABOUT)  # fmt: skip
+    _add_train_parser_args(tr)
+    _apply_recipe(tr, recipe_for)
     ev = sub.add_parser("eval", help="accuracy of a checkpoint on its dataset's test split")
     ev.add_argument("--checkpoint", type=Path, required=True)
     ev.add_argument("--device", default="auto")

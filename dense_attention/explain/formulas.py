@@ -337,12 +337,16 @@ def _attn_latex(
     k = r"k \ne " + str(i1) if np.isneginf(scores_i[i1 - 1]) else "k"  # a_ii excluded
     exps = [fmt_number(v) for v in np.exp(scores_i - num["row_max"])]
     shown = range(n) if n <= 4 else [0, 1, 2, j]
+    shift = rf"\exp({fmt_number(num['score'])} - {term(num['row_max'])})"
+    if any(r"\times" in exps[m] for m in shown):  # tiny terms (a sharp row) are wide: wrap them
+        quotient = rf"&= {shift} \,\big/\, \big({_sum_terms(exps, shown, j, per_line=2)}\big)"
+    else:
+        quotient = rf"&= \frac{{{shift}}}{{{_sum_terms(exps, shown, mark=j)}}}"
     return _lines(
         rf"a{sup}_{{{i1},{j1}}} &= \frac{{\exp(s{sup}_{{{i1},{j1}}} - m_{{{i1}}})}}"
         rf"{{\sum_{{{k}}} \exp(s{sup}_{{{i1},k}} - m_{{{i1}}})}}"
         rf"\qquad m_{{{i1}}} = \max_{{{k}}} s{sup}_{{{i1},k}} = {fmt_number(num['row_max'])}",
-        rf"&= \frac{{\exp({fmt_number(num['score'])} - {term(num['row_max'])})}}"
-        rf"{{{_sum_terms(exps, shown, mark=j)}}}",
+        quotient,
         rf"&= \frac{{{fmt_number(num['numerator'])}}}{{{fmt_number(num['denominator'])}}}"
         rf" = {fmt_number(num['attn'])}",
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from typing import Any
@@ -45,6 +46,7 @@ from .metrics import Probe, TrainedModel
 log = logging.getLogger(__name__)
 
 REPLAY_FRAMES = 60  # about this many attention snapshots per training run
+PROGRESS_EVERY_S = 0.25  # a training run's progress is sent at most this often (and each epoch)
 HELD_OUT_EXAMPLES = 20  # test pictures of an uploaded data set kept with the trained model
 OWN_EXAMPLES = 6  # test sentences a text model gets right, offered as its example pills
 
@@ -57,6 +59,8 @@ class DataChoice:
     limit: int | None = None  # built-in only: at most this many examples
     uploaded: Dataset | None = None
     seed: int = 0  # the split's seed
+    refit: bool = False  # one model only: fit on train + val, as `train --refit` (sweeps and
+    # tuning choose on validation and ignore it)
 
     def load(self) -> Dataset:
         if self.uploaded is not None:
@@ -202,9 +206,10 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.update(0.0, tr("Reading the data"))
     ds = request.data.load()
     config = request.train_config
-    model = init_parameters(build_classifier(ds, **request.model_options), config.seed)
+    fit = replace(ds, train=ds.train_and_val()) if request.data.refit else ds
+    model = init_parameters(build_classifier(fit, **request.model_options), config.seed)
     job.update(0.0, tr("Encoding the examples"))
-    splits = [model.tensors(s) for s in (ds.train, ds.val, ds.test)]
+    splits = [model.tensors(s) for s in (fit.train, ds.val, ds.test)]
     n_train = min(len(splits[0]), config.max_train_examples or len(splits[0]))
     job.send(StepsPerEpoch(math.ceil(n_train / config.batch_size)))
     config = replace(config, snapshot_every=replay_every(n_train, config))
@@ -212,16 +217,21 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
     job.send(ProbesChosen(tuple(probes)))
     job.update(0.0, tr("Training"))
 
+    said = [-math.inf]  # when the progress was last sent (monotonic seconds)
+
     def on_step(event: StepEvent) -> None:
         job.send(Step(event.step, event.loss))
         if event.record is not None:
             job.send(EpochEnded(event.record))
         if event.snapshot is not None:
             job.send(SnapshotTaken(event.snapshot))
-        job.update(
-            event.progress,
-            tr("Training: epoch {epoch} of {epochs}", epoch=event.epoch, epochs=config.epochs),
-        )
+        now = time.monotonic()
+        if event.record is not None or now - said[0] >= PROGRESS_EVERY_S:
+            said[0] = now  # not every step: each message costs the worker and the server
+            job.update(
+                event.progress,
+                tr("Training: epoch {epoch} of {epochs}", epoch=event.epoch, epochs=config.epochs),
+            )
 
     run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
     job.update(1.0, tr("Measuring test accuracy"))
@@ -258,15 +268,15 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
 def _baseline(ds: Dataset, name: str, job: Reporter) -> Baseline:
     """The baseline's accuracy on the model's training examples, or why there is none."""
     if job.should_stop():  # Stop asked for an end, not more work
-        return Baseline(note="not measured: the run was stopped")
+        return Baseline(note=tr("not measured: the run was stopped"))
     job.update(phase=tr("Measuring the baseline ({name})", name=name))
     try:
         return Baseline(accuracy=baseline_accuracy(ds))
     except MemoryError:
-        return Baseline(note="could not be measured: not enough memory")
+        return Baseline(note=tr("could not be measured: not enough memory"))
     except Exception:  # noqa: BLE001 - a bug: logged; the trained model stays, without a baseline
         log.exception("the baseline (%s) could not be measured", name)
-        return Baseline(note="could not be measured: an error inside the app (logged)")
+        return Baseline(note=tr("could not be measured: an error inside the app (logged)"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ comprehensiveness and sufficiency (the verdict is ui/verdicts.py's)."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -15,7 +16,7 @@ from ..data import images
 from ..explain import eraser, faithfulness, verdict
 from ..explain.faithfulness import METHODS, Faithfulness
 from ..figures import export, faithfulness_plots, image_plots
-from .cache import cached, checkpoints, shared_result
+from .cache import cached, checkpoints, shared_result, similarity_variants
 from .charts import chart
 from .language import tr_columns
 from .sidebar import Settings
@@ -29,10 +30,21 @@ ABLATION_COLUMNS = {
 }
 
 
-def training_means(settings: Settings) -> faithfulness.TrainingMeans | None:
-    """A shipped model's stored training means of h_o and c; None for a model of this browser."""
+def own_folder(settings: Settings) -> Path | None:
+    """The folder of the shipped checkpoint the page runs: the variant trained with the live
+    similarity when the picked model has one (see ui.sidebar), else the picked folder; None
+    for a model of this browser."""
     info = checkpoints().get(settings.model_name)
-    return faithfulness.stored_means(info.path) if info is not None else None
+    if info is None:
+        return None
+    return similarity_variants(info).get(settings.trained.similarity, info).path
+
+
+def training_means(settings: Settings) -> faithfulness.TrainingMeans | None:
+    """The stored training means of h_o and c of the shipped checkpoint the page runs (its
+    similarity variant's own, never the picked folder's); None for a model of this browser."""
+    folder = own_folder(settings)
+    return faithfulness.stored_means(folder) if folder is not None else None
 
 
 def analysis(settings: Settings, item: Any) -> Faithfulness:

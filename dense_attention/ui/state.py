@@ -136,6 +136,7 @@ TRAIN_L1 = "train_l1"  # the L1 penalty
 TRAIN_L2 = "train_l2"  # the L2 penalty
 TRAIN_SMOOTHING = "train_smooth"  # label smoothing
 TRAIN_SLICE = "train_slice"  # train on a small slice (100 examples) to provoke overfitting
+TRAIN_REFIT = "train_refit"  # fit on train + validation and keep the last epoch (CLI --refit)
 
 
 def train_limit(dataset: str) -> str:
@@ -156,6 +157,12 @@ def train_hidden(kind: str) -> str:
 def train_lr(kind: str) -> str:
     """The key of the learning rate for "text" or "image" data (their defaults differ)."""
     return f"train_lr_{kind}"
+
+
+def train_recipe_key(key: str, recipe: str) -> str:
+    """A train-form widget's key when the form starts from `recipe` (a built-in dataset's shipped
+    recipe): one per dataset, so each starts from its own; `key` itself for none ("")."""
+    return f"{key}_{recipe}" if recipe else key
 
 
 def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:

@@ -16,8 +16,8 @@ from ..explain.faithfulness import Faithfulness
 from ..server import metrics
 from ..server.jobs import JobKind
 from . import browser, state
-from .cache import checkpoints
 from .errors import friendly_errors
+from .matters import own_folder
 from .sidebar import Settings
 from .styles import md
 from .verdicts import features
@@ -159,9 +159,9 @@ def _session_study(settings: Settings) -> dict[str, Any] | None:
 def dataset_level(settings: Settings) -> None:
     """Flip rate and mean |Δp| of each ablation over the test split."""
     st.subheader(tr("Over the whole test split"), divider="gray")
-    info = checkpoints().get(settings.model_name)
-    if info is not None:
-        block = faithfulness.stored_block(info.path)
+    folder = own_folder(settings)  # a similarity variant's own figures when one runs
+    if folder is not None:
+        block = faithfulness.stored_block(folder)
         note = tr("as trained (live settings not applied), precomputed by the faithfulness CLI")
     else:
         block, note = _session_study(settings), tr("under the live settings")
