@@ -228,10 +228,8 @@ def train_work(request: TrainRequest, job: Reporter) -> TrainedModel:
         now = time.monotonic()
         if event.record is not None or now - said[0] >= PROGRESS_EVERY_S:
             said[0] = now  # not every step: each message costs the worker and the server
-            job.update(
-                event.progress,
-                tr("Training: epoch {epoch} of {epochs}", epoch=event.epoch, epochs=config.epochs),
-            )
+            job.update(event.progress, tr("Training: epoch {epoch} of {epochs}",
+                                          epoch=event.epoch, epochs=config.epochs))  # fmt: skip
 
     run = train(model, splits[0], splits[1], config, on_step, should_stop=job.should_stop)
     job.update(1.0, tr("Measuring test accuracy"))

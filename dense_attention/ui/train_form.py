@@ -229,8 +229,8 @@ def _model_options(choice: work.DataChoice, kind: str, start: Start) -> dict[str
     options["sequence_encoder"] = st.selectbox(
         tr("Sequence encoder before the dense layer"), SEQUENCE_ENCODERS,
         SEQUENCE_ENCODERS.index(v["sequence_encoder"]), key=start.key(state.TRAIN_SEQUENCE),
-        help="lstm: a bidirectional LSTM; transformer: one transformer encoder layer. "
-        "With one, h is computed from its output x' instead of x.",
+        help=tr("lstm: a bidirectional LSTM; transformer: one transformer encoder layer. "
+                "With one, h is computed from its output x' instead of x."),
     )  # fmt: skip
     hidden = ("temperature", "skip", "pool_activation", "exclude_self", "heads")
     return options | {name: v[name] for name in hidden}
