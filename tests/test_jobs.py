@@ -158,7 +158,7 @@ def test_anything_but_a_report_is_refused():
 
 
 def test_job_kinds_are_the_words_index_json_stores():
-    assert [kind.value for kind in jobs.JobKind] == ["train", "sweep", "tune"]
+    assert [kind.value for kind in jobs.JobKind] == ["train", "sweep", "tune", "dataset", "seeds"]
     assert jobs.JobKind.parse("sweep") is jobs.JobKind.SWEEP
     assert jobs.JobKind.parse("Sweep") is None and jobs.JobKind.parse(None) is None
     assert f"{jobs.JobKind.TUNE}_start" == "tune_start"  # widget keys built from a kind
