@@ -31,6 +31,10 @@ def test_model_page_similarity_and_temperature_retrace(model_page, toy):
         attention_matrices(at)[0], toy.trace("cosine", 0.1).attn[0].numpy(), atol=1e-7
     )
     assert r"\tau = 0.1" in latex_text(at)
+    # the words follow what ran: chart titles and the similarity step's sentence say cosine
+    titles = [f["layout"].get("title", {}).get("text", "") for f in figures(at)]
+    assert any("Similarity" in t and "cosine" in t for t in titles), titles
+    assert not any("scaled_dot" in t for t in titles)
 
 
 def test_model_page_selected_cell_shows_its_numbers(model_page, toy):

@@ -1,5 +1,7 @@
 """The model, one formula at a time: every step of DenseAttention on a small fixed sentence."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dense_attention import SIMILARITIES, ui
@@ -59,10 +61,11 @@ temperature = right.select_slider(
 
 trace = toy.trace(similarity, temperature)
 explanation = Explanation(trace, list(toy.tokens), 0, toy.class_names)
+config = replace(toy.model.config, similarity=similarity, temperature=temperature)  # what ran
 ui.render_steps(
     explanation,
-    toy.model.config,
+    config,
     cell=ui.selected_cell(n),
     extras={"alpha": lambda: st.html(trace_plots.token_shading_html(toy.tokens, trace.alpha[0]))},
 )
-ui.cell_panel(explanation, toy.model.config, model=toy.model)
+ui.cell_panel(explanation, config, model=toy.model)
