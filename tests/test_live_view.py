@@ -261,11 +261,11 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     shown = want.trace.attn[0].numpy()
     attention = lambda t: text_model.explain(EXAMPLE, temperature=t).trace.attn[0].numpy()  # noqa: E731
     tau = next(t for t in above if not np.allclose(attention(t), shown, atol=1e-3))
-    page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()
-    for _ in range(above.index(tau) + 1):
-        page.keyboard.press("ArrowRight")  # one slider step each
-    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
-                           f".includes('|{tau:g}|')", timeout=5_000)  # fmt: skip
+    for step in above[: above.index(tau) + 1]:  # one slider step at a time, each seen live
+        page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()  # again after a rerun
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
+                               f".includes('|{step:g}|')", timeout=15_000)  # fmt: skip
     wait_for_app(page)
     after = page.evaluate(READ)
     want = text_model.explain(EXAMPLE, temperature=tau)
@@ -285,7 +285,8 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     # dot's own checkpoint reruns the whole page: the live view is drawn anew, so wait for it
     # and shoot the viewport (an element screenshot can catch the old node as it goes)
     expect(live).to_be_visible(timeout=30_000)
-    live.scroll_into_view_if_needed()
+    wait_for_app(page)
+    page.evaluate(f"() => document.querySelector('{LIVE}').scrollIntoView()")  # the node of now
     page.screenshot(path=screenshot_dir / "live-view.png")
 
     # A browser that lost the weights it was sent (a run cut short) asks for them again.
