@@ -73,7 +73,7 @@ def breakdown_figure(found: ScoreBreakdown, tokens: Sequence[str]) -> go.Figure:
         margin=dict(l=10, r=10, t=50, b=10),
         showlegend=False,
         xaxis=dict(type="category", title=dict(text=axis), tickfont=dict(size=9)),
-        yaxis=dict(title=dict(text="part of the score"), zeroline=True),
+        yaxis=dict(title=dict(text=tr("part of the score")), zeroline=True),
         meta=dict(score=found.score, i=i, j=j, head=found.head),
     )
     return go.Figure(bar, layout)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import tr
 from .heatmaps import escape_label
 
 
@@ -18,12 +19,13 @@ def confusion_figure(counts: np.ndarray, classes: Sequence[str], title: str) -> 
     return go.Figure(
         go.Heatmap(
             z=counts, x=names, y=names, colorscale="Blues", text=counts, texttemplate="%{text}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False,
+            hovertemplate=tr("true %{y}, predicted %{x}: %{z}") + "<extra></extra>",
+            showscale=False,
         ),
         layout=dict(
             title=dict(text=title), height=max(260, 60 + 34 * len(names)),
-            xaxis=dict(title="predicted class", type="category", side="bottom"),
-            yaxis=dict(title="true class", type="category", autorange="reversed"),
+            xaxis=dict(title=tr("predicted class"), type="category", side="bottom"),
+            yaxis=dict(title=tr("true class"), type="category", autorange="reversed"),
             margin=dict(l=70, r=20, t=50, b=60),
         ),
     )  # fmt: skip

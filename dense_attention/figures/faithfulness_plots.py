@@ -99,7 +99,7 @@ def deletion_chart(result: Faithfulness) -> go.Figure:
             ),
             hovertemplate="%{x:.0%} removed: p = %{y:.3f}<extra>%{fullData.name}</extra>",
         )  # fmt: skip
-    fig.update_xaxes(title_text="fraction of tokens removed", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title_text=tr("fraction of tokens removed"), tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text=f"p({html.escape(predicted, quote=False)})", range=[0, 1.02])
     title = tr("Deletion curves: remove the most important tokens first")
     return fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=60, b=10))
@@ -131,7 +131,7 @@ def eraser_chart(result: Eraser) -> go.Figure:
                 hovertemplate="top %{x} (%{customdata} tokens): %{y:+.3f}<extra>"
                 + METHOD_LABELS.get(method, method) + "</extra>", row=1, col=col,
             )  # fmt: skip
-    fig.update_xaxes(title_text="k (share of tokens, rounded up)")
+    fig.update_xaxes(title_text=tr("k (share of tokens, rounded up)"))
     fig.update_yaxes(title_text="Δp of the predicted class", col=1)
     title = tr("ERASER: remove (mask) the top k% tokens, or keep only them")
     return fig.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=80, b=10))
@@ -149,7 +149,7 @@ def adversarial_bars(tokens: tuple[str, ...], found: Adversary) -> go.Figure:
     step = max(1, -(-len(labels) // TOKENS_SHOWN_MAX))
     ticks = list(range(0, len(labels), step))
     fig.update_xaxes(tickvals=ticks, ticktext=[labels[k] for k in ticks], tickangle=-60)
-    fig.update_yaxes(title_text="pooling weight", rangemode="tozero")
+    fig.update_yaxes(title_text=tr("pooling weight"), rangemode="tozero")
     title = (tr(
         "Another attention, the same answer: JSD {jsd:.3f} of ln 2 = {LN2:.3f}, "
         "TV(p, p') {tv:.4f} ≤ {epsilon:g}",

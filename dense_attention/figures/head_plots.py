@@ -85,7 +85,8 @@ def head_view(
         title=dict(text=title), height=120 + ROW_PX * n, margin=dict(l=10, r=10, t=60, b=10),
         xaxis=dict(visible=False, range=[-0.8, 1.8]),
         yaxis=dict(visible=False, range=[-n + 0.5, 0.5]),
-        legend=dict(title=dict(text="click: hide · double-click: alone"), itemsizing="constant"),
+        legend=dict(title=dict(text=tr("click: hide · double-click: alone")),
+                    itemsizing="constant"),
         hovermode="closest", plot_bgcolor="white",
     )  # fmt: skip
     return fig

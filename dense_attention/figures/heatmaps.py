@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ..core.i18n import tr
 from ..core.trace import ArrayLike, to_numpy
 
 DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
@@ -212,7 +213,7 @@ def _compact_heatmap(z: np.ndarray, row_name: str, col_name: str, **colours: Any
         y0=1,
         dy=1,
         **colours,
-        hovertemplate=f"{row_name} = %{{y}}<br>{col_name} = %{{x}}<br>value = %{{z:.4f}}"
+        hovertemplate=f"{row_name} = %{{y}}<br>{col_name} = %{{x}}<br>{tr('value')} = %{{z:.4f}}"
         "<extra></extra>",
         xgap=1 if cols <= TICKS_MAX else 0,
         ygap=1 if rows <= TICKS_MAX else 0,
@@ -235,7 +236,7 @@ def _heatmap(
         y=list(range(rows)),
         **colours,
         text=text,
-        hovertemplate=("" if large else "%{text}<br>") + "value = %{z:.4f}<extra></extra>",
+        hovertemplate=("" if large else "%{text}<br>") + tr("value") + " = %{z:.4f}<extra></extra>",
         hoverinfo="skip" if clickable else None,
         xgap=0 if large else 1,
         ygap=0 if large else 1,

@@ -33,7 +33,8 @@ def alpha_per_seed(
     if loaded is not None:
         fig.add_scatter(x=x, y=loaded, name=tr("loaded model"), mode="markers",
                         marker=dict(color="#212529", symbol="diamond", size=9), text=labels,
-                        hovertemplate="%{text}: %{y:.3f}<extra>loaded model</extra>")  # fmt: skip
+                        hovertemplate="%{text}: %{y:.3f}<extra>" + tr("loaded model")
+                        + "</extra>")  # fmt: skip
     step = max(1, -(-len(labels) // TOKENS_SHOWN_MAX))
     ticks = x[::step]
     spread = float(found.spread.alpha_jsd[0])
@@ -45,5 +46,5 @@ def alpha_per_seed(
     return fig.update_layout(
         title=title, barmode="group", height=400, margin=dict(l=10, r=10, t=60, b=10),
         xaxis=dict(tickvals=ticks, ticktext=[labels[k] for k in ticks], tickangle=-60),
-        yaxis=dict(title_text="pooling weight α", rangemode="tozero"),
+        yaxis=dict(title_text=tr("pooling weight α"), rangemode="tozero"),
     )  # fmt: skip

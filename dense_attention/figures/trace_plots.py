@@ -45,8 +45,8 @@ def vector_strip(vec: ArrayLike, title: str, row_label: str = "") -> go.Figure:
         title,
         zmid=0.0,
         mode=HeatmapMode.FEATURES,
-        row_name="row",
-        col_name="component",
+        row_name=tr("row"),
+        col_name=tr("component"),
     )
     fig.update_layout(height=190)
     return fig
@@ -195,7 +195,7 @@ def input_heatmap(
     z = to_numpy(x)
     features = [str(k + 1) for k in range(z.shape[1])] if z.ndim == 2 else []
     m = robust_range(z) if z.size else 0.0
-    rows = dict(mode=HeatmapMode.FEATURES, col_name="component", y_hover=hover)
+    rows = dict(mode=HeatmapMode.FEATURES, col_name=tr("component"), y_hover=hover)
     if m == 0:
         return matrix_heatmap(z, features, tokens, title, zmid=0.0, **rows)
     fig = matrix_heatmap(z, features, tokens, title, zmin=-m, zmax=m, **rows)
@@ -248,7 +248,7 @@ def trace_figures(
             title,
             zmid=0.0,
             mode=HeatmapMode.FEATURES,
-            col_name="component",
+            col_name=tr("component"),
             **names,
         )
         return link_tokens(fig, rows=True, start=1)  # token i at y = i + 1

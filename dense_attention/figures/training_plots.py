@@ -44,13 +44,13 @@ def training_curves(
             fig.add_trace(
                 go.Scatter(
                     x=epochs, y=[getattr(r, f"{split}_{field}") for r in history],
-                    name="training" if split == "train" else "validation",
+                    name=tr("training") if split == "train" else tr("validation"),
                     mode="lines+markers", line=dict(color=color, width=2),
                     legendgroup=split, showlegend=col == 1,
                 ),
                 row=1, col=col,
             )  # fmt: skip
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_xaxes(title_text=tr("epoch"), rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(
@@ -154,7 +154,7 @@ def tune_history(table: Any) -> go.Figure:
     fig.add_trace(go.Scatter(x=numbers, y=line, mode="lines", name=tr("best so far"),
                              line=dict(color="black", dash="dot", shape="hv")))  # fmt: skip
     fig.update_layout(
-        title=dict(text="The search: validation accuracy of each trial"), height=360,
-        margin=dict(l=10, r=10, t=50, b=10), xaxis_title="trial", yaxis_tickformat=".0%",
+        title=dict(text=tr("The search: validation accuracy of each trial")), height=360,
+        margin=dict(l=10, r=10, t=50, b=10), xaxis_title=tr("trial"), yaxis_tickformat=".0%",
     )  # fmt: skip
     return fig
