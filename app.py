@@ -3,9 +3,12 @@
 import streamlit as st
 import torch
 
-from dense_attention import ui
-from dense_attention.inputs import text_encoder
-from dense_attention.server import jobs
+import dense_attention
+
+with dense_attention.IMPORT_LOCK:  # one thread at a time imports the app's modules
+    from dense_attention import ui
+    from dense_attention.inputs import text_encoder
+    from dense_attention.server import jobs
 
 st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_for_streamlit
 from pagetest import EXAMPLE, retrained
 from PIL import Image
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dense_attention.explain import attention_work
 from dense_attention.storage import catalog, checkpoint
@@ -154,6 +156,20 @@ def attention_figure(page: Page) -> dict:
     return next(f for f in figures(page) if "Attention a" in f["title"])
 
 
+def pick_option(page: Page, box: str, option: str, tries: int = 3) -> None:
+    """Open a selectbox and click an option; a rerun that lands between the two closes the list
+    (seen under load in CI), so open it again, after the app settles, up to `tries` times."""
+    for attempt in range(tries):
+        page.get_by_role("combobox", name=box, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            wait_for_streamlit(page)
+
+
 def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_model) -> None:
     page.goto(app_url)  # the home page
     wait_for_app(page)
@@ -178,8 +194,7 @@ def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_
     # Switch the similarity in the sidebar: the home model (bbc-topics) has a checkpoint trained
     # with each similarity, so the matrix changes to that model's, and the control says so.
     assert text_model.config.model.similarity != "dot"  # else picking dot changes nothing
-    page.get_by_role("combobox", name="Similarity", exact=True).click()
-    page.get_by_role("option", name="dot", exact=True).click()
+    pick_option(page, "Similarity", "dot")
     # The live fragment sees the variant, then the whole page reruns (the model changed): the
     # app may be idle for a moment between the two runs, so wait for the matrix itself.
     deadline = time.monotonic() + 60
