@@ -1,6 +1,7 @@
 """How live the app feels in a real browser: start-up, a setting change, a page switch, a slide.
 
-Run: python bench/bench_browser.py [--repeats 3] [--train]
+Run: python bench/bench_browser.py [--repeats 3] [--train] [--sizes all|text|image|none]
+       [--only sizes]
 Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Playwright and
 prints medians (seconds) of:
 - process start -> the first chart drawn on the home page (the live view's attention matrix,
@@ -18,13 +19,23 @@ prints medians (seconds) of:
   accuracy shown, beside the CLI's time for the same settings in the same run;
 - the bytes the browser receives (websocket frames) on the first load and per setting change;
 - the floor: an empty page's round trip (a sidebar selectbox change -> the new value shown and
-  the app idle), in a one-line app started the same way; no Streamlit rerun can be faster.
+  the app idle), in a one-line app started the same way; no Streamlit rerun can be faster;
+- the size table (--only sizes: it alone): the similarity change and the temperature step above,
+  live and settled, and the bytes each brings, at N = 16, 64, 128 and 512 tokens on the Text
+  page and 16, 64 and 256 patches on the Image page, with issue #25's goals beside the cells
+  they name (at 16 tokens its goals for the 18-token default example). The models are bench
+  copies built in a temporary folder (bench/size_models.py: bbc-topics and its similarity
+  variants read up to 512 tokens; untrained Fashion-MNIST models), served by one more server
+  (DENSE_ATTENTION_CHECKPOINTS), each row a fresh session opened by a link (?model=, text= or
+  example=; a text too long for a link is typed into the box), its N checked on the page.
+  Past live_view.MAX_TOKENS (128) the page draws no live view: those cells show —.
 A benchmark, not a test: CI times nothing. Run it on a quiet machine; it prints the load.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import statistics
@@ -34,12 +45,25 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import size_models  # noqa: E402  (bench/, beside this file)
+from streamlit.logger import set_log_level  # noqa: E402
+
+set_log_level("error")  # the ui modules' caches warn that no Streamlit runtime runs this script
+
+from dense_attention.storage import catalog  # noqa: E402
+from dense_attention.ui.live_view import MAX_TOKENS as LIVE_MAX_TOKENS  # noqa: E402
+from dense_attention.ui.share import SHARED_TEXT_MAX  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -52,6 +76,8 @@ LIVE_Z = """() => {
   return root && root.dalLive ? JSON.stringify(root.dalLive.attn) : null;
 }"""
 # Present last: it collapses the sidebar, whose links the switches click.
+# The similarities a change goes to, in turn (the home model's own, bilinear, last).
+SIMILARITIES = ["dot", "cosine", "neg_euclidean", "scaled_dot", "bilinear"]
 PAGES = {"image": "Your picture", "model": "The model, one formula", "train": "Train a model",
          "compare": "Compare attention", "attention": "Does attention matter?",
          "about": "About the model", "present": "1 · The input"}  # fmt: skip
@@ -59,14 +85,30 @@ PAGES = {"image": "Your picture", "model": "The model, one formula", "train": "T
 CLI_DIGITS = ["--dataset", "digits", "--patch", "2", "--hidden", "256", "--lr", "0.01",
               "--epochs", "40", "--batch-size", "32", "--activation", "gelu",
               "--similarity", "scaled_dot", "--patience", "10", "--no-baseline"]  # fmt: skip
-# The numbers of the scores and attention heatmaps (a model with uniform attention changes
-# only its scores when the similarity or τ changes).
+# A fingerprint of the numbers of the scores and attention heatmaps (a model with uniform
+# attention changes only its scores when the similarity or τ changes): a hash, so that polling
+# a 512 x 512 matrix costs the page's main thread little and sends a few bytes.
 ATTENTION_Z = """() => {
   const plots = [...document.querySelectorAll('.js-plotly-plot')].filter((p) => {
     const title = (p.layout?.title?.text || '').replace(/<[^>]*>/g, '');  // Streamlit adds <b>
     return title.startsWith('Attention a') || title.startsWith('Scores s');
   });
-  return plots.length ? JSON.stringify(plots.map((p) => p.data[0].z)) : null;
+  const hash = (s) => {  // FNV-1a over at most ~50,000 evenly spaced characters of s
+    const step = Math.max(1, Math.floor(s.length / 50000));
+    let h = 2166136261;
+    for (let i = 0; i < s.length; i += step) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+    return `${s.length}:${h >>> 0}`;
+  };
+  // z is a list of rows, or (a large matrix) float32 binary: {dtype, bdata, shape}
+  const text = (z) => (typeof z?.bdata === 'string' ? z.bdata : JSON.stringify(z));
+  return plots.length ? plots.map((p) => hash(text(p.data[0].z))).join(' ') : null;
+}"""
+# N, the rows of the attention heatmap (as above: a list of rows, or binary with its shape).
+ATTENTION_N = """() => {
+  const plot = [...document.querySelectorAll('.js-plotly-plot')].find((p) =>
+    (p.layout?.title?.text || '').replace(/<[^>]*>/g, '').startsWith('Attention a'));
+  const z = plot?.data[0].z;
+  return z ? (z.shape ? parseInt(String(z.shape), 10) : z.length) : null;
 }"""
 
 
@@ -78,8 +120,11 @@ st.write(f"value {v}")
 RECEIVED: list[int] = []  # sizes of the websocket frames the page received
 
 
-def start_server(app: str = "app.py", cwd: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
-    """`streamlit run app` on a free port: (process, URL, monotonic start time)."""
+def start_server(
+    app: str = "app.py", cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str, float]:
+    """`streamlit run app` on a free port (with `env` added to the environment): (process, URL,
+    monotonic start time)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -88,6 +133,7 @@ def start_server(app: str = "app.py", cwd: Path = ROOT) -> tuple[subprocess.Pope
         [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port),
          "--server.headless", "true", "--server.fileWatcherType", "none"],
         cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() - started < 120:
@@ -117,7 +163,7 @@ def until_changed(page: Page, before: str | None, timeout_s: float = 60) -> None
         if time.monotonic() > deadline:
             raise TimeoutError("the attention heatmap did not change")
         page.wait_for_timeout(10)
-    idle(page)
+    idle(page, max(120_000, int(timeout_s * 1000)))
 
 
 def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
@@ -127,41 +173,49 @@ def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
     return time.monotonic() - start
 
 
-def live_and_settled(page: Page, action: Callable[[], None]) -> tuple[float, float]:
-    """Seconds from `action` until the live view shows a new matrix, and until the server's
-    heatmap has new numbers with the app idle."""
+def live_and_settled(
+    page: Page, action: Callable[[], None], live_view: bool = True, timeout_s: float = 60
+) -> tuple[float, float]:
+    """Seconds from `action` until the live view shows a new matrix (NaN without `live_view`:
+    the page has none past live_view.MAX_TOKENS tokens), and until the server's heatmap has new
+    numbers with the app idle."""
     live, server = page.evaluate(LIVE_Z), page.evaluate(ATTENTION_Z)
     start = time.monotonic()
     action()
-    deadline = start + 60
-    while page.evaluate(LIVE_Z) in (live, None):
+    deadline = start + timeout_s
+    while live_view and page.evaluate(LIVE_Z) in (live, None):
         if time.monotonic() > deadline:
             raise TimeoutError("the live view did not change")
         page.wait_for_timeout(5)
-    shown = time.monotonic() - start
-    until_changed(page, server)
+    shown = time.monotonic() - start if live_view else math.nan
+    until_changed(page, server, timeout_s)
     return shown, time.monotonic() - start
 
 
-def similarity_changes(page: Page, repeats: int, sizes: list[int]) -> list[tuple[float, float]]:
-    """(live, settled) seconds per change; the bytes each change brought go into `sizes`."""
+def similarity_changes(
+    page: Page, repeats: int, sizes: list[int], names: list[str] = SIMILARITIES, **wait: Any
+) -> list[tuple[float, float]]:
+    """(live, settled) seconds per change to each of `names` in turn (the current one left
+    out); the bytes each change brought go into `sizes`. `wait`: live_and_settled's options."""
     times = []
-    for name in ["dot", "cosine", "neg_euclidean", "scaled_dot", "bilinear"][:repeats]:
+    for name in names[:repeats]:
         page.get_by_role("combobox", name="Similarity").click()
         option = page.get_by_role("option", name=name, exact=True)
         RECEIVED.clear()
-        times.append(live_and_settled(page, option.click))
+        times.append(live_and_settled(page, option.click, **wait))
         sizes.append(sum(RECEIVED))
     return times
 
 
-def temperature_steps(page: Page, repeats: int, sizes: list[int]) -> list[tuple[float, float]]:
+def temperature_steps(
+    page: Page, repeats: int, sizes: list[int], **wait: Any
+) -> list[tuple[float, float]]:
     thumb = page.get_by_test_id("stSidebar").get_by_role("slider").first
     times = []
     for _ in range(repeats):
         thumb.focus()
         RECEIVED.clear()
-        times.append(live_and_settled(page, lambda: page.keyboard.press("ArrowLeft")))
+        times.append(live_and_settled(page, lambda: page.keyboard.press("ArrowLeft"), **wait))
         sizes.append(sum(RECEIVED))
     return times
 
@@ -276,12 +330,158 @@ def report(name: str, seconds: list[float]) -> None:
     print(f"{name:<24} median {median:6.2f} s  ({', '.join(f'{s:.2f}' for s in seconds)}){verdict}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--train", action="store_true", help="also time training digits")
-    args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+# ---------------------------------------------------------------------------------------------
+# The size table: a setting change at N = 16, 64, 128 and 512 tokens and 16, 64, 256 patches
+
+SIZE_TIMEOUT_S = 600  # a change at 512 tokens may be slow: how slow is the point
+SIZE_COLUMNS = ("sim live", "sim settled", "τ live", "τ settled")
+# Issue #25's goals (seconds) by (input kind, N) and column; at 16 tokens those it sets at 18,
+# the home page's default example.
+SIZE_GOALS = {
+    ("text", 16): {"sim settled": 0.5, "τ settled": 0.3},
+    ("text", 128): {"sim live": 0.1, "sim settled": 1.0, "τ live": 0.1, "τ settled": 0.7},
+}
+
+
+@dataclass(frozen=True)
+class SizeCase:
+    """One row of the size table: a bench model (bench/size_models.py) and its input."""
+
+    kind: str  # text | image
+    n: int  # tokens, [CLS] and [SEP] included, or patches
+    model: str  # the checkpoint's folder name
+    similarity: str  # the model's own: the changes go to the others
+    text: str = ""  # text: exactly n tokens
+
+
+def size_cases(folder: Path, which: str) -> list[SizeCase]:
+    """The rows for `which` (all | text | image), their models built in `folder`."""
+    size_models.build(folder)
+    found = catalog.discover_checkpoints(folder)
+    text = found[size_models.TEXT_MODEL]
+    examples = list(catalog.examples_for(text))
+    texts = [
+        SizeCase("text", n, text.name, catalog.trained_similarity(text) or "",
+                 size_models.text_of(n, examples))
+        for n in size_models.TEXT_SIZES
+    ]  # fmt: skip
+    images = []
+    for n in size_models.IMAGE_SHAPES:
+        info = found[size_models.image_model_name(n)]
+        images.append(SizeCase("image", n, info.name, catalog.trained_similarity(info) or ""))
+    return {"all": texts + images, "text": texts, "image": images}[which]
+
+
+def wait_for(page: Page, script: str, wanted: Any, what: str) -> None:
+    deadline = time.monotonic() + SIZE_TIMEOUT_S
+    while (shown := page.evaluate(script)) != wanted:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {shown!r}, expected {wanted!r}")
+        page.wait_for_timeout(20)
+
+
+def open_case(page: Page, url: str, case: SizeCase) -> None:
+    """A fresh session of the case's page with its model and input: a text in the link when it
+    fits (share.SHARED_TEXT_MAX characters), else typed into the box; N on the page checked."""
+    params = {"model": case.model, **({"example": "1"} if case.kind == "image" else {})}
+    if case.kind == "text" and len(case.text) <= SHARED_TEXT_MAX:
+        params["text"] = case.text
+    page.goto(f"{url}/{'image' if case.kind == 'image' else ''}?{urlencode(params)}")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=SIZE_TIMEOUT_S * 1000)
+    idle(page, SIZE_TIMEOUT_S * 1000)
+    if case.kind == "text" and "text" not in params:
+        before = page.evaluate(ATTENTION_Z)
+        box = page.get_by_role("textbox", name="Your sentence")
+        box.fill(case.text)
+        box.press("Control+Enter")
+        until_changed(page, before, SIZE_TIMEOUT_S)
+    wait_for(page, ATTENTION_N, case.n, f"{case.model}: the attention heatmap's N")
+    if case.n <= LIVE_MAX_TOKENS:
+        wait_for(page, f"() => ({LIVE_Z})() !== null", True, f"{case.model}: live view drawn")
+
+
+def measure_case(page: Page, url: str, case: SizeCase, repeats: int) -> dict[str, list[float]]:
+    """Seconds per similarity change and τ step (live, settled) and KB received per change."""
+    open_case(page, url, case)
+    wait = {"live_view": case.n <= LIVE_MAX_TOKENS, "timeout_s": SIZE_TIMEOUT_S}
+    names = [n for n in SIMILARITIES if n != case.similarity]
+    sim_bytes: list[int] = []
+    temp_bytes: list[int] = []
+    sim = similarity_changes(page, repeats, sim_bytes, names, **wait)
+    temp = temperature_steps(page, repeats, temp_bytes, **wait)
+    return {
+        "sim live": [live for live, _ in sim], "sim settled": [done for _, done in sim],
+        "τ live": [live for live, _ in temp], "τ settled": [done for _, done in temp],
+        "KB/sim": [n / 1000 for n in sim_bytes], "KB/τ": [n / 1000 for n in temp_bytes],
+    }  # fmt: skip
+
+
+def size_cell(case: SizeCase, column: str, values: list[float]) -> str:
+    """The median (— where the live view is not drawn), and the goal beside it where set."""
+    if all(math.isnan(v) for v in values):
+        return "—"
+    median = statistics.median(values)
+    goal = SIZE_GOALS.get((case.kind, case.n), {}).get(column)
+    mark = "" if goal is None else f" (≤{goal:g} {'met' if median <= goal else 'MISSED'})"
+    return f"{median:.2f}{mark}"
+
+
+def print_size_row(case: SizeCase, values: dict[str, list[float]], load: float) -> None:
+    cells = [size_cell(case, column, values[column]) for column in SIZE_COLUMNS]
+    kb = [f"{statistics.median(values[c]):,.0f}" for c in ("KB/sim", "KB/τ")]
+    print(f"{case.kind:<6}{case.n:>5}  " + "".join(f"{c:<20}" for c in cells)
+          + "".join(f"{k:>8}" for k in kb) + f"{load:>7.2f}", flush=True)  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def until_quiet(proc: subprocess.Popen, limit_s: float = 90) -> float:
+    """Wait until the server uses under 5% of a CPU for a second (its warm-up after the first
+    page, ui.warm_up_later, is done and takes no CPU from the changes timed); seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        before = cpu_seconds(proc.pid)
+        time.sleep(1)
+        if cpu_seconds(proc.pid) - before < 0.05:
+            break
+    return time.monotonic() - start
+
+
+def size_table(pw: Any, repeats: int, which: str) -> None:
+    """The size table, a row printed as it is measured: one server on a folder of bench
+    models, one browser page, a fresh session per row."""
+    with tempfile.TemporaryDirectory() as folder:
+        cases = size_cases(Path(folder), which)
+        proc, url, _ = start_server(env={catalog.CHECKPOINTS_ENV: folder})
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("websocket", count_frames)
+            page.goto(url)  # the first page starts the server's warm-up; wait for its end
+            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+            print(f"\nserver warm-up after its first page: {until_quiet(proc):.0f} s")
+            print(
+                f"size table: medians of {repeats}, seconds; live: the live view redrawn "
+                f"(— past {LIVE_MAX_TOKENS} tokens, where it is not drawn); settled: the "
+                "whole page idle with new numbers; KB received per change; the load average"
+            )
+            print(f"{'input':<6}{'N':>5}  " + "".join(f"{c:<20}" for c in SIZE_COLUMNS)
+                  + f"{'KB/sim':>8}{'KB/τ':>8}{'load':>7}")  # fmt: skip
+            for case in cases:
+                print_size_row(case, measure_case(page, url, case, repeats), os.getloadavg()[0])
+            browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def app_measures(args: argparse.Namespace) -> None:
+    """The home page's start-up, setting changes, page switches, Present's Next, training and
+    the floor."""
     with sync_playwright() as pw:
         first, plotly = start_ups(pw, args.repeats)
     report("first chart", first)
@@ -320,6 +520,23 @@ def main() -> None:
         proc.wait(timeout=10)
     with sync_playwright() as pw:
         report("floor: empty page", empty_page_floor(pw, args.repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train", action="store_true", help="also time training digits")
+    parser.add_argument("--sizes", choices=["all", "text", "image", "none"], default="all",
+                        help="the size table's rows: text at 16-512 tokens, images at 16-256 "
+                        "patches (default all; none: no table)")  # fmt: skip
+    parser.add_argument("--only", choices=["sizes"], help="sizes: only the size table")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    if args.only != "sizes":
+        app_measures(args)
+    if args.sizes != "none":
+        with sync_playwright() as pw:
+            size_table(pw, args.repeats, args.sizes)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
