@@ -1,16 +1,33 @@
 """Dense Attention Lab: the Streamlit entry point. Page config, shared sidebar, navigation."""
 
-import streamlit as st
-import torch
+import json
+from pathlib import Path
 
-import dense_attention
+import streamlit as st
+
+st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
+
+# Before the imports below (2 s of CPU for torch and the library, begun only when the first
+# browser connects; the browser waits idle meanwhile), the browser fetches and compiles the code
+# of the charts, formulas and components the first page draws: Streamlit loads each with its
+# first element, and plotly.js alone is 4.7 MB (0.5-1 s of the browser's CPU to compile here).
+# A hidden element in the sidebar (preload.html; the main area's elements are the page's).
+PRELOAD = ("PlotlyChart", "BidiComponent", "rehype-katex", "StreamlitSyntaxHighlighter")
+STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
+chunks = sorted(f.name for f in STREAMLIT_JS.glob("*.js") if f.name.split(".")[0] in PRELOAD)
+preload = Path(__file__).parent / "dense_attention" / "ui" / "assets" / "preload.html"
+st.sidebar.html(
+    preload.read_text().replace("CHUNKS", json.dumps(chunks)), unsafe_allow_javascript=True
+)
+
+import torch  # noqa: E402
+
+import dense_attention  # noqa: E402
 
 with dense_attention.IMPORT_LOCK:  # one thread at a time imports the app's modules
     from dense_attention import ui
     from dense_attention.inputs import text_encoder
     from dense_attention.server import jobs
-
-st.set_page_config(page_title="Dense Attention Lab", page_icon=":material/hub:", layout="wide")
 
 # One intra-op thread: an explanation is a few small matrix products, and with several sessions
 # (or a training run) on the CPU, extra threads mostly wait for each other. Measured on a busy
@@ -44,10 +61,13 @@ st.logo("assets/wordmark.svg", size="large")
 page = st.navigation(PAGES)
 ui.restore_view()  # a shared link opens the same sentence, model, settings and slide
 ui.remember_browser()  # this browser's trained models survive a reload
-# Once per server, a few seconds after the first page starts (so the browser draws it first):
+# Once per server, a few seconds after the first page's run (so the browser draws it first):
 # MiniLM loads in the background (the shipped examples did not need it: encoding_cache), the
 # other pages' heavy imports are done, and a worker process for training starts, not at the
 # first Start (a spawn and its imports take 2-5 s); it waits idle at a lower priority
-# (DAL_WARM_WORKER=0: never).
-ui.warm_up_later(text_encoder.preload_minilm, ui.warm_pages, jobs.warm_workers)
-page.run()
+# (DAL_WARM_WORKER=0: never). After the run, not before: the warm-up takes ~9 s of CPU, which
+# the browser drawing the first page's charts on a 2-core machine would share.
+try:
+    page.run()
+finally:
+    ui.warm_up_later(text_encoder.preload_minilm, ui.warm_pages, jobs.warm_workers)

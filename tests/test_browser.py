@@ -287,6 +287,27 @@ def test_about_page(page: Page, app_url: str, wait_for_app, screenshot_dir) -> N
     screenshot_whole_app(page, screenshot_dir / "about.png")
 
 
+def test_the_first_element_loads_the_chart_code_before_any_chart(
+    page: Page, app_url: str, wait_for_app
+) -> None:
+    """app.py's hidden first element makes the browser load plotly.js (Streamlit's PlotlyChart
+    chunk) on a page without a chart, so the home page's charts never wait for it; the element
+    takes no room in the sidebar."""
+    page.goto(f"{app_url}/about")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="The model in one table")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(0)  # no chart asked for it
+    loaded = page.evaluate(
+        "() => performance.getEntriesByType('resource').map((entry) => entry.name)"
+    )
+    assert any(re.search(r"/static/js/PlotlyChart\.[\w-]+\.js$", url) for url in loaded)
+    assert any(re.search(r"/static/js/BidiComponent\.[\w-]+\.js$", url) for url in loaded)
+    hidden = page.locator(".stElementContainer", has=page.locator(".dal-preload"))
+    expect(hidden).to_have_count(1)
+    expect(hidden).to_be_hidden()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 # --------------------------------------------------------------------------- present
 
 

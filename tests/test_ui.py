@@ -359,3 +359,70 @@ def test_the_facade_exports_what_the_pages_use_and_nothing_more():
     used = {name for p in pages for name in re.findall(r"\bui\.(\w+)", p.read_text())}
     assert used == set(ui.__all__)
     assert all(hasattr(ui, name) for name in ui.__all__)
+
+
+def test_warm_up_later_runs_every_step_once_after_its_delay(monkeypatch):
+    """Each step runs once per server, WARM_UP_DELAY_S later, even when one before it fails."""
+    import threading
+    import time
+
+    from dense_attention.ui import cache
+
+    monkeypatch.setattr(cache, "_WARMING", [])
+    monkeypatch.setattr(cache, "WARM_UP_DELAY_S", 0.3)
+    ran: list[tuple[str, float]] = []
+    done = threading.Event()
+
+    def failing() -> None:
+        ran.append(("failing", time.monotonic()))
+        raise RuntimeError("a missing package")
+
+    def last() -> None:
+        ran.append(("last", time.monotonic()))
+        done.set()
+
+    called = time.monotonic()
+    cache.warm_up_later(failing, last)
+    cache.warm_up_later(last)  # a second page's run: nothing more
+    assert ran == []  # not at once: the first page is still being drawn
+    assert done.wait(10)
+    time.sleep(0.3)  # room for a second run, if there were one
+    assert [name for name, _ in ran] == ["failing", "last"]
+    assert ran[0][1] - called >= 0.3
+
+
+def test_app_warms_up_once_the_first_pages_run_has_ended(monkeypatch):
+    """app.py asks for the warm-up after the page ran (the live view was drawn), not before:
+    its ~9 s of CPU must not share the machine with the browser drawing the first page."""
+    import streamlit as st
+    from pagetest import open_page
+
+    calls: list[object] = []
+    monkeypatch.setattr(
+        ui,
+        "warm_up_later",
+        lambda *steps: calls.append(st.session_state.get(state.LIVE_VIEW_PAINTED)),
+    )
+    open_page()
+    assert calls == [True]
+
+
+def test_the_first_element_preloads_the_chart_and_formula_code():
+    """app.py's first element (hidden, in the sidebar) imports Streamlit's lazily loaded chunks
+    that the first page draws, named as Streamlit's own build names them."""
+    import re
+    from pathlib import Path
+
+    import streamlit as st
+    from pagetest import open_page
+
+    at = open_page()
+    preload = at.sidebar.get("html")[0].proto
+    assert preload.unsafe_allow_javascript and "dal-preload" in preload.body
+    names = json.loads(re.search(r"const names = (\[.*?\]);", preload.body).group(1))
+    built = Path(st.__file__).parent / "static" / "static" / "js"
+    assert {name.split(".")[0] for name in names} == {
+        "PlotlyChart", "BidiComponent", "rehype-katex", "StreamlitSyntaxHighlighter"
+    }  # fmt: skip
+    assert all((built / name).is_file() for name in names)
+    assert "dal-preload" not in at.main.get("html")[0].proto.body  # the page's first is its own

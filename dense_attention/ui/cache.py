@@ -156,7 +156,7 @@ def warm_pages() -> None:
 
 
 _LOG = logging.getLogger(__name__)
-WARM_UP_DELAY_S = 4.0  # after the first page: the browser is still drawing it (2 cores here)
+WARM_UP_DELAY_S = 4.0  # after the first page's run: the browser draws its charts (2 cores)
 _WARMING: list[threading.Timer] = []
 _WARMING_LOCK = threading.Lock()
 
@@ -172,7 +172,8 @@ def _run_each(*steps: Callable[[], None]) -> None:
 
 def warm_up_later(*steps: Callable[[], None]) -> None:
     """Run `steps` once per server, in a background thread WARM_UP_DELAY_S after the first call
-    (the first page's run): loads a later page needs, off the first page's path."""
+    (app.py calls it when the first page's run ends): loads a later page needs, off the first
+    page's path."""
     with _WARMING_LOCK:
         if _WARMING:
             return
