@@ -9,9 +9,11 @@ prints medians (seconds) of:
   chart (each a fresh server and browser, the browser open before the server starts,
   --repeats times; --only startup: only these);
 - a similarity change in the sidebar -> the live view (ui/live_view.py, computed in the
-  browser) shows the new attention matrix; and -> the server's attention heatmap shows new
-  numbers and the app is idle again ("settled"); one temperature step (← on the slider) -> the
-  same two;
+  browser) shows the new attention matrix; and -> the page has settled, at two places on the
+  page (look_at): the live view in view ("@live": the step charts below wait in their boxes,
+  ui/lazy.py; settled = the server's answer in, the app idle, two frames drawn) and the
+  attention step in view ("@attention": settled = its heatmap shows new numbers, the app idle);
+  one temperature step (← or → on the slider) -> the same;
 - a switch to each page -> its first chart (or its title, for a page without charts), in
   --repeats passes over the pages (the first: first visits), and the median of the pages'
   medians;
@@ -22,9 +24,10 @@ prints medians (seconds) of:
 - the floor: an empty page's round trip (a sidebar selectbox change -> the new value shown and
   the app idle), in a one-line app started the same way; no Streamlit rerun can be faster;
 - the size table (--only sizes: it alone): the similarity change and the temperature step above,
-  live and settled, and the bytes each brings, at N = 16, 64, 128 and 512 tokens on the Text
-  page and 16, 64 and 256 patches on the Image page, with issue #25's goals beside the cells
-  they name (at 16 tokens its goals for the 18-token default example). The models are bench
+  live and settled at both places (·live, ·step), and the bytes each brings, at N = 16, 64,
+  128 and 512 tokens on the Text page and 16, 64 and 256 patches on the Image page, with
+  issue #25's goals beside the cells they name (at 16 tokens its goals for the 18-token
+  default example). The models are bench
   copies built in a temporary folder (bench/size_models.py: bbc-topics and its similarity
   variants read up to 512 tokens; untrained Fashion-MNIST models), served by one more server
   (DENSE_ATTENTION_CHECKPOINTS), each row a fresh session opened by a link (?model=, text= or
@@ -69,7 +72,10 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--no-first-run"]  # fmt: skip
-TARGETS = {"similarity": 0.3, "temperature": 0.2, "first chart": 8.0, "page switch": 1.0,
+TARGETS = {"similarity@live": 0.1, "temperature@live": 0.1, "similarity@attention": 0.1,
+           "temperature@attention": 0.1, "similarity@live (settled)": 0.5,
+           "temperature@live (settled)": 0.3, "similarity@attention (settled)": 0.5,
+           "temperature@attention (settled)": 0.3, "first chart": 3.0, "page switch": 0.5,
            "present next": 0.3}  # fmt: skip
 # The live view's attention matrix, as the browser computed it.
 LIVE_Z = """() => {
@@ -119,6 +125,7 @@ v = st.sidebar.selectbox("Similarity", ["a", "b", "c", "d"], key="s")
 st.write(f"value {v}")
 """
 RECEIVED: list[int] = []  # sizes of the websocket frames the page received
+TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 def start_server(
@@ -175,12 +182,20 @@ def timed(action: Callable[[], None], done: Callable[[], None]) -> float:
 
 
 def live_and_settled(
-    page: Page, action: Callable[[], None], live_view: bool = True, timeout_s: float = 60
+    page: Page,
+    action: Callable[[], None],
+    live_view: bool = True,
+    timeout_s: float = 60,
+    chart: bool = True,
 ) -> tuple[float, float]:
     """Seconds from `action` until the live view shows a new matrix (NaN without `live_view`:
-    the page has none past live_view.MAX_TOKENS tokens), and until the server's heatmap has new
-    numbers with the app idle."""
+    the page has none past live_view.MAX_TOKENS tokens), and until the page has settled: with
+    `chart` (the attention step in view, see look_at), the server's heatmap has new numbers and
+    the app is idle; without (the live view in view: the step charts are boxes waiting to be
+    scrolled to, ui/lazy.py), the server's answer has come, the app is idle and the browser has
+    drawn two frames."""
     live, server = page.evaluate(LIVE_Z), page.evaluate(ATTENTION_Z)
+    mark = len(RECEIVED)
     start = time.monotonic()
     action()
     deadline = start + timeout_s
@@ -189,8 +204,34 @@ def live_and_settled(
             raise TimeoutError("the live view did not change")
         page.wait_for_timeout(5)
     shown = time.monotonic() - start if live_view else math.nan
-    until_changed(page, server, timeout_s)
+    if chart:
+        until_changed(page, server, timeout_s)
+    else:
+        while len(RECEIVED) == mark:  # the server's answer (the rerun's first message)
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not answer")
+            page.wait_for_timeout(5)
+        idle(page, int(timeout_s * 1000))
+        page.evaluate(TWO_FRAMES)
     return shown, time.monotonic() - start
+
+
+def look_at(page: Page, where: str, timeout_s: float = 60) -> None:
+    """Scroll the page to the live view ("live": the charts below wait in their boxes) or to
+    the attention step ("attention": its chart is drawn, ui/lazy.py), and wait until the page
+    has drawn what is now near the screen."""
+    if where == "live":
+        target = page.locator('[data-testid="dal-live"]')
+        if not target.count():
+            target = page.get_by_role("heading").first
+    else:
+        target = page.locator('[class*="st-key-dal-lazy-chart_"][class*="steps_attn"]').first
+    target.scroll_into_view_if_needed(timeout=timeout_s * 1000)
+    page.wait_for_timeout(600)  # the viewport element reports after scrolling pauses
+    idle(page, int(timeout_s * 1000))
+    if where == "attention":
+        target.locator(".js-plotly-plot .heatmaplayer").first.wait_for(timeout=timeout_s * 1000)
+        idle(page, int(timeout_s * 1000))
 
 
 def similarity_changes(
@@ -211,12 +252,14 @@ def similarity_changes(
 def temperature_steps(
     page: Page, repeats: int, sizes: list[int], **wait: Any
 ) -> list[tuple[float, float]]:
+    """(live, settled) seconds per τ step, down and up the slider in turn (it has ends)."""
     thumb = page.get_by_test_id("stSidebar").get_by_role("slider").first
     times = []
-    for _ in range(repeats):
+    for k in range(repeats):
         thumb.focus()
         RECEIVED.clear()
-        times.append(live_and_settled(page, lambda: page.keyboard.press("ArrowLeft"), **wait))
+        key = "ArrowLeft" if k % 2 == 0 else "ArrowRight"
+        times.append(live_and_settled(page, lambda key=key: page.keyboard.press(key), **wait))
         sizes.append(sum(RECEIVED))
     return times
 
@@ -336,12 +379,28 @@ def report(name: str, seconds: list[float]) -> None:
 # The size table: a setting change at N = 16, 64, 128 and 512 tokens and 16, 64, 256 patches
 
 SIZE_TIMEOUT_S = 600  # a change at 512 tokens may be slow: how slow is the point
-SIZE_COLUMNS = ("sim live", "sim settled", "τ live", "τ settled")
+# settled·live: the live view in view (the step charts wait in boxes); settled·step: the
+# attention step in view (its chart redrawn), see look_at.
+SIZE_COLUMNS = ("sim live", "sim settled·live", "sim settled·step", "τ live", "τ settled·live",
+                "τ settled·step")  # fmt: skip
+SIZE_KB = ("KB/sim·live", "KB/sim·step", "KB/τ·live", "KB/τ·step")
 # Issue #25's goals (seconds) by (input kind, N) and column; at 16 tokens those it sets at 18,
 # the home page's default example.
 SIZE_GOALS = {
-    ("text", 16): {"sim settled": 0.5, "τ settled": 0.3},
-    ("text", 128): {"sim live": 0.1, "sim settled": 1.0, "τ live": 0.1, "τ settled": 0.7},
+    ("text", 16): {
+        "sim settled·live": 0.5,
+        "sim settled·step": 0.5,
+        "τ settled·live": 0.3,
+        "τ settled·step": 0.3,
+    },
+    ("text", 128): {
+        "sim live": 0.1,
+        "sim settled·live": 1.0,
+        "sim settled·step": 1.0,
+        "τ live": 0.1,
+        "τ settled·live": 0.7,
+        "τ settled·step": 0.7,
+    },
 }
 
 
@@ -392,30 +451,40 @@ def open_case(page: Page, url: str, case: SizeCase) -> None:
     page.locator(".js-plotly-plot").first.wait_for(timeout=SIZE_TIMEOUT_S * 1000)
     idle(page, SIZE_TIMEOUT_S * 1000)
     if case.kind == "text" and "text" not in params:
-        before = page.evaluate(ATTENTION_Z)
         box = page.get_by_role("textbox", name="Your sentence")
         box.fill(case.text)
+        mark = len(RECEIVED)
         box.press("Control+Enter")
-        until_changed(page, before, SIZE_TIMEOUT_S)
+        while len(RECEIVED) == mark:  # the server's answer
+            page.wait_for_timeout(20)
+        idle(page, SIZE_TIMEOUT_S * 1000)
+    look_at(page, "attention", SIZE_TIMEOUT_S)  # its chart drawn: N read from it
     wait_for(page, ATTENTION_N, case.n, f"{case.model}: the attention heatmap's N")
     if case.n <= LIVE_MAX_TOKENS:
         wait_for(page, f"() => ({LIVE_Z})() !== null", True, f"{case.model}: live view drawn")
 
 
 def measure_case(page: Page, url: str, case: SizeCase, repeats: int) -> dict[str, list[float]]:
-    """Seconds per similarity change and τ step (live, settled) and KB received per change."""
+    """Seconds per similarity change and τ step (live; settled with the live view in view and
+    with the attention step in view) and KB received per change."""
     open_case(page, url, case)
-    wait = {"live_view": case.n <= LIVE_MAX_TOKENS, "timeout_s": SIZE_TIMEOUT_S}
+    live = case.n <= LIVE_MAX_TOKENS
     names = [n for n in SIMILARITIES if n != case.similarity]
-    sim_bytes: list[int] = []
-    temp_bytes: list[int] = []
-    sim = similarity_changes(page, repeats, sim_bytes, names, **wait)
-    temp = temperature_steps(page, repeats, temp_bytes, **wait)
-    return {
-        "sim live": [live for live, _ in sim], "sim settled": [done for _, done in sim],
-        "τ live": [live for live, _ in temp], "τ settled": [done for _, done in temp],
-        "KB/sim": [n / 1000 for n in sim_bytes], "KB/τ": [n / 1000 for n in temp_bytes],
-    }  # fmt: skip
+    values: dict[str, list[float]] = {"sim live": [], "τ live": []}
+    for where, tag in (("attention", "step"), ("live", "live")):
+        look_at(page, where, SIZE_TIMEOUT_S)
+        wait = {"live_view": live, "timeout_s": SIZE_TIMEOUT_S, "chart": where == "attention"}
+        sim_bytes: list[int] = []
+        temp_bytes: list[int] = []
+        sim = similarity_changes(page, repeats, sim_bytes, names, **wait)
+        temp = temperature_steps(page, repeats, temp_bytes, **wait)
+        values["sim live"] += [shown for shown, _ in sim]
+        values["τ live"] += [shown for shown, _ in temp]
+        values[f"sim settled·{tag}"] = [done for _, done in sim]
+        values[f"τ settled·{tag}"] = [done for _, done in temp]
+        values[f"KB/sim·{tag}"] = [n / 1000 for n in sim_bytes]
+        values[f"KB/τ·{tag}"] = [n / 1000 for n in temp_bytes]
+    return values
 
 
 def size_cell(case: SizeCase, column: str, values: list[float]) -> str:
@@ -430,9 +499,9 @@ def size_cell(case: SizeCase, column: str, values: list[float]) -> str:
 
 def print_size_row(case: SizeCase, values: dict[str, list[float]], load: float) -> None:
     cells = [size_cell(case, column, values[column]) for column in SIZE_COLUMNS]
-    kb = [f"{statistics.median(values[c]):,.0f}" for c in ("KB/sim", "KB/τ")]
-    print(f"{case.kind:<6}{case.n:>5}  " + "".join(f"{c:<20}" for c in cells)
-          + "".join(f"{k:>8}" for k in kb) + f"{load:>7.2f}", flush=True)  # fmt: skip
+    kb = [f"{statistics.median(values[c]):,.0f}" for c in SIZE_KB]
+    print(f"{case.kind:<6}{case.n:>5}  " + "".join(f"{c:<19}" for c in cells)
+          + "".join(f"{k:>12}" for k in kb) + f"{load:>7.2f}", flush=True)  # fmt: skip
 
 
 def cpu_seconds(pid: int) -> float:
@@ -471,8 +540,8 @@ def size_table(pw: Any, repeats: int, which: str) -> None:
                 f"(— past {LIVE_MAX_TOKENS} tokens, where it is not drawn); settled: the "
                 "whole page idle with new numbers; KB received per change; the load average"
             )
-            print(f"{'input':<6}{'N':>5}  " + "".join(f"{c:<20}" for c in SIZE_COLUMNS)
-                  + f"{'KB/sim':>8}{'KB/τ':>8}{'load':>7}")  # fmt: skip
+            print(f"{'input':<6}{'N':>5}  " + "".join(f"{c:<19}" for c in SIZE_COLUMNS)
+                  + "".join(f"{k:>12}" for k in SIZE_KB) + f"{'load':>7}")  # fmt: skip
             for case in cases:
                 print_size_row(case, measure_case(page, url, case, repeats), os.getloadavg()[0])
             browser.close()
@@ -500,12 +569,16 @@ def app_measures(args: argparse.Namespace) -> None:
             page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
             idle(page)
             print(f"bytes received, first load of the Text page: {sum(RECEIVED):,}")
-            sizes: list[int] = []
-            report_pairs("similarity", similarity_changes(page, args.repeats, sizes))
-            print(f"bytes received per similarity change: {', '.join(f'{n:,}' for n in sizes)}")
-            sizes.clear()
-            report_pairs("temperature", temperature_steps(page, args.repeats, sizes))
-            print(f"bytes received per temperature step: {', '.join(f'{n:,}' for n in sizes)}")
+            for where in ("live", "attention"):  # see look_at
+                look_at(page, where)
+                sizes: list[int] = []
+                pairs = similarity_changes(page, args.repeats, sizes, chart=where != "live")
+                report_pairs(f"similarity@{where}", pairs)
+                print(f"bytes per similarity change: {', '.join(f'{n:,}' for n in sizes)}")
+                sizes.clear()
+                pairs = temperature_steps(page, args.repeats, sizes, chart=where != "live")
+                report_pairs(f"temperature@{where}", pairs)
+                print(f"bytes per temperature step: {', '.join(f'{n:,}' for n in sizes)}")
             passes = [page_switches(page, url) for _ in range(args.repeats)]
             for slug in PAGES:
                 report(f"page switch: {slug}", [one[slug] for one in passes])
