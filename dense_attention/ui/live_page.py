@@ -32,6 +32,7 @@ from .code_download import code_download
 from .errors import friendly_errors
 from .handout import handout_downloads
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .lazy import near_screen
 from .lesson import lesson_panel
 from .linked import overview_panel
 from .live_view import live_panel
@@ -118,8 +119,9 @@ def _live_part(
         diagonal_panel(settings, explanation, text, cell[0], found)
 
     extras = with_questions({"alpha": alpha, "attn": why}, settings, explanation, "steps")
-    _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
-    query_key_panel(settings, explanation)
+    with near_screen(state.TEXT_VIEWPORT):  # a setting change redraws the charts in view
+        _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+        query_key_panel(settings, explanation)
 
 
 def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
@@ -241,4 +243,5 @@ def _image_live(
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     extras = with_questions({"attn": why}, settings, explanation, "image")
-    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)
+    with near_screen(state.IMAGE_VIEWPORT):  # a setting change redraws the charts in view
+        _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)

@@ -68,6 +68,8 @@ SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
 JOBS_NEAR_END = "jobs_near_end"  # ids of the jobs whose panel polls fast (ui.job_panels)
 LIVE_VIEW_SENT = "live_view_sent"  # the live view's weights keys this browser already holds
 LIVE_VIEW_PAINTED = "live_view_painted"  # this browser has drawn its first live view
+TEXT_VIEWPORT = "text_viewport"  # the Text page's viewport element: its charts near the screen
+IMAGE_VIEWPORT = "image_viewport"  # the same on the Image page (ui.lazy)
 SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page

@@ -18,7 +18,7 @@ from ..explain import formulas, verdict, words
 from ..figures import export, heatmaps, trace_plots
 from ..figures.handout import titled_figures
 from ..inputs.classifier import Classifier, Explanation
-from . import state
+from . import lazy, state
 from .breakdown import breakdown_panel, chosen_head
 from .cache import cached
 from .charts import chart, export_buttons
@@ -98,7 +98,7 @@ def _step_figure(
     export_slots: dict[str, Any] | None,
 ) -> None:
     if export_slots is not None:
-        st.plotly_chart(figure, width="stretch", key=f"chart_{key}_{name}")
+        lazy.plotly_chart(figure, key=f"chart_{key}_{name}", width="stretch")
         export_slots[name] = st.container()
         export_slots[name].empty()  # written in the full run: a fragment may fill it
         return
@@ -210,11 +210,11 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     with matrix:
         if clickable:
             on_select = functools.partial(_select_clicked_cell, key)
-            st.plotly_chart(
-                figure, width="stretch", key=click, on_select=on_select, selection_mode="points"
+            lazy.plotly_chart(
+                figure, key=click, width="stretch", on_select=on_select, selection_mode="points"
             )
         else:
-            st.plotly_chart(figure, width="stretch", key=click)
+            lazy.plotly_chart(figure, key=click, width="stretch")
 
     def token_label(k: int) -> str:
         return f"{k + 1} · {md(tokens[k])}"
