@@ -1,11 +1,15 @@
-"""Charts of a live fragment drawn only near the screen: a setting change redraws what is seen.
+"""Charts drawn only near the screen: a setting change redraws what a user can see.
 
-A page's live fragment opens `near_screen(key)`; inside it, `plotly_chart` draws a chart only
-while its box is within MARGIN_PX of the browser's viewport, as the viewport element
-(assets/viewport.js) last reported, and otherwise an empty box of the chart's height that says
-it is drawn when scrolled to. A box scrolled near the screen is reported and the fragment reruns
-to draw it. Until the browser has reported (a first run, AppTest, a browser without JavaScript)
-every chart is drawn; outside `near_screen`, `plotly_chart` is st.plotly_chart.
+Inside `near_screen(key)`, `plotly_chart` draws a chart only while its box is within MARGIN_PX of
+the browser's viewport, as the viewport element (assets/viewport.js) last reported, and
+otherwise an empty box of the chart's height that says it is drawn when scrolled to. Until the
+browser has reported (a first run, AppTest, a browser without JavaScript) every chart is drawn;
+outside `near_screen`, `plotly_chart` is st.plotly_chart.
+
+A page opens it twice under one key: around the charts of its full run (`mount=False`: x and h,
+which no live setting changes) and around its live fragment's, which mounts the viewport element
+at the end. A report reruns the fragment; when the full run's boxes near the screen are not the
+ones it drew, the fragment reruns the whole page to draw them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import contextvars
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import plotly.graph_objects as go
@@ -27,12 +32,19 @@ MARGIN_PX = 400  # a box this close to the viewport counts as on screen
 DEBOUNCE_MS = 150  # report once scrolling has paused this long
 DEFAULT_HEIGHT = 450  # plotly's default figure height, for a figure that sets none
 ENV = "DAL_LAZY_CHARTS"  # "0": draw every chart (printing a page, comparing timings)
+FULL_RUN = "_full_run"  # session key suffix: (boxes, drawn) of the page's full run
 
-ALL = "all"  # inside near_screen before the browser's first report: every chart, in its box
-# Outside near_screen None; inside, the keys of the boxes near the screen, or ALL.
-_NEAR: contextvars.ContextVar[frozenset[str] | str | None] = contextvars.ContextVar(
-    "dal_lazy_near", default=None
-)
+
+@dataclass
+class _Scope:
+    """One near_screen block: the boxes near the screen (None: every one) and what it drew."""
+
+    near: frozenset[str] | None
+    boxes: set[str] = field(default_factory=set)
+    drawn: set[str] = field(default_factory=set)
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("dal_lazy", default=None)
 
 
 def enabled() -> bool:
@@ -51,20 +63,36 @@ def _reported(key: str) -> frozenset[str] | None:
     return frozenset(visible)
 
 
+def _full_run_is_stale(key: str, near: frozenset[str] | None) -> bool:
+    """Whether the full run's boxes near the screen differ from the ones it drew."""
+    full = st.session_state.get(key + FULL_RUN)
+    if full is None:
+        return False
+    boxes, drawn = full
+    return (boxes if near is None else boxes & near) != drawn
+
+
 @contextlib.contextmanager
-def near_screen(key: str) -> Iterator[None]:
+def near_screen(key: str, *, mount: bool = True) -> Iterator[None]:
     """Inside: plotly_chart draws only the charts near the screen (see the module docstring).
-    After the block, the viewport element (nothing visible) is mounted under `key`; its report
-    reruns the caller's fragment."""
+    With `mount` (a live fragment), the viewport element is mounted after the block under
+    `key` (it draws nothing; its report reruns the fragment); without, the block is a full
+    run's and what it drew is remembered for the fragment."""
     if not enabled():
         yield
         return
     near = _reported(key)
-    token = _NEAR.set(ALL if near is None else near)
+    if mount and _full_run_is_stale(key, near):
+        st.rerun(scope="app")  # a full-run chart scrolled near the screen, or away
+    scope = _Scope(near)
+    token = _SCOPE.set(scope)
     try:
         yield
     finally:
-        _NEAR.reset(token)
+        _SCOPE.reset(token)
+    if not mount:
+        st.session_state[key + FULL_RUN] = (frozenset(scope.boxes), frozenset(scope.drawn))
+        return
     component("viewport")(
         key=key,
         data={
@@ -85,12 +113,14 @@ def _height(fig: go.Figure) -> int:
 def plotly_chart(fig: go.Figure, key: str, **options: Any) -> Any:
     """st.plotly_chart(fig, key=key, **options), or inside near_screen, when the chart is off
     screen, an empty box of its height. Returns what st.plotly_chart returns, or None."""
-    near = _NEAR.get()
-    if near is None:
+    scope = _SCOPE.get()
+    if scope is None:
         return st.plotly_chart(fig, key=key, **options)
     box = PREFIX + key
+    scope.boxes.add(box)
     with st.container(key=box):
-        if near == ALL or box in near:
+        if scope.near is None or box in scope.near:
+            scope.drawn.add(box)
             return st.plotly_chart(fig, key=key, **options)
         with st.container(height=_height(fig), border=False):
             st.caption(tr("Drawn when scrolled into view."))

@@ -67,16 +67,17 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     glance = st.container()  # the one-screen overview, filled by the fragment
     glance.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
-    render_steps(
-        explanation,
-        settings.config,
-        cell=cell,
-        extras=with_questions(None, settings, explanation, "steps"),
-        only=FIXED_STEPS,
-        page_download=False,
-        export_slots=slots,
-        inputs=settings.inputs,
-    )
+    with near_screen(state.TEXT_VIEWPORT, mount=False):  # x and h drawn when scrolled to
+        render_steps(
+            explanation,
+            settings.config,
+            cell=cell,
+            extras=with_questions(None, settings, explanation, "steps"),
+            only=FIXED_STEPS,
+            page_download=False,
+            export_slots=slots,
+            inputs=settings.inputs,
+        )
     _live_part(picked, text, head, glance, slots, settings.cache_key)
 
 
@@ -195,19 +196,23 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     downloads = st.container()
     downloads.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
-    render_steps(
-        explanation,
-        settings.config,
-        cell=selected_cell(len(explanation.tokens)),
-        extras=with_questions(
-            {"x": lambda: st.caption(patch_features(picked.model))}, settings, explanation, "image"
-        ),
-        key="image_steps",
-        only=FIXED_STEPS,
-        page_download=False,
-        export_slots=slots,
-        inputs=settings.inputs,
-    )
+    with near_screen(state.IMAGE_VIEWPORT, mount=False):  # x and h drawn when scrolled to
+        render_steps(
+            explanation,
+            settings.config,
+            cell=selected_cell(len(explanation.tokens)),
+            extras=with_questions(
+                {"x": lambda: st.caption(patch_features(picked.model))},
+                settings,
+                explanation,
+                "image",
+            ),
+            key="image_steps",
+            only=FIXED_STEPS,
+            page_download=False,
+            export_slots=slots,
+            inputs=settings.inputs,
+        )
     _image_live(picked, picture, head, glance, downloads, slots, settings.cache_key)
 
 
