@@ -12,7 +12,7 @@ from ..explain import breakdown, formulas, query_key_map
 from ..figures import breakdown_plots
 from ..inputs.classifier import Classifier, Explanation
 from ..storage import checkpoint
-from . import state
+from . import lazy, state
 from .cache import checkpoints, query_key_sample
 from .errors import friendly_errors
 from .sidebar import Settings
@@ -108,7 +108,7 @@ def breakdown_panel(
         chosen = breakdown.cell_breakdown(core, trace, i, j, patch_dim, head)
         own = breakdown.cell_breakdown(core, trace, i, i, patch_dim, chosen.head)
         figure = breakdown_plots.breakdown_figure(chosen, tokens)  # 1 bar per part: cheap
-        st.plotly_chart(figure, width="stretch", key=f"chart_{key}_breakdown")
+        lazy.plotly_chart(figure, key=f"chart_{key}_breakdown", width="stretch")
     with right:
         st.markdown(md(_sum_line(chosen, trace)))
         top = ", ".join(
@@ -153,5 +153,5 @@ def query_key_panel(settings: Settings, explanation: Explanation) -> None:
             tokens = list(explanation.tokens)
             attn = explanation.trace.attn[0].double().cpu().numpy()  # linked: hover a token
             figure = breakdown_plots.query_key_figure(qk, tokens, attn)
-            st.plotly_chart(figure, width="stretch", key="chart_query_key_map")
+            lazy.plotly_chart(figure, key="chart_query_key_map", width="stretch")
             st.markdown(md(query_key_map.distance_sentence(qk)))

@@ -12,6 +12,7 @@ import streamlit as st
 from ..core.i18n import tr
 from ..figures import export
 from ..inputs.classifier import Explanation
+from . import lazy
 
 MIME_TYPES = {
     "png": "image/png",
@@ -85,9 +86,9 @@ def chart(
     **options: Any,
 ) -> None:
     """A plotly chart, full width of its column, with its Export menu under it (`options`:
-    export_buttons' `about` and `html`)."""
+    export_buttons' `about` and `html`); in a live fragment only near the screen (ui.lazy)."""
     key = key or name
-    st.plotly_chart(fig, width="stretch", key=f"chart_{key}")
+    lazy.plotly_chart(fig, key=f"chart_{key}", width="stretch")
     export_buttons(fig, name, csv, key=f"export_{key}", **options)
 
 

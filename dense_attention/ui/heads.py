@@ -11,6 +11,7 @@ from ..core.i18n import tr
 from ..core.trace import head_distance
 from ..figures import head_plots, trace_plots
 from ..inputs.classifier import Explanation
+from . import lazy
 from .cache import cached
 from .charts import chart
 from .styles import md
@@ -36,7 +37,8 @@ def head_panels(explanation: Explanation, key: str = "steps") -> None:
         ):
             fig = cached(trace_plots.small_attention_heatmap, head_attn[k], tokens,
                          f"Head {k + 1}: a<sup>{k + 1}</sup><sub>ij</sub>")  # fmt: skip
-            column.plotly_chart(fig, width="stretch", key=f"head_matrix_{key}_{k}")
+            with column:
+                lazy.plotly_chart(fig, key=f"head_matrix_{key}_{k}", width="stretch")
     chart(cached(head_plots.head_view, head_attn, tokens), "head_view", key=f"{key}_head_view")
     distance = head_distance(head_attn)
     pairs = [distance[k, m] for k in range(heads) for m in range(k + 1, heads)]

@@ -32,6 +32,7 @@ from .code_download import code_download
 from .errors import friendly_errors
 from .handout import handout_downloads
 from .inputs import caution, prediction_line, show_tokens, token_box
+from .lazy import near_screen
 from .lesson import lesson_panel
 from .linked import overview_panel
 from .live_view import live_panel
@@ -66,16 +67,17 @@ def text_walkthrough(picked: Picked, text: str) -> None:
     glance = st.container()  # the one-screen overview, filled by the fragment
     glance.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
-    render_steps(
-        explanation,
-        settings.config,
-        cell=cell,
-        extras=with_questions(None, settings, explanation, "steps"),
-        only=FIXED_STEPS,
-        page_download=False,
-        export_slots=slots,
-        inputs=settings.inputs,
-    )
+    with near_screen(state.TEXT_VIEWPORT, mount=False):  # x and h drawn when scrolled to
+        render_steps(
+            explanation,
+            settings.config,
+            cell=cell,
+            extras=with_questions(None, settings, explanation, "steps"),
+            only=FIXED_STEPS,
+            page_download=False,
+            export_slots=slots,
+            inputs=settings.inputs,
+        )
     _live_part(picked, text, head, glance, slots, settings.cache_key)
 
 
@@ -118,8 +120,9 @@ def _live_part(
         diagonal_panel(settings, explanation, text, cell[0], found)
 
     extras = with_questions({"alpha": alpha, "attn": why}, settings, explanation, "steps")
-    _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
-    query_key_panel(settings, explanation)
+    with near_screen(state.TEXT_VIEWPORT):  # a setting change redraws the charts in view
+        _live_steps(settings, explanation, slots, cell, about, key="steps", extras=extras)
+        query_key_panel(settings, explanation)
 
 
 def _provenance(settings: Settings, label: str, found: Verdict | None) -> export.Provenance:
@@ -193,19 +196,23 @@ def image_walkthrough(picked: Picked, picture: Picture) -> None:
     downloads = st.container()
     downloads.empty()
     slots: dict[str, DeltaGenerator] = {}  # x's and h's Export menus: they name the settings
-    render_steps(
-        explanation,
-        settings.config,
-        cell=selected_cell(len(explanation.tokens)),
-        extras=with_questions(
-            {"x": lambda: st.caption(patch_features(picked.model))}, settings, explanation, "image"
-        ),
-        key="image_steps",
-        only=FIXED_STEPS,
-        page_download=False,
-        export_slots=slots,
-        inputs=settings.inputs,
-    )
+    with near_screen(state.IMAGE_VIEWPORT, mount=False):  # x and h drawn when scrolled to
+        render_steps(
+            explanation,
+            settings.config,
+            cell=selected_cell(len(explanation.tokens)),
+            extras=with_questions(
+                {"x": lambda: st.caption(patch_features(picked.model))},
+                settings,
+                explanation,
+                "image",
+            ),
+            key="image_steps",
+            only=FIXED_STEPS,
+            page_download=False,
+            export_slots=slots,
+            inputs=settings.inputs,
+        )
     _image_live(picked, picture, head, glance, downloads, slots, settings.cache_key)
 
 
@@ -241,4 +248,5 @@ def _image_live(
         code_download(settings, explanation, label, key=state.CODE_ZIP_IMAGE)
     why = lambda: diagonal_panel(settings, explanation, picture.image, cell[0])  # noqa: E731
     extras = with_questions({"attn": why}, settings, explanation, "image")
-    _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)
+    with near_screen(state.IMAGE_VIEWPORT):  # a setting change redraws the charts in view
+        _live_steps(settings, explanation, slots, cell, about, key="image_steps", extras=extras)

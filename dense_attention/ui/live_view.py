@@ -5,8 +5,9 @@ move, before the server's rerun draws the steps below with every number.
 It is drawn by a page's full run (a new input or model), not by its live fragment: its
 JavaScript (assets/live_view.js) reads the sidebar's widgets itself, so a setting change costs
 it no round trip. The payload is dense_attention.server.live_view's: h and the raw scores per input,
-the pooling and output weights once per model and browser session (the browser keeps them;
-if it lacks some, it asks, and the next run sends them again).
+the pooling and output weights once per model and browser session, h and the raw scores once per
+input and session (the browser keeps them; if it lacks some, it asks, and the next run sends them
+again).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import streamlit as st
 from ..core.i18n import tr
 from ..inputs.classifier import Explanation
 from ..server import live_view
+from ..server.hashing import digest
 from . import state
 from .cache import component
 from .live import LIVE_SETTINGS
@@ -134,6 +136,11 @@ def _mount(
         if wkey not in sent and wkey not in weights:
             weights[wkey] = live_view.weights_part(variants[similarity].model, classes)
     sent.update(weights)
+    # The input's h and scores (6 N x N matrices) once per input: a full rerun (a similarity
+    # with its own checkpoint, a new cell) sends only their key when this browser holds them.
+    input_key = "input-" + digest(part)
+    shipped = part if input_key not in sent else None
+    sent.add(input_key)
     st.caption(
         tr("**Live** — computed in your browser from h as you move the sidebar's similarity, "
            "τ and pooling; click a cell to walk through its numbers below.")
@@ -141,7 +148,8 @@ def _mount(
     component("live_view")(
         key=key,
         data={
-            "input": part,
+            "input": shipped,  # None: the browser holds it under input_key
+            "input_key": input_key,
             "weights": weights,
             "labels": {s.name: tr(s.label) for s in LIVE_SETTINGS},  # as the sidebar draws them
             "words": _words(),

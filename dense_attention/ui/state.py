@@ -68,6 +68,9 @@ SLIDE_CONTROLS = "slide_controls"  # the Previous / Next row's container
 JOBS_NEAR_END = "jobs_near_end"  # ids of the jobs whose panel polls fast (ui.job_panels)
 LIVE_VIEW_SENT = "live_view_sent"  # the live view's weights keys this browser already holds
 LIVE_VIEW_PAINTED = "live_view_painted"  # this browser has drawn its first live view
+TEXT_VIEWPORT = "text_viewport"  # the Text page's viewport element: its charts near the screen
+IMAGE_VIEWPORT = "image_viewport"  # the same on the Image page (ui.lazy)
+EVERY_CHART = "every_chart"  # a link's charts=all: every chart drawn at once, none lazily
 SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page
@@ -168,6 +171,11 @@ def train_recipe_key(key: str, recipe: str) -> str:
 def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:
     """The keys (query i, key j, click event) of a formula panel drawn under `prefix`."""
     return f"{prefix}_i", f"{prefix}_j", f"{prefix}_click"
+
+
+def cell_kept(prefix: str = CELL) -> str:
+    """A formula panel's cell (i, j) outside its widgets (ui.walkthrough.selected_cell)."""
+    return f"{prefix}_kept"
 
 
 def head_keys(prefix: str = CELL) -> tuple[str, str]:

@@ -4,6 +4,16 @@
 // this file computes exactly what DenseAttention.trace computes from the raw scores on.
 
 const WEIGHTS = (window.__dalLiveWeights ||= new Map()); // weights by key, for the page's life
+// Inputs (h and raw scores, decoded) by key: the server sends one once per browser session.
+const INPUTS = (window.__dalLiveInputs ||= new Map());
+const INPUTS_KEPT = 8; // the most recent inputs kept; an older one is asked for again
+
+function decodeInput(input) {
+  const hidden = Object.fromEntries(Object.entries(input.h).map(([k, v]) => [k, decode(v)]));
+  const scores = Object.fromEntries(Object.entries(input.similarities).map(([s, v]) => [s, decode(v.scores)]));
+  while (INPUTS.size >= INPUTS_KEPT) INPUTS.delete(INPUTS.keys().next().value);
+  return { input, hidden, scores };
+}
 
 // Plotly's "Blues", the colour scale of the app's attention heatmaps (0..1).
 const BLUES = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225],
@@ -161,12 +171,13 @@ function drawMatrix(canvas, attn, tokens, width, selected) {
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   parentElement.__dalLiveStop?.(); // new data calls this again, not always the cleanup first
-  const input = data.input;
   for (const [key, part] of Object.entries(data.weights || {})) WEIGHTS.set(key, decodeWeights(part));
+  if (data.input) INPUTS.set(data.input_key, decodeInput(data.input));
+  const held = INPUTS.get(data.input_key);
+  if (!held) { setTriggerValue('missing', data.input_key); return undefined; }
+  const { input, hidden, scores } = held;
   const missing = Object.values(input.similarities).map((s) => s.weights).find((k) => !WEIGHTS.has(k));
   if (missing) { setTriggerValue('missing', missing); return undefined; }
-  const hidden = Object.fromEntries(Object.entries(input.h).map(([k, v]) => [k, decode(v)]));
-  const scores = Object.fromEntries(Object.entries(input.similarities).map(([s, v]) => [s, decode(v.scores)]));
 
   const root = document.createElement('div');
   root.className = 'dal-live';
