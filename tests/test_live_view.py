@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from dense_attention.core import config
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
-from dense_attention.core.similarity import SIMILARITIES
+from dense_attention.core.similarity import SIMILARITIES, head_scores
 from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import attention_work
 from dense_attention.server import live_view
@@ -66,7 +66,7 @@ CLASSES = ["x", "y", "z"]
 
 
 @torch.no_grad()
-def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
+def test_input_part_holds_h_and_the_keys_of_each_similaritys_parameters() -> None:
     variant = toy("mean", "tanh", 0)
     variants = dict.fromkeys(SIMILARITIES, variant)
     part = live_view.input_part(variants, list("abcdefg"), CLASSES)
@@ -75,13 +75,50 @@ def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
     assert np.allclose(decoded(part["h"][h_key], (7, 8)), variant.trace.h[0].numpy())
     for name in SIMILARITIES:
         entry = part["similarities"][name]
+        assert set(entry) == {"weights", "h", "params"}  # no N x N scores: the browser's work
         assert entry["h"] == h_key
         assert entry["weights"] == live_view.weights_key(variant.model, CLASSES)
-        scores = decoded(entry["scores"], (7, 7))
-        # Independently: the trace's scores are the raw ones over τ (τ = 0.5 here).
-        again = variant.model.trace(variant.trace.x, variant.trace.mask, similarity=name,
-                                    temperature=0.5)  # fmt: skip
-        assert np.allclose(scores / 0.5, again.scores[0].numpy(), rtol=1e-5, atol=1e-5)
+        has_params = name in ("additive", "bilinear")
+        assert (entry["params"] is not None) == has_params
+        assert entry["params"] == live_view.params_key(variant.model, name)
+    params = variant.model.similarity_params
+    additive = live_view.params_part(variant.model, "additive")
+    assert additive["width"] == 8
+    assert np.array_equal(decoded(additive["additive_query"], (8, 8)), params.additive_query)
+    assert np.array_equal(decoded(additive["additive_key"], (8, 8)), params.additive_key)
+    assert np.array_equal(decoded(additive["additive_vector"], (8,)), params.additive_vector)
+    bilinear = live_view.params_part(variant.model, "bilinear")
+    assert np.array_equal(decoded(bilinear["bilinear"], (8, 8)), params.bilinear)
+    assert "additive_query" not in bilinear
+    with pytest.raises(ValueError, match="dot has no parameters"):
+        live_view.params_part(variant.model, "dot")
+
+
+def test_params_key_follows_the_parameters() -> None:
+    model = toy("mean", "tanh", 0).model
+    keys = {name: live_view.params_key(model, name) for name in ("additive", "bilinear")}
+    assert keys["additive"] != keys["bilinear"]
+    with torch.no_grad():
+        model.similarity_params.bilinear.add_(1e-3)
+    assert live_view.params_key(model, "bilinear") != keys["bilinear"]
+    assert live_view.params_key(model, "additive") == keys["additive"]
+
+
+@torch.no_grad()
+def test_the_payload_grows_with_n_not_n_squared() -> None:
+    """h is N x d numbers; the six similarities' N x N scores are the browser's to compute."""
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3)).eval()
+
+    def size(n: int) -> int:
+        trace = model.trace(torch.randn(1, n, 6), torch.ones(1, n, dtype=torch.bool))
+        variants = dict.fromkeys(SIMILARITIES, live_view.Variant(model, trace))
+        return len(json.dumps(live_view.input_part(variants, ["tok"] * n, CLASSES)))
+
+    small, large = size(64), size(128)
+    assert 1.8 < large / small < 2.1  # twice the tokens, twice the bytes (N² would be ~4x)
+    # h as base64 float32, 14 characters a token for its name and mask, 1 KB for the keys
+    assert large < 128 * 8 * 4 * 4 / 3 + 128 * 14 + 1000
 
 
 def test_weights_key_follows_the_weights_and_the_class_names() -> None:
@@ -111,19 +148,25 @@ def test_variants_send_each_models_own_h_and_must_read_the_same_tokens() -> None
         live_view.input_part({"dot": a, "cosine": short}, list("abcdefg"), CLASSES)
 
 
+ENGINE_RUN = """([w, h, p, name, mask, tau, pooling]) => {
+  const E = window.__dalLiveEngine, weights = E.decodeWeights(w), hidden = E.decode(h);
+  const scores = E.headScores(name, hidden, mask.length, weights.hidden, weights.heads,
+    p && E.decodeParams(p));
+  return E.compute(weights, hidden, scores, mask, tau, pooling);
+}"""
+
+
 def run_engine(page: Page, variant: live_view.Variant, similarity: str, tau: float,
                pooling: str) -> dict:  # fmt: skip
-    """live_view.js's compute() in Chromium on the payload of `variant`."""
+    """live_view.js's headScores() and compute() in Chromium on the payload of `variant`."""
     classes = [f"c{k}" for k in range(variant.model.config.num_classes)]
     part = live_view.input_part({similarity: variant}, ["t"] * variant.trace.h.shape[1], classes)
     entry = part["similarities"][similarity]
     weights = live_view.weights_part(variant.model, classes)
+    params = live_view.params_part(variant.model, similarity) if entry["params"] else None
     return page.evaluate(
-        """([w, h, s, mask, tau, pooling]) => {
-             const E = window.__dalLiveEngine;
-             return E.compute(E.decodeWeights(w), E.decode(h), E.decode(s), mask, tau, pooling);
-           }""",
-        [weights, part["h"][entry["h"]], entry["scores"], part["mask"], tau, pooling],
+        ENGINE_RUN,
+        [weights, part["h"][entry["h"]], params, similarity, part["mask"], tau, pooling],
     )
 
 
@@ -222,6 +265,44 @@ def test_the_browser_computes_the_shipped_multi_head_model(engine_page: Page) ->
     assert np.array(got["headAttn"]).shape == (4, 4, 4)
     assert np.allclose(got["headAttn"], want.head_attn[0].numpy(), atol=1e-5)
     assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
+
+
+SCORES_RUN = """([name, h, n, d, heads, p]) => {
+  const E = window.__dalLiveEngine;
+  return Array.from(E.headScores(name, E.decode(h), n, d, heads, p && E.decodeParams(p)));
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("heads", [1, 2])
+@torch.no_grad()
+def test_the_browser_computes_the_raw_scores_as_head_scores_does(
+    engine_page: Page, heads: int
+) -> None:
+    """headScores in Chromium equals core.similarity.head_scores for every similarity, on
+    shaken (trained-like) additive and bilinear parameters; two identical tokens score exactly
+    0 under neg_euclidean (and so does every token with itself)."""
+    variant = toy("mean", "tanh", 6, heads=heads)
+    model, h = variant.model, variant.trace.h[:1].clone()
+    h[0, 3] = h[0, 1]  # token 3 is token 1 again
+    for param in model.similarity_params.parameters(recurse=False):
+        param.add_(torch.randn_like(param))
+    for name, buffer in model.similarity_params.named_buffers():
+        buffer.add_(torch.randn_like(buffer))
+    n, d = h.shape[1:]
+    for name in SIMILARITIES:
+        want = head_scores(name, h, model.similarity_params, heads)[0].numpy()  # (H, N, N)
+        params = live_view.params_part(model, name) if live_view.params_key(model, name) else None
+        got = np.array(engine_page.evaluate(SCORES_RUN, [name, live_view.encode(h[0]), n, d,
+                                                         heads, params])).reshape(want.shape)  # fmt: skip
+        scale = max(1.0, float(np.abs(want).max()))
+        assert np.allclose(got, want, atol=1e-5 * scale, rtol=1e-5), name
+        assert not np.allclose(got, 0)
+    euclid = np.array(engine_page.evaluate(SCORES_RUN, ["neg_euclidean", live_view.encode(h[0]),
+                                                        n, d, heads, None])).reshape(heads, n, n)  # fmt: skip
+    assert np.all(np.diagonal(euclid, axis1=1, axis2=2) == 0)
+    assert np.all(euclid[:, 1, 3] == 0) and np.all(euclid[:, 3, 1] == 0)
+    assert np.all(euclid[:, 0, 1] < 0)
 
 
 LIVE = '[data-testid="dal-live"]'

@@ -128,16 +128,19 @@ def _mount(
     key: str,
     cell: tuple[int, int] | None = None,
 ) -> None:
-    """The element itself, with the weights this browser does not hold yet."""
+    """The element itself, with the weights and similarity parameters this browser does not
+    hold yet."""
     sent = st.session_state.setdefault(state.LIVE_VIEW_SENT, set())
-    weights = {}
+    weights, params = {}, {}
     for similarity, entry in part["similarities"].items():  # keys made once, by input_part
-        wkey = entry["weights"]
+        wkey, pkey, model = entry["weights"], entry["params"], variants[similarity].model
         if wkey not in sent and wkey not in weights:
-            weights[wkey] = live_view.weights_part(variants[similarity].model, classes)
-    sent.update(weights)
-    # The input's h and scores (6 N x N matrices) once per input: a full rerun (a similarity
-    # with its own checkpoint, a new cell) sends only their key when this browser holds them.
+            weights[wkey] = live_view.weights_part(model, classes)
+        if pkey is not None and pkey not in sent and pkey not in params:
+            params[pkey] = live_view.params_part(model, similarity)
+    sent.update(weights, params)
+    # The input's h once per input: a full rerun (a similarity with its own checkpoint, a new
+    # cell) sends only its key when this browser holds it.
     input_key = "input-" + digest(part)
     shipped = part if input_key not in sent else None
     sent.add(input_key)
@@ -151,6 +154,7 @@ def _mount(
             "input": shipped,  # None: the browser holds it under input_key
             "input_key": input_key,
             "weights": weights,
+            "params": params,  # additive's and bilinear's parameters, by key
             "labels": {s.name: tr(s.label) for s in LIVE_SETTINGS},  # as the sidebar draws them
             "words": _words(),
             "settings": current,  # until the JavaScript reads the sidebar's widgets
