@@ -273,6 +273,14 @@ SCORES_RUN = """([name, h, n, d, heads, p]) => {
 }"""
 
 
+def browser_scores(page: Page, model: DenseAttention, name: str, h: torch.Tensor) -> np.ndarray:
+    """live_view.js's headScores() in Chromium on h (N, d) and `model`'s parameters: (H, N, N)."""
+    (n, d), heads = h.shape, model.config.heads
+    params = live_view.params_part(model, name) if live_view.params_key(model, name) else None
+    got = page.evaluate(SCORES_RUN, [name, live_view.encode(h), n, d, heads, params])
+    return np.array(got).reshape(heads, n, n)
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("heads", [1, 2])
 @torch.no_grad()
@@ -285,21 +293,15 @@ def test_the_browser_computes_the_raw_scores_as_head_scores_does(
     variant = toy("mean", "tanh", 6, heads=heads)
     model, h = variant.model, variant.trace.h[:1].clone()
     h[0, 3] = h[0, 1]  # token 3 is token 1 again
-    for param in model.similarity_params.parameters(recurse=False):
-        param.add_(torch.randn_like(param))
-    for name, buffer in model.similarity_params.named_buffers():
-        buffer.add_(torch.randn_like(buffer))
-    n, d = h.shape[1:]
+    for weight in [*model.similarity_params.parameters(), *model.similarity_params.buffers()]:
+        weight.add_(torch.randn_like(weight))
     for name in SIMILARITIES:
         want = head_scores(name, h, model.similarity_params, heads)[0].numpy()  # (H, N, N)
-        params = live_view.params_part(model, name) if live_view.params_key(model, name) else None
-        got = np.array(engine_page.evaluate(SCORES_RUN, [name, live_view.encode(h[0]), n, d,
-                                                         heads, params])).reshape(want.shape)  # fmt: skip
+        got = browser_scores(engine_page, model, name, h[0])
         scale = max(1.0, float(np.abs(want).max()))
         assert np.allclose(got, want, atol=1e-5 * scale, rtol=1e-5), name
         assert not np.allclose(got, 0)
-    euclid = np.array(engine_page.evaluate(SCORES_RUN, ["neg_euclidean", live_view.encode(h[0]),
-                                                        n, d, heads, None])).reshape(heads, n, n)  # fmt: skip
+    euclid = browser_scores(engine_page, model, "neg_euclidean", h[0])
     assert np.all(np.diagonal(euclid, axis1=1, axis2=2) == 0)
     assert np.all(euclid[:, 1, 3] == 0) and np.all(euclid[:, 3, 1] == 0)
     assert np.all(euclid[:, 0, 1] < 0)
