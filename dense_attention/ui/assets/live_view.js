@@ -40,16 +40,26 @@ function timesTransposed(rows, n, d, m, a) {
   return out;
 }
 
-// w^k . tanh(W_q^k h_i + W_k^k h_j) for each head k: its slice of the a hidden units.
+// w^k . tanh(W_q^k h_i + W_k^k h_j) for each head k: its slice of the a hidden units. N² a tanh
+// (16.7 M at 512 tokens, a = 64) are most of the cost, so tanh(q + k) is (PQ - 1) / (PQ + 1)
+// with P = e^2q and Q = e^2k taken once per token and unit (its error ~1e-16); Math.tanh when
+// some |q| or |k| is so large that e^2q could overflow.
 function additiveScores(h, n, d, heads, p, out) {
   const a = p.width, part = a / heads, w = p.additive_vector;
   const query = timesTransposed(h, n, d, p.additive_query, a);
   const key = timesTransposed(h, n, d, p.additive_key, a);
+  const fast = [...query, ...key].every((v) => Math.abs(v) < 150);
+  const [eq, ek] = [query, key].map((m) => m.map((v) => Math.exp(2 * v)));
   for (let k = 0; k < heads; k++) {
+    const lo = k * part, hi = lo + part;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         let s = 0;
-        for (let c = k * part; c < (k + 1) * part; c++) s += w[c] * Math.tanh(query[i * a + c] + key[j * a + c]);
+        if (fast) {
+          for (let c = lo; c < hi; c++) { const e = eq[i * a + c] * ek[j * a + c]; s += w[c] * ((e - 1) / (e + 1)); }
+        } else {
+          for (let c = lo; c < hi; c++) s += w[c] * Math.tanh(query[i * a + c] + key[j * a + c]);
+        }
         out[(k * n + i) * n + j] = s;
       }
     }
@@ -208,12 +218,15 @@ function readSidebar(labels, options, last) {
   };
 }
 
-function colour(v) {
+function colour(v) { // [r, g, b] of v on BLUES
   const x = Math.min(Math.max(v, 0), 1) * (BLUES.length - 1);
   const i = Math.min(Math.floor(x), BLUES.length - 2), f = x - i;
   const [a, b] = [BLUES[i], BLUES[i + 1]];
-  return `rgb(${a.map((c, k) => Math.round(c + (b[k] - c) * f)).join(',')})`;
+  return a.map((c, k) => Math.round(c + (b[k] - c) * f));
 }
+
+const LEVELS = 1000; // the matrix's colours, looked up: a step of 0.001 in a
+const PALETTE = Array.from({ length: LEVELS + 1 }, (_, k) => colour(k / LEVELS));
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g,
   (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
@@ -224,25 +237,39 @@ function drawMatrix(canvas, attn, tokens, width, selected) {
   ctx.font = '12px sans-serif';
   const labelled = n <= 64;
   const labelW = labelled ? Math.min(110, Math.max(...tokens.map((t) => ctx.measureText(t).width)) + 8) : 8;
-  const cell = Math.max(2, Math.min(34, Math.floor((width - labelW - 8) / n)));
+  const room = width - labelW - 8, whole = Math.min(34, Math.floor(room / n));
+  // Whole pixels per cell while they fit; past ~300 tokens a cell is a fraction of room / N
+  // (at least 1 px), so the matrix stays in its column.
+  const cell = whole >= 2 ? whole : Math.max(room, n) / n;
   const size = cell * n;
   const ratio = window.devicePixelRatio || 1;
-  canvas.width = (labelW + size + 8) * ratio;
-  canvas.height = (size + labelW + 8) * ratio;
+  canvas.width = Math.ceil((labelW + size + 8) * ratio);
+  canvas.height = Math.ceil((size + labelW + 8) * ratio);
   canvas.style.width = `${labelW + size + 8}px`;
   canvas.style.height = `${size + labelW + 8}px`;
   ctx.scale(ratio, ratio);
   ctx.font = `${Math.min(12, Math.max(cell - 2, 8))}px sans-serif`;
+  // One pixel a cell in an N x N image, scaled up unsmoothed: 262,144 fillRects at 512 tokens
+  // took 0.3-0.7 s here, the image a few ms.
+  const pixels = new ImageData(n, n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      ctx.fillStyle = colour(attn[i][j]);
-      ctx.fillRect(labelW + j * cell, i * cell, cell, cell);
-      if (cell >= 30) {
-        ctx.fillStyle = attn[i][j] > 0.55 ? 'white' : '#1c1c1c';
-        ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
-        ctx.fillText(attn[i][j].toFixed(2), labelW + (j + 0.5) * cell, (i + 0.5) * cell);
-      }
+      const rgb = PALETTE[Math.round(Math.min(Math.max(attn[i][j], 0), 1) * LEVELS)];
+      pixels.data.set(rgb, (i * n + j) * 4);
+      pixels.data[(i * n + j) * 4 + 3] = 255;
     }
+  }
+  const image = document.createElement('canvas');
+  image.width = image.height = n;
+  image.getContext('2d').putImageData(pixels, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(image, labelW, 0, size, size);
+  if (cell >= 30) { // the values themselves
+    ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+    attn.forEach((row, i) => row.forEach((a, j) => {
+      ctx.fillStyle = a > 0.55 ? 'white' : '#1c1c1c';
+      ctx.fillText(a.toFixed(2), labelW + (j + 0.5) * cell, (i + 0.5) * cell);
+    }));
   }
   if (labelled) {
     ctx.fillStyle = getComputedStyle(canvas).color;
@@ -372,4 +399,4 @@ export default function (component) {
 }
 
 // For the tests, which run it on torch's numbers.
-window.__dalLiveEngine = { compute, decode, decodeParams, decodeWeights, headScores };
+window.__dalLiveEngine = { compute, decode, decodeParams, decodeWeights, drawMatrix, headScores };
