@@ -11,6 +11,7 @@ import pytest
 import torch
 from pagetest import EXAMPLE, retrained
 from playwright.sync_api import Page, expect
+from test_browser import pick_option
 
 from dense_attention.core import config
 from dense_attention.core.config import ModelConfig
@@ -451,3 +452,77 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
     page.wait_for_url(re.compile(rf"cell={pick[0] + 1}(%2C|,){pick[1] + 1}\b"), timeout=20_000)
     wait_for_app(page)
     assert f"token {pick[0] + 1} “{tokens[pick[0]]}” gives a = " in page.inner_text("body")
+
+
+WORDS = ["the", "market", "team", "said", "the", "new", "film", "and", "the", "game", "were",
+         "good", "news", "for", "the", "city"]  # fmt: skip
+LONG_TEXT = " ".join(WORDS * 13)  # 208 words, one token each
+
+
+@pytest.fixture(scope="module")
+def long_model_url(tmp_path_factory) -> tuple:
+    """A server of its own whose only checkpoint is a shaken text model (additive, d = 16) that
+    reads up to 256 tokens (the shipped ones stop at 128); yields (url, its model)."""
+    from conftest import AppServer
+    from tiny import shaken
+
+    from dense_attention.inputs.classifier import Classifier, ClassifierConfig
+    from dense_attention.inputs.text_encoder import TextConfig
+
+    root = tmp_path_factory.mktemp("long")
+    torch.manual_seed(7)
+    cfg = ClassifierConfig(
+        model=ModelConfig(input_dim=12, hidden_dim=16, num_classes=3, similarity="additive"),
+        classes=("business", "sport", "tech"),
+        text=TextConfig("learned", max_len=256, embed_dim=8, pos_dim=4),
+    )
+    model = shaken(Classifier(cfg).eval(), 0.5)
+    meta = {"dataset": "bbc-topics", "split_seed": 0, "limit": None}
+    checkpoint.save(root / "checkpoints" / "long-texts", model, metadata=meta)
+    server = AppServer(root / "data", root / "server.log")
+    server.env["DENSE_ATTENTION_CHECKPOINTS"] = str(root / "checkpoints")
+    server.start()
+    yield server.url, checkpoint.load(root / "checkpoints" / "long-texts")
+    server.stop()
+
+
+@pytest.mark.browser
+def test_the_text_page_draws_the_live_view_of_a_200_token_input(
+    page: Page, long_model_url: tuple, wait_for_app, screenshot_dir
+) -> None:
+    """Past the old 128-token cap: the browser computes a 210-token input's scores from h and
+    draws the matrix the server's trace has, in its column, under additive (the model's) and
+    under bilinear picked in the sidebar."""
+    url, model = long_model_url
+    page.goto(url)
+    wait_for_app(page)
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill(LONG_TEXT)
+    box.press("Control+Enter")
+    page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.tokens.length > 200",
+                           timeout=60_000)  # fmt: skip
+    wait_for_app(page)
+    want = model.explain(LONG_TEXT)
+    n = len(want.tokens)
+    assert 200 < n <= 256
+    live = page.evaluate(READ)
+    assert live["settings"]["similarity"] == "additive"
+    assert np.array(live["attn"]).shape == (n, n)
+    assert np.allclose(live["attn"], want.trace.attn[0].numpy(), atol=1e-4)
+    assert np.allclose(live["probs"], want.trace.probs[0].numpy(), atol=1e-4)
+    overflow = page.evaluate(
+        """(live) => document.querySelector(`${live} canvas`).getBoundingClientRect().right
+             - document.querySelector(live).getBoundingClientRect().right""",
+        LIVE,
+    )
+    assert overflow <= 0  # the matrix stays inside the live view
+    pick_option(page, "Similarity", "bilinear")
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
+                           ".startsWith('bilinear|')", timeout=10_000)  # fmt: skip
+    live = page.evaluate(READ)
+    want = model.explain(LONG_TEXT, similarity="bilinear")
+    assert np.allclose(live["attn"], want.trace.attn[0].numpy(), atol=1e-4)
+    assert not np.allclose(live["attn"], model.explain(LONG_TEXT).trace.attn[0].numpy(), atol=1e-3)
+    wait_for_app(page)
+    page.evaluate(f"() => document.querySelector('{LIVE}').scrollIntoView()")
+    page.screenshot(path=screenshot_dir / "live-view-long.png")
