@@ -140,7 +140,7 @@ def _mount(
             weights[wkey] = live_view.weights_part(model, classes)
         if pkey is not None and pkey not in sent and pkey not in params:
             params[pkey] = live_view.params_part(model, similarity)
-    sent.update(weights, params)
+    sent |= {*weights, *params}
     # The input's h once per input: a full rerun (a similarity with its own checkpoint, a new
     # cell) sends only its key when this browser holds it.
     input_key = "input-" + digest(part)
