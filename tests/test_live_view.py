@@ -315,7 +315,25 @@ HEATMAP = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot
   ?.data[0].z)"""
 
 
-def _server_attention(page: Page) -> np.ndarray:
+def scroll_to_live(page: Page, wait_for_app) -> None:
+    """Scroll the live view into view and let the app settle: the viewport's report may rerun
+    the page (ui.lazy), which mounts the live view's node anew (a locator's scroll, which waits
+    for a stable node, could catch the old one as it goes)."""
+    page.wait_for_selector(LIVE, timeout=30_000)
+    page.evaluate(f"() => document.querySelector('{LIVE}').scrollIntoView()")
+    wait_for_app(page)
+    page.wait_for_function(f"() => ({READ})()?.tokens !== undefined", timeout=30_000)
+
+
+def _server_attention(page: Page, wait_for_app) -> np.ndarray:
+    """z of the walk-through's attention heatmap, its box scrolled into view (ui.lazy draws a
+    chart only near the screen: an off-screen box may still hold the chart of an older run
+    until the viewport's report, 150 ms after the scroll, reruns it)."""
+    page.evaluate("""() => [...document.querySelectorAll('[class*="st-key-dal-lazy-chart_"]')]
+      .find((box) => /st-key-dal-lazy-chart_\\w+_attn\\b/.test(box.className))?.scrollIntoView()""")
+    page.wait_for_timeout(1_000)  # the report's debounce, and the rerun it starts
+    wait_for_app(page)
+    page.wait_for_function(f"() => ({HEATMAP})() !== undefined", timeout=30_000)
     z = json.loads(page.evaluate(HEATMAP))
     if isinstance(z, dict):  # compact binary z: {"dtype": "f4", "bdata": ..., "shape": ...}
         return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(z["shape"])
@@ -332,7 +350,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     page.goto(app_url)
     wait_for_app(page)
     live = page.locator(LIVE)
-    live.scroll_into_view_if_needed()
+    scroll_to_live(page, wait_for_app)
     first = page.evaluate(READ)
     want = text_model.explain(EXAMPLE)
     assert np.allclose(first["probs"], want.trace.probs[0].numpy(), atol=1e-4)
@@ -354,7 +372,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     after = page.evaluate(READ)
     want = text_model.explain(EXAMPLE, temperature=tau)
     assert np.allclose(after["attn"], want.trace.attn[0].numpy(), atol=1e-4)
-    assert np.allclose(after["attn"], _server_attention(page), atol=1e-4)
+    assert np.allclose(after["attn"], _server_attention(page, wait_for_app), atol=1e-4)
     assert np.allclose(after["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     assert not np.allclose(after["attn"], first["attn"], atol=1e-3)
 
@@ -444,7 +462,7 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
             f"attention to token {j + 1} “{tokens[j]}”")  # fmt: skip
     assert said in page.inner_text("body")
     live = page.locator(LIVE)
-    live.scroll_into_view_if_needed()
+    scroll_to_live(page, wait_for_app)
     g = page.evaluate(READ)["geometry"]
     pick = (2, 0) if (i, j) != (2, 0) else (0, 1)
     x, y = g["labelW"] + (pick[1] + 0.5) * g["cell"], (pick[0] + 0.5) * g["cell"]
