@@ -101,7 +101,7 @@ def test_image_page_upload_shows_the_overlays(
     picture = tmp_path / "digit.png"
     digit.resize((256, 256), Image.Resampling.NEAREST).convert("RGB").save(picture)
 
-    page.goto(app_url)
+    page.goto(f"{app_url}/?charts=all")  # every chart drawn at once: the test reads them all
     wait_for_app(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Image").click()
     wait_for_app(page)
@@ -135,6 +135,28 @@ def test_image_page_upload_shows_the_overlays(
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.locator(".katex-error")).to_have_count(0)
     screenshot_whole_app(page, screenshot_dir / "image.png")
+
+
+def test_the_selected_cell_survives_a_live_setting_change_and_a_page_switch(
+    page: Page, app_url: str, wait_for_app, text_model
+) -> None:
+    """Streamlit drops a fragment's widget state when a page switch follows the fragment's own
+    rerun (a τ step here; on the lazy page also a scroll's report): the formula panel's cell is
+    kept outside its selectors (walkthrough.selected_cell), so the Image page opens on it."""
+    page.goto(app_url)
+    wait_for_app(page)
+    home = text_model.explain(EXAMPLE).trace
+    i, _ = attention_work.lesson_cell(home.attn[0], home.alpha[0])
+    assert i < 4  # a patch of the digits model (4 patches) names it on the Image page
+    page.get_by_test_id("stSidebar").get_by_role("slider").first.focus()
+    page.keyboard.press("ArrowRight")  # τ: the live fragment reruns alone
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Image").click()
+    wait_for_app(page)
+    labels = checkpoint.load(catalog.checkpoint_root() / "digits").encoder.patch_labels()
+    expect(page.get_by_role("combobox", name="Query patch i")).to_have_value(
+        f"{i + 1} · {labels[i]}", timeout=30_000
+    )
 
 
 # --------------------------------------------------------------------------- text, compare, about
@@ -171,7 +193,7 @@ def pick_option(page: Page, box: str, option: str, tries: int = 3) -> None:
 
 
 def test_text_page(page: Page, app_url: str, wait_for_app, screenshot_dir, text_model) -> None:
-    page.goto(app_url)  # the home page
+    page.goto(f"{app_url}/?charts=all")  # the home page, every chart drawn at once (ui.lazy)
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Your sentence, one formula at a time")).to_be_visible()
 
@@ -466,7 +488,7 @@ def test_a_clicked_cell_is_broken_down_and_the_query_key_map_drawn(
     test-output/screenshots: docs/ keeps the ones looked at)."""
     docs = screenshot_dir
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(app_url)
+    page.goto(f"{app_url}/?charts=all")  # every chart drawn at once (ui.lazy)
     wait_for_app(page)
     explanation = text_model.explain(EXAMPLE)
     tokens, n = explanation.tokens, len(explanation.tokens)
@@ -514,7 +536,7 @@ def test_a_cell_of_the_multi_head_checkpoint_is_broken_down_head_by_head(
     explanation = model.explain(example.image)  # the page's default: test example 1
     trace, tokens, n = explanation.trace, explanation.tokens, len(explanation.tokens)
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{app_url}/image?model=digits-heads")
+    page.goto(f"{app_url}/image?model=digits-heads&charts=all")
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Why this score?")).to_have_count(1, timeout=60_000)
     i, j = 2, 1
@@ -617,7 +639,7 @@ def test_the_multi_head_checkpoint_draws_its_heads(
     """Issue #22.3: the image page of digits-heads draws one small matrix per head and the head
     view, its lines in one colour per head with the weights of that head's matrix."""
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{app_url}/image?model=digits-heads")
+    page.goto(f"{app_url}/image?model=digits-heads&charts=all")
     wait_for_app(page)
     view = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Head view"))
     expect(view).to_have_count(1, timeout=60_000)
@@ -876,7 +898,7 @@ def test_a_hovered_token_is_highlighted_in_every_chart(
     token at its place in the matrix (row and column), v, α and the overview, in the browser;
     a click pins it through a rerun; the query–key map rings its query and key."""
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(app_url)
+    page.goto(f"{app_url}/?charts=all")  # every chart drawn at once (ui.lazy)
     wait_for_app(page)
     n = len(text_model.explain(EXAMPLE).tokens)
     attn = page.locator(".js-plotly-plot").filter(

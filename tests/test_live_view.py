@@ -347,7 +347,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     """A τ step redraws the live view before the server answers (it never waits for the rerun);
     once the server has drawn the page, the live numbers are the server's. A similarity change
     on the home model switches to that similarity's own checkpoint in the live view too."""
-    page.goto(app_url)
+    page.goto(f"{app_url}/?charts=all")  # the server's heatmap drawn at once (ui.lazy)
     wait_for_app(page)
     live = page.locator(LIVE)
     scroll_to_live(page, wait_for_app)

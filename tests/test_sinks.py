@@ -31,6 +31,9 @@ TEXT_KEYWORDS = frozenset(
 )
 # Widgets whose options are drawn as markdown: non-literal options need a safe format_func.
 MARKDOWN_OPTIONS = frozenset({"radio", "pills", "segmented_control"})
+# Widgets whose options are plain text (checked in Chromium: a selectbox shows "T\\-shirt" for
+# md("T-shirt")): an escaping format_func would show its backslashes.
+PLAIN_OPTIONS = frozenset({"selectbox", "multiselect", "select_slider"})
 # Receivers whose .info/.warning/.error/.write/.update are not Streamlit.
 NOT_STREAMLIT = frozenset({"log", "logger", "logging", "warnings", "file", "handle", "out", "f"})
 NOT_STREAMLIT |= {"words"}  # explain.words.caption: the library's words, not st.caption
@@ -383,6 +386,11 @@ def markdown_sink_breaches(
             if not safety.safe(arg, scope):
                 breaches.append(f"{where} text not wrapped in md(): {ast.unparse(arg)[:60]}")
         formatter = next((k.value for k in call.keywords if k.arg == "format_func"), None)
+        if method in PLAIN_OPTIONS and formatter is not None and _escapes(formatter, tree):
+            breaches.append(f"{where} options are plain text: md() in format_func shows its \\")
+            continue
+        if method not in MARKDOWN_OPTIONS:
+            continue  # a selectbox's options and the like are plain text: nothing to escape
         if formatter is not None and not safety.safe_formatter(formatter, scope):
             if f"{_short(path)}: {ast.unparse(formatter)}" in ALLOWED:
                 continue
@@ -393,6 +401,20 @@ def markdown_sink_breaches(
         if markdown_options and formatter is None and not _literal_options(options, safety, scope):
             breaches.append(f"{where} options drawn as markdown without an escaping format_func")
     return breaches
+
+
+def _escapes(formatter: ast.expr, tree: ast.Module) -> bool:
+    """Whether a format_func (a lambda, or a function defined in the module) calls md()."""
+    bodies = [formatter]
+    if isinstance(formatter, ast.Name):
+        bodies = [
+            f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == formatter.id
+        ]
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ESCAPERS
+        for body in bodies
+        for node in ast.walk(body)
+    )
 
 
 # Other writers of CSV, as "path: what .to_csv is called on", each with the reason.
@@ -458,6 +480,8 @@ UI = "dense_attention/ui/x.py"
         ("st.radio('Example', range(3), format_func=lambda p: f'{p + 1} · {probes[p].label}')\n",
          [f"{UI}:1: st.radio format_func not escaped: lambda p: f'{{p + 1}} · "
           "{probes[p].label}'"]),
+        ("st.selectbox('Example', range(3), format_func=lambda p: md(probes[p].label))\n",
+         [f"{UI}:1: st.selectbox options are plain text: md() in format_func shows its \\"]),
         ("st.pills('Or try', list(examples))\n",
          [f"{UI}:1: st.pills options drawn as markdown without an escaping format_func"]),
         ("col.warning(message, icon='x')\n",
@@ -476,8 +500,9 @@ def test_a_planted_markdown_sink_is_caught_with_file_and_line(source, expected):
         "st.markdown('**Training**')\n",
         "st.markdown(f'Prediction: **{md(label)}** ({p:.1%})')\n",
         "st.radio('Example', range(3), format_func=lambda p: f'{p + 1} · {md(probes[p].label)}')\n",
-        "def name(k):\n    return f'{k + 1} · {md(tokens[k])}'\n"
+        "def name(k):\n    return f'{k + 1} · {tokens[k]}'\n"
         "st.multiselect('x', ks, format_func=name)\n",
+        "st.selectbox('Example', range(3), format_func=lambda p: f'{p + 1} · {probes[p].label}')\n",
         "note = f'{n:,} rows of {md(ds.name)}'\nst.caption(note)\n",
         "st.error(md(err))\nlog.info(f'{err}')\n",
         "st.radio('Input', [TEXT, IMAGE])\n",

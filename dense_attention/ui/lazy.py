@@ -4,7 +4,8 @@ Inside `near_screen(key)`, `plotly_chart` draws a chart only while its box is wi
 the browser's viewport, as the viewport element (assets/viewport.js) last reported, and
 otherwise an empty box of the chart's height that says it is drawn when scrolled to. Until the
 browser has reported (a first run, AppTest, a browser without JavaScript) every chart is drawn;
-outside `near_screen`, `plotly_chart` is st.plotly_chart.
+outside `near_screen`, under DAL_LAZY_CHARTS=0 or in a session opened with `charts=all` in its
+link, `plotly_chart` is st.plotly_chart.
 
 A page opens it twice under one key: around the charts of its full run (`mount=False`: x and h,
 which no live setting changes) and around its live fragment's, which mounts the viewport element
@@ -25,6 +26,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..core.i18n import tr
+from . import state
 from .cache import component
 
 PREFIX = "dal-lazy-"  # the boxes' container keys start so (CSS class st-key-dal-lazy-...)
@@ -48,7 +50,8 @@ _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("dal_lazy
 
 
 def enabled() -> bool:
-    return os.environ.get(ENV, "1") != "0"
+    """Off under DAL_LAZY_CHARTS=0 and in a session opened by a link with charts=all."""
+    return os.environ.get(ENV, "1") != "0" and not st.session_state.get(state.EVERY_CHART)
 
 
 def _reported(key: str) -> frozenset[str] | None:
@@ -95,12 +98,7 @@ def near_screen(key: str, *, mount: bool = True) -> Iterator[None]:
         return
     component("viewport")(
         key=key,
-        data={
-            "prefix": PREFIX,
-            "margin_px": MARGIN_PX,
-            "debounce_ms": DEBOUNCE_MS,
-            "visible": None if near is None else sorted(near),
-        },  # fmt: skip
+        data={"prefix": PREFIX, "margin_px": MARGIN_PX, "debounce_ms": DEBOUNCE_MS},
         on_visible_change=lambda: None,  # a report reruns the fragment
     )
 

@@ -56,7 +56,7 @@ def _test_example(meta: dict[str, Any]) -> Picked:
     k = st.selectbox(
         tr("Test-set example"),
         range(len(examples)),
-        format_func=lambda k: f"#{k + 1} · {md(examples[k].label)}",
+        format_func=lambda k: f"#{k + 1} · {examples[k].label}",  # plain text: not markdown
         key=state.IMAGE_EXAMPLE,
     )
     st.caption(

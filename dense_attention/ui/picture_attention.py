@@ -14,7 +14,6 @@ from ..inputs.classifier import Classifier, Explanation
 from . import state
 from .cache import cached
 from .charts import export_buttons
-from .styles import md
 from .walkthrough import selected_cell
 
 
@@ -36,7 +35,7 @@ def query_patch(tokens: list[str]) -> int:
     return st.selectbox(
         tr("Query patch i"),
         range(len(tokens)),
-        format_func=lambda k: f"{k + 1} · {md(tokens[k])}",
+        format_func=lambda k: f"{k + 1} · {tokens[k]}",  # plain text: not markdown
         key=state.IMAGE_QUERY,
         on_change=_query_to_cell,
         help=tr(

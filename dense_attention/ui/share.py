@@ -100,9 +100,10 @@ def restore_view() -> None:
     Parameters: text, model (a shipped checkpoint or this browser's), similarity, temperature,
     pooling, slide (1-based), input (text | image) and image (a demo photo) of the present
     page, cell ("i,j", 1-based) of the formula panel, example (1-based) of the Image page,
-    text_not_shared=1 when the sender's text was too long for a link, and a lesson's hide= and
-    lock= (ui.lesson). Unknown or invalid values are ignored: the page opens with its defaults
-    instead, and says so for a model or setting.
+    text_not_shared=1 when the sender's text was too long for a link, a lesson's hide= and
+    lock= (ui.lesson), and charts=all (every chart drawn at once rather than when scrolled to,
+    ui.lazy: for printing the page or a full-page screenshot). Unknown or invalid values are
+    ignored: the page opens with its defaults instead, and says so for a model or setting.
     """
     if st.session_state.get(state.VIEW_RESTORED):
         return
@@ -111,6 +112,7 @@ def restore_view() -> None:
     if text is not None:
         st.session_state[state.SENTENCE] = text[:SHARED_TEXT_MAX]
     st.session_state[state.TEXT_NOT_SHARED] = _param("text_not_shared") == "1"
+    st.session_state[state.EVERY_CHART] = _param("charts") == "all"
     _restore_model()
     _restore_present()
     _restore_picks()

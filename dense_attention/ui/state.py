@@ -70,6 +70,7 @@ LIVE_VIEW_SENT = "live_view_sent"  # the live view's weights keys this browser a
 LIVE_VIEW_PAINTED = "live_view_painted"  # this browser has drawn its first live view
 TEXT_VIEWPORT = "text_viewport"  # the Text page's viewport element: its charts near the screen
 IMAGE_VIEWPORT = "image_viewport"  # the same on the Image page (ui.lazy)
+EVERY_CHART = "every_chart"  # a link's charts=all: every chart drawn at once, none lazily
 SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page
@@ -170,6 +171,11 @@ def train_recipe_key(key: str, recipe: str) -> str:
 def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:
     """The keys (query i, key j, click event) of a formula panel drawn under `prefix`."""
     return f"{prefix}_i", f"{prefix}_j", f"{prefix}_click"
+
+
+def cell_kept(prefix: str = CELL) -> str:
+    """A formula panel's cell (i, j) outside its widgets (ui.walkthrough.selected_cell)."""
+    return f"{prefix}_kept"
 
 
 def head_keys(prefix: str = CELL) -> tuple[str, str]:

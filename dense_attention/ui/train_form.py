@@ -160,7 +160,7 @@ def data_choice() -> tuple[work.DataChoice, str]:
     """The data widgets: a built-in dataset (and how much of it) or an upload.
     Returns the choice and its kind ("text" | "image"); stops the page until an upload."""
     name = st.selectbox(tr("Data"), [*DATASETS, UPLOAD], key=state.TRAIN_DATASET,
-                        format_func=lambda v: md(tr(v)))  # fmt: skip
+                        format_func=tr)  # fmt: skip
     if name != UPLOAD:
         return _built_in(name), DATASET_INFO[name].kind
     choice = _uploaded()

@@ -26,19 +26,28 @@ from .errors import friendly_errors
 from .handout import handout_downloads
 from .heads import head_panels
 from .share import share_view
-from .styles import md
 
 
 def selected_cell(
     n: int, key: str = state.CELL, default: tuple[int, int] = (1, 2)
 ) -> tuple[int, int]:
-    """The attention cell (i, j), 0-based, picked in the formula panel; kept inside 0..n-1."""
+    """The attention cell (i, j), 0-based, picked in the formula panel; kept inside 0..n-1.
+
+    The selectors' widget state is dropped by Streamlit when a page switch follows a fragment's
+    own rerun (a live setting change, a scroll's report): a copy outside the widgets keeps it."""
     names = state.cell_keys(key)[:2]
-    for name, fallback in zip(names, default, strict=True):
+    kept = st.session_state.get(state.cell_kept(key))
+    for k, (name, fallback) in enumerate(zip(names, default, strict=True)):
         value = st.session_state.get(name)
+        if not isinstance(value, int) and isinstance(kept, tuple):
+            value = kept[k]
         if not isinstance(value, int) or not 0 <= value < n:
-            st.session_state[name] = min(fallback, n - 1)
-    return st.session_state[names[0]], st.session_state[names[1]]
+            value = min(fallback, n - 1)
+        if st.session_state.get(name) != value:
+            st.session_state[name] = value
+    cell = st.session_state[names[0]], st.session_state[names[1]]
+    st.session_state[state.cell_kept(key)] = cell
+    return cell
 
 
 def render_steps(
@@ -216,8 +225,8 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
         else:
             lazy.plotly_chart(figure, key=click, width="stretch")
 
-    def token_label(k: int) -> str:
-        return f"{k + 1} · {md(tokens[k])}"
+    def token_label(k: int) -> str:  # a selectbox's options are plain text, not markdown
+        return f"{k + 1} · {tokens[k]}"
 
     with selectors:
         st.selectbox(tr("Query token i"), range(n), format_func=token_label, key=key_i)

@@ -10,13 +10,16 @@ export default function (component) {
   const doc = parentElement.ownerDocument;
   const selector = `[class*="st-key-${data.prefix}"]`;
   const near = new Map(); // box element -> within the margin
-  let reported = JSON.stringify(data.visible ?? null); // what the server drew with
+  let reported = null; // the last report of this element
   let timer = null;
 
   const keyOf = (el) => [...el.classList].find((c) => c.startsWith(`st-key-${data.prefix}`))?.slice(7);
 
   function report() {
     timer = null;
+    // A page left behind (another page's run is replacing this one) reports nothing: its
+    // boxes leaving the screen are not a scroll, and its state would rerun the wrong page.
+    if (!parentElement.isConnected) return;
     const keys = [];
     near.forEach((on, el) => { if (on && el.isConnected) keys.push(keyOf(el)); });
     keys.sort();
@@ -28,8 +31,9 @@ export default function (component) {
   const schedule = () => { clearTimeout(timer); timer = setTimeout(report, data.debounce_ms); };
 
   const observer = new IntersectionObserver((entries) => {
-    entries.forEach((entry) => near.set(entry.target, entry.isIntersecting));
-    schedule();
+    const live = entries.filter((entry) => entry.target.isConnected);
+    live.forEach((entry) => near.set(entry.target, entry.isIntersecting));
+    if (live.length) schedule();
   }, { rootMargin: `${data.margin_px}px 0px ${data.margin_px}px 0px` });
 
   function scan() { // boxes come and go as the page reruns
