@@ -325,15 +325,7 @@ def scroll_to_live(page: Page, wait_for_app) -> None:
     page.wait_for_function(f"() => ({READ})()?.tokens !== undefined", timeout=30_000)
 
 
-def _server_attention(page: Page, wait_for_app) -> np.ndarray:
-    """z of the walk-through's attention heatmap, its box scrolled into view (ui.lazy draws a
-    chart only near the screen: an off-screen box may still hold the chart of an older run
-    until the viewport's report, 150 ms after the scroll, reruns it)."""
-    page.evaluate("""() => [...document.querySelectorAll('[class*="st-key-dal-lazy-chart_"]')]
-      .find((box) => /st-key-dal-lazy-chart_\\w+_attn\\b/.test(box.className))?.scrollIntoView()""")
-    page.wait_for_timeout(1_000)  # the report's debounce, and the rerun it starts
-    wait_for_app(page)
-    page.wait_for_function(f"() => ({HEATMAP})() !== undefined", timeout=30_000)
+def _server_attention(page: Page) -> np.ndarray:
     z = json.loads(page.evaluate(HEATMAP))
     if isinstance(z, dict):  # compact binary z: {"dtype": "f4", "bdata": ..., "shape": ...}
         return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(z["shape"])
@@ -372,7 +364,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     after = page.evaluate(READ)
     want = text_model.explain(EXAMPLE, temperature=tau)
     assert np.allclose(after["attn"], want.trace.attn[0].numpy(), atol=1e-4)
-    assert np.allclose(after["attn"], _server_attention(page, wait_for_app), atol=1e-4)
+    assert np.allclose(after["attn"], _server_attention(page), atol=1e-4)
     assert np.allclose(after["probs"], want.trace.probs[0].numpy(), atol=1e-4)
     assert not np.allclose(after["attn"], first["attn"], atol=1e-3)
 
