@@ -11,11 +11,12 @@ import pytest
 import torch
 from pagetest import EXAMPLE, retrained
 from playwright.sync_api import Page, expect
+from test_browser import pick_option
 
 from dense_attention.core import config
 from dense_attention.core.config import ModelConfig
 from dense_attention.core.model import DenseAttention
-from dense_attention.core.similarity import SIMILARITIES
+from dense_attention.core.similarity import SIMILARITIES, head_scores
 from dense_attention.data.builtin import load_dataset
 from dense_attention.explain import attention_work
 from dense_attention.server import live_view
@@ -66,7 +67,7 @@ CLASSES = ["x", "y", "z"]
 
 
 @torch.no_grad()
-def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
+def test_input_part_holds_h_and_the_keys_of_each_similaritys_parameters() -> None:
     variant = toy("mean", "tanh", 0)
     variants = dict.fromkeys(SIMILARITIES, variant)
     part = live_view.input_part(variants, list("abcdefg"), CLASSES)
@@ -75,13 +76,50 @@ def test_input_part_holds_h_and_the_raw_scores_of_every_similarity() -> None:
     assert np.allclose(decoded(part["h"][h_key], (7, 8)), variant.trace.h[0].numpy())
     for name in SIMILARITIES:
         entry = part["similarities"][name]
+        assert set(entry) == {"weights", "h", "params"}  # no N x N scores: the browser's work
         assert entry["h"] == h_key
         assert entry["weights"] == live_view.weights_key(variant.model, CLASSES)
-        scores = decoded(entry["scores"], (7, 7))
-        # Independently: the trace's scores are the raw ones over τ (τ = 0.5 here).
-        again = variant.model.trace(variant.trace.x, variant.trace.mask, similarity=name,
-                                    temperature=0.5)  # fmt: skip
-        assert np.allclose(scores / 0.5, again.scores[0].numpy(), rtol=1e-5, atol=1e-5)
+        has_params = name in ("additive", "bilinear")
+        assert (entry["params"] is not None) == has_params
+        assert entry["params"] == live_view.params_key(variant.model, name)
+    params = variant.model.similarity_params
+    additive = live_view.params_part(variant.model, "additive")
+    assert additive["width"] == 8
+    assert np.array_equal(decoded(additive["additive_query"], (8, 8)), params.additive_query)
+    assert np.array_equal(decoded(additive["additive_key"], (8, 8)), params.additive_key)
+    assert np.array_equal(decoded(additive["additive_vector"], (8,)), params.additive_vector)
+    bilinear = live_view.params_part(variant.model, "bilinear")
+    assert np.array_equal(decoded(bilinear["bilinear"], (8, 8)), params.bilinear)
+    assert "additive_query" not in bilinear
+    with pytest.raises(ValueError, match="dot has no parameters"):
+        live_view.params_part(variant.model, "dot")
+
+
+def test_params_key_follows_the_parameters() -> None:
+    model = toy("mean", "tanh", 0).model
+    keys = {name: live_view.params_key(model, name) for name in ("additive", "bilinear")}
+    assert keys["additive"] != keys["bilinear"]
+    with torch.no_grad():
+        model.similarity_params.bilinear.add_(1e-3)
+    assert live_view.params_key(model, "bilinear") != keys["bilinear"]
+    assert live_view.params_key(model, "additive") == keys["additive"]
+
+
+@torch.no_grad()
+def test_the_payload_grows_with_n_not_n_squared() -> None:
+    """h is N x d numbers; the six similarities' N x N scores are the browser's to compute."""
+    torch.manual_seed(0)
+    model = DenseAttention(ModelConfig(input_dim=6, hidden_dim=8, num_classes=3)).eval()
+
+    def size(n: int) -> int:
+        trace = model.trace(torch.randn(1, n, 6), torch.ones(1, n, dtype=torch.bool))
+        variants = dict.fromkeys(SIMILARITIES, live_view.Variant(model, trace))
+        return len(json.dumps(live_view.input_part(variants, ["tok"] * n, CLASSES)))
+
+    small, large = size(64), size(128)
+    assert 1.8 < large / small < 2.1  # twice the tokens, twice the bytes (N² would be ~4x)
+    # h as base64 float32, 14 characters a token for its name and mask, 1 KB for the keys
+    assert large < 128 * 8 * 4 * 4 / 3 + 128 * 14 + 1000
 
 
 def test_weights_key_follows_the_weights_and_the_class_names() -> None:
@@ -111,19 +149,25 @@ def test_variants_send_each_models_own_h_and_must_read_the_same_tokens() -> None
         live_view.input_part({"dot": a, "cosine": short}, list("abcdefg"), CLASSES)
 
 
+ENGINE_RUN = """([w, h, p, name, mask, tau, pooling]) => {
+  const E = window.__dalLiveEngine, weights = E.decodeWeights(w), hidden = E.decode(h);
+  const scores = E.headScores(name, hidden, mask.length, weights.hidden, weights.heads,
+    p && E.decodeParams(p));
+  return E.compute(weights, hidden, scores, mask, tau, pooling);
+}"""
+
+
 def run_engine(page: Page, variant: live_view.Variant, similarity: str, tau: float,
                pooling: str) -> dict:  # fmt: skip
-    """live_view.js's compute() in Chromium on the payload of `variant`."""
+    """live_view.js's headScores() and compute() in Chromium on the payload of `variant`."""
     classes = [f"c{k}" for k in range(variant.model.config.num_classes)]
     part = live_view.input_part({similarity: variant}, ["t"] * variant.trace.h.shape[1], classes)
     entry = part["similarities"][similarity]
     weights = live_view.weights_part(variant.model, classes)
+    params = live_view.params_part(variant.model, similarity) if entry["params"] else None
     return page.evaluate(
-        """([w, h, s, mask, tau, pooling]) => {
-             const E = window.__dalLiveEngine;
-             return E.compute(E.decodeWeights(w), E.decode(h), E.decode(s), mask, tau, pooling);
-           }""",
-        [weights, part["h"][entry["h"]], entry["scores"], part["mask"], tau, pooling],
+        ENGINE_RUN,
+        [weights, part["h"][entry["h"]], params, similarity, part["mask"], tau, pooling],
     )
 
 
@@ -224,11 +268,61 @@ def test_the_browser_computes_the_shipped_multi_head_model(engine_page: Page) ->
     assert np.allclose(got["probs"], want.probs[0].numpy(), atol=1e-5)
 
 
+SCORES_RUN = """([name, h, n, d, heads, p]) => {
+  const E = window.__dalLiveEngine;
+  return Array.from(E.headScores(name, E.decode(h), n, d, heads, p && E.decodeParams(p)));
+}"""
+
+
+def browser_scores(page: Page, model: DenseAttention, name: str, h: torch.Tensor) -> np.ndarray:
+    """live_view.js's headScores() in Chromium on h (N, d) and `model`'s parameters: (H, N, N)."""
+    (n, d), heads = h.shape, model.config.heads
+    params = live_view.params_part(model, name) if live_view.params_key(model, name) else None
+    got = page.evaluate(SCORES_RUN, [name, live_view.encode(h), n, d, heads, params])
+    return np.array(got).reshape(heads, n, n)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("heads", [1, 2])
+@torch.no_grad()
+def test_the_browser_computes_the_raw_scores_as_head_scores_does(
+    engine_page: Page, heads: int
+) -> None:
+    """headScores in Chromium equals core.similarity.head_scores for every similarity, on
+    shaken (trained-like) additive and bilinear parameters; two identical tokens score exactly
+    0 under neg_euclidean (and so does every token with itself)."""
+    variant = toy("mean", "tanh", 6, heads=heads)
+    model, h = variant.model, variant.trace.h[:1].clone()
+    h[0, 3] = h[0, 1]  # token 3 is token 1 again
+    for weight in [*model.similarity_params.parameters(), *model.similarity_params.buffers()]:
+        weight.add_(torch.randn_like(weight))
+    for name in SIMILARITIES:
+        want = head_scores(name, h, model.similarity_params, heads)[0].numpy()  # (H, N, N)
+        got = browser_scores(engine_page, model, name, h[0])
+        scale = max(1.0, float(np.abs(want).max()))
+        assert np.allclose(got, want, atol=1e-5 * scale, rtol=1e-5), name
+        assert not np.allclose(got, 0)
+    euclid = browser_scores(engine_page, model, "neg_euclidean", h[0])
+    assert np.all(np.diagonal(euclid, axis1=1, axis2=2) == 0)
+    assert np.all(euclid[:, 1, 3] == 0) and np.all(euclid[:, 3, 1] == 0)
+    assert np.all(euclid[:, 0, 1] < 0)
+
+
 LIVE = '[data-testid="dal-live"]'
 READ = f"() => {{ const r = document.querySelector('{LIVE}'); return r && r.dalLive; }}"
 HEATMAP = """() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
   .find((p) => (p.layout?.title?.text || '').replace(/<[^>]*>/g, '').startsWith('Attention a'))
   ?.data[0].z)"""
+
+
+def scroll_to_live(page: Page, wait_for_app) -> None:
+    """Scroll the live view into view and let the app settle: the viewport's report may rerun
+    the page (ui.lazy), which mounts the live view's node anew (a locator's scroll, which waits
+    for a stable node, could catch the old one as it goes)."""
+    page.wait_for_selector(LIVE, timeout=30_000)
+    page.evaluate(f"() => document.querySelector('{LIVE}').scrollIntoView()")
+    wait_for_app(page)
+    page.wait_for_function(f"() => ({READ})()?.tokens !== undefined", timeout=30_000)
 
 
 def _server_attention(page: Page) -> np.ndarray:
@@ -248,7 +342,7 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
     page.goto(f"{app_url}/?charts=all")  # the server's heatmap drawn at once (ui.lazy)
     wait_for_app(page)
     live = page.locator(LIVE)
-    live.scroll_into_view_if_needed()
+    scroll_to_live(page, wait_for_app)
     first = page.evaluate(READ)
     want = text_model.explain(EXAMPLE)
     assert np.allclose(first["probs"], want.trace.probs[0].numpy(), atol=1e-4)
@@ -302,18 +396,19 @@ def test_the_text_page_live_view_follows_the_sidebar_at_once(
 
 
 def test_a_long_input_gets_a_caption_not_a_live_view(monkeypatch) -> None:
-    """Past MAX_TOKENS the six score matrices would be megabytes: the steps still follow."""
+    """Past MAX_TOKENS (MiniLM's 512, the cap on any input) a caption: the steps still follow."""
     from pagetest import open_page
 
     from dense_attention.ui import live_view as ui_live_view
 
+    assert ui_live_view.MAX_TOKENS == 512
     monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 5)
     at = open_page()
     assert "text_live_view" not in [c.key for c in at.get("bidi_component")]
     assert any("live view is drawn for inputs of up to 5 tokens" in c.value for c in at.caption)
-    monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 128)
+    monkeypatch.setattr(ui_live_view, "MAX_TOKENS", 512)  # its own value
     at = open_page()
-    others = (state.OVERVIEW_TEXT, state.TEXT_VIEWPORT)  # the overview, the lazy charts' watcher
+    others = (state.OVERVIEW_TEXT, state.TEXT_VIEWPORT)  # the overview, ui.lazy's viewport
     keys = [c.key for c in at.get("bidi_component") if c.key not in others]
     assert keys == ["text_live_view"]
 
@@ -359,7 +454,7 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
             f"attention to token {j + 1} “{tokens[j]}”")  # fmt: skip
     assert said in page.inner_text("body")
     live = page.locator(LIVE)
-    live.scroll_into_view_if_needed()
+    scroll_to_live(page, wait_for_app)
     g = page.evaluate(READ)["geometry"]
     pick = (2, 0) if (i, j) != (2, 0) else (0, 1)
     x, y = g["labelW"] + (pick[1] + 0.5) * g["cell"], (pick[0] + 0.5) * g["cell"]
@@ -367,3 +462,77 @@ def test_the_first_view_selects_the_strongest_link_and_a_click_selects_another(
     page.wait_for_url(re.compile(rf"cell={pick[0] + 1}(%2C|,){pick[1] + 1}\b"), timeout=20_000)
     wait_for_app(page)
     assert f"token {pick[0] + 1} “{tokens[pick[0]]}” gives a = " in page.inner_text("body")
+
+
+WORDS = ["the", "market", "team", "said", "the", "new", "film", "and", "the", "game", "were",
+         "good", "news", "for", "the", "city"]  # fmt: skip
+LONG_TEXT = " ".join(WORDS * 13)  # 208 words, one token each
+
+
+@pytest.fixture(scope="module")
+def long_model_url(tmp_path_factory) -> tuple:
+    """A server of its own whose only checkpoint is a shaken text model (additive, d = 16) that
+    reads up to 256 tokens (the shipped ones stop at 128); yields (url, its model)."""
+    from conftest import AppServer
+    from tiny import shaken
+
+    from dense_attention.inputs.classifier import Classifier, ClassifierConfig
+    from dense_attention.inputs.text_encoder import TextConfig
+
+    root = tmp_path_factory.mktemp("long")
+    torch.manual_seed(7)
+    cfg = ClassifierConfig(
+        model=ModelConfig(input_dim=12, hidden_dim=16, num_classes=3, similarity="additive"),
+        classes=("business", "sport", "tech"),
+        text=TextConfig("learned", max_len=256, embed_dim=8, pos_dim=4),
+    )
+    model = shaken(Classifier(cfg).eval(), 0.5)
+    meta = {"dataset": "bbc-topics", "split_seed": 0, "limit": None}
+    checkpoint.save(root / "checkpoints" / "long-texts", model, metadata=meta)
+    server = AppServer(root / "data", root / "server.log")
+    server.env["DENSE_ATTENTION_CHECKPOINTS"] = str(root / "checkpoints")
+    server.start()
+    yield server.url, checkpoint.load(root / "checkpoints" / "long-texts")
+    server.stop()
+
+
+@pytest.mark.browser
+def test_the_text_page_draws_the_live_view_of_a_200_token_input(
+    page: Page, long_model_url: tuple, wait_for_app, screenshot_dir
+) -> None:
+    """Past the old 128-token cap: the browser computes a 210-token input's scores from h and
+    draws the matrix the server's trace has, in its column, under additive (the model's) and
+    under bilinear picked in the sidebar."""
+    url, model = long_model_url
+    page.goto(url)
+    wait_for_app(page)
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill(LONG_TEXT)
+    box.press("Control+Enter")
+    page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dalLive?.tokens.length > 200",
+                           timeout=60_000)  # fmt: skip
+    wait_for_app(page)
+    want = model.explain(LONG_TEXT)
+    n = len(want.tokens)
+    assert 200 < n <= 256
+    live = page.evaluate(READ)
+    assert live["settings"]["similarity"] == "additive"
+    assert np.array(live["attn"]).shape == (n, n)
+    assert np.allclose(live["attn"], want.trace.attn[0].numpy(), atol=1e-4)
+    assert np.allclose(live["probs"], want.trace.probs[0].numpy(), atol=1e-4)
+    overflow = page.evaluate(
+        """(live) => document.querySelector(`${live} canvas`).getBoundingClientRect().right
+             - document.querySelector(live).getBoundingClientRect().right""",
+        LIVE,
+    )
+    assert overflow <= 0  # the matrix stays inside the live view
+    pick_option(page, "Similarity", "bilinear")
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.settings"
+                           ".startsWith('bilinear|')", timeout=10_000)  # fmt: skip
+    live = page.evaluate(READ)
+    want = model.explain(LONG_TEXT, similarity="bilinear")
+    assert np.allclose(live["attn"], want.trace.attn[0].numpy(), atol=1e-4)
+    assert not np.allclose(live["attn"], model.explain(LONG_TEXT).trace.attn[0].numpy(), atol=1e-3)
+    wait_for_app(page)
+    page.evaluate(f"() => document.querySelector('{LIVE}').scrollIntoView()")
+    page.screenshot(path=screenshot_dir / "live-view-long.png")

@@ -1,12 +1,14 @@
 """What a browser needs to recompute attention live, without a server round trip.
 
-A similarity, temperature or pooling change does not change h, and the raw similarities
-s(h_i, h_j) do not depend on τ. So the server sends, once per input: h and the raw scores under
-every similarity (the model's own weights, or each similarity's own checkpoint when the model
-has variants trained with each); and once per model and browser session: the pooling and output
-weights. The browser then recomputes, for any similarity, τ and pooling, exactly what
-`DenseAttention.trace` does from the scores on:
+A similarity, temperature or pooling change does not change h. So the server sends, once per
+input: h (N x d, once per distinct h: the model's own, or each similarity's own checkpoint's when
+the model has variants trained with each); once per model and browser session: the pooling and
+output weights; and once per similarity's weights and session: the additive (W_q, W_k, w) or
+bilinear (W_s) parameters. Nothing it sends grows with N². The browser then computes, for any
+similarity, τ and pooling, exactly what `DenseAttention.trace` does:
 
+    s = head_scores(similarity, h, params, H) (the raw scores, as core.similarity computes them;
+    kept per input and similarity, since they do not depend on τ or pooling),
     a = masked softmax(s / τ) (a_ii masked too under exclude_self), v = a h,
     (with H heads: head k's a^k from its own raw scores, v = [a^1 h^1; ...; a^H h^H], and the
     matrix shown is the heads' mean)
@@ -30,11 +32,12 @@ import torch
 
 from ..core.config import POOLINGS
 from ..core.model import DenseAttention
-from ..core.similarity import head_scores
 from ..core.trace import Trace
 from .hashing import digest
 
-__all__ = ["Variant", "encode", "input_part", "weights_key", "weights_part"]
+__all__ = [
+    "Variant", "encode", "input_part", "params_key", "params_part", "weights_key", "weights_part",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,20 +93,42 @@ def weights_part(model: DenseAttention, classes: list[str]) -> dict[str, Any]:
     }
 
 
-@torch.no_grad()
-def _raw_scores(variant: Variant, similarity: str) -> torch.Tensor:
-    """Each head's s(h^k_i, h^k_j) before τ (H, N, N), as `DenseAttention.attend_heads` computes
-    it; one head gives the (N, N) scores' very numbers."""
-    h, model = variant.trace.h[:1], variant.model
-    return head_scores(similarity, h, model.similarity_params, model.config.heads)[0]
+# The parameters of each similarity that has any (core.similarity.SimilarityParams).
+PARAMS = {
+    "additive": ("additive_query", "additive_key", "additive_vector"),
+    "bilinear": ("bilinear",),
+}
+
+
+def _params(model: DenseAttention, similarity: str) -> dict[str, torch.Tensor]:
+    return {name: getattr(model.similarity_params, name) for name in PARAMS.get(similarity, ())}
+
+
+def params_key(model: DenseAttention, similarity: str) -> str | None:
+    """A content hash of what `params_part` sends for `similarity` (None: it has no parameters,
+    as dot, scaled_dot, cosine and neg_euclidean): the browser keeps parameters under it."""
+    params = _params(model, similarity)
+    return digest(similarity, params)[:24] if params else None
+
+
+def params_part(model: DenseAttention, similarity: str) -> dict[str, Any]:
+    """`similarity`'s parameters in `model`: additive's W_q and W_k (a x d, row-major) and w (a),
+    or bilinear's W_s (d x d), with a (the additive layer's width)."""
+    params = _params(model, similarity)
+    if not params:
+        raise ValueError(f"{similarity} has no parameters")
+    width = model.similarity_params.additive_vector.shape[0]
+    return {"similarity": similarity, "width": width,
+            **{name: encode(value) for name, value in params.items()}}  # fmt: skip
 
 
 def input_part(
     variants: Mapping[str, Variant], tokens: list[str], classes: list[str]
 ) -> dict[str, Any]:
-    """Everything about one input: for each similarity, the key of the weights it runs on (see
-    `weights_key`; `classes` names the models' classes), of its h (h is sent once per distinct
-    content) and its raw scores. Every variant must have the input's N tokens."""
+    """Everything about one input: its tokens and mask, h once per distinct content, and for each
+    similarity the keys of the weights it runs on (see `weights_key`; `classes` names the models'
+    classes), of its h and of its parameters (see `params_key`; None: it has none). Its size
+    grows with N (N x d numbers per h), not N². Every variant must have the input's N tokens."""
     first = next(iter(variants.values())).trace
     mask = first.mask[0].cpu().numpy().astype(bool)
     similarities: dict[str, dict[str, str]] = {}
@@ -117,7 +142,7 @@ def input_part(
         similarities[similarity] = {
             "weights": weights_key(variant.model, classes),
             "h": h_key,
-            "scores": encode(_raw_scores(variant, similarity)),
+            "params": params_key(variant.model, similarity),
         }
     return {
         "tokens": list(tokens),

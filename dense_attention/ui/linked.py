@@ -21,7 +21,8 @@ from ..figures import overview
 from ..inputs.classifier import Explanation
 from . import state
 from .cache import component
-from .live_view import MAX_TOKENS
+
+MAX_TOKENS = 128  # seven N x N and N x d plotly charts: past this, megabytes a rerun
 
 
 def _words() -> dict[str, str]:
@@ -56,7 +57,7 @@ def overview_panel(explanation: Explanation, config: ModelConfig, key: str) -> N
     """The one-screen overview of `explanation` (its trace under the live settings, `config`
     with them in), linked with every chart of the page."""
     tokens = list(explanation.tokens)
-    if len(tokens) > MAX_TOKENS:  # as the live view: N x N matrices would be megabytes
+    if len(tokens) > MAX_TOKENS:
         st.caption(
             tr(
                 "The overview of every step is drawn for inputs of up to {MAX_TOKENS} "

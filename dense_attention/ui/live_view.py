@@ -4,10 +4,11 @@ move, before the server's rerun draws the steps below with every number.
 
 It is drawn by a page's full run (a new input or model), not by its live fragment: its
 JavaScript (assets/live_view.js) reads the sidebar's widgets itself, so a setting change costs
-it no round trip. The payload is dense_attention.server.live_view's: h and the raw scores per input,
-the pooling and output weights once per model and browser session, h and the raw scores once per
-input and session (the browser keeps them; if it lacks some, it asks, and the next run sends them
-again).
+it no round trip. The payload is dense_attention.server.live_view's: an input's tokens, mask and h
+once per input and browser session, the pooling and output weights once per model and session,
+the additive and bilinear parameters once per similarity's weights and session (the browser keeps
+them; if it lacks some, it asks, and the next run sends them all again). The browser computes the
+raw scores itself, so nothing sent grows with N²: the live view is drawn up to MiniLM's 512 tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import streamlit as st
 
 from ..core.i18n import tr
+from ..inputs import encoding
 from ..inputs.classifier import Explanation
 from ..server import live_view
 from ..server.hashing import digest
@@ -34,7 +36,7 @@ from .styles import md
 # main thread blocked). Without the pause the live view showed with the charts, at 7.5-10 s
 # after start; with it, at ~4.4 s, and the charts no later (measured in Chromium).
 FIRST_PAINT_PAUSE_S = 0.8
-MAX_TOKENS = 128  # six N x N score matrices: 128 tokens make 0.5 MB of base64
+MAX_TOKENS = encoding.MAX_TOKENS  # N's cap (MiniLM's, 512): the payload grows with N, not N²
 
 
 def _words() -> dict[str, str]:
@@ -63,7 +65,7 @@ def live_panel(
     """The live view of `item` (a text or a picture) under the picked model. `explanation` is
     the page's, made by `settings.model` (its h serves under any live settings); `cell` (i, j),
     the formula panel's, is outlined and said in words. Only a caption past MAX_TOKENS tokens
-    (the scores of six similarities would be megabytes)."""
+    (more than any encoder gives)."""
     if len(explanation.tokens) > MAX_TOKENS:
         st.caption(
             tr(
@@ -128,16 +130,19 @@ def _mount(
     key: str,
     cell: tuple[int, int] | None = None,
 ) -> None:
-    """The element itself, with the weights this browser does not hold yet."""
+    """The element itself, with the weights and similarity parameters this browser does not
+    hold yet."""
     sent = st.session_state.setdefault(state.LIVE_VIEW_SENT, set())
-    weights = {}
+    weights, params = {}, {}
     for similarity, entry in part["similarities"].items():  # keys made once, by input_part
-        wkey = entry["weights"]
+        wkey, pkey, model = entry["weights"], entry["params"], variants[similarity].model
         if wkey not in sent and wkey not in weights:
-            weights[wkey] = live_view.weights_part(variants[similarity].model, classes)
-    sent.update(weights)
-    # The input's h and scores (6 N x N matrices) once per input: a full rerun (a similarity
-    # with its own checkpoint, a new cell) sends only their key when this browser holds them.
+            weights[wkey] = live_view.weights_part(model, classes)
+        if pkey is not None and pkey not in sent and pkey not in params:
+            params[pkey] = live_view.params_part(model, similarity)
+    sent |= {*weights, *params}
+    # The input's h once per input: a full rerun (a similarity with its own checkpoint, a new
+    # cell) sends only its key when this browser holds it.
     input_key = "input-" + digest(part)
     shipped = part if input_key not in sent else None
     sent.add(input_key)
@@ -151,6 +156,7 @@ def _mount(
             "input": shipped,  # None: the browser holds it under input_key
             "input_key": input_key,
             "weights": weights,
+            "params": params,  # additive's and bilinear's parameters, by key
             "labels": {s.name: tr(s.label) for s in LIVE_SETTINGS},  # as the sidebar draws them
             "words": _words(),
             "settings": current,  # until the JavaScript reads the sidebar's widgets

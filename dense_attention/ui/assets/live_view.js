@@ -1,18 +1,121 @@
 // The live view: attention, pooling weights and the prediction recomputed in the browser as the
 // sidebar's similarity, temperature and pooling change, before the server answers.
 // The payload is built by dense_attention/server/live_view.py (read its docstring for the formulas);
-// this file computes exactly what DenseAttention.trace computes from the raw scores on.
+// this file computes exactly what DenseAttention.trace computes from h on (the raw scores too).
 
 const WEIGHTS = (window.__dalLiveWeights ||= new Map()); // weights by key, for the page's life
-// Inputs (h and raw scores, decoded) by key: the server sends one once per browser session.
+// The additive and bilinear similarities' parameters by key, for the page's life.
+const PARAMS = (window.__dalLiveParams ||= new Map());
+// Inputs (tokens, mask, h decoded) by key: the server sends one once per browser session.
 const INPUTS = (window.__dalLiveInputs ||= new Map());
 const INPUTS_KEPT = 8; // the most recent inputs kept; an older one is asked for again
+// Raw scores (H*N*N) by input key and similarity: a τ or pooling change reuses them.
+const SCORES = (window.__dalLiveScores ||= new Map());
+const SCORES_KEPT = 12; // two inputs' six similarities (2 MB each at 512 tokens, one head)
 
 function decodeInput(input) {
   const hidden = Object.fromEntries(Object.entries(input.h).map(([k, v]) => [k, decode(v)]));
-  const scores = Object.fromEntries(Object.entries(input.similarities).map(([s, v]) => [s, decode(v.scores)]));
   while (INPUTS.size >= INPUTS_KEPT) INPUTS.delete(INPUTS.keys().next().value);
-  return { input, hidden, scores };
+  return { input, hidden };
+}
+
+function decodeParams(part) {
+  const out = { ...part };
+  for (const name of ['additive_query', 'additive_key', 'additive_vector', 'bilinear']) {
+    if (part[name] !== undefined) out[name] = decode(part[name]);
+  }
+  return out;
+}
+
+// rows (N*d) times m's transpose, m (a*d row-major): (N*a), as torch's h @ m.T.
+function timesTransposed(rows, n, d, m, a) {
+  const out = new Float64Array(n * a);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < a; c++) {
+      let s = 0;
+      for (let u = 0; u < d; u++) s += rows[i * d + u] * m[c * d + u];
+      out[i * a + c] = s;
+    }
+  }
+  return out;
+}
+
+// w^k . tanh(W_q^k h_i + W_k^k h_j) for each head k: its slice of the a hidden units. N² a tanh
+// (16.7 M at 512 tokens, a = 64) are most of the cost, so tanh(q + k) is (PQ - 1) / (PQ + 1)
+// with P = e^2q and Q = e^2k taken once per token and unit (its error ~1e-16); Math.tanh when
+// some |q| or |k| is so large that e^2q could overflow.
+function additiveScores(h, n, d, heads, p, out) {
+  const a = p.width, part = a / heads, w = p.additive_vector;
+  const query = timesTransposed(h, n, d, p.additive_query, a);
+  const key = timesTransposed(h, n, d, p.additive_key, a);
+  const fast = [...query, ...key].every((v) => Math.abs(v) < 150);
+  const [eq, ek] = [query, key].map((m) => m.map((v) => Math.exp(2 * v)));
+  for (let k = 0; k < heads; k++) {
+    const lo = k * part, hi = lo + part;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        if (fast) {
+          for (let c = lo; c < hi; c++) { const e = eq[i * a + c] * ek[j * a + c]; s += w[c] * ((e - 1) / (e + 1)); }
+        } else {
+          for (let c = lo; c < hi; c++) s += w[c] * Math.tanh(query[i * a + c] + key[j * a + c]);
+        }
+        out[(k * n + i) * n + j] = s;
+      }
+    }
+  }
+  return out;
+}
+
+// Each row's head slices over their length (F.normalize, eps 1e-8): cosine's unit vectors.
+function unitSlices(h, n, d, heads) {
+  const width = d / heads, out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let lo = 0; lo < d; lo += width) {
+      let sq = 0;
+      for (let u = lo; u < lo + width; u++) sq += h[i * d + u] * h[i * d + u];
+      const norm = Math.max(Math.sqrt(sq), 1e-8);
+      for (let u = lo; u < lo + width; u++) out[i * d + u] = h[i * d + u] / norm;
+    }
+  }
+  return out;
+}
+
+// Each head's raw scores s(h^k_i, h^k_j) before τ (H*N*N, head by head), in float64, as
+// core.similarity.head_scores computes them: `h` (N*d); `p` the similarity's parameters
+// (decodeParams; additive and bilinear only). Head k compares the d/H-wide slices h^k
+// (scaled_dot divides by sqrt(d/H)); bilinear compares (h_i W_s)^k with h_j^k; neg_euclidean
+// sums squared differences, so identical tokens score exactly 0.
+export function headScores(name, h, n, d, heads, p) {
+  const width = d / heads, out = new Float64Array(heads * n * n);
+  if (!Number.isInteger(width)) throw new Error(`${heads} heads do not split d = ${d}`);
+  if (name === 'additive') return additiveScores(h, n, d, heads, p, out);
+  let left = h, right = h;
+  if (name === 'cosine') left = right = unitSlices(h, n, d, heads);
+  else if (name === 'bilinear') { // h W_s: W_s (d*d) row-major, so its transpose's rows
+    const ws = p.bilinear, t = new Float64Array(d * d);
+    for (let u = 0; u < d; u++) for (let v = 0; v < d; v++) t[v * d + u] = ws[u * d + v];
+    left = timesTransposed(h, n, d, t, d);
+  } else if (!['dot', 'scaled_dot', 'neg_euclidean'].includes(name)) {
+    throw new Error(`unknown similarity ${name}`);
+  }
+  const symmetric = name !== 'bilinear', scale = name === 'scaled_dot' ? Math.sqrt(width) : 1;
+  for (let k = 0; k < heads; k++) {
+    const lo = k * width, hi = lo + width, block = k * n * n;
+    for (let i = 0; i < n; i++) {
+      for (let j = symmetric ? i : 0; j < n; j++) {
+        let s = 0;
+        if (name === 'neg_euclidean') {
+          for (let u = lo; u < hi; u++) { const diff = h[i * d + u] - h[j * d + u]; s -= diff * diff; }
+        } else {
+          for (let u = lo; u < hi; u++) s += left[i * d + u] * right[j * d + u];
+        }
+        out[block + i * n + j] = s / scale;
+        if (symmetric) out[block + j * n + i] = s / scale;
+      }
+    }
+  }
+  return out;
 }
 
 // Plotly's "Blues", the colour scale of the app's attention heatmaps (0..1).
@@ -45,8 +148,8 @@ const ACTIVATIONS = {
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
 }; // config.POOL_ACTIVATIONS
 
-// The trace from the raw scores on. `w`: decoded weights; `h` (N*d), `scores` (H*N*N, head by
-// head) decoded. Head k attends with its own scores over its d/H slice of h; v_i is the heads'
+// The trace from the raw scores on. `w`: decoded weights; `h` (N*d) decoded, `scores` (H*N*N, head by
+// head: headScores). Head k attends with its own scores over its d/H slice of h; v_i is the heads'
 // parts side by side; `attn` is the heads' mean (one head: that head), `headAttn` each head's.
 export function compute(w, h, scores, mask, temperature, pooling) {
   const n = mask.length, d = w.hidden, heads = w.heads || 1, width = d / heads;
@@ -115,12 +218,15 @@ function readSidebar(labels, options, last) {
   };
 }
 
-function colour(v) {
+function colour(v) { // [r, g, b] of v on BLUES
   const x = Math.min(Math.max(v, 0), 1) * (BLUES.length - 1);
   const i = Math.min(Math.floor(x), BLUES.length - 2), f = x - i;
   const [a, b] = [BLUES[i], BLUES[i + 1]];
-  return `rgb(${a.map((c, k) => Math.round(c + (b[k] - c) * f)).join(',')})`;
+  return a.map((c, k) => Math.round(c + (b[k] - c) * f));
 }
+
+const LEVELS = 1000; // the matrix's colours, looked up: a step of 0.001 in a
+const PALETTE = Array.from({ length: LEVELS + 1 }, (_, k) => colour(k / LEVELS));
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g,
   (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
@@ -131,25 +237,39 @@ function drawMatrix(canvas, attn, tokens, width, selected) {
   ctx.font = '12px sans-serif';
   const labelled = n <= 64;
   const labelW = labelled ? Math.min(110, Math.max(...tokens.map((t) => ctx.measureText(t).width)) + 8) : 8;
-  const cell = Math.max(2, Math.min(34, Math.floor((width - labelW - 8) / n)));
+  const room = width - labelW - 8, whole = Math.min(34, Math.floor(room / n));
+  // Whole pixels per cell while they fit; past ~300 tokens a cell is a fraction of room / N
+  // (at least 1 px), so the matrix stays in its column.
+  const cell = whole >= 2 ? whole : Math.max(room, n) / n;
   const size = cell * n;
   const ratio = window.devicePixelRatio || 1;
-  canvas.width = (labelW + size + 8) * ratio;
-  canvas.height = (size + labelW + 8) * ratio;
+  canvas.width = Math.ceil((labelW + size + 8) * ratio);
+  canvas.height = Math.ceil((size + labelW + 8) * ratio);
   canvas.style.width = `${labelW + size + 8}px`;
   canvas.style.height = `${size + labelW + 8}px`;
   ctx.scale(ratio, ratio);
   ctx.font = `${Math.min(12, Math.max(cell - 2, 8))}px sans-serif`;
+  // One pixel a cell in an N x N image, scaled up unsmoothed: 262,144 fillRects at 512 tokens
+  // took 0.3-0.7 s here, the image a few ms.
+  const pixels = new ImageData(n, n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      ctx.fillStyle = colour(attn[i][j]);
-      ctx.fillRect(labelW + j * cell, i * cell, cell, cell);
-      if (cell >= 30) {
-        ctx.fillStyle = attn[i][j] > 0.55 ? 'white' : '#1c1c1c';
-        ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
-        ctx.fillText(attn[i][j].toFixed(2), labelW + (j + 0.5) * cell, (i + 0.5) * cell);
-      }
+      const rgb = PALETTE[Math.round(Math.min(Math.max(attn[i][j], 0), 1) * LEVELS)];
+      pixels.data.set(rgb, (i * n + j) * 4);
+      pixels.data[(i * n + j) * 4 + 3] = 255;
     }
+  }
+  const image = document.createElement('canvas');
+  image.width = image.height = n;
+  image.getContext('2d').putImageData(pixels, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(image, labelW, 0, size, size);
+  if (cell >= 30) { // the values themselves
+    ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+    attn.forEach((row, i) => row.forEach((a, j) => {
+      ctx.fillStyle = a > 0.55 ? 'white' : '#1c1c1c';
+      ctx.fillText(a.toFixed(2), labelW + (j + 0.5) * cell, (i + 0.5) * cell);
+    }));
   }
   if (labelled) {
     ctx.fillStyle = getComputedStyle(canvas).color;
@@ -172,12 +292,27 @@ export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   parentElement.__dalLiveStop?.(); // new data calls this again, not always the cleanup first
   for (const [key, part] of Object.entries(data.weights || {})) WEIGHTS.set(key, decodeWeights(part));
+  for (const [key, part] of Object.entries(data.params || {})) PARAMS.set(key, decodeParams(part));
   if (data.input) INPUTS.set(data.input_key, decodeInput(data.input));
   const held = INPUTS.get(data.input_key);
   if (!held) { setTriggerValue('missing', data.input_key); return undefined; }
-  const { input, hidden, scores } = held;
-  const missing = Object.values(input.similarities).map((s) => s.weights).find((k) => !WEIGHTS.has(k));
+  const { input, hidden } = held;
+  const entries = Object.values(input.similarities);
+  const missing = entries.map((s) => s.weights).find((k) => !WEIGHTS.has(k))
+    ?? entries.map((s) => s.params).find((k) => k && !PARAMS.has(k));
   if (missing) { setTriggerValue('missing', missing); return undefined; }
+
+  function scoresFor(similarity) { // computed once per input and similarity
+    const cached = `${data.input_key}|${similarity}`;
+    if (!SCORES.has(cached)) {
+      const sim = input.similarities[similarity], w = WEIGHTS.get(sim.weights);
+      const s = headScores(similarity, hidden[sim.h], input.mask.length, w.hidden, w.heads || 1,
+        sim.params && PARAMS.get(sim.params));
+      while (SCORES.size >= SCORES_KEPT) SCORES.delete(SCORES.keys().next().value);
+      SCORES.set(cached, s);
+    }
+    return SCORES.get(cached);
+  }
 
   const root = document.createElement('div');
   root.className = 'dal-live';
@@ -200,7 +335,7 @@ export default function (component) {
   function draw() {
     const sim = input.similarities[settings.similarity];
     const w = WEIGHTS.get(sim.weights);
-    const result = compute(w, hidden[sim.h], scores[settings.similarity], input.mask,
+    const result = compute(w, hidden[sim.h], scoresFor(settings.similarity), input.mask,
       settings.temperature, settings.pooling);
     geometry = drawMatrix(canvas, result.attn, tokens, Math.min(root.clientWidth * 0.6, 620), data.cell);
     const heads = w.heads || 1; // several heads: the matrix is their mean (words.matrix_titles)
@@ -263,4 +398,5 @@ export default function (component) {
   return stop;
 }
 
-window.__dalLiveEngine = { compute, decode, decodeWeights }; // for the tests, which run it on torch's numbers
+// For the tests, which run it on torch's numbers.
+window.__dalLiveEngine = { compute, decode, decodeParams, decodeWeights, drawMatrix, headScores };
