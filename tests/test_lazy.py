@@ -74,6 +74,18 @@ def test_the_image_page_draws_its_step_charts_lazily() -> None:
     assert len(figures(at)) == drawn - _placeholders(at)
 
 
+def test_a_page_switch_after_a_report_opens_the_new_page_with_its_charts_waiting() -> None:
+    """The browser has reported on the Text page: the Image page opens at its top, its step
+    charts in their boxes until its own element reports (no first run drawing them all)."""
+    at = open_page()
+    at.session_state[state.TEXT_VIEWPORT] = {"visible": []}
+    at = run(at)
+    at = run(at.switch_page("views/image.py"))
+    steps = [t for t in _titles(at) if t.startswith(("Attention a", "Scores s", "Input x"))]
+    assert steps == []
+    assert _placeholders(at) > 0
+
+
 @pytest.mark.browser
 def test_the_text_page_draws_a_step_chart_when_scrolled_to(
     page: Page, app_url: str, wait_for_app, screenshot_dir

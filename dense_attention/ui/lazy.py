@@ -55,14 +55,17 @@ def enabled() -> bool:
 
 
 def _reported(key: str) -> frozenset[str] | None:
-    """The box keys the viewport element last reported for `key`; None before any report."""
+    """The box keys the viewport element last reported for `key`. Before its first report:
+    nothing, in a session whose browser has reported before (a page switch: the new page opens
+    at its top, and its element reports what is near at once); else None (every chart)."""
     value = st.session_state.get(key)
     if isinstance(value, Mapping):
         visible = value.get("visible")
     else:
         visible = getattr(value, "visible", None)
     if not isinstance(visible, list) or not all(isinstance(k, str) for k in visible):
-        return None
+        return frozenset() if st.session_state.get(state.VIEWPORT_SEEN) else None
+    st.session_state[state.VIEWPORT_SEEN] = True
     return frozenset(visible)
 
 

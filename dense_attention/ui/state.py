@@ -71,6 +71,7 @@ LIVE_VIEW_PAINTED = "live_view_painted"  # this browser has drawn its first live
 TEXT_VIEWPORT = "text_viewport"  # the Text page's viewport element: its charts near the screen
 IMAGE_VIEWPORT = "image_viewport"  # the same on the Image page (ui.lazy)
 EVERY_CHART = "every_chart"  # a link's charts=all: every chart drawn at once, none lazily
+VIEWPORT_SEEN = "viewport_seen"  # this browser has reported a viewport: pages open lazily
 SLIDE_TABS = "slide_tabs"  # the slides' tabs (one slide each; slide_deck.js switches them)
 
 # The "Does attention matter?" page
