@@ -420,6 +420,13 @@ def test_text_page_exports_keep_labels_and_name_the_settings(
     each row label and no column labels (Streamlit's plotly template has no automargin)."""
     page.goto(app_url)
     wait_for_app(page)
+    # Scrolled to the attention step first, as a user would: its chart is drawn (ui.lazy), and
+    # the rerun that draws it does not land while the Export menu is open.
+    page.locator('[class*="st-key-dal-lazy-chart_steps_attn"]').scroll_into_view_if_needed()
+    expect(page.locator(".js-plotly-plot").filter(has_text="Attention a").first).to_be_visible(
+        timeout=30_000
+    )
+    wait_for_app(page)
     page.get_by_role("button", name="Export").nth(4).click()  # the attention matrix
     png = _download(page, "PNG image", screenshot_dir / "export_attn.png")
     image = Image.open(io.BytesIO(png))

@@ -161,7 +161,8 @@ def test_eight_readers_and_three_trainings_at_once(
         ]
         for page in readers:
             expect(page.get_by_test_id("stException")).to_have_count(0)
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            # The reader's first chart: the live view (the step charts wait below, ui.lazy).
+            expect(page.locator('[data-testid="dal-live"] canvas')).to_be_visible()
         for page in trainers:
             expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=300_000)
             expect(page.get_by_test_id("stException")).to_have_count(0)
