@@ -3,6 +3,8 @@ the diagonal cell, and the Text page's query–key map of a sample of the model'
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from ..core.i18n import tr
@@ -107,8 +109,8 @@ def breakdown_panel(
         head = _head_picker(trace, cell, key)
         chosen = breakdown.cell_breakdown(core, trace, i, j, patch_dim, head)
         own = breakdown.cell_breakdown(core, trace, i, i, patch_dim, chosen.head)
-        figure = breakdown_plots.breakdown_figure(chosen, tokens)  # 1 bar per part: cheap
-        lazy.plotly_chart(figure, key=f"chart_{key}_breakdown", width="stretch")
+        figure = functools.partial(breakdown_plots.breakdown_figure, chosen, tokens)
+        lazy.plotly_chart(figure, key=f"chart_{key}_breakdown", width="stretch")  # when drawn
     with right:
         st.markdown(md(_sum_line(chosen, trace)))
         top = ", ".join(

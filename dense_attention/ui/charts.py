@@ -6,13 +6,13 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from ..core.i18n import tr
 from ..figures import export
 from ..inputs.classifier import Explanation
 from . import lazy
+from .lazy import Figure, figure_of
 
 MIME_TYPES = {
     "png": "image/png",
@@ -46,12 +46,16 @@ def download(
     )
 
 
-def _png(fig: go.Figure, about: export.Provenance | None) -> bytes:
-    return export.figure_png(fig, scale=2.0, about=about)
+def _png(fig: Figure, about: export.Provenance | None) -> bytes:
+    return export.figure_png(figure_of(fig), scale=2.0, about=about)
+
+
+def _file(write: Callable[..., Any], fig: Figure, about: export.Provenance | None) -> Any:
+    return write(figure_of(fig), about)
 
 
 def export_buttons(
-    fig: go.Figure,
+    fig: Figure,
     name: str,
     csv: Callable[[], str] | None = None,
     key: str | None = None,
@@ -63,23 +67,24 @@ def export_buttons(
     numbers as CSV. `about` (model, settings, input) goes into the files' titles and metadata.
 
     Every file is made only when its button is clicked (a PNG takes ~0.3 s, an HTML page with
-    plotly.js inlined is ~5 MB), so drawing the buttons costs nothing on a rerun.
+    plotly.js inlined is ~5 MB), so drawing the buttons costs nothing on a rerun; `fig` may be
+    what builds the figure (then built only for a file or a drawn chart).
     """
     key = key or f"export_{name}"
     with st.popover(tr("Export"), icon=":material/download:"):
         png = functools.partial(_png, fig, about)
         download(tr("PNG image"), png, f"{name}.png", f"{key}_png", "image")
-        svg = functools.partial(export.figure_svg, fig, about)
+        svg = functools.partial(_file, export.figure_svg, fig, about)
         download(tr("SVG (vector)"), svg, f"{name}.svg", f"{key}_svg", "image")
         if html:
-            page = functools.partial(export.figure_html, fig, about)
+            page = functools.partial(_file, export.figure_html, fig, about)
             download(tr("HTML (interactive)"), page, f"{name}.html", f"{key}_html", "html")
         if csv is not None:
             download(tr("CSV (the numbers)"), csv, f"{name}.csv", f"{key}_csv", "table")
 
 
 def chart(
-    fig: go.Figure,
+    fig: Figure,
     name: str,
     csv: Callable[[], str] | None = None,
     key: str = "",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ class _Scope:
     drawn: set[str] = field(default_factory=set)
 
 
+Figure = go.Figure | Callable[[], go.Figure]  # a figure, or what builds it when first needed
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("dal_lazy", default=None)
 
 
@@ -111,18 +112,30 @@ def _height(fig: go.Figure) -> int:
     return int(height) if isinstance(height, int | float) and height > 0 else DEFAULT_HEIGHT
 
 
-def plotly_chart(fig: go.Figure, key: str, **options: Any) -> Any:
+def plotly_chart(fig: Figure, key: str, **options: Any) -> Any:
     """st.plotly_chart(fig, key=key, **options), or inside near_screen, when the chart is off
-    screen, an empty box of its height. Returns what st.plotly_chart returns, or None."""
+    screen, an empty box of its height (the height it was last drawn at). `fig` may be what
+    builds the figure: it is then built only when the chart is drawn. Returns what
+    st.plotly_chart returns, or None."""
     scope = _SCOPE.get()
     if scope is None:
-        return st.plotly_chart(fig, key=key, **options)
+        return st.plotly_chart(figure_of(fig), key=key, **options)
     box = PREFIX + key
     scope.boxes.add(box)
     with st.container(key=box):
         if scope.near is None or box in scope.near:
             scope.drawn.add(box)
-            return st.plotly_chart(fig, key=key, **options)
-        with st.container(height=_height(fig), border=False):
+            figure = figure_of(fig)
+            st.session_state[state.lazy_height(box)] = _height(figure)
+            return st.plotly_chart(figure, key=key, **options)
+        height = st.session_state.get(state.lazy_height(box))
+        if not isinstance(height, int):
+            height = _height(fig) if isinstance(fig, go.Figure) else DEFAULT_HEIGHT
+        with st.container(height=height, border=False):
             st.caption(tr("Drawn when scrolled into view."))
     return None
+
+
+def figure_of(fig: Figure) -> go.Figure:
+    """The figure itself, or built by what builds it."""
+    return fig if isinstance(fig, go.Figure) else fig()

@@ -174,6 +174,11 @@ def cell_keys(prefix: str = CELL) -> tuple[str, str, str]:
     return f"{prefix}_i", f"{prefix}_j", f"{prefix}_click"
 
 
+def lazy_height(box: str) -> str:
+    """The height a lazily drawn chart's box was last drawn at (ui.lazy), for its empty box."""
+    return f"{box}_height"
+
+
 def cell_kept(prefix: str = CELL) -> str:
     """A formula panel's cell (i, j) outside its widgets (ui.walkthrough.selected_cell)."""
     return f"{prefix}_kept"

@@ -75,7 +75,8 @@ def render_steps(
     (model, settings, input) goes into every exported file.
     """
     trace = explanation.trace
-    figures = _figures(explanation, config, cell)
+    # Built on first use: a chart waiting off screen (ui.lazy) and a closed Export menu need none.
+    figures = functools.cache(lambda: _figures(explanation, config, cell))
     if page_download:
         handout_downloads(explanation, config, cell=cell, key=key, about=about, inputs=inputs)
     for step in formulas.STEPS:
@@ -93,14 +94,19 @@ def render_steps(
                     st.write(tr(formulas.EXCLUDE_SELF_NOTE))
                 _uniformity_note(explanation)
         with right:
-            _step_figure(explanation, figures[step.key], step.key, key, about, export_slots)
+            figure = functools.partial(_pick, figures, step.key)
+            _step_figure(explanation, figure, step.key, key, about, export_slots)
         if step.key == "attn" and trace.heads > 1:
             head_panels(explanation, key)
 
 
+def _pick(figures: Callable[[], dict[str, go.Figure]], name: str) -> go.Figure:
+    return figures()[name]
+
+
 def _step_figure(
     explanation: Explanation,
-    figure: go.Figure,
+    figure: Callable[[], go.Figure],
     name: str,
     key: str,
     about: export.Provenance | None,
@@ -124,14 +130,14 @@ def step_exports(
     key: str = "steps",
     about: export.Provenance | None = None,
 ) -> None:
-    """The Export menus of the steps render_steps drew with `export_slots`, in their slots."""
-    figures = _figures(explanation, config, cell)
+    """The Export menus of the steps render_steps drew with `export_slots`, in their slots (their
+    figures built when a file is asked for)."""
+    figures = functools.cache(lambda: _figures(explanation, config, cell))
     for name, slot in slots.items():
         csv = functools.partial(export.step_csv, explanation, name)
+        figure = functools.partial(_pick, figures, name)
         with slot:
-            export_buttons(
-                figures[name], name, csv, key=f"export_{key}_{name}", about=about, html=False
-            )
+            export_buttons(figure, name, csv, key=f"export_{key}_{name}", about=about, html=False)
 
 
 def _figures(
@@ -214,7 +220,10 @@ def _cell_picker(explanation: Explanation, cell: tuple[int, int], key: str) -> N
     hover = explanation.hover_tokens
     trace = explanation.trace
     title = words.matrix_titles(trace.similarity, trace.temperature, trace.heads)["attn"]
-    figure = cached(_picker_heatmap, trace.attn[0], tokens, cell, clickable, hover, title)
+    # Built only when drawn (off screen it waits in its box, ui.lazy).
+    figure = functools.partial(
+        cached, _picker_heatmap, trace.attn[0], tokens, cell, clickable, hover, title
+    )
     matrix, selectors = st.columns([3, 2])
     with matrix:
         if clickable:
