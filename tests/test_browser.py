@@ -726,7 +726,7 @@ def test_chinese_from_the_browser_language_and_from_the_switch(
     docs/text-page-zh.png, docs/image-page-zh.png and docs/slide-zh.png at 1280 wide."""
     zh = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = zh.new_page()
-    page.goto(app_url)
+    page.goto(f"{app_url}/?charts=all")  # whole-page screenshots: every chart drawn (ui.lazy)
     wait_for_app(page)
     expect(page.get_by_role("heading", name="你的句子，一次一个公式")).to_be_visible()
     expect(page.get_by_role("heading", name="全连接层").first).to_be_visible()
@@ -740,7 +740,7 @@ def test_chinese_from_the_browser_language_and_from_the_switch(
     assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
     screenshot_whole_app(page, DOCS / "text-page-zh.png")
 
-    page.goto(f"{app_url}/image")  # the Image page: its own words, the picture's charts
+    page.goto(f"{app_url}/image?charts=all")  # the Image page: its own words, its charts
     wait_for_app(page)
     expect(page.get_by_role("heading", name="你的图片，一次一个公式")).to_be_visible()
     expect(page.get_by_role("heading", name="模型看到的内容")).to_be_visible()
