@@ -208,6 +208,15 @@ def wait_for_streamlit(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None
     )
     expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=timeout_ms)
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout_ms)
+    # On the Text and Image pages the viewport element (ui/lazy.py) reports which charts are
+    # near the screen shortly after a run; its report reruns the page: wait for that run too.
+    reported = page.evaluate("() => window.__dalViewportIdle")
+    if reported is not None:
+        page.wait_for_function("() => window.__dalViewportIdle !== false", timeout=timeout_ms)
+        page.wait_for_timeout(200)
+        page.locator(f'{app}[data-test-script-state="notRunning"]').wait_for(
+            state="attached", timeout=timeout_ms
+        )
 
 
 @pytest.fixture

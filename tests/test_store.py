@@ -361,7 +361,7 @@ def picker(page):
 
 def image_page_charts(page, url: str) -> list[str]:
     """Every number the Image page draws for the picked model (this browser's own model)."""
-    page.goto(f"{url}/image")
+    page.goto(f"{url}/image?charts=all")  # every chart drawn at once (ui.lazy)
     wait_for_streamlit(page)
     expect(picker(page)).to_have_value(MINE, timeout=60_000)
     expect(page.get_by_text("Prediction:")).to_be_visible()

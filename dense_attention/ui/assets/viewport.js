@@ -17,6 +17,7 @@ export default function (component) {
 
   function report() {
     timer = null;
+    window.__dalViewportIdle = true; // nothing pending (tests wait for it: tests/conftest.py)
     // A page left behind (another page's run is replacing this one) reports nothing: its
     // boxes leaving the screen are not a scroll, and its state would rerun the wrong page.
     if (!parentElement.isConnected) return;
@@ -28,7 +29,11 @@ export default function (component) {
     reported = text;
     setStateValue('visible', keys);
   }
-  const schedule = () => { clearTimeout(timer); timer = setTimeout(report, data.debounce_ms); };
+  const schedule = () => {
+    window.__dalViewportIdle = false;
+    clearTimeout(timer);
+    timer = setTimeout(report, data.debounce_ms);
+  };
 
   const observer = new IntersectionObserver((entries) => {
     const live = entries.filter((entry) => entry.target.isConnected);
@@ -41,11 +46,18 @@ export default function (component) {
     doc.querySelectorAll(selector).forEach((el) => {
       if (!near.has(el)) { near.set(el, false); observer.observe(el); }
     });
+    if (!near.size && timer === null) window.__dalViewportIdle = true; // no box: no report
   }
+  window.__dalViewportIdle = false; // the observer's first callbacks are on their way
   const watcher = new MutationObserver(scan);
   watcher.observe(doc.body, { childList: true, subtree: true });
   scan();
-  const stop = () => { observer.disconnect(); watcher.disconnect(); clearTimeout(timer); };
+  const stop = () => {
+    observer.disconnect();
+    watcher.disconnect();
+    clearTimeout(timer);
+    window.__dalViewportIdle = true;
+  };
   parentElement.__dalViewportStop = stop;
   return stop;
 }
