@@ -104,7 +104,10 @@ def test_a_lesson_link_in_a_fresh_browser_hides_and_locks(
     for label, options in (("Hide", ["similarity", "temperature"]), ("Lock", ["model", "text"])):
         for option in options:
             box = sidebar.get_by_role("combobox", name=re.compile(f"^{label}"))
-            box.click()
+            box.scroll_into_view_if_needed()
+            # In CI the box was reported "not stable" for 30 s (the sidebar scrolled under
+            # Playwright's own scrolling); the click needs the box, not its stillness.
+            box.click(force=True)
             box.press_sequentially(option)
             page.keyboard.press("Enter")
             wait_for_app(page)
